@@ -1,0 +1,219 @@
+//! The psptool commands.
+
+use crate::cli::{Cli, Cmd, DecryptArgs, EncryptArgs, ModeArg, OuterArg};
+use crate::pcap::{self, Record};
+use anyhow::{bail, Result};
+use engine::psp::buf::{PacketBuf, VecBuf};
+use engine::psp::cache::{CachedKeys, KeyCache};
+use engine::psp::decap::{self, DecapOptions};
+use engine::psp::encap::{EncapConfig, EthAddrs, Encapsulator, OuterIp};
+use engine::psp::kdf::MasterKeyPair;
+use engine::psp::Mode;
+use engine::wire::{EtherType, EthernetFrame, Ipv4Packet, Ipv6Packet, MacAddr};
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv6Addr};
+use std::process::ExitCode;
+
+/// Per-packet problems printed before the summary; the rest are counted.
+const MAX_REPORTED: usize = 10;
+
+fn report(n: &mut usize, packet: usize, what: &dyn std::fmt::Display) {
+    *n += 1;
+    if *n <= MAX_REPORTED {
+        eprintln!("packet {packet}: {what}");
+    } else if *n == MAX_REPORTED + 1 {
+        eprintln!("(further packet errors are only counted)");
+    }
+}
+
+pub fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.cmd {
+        Cmd::Derive(a) => {
+            let pair = MasterKeyPair::new(a.masters.key0.0, a.masters.key1.0);
+            println!("{}", hex::encode(pair.derive(a.spi, a.version).as_bytes()));
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Encrypt(a) => encrypt(&a),
+        Cmd::Decrypt(a) => decrypt(&a),
+        Cmd::Gen(a) => {
+            let recs = crate::gen::frames(a.count, a.seed);
+            pcap::write_file(&a.output, &recs)?;
+            println!("wrote {} frames to {}", recs.len(), a.output);
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Outer addresses for one inner frame: the flags when given, else the
+/// inner addresses (IPv4-mapped when IPv4 rides in outer IPv6).
+fn outer_for(a: &EncryptArgs, frame: &[u8]) -> Result<OuterIp> {
+    let inner = inner_addrs(frame);
+    let pick = |flag: Option<IpAddr>, from_inner: Option<IpAddr>, name: &str| match flag
+        .or(from_inner)
+    {
+        Some(ip) => Ok(ip),
+        None => bail!("--outer-{name} is required: the frame has no inner IP to take it from"),
+    };
+    let src = pick(a.outer_src, inner.map(|i| i.0), "src")?;
+    let dst = pick(a.outer_dst, inner.map(|i| i.1), "dst")?;
+    match a.outer {
+        OuterArg::Ipv4 => match (src, dst) {
+            (IpAddr::V4(src), IpAddr::V4(dst)) => Ok(OuterIp::V4 { src, dst }),
+            _ => bail!("--outer ipv4 with IPv6 addresses: give --outer-src and --outer-dst as IPv4"),
+        },
+        OuterArg::Ipv6 => {
+            let v6 = |ip: IpAddr| match ip {
+                IpAddr::V4(v4) => v4.to_ipv6_mapped(),
+                IpAddr::V6(v6) => v6,
+            };
+            Ok(OuterIp::V6 { src: v6(src), dst: v6(dst) })
+        }
+    }
+}
+
+fn inner_addrs(frame: &[u8]) -> Option<(IpAddr, IpAddr)> {
+    let eth = EthernetFrame::new_checked(frame).ok()?;
+    match eth.ethertype() {
+        EtherType::Ipv4 => {
+            let ip = Ipv4Packet::new_checked(eth.payload()).ok()?;
+            Some((IpAddr::V4(ip.src()), IpAddr::V4(ip.dst())))
+        }
+        EtherType::Ipv6 => {
+            let ip = Ipv6Packet::new_checked(eth.payload()).ok()?;
+            Some((IpAddr::V6(ip.src()), IpAddr::V6(ip.dst())))
+        }
+        EtherType::Other(_) => None,
+    }
+}
+
+fn encrypt(a: &EncryptArgs) -> Result<ExitCode> {
+    for (flag, ip) in [("--outer-src", a.outer_src), ("--outer-dst", a.outer_dst)] {
+        if let (OuterArg::Ipv4, Some(IpAddr::V6(_))) = (a.outer, ip) {
+            bail!("{flag}: an IPv6 address does not fit --outer ipv4");
+        }
+    }
+    let input = pcap::read_file(&a.input)?;
+    let pair = MasterKeyPair::new(a.masters.key0.0.clone(), a.masters.key1.0.clone());
+    let key = pair.derive(a.spi, a.version);
+    let cfg = EncapConfig {
+        mode: if a.mode == ModeArg::Tunnel { Mode::Tunnel } else { Mode::Transport },
+        version: a.version,
+        spi: a.spi,
+        crypt_offset: a.crypt_offset,
+        vc: a.vc,
+        eth: None,
+        outer: OuterIp::V6 { src: Ipv6Addr::UNSPECIFIED, dst: Ipv6Addr::UNSPECIFIED },
+        ttl: 64,
+    };
+    let mut enc = Encapsulator::new(cfg, &key)?;
+    let mut out = Vec::with_capacity(input.len());
+    let (mut skipped, mut failed) = (0usize, 0usize);
+    let mut iv = a.iv_start;
+    let mut buf = VecBuf::new(&[]);
+    for (i, rec) in input.iter().enumerate() {
+        if !is_ip(&rec.data) {
+            skipped += 1;
+            continue;
+        }
+        if a.mode == ModeArg::Tunnel {
+            match outer_for(a, &rec.data) {
+                Ok(o) => enc.set_outer(o),
+                Err(e) => {
+                    report(&mut failed, i + 1, &e);
+                    continue;
+                }
+            }
+        }
+        if a.src_mac.is_some() || a.dst_mac.is_some() {
+            let (dst, src) = frame_macs(&rec.data);
+            enc.set_eth(Some(EthAddrs {
+                src: a.src_mac.unwrap_or(src),
+                dst: a.dst_mac.unwrap_or(dst),
+            }));
+        }
+        buf.reset(&rec.data, VecBuf::DEFAULT_HEADROOM, VecBuf::DEFAULT_TAILROOM);
+        match enc.encap(&mut buf, iv, false) {
+            Ok(_) => {
+                iv = iv.wrapping_add(1);
+                out.push(Record {
+                    ts_sec: rec.ts_sec,
+                    ts_usec: rec.ts_usec,
+                    orig_len: 0,
+                    data: buf.data().to_vec(),
+                });
+            }
+            Err(e) => report(&mut failed, i + 1, &e),
+        }
+    }
+    pcap::write_file(&a.output, &out)?;
+    println!(
+        "encrypted {} packets into {} ({:?} mode, version {}, SPI {}, crypt offset {}{}); \
+         skipped {} non-IP; failed {}",
+        out.len(),
+        a.output,
+        enc.config().mode,
+        a.version,
+        a.spi,
+        a.crypt_offset,
+        a.vc.map(|v| format!(", VC {v:#018x}")).unwrap_or_default(),
+        skipped,
+        failed
+    );
+    Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+fn is_ip(frame: &[u8]) -> bool {
+    EthernetFrame::new_checked(frame)
+        .map(|e| matches!(e.ethertype(), EtherType::Ipv4 | EtherType::Ipv6))
+        .unwrap_or(false)
+}
+
+fn frame_macs(frame: &[u8]) -> (MacAddr, MacAddr) {
+    EthernetFrame::new_checked(frame)
+        .map(|e| (e.dst(), e.src()))
+        .unwrap_or((MacAddr::default(), MacAddr::default()))
+}
+
+fn decrypt(a: &DecryptArgs) -> Result<ExitCode> {
+    let input = pcap::read_file(&a.input)?;
+    let masters = MasterKeyPair::new(a.masters.key0.0.clone(), a.masters.key1.0.clone());
+    let mut cache = KeyCache::new(1024);
+    let opts = DecapOptions { dst_mac: a.decap_dmac };
+    let mut out = Vec::with_capacity(input.len());
+    let mut failures: BTreeMap<&'static str, usize> = BTreeMap::new();
+    let (mut not_psp, mut reported) = (0usize, 0usize);
+    let mut buf = VecBuf::new(&[]);
+    for (i, rec) in input.iter().enumerate() {
+        buf.reset(&rec.data, 0, 0);
+        let mut keys = CachedKeys { masters: &masters, cache: &mut cache };
+        match decap::decap(&mut buf, &mut keys, opts) {
+            Ok(_) => out.push(Record {
+                ts_sec: rec.ts_sec,
+                ts_usec: rec.ts_usec,
+                orig_len: 0,
+                data: buf.data().to_vec(),
+            }),
+            Err(decap::Error::NotPsp(_)) => not_psp += 1,
+            Err(decap::Error::Syndrome(s)) => {
+                report(&mut reported, i + 1, &s);
+                *failures.entry(s.name()).or_default() += 1;
+            }
+            Err(e @ decap::Error::Outer(_)) => {
+                report(&mut reported, i + 1, &e);
+                *failures.entry("malformed_outer").or_default() += 1;
+            }
+        }
+    }
+    pcap::write_file(&a.output, &out)?;
+    let failed: usize = failures.values().sum();
+    let detail: Vec<String> = failures.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    println!(
+        "decrypted {} packets into {}; failed {}{}; skipped {} non-PSP",
+        out.len(),
+        a.output,
+        failed,
+        if detail.is_empty() { String::new() } else { format!(" ({})", detail.join(", ")) },
+        not_psp
+    );
+    Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
