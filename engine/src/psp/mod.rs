@@ -22,6 +22,9 @@ pub mod kdf;
 pub mod keygen;
 mod types;
 
+#[cfg(test)]
+mod proptests;
+
 pub use types::{Mode, Spi, Version};
 
 /// The UDP destination port of PSP (the spec's constant).
