@@ -42,12 +42,7 @@ impl KeyCache {
     /// A cache of `capacity` entries, rounded up to a power of two (min 1).
     pub fn new(capacity: usize) -> KeyCache {
         let cap = capacity.max(1).next_power_of_two();
-        KeyCache {
-            slots: (0..cap).map(|_| None).collect(),
-            mask: cap - 1,
-            hits: 0,
-            misses: 0,
-        }
+        KeyCache { slots: (0..cap).map(|_| None).collect(), mask: cap - 1, hits: 0, misses: 0 }
     }
 
     /// Number of entries.

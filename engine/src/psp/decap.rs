@@ -362,7 +362,10 @@ mod tests {
                 e.encap(&mut b, 77, true).unwrap();
                 let info = decap(&mut b, &mut k, DecapOptions::default()).unwrap();
                 assert_eq!(b.data(), &frame()[..], "{mode:?} {version}");
-                assert_eq!((info.spi, info.iv, info.vc, info.sample), (Spi(0x10), 77, Some(7), true));
+                assert_eq!(
+                    (info.spi, info.iv, info.vc, info.sample),
+                    (Spi(0x10), 77, Some(7), true)
+                );
                 assert_eq!(info.mode, mode);
                 // Tunnel mode: the inner header's source; transport mode: the
                 // original IP header that encap kept. Both are 192.168.1.1.

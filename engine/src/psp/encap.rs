@@ -160,10 +160,9 @@ impl Inner {
                 let fragment = ip.is_fragment();
                 let proto = ip.protocol();
                 let l4 = ip.payload();
-                let ports = (!fragment
-                    && matches!(proto, ip_proto::TCP | ip_proto::UDP)
-                    && l4.len() >= 4)
-                    .then(|| &l4[..4]);
+                let ports =
+                    (!fragment && matches!(proto, ip_proto::TCP | ip_proto::UDP) && l4.len() >= 4)
+                        .then(|| &l4[..4]);
                 Ok(Inner {
                     v6: false,
                     ip_len: ip.total_len(),
@@ -509,10 +508,7 @@ mod tests {
         let mut arp = frame.clone();
         arp[12..14].copy_from_slice(&[0x08, 0x06]);
         assert_eq!(e.encap(&mut VecBuf::new(&arp), 1, false), Err(Error::NotIp(0x0806)));
-        assert!(matches!(
-            e.encap(&mut VecBuf::new(&frame[..30]), 1, false),
-            Err(Error::Wire(_))
-        ));
+        assert!(matches!(e.encap(&mut VecBuf::new(&frame[..30]), 1, false), Err(Error::Wire(_))));
         let mut c = cfg(Mode::Tunnel, v6());
         c.crypt_offset = 64;
         assert_eq!(Encapsulator::new(c, &key).unwrap_err(), Error::BadCryptOffset(64));

@@ -272,10 +272,7 @@ mod tests {
         // spi=0x11223344, iv=01..08) renders as these 16 bytes.
         let mut b = [0u8; 16];
         repr().emit(&mut b);
-        assert_eq!(
-            b,
-            [0x04, 0x01, 0x05, 0x01, 0x11, 0x22, 0x33, 0x44, 1, 2, 3, 4, 5, 6, 7, 8]
-        );
+        assert_eq!(b, [0x04, 0x01, 0x05, 0x01, 0x11, 0x22, 0x33, 0x44, 1, 2, 3, 4, 5, 6, 7, 8]);
     }
 
     #[test]

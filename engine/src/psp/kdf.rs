@@ -345,6 +345,9 @@ mod tests {
         let before1 = pair.derive(Spi(0x8000_0005), Version::AesGcm256);
         pair.replace(1, MasterKey::from_bytes(&[1; 32]).unwrap());
         assert_eq!(pair.derive(Spi(5), Version::AesGcm256).as_bytes(), before0.as_bytes());
-        assert_ne!(pair.derive(Spi(0x8000_0005), Version::AesGcm256).as_bytes(), before1.as_bytes());
+        assert_ne!(
+            pair.derive(Spi(0x8000_0005), Version::AesGcm256).as_bytes(),
+            before1.as_bytes()
+        );
     }
 }

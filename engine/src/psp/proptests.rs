@@ -5,7 +5,7 @@ use super::aead::AeadKey;
 use super::buf::{PacketBuf, VecBuf};
 use super::cache::{CachedKeys, KeyCache};
 use super::decap::{decap, DecapOptions, Error as DecapError};
-use super::encap::{EncapConfig, EthAddrs, Encapsulator, OuterIp};
+use super::encap::{EncapConfig, Encapsulator, EthAddrs, OuterIp};
 use super::header::{Header, HeaderRepr};
 use super::kdf::{MasterKey, MasterKeyPair};
 use super::{Mode, Spi, Version};

@@ -182,7 +182,15 @@ mod tests {
     #[test]
     fn emit_then_parse() {
         let mut b = [0u8; 28];
-        emit_header(&mut b, Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 0, 2), 17, 0xb8, 64, 28);
+        emit_header(
+            &mut b,
+            Ipv4Addr::new(10, 0, 0, 1),
+            Ipv4Addr::new(10, 0, 0, 2),
+            17,
+            0xb8,
+            64,
+            28,
+        );
         let p = Ipv4Packet::new_checked(&b[..]).unwrap();
         assert!(p.verify_checksum());
         assert_eq!(p.total_len(), 28);

@@ -32,7 +32,12 @@ pub fn frames(count: u32, seed: u64) -> Vec<Record> {
             let l4 = (r >> 8) % 3; // 0 UDP, 1 TCP, 2 ICMP
             let v6 = (r >> 12) % 4 == 0;
             let data = if v6 { frame6(l4, &payload, i) } else { frame4(l4, &payload, i) };
-            Record { ts_sec: 1_700_000_000 + i / 1000, ts_usec: (i % 1000) * 1000, orig_len: 0, data }
+            Record {
+                ts_sec: 1_700_000_000 + i / 1000,
+                ts_usec: (i % 1000) * 1000,
+                orig_len: 0,
+                data,
+            }
         })
         .collect()
 }

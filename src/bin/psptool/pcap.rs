@@ -25,7 +25,7 @@ pub struct Record {
 /// Reads a whole pcap file of Ethernet frames.
 pub fn read_file(path: &str) -> Result<Vec<Record>> {
     let f = std::fs::File::open(path).with_context(|| format!("cannot open {path}"))?;
-    read(BufReader::new(f)).with_context(|| format!("{path}"))
+    read(BufReader::new(f)).with_context(|| path.to_string())
 }
 
 /// Reads pcap records from `r`.

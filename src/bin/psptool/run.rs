@@ -6,7 +6,7 @@ use anyhow::{bail, Result};
 use engine::psp::buf::{PacketBuf, VecBuf};
 use engine::psp::cache::{CachedKeys, KeyCache};
 use engine::psp::decap::{self, DecapOptions};
-use engine::psp::encap::{EncapConfig, EthAddrs, Encapsulator, OuterIp};
+use engine::psp::encap::{EncapConfig, Encapsulator, EthAddrs, OuterIp};
 use engine::psp::kdf::MasterKeyPair;
 use engine::psp::Mode;
 use engine::wire::{EtherType, EthernetFrame, Ipv4Packet, Ipv6Packet, MacAddr};
@@ -48,18 +48,19 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
 /// inner addresses (IPv4-mapped when IPv4 rides in outer IPv6).
 fn outer_for(a: &EncryptArgs, frame: &[u8]) -> Result<OuterIp> {
     let inner = inner_addrs(frame);
-    let pick = |flag: Option<IpAddr>, from_inner: Option<IpAddr>, name: &str| match flag
-        .or(from_inner)
-    {
-        Some(ip) => Ok(ip),
-        None => bail!("--outer-{name} is required: the frame has no inner IP to take it from"),
-    };
+    let pick =
+        |flag: Option<IpAddr>, from_inner: Option<IpAddr>, name: &str| match flag.or(from_inner) {
+            Some(ip) => Ok(ip),
+            None => bail!("--outer-{name} is required: the frame has no inner IP to take it from"),
+        };
     let src = pick(a.outer_src, inner.map(|i| i.0), "src")?;
     let dst = pick(a.outer_dst, inner.map(|i| i.1), "dst")?;
     match a.outer {
         OuterArg::Ipv4 => match (src, dst) {
             (IpAddr::V4(src), IpAddr::V4(dst)) => Ok(OuterIp::V4 { src, dst }),
-            _ => bail!("--outer ipv4 with IPv6 addresses: give --outer-src and --outer-dst as IPv4"),
+            _ => {
+                bail!("--outer ipv4 with IPv6 addresses: give --outer-src and --outer-dst as IPv4")
+            }
         },
         OuterArg::Ipv6 => {
             let v6 = |ip: IpAddr| match ip {
