@@ -205,164 +205,37 @@ fn bad_input_gets_one_line_naming_the_problem() {
     let trunc = t.file("t.pcap");
     std::fs::write(&trunc, &truncated).expect("write");
     let out = t.file("o.pcap");
-    let cases: Vec<(Vec<&str>, &str)> = vec![
+    let keys = format!("--master-key0 {K0} --master-key1 {K1}");
+    let enc = format!("encrypt --in {clear} --out {out} {keys} --spi 1 --version 0");
+    // (command line, what the one-line error must name)
+    let cases = [
         (
-            vec![
-                "derive",
-                "--master-key0",
-                "abcd",
-                "--master-key1",
-                K1,
-                "--spi",
-                "1",
-                "--version",
-                "0",
-            ],
+            format!("derive --master-key0 abcd --master-key1 {K1} --spi 1 --version 0"),
             "--master-key0",
         ),
+        (format!("derive {keys} --spi 1 --version 9"), "--version"),
+        (format!("derive {keys} --spi 123456789 --version 0"), "--spi"),
+        (format!("derive {keys}"), "--spi"),
+        (format!("{enc} --crypt-offset 64"), "--crypt-offset"),
+        (format!("{enc} --vc 12"), "--vc"),
+        (format!("{enc} --outer ipv4 --outer-src fd00::1"), "--outer-src"),
+        (format!("{enc} --iv-start 18446744073709551614"), "IV space exhausted"),
         (
-            vec![
-                "derive",
-                "--master-key0",
-                K0,
-                "--master-key1",
-                K1,
-                "--spi",
-                "1",
-                "--version",
-                "9",
-            ],
-            "--version",
-        ),
-        (
-            vec![
-                "derive",
-                "--master-key0",
-                K0,
-                "--master-key1",
-                K1,
-                "--spi",
-                "123456789",
-                "--version",
-                "0",
-            ],
-            "--spi",
-        ),
-        (vec!["derive", "--master-key0", K0, "--master-key1", K1], "--spi"),
-        (
-            vec![
-                "encrypt",
-                "--in",
-                &clear,
-                "--out",
-                &out,
-                "--master-key0",
-                K0,
-                "--master-key1",
-                K1,
-                "--spi",
-                "1",
-                "--version",
-                "0",
-                "--crypt-offset",
-                "64",
-            ],
-            "--crypt-offset",
-        ),
-        (
-            vec![
-                "encrypt",
-                "--in",
-                &clear,
-                "--out",
-                &out,
-                "--master-key0",
-                K0,
-                "--master-key1",
-                K1,
-                "--spi",
-                "1",
-                "--version",
-                "0",
-                "--vc",
-                "12",
-            ],
-            "--vc",
-        ),
-        (
-            vec![
-                "encrypt",
-                "--in",
-                &clear,
-                "--out",
-                &out,
-                "--master-key0",
-                K0,
-                "--master-key1",
-                K1,
-                "--spi",
-                "1",
-                "--version",
-                "0",
-                "--outer",
-                "ipv4",
-                "--outer-src",
-                "fd00::1",
-            ],
-            "--outer-src",
-        ),
-        (
-            vec![
-                "encrypt",
-                "--in",
-                "/nonexistent/x.pcap",
-                "--out",
-                &out,
-                "--master-key0",
-                K0,
-                "--master-key1",
-                K1,
-                "--spi",
-                "1",
-                "--version",
-                "0",
-            ],
+            format!("encrypt --in /nonexistent/x.pcap --out {out} {keys} --spi 1 --version 0"),
             "/nonexistent/x.pcap",
         ),
+        (format!("decrypt --in {trunc} --out {out} {keys}"), "record 3: data truncated"),
         (
-            vec![
-                "decrypt",
-                "--in",
-                &trunc,
-                "--out",
-                &out,
-                "--master-key0",
-                K0,
-                "--master-key1",
-                K1,
-            ],
-            "record 3: data truncated",
-        ),
-        (
-            vec![
-                "decrypt",
-                "--in",
-                &clear,
-                "--out",
-                "/nonexistent/dir/o.pcap",
-                "--master-key0",
-                K0,
-                "--master-key1",
-                K1,
-            ],
+            format!("decrypt --in {clear} --out /nonexistent/dir/o.pcap {keys}"),
             "/nonexistent/dir/o.pcap",
         ),
     ];
-    for (args, needle) in cases {
+    for (line, needle) in &cases {
+        let args: Vec<&str> = line.split_whitespace().collect();
         let o = psptool(&args);
-        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert_eq!(o.status.code(), Some(2), "{line}: {}", stderr(&o));
         let err = stderr(&o);
-        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: not one line: {err}");
-        assert!(err.contains(needle), "{args:?}: {err:?} does not name {needle}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{line}: not one line: {err}");
+        assert!(err.contains(needle), "{line}: {err:?} does not name {needle}");
     }
 }

@@ -127,22 +127,24 @@ struct Inner {
     hash: u32,
 }
 
-/// FNV-1a over the flow's addresses, protocol and ports: stable per flow,
-/// so one flow keeps one UDP source port (ECMP path) and flow label.
+/// A hash of the flow's addresses, protocol and ports: stable per flow, so
+/// one flow keeps one UDP source port (ECMP path) and flow label. Word-wise
+/// multiply-rotate mixing: a few cycles per 32-bit word, on the fast path.
 fn flow_hash(src: &[u8], dst: &[u8], proto: u8, ports: Option<&[u8]>) -> u32 {
-    let mut h: u32 = 0x811c_9dc5;
+    let mut h: u32 = 0x9e37_79b9 ^ u32::from(proto);
     let mut eat = |bytes: &[u8]| {
-        for &b in bytes {
-            h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
+        for w in bytes.chunks(4) {
+            let mut word = [0u8; 4];
+            word[..w.len()].copy_from_slice(w);
+            h = (h ^ u32::from_ne_bytes(word)).wrapping_mul(0x85eb_ca6b).rotate_left(13);
         }
     };
     eat(src);
     eat(dst);
-    eat(&[proto]);
     if let Some(p) = ports {
         eat(p);
     }
-    h
+    h ^ (h >> 16)
 }
 
 /// The UDP source port for a flow: in the dynamic range 49152..=65535, as

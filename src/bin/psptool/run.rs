@@ -109,7 +109,7 @@ fn encrypt(a: &EncryptArgs) -> Result<ExitCode> {
     let mut enc = Encapsulator::new(cfg, &key)?;
     let mut out = Vec::with_capacity(input.len());
     let (mut skipped, mut failed) = (0usize, 0usize);
-    let mut iv = a.iv_start;
+    let mut iv = Some(a.iv_start);
     let mut buf = VecBuf::new(&[]);
     for (i, rec) in input.iter().enumerate() {
         if !is_ip(&rec.data) {
@@ -132,10 +132,18 @@ fn encrypt(a: &EncryptArgs) -> Result<ExitCode> {
                 dst: a.dst_mac.unwrap_or(dst),
             }));
         }
+        // An IV is never reused under one key: running out is an error.
+        let Some(this_iv) = iv else {
+            bail!(
+                "packet {}: IV space exhausted (--iv-start {} is too close to 2^64)",
+                i + 1,
+                a.iv_start
+            );
+        };
         buf.reset(&rec.data, VecBuf::DEFAULT_HEADROOM, VecBuf::DEFAULT_TAILROOM);
-        match enc.encap(&mut buf, iv, false) {
+        match enc.encap(&mut buf, this_iv, false) {
             Ok(_) => {
-                iv = iv.wrapping_add(1);
+                iv = this_iv.checked_add(1);
                 out.push(Record {
                     ts_sec: rec.ts_sec,
                     ts_usec: rec.ts_usec,
