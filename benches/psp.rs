@@ -3,10 +3,12 @@
 //! - `kdf`: key derivation (keys/s) and derivation plus AES-GCM key
 //!   expansion (the cost of a receive-key cache miss).
 //! - `keygen`: bulk SPI+key generation, 1024 per bulk.
-//! - `aead_seal` / `encap` / `decap`: 64, 256, 512 and 1400-byte inner IP
-//!   packets, in bytes/s. `aead_seal` is the raw AES-GCM seal of the same
-//!   bytes with a 16-byte AAD, so `encap / aead_seal` is the cost of PSP
-//!   framing. Buffers are prepared outside the timed section.
+//! - `aead_seal` / `aead_open` / `encap` / `decap`: 64, 256, 512 and
+//!   1400-byte inner IP packets, in bytes/s. `aead_seal` and `aead_open`
+//!   are the raw AES-GCM operations on the same bytes with a 16-byte AAD, so
+//!   `encap / aead_seal` and `decap / aead_open` are the cost of PSP
+//!   framing. Buffers are prepared outside the timed section, laid out as in
+//!   a DPDK mbuf (64-byte-aligned frame start, 128 bytes of headroom).
 //!
 //! Run: `cargo bench --bench psp` (add `-- encap` to filter).
 
@@ -48,6 +50,17 @@ fn frame(ip_len: usize) -> Vec<u8> {
     );
     udp_emit(&mut f[34..], 1234, 5678, (ip_len - 20) as u16);
     f
+}
+
+/// A buffer like a DPDK mbuf's: 128 bytes of headroom and a 64-byte
+/// aligned frame start.
+fn mbuf_like(frame: &[u8]) -> VecBuf {
+    mbuf_like_at(frame, 128)
+}
+
+/// `frame` at a 64-byte-aligned address with `headroom` bytes before it.
+fn mbuf_like_at(frame: &[u8], headroom: usize) -> VecBuf {
+    VecBuf::with_room_aligned(frame, headroom, 64, 64)
 }
 
 fn encapsulator(version: Version, masters: &MasterKeyPair) -> Encapsulator {
@@ -109,26 +122,78 @@ fn keygen(c: &mut Criterion) {
     g.finish();
 }
 
+/// Raw AES-GCM seal of `size` bytes in place. `aead_seal/aligned` seals a
+/// 64-byte-aligned region; `aead_seal/frame` seals the bytes where a PSP
+/// tunnel frame has them (Ethernet + IPv6 + UDP + PSP = 78 bytes after a
+/// 64-byte-aligned frame start, as in a DPDK mbuf), so the comparison with
+/// `encap` isolates the cost of framing from that of alignment.
 fn aead_seal(c: &mut Criterion) {
     let mut g = c.benchmark_group("aead_seal");
     for v in VERSIONS {
         let alg = if v == Version::AesGcm128 { &AES_128_GCM } else { &AES_256_GCM };
         let key = LessSafeKey::new(UnboundKey::new(alg, &vec![7u8; v.key_len()]).expect("key"));
+        for (name, at) in [("aligned", 0usize), ("frame", 78)] {
+            for size in SIZES {
+                g.throughput(Throughput::Bytes(size as u64));
+                let aad = [0u8; 16];
+                g.bench_function(format!("{name}/v{}/{size}", v.wire()), |b| {
+                    b.iter_batched_ref(
+                        || AlignedBuf::new(at + size + 16),
+                        |buf| {
+                            let region = &mut buf.bytes_mut()[at..];
+                            let tag = key
+                                .seal_in_place_separate_tag(
+                                    Nonce::assume_unique_for_key([1; 12]),
+                                    Aad::from(&aad[..]),
+                                    &mut region[..size],
+                                )
+                                .expect("seal");
+                            region[size..].copy_from_slice(tag.as_ref());
+                        },
+                        BatchSize::SmallInput,
+                    )
+                });
+            }
+        }
+    }
+    g.finish();
+}
+
+/// Raw AES-GCM open (verify and decrypt) of `size` bytes at the frame
+/// offset: the baseline of `decap`.
+fn aead_open(c: &mut Criterion) {
+    let mut g = c.benchmark_group("aead_open");
+    const AT: usize = 78;
+    for v in VERSIONS {
+        let alg = if v == Version::AesGcm128 { &AES_128_GCM } else { &AES_256_GCM };
+        let key = LessSafeKey::new(UnboundKey::new(alg, &vec![7u8; v.key_len()]).expect("key"));
+        let aad = [0u8; 16];
         for size in SIZES {
+            let mut sealed = vec![0u8; size + 16];
+            let tag = key
+                .seal_in_place_separate_tag(
+                    Nonce::assume_unique_for_key([1; 12]),
+                    Aad::from(&aad[..]),
+                    &mut sealed[..size],
+                )
+                .expect("seal");
+            sealed[size..].copy_from_slice(tag.as_ref());
             g.throughput(Throughput::Bytes(size as u64));
-            let aad = [0u8; 16];
-            g.bench_function(format!("v{}/{size}", v.wire()), |b| {
+            g.bench_function(format!("frame/v{}/{size}", v.wire()), |b| {
                 b.iter_batched_ref(
-                    || vec![0u8; size + 16],
+                    || {
+                        let mut buf = AlignedBuf::new(AT + size + 16);
+                        buf.bytes_mut()[AT..].copy_from_slice(&sealed);
+                        buf
+                    },
                     |buf| {
-                        let tag = key
-                            .seal_in_place_separate_tag(
-                                Nonce::assume_unique_for_key([1; 12]),
-                                Aad::from(&aad[..]),
-                                &mut buf[..size],
-                            )
-                            .expect("seal");
-                        buf[size..].copy_from_slice(tag.as_ref());
+                        key.open_in_place(
+                            Nonce::assume_unique_for_key([1; 12]),
+                            Aad::from(&aad[..]),
+                            &mut buf.bytes_mut()[AT..],
+                        )
+                        .expect("open")
+                        .len()
                     },
                     BatchSize::SmallInput,
                 )
@@ -136,6 +201,24 @@ fn aead_seal(c: &mut Criterion) {
         }
     }
     g.finish();
+}
+
+/// A zeroed buffer whose first byte is 64-byte aligned, like an mbuf's.
+struct AlignedBuf {
+    storage: Vec<u8>,
+    at: usize,
+    len: usize,
+}
+
+impl AlignedBuf {
+    fn new(len: usize) -> AlignedBuf {
+        let storage = vec![0u8; len + 64];
+        let at = storage.as_ptr().align_offset(64);
+        AlignedBuf { storage, at, len }
+    }
+    fn bytes_mut(&mut self) -> &mut [u8] {
+        &mut self.storage[self.at..self.at + self.len]
+    }
 }
 
 fn encap(c: &mut Criterion) {
@@ -149,7 +232,7 @@ fn encap(c: &mut Criterion) {
             let mut iv = 0u64;
             g.bench_function(format!("v{}/{size}", v.wire()), |b| {
                 b.iter_batched_ref(
-                    || VecBuf::new(&f),
+                    || mbuf_like(&f),
                     |buf| {
                         iv += 1;
                         enc.encap(buf, iv, false).expect("encap")
@@ -175,7 +258,7 @@ fn decap_bench(c: &mut Criterion) {
             g.throughput(Throughput::Bytes(size as u64));
             g.bench_function(format!("v{}/{size}", v.wire()), |b| {
                 b.iter_batched_ref(
-                    || VecBuf::new(&pkt),
+                    || mbuf_like_at(&pkt, 64),
                     |buf| {
                         let mut keys = CachedKeys { masters: &m, cache: &mut cache };
                         decap(buf, &mut keys, DecapOptions::default()).expect("decap")
@@ -194,6 +277,6 @@ criterion_group! {
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2))
         .sample_size(30);
-    targets = kdf, keygen, aead_seal, encap, decap_bench
+    targets = kdf, keygen, aead_seal, aead_open, encap, decap_bench
 }
 criterion_main!(benches);

@@ -79,6 +79,24 @@ impl VecBuf {
         VecBuf { storage, start: headroom, end: headroom + data.len() }
     }
 
+    /// Like [`with_room`](Self::with_room), with the data starting at an
+    /// address that is a multiple of `align` (a power of two), as a DPDK
+    /// mbuf's data is: alignment changes how fast AES-GCM runs over it.
+    pub fn with_room_aligned(
+        data: &[u8],
+        headroom: usize,
+        tailroom: usize,
+        align: usize,
+    ) -> VecBuf {
+        let align = align.max(1).next_power_of_two();
+        let storage = vec![0u8; headroom + align + data.len() + tailroom];
+        let base = storage.as_ptr() as usize + headroom;
+        let start = headroom + (align - base % align) % align;
+        let mut b = VecBuf { storage, start, end: start + data.len() };
+        b.data_mut().copy_from_slice(data);
+        b
+    }
+
     /// Copies `data` with the default head- and tailroom.
     pub fn new(data: &[u8]) -> VecBuf {
         Self::with_room(data, Self::DEFAULT_HEADROOM, Self::DEFAULT_TAILROOM)
@@ -157,6 +175,10 @@ mod tests {
         b.trim_back(2).unwrap();
         assert_eq!(b.data(), &[1, 2, 3]);
         assert_eq!(b.trim_back(4), Err(Error::Trim { have: 3, need: 4 }));
+        let a = VecBuf::with_room_aligned(&[5; 7], 10, 3, 64);
+        assert_eq!(a.data().as_ptr() as usize % 64, 0);
+        assert!(a.headroom() >= 10 && a.tailroom() >= 3);
+        assert_eq!(a.data(), &[5; 7]);
         b.reset(&[9; 10], 1, 1);
         assert_eq!((b.data(), b.headroom(), b.tailroom()), (&[9u8; 10][..], 1, 1));
     }

@@ -160,6 +160,9 @@ fn outer(d: &[u8]) -> Result<Outer, Error> {
             if ip.is_fragment() {
                 return Err(Error::Outer(wire::Error::Malformed("fragmented outer IPv4")));
             }
+            if !ip.verify_checksum() {
+                return Err(Error::Outer(wire::Error::Malformed("outer IPv4 header checksum")));
+            }
             let l4 = &eth.payload()[ip.header_len()..ip.total_len()];
             (ip.header_len(), l4, IpAddr::V4(ip.src()), IpAddr::V4(ip.dst()))
         }
@@ -422,6 +425,12 @@ mod tests {
             decap(&mut VecBuf::new(&good[..40]), &mut k, DecapOptions::default()),
             Err(Error::Outer(_))
         ));
+        let mut csum = good.clone();
+        csum[ETH + 8] ^= 1; // TTL changed, checksum not updated
+        assert_eq!(
+            decap(&mut VecBuf::new(&csum), &mut k, DecapOptions::default()),
+            Err(Error::Outer(wire::Error::Malformed("outer IPv4 header checksum")))
+        );
     }
 
     #[test]

@@ -110,6 +110,73 @@ pub struct EncapConfig {
 pub struct Encapsulator {
     cfg: EncapConfig,
     key: AeadKey,
+    tpl: Template,
+}
+
+/// Longest tunnel header: Ethernet, outer IPv6, UDP, PSP and VC.
+const TEMPLATE_MAX: usize = ETH + IPV6_HEADER_LEN + UDP_HEADER_LEN + HEADER_LEN + VC_LEN;
+
+/// The tunnel-mode headers pre-rendered when the tunnel is made, so a
+/// packet costs one copy plus patching the fields that vary: lengths,
+/// checksum, traffic class, flow label, source port, next header, S, IV.
+#[derive(Debug, Clone)]
+struct Template {
+    bytes: [u8; TEMPLATE_MAX],
+    len: usize,
+    outer_len: usize,
+    /// One's-complement sum of the outer IPv4 header with zero length and
+    /// TOS, for the per-packet checksum.
+    ipv4_sum: u32,
+}
+
+impl Template {
+    fn new(cfg: &EncapConfig) -> Template {
+        let mut bytes = [0u8; TEMPLATE_MAX];
+        let (outer_len, ethertype) = match cfg.outer {
+            OuterIp::V4 { .. } => (IPV4_MIN_HEADER_LEN, EtherType::Ipv4),
+            OuterIp::V6 { .. } => (IPV6_HEADER_LEN, EtherType::Ipv6),
+        };
+        let mut eth = EthernetFrame::new_unchecked(&mut bytes[..ETH]);
+        if let Some(a) = cfg.eth {
+            eth.set_dst(a.dst);
+            eth.set_src(a.src);
+        }
+        eth.set_ethertype(ethertype);
+        let mut ipv4_sum = 0;
+        match cfg.outer {
+            OuterIp::V4 { src, dst } => {
+                wire::ipv4_emit(&mut bytes[ETH..], src, dst, ip_proto::UDP, 0, cfg.ttl, 0);
+                ipv4_sum = u32::from(!u16::from_be_bytes([bytes[ETH + 10], bytes[ETH + 11]]));
+            }
+            OuterIp::V6 { src, dst } => wire::ipv6_emit(
+                &mut bytes[ETH..],
+                wire::Ipv6Fields {
+                    src,
+                    dst,
+                    next_header: ip_proto::UDP,
+                    traffic_class: 0,
+                    flow_label: 0,
+                    hop_limit: cfg.ttl,
+                    payload_len: 0,
+                },
+            ),
+        }
+        let udp_at = ETH + outer_len;
+        wire::udp_emit(&mut bytes[udp_at..], 0, UDP_PORT, 0);
+        let psp = HeaderRepr {
+            next_header: ip_proto::IPV4,
+            crypt_offset: cfg.crypt_offset,
+            sample: false,
+            drop: false,
+            version: cfg.version,
+            spi: cfg.spi,
+            iv: 0,
+            vc: cfg.vc,
+        };
+        psp.emit(&mut bytes[udp_at + UDP_HEADER_LEN..]);
+        let len = udp_at + UDP_HEADER_LEN + psp.buffer_len();
+        Template { bytes, len, outer_len, ipv4_sum }
+    }
 }
 
 /// Facts about the inner packet that encap needs.
@@ -204,7 +271,8 @@ impl Encapsulator {
             return Err(Error::BadCryptOffset(cfg.crypt_offset));
         }
         let key = AeadKey::new(cfg.version, key)?;
-        Ok(Encapsulator { cfg, key })
+        let tpl = Template::new(&cfg);
+        Ok(Encapsulator { cfg, key, tpl })
     }
 
     /// The tunnel's encap data.
@@ -215,11 +283,13 @@ impl Encapsulator {
     /// Changes the outer addresses (e.g. per packet in offline tools).
     pub fn set_outer(&mut self, outer: OuterIp) {
         self.cfg.outer = outer;
+        self.tpl = Template::new(&self.cfg);
     }
 
     /// Changes the Ethernet addresses written on output.
     pub fn set_eth(&mut self, eth: Option<EthAddrs>) {
         self.cfg.eth = eth;
+        self.tpl = Template::new(&self.cfg);
     }
 
     /// Bytes of header this tunnel prepends (tunnel mode: outer IP, UDP,
@@ -297,11 +367,9 @@ impl Encapsulator {
         iv: u64,
         sample: bool,
     ) -> Result<usize, Error> {
-        let (outer_len, ethertype) = match self.cfg.outer {
-            OuterIp::V4 { .. } => (IPV4_MIN_HEADER_LEN, EtherType::Ipv4),
-            OuterIp::V6 { .. } => (IPV6_HEADER_LEN, EtherType::Ipv6),
-        };
-        let ip_total = udp_len + if outer_len == IPV4_MIN_HEADER_LEN { outer_len } else { 0 };
+        let t = &self.tpl;
+        let outer_v4 = t.outer_len == IPV4_MIN_HEADER_LEN;
+        let ip_total = udp_len + if outer_v4 { IPV4_MIN_HEADER_LEN } else { 0 };
         if ip_total > usize::from(u16::MAX) {
             return Err(Error::TooLong(ip_total));
         }
@@ -310,41 +378,33 @@ impl Encapsulator {
         buf.prepend(front)?;
         buf.append(ICV_LEN)?;
         let d = buf.data_mut();
-        d[..12].copy_from_slice(&macs);
-        let mut eth = EthernetFrame::new_unchecked(&mut d[..ETH]);
-        if let Some(a) = self.cfg.eth {
-            eth.set_dst(a.dst);
-            eth.set_src(a.src);
+        d[..t.len].copy_from_slice(&t.bytes[..t.len]);
+        if self.cfg.eth.is_none() {
+            d[..12].copy_from_slice(&macs);
         }
-        eth.set_ethertype(ethertype);
-        match self.cfg.outer {
-            OuterIp::V4 { src, dst } => wire::ipv4_emit(
-                &mut d[ETH..],
-                src,
-                dst,
-                ip_proto::UDP,
-                inner.dscp_ecn,
-                self.cfg.ttl,
-                ip_total as u16,
-            ),
-            OuterIp::V6 { src, dst } => wire::ipv6_emit(
-                &mut d[ETH..],
-                wire::Ipv6Fields {
-                    src,
-                    dst,
-                    next_header: ip_proto::UDP,
-                    traffic_class: inner.dscp_ecn,
-                    flow_label: inner.hash,
-                    hop_limit: self.cfg.ttl,
-                    payload_len: udp_len as u16,
-                },
-            ),
+        let ip = &mut d[ETH..ETH + t.outer_len];
+        if outer_v4 {
+            ip[1] = inner.dscp_ecn;
+            ip[2..4].copy_from_slice(&(ip_total as u16).to_be_bytes());
+            // RFC 1624: add the changed words to the template's sum.
+            let mut sum = t.ipv4_sum + u32::from(inner.dscp_ecn) + ip_total as u32;
+            sum = (sum & 0xffff) + (sum >> 16);
+            sum = (sum & 0xffff) + (sum >> 16);
+            ip[10..12].copy_from_slice(&(!(sum as u16)).to_be_bytes());
+        } else {
+            let vtf = (6u32 << 28) | (u32::from(inner.dscp_ecn) << 20) | (inner.hash & 0xf_ffff);
+            ip[..4].copy_from_slice(&vtf.to_be_bytes());
+            ip[4..6].copy_from_slice(&(udp_len as u16).to_be_bytes());
         }
-        let udp_at = ETH + outer_len;
-        wire::udp_emit(&mut d[udp_at..], source_port(inner.hash), UDP_PORT, udp_len as u16);
+        let udp_at = ETH + t.outer_len;
+        d[udp_at..udp_at + 2].copy_from_slice(&source_port(inner.hash).to_be_bytes());
+        d[udp_at + 4..udp_at + 6].copy_from_slice(&(udp_len as u16).to_be_bytes());
         let psp_at = udp_at + UDP_HEADER_LEN;
-        let nh = if inner.v6 { ip_proto::IPV6 } else { ip_proto::IPV4 };
-        self.psp_header(nh, iv, sample).emit(&mut d[psp_at..]);
+        d[psp_at] = if inner.v6 { ip_proto::IPV6 } else { ip_proto::IPV4 };
+        if sample {
+            d[psp_at + 3] |= 0x80;
+        }
+        d[psp_at + 8..psp_at + 16].copy_from_slice(&iv.to_be_bytes());
         self.protect(d, psp_at);
         Ok(d.len())
     }
