@@ -43,19 +43,18 @@ fn read(p: &str) -> Vec<u8> {
     std::fs::read(Path::new(p)).expect("read file")
 }
 
+/// Runs psptool with a command line split on whitespace.
+fn run(line: &str) -> Output {
+    psptool(&line.split_whitespace().collect::<Vec<_>>())
+}
+
+fn keys() -> String {
+    format!("--master-key0 {K0} --master-key1 {K1}")
+}
+
 #[test]
 fn derive_prints_the_spec_key() {
-    let o = psptool(&[
-        "derive",
-        "--master-key0",
-        K0,
-        "--master-key1",
-        K1,
-        "--spi",
-        "9A345678",
-        "--version",
-        "1",
-    ]);
+    let o = run(&format!("derive {} --spi 9A345678 --version 1", keys()));
     assert!(o.status.success(), "{}", stderr(&o));
     // Same value as the KDF's OpenSSL-computed known answer.
     assert_eq!(
@@ -68,77 +67,35 @@ fn derive_prints_the_spec_key() {
 fn roundtrip_every_mode_version_and_outer() {
     let t = TempDir::new("rt");
     let clear = t.file("clear.pcap");
-    assert!(psptool(&["gen", "--out", &clear, "--count", "300", "--seed", "7"]).status.success());
-    let cases: &[&[&str]] = &[
-        &["--mode", "tunnel", "--outer", "ipv6", "--version", "0"],
-        &[
-            "--mode",
-            "tunnel",
-            "--outer",
-            "ipv4",
-            "--version",
+    assert!(run(&format!("gen --out {clear} --count 300 --seed 7")).status.success());
+    // (SPI, version, further flags)
+    let cases = [
+        ("1", "0", "--mode tunnel --outer ipv6"),
+        (
+            "0x80000002",
             "1",
-            "--crypt-offset",
-            "5",
-            "--outer-src",
-            "192.0.2.1",
-            "--outer-dst",
-            "192.0.2.2",
-        ],
-        &["--mode", "tunnel", "--version", "2", "--vc", "0102030405060708"],
-        &["--mode", "transport", "--version", "3", "--crypt-offset", "1"],
-        &[
-            "--mode",
-            "transport",
-            "--version",
-            "1",
-            "--vc",
-            "00000000000000ff",
-            "--crypt-offset",
-            "2",
-        ],
+            "--outer ipv4 --crypt-offset 5 --outer-src 192.0.2.1 --outer-dst 192.0.2.2",
+        ),
+        ("1", "2", "--mode tunnel --vc 0102030405060708"),
+        ("0x80000002", "3", "--mode transport --crypt-offset 1"),
+        ("1", "1", "--mode transport --vc 00000000000000ff --crypt-offset 2"),
     ];
-    for (i, extra) in cases.iter().enumerate() {
-        let psp = t.file(&format!("psp{i}.pcap"));
-        let back = t.file(&format!("back{i}.pcap"));
-        let spi = if i % 2 == 0 { "1" } else { "0x80000002" };
-        let mut args = vec![
-            "encrypt",
-            "--in",
-            &clear,
-            "--out",
-            &psp,
-            "--master-key0",
-            K0,
-            "--master-key1",
-            K1,
-            "--spi",
-            spi,
-        ];
-        args.extend_from_slice(extra);
-        let o = psptool(&args);
+    for (i, (spi, version, extra)) in cases.iter().enumerate() {
+        let (psp, back) = (t.file(&format!("psp{i}.pcap")), t.file(&format!("back{i}.pcap")));
+        let o = run(&format!(
+            "encrypt --in {clear} --out {psp} {} --spi {spi} --version {version} {extra}",
+            keys()
+        ));
         assert!(o.status.success(), "case {i}: {}", stderr(&o));
         assert!(stdout(&o).starts_with("encrypted 300 packets"), "{}", stdout(&o));
-        let o = psptool(&[
-            "decrypt",
-            "--in",
-            &psp,
-            "--out",
-            &back,
-            "--master-key0",
-            K0,
-            "--master-key1",
-            K1,
-        ]);
+        let o = run(&format!("decrypt --in {psp} --out {back} {}", keys()));
         assert!(o.status.success(), "case {i}: {}", stderr(&o));
         assert!(stdout(&o).starts_with("decrypted 300 packets"), "{}", stdout(&o));
         assert_eq!(read(&back), read(&clear), "case {i}: decrypted capture differs");
-        let version = extra[extra.iter().position(|a| *a == "--version").expect("version") + 1];
-        if version == "0" || version == "1" {
-            // GCM versions encrypt; GMAC (2, 3) only authenticates.
-            let wire = read(&psp);
+        // GCM versions (0, 1) encrypt; GMAC (2, 3) only authenticates.
+        if *version == "0" || *version == "1" {
             assert!(
-                !wire.windows(18).any(|w| w == b"PSP-DEMO-PLAINTEXT"),
+                !read(&psp).windows(18).any(|w| w == b"PSP-DEMO-PLAINTEXT"),
                 "case {i}: plaintext visible on the wire"
             );
         }
@@ -149,48 +106,15 @@ fn roundtrip_every_mode_version_and_outer() {
 fn wrong_keys_fail_by_syndrome_with_nonzero_exit() {
     let t = TempDir::new("wrong");
     let (clear, psp, back) = (t.file("c.pcap"), t.file("p.pcap"), t.file("b.pcap"));
-    assert!(psptool(&["gen", "--out", &clear, "--count", "20"]).status.success());
-    let o = psptool(&[
-        "encrypt",
-        "--in",
-        &clear,
-        "--out",
-        &psp,
-        "--master-key0",
-        K0,
-        "--master-key1",
-        K1,
-        "--spi",
-        "5",
-        "--version",
-        "0",
-    ]);
+    assert!(run(&format!("gen --out {clear} --count 20")).status.success());
+    let o = run(&format!("encrypt --in {clear} --out {psp} {} --spi 5 --version 0", keys()));
     assert!(o.status.success());
-    let o = psptool(&[
-        "decrypt",
-        "--in",
-        &psp,
-        "--out",
-        &back,
-        "--master-key0",
-        K1,
-        "--master-key1",
-        K0,
-    ]);
+    let swapped = format!("--master-key0 {K1} --master-key1 {K0}");
+    let o = run(&format!("decrypt --in {psp} --out {back} {swapped}"));
     assert_eq!(o.status.code(), Some(1));
     assert!(stdout(&o).contains("failed 20 (icv_fail=20)"), "{}", stdout(&o));
     // A clear capture is not PSP: skipped, not failed.
-    let o = psptool(&[
-        "decrypt",
-        "--in",
-        &clear,
-        "--out",
-        &back,
-        "--master-key0",
-        K0,
-        "--master-key1",
-        K1,
-    ]);
+    let o = run(&format!("decrypt --in {clear} --out {back} {}", keys()));
     assert!(o.status.success());
     assert!(stdout(&o).contains("skipped 20 non-PSP"), "{}", stdout(&o));
 }
@@ -205,7 +129,7 @@ fn bad_input_gets_one_line_naming_the_problem() {
     let trunc = t.file("t.pcap");
     std::fs::write(&trunc, &truncated).expect("write");
     let out = t.file("o.pcap");
-    let keys = format!("--master-key0 {K0} --master-key1 {K1}");
+    let keys = keys();
     let enc = format!("encrypt --in {clear} --out {out} {keys} --spi 1 --version 0");
     // (command line, what the one-line error must name)
     let cases = [
@@ -231,8 +155,7 @@ fn bad_input_gets_one_line_naming_the_problem() {
         ),
     ];
     for (line, needle) in &cases {
-        let args: Vec<&str> = line.split_whitespace().collect();
-        let o = psptool(&args);
+        let o = run(line);
         assert_eq!(o.status.code(), Some(2), "{line}: {}", stderr(&o));
         let err = stderr(&o);
         assert_eq!(err.trim_end().lines().count(), 1, "{line}: not one line: {err}");

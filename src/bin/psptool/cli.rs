@@ -43,16 +43,23 @@ pub struct Masters {
 #[derive(Debug, Clone)]
 pub struct MasterKeyArg(pub MasterKey);
 
+/// Which derived key: an SPI and the version whose key length it takes.
 #[derive(Debug, Args)]
-pub struct DeriveArgs {
-    #[command(flatten)]
-    pub masters: Masters,
-    /// SPI in hex (0x prefix optional).
+pub struct KeySelect {
+    /// SPI in hex (0x prefix optional); its key derives from the master keys.
     #[arg(long, value_name = "HEX", value_parser = parse_spi)]
     pub spi: Spi,
     /// PSP version: 0 AES-GCM-128, 1 AES-GCM-256, 2 AES-GMAC-128, 3 AES-GMAC-256.
     #[arg(long, value_name = "N", value_parser = parse_version)]
     pub version: Version,
+}
+
+#[derive(Debug, Args)]
+pub struct DeriveArgs {
+    #[command(flatten)]
+    pub masters: Masters,
+    #[command(flatten)]
+    pub key: KeySelect,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -81,12 +88,8 @@ pub struct EncryptArgs {
     pub output: String,
     #[command(flatten)]
     pub masters: Masters,
-    /// SPI in hex; its key is derived from the master keys.
-    #[arg(long, value_name = "HEX", value_parser = parse_spi)]
-    pub spi: Spi,
-    /// PSP version (0-3).
-    #[arg(long, value_name = "N", value_parser = parse_version)]
-    pub version: Version,
+    #[command(flatten)]
+    pub key: KeySelect,
     /// Encapsulation mode.
     #[arg(long, value_enum, default_value_t = ModeArg::Tunnel)]
     pub mode: ModeArg,

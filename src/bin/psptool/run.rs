@@ -30,7 +30,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.cmd {
         Cmd::Derive(a) => {
             let pair = MasterKeyPair::new(a.masters.key0.0, a.masters.key1.0);
-            println!("{}", hex::encode(pair.derive(a.spi, a.version).as_bytes()));
+            println!("{}", hex::encode(pair.derive(a.key.spi, a.key.version).as_bytes()));
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Encrypt(a) => encrypt(&a),
@@ -95,11 +95,11 @@ fn encrypt(a: &EncryptArgs) -> Result<ExitCode> {
     }
     let input = pcap::read_file(&a.input)?;
     let pair = MasterKeyPair::new(a.masters.key0.0.clone(), a.masters.key1.0.clone());
-    let key = pair.derive(a.spi, a.version);
+    let key = pair.derive(a.key.spi, a.key.version);
     let cfg = EncapConfig {
         mode: if a.mode == ModeArg::Tunnel { Mode::Tunnel } else { Mode::Transport },
-        version: a.version,
-        spi: a.spi,
+        version: a.key.version,
+        spi: a.key.spi,
         crypt_offset: a.crypt_offset,
         vc: a.vc,
         eth: None,
@@ -161,8 +161,8 @@ fn encrypt(a: &EncryptArgs) -> Result<ExitCode> {
         out.len(),
         a.output,
         enc.config().mode,
-        a.version,
-        a.spi,
+        a.key.version,
+        a.key.spi,
         a.crypt_offset,
         a.vc.map(|v| format!(", VC {v:#018x}")).unwrap_or_default(),
         skipped,
