@@ -34,6 +34,10 @@ pub enum Error {
     /// Transport mode over IPv6 extension headers that routers must read.
     #[error("transport mode cannot protect an IPv6 packet with extension header {0}")]
     Ipv6Extension(u8),
+    /// Transport mode over IP-in-IP: a receiver reads PSP next header 4 or
+    /// 41 as tunnel mode, so the packet would not come back as sent.
+    #[error("transport mode cannot carry IP-in-IP (protocol {0}); use tunnel mode")]
+    IpInIp(u8),
     /// The crypt offset reaches past the end of the payload.
     #[error("crypt offset {offset} ({} bytes) exceeds the {payload} bytes after the IV", offset * 4)]
     CryptOffsetTooLarge {
@@ -421,6 +425,9 @@ impl Encapsulator {
         if inner.fragment {
             return Err(Error::Fragment);
         }
+        if matches!(inner.proto, ip_proto::IPV4 | ip_proto::IPV6) {
+            return Err(Error::IpInIp(inner.proto));
+        }
         if inner.v6
             && matches!(inner.proto, ip_proto::HOPOPT | ip_proto::IPV6_ROUTE | ip_proto::IPV6_FRAG)
         {
@@ -605,6 +612,19 @@ mod tests {
         assert_eq!(ip.src(), Ipv4Addr::new(192, 168, 1, 1));
         // PSP next header carries the original protocol (UDP).
         assert_eq!(b.data()[ETH + 28], 17);
+    }
+
+    #[test]
+    fn transport_mode_refuses_ip_in_ip() {
+        // Found by the roundtrip fuzz target: next header 4 would be read
+        // back as tunnel mode.
+        let key = DerivedKey::from_bytes(&[7; 16]).unwrap();
+        let e = Encapsulator::new(cfg(Mode::Transport, v6()), &key).unwrap();
+        let mut f = udp4_frame(b"inner");
+        f[ETH + 9] = 4;
+        let mut b = VecBuf::new(&f);
+        assert_eq!(e.encap(&mut b, 1, false), Err(Error::IpInIp(4)));
+        assert_eq!(b.data(), &f[..]);
     }
 
     #[test]
