@@ -116,18 +116,23 @@ impl VecBuf {
 }
 
 impl PacketBuf for VecBuf {
+    #[inline]
     fn data(&self) -> &[u8] {
         &self.storage[self.start..self.end]
     }
+    #[inline]
     fn data_mut(&mut self) -> &mut [u8] {
         &mut self.storage[self.start..self.end]
     }
+    #[inline]
     fn headroom(&self) -> usize {
         self.start
     }
+    #[inline]
     fn tailroom(&self) -> usize {
         self.storage.len() - self.end
     }
+    #[inline]
     fn prepend(&mut self, n: usize) -> Result<(), Error> {
         if n > self.start {
             return Err(Error::Headroom { have: self.start, need: n });
@@ -135,6 +140,7 @@ impl PacketBuf for VecBuf {
         self.start -= n;
         Ok(())
     }
+    #[inline]
     fn append(&mut self, n: usize) -> Result<(), Error> {
         if n > self.tailroom() {
             return Err(Error::Tailroom { have: self.tailroom(), need: n });
@@ -142,6 +148,7 @@ impl PacketBuf for VecBuf {
         self.end += n;
         Ok(())
     }
+    #[inline]
     fn trim_front(&mut self, n: usize) -> Result<(), Error> {
         if n > self.end - self.start {
             return Err(Error::Trim { have: self.end - self.start, need: n });
@@ -149,6 +156,7 @@ impl PacketBuf for VecBuf {
         self.start += n;
         Ok(())
     }
+    #[inline]
     fn trim_back(&mut self, n: usize) -> Result<(), Error> {
         if n > self.end - self.start {
             return Err(Error::Trim { have: self.end - self.start, need: n });

@@ -73,6 +73,7 @@ pub struct Header<T: AsRef<[u8]>> {
 
 impl<T: AsRef<[u8]>> Header<T> {
     /// Wraps a buffer without checks.
+    #[inline]
     pub const fn new_unchecked(buffer: T) -> Self {
         Header { buffer }
     }
@@ -80,6 +81,7 @@ impl<T: AsRef<[u8]>> Header<T> {
     /// Wraps a buffer after checking that the header it announces fits, that
     /// Hdr Ext Len leaves room for the VC when V is set, and that the
     /// always-one bit is one and the reserved bits are zero.
+    #[inline]
     pub fn new_checked(buffer: T) -> Result<Self, Error> {
         let b = buffer.as_ref();
         if b.len() < HEADER_LEN {
@@ -107,47 +109,56 @@ impl<T: AsRef<[u8]>> Header<T> {
     }
 
     /// Length of the header including extensions (8 + 8 * Hdr Ext Len).
+    #[inline]
     pub fn header_len(&self) -> usize {
         8 + 8 * usize::from(self.buffer.as_ref()[field::HDR_EXT_LEN])
     }
 
     /// Next header (inner protocol).
+    #[inline]
     pub fn next_header(&self) -> u8 {
         self.buffer.as_ref()[field::NEXT_HEADER]
     }
 
     /// Crypt offset in 4-byte units.
+    #[inline]
     pub fn crypt_offset(&self) -> u8 {
         self.buffer.as_ref()[field::CRYPT_OFF] & CRYPT_OFF_MASK
     }
 
     /// Sample-at-receiver bit.
+    #[inline]
     pub fn sample(&self) -> bool {
         self.buffer.as_ref()[field::FLAGS] & FLAG_S != 0
     }
 
     /// Drop bit (drop after sampling).
+    #[inline]
     pub fn drop_bit(&self) -> bool {
         self.buffer.as_ref()[field::FLAGS] & FLAG_D != 0
     }
 
     /// The raw 4-bit version.
+    #[inline]
     pub fn version_raw(&self) -> u8 {
         (self.buffer.as_ref()[field::FLAGS] >> VERSION_SHIFT) & VERSION_MASK
     }
 
     /// Virtualization-cookie-present bit.
+    #[inline]
     pub fn has_vc(&self) -> bool {
         self.buffer.as_ref()[field::FLAGS] & FLAG_V != 0
     }
 
     /// SPI.
+    #[inline]
     pub fn spi(&self) -> Spi {
         let b = &self.buffer.as_ref()[field::SPI];
         Spi(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
     }
 
     /// IV as a big-endian integer.
+    #[inline]
     pub fn iv(&self) -> u64 {
         let mut iv = [0u8; 8];
         iv.copy_from_slice(&self.buffer.as_ref()[field::IV]);
@@ -155,6 +166,7 @@ impl<T: AsRef<[u8]>> Header<T> {
     }
 
     /// The virtualization cookie, when V is set.
+    #[inline]
     pub fn vc(&self) -> Option<u64> {
         self.has_vc().then(|| {
             let mut vc = [0u8; 8];
@@ -164,6 +176,7 @@ impl<T: AsRef<[u8]>> Header<T> {
     }
 
     /// The AES-GCM nonce: SPI (4 bytes) followed by the IV (8 bytes).
+    #[inline]
     pub fn nonce(&self) -> [u8; 12] {
         let mut n = [0u8; 12];
         n.copy_from_slice(&self.buffer.as_ref()[field::SPI.start..field::IV.end]);
@@ -173,6 +186,7 @@ impl<T: AsRef<[u8]>> Header<T> {
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Header<T> {
     /// Sets or clears the sample bit (the egress sampling action).
+    #[inline]
     pub fn set_sample(&mut self, on: bool) {
         let f = &mut self.buffer.as_mut()[field::FLAGS];
         *f = if on { *f | FLAG_S } else { *f & !FLAG_S };
@@ -202,6 +216,7 @@ pub struct HeaderRepr {
 
 impl HeaderRepr {
     /// Parses a checked header; fails on unknown versions.
+    #[inline]
     pub fn parse<T: AsRef<[u8]>>(h: &Header<T>) -> Result<HeaderRepr, Error> {
         let version =
             Version::from_wire(h.version_raw()).ok_or(Error::UnknownVersion(h.version_raw()))?;
@@ -218,6 +233,7 @@ impl HeaderRepr {
     }
 
     /// Bytes [`emit`](Self::emit) writes: 16, or 24 with a VC.
+    #[inline]
     pub const fn buffer_len(&self) -> usize {
         if self.vc.is_some() {
             HEADER_LEN + VC_LEN
@@ -231,6 +247,7 @@ impl HeaderRepr {
     ///
     /// # Panics
     /// If `buf` is shorter than `buffer_len()`.
+    #[inline]
     pub fn emit(&self, buf: &mut [u8]) {
         let b = &mut buf[..self.buffer_len()];
         b[field::NEXT_HEADER] = self.next_header;

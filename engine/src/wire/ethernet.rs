@@ -64,6 +64,7 @@ pub enum EtherType {
 
 impl EtherType {
     /// The numeric value on the wire.
+    #[inline]
     pub const fn value(self) -> u16 {
         match self {
             EtherType::Ipv4 => 0x0800,
@@ -91,11 +92,13 @@ pub struct EthernetFrame<T: AsRef<[u8]>> {
 
 impl<T: AsRef<[u8]>> EthernetFrame<T> {
     /// Wraps a buffer without checking its length.
+    #[inline]
     pub const fn new_unchecked(buffer: T) -> Self {
         EthernetFrame { buffer }
     }
 
     /// Wraps a buffer that holds at least a full header.
+    #[inline]
     pub fn new_checked(buffer: T) -> Result<Self, Error> {
         if buffer.as_ref().len() < ETHERNET_HEADER_LEN {
             return Err(Error::Truncated("Ethernet header"));
@@ -104,6 +107,7 @@ impl<T: AsRef<[u8]>> EthernetFrame<T> {
     }
 
     /// Destination MAC.
+    #[inline]
     pub fn dst(&self) -> MacAddr {
         let mut m = [0; 6];
         m.copy_from_slice(&self.buffer.as_ref()[field::DST]);
@@ -111,6 +115,7 @@ impl<T: AsRef<[u8]>> EthernetFrame<T> {
     }
 
     /// Source MAC.
+    #[inline]
     pub fn src(&self) -> MacAddr {
         let mut m = [0; 6];
         m.copy_from_slice(&self.buffer.as_ref()[field::SRC]);
@@ -118,11 +123,13 @@ impl<T: AsRef<[u8]>> EthernetFrame<T> {
     }
 
     /// EtherType.
+    #[inline]
     pub fn ethertype(&self) -> EtherType {
         be16(self.buffer.as_ref(), field::ETHERTYPE.start).into()
     }
 
     /// The bytes after the header.
+    #[inline]
     pub fn payload(&self) -> &[u8] {
         &self.buffer.as_ref()[ETHERNET_HEADER_LEN..]
     }
@@ -130,16 +137,19 @@ impl<T: AsRef<[u8]>> EthernetFrame<T> {
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> EthernetFrame<T> {
     /// Sets the destination MAC.
+    #[inline]
     pub fn set_dst(&mut self, mac: MacAddr) {
         self.buffer.as_mut()[field::DST].copy_from_slice(&mac.0);
     }
 
     /// Sets the source MAC.
+    #[inline]
     pub fn set_src(&mut self, mac: MacAddr) {
         self.buffer.as_mut()[field::SRC].copy_from_slice(&mac.0);
     }
 
     /// Sets the EtherType.
+    #[inline]
     pub fn set_ethertype(&mut self, t: EtherType) {
         self.buffer.as_mut()[field::ETHERTYPE].copy_from_slice(&t.value().to_be_bytes());
     }

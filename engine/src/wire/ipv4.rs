@@ -44,12 +44,14 @@ pub struct Ipv4Packet<T: AsRef<[u8]>> {
 
 impl<T: AsRef<[u8]>> Ipv4Packet<T> {
     /// Wraps a buffer without checks.
+    #[inline]
     pub const fn new_unchecked(buffer: T) -> Self {
         Ipv4Packet { buffer }
     }
 
     /// Wraps a buffer after checking version, IHL and total length. The
     /// buffer may be longer than the packet (Ethernet padding).
+    #[inline]
     pub fn new_checked(buffer: T) -> Result<Self, Error> {
         let b = buffer.as_ref();
         if b.len() < IPV4_MIN_HEADER_LEN {
@@ -73,53 +75,63 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
     }
 
     /// Header length in bytes (IHL * 4).
+    #[inline]
     pub fn header_len(&self) -> usize {
         usize::from(self.buffer.as_ref()[field::VER_IHL] & 0x0f) * 4
     }
 
     /// Total length field.
+    #[inline]
     pub fn total_len(&self) -> usize {
         usize::from(be16(self.buffer.as_ref(), field::LENGTH.start))
     }
 
     /// DSCP and ECN byte.
+    #[inline]
     pub fn dscp_ecn(&self) -> u8 {
         self.buffer.as_ref()[field::DSCP_ECN]
     }
 
     /// True for a fragment (MF set or non-zero offset).
+    #[inline]
     pub fn is_fragment(&self) -> bool {
         be16(self.buffer.as_ref(), field::FLG_OFF.start) & 0x3fff != 0
     }
 
     /// Time to live.
+    #[inline]
     pub fn ttl(&self) -> u8 {
         self.buffer.as_ref()[field::TTL]
     }
 
     /// Protocol of the payload.
+    #[inline]
     pub fn protocol(&self) -> u8 {
         self.buffer.as_ref()[field::PROTOCOL]
     }
 
     /// Source address.
+    #[inline]
     pub fn src(&self) -> Ipv4Addr {
         let b = &self.buffer.as_ref()[field::SRC];
         Ipv4Addr::new(b[0], b[1], b[2], b[3])
     }
 
     /// Destination address.
+    #[inline]
     pub fn dst(&self) -> Ipv4Addr {
         let b = &self.buffer.as_ref()[field::DST];
         Ipv4Addr::new(b[0], b[1], b[2], b[3])
     }
 
     /// True when the header checksum is correct.
+    #[inline]
     pub fn verify_checksum(&self) -> bool {
         checksum(&self.buffer.as_ref()[..self.header_len()]) == 0
     }
 
     /// The payload, without Ethernet padding past the total length.
+    #[inline]
     pub fn payload(&self) -> &[u8] {
         &self.buffer.as_ref()[self.header_len()..self.total_len()]
     }
@@ -127,16 +139,19 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4Packet<T> {
     /// Sets the total length field.
+    #[inline]
     pub fn set_total_len(&mut self, len: u16) {
         self.buffer.as_mut()[field::LENGTH].copy_from_slice(&len.to_be_bytes());
     }
 
     /// Sets the protocol field.
+    #[inline]
     pub fn set_protocol(&mut self, proto: u8) {
         self.buffer.as_mut()[field::PROTOCOL] = proto;
     }
 
     /// Recomputes the header checksum.
+    #[inline]
     pub fn fill_checksum(&mut self) {
         let hlen = self.header_len();
         let b = self.buffer.as_mut();

@@ -25,12 +25,14 @@ pub struct Ipv6Packet<T: AsRef<[u8]>> {
 
 impl<T: AsRef<[u8]>> Ipv6Packet<T> {
     /// Wraps a buffer without checks.
+    #[inline]
     pub const fn new_unchecked(buffer: T) -> Self {
         Ipv6Packet { buffer }
     }
 
     /// Wraps a buffer after checking the version and payload length. The
     /// buffer may be longer than the packet (Ethernet padding).
+    #[inline]
     pub fn new_checked(buffer: T) -> Result<Self, Error> {
         let b = buffer.as_ref();
         if b.len() < IPV6_HEADER_LEN {
@@ -46,31 +48,37 @@ impl<T: AsRef<[u8]>> Ipv6Packet<T> {
     }
 
     /// Traffic class.
+    #[inline]
     pub fn traffic_class(&self) -> u8 {
         ((be32(self.buffer.as_ref(), 0) >> 20) & 0xff) as u8
     }
 
     /// Flow label.
+    #[inline]
     pub fn flow_label(&self) -> u32 {
         be32(self.buffer.as_ref(), 0) & 0x000f_ffff
     }
 
     /// Payload length field.
+    #[inline]
     pub fn payload_len(&self) -> usize {
         usize::from(be16(self.buffer.as_ref(), field::LENGTH.start))
     }
 
     /// Next header.
+    #[inline]
     pub fn next_header(&self) -> u8 {
         self.buffer.as_ref()[field::NXT_HDR]
     }
 
     /// Hop limit.
+    #[inline]
     pub fn hop_limit(&self) -> u8 {
         self.buffer.as_ref()[field::HOP_LIMIT]
     }
 
     /// Source address.
+    #[inline]
     pub fn src(&self) -> Ipv6Addr {
         let mut a = [0u8; 16];
         a.copy_from_slice(&self.buffer.as_ref()[field::SRC]);
@@ -78,6 +86,7 @@ impl<T: AsRef<[u8]>> Ipv6Packet<T> {
     }
 
     /// Destination address.
+    #[inline]
     pub fn dst(&self) -> Ipv6Addr {
         let mut a = [0u8; 16];
         a.copy_from_slice(&self.buffer.as_ref()[field::DST]);
@@ -85,6 +94,7 @@ impl<T: AsRef<[u8]>> Ipv6Packet<T> {
     }
 
     /// The payload, without Ethernet padding.
+    #[inline]
     pub fn payload(&self) -> &[u8] {
         &self.buffer.as_ref()[IPV6_HEADER_LEN..IPV6_HEADER_LEN + self.payload_len()]
     }
@@ -92,11 +102,13 @@ impl<T: AsRef<[u8]>> Ipv6Packet<T> {
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv6Packet<T> {
     /// Sets the payload length field.
+    #[inline]
     pub fn set_payload_len(&mut self, len: u16) {
         self.buffer.as_mut()[field::LENGTH].copy_from_slice(&len.to_be_bytes());
     }
 
     /// Sets the next header field.
+    #[inline]
     pub fn set_next_header(&mut self, nh: u8) {
         self.buffer.as_mut()[field::NXT_HDR] = nh;
     }

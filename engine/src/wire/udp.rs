@@ -21,12 +21,14 @@ pub struct UdpPacket<T: AsRef<[u8]>> {
 
 impl<T: AsRef<[u8]>> UdpPacket<T> {
     /// Wraps a buffer without checks.
+    #[inline]
     pub const fn new_unchecked(buffer: T) -> Self {
         UdpPacket { buffer }
     }
 
     /// Wraps a buffer holding at least the header, whose length field is
     /// between 8 and the buffer length.
+    #[inline]
     pub fn new_checked(buffer: T) -> Result<Self, Error> {
         let b = buffer.as_ref();
         if b.len() < UDP_HEADER_LEN {
@@ -43,26 +45,31 @@ impl<T: AsRef<[u8]>> UdpPacket<T> {
     }
 
     /// Source port.
+    #[inline]
     pub fn src_port(&self) -> u16 {
         be16(self.buffer.as_ref(), field::SRC_PORT.start)
     }
 
     /// Destination port.
+    #[inline]
     pub fn dst_port(&self) -> u16 {
         be16(self.buffer.as_ref(), field::DST_PORT.start)
     }
 
     /// Length field (header plus payload).
+    #[inline]
     pub fn len(&self) -> usize {
         usize::from(be16(self.buffer.as_ref(), field::LENGTH.start))
     }
 
     /// True when the length field says there is no payload.
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.len() == UDP_HEADER_LEN
     }
 
     /// Checksum field.
+    #[inline]
     pub fn checksum(&self) -> u16 {
         be16(self.buffer.as_ref(), field::CHECKSUM.start)
     }
