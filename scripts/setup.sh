@@ -10,6 +10,9 @@ command -v python3 >/dev/null || need_apt+=(python3)
 python3 -m pip --version >/dev/null 2>&1 || need_apt+=(python3-pip)
 command -v cc >/dev/null || need_apt+=(build-essential)
 command -v cmp >/dev/null || need_apt+=(diffutils)
+# DPDK (dpdk-sys links libdpdk, found with pkg-config) and libclang (bindgen).
+pkg-config --exists libdpdk 2>/dev/null || need_apt+=(libdpdk-dev)
+compgen -G '/usr/lib/llvm-*/lib/libclang*.so*' >/dev/null || need_apt+=(libclang-dev)
 if [ ${#need_apt[@]} -gt 0 ]; then
     SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
     echo "setup: apt-get install ${need_apt[*]}"
