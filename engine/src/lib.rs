@@ -7,6 +7,11 @@
 //!
 //! - [`wire`]: zero-copy views of the Ethernet, IPv4, IPv6 and UDP headers.
 //! - [`psp`]: the PSP protocol core (header, KDF, AEAD, encap/decap, keys).
+//! - `dpdk` (feature `dpdk`, on by default): the safe DPDK wrapper (EAL,
+//!   mempools, mbufs as [`psp::buf::PacketBuf`], ports, bursts), the one
+//!   place with `unsafe` code.
 
+#[cfg(feature = "dpdk")]
+pub mod dpdk;
 pub mod psp;
 pub mod wire;

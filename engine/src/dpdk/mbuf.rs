@@ -1,0 +1,200 @@
+//! [`Mbuf`]: an owning handle of one single-segment `rte_mbuf`, and the
+//! [`PacketBuf`] implementation that lets encap/decap work on it in place.
+//!
+//! Only single-segment mbufs are supported: [`Mbuf::from_raw`] refuses
+//! chains and receive bursts drop them (see `RxQueue::rx_burst`). Ports are
+//! configured without scattered receive, so PMDs hand out chains only for
+//! frames larger than the pool's data room.
+
+use super::error::{Error, Result};
+use crate::psp::buf::{self, PacketBuf};
+use core::fmt;
+use core::ptr::NonNull;
+use dpdk_sys::rte_mbuf;
+
+/// One packet in a DPDK mbuf, owned: dropping it frees it to its pool.
+///
+/// `#[repr(transparent)]` over the mbuf pointer, so arrays of `Mbuf` are
+/// arrays of `struct rte_mbuf *` for the burst functions.
+#[repr(transparent)]
+pub struct Mbuf(NonNull<rte_mbuf>);
+
+// SAFETY: an Mbuf owns its mbuf exclusively (single segment, not shared),
+// and DPDK mbufs may be used and freed from any thread (mempool ops are
+// multi-producer/multi-consumer safe).
+unsafe impl Send for Mbuf {}
+
+impl Mbuf {
+    /// Takes ownership of a fresh mbuf from DPDK (alloc or rx).
+    pub(crate) fn from_non_null(m: NonNull<rte_mbuf>) -> Mbuf {
+        Mbuf(m)
+    }
+
+    /// Takes ownership of `m`. A null pointer is refused; a chain of more
+    /// than one segment is freed (all its segments) and refused with
+    /// [`Error::MultiSegment`].
+    ///
+    /// # Safety
+    ///
+    /// `m` is null or a valid packet mbuf that the caller owns and hands
+    /// over: nothing else uses or frees it afterwards, and its data is not
+    /// shared with another mbuf (not an indirect mbuf, reference count 1).
+    pub unsafe fn from_raw(m: *mut rte_mbuf) -> Result<Mbuf> {
+        let m = NonNull::new(m).ok_or(Error::NullMbuf)?;
+        // SAFETY: m is a valid mbuf (caller's contract).
+        let segs = unsafe { dpdk_sys::pspgw_pktmbuf_nb_segs(m.as_ptr()) };
+        if segs != 1 {
+            // SAFETY: the caller handed the chain over; it is freed once.
+            unsafe { dpdk_sys::pspgw_pktmbuf_free(m.as_ptr()) };
+            return Err(Error::MultiSegment(segs));
+        }
+        Ok(Mbuf(m))
+    }
+
+    /// Gives up ownership: the caller frees the mbuf or hands it to DPDK.
+    pub fn into_raw(self) -> *mut rte_mbuf {
+        let p = self.0.as_ptr();
+        core::mem::forget(self);
+        p
+    }
+
+    /// The raw mbuf, still owned by `self`.
+    pub fn as_ptr(&self) -> *const rte_mbuf {
+        self.0.as_ptr()
+    }
+
+    /// The raw mbuf, writable, still owned by `self`.
+    pub fn as_mut_ptr(&mut self) -> *mut rte_mbuf {
+        self.0.as_ptr()
+    }
+
+    /// Length of the packet (`data_len`, which is `pkt_len` for one segment).
+    pub fn len(&self) -> usize {
+        // SAFETY: self owns a valid mbuf.
+        usize::from(unsafe { dpdk_sys::pspgw_pktmbuf_data_len(self.as_ptr()) })
+    }
+
+    /// Whether the packet is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Appends `bytes` at the end of the data (e.g. to fill a fresh mbuf).
+    pub fn extend_from_slice(&mut self, bytes: &[u8]) -> Result<(), buf::Error> {
+        let at = self.len();
+        self.append(bytes.len())?;
+        self.data_mut()[at..].copy_from_slice(bytes);
+        Ok(())
+    }
+}
+
+impl Drop for Mbuf {
+    fn drop(&mut self) {
+        // SAFETY: self owns the mbuf, which is freed exactly once here.
+        unsafe { dpdk_sys::pspgw_pktmbuf_free(self.0.as_ptr()) }
+    }
+}
+
+impl fmt::Debug for Mbuf {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Mbuf")
+            .field("ptr", &self.0)
+            .field("len", &self.len())
+            .field("headroom", &self.headroom())
+            .field("tailroom", &self.tailroom())
+            .finish()
+    }
+}
+
+/// `u16` view of a length for DPDK, which a length above the room (so
+/// above `u16::MAX`) never passes.
+fn len16(n: usize) -> u16 {
+    u16::try_from(n).unwrap_or(u16::MAX)
+}
+
+impl PacketBuf for Mbuf {
+    fn data(&self) -> &[u8] {
+        // SAFETY: a single-segment mbuf's data is data_len initialised
+        // bytes at mtod inside its buffer, owned by self and borrowed
+        // shared for the slice's lifetime.
+        unsafe {
+            let p = dpdk_sys::pspgw_pktmbuf_mtod(self.as_ptr()).cast::<u8>();
+            core::slice::from_raw_parts(p, self.len())
+        }
+    }
+
+    fn data_mut(&mut self) -> &mut [u8] {
+        let len = self.len();
+        // SAFETY: as in data(); the buffer is not shared (single owner,
+        // direct mbuf), and &mut self makes the borrow exclusive.
+        unsafe {
+            let p = dpdk_sys::pspgw_pktmbuf_mtod(self.as_ptr()).cast::<u8>();
+            core::slice::from_raw_parts_mut(p, len)
+        }
+    }
+
+    fn headroom(&self) -> usize {
+        // SAFETY: self owns a valid mbuf.
+        usize::from(unsafe { dpdk_sys::pspgw_pktmbuf_headroom(self.as_ptr()) })
+    }
+
+    fn tailroom(&self) -> usize {
+        // SAFETY: self owns a valid mbuf.
+        usize::from(unsafe { dpdk_sys::pspgw_pktmbuf_tailroom(self.as_ptr()) })
+    }
+
+    fn prepend(&mut self, n: usize) -> Result<(), buf::Error> {
+        let have = self.headroom();
+        if n > have {
+            return Err(buf::Error::Headroom { have, need: n });
+        }
+        // SAFETY: self owns a valid single-segment mbuf; n fits the
+        // headroom, so DPDK moves data_off back and grows the lengths.
+        let p = unsafe { dpdk_sys::pspgw_pktmbuf_prepend(self.as_mut_ptr(), len16(n)) };
+        if p.is_null() {
+            return Err(buf::Error::Headroom { have, need: n });
+        }
+        Ok(())
+    }
+
+    fn append(&mut self, n: usize) -> Result<(), buf::Error> {
+        let have = self.tailroom();
+        if n > have {
+            return Err(buf::Error::Tailroom { have, need: n });
+        }
+        // SAFETY: self owns a valid single-segment mbuf (its last segment
+        // is itself); n fits the tailroom.
+        let p = unsafe { dpdk_sys::pspgw_pktmbuf_append(self.as_mut_ptr(), len16(n)) };
+        if p.is_null() {
+            return Err(buf::Error::Tailroom { have, need: n });
+        }
+        Ok(())
+    }
+
+    fn trim_front(&mut self, n: usize) -> Result<(), buf::Error> {
+        let have = self.len();
+        if n > have {
+            return Err(buf::Error::Trim { have, need: n });
+        }
+        // SAFETY: self owns a valid single-segment mbuf; n <= data_len.
+        let p = unsafe { dpdk_sys::pspgw_pktmbuf_adj(self.as_mut_ptr(), len16(n)) };
+        if p.is_null() {
+            return Err(buf::Error::Trim { have, need: n });
+        }
+        Ok(())
+    }
+
+    fn trim_back(&mut self, n: usize) -> Result<(), buf::Error> {
+        let have = self.len();
+        if n > have {
+            return Err(buf::Error::Trim { have, need: n });
+        }
+        // SAFETY: self owns a valid single-segment mbuf; n <= data_len of
+        // its only (so last) segment.
+        let r = unsafe { dpdk_sys::pspgw_pktmbuf_trim(self.as_mut_ptr(), len16(n)) };
+        if r != 0 {
+            return Err(buf::Error::Trim { have, need: n });
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,63 @@
+//! The DPDK datapath's safe wrapper over `dpdk-sys` (feature `dpdk`).
+//!
+//! This module is, with a future DOCA module, the only home of `unsafe`
+//! code in `engine`: every `unsafe` block states why it is sound.
+//!
+//! - [`Eal`] / [`EalArgs`] (`eal.rs`): EAL init once per process and
+//!   cleanup; a safe default argument list (own file prefix, `--no-huge`
+//!   fallback, no PCI, quiet).
+//! - [`Mempool`] (`mempool.rs`): packet-mbuf pools.
+//! - [`Mbuf`] (`mbuf.rs`): one owned single-segment packet, implementing
+//!   [`PacketBuf`](crate::psp::buf::PacketBuf) so that encap and decap run
+//!   in place on it; flow metadata accessors (`meta.rs`, [`FlowMetadata`]).
+//! - [`Burst`] (`burst.rs`): up to 32 mbufs in a fixed array; the fast path
+//!   allocates nothing.
+//! - [`Port`] (`port.rs`), [`RxQueue`] / [`TxQueue`] (`queue.rs`): ports by
+//!   name, queue setup with RSS, start/stop, MAC, promiscuous mode, counters;
+//!   receive and transmit bursts.
+//! - [`PortId`], [`QueueId`], [`LcoreId`] (`ids.rs`), [`Error`] (`error.rs`).
+//!
+//! Lifetimes: constructors take `&Eal`, queue handles borrow their port,
+//! ports keep their pool alive, pools with mbufs out are never freed, and
+//! the EAL is not cleaned up while pools or ports are alive.
+//!
+//! ```no_run
+//! use engine::dpdk::{Burst, Eal, EalArgs, Mempool, Port, PortConfig, QueueId};
+//! # fn main() -> Result<(), engine::dpdk::Error> {
+//! let eal = Eal::init(&EalArgs::new().vdev("net_ring0").build().args)?;
+//! let pool = Mempool::new(&eal, "pool", 4095, 256, Mempool::DEFAULT_DATA_ROOM)?;
+//! let mut port = Port::by_name(&eal, "net_ring0")?;
+//! port.configure(&PortConfig::default(), &pool)?;
+//! port.start()?;
+//! let (mut rx, mut tx) = (port.rx_queue(QueueId(0))?, port.tx_queue(QueueId(0))?);
+//! let mut burst: Burst = Burst::new();
+//! rx.rx_burst(&mut burst);
+//! tx.tx_burst(&mut burst);
+//! burst.clear(); // drops what the device did not take
+//! # Ok(()) }
+//! ```
+
+#![allow(unsafe_code)]
+
+mod burst;
+mod eal;
+mod error;
+mod ids;
+mod mbuf;
+mod mempool;
+mod meta;
+mod port;
+mod queue;
+
+pub use burst::{Burst, BURST_SIZE};
+pub use eal::{Eal, EalArgList, EalArgs, Hugepages};
+pub use error::{strerror, Error, Result};
+pub use ids::{LcoreId, PortId, QueueId};
+pub use mbuf::Mbuf;
+pub use mempool::Mempool;
+pub use meta::FlowMetadata;
+pub use port::{Port, PortConfig, PortInfo, PortStats};
+pub use queue::{RxQueue, TxQueue};
+
+/// The raw bindings, for what the wrapper does not cover yet.
+pub use dpdk_sys as sys;
