@@ -1,10 +1,18 @@
 #!/usr/bin/env bash
 # The project's test command: sets up a fresh machine, then runs formatting,
-# lint and every test of the workspace (unit, property, integration and the
-# scapy cross-check) in release mode.
+# lint and every test of the workspace (unit, property, DPDK EAL,
+# integration and the scapy cross-check) in release mode, and ends with one
+# line that totals the tests of every test binary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --release -- -D warnings
-cargo test --workspace --release
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+cargo test --workspace --release 2>&1 | tee "$log" || status=$?
+passed=$(awk '/^test result:/ {s += $4} END {print s + 0}' "$log")
+failed=$(awk '/^test result:/ {s += $6} END {print s + 0}' "$log")
+echo "tests: $passed passed, $failed failed"
+exit "$status"
