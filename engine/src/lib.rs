@@ -6,11 +6,14 @@
 //! and on the DPDK packet cores.
 //!
 //! - [`wire`]: zero-copy views of the Ethernet, IPv4, IPv6 and UDP headers.
+//! - [`datapath`]: port specs (`-p`, `-r`), core mask (`-m`) and idle
+//!   back-off of the packet cores, parsed and decided without DPDK.
 //! - [`psp`]: the PSP protocol core (header, KDF, AEAD, encap/decap, keys).
 //! - `dpdk` (feature `dpdk`, on by default): the safe DPDK wrapper (EAL,
 //!   mempools, mbufs as [`psp::buf::PacketBuf`], ports, bursts), the one
 //!   place with `unsafe` code.
 
+pub mod datapath;
 #[cfg(feature = "dpdk")]
 pub mod dpdk;
 pub mod psp;

@@ -1,0 +1,230 @@
+//! The secure uplink (`-p/--pci-addr`) and the unsecured port (`-r/--repr`)
+//! in either form: the DOCA application's (a PCI address and a representor
+//! list) or a DPDK device string (`net_af_packet0,iface=veth0`,
+//! `net_tap0,iface=tap0`, `net_pcap0,rx_pcap=in.pcap,tx_pcap=out.pcap`,
+//! `net_ring0`, `net_null0`), so the gateway runs on any DPDK port.
+
+use super::Error;
+
+/// One port as given on the command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PortSpec {
+    /// A PCI device, `BB:DD.F` or `DDDD:BB:DD.F`; stored with its domain.
+    Pci(String),
+    /// Representors of the `-p` device, DOCA's `vf[x-y]pf[x-y]` form;
+    /// stored in DPDK's devargs order (`pf..vf..`).
+    Representor(String),
+    /// A DPDK virtual device: its name and its arguments (may be empty).
+    Vdev {
+        /// Device name, e.g. `net_af_packet0`: also its ethdev name.
+        name: String,
+        /// The `key=value,...` arguments after the first comma.
+        args: String,
+    },
+}
+
+fn is_hex(s: &str, len: usize) -> bool {
+    s.len() == len && s.chars().all(|c| c.is_ascii_hexdigit())
+}
+
+/// `N`, `[N-M]` or `[N,M,...]` with decimal numbers.
+fn is_id_list(s: &str) -> bool {
+    let num = |t: &str| !t.is_empty() && t.len() <= 5 && t.chars().all(|c| c.is_ascii_digit());
+    match s.strip_prefix('[').and_then(|t| t.strip_suffix(']')) {
+        Some(inner) => inner.split(',').all(|part| match part.split_once('-') {
+            Some((a, b)) => num(a) && num(b),
+            None => num(part),
+        }),
+        None => num(s),
+    }
+}
+
+impl PortSpec {
+    /// Parses the value of `flag` (used in the error message).
+    pub fn parse(flag: &'static str, s: &str) -> Result<PortSpec, Error> {
+        let bad = |why| Error::Port { flag, value: s.to_string(), why };
+        let s = s.trim();
+        if s.is_empty() {
+            return Err(bad("empty"));
+        }
+        if s.starts_with("net_") {
+            let (name, args) = s.split_once(',').unwrap_or((s, ""));
+            if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                return Err(bad("a DPDK device name has only letters, digits and '_'"));
+            }
+            if !args.is_empty() && args.split(',').any(|kv| !kv.contains('=')) {
+                return Err(bad("device arguments must be key=value pairs"));
+            }
+            return Ok(PortSpec::Vdev { name: name.to_string(), args: args.to_string() });
+        }
+        if let Some(rest) = s.strip_prefix("vf") {
+            let (vfs, pfs) = rest.split_once("pf").ok_or_else(|| bad("expected vf[x-y]pf[x-y]"))?;
+            if !is_id_list(vfs) || !is_id_list(pfs) {
+                return Err(bad("expected vf[x-y]pf[x-y] with decimal ids"));
+            }
+            return Ok(PortSpec::Representor(format!("pf{pfs}vf{vfs}")));
+        }
+        let parts: Vec<&str> = s.split(':').collect();
+        let (domain, bus, devfn) = match parts.as_slice() {
+            [bus, devfn] => ("0000", *bus, *devfn),
+            [domain, bus, devfn] => (*domain, *bus, *devfn),
+            _ => {
+                return Err(bad("expected a PCI address (BB:DD.F), a representor list (vf0pf0) \
+                     or a DPDK device (net_...)"))
+            }
+        };
+        let (dev, func) = devfn.split_once('.').ok_or_else(|| bad("PCI address lacks .F"))?;
+        let func_ok = func.len() == 1 && matches!(func.as_bytes()[0], b'0'..=b'7');
+        if !is_hex(domain, 4) || !is_hex(bus, 2) || !is_hex(dev, 2) || !func_ok {
+            return Err(bad("malformed PCI address (BB:DD.F)"));
+        }
+        Ok(PortSpec::Pci(format!("{domain}:{bus}:{dev}.{func}").to_lowercase()))
+    }
+
+    /// The ethdev name DPDK gives the port, when it follows from the spec
+    /// (representor names are PMD-specific and found at run time).
+    pub fn ethdev_name(&self) -> Option<&str> {
+        match self {
+            PortSpec::Pci(addr) => Some(addr),
+            PortSpec::Vdev { name, .. } => Some(name),
+            PortSpec::Representor(_) => None,
+        }
+    }
+}
+
+/// How the EAL must be told about the two ports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortsPlan {
+    /// The secure uplink.
+    pub secure: PortSpec,
+    /// The unsecured port.
+    pub unsecured: PortSpec,
+}
+
+impl PortsPlan {
+    /// Checks that the pair makes sense: representors need a PCI uplink,
+    /// and the two ports must differ.
+    pub fn new(secure: PortSpec, unsecured: PortSpec) -> Result<PortsPlan, Error> {
+        if let PortSpec::Representor(_) = secure {
+            return Err(Error::Port {
+                flag: "-p/--pci-addr",
+                value: format!("{secure:?}"),
+                why: "the secure port cannot be a representor",
+            });
+        }
+        if matches!(unsecured, PortSpec::Representor(_)) && !matches!(secure, PortSpec::Pci(_)) {
+            return Err(Error::Port {
+                flag: "-r/--repr",
+                value: format!("{unsecured:?}"),
+                why: "a representor list needs a PCI device in -p",
+            });
+        }
+        if secure.ethdev_name().is_some() && secure.ethdev_name() == unsecured.ethdev_name() {
+            return Err(Error::Port {
+                flag: "-r/--repr",
+                value: format!("{unsecured:?}"),
+                why: "the unsecured port must differ from the secure port",
+            });
+        }
+        Ok(PortsPlan { secure, unsecured })
+    }
+
+    /// EAL arguments that make both ports exist: `-a` for PCI devices (with
+    /// representor devargs), `--vdev` for virtual ones, and `--no-pci` when
+    /// no PCI device is used, so nothing else on the host is probed.
+    pub fn eal_args(&self) -> Vec<String> {
+        let mut args = Vec::new();
+        let mut pci = false;
+        for spec in [&self.secure, &self.unsecured] {
+            match spec {
+                PortSpec::Pci(addr) => {
+                    pci = true;
+                    let repr = match &self.unsecured {
+                        PortSpec::Representor(r) if std::ptr::eq(spec, &self.secure) => {
+                            format!(",representor={r}")
+                        }
+                        _ => String::new(),
+                    };
+                    args.extend(["-a".to_string(), format!("{addr}{repr}")]);
+                }
+                PortSpec::Vdev { name, args: a } => {
+                    let dev = if a.is_empty() { name.clone() } else { format!("{name},{a}") };
+                    args.extend(["--vdev".to_string(), dev]);
+                }
+                PortSpec::Representor(_) => {}
+            }
+        }
+        if !pci {
+            args.push("--no-pci".to_string());
+        }
+        args
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> Result<PortSpec, Error> {
+        PortSpec::parse("-p/--pci-addr", s)
+    }
+
+    #[test]
+    fn doca_forms() {
+        assert_eq!(p("03:00.0").unwrap(), PortSpec::Pci("0000:03:00.0".into()));
+        assert_eq!(p("0001:AF:1f.7").unwrap(), PortSpec::Pci("0001:af:1f.7".into()));
+        assert_eq!(p("vf0pf0").unwrap(), PortSpec::Representor("pf0vf0".into()));
+        assert_eq!(p("vf[0-3]pf[0,1]").unwrap(), PortSpec::Representor("pf[0,1]vf[0-3]".into()));
+    }
+
+    #[test]
+    fn dpdk_device_strings() {
+        assert_eq!(
+            p("net_af_packet0,iface=veth0").unwrap(),
+            PortSpec::Vdev { name: "net_af_packet0".into(), args: "iface=veth0".into() }
+        );
+        let pcap = p("net_pcap0,rx_pcap=in.pcap,tx_pcap=out.pcap").unwrap();
+        assert_eq!(pcap.ethdev_name(), Some("net_pcap0"));
+        assert_eq!(
+            p("net_ring0").unwrap(),
+            PortSpec::Vdev { name: "net_ring0".into(), args: "".into() }
+        );
+    }
+
+    #[test]
+    fn bad_values_name_the_flag() {
+        for s in [
+            "",
+            "03:00",
+            "3:00.0",
+            "03:00.8",
+            "zz:00.0",
+            "vf0",
+            "vfapf0",
+            "net_x y",
+            "net_tap0,iface",
+            "eth0",
+        ] {
+            let e = p(s).unwrap_err().to_string();
+            assert!(e.starts_with("-p/--pci-addr"), "{s}: {e}");
+        }
+    }
+
+    #[test]
+    fn eal_args_for_each_form() {
+        let plan = PortsPlan::new(p("03:00.0").unwrap(), p("vf[0-1]pf0").unwrap()).unwrap();
+        assert_eq!(plan.eal_args(), ["-a", "0000:03:00.0,representor=pf0vf[0-1]"]);
+        let plan = PortsPlan::new(
+            p("net_af_packet0,iface=veth0").unwrap(),
+            p("net_tap0,iface=tap0").unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            plan.eal_args(),
+            ["--vdev", "net_af_packet0,iface=veth0", "--vdev", "net_tap0,iface=tap0", "--no-pci"]
+        );
+        assert!(PortsPlan::new(p("net_ring0").unwrap(), p("vf0pf0").unwrap()).is_err());
+        assert!(PortsPlan::new(p("vf0pf0").unwrap(), p("net_ring0").unwrap()).is_err());
+        assert!(PortsPlan::new(p("net_ring0").unwrap(), p("net_ring0").unwrap()).is_err());
+    }
+}
