@@ -24,7 +24,7 @@ $P encrypt --in "$OUT/clear.pcap" --out "$OUT/psp.pcap" --master-key0 "$K0" --ma
 if grep -q 'PSP-DEMO-PLAINTEXT' "$OUT/psp.pcap"; then
     echo "FAIL: plaintext visible in the PSP capture" >&2; exit 1
 fi
-echo "   plaintext marker present in clear.pcap: $(grep -c 'PSP-DEMO-PLAINTEXT' "$OUT/clear.pcap" || true) blocks; in psp.pcap: 0"
+echo "   plaintext marker: $(grep -ao 'PSP-DEMO-PLAINTEXT' "$OUT/clear.pcap" | wc -l) times in clear.pcap, 0 in psp.pcap"
 echo "== decrypt (keys derived per packet from the SPI)"
 $P decrypt --in "$OUT/psp.pcap" --out "$OUT/decrypted.pcap" --master-key0 "$K0" --master-key1 "$K1"
 cmp "$OUT/clear.pcap" "$OUT/decrypted.pcap"
