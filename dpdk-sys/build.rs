@@ -69,6 +69,7 @@ fn main() {
         .allowlist_function("rte_lcore_.*")
         .allowlist_function("rte_get_main_lcore")
         .allowlist_function("rte_get_next_lcore")
+        .allowlist_function("rte_thread_register|rte_thread_unregister")
         .allowlist_function("rte_socket_id")
         .allowlist_function("rte_socket_count")
         .allowlist_function("rte_strerror")

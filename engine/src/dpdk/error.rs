@@ -87,6 +87,12 @@ pub enum Error {
         /// What is wrong with it.
         why: &'static str,
     },
+    /// A packet core could not be pinned to its CPU.
+    #[error("cannot pin packet core to CPU {0} (is it in this process's affinity mask?)")]
+    Pin(u32),
+    /// The lcore plan does not fit: cores, queue sets and handlers differ.
+    #[error("lcores: {0}")]
+    Lcores(&'static str),
     /// The port already has a [`Port`](super::Port) handle in this process.
     #[error("port {0} already has a Port handle in this process")]
     PortInUse(u16),

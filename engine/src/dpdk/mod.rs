@@ -15,6 +15,8 @@
 //! - [`Port`] (`port.rs`), [`RxQueue`] / [`TxQueue`] (`queue.rs`): ports by
 //!   name, queue setup with RSS, start/stop, MAC, promiscuous mode, counters;
 //!   receive and transmit bursts.
+//! - [`run_lcores`] / [`poll_loop`] (`lcores.rs`): pinned run-to-completion
+//!   packet cores polling both ports in bursts, with idle back-off.
 //! - [`PortId`], [`QueueId`], [`LcoreId`] (`ids.rs`), [`Error`] (`error.rs`).
 //!
 //! Lifetimes: constructors take `&Eal`, queue handles borrow their port,
@@ -43,6 +45,7 @@ mod burst;
 mod eal;
 mod error;
 mod ids;
+mod lcores;
 mod mbuf;
 mod mempool;
 mod meta;
@@ -53,6 +56,7 @@ pub use burst::{Burst, BURST_SIZE};
 pub use eal::{Eal, EalArgList, EalArgs, Hugepages};
 pub use error::{strerror, Error, Result};
 pub use ids::{LcoreId, PortId, QueueId};
+pub use lcores::{poll_loop, run as run_lcores, BurstHandler, CoreQueues, CoreStats};
 pub use mbuf::Mbuf;
 pub use mempool::Mempool;
 pub use meta::FlowMetadata;

@@ -1,0 +1,192 @@
+//! Pinned run-to-completion packet cores.
+//!
+//! One core per CPU of `-m`, each with its own receive and transmit queue
+//! on both ports (the RSS queue of the same index), polling both in bursts
+//! of 32 and handing each burst to its [`BurstHandler`] (the pipeline),
+//! which moves what is to be sent into the out burst. Nothing here locks or
+//! allocates once the loop runs; counters are per core and cache-aligned.
+//!
+//! The first core runs on the calling thread, which must be DPDK's main
+//! lcore (so a one-core mask runs the datapath on the main lcore); the
+//! others run on scoped threads pinned to their CPU and registered with
+//! DPDK (`rte_thread_register`) so they get an lcore id and per-lcore
+//! mempool caches. Queue handles are claimed on the caller's thread and
+//! moved into the cores, so no queue is ever polled by two threads.
+
+use super::burst::Burst;
+use super::eal::Eal;
+use super::error::{Error, Result};
+use super::queue::{RxQueue, TxQueue};
+use crate::datapath::{Backoff, BackoffStats, IdleAction};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+/// What a packet core runs on each burst: the pipeline.
+pub trait BurstHandler: Send {
+    /// Packets from the unsecured port: move those to send to the secure
+    /// port into `out`; what stays in `rx` is freed after the call.
+    fn host_to_net(&mut self, rx: &mut Burst, out: &mut Burst);
+    /// Packets from the secure port: move those to deliver to the
+    /// unsecured port into `out`; what stays in `rx` is freed.
+    fn net_to_host(&mut self, rx: &mut Burst, out: &mut Burst);
+}
+
+/// The four queue handles of one packet core.
+#[derive(Debug)]
+pub struct CoreQueues<'p> {
+    /// Receive queue of the unsecured port.
+    pub unsecured_rx: RxQueue<'p>,
+    /// Transmit queue of the unsecured port.
+    pub unsecured_tx: TxQueue<'p>,
+    /// Receive queue of the secure uplink.
+    pub secure_rx: RxQueue<'p>,
+    /// Transmit queue of the secure uplink.
+    pub secure_tx: TxQueue<'p>,
+}
+
+/// Counters of one packet core, on a cache line of their own.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[repr(align(64))]
+pub struct CoreStats {
+    /// The CPU the core ran on.
+    pub cpu: u32,
+    /// Packets received from the unsecured port.
+    pub rx_unsecured: u64,
+    /// Packets received from the secure port.
+    pub rx_secure: u64,
+    /// Packets sent to the secure port.
+    pub tx_secure: u64,
+    /// Packets sent to the unsecured port.
+    pub tx_unsecured: u64,
+    /// Packets a transmit queue did not take (freed).
+    pub tx_full: u64,
+    /// Polls of both ports.
+    pub polls: u64,
+    /// Idle back-off (reported with `--stat-print`).
+    pub backoff: BackoffStats,
+}
+
+fn send(tx: &mut TxQueue<'_>, out: &mut Burst, sent: &mut u64, full: &mut u64) {
+    if out.is_empty() {
+        return;
+    }
+    *sent += tx.tx_burst(out) as u64;
+    *full += out.len() as u64;
+    out.clear();
+}
+
+/// Runs one packet core on the calling thread until `stop` is set.
+pub fn poll_loop<H: BurstHandler + ?Sized>(
+    q: &mut CoreQueues<'_>,
+    handler: &mut H,
+    backoff: &mut Backoff,
+    stop: &AtomicBool,
+    stats: &mut CoreStats,
+) {
+    let mut rx: Burst = Burst::new();
+    let mut out: Burst = Burst::new();
+    while !stop.load(Ordering::Relaxed) {
+        stats.polls += 1;
+        let from_host = q.unsecured_rx.rx_burst(&mut rx);
+        if from_host > 0 {
+            stats.rx_unsecured += from_host as u64;
+            handler.host_to_net(&mut rx, &mut out);
+            rx.clear();
+            send(&mut q.secure_tx, &mut out, &mut stats.tx_secure, &mut stats.tx_full);
+        }
+        let from_net = q.secure_rx.rx_burst(&mut rx);
+        if from_net > 0 {
+            stats.rx_secure += from_net as u64;
+            handler.net_to_host(&mut rx, &mut out);
+            rx.clear();
+            send(&mut q.unsecured_tx, &mut out, &mut stats.tx_unsecured, &mut stats.tx_full);
+        }
+        match backoff.on_poll(from_host + from_net) {
+            IdleAction::Poll => {}
+            IdleAction::Pause => core::hint::spin_loop(),
+            IdleAction::Sleep(us) => std::thread::sleep(Duration::from_micros(u64::from(us))),
+        }
+    }
+    stats.backoff = backoff.stats();
+}
+
+/// The calling thread's registration with DPDK; unregisters on drop.
+struct Registration;
+
+impl Registration {
+    fn new(_eal: &Eal) -> Result<Registration> {
+        // SAFETY: the EAL is initialised (we hold &Eal); registering the
+        // calling non-EAL thread gives it a free lcore id.
+        let rc = unsafe { dpdk_sys::rte_thread_register() };
+        if rc != 0 {
+            // SAFETY: reads the calling thread's rte_errno.
+            return Err(Error::from_errno("rte_thread_register", unsafe {
+                dpdk_sys::pspgw_errno()
+            }));
+        }
+        Ok(Registration)
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        // SAFETY: this thread registered itself in Registration::new.
+        unsafe { dpdk_sys::rte_thread_unregister() }
+    }
+}
+
+fn pin(cpu: u32) -> Result<()> {
+    if core_affinity::set_for_current(core_affinity::CoreId { id: cpu as usize }) {
+        Ok(())
+    } else {
+        Err(Error::Pin(cpu))
+    }
+}
+
+/// Runs one packet core per entry of `cpus` until `stop` is set: core 0 on
+/// the calling thread (DPDK's main lcore), the others on pinned, registered
+/// scoped threads. Returns each core's counters.
+pub fn run<H: BurstHandler>(
+    eal: &Eal,
+    cpus: &[u32],
+    queues: Vec<CoreQueues<'_>>,
+    handlers: Vec<H>,
+    backoff: bool,
+    stop: &AtomicBool,
+) -> Result<Vec<CoreStats>> {
+    if cpus.is_empty() || cpus.len() != queues.len() || cpus.len() != handlers.len() {
+        return Err(Error::Lcores("one queue set and one handler per CPU are needed"));
+    }
+    let mut work = cpus.iter().copied().zip(queues).zip(handlers);
+    let ((main_cpu, mut main_q), mut main_h) = work.next().ok_or(Error::Lcores("no CPU"))?;
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = work
+            .map(|((cpu, mut q), mut h)| {
+                scope.spawn(move || -> Result<CoreStats> {
+                    let _registration =
+                        pin(cpu).and_then(|()| Registration::new(eal)).inspect_err(|_| {
+                            // The other cores must not spin on without it.
+                            stop.store(true, Ordering::Relaxed);
+                        })?;
+                    let mut stats = CoreStats { cpu, ..CoreStats::default() };
+                    poll_loop(&mut q, &mut h, &mut Backoff::new(backoff), stop, &mut stats);
+                    Ok(stats)
+                })
+            })
+            .collect();
+        let main = pin(main_cpu).map(|()| {
+            let mut stats = CoreStats { cpu: main_cpu, ..CoreStats::default() };
+            poll_loop(&mut main_q, &mut main_h, &mut Backoff::new(backoff), stop, &mut stats);
+            stats
+        });
+        // A core that failed to start must not leave the others spinning.
+        if main.is_err() {
+            stop.store(true, Ordering::Relaxed);
+        }
+        let mut all = vec![main];
+        for w in workers {
+            all.push(w.join().unwrap_or(Err(Error::Lcores("a packet core panicked"))));
+        }
+        all.into_iter().collect()
+    })
+}

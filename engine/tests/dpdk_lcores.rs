@@ -1,0 +1,247 @@
+//! Packet cores on real DPDK ports: two `net_pcap` devices, each with two
+//! queues (one per core), replay captures through `engine::dpdk::run_lcores`
+//! with a PSP handler. Clear frames from the unsecured port must leave the
+//! secure port as PSP that the peer decrypts; PSP frames from the peer must
+//! reach the unsecured port decrypted. One test: one EAL per process.
+
+#![cfg(feature = "dpdk")]
+
+use engine::dpdk::{
+    run_lcores, Burst, BurstHandler, CoreQueues, Eal, EalArgs, Mempool, Port, PortConfig, QueueId,
+};
+use engine::psp::cache::{CachedKeys, KeyCache};
+use engine::psp::decap::{decap, DecapOptions};
+use engine::psp::encap::{EncapConfig, Encapsulator, OuterIp};
+use engine::psp::kdf::{MasterKey, MasterKeyPair};
+use engine::psp::{buf::PacketBuf, buf::VecBuf, Mode, Spi, Version};
+use engine::wire::{self, ETHERNET_HEADER_LEN as ETH};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn frame(i: usize) -> Vec<u8> {
+    let payload: Vec<u8> = (0..(i * 37) % 1300).map(|j| (i + j) as u8).collect();
+    let mut f = vec![0u8; ETH + 28];
+    f[..12].copy_from_slice(&[2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1]);
+    f[12..14].copy_from_slice(&[0x08, 0x00]);
+    let (src, dst) = ("192.168.1.1".parse().unwrap(), "192.168.1.2".parse().unwrap());
+    wire::ipv4_emit(&mut f[ETH..], src, dst, 17, 0, 64, (28 + payload.len()) as u16);
+    wire::udp_emit(&mut f[ETH + 20..], 1000 + i as u16, 5001, 8 + payload.len() as u16);
+    f.extend_from_slice(&payload);
+    f
+}
+
+fn write_pcap(path: &Path, frames: &[Vec<u8>]) {
+    let mut out = Vec::new();
+    for x in [0xa1b2_c3d4u32, 0x0004_0002, 0, 0, 65_535, 1] {
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    for f in frames {
+        for x in [0u32, 0, f.len() as u32, f.len() as u32] {
+            out.extend_from_slice(&x.to_le_bytes());
+        }
+        out.extend_from_slice(f);
+    }
+    std::fs::write(path, out).unwrap();
+}
+
+fn read_pcap(path: &Path) -> Vec<Vec<u8>> {
+    let d = std::fs::read(path).unwrap();
+    let (mut at, mut out) = (24, Vec::new());
+    while at + 16 <= d.len() {
+        let n = u32::from_le_bytes(d[at + 8..at + 12].try_into().unwrap()) as usize;
+        out.push(d[at + 16..at + 16 + n].to_vec());
+        at += 16 + n;
+    }
+    out
+}
+
+fn masters(a: u8) -> MasterKeyPair {
+    MasterKeyPair::new(
+        MasterKey::from_bytes(&[a; 32]).unwrap(),
+        MasterKey::from_bytes(&[a + 1; 32]).unwrap(),
+    )
+}
+
+fn tunnel(spi: Spi, key_of: &MasterKeyPair) -> Encapsulator {
+    let cfg = EncapConfig {
+        mode: Mode::Tunnel,
+        version: Version::AesGcm256,
+        spi,
+        crypt_offset: 0,
+        vc: None,
+        eth: None,
+        outer: OuterIp::V6 { src: "fd00::1".parse().unwrap(), dst: "fd00::2".parse().unwrap() },
+        ttl: 64,
+    };
+    Encapsulator::new(cfg, &key_of.derive(spi, Version::AesGcm256)).unwrap()
+}
+
+/// Encrypts toward the peer, decrypts what the peer sent with our keys.
+struct PspHandler {
+    to_peer: Encapsulator,
+    iv: u64,
+    ours: MasterKeyPair,
+    cache: KeyCache,
+    done: Arc<AtomicU64>,
+}
+
+impl BurstHandler for PspHandler {
+    // In place and in order: keep what passes, then hand the burst over.
+    fn host_to_net(&mut self, rx: &mut Burst, out: &mut Burst) {
+        let n = rx.len() as u64;
+        rx.retain(|m| {
+            self.iv += 1;
+            self.to_peer.encap(m, self.iv, false).is_ok()
+        });
+        core::mem::swap(rx, out);
+        self.done.fetch_add(n, Ordering::Relaxed);
+    }
+
+    fn net_to_host(&mut self, rx: &mut Burst, out: &mut Burst) {
+        let n = rx.len() as u64;
+        rx.retain(|m| {
+            let mut keys = CachedKeys { masters: &self.ours, cache: &mut self.cache };
+            decap(m, &mut keys, DecapOptions::default()).is_ok()
+        });
+        core::mem::swap(rx, out);
+        self.done.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+#[test]
+fn two_packet_cores_encrypt_and_decrypt_pcap_traffic() {
+    let cpus: Vec<u32> = if std::thread::available_parallelism().map_or(1, |n| n.get()) >= 2 {
+        vec![0, 1]
+    } else {
+        vec![0]
+    };
+    let dir = TempDir(std::env::temp_dir().join(format!("pspgw-lcores-{}", std::process::id())));
+    std::fs::create_dir_all(&dir.0).unwrap();
+    let p = |name: &str| dir.0.join(name);
+    let (ours, peer) = (masters(1), masters(7));
+    let peer_spi = Spi(0x8000_0005); // the peer gave us this SPI
+    let our_spi = Spi(9); // we gave the peer this one
+
+    // Per queue: clear frames from the VMs, PSP frames from the peer.
+    let per_q = 60;
+    let mut clear_all = Vec::new();
+    let mut vdev_host = String::from("net_pcap0");
+    let mut vdev_wire = String::from("net_pcap1");
+    for q in 0..cpus.len() {
+        let clear: Vec<Vec<u8>> = (0..per_q).map(|i| frame(q * 1000 + i)).collect();
+        let from_peer = tunnel(our_spi, &ours);
+        let psp: Vec<Vec<u8>> = clear
+            .iter()
+            .enumerate()
+            .map(|(i, f)| {
+                let mut b = VecBuf::new(f);
+                from_peer.encap(&mut b, i as u64 + 1, false).unwrap();
+                b.data().to_vec()
+            })
+            .collect();
+        write_pcap(&p(&format!("clear{q}.pcap")), &clear);
+        write_pcap(&p(&format!("psp{q}.pcap")), &psp);
+        vdev_host += &format!(
+            ",rx_pcap={},tx_pcap={}",
+            p(&format!("clear{q}.pcap")).display(),
+            p(&format!("host_out{q}.pcap")).display()
+        );
+        vdev_wire += &format!(
+            ",rx_pcap={},tx_pcap={}",
+            p(&format!("psp{q}.pcap")).display(),
+            p(&format!("wire_out{q}.pcap")).display()
+        );
+        clear_all.extend(clear);
+    }
+
+    let list = EalArgs::new().memory_mb(256).vdev(&vdev_host).vdev(&vdev_wire).build();
+    let mut eal = Eal::init(&list.args).expect("EAL init");
+    let _run_dir = TempDir(eal.runtime_dir().to_owned());
+    eal.set_remove_runtime_dir(true);
+    let pool = Mempool::new(&eal, "pspgw_lcores", 2047, 64, Mempool::DEFAULT_DATA_ROOM).unwrap();
+    let queues = cpus.len() as u16;
+    let cfg = PortConfig { rx_queues: queues, tx_queues: queues, ..PortConfig::default() };
+    let mut host = Port::by_name(&eal, "net_pcap0").unwrap();
+    let mut net = Port::by_name(&eal, "net_pcap1").unwrap();
+    for port in [&mut host, &mut net] {
+        port.configure(&cfg, &pool).unwrap();
+        port.start().unwrap();
+    }
+
+    let done = Arc::new(AtomicU64::new(0));
+    let stop = AtomicBool::new(false);
+    let expected = (2 * per_q * cpus.len()) as u64;
+    let stats = {
+        let core_queues: Vec<CoreQueues<'_>> = (0..queues)
+            .map(|q| CoreQueues {
+                unsecured_rx: host.rx_queue(QueueId(q)).unwrap(),
+                unsecured_tx: host.tx_queue(QueueId(q)).unwrap(),
+                secure_rx: net.rx_queue(QueueId(q)).unwrap(),
+                secure_tx: net.tx_queue(QueueId(q)).unwrap(),
+            })
+            .collect();
+        let handlers: Vec<PspHandler> = cpus
+            .iter()
+            .map(|_| PspHandler {
+                to_peer: tunnel(peer_spi, &peer),
+                iv: 0,
+                ours: ours.clone(),
+                cache: KeyCache::new(64),
+                done: done.clone(),
+            })
+            .collect();
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let t0 = Instant::now();
+                while done.load(Ordering::Relaxed) < expected
+                    && t0.elapsed() < Duration::from_secs(20)
+                {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                stop.store(true, Ordering::Relaxed);
+            });
+            run_lcores(&eal, &cpus, core_queues, handlers, true, &stop).expect("packet cores")
+        })
+    };
+    assert_eq!(done.load(Ordering::Relaxed), expected, "every packet handled");
+    for port in [&mut host, &mut net] {
+        port.stop().unwrap(); // flushes the tx pcaps
+    }
+
+    assert_eq!(stats.len(), cpus.len());
+    for (i, s) in stats.iter().enumerate() {
+        assert_eq!(s.cpu, cpus[i]);
+        assert_eq!((s.rx_unsecured, s.tx_secure), (per_q as u64, per_q as u64), "{s:?}");
+        assert_eq!((s.rx_secure, s.tx_unsecured, s.tx_full), (per_q as u64, per_q as u64, 0));
+        assert!(s.backoff.empty_polls > 0);
+    }
+    // The wire carries PSP the peer can open; the VMs get the clear frames.
+    let (mut wire_out, mut host_out) = (Vec::new(), Vec::new());
+    for q in 0..cpus.len() {
+        wire_out.extend(read_pcap(&p(&format!("wire_out{q}.pcap"))));
+        host_out.extend(read_pcap(&p(&format!("host_out{q}.pcap"))));
+    }
+    assert_eq!(wire_out.len(), clear_all.len());
+    let mut peer_cache = KeyCache::new(8);
+    for (w, c) in wire_out.iter().zip(&clear_all) {
+        assert_ne!(w, c);
+        let mut b = VecBuf::new(w);
+        let mut keys = CachedKeys { masters: &peer, cache: &mut peer_cache };
+        let info = decap(&mut b, &mut keys, DecapOptions::default()).expect("peer decrypts");
+        assert_eq!(info.spi, peer_spi);
+        assert_eq!(b.data(), &c[..]);
+    }
+    assert_eq!(host_out, clear_all);
+    drop((host, net, pool));
+    eal.cleanup().unwrap();
+}
