@@ -9,6 +9,10 @@
 //! - [`datapath`]: port specs (`-p`, `-r`), core mask (`-m`) and idle
 //!   back-off of the packet cores, parsed and decided without DPDK.
 //! - [`psp`]: the PSP protocol core (header, KDF, AEAD, encap/decap, keys).
+//! - [`pipeline`]: the software match-action pipeline (DOCA Flow's pipes)
+//!   a packet core runs, with its counters and tables.
+//! - [`flows`]: the flow programmer that alone writes the tables and
+//!   publishes them to the cores; held packets on a miss.
 //! - `dpdk` (feature `dpdk`, on by default): the safe DPDK wrapper (EAL,
 //!   mempools, mbufs as [`psp::buf::PacketBuf`], ports, bursts), the one
 //!   place with `unsafe` code.
@@ -16,5 +20,7 @@
 pub mod datapath;
 #[cfg(feature = "dpdk")]
 pub mod dpdk;
+pub mod flows;
+pub mod pipeline;
 pub mod psp;
 pub mod wire;

@@ -1,0 +1,268 @@
+//! Tests of the flow programmer and its software backend.
+
+use super::*;
+use crate::pipeline::tests::{masters_b, tunnel, v6, Gw, DST};
+use crate::pipeline::{Action, PipelineConfig, Port};
+use crate::psp::buf::VecBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread;
+
+fn dst(i: u32) -> Ipv4Addr {
+    Ipv4Addr::from(0x0a00_0000 + i)
+}
+
+fn insert(i: u32, spi: u32) -> FlowRequest {
+    FlowRequest::InsertTunnel { dst: dst(i), encap: tunnel(spi, v6()) }
+}
+
+#[test]
+fn batches_become_visible_on_every_core_thread() {
+    const CORES: usize = 4;
+    const BATCHES: u32 = 20;
+    const PER_BATCH: u32 = 50;
+    let (backend, readers) = ReplicatedTables::new(CORES, 4096, 16, 1);
+    let (mut prog, client) = FlowProgrammer::new(backend, FlowConfig::default());
+    let stop = Arc::new(AtomicBool::new(false));
+    let handles: Vec<_> = readers
+        .into_iter()
+        .map(|mut r| {
+            let stop = stop.clone();
+            thread::spawn(move || {
+                // A packet core: refresh between "bursts", look things up,
+                // and check that versions only move forward and every
+                // version holds whole batches.
+                let mut last = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    r.refresh();
+                    let t = r.tables();
+                    assert!(t.version() >= last);
+                    last = t.version();
+                    assert_eq!(t.tunnels() % PER_BATCH as usize, 0, "a batch is all or nothing");
+                    std::hint::spin_loop();
+                }
+                r.tables().tunnels()
+            })
+        })
+        .collect();
+    let encap = tunnel(1, v6());
+    for b in 0..BATCHES {
+        let requests = (0..PER_BATCH)
+            .map(|i| FlowRequest::InsertTunnel {
+                dst: dst(b * PER_BATCH + i),
+                encap: encap.clone(),
+            })
+            .collect();
+        client.submit(FlowBatch { id: u64::from(b), requests }).unwrap();
+    }
+    let mut done = Vec::new();
+    while done.len() < BATCHES as usize {
+        prog.run_once();
+        while let Some(c) = client.poll() {
+            let v = c.result.expect("accepted");
+            // Completed means every core uses version v or later.
+            assert!(prog.backend().visible_version() >= v);
+            done.push(c.id);
+        }
+        thread::yield_now();
+    }
+    assert_eq!(done, (0..u64::from(BATCHES)).collect::<Vec<_>>(), "in order");
+    stop.store(true, Ordering::Relaxed);
+    for h in handles {
+        assert_eq!(h.join().unwrap(), (BATCHES * PER_BATCH) as usize);
+    }
+    assert_eq!(prog.tunnels(), (BATCHES * PER_BATCH) as usize);
+    assert_eq!(prog.in_flight(), 0);
+}
+
+#[test]
+fn programmer_waits_for_a_core_that_has_not_refreshed() {
+    let (backend, mut readers) = ReplicatedTables::new(2, 16, 16, 1);
+    let (mut prog, client) = FlowProgrammer::new(backend, FlowConfig::default());
+    client.submit(FlowBatch { id: 1, requests: vec![insert(1, 1)] }).unwrap();
+    assert_eq!(prog.run_once().committed, 1);
+    client.submit(FlowBatch { id: 2, requests: vec![insert(2, 2)] }).unwrap();
+    // Core 1 still reads version 0 ... but the spare (version 0's copy)
+    // is held by both cores: nothing can be written yet.
+    let p = prog.run_once();
+    assert!(p.waiting && p.committed == 0);
+    assert!(client.poll().is_none(), "batch 1 is not visible on every core");
+    readers[0].refresh();
+    assert!(prog.run_once().waiting);
+    readers[1].refresh();
+    let p = prog.run_once();
+    assert_eq!((p.completed, p.committed), (1, 1));
+    assert_eq!(client.poll().unwrap(), Completion { id: 1, result: Ok(1) });
+    readers.iter_mut().for_each(|r| assert!(r.refresh()));
+    assert_eq!(prog.run_once().completed, 1);
+    assert_eq!(client.poll().unwrap(), Completion { id: 2, result: Ok(2) });
+    // Both copies hold both entries (the log was replayed).
+    assert_eq!(readers[0].tables().tunnels(), 2);
+    client.submit(FlowBatch { id: 3, requests: vec![] }).unwrap();
+    prog.run_once();
+    readers.iter_mut().for_each(|r| {
+        r.refresh();
+    });
+    prog.run_once();
+    assert_eq!(client.poll().unwrap().id, 3);
+    assert_eq!(readers[1].tables().tunnels(), 2);
+}
+
+#[test]
+fn max_tunnels_refuses_and_changes_nothing() {
+    let cfg = PipelineConfig { max_tunnels: 2, max_acl_entries: 1, ..Default::default() };
+    let mut g = Gw::new(cfg, 2);
+    let c = g.program(vec![insert(1, 1), insert(2, 2), insert(3, 3)]);
+    assert_eq!(c.result, Err(FlowError::TooManyTunnels { index: 2, max: 2, dst: dst(3) }));
+    assert!(c.result.unwrap_err().to_string().contains("max_tunnels (2) reached"));
+    assert_eq!(g.prog.tunnels(), 0);
+    assert_eq!(g.cores[0].tables().tunnels(), 0);
+    assert!(g.program(vec![insert(1, 1), insert(2, 2)]).result.is_ok());
+    let before = g.cores[1].tables().version();
+    let c = g.program(vec![insert(3, 3)]);
+    assert!(matches!(c.result, Err(FlowError::TooManyTunnels { index: 0, .. })));
+    assert_eq!(g.cores[1].tables().version(), before, "nothing published");
+    assert!(g.cores[1].tables().egress(dst(3)).is_none());
+    // Replacing does not count; removing makes room, even in one batch,
+    // and the slot is reused within the limit.
+    assert!(g.program(vec![insert(2, 22)]).result.is_ok());
+    assert!(g
+        .program(vec![FlowRequest::RemoveTunnel { dst: dst(1) }, insert(3, 3)])
+        .result
+        .is_ok());
+    assert_eq!(g.cores[0].tables().tunnels(), 2);
+    assert!(g.cores[0].tables().egress(dst(3)).unwrap().slot < 2);
+    // A refused batch is undone completely, including removals before the
+    // failing request.
+    let c = g.program(vec![FlowRequest::RemoveTunnel { dst: dst(2) }, insert(4, 4), insert(5, 5)]);
+    assert!(matches!(c.result, Err(FlowError::TooManyTunnels { index: 2, .. })));
+    assert!(g.cores[0].tables().egress(dst(2)).is_some());
+    assert!(g.program(vec![insert(6, 6)]).result.is_err(), "still full");
+    // The ACL limit too.
+    let a = |s| FlowRequest::InsertAcl { spi: Spi(s), src: DST };
+    assert!(g.program(vec![a(1)]).result.is_ok());
+    assert!(g.program(vec![a(1)]).result.is_ok(), "an existing pair is a no-op");
+    assert!(matches!(
+        g.program(vec![a(2)]).result,
+        Err(FlowError::TooManyAclEntries { max: 1, .. })
+    ));
+}
+
+#[test]
+fn reinstalling_the_same_spi_is_refused() {
+    let mut g = Gw::new(PipelineConfig::default(), 1);
+    assert!(g.program(vec![insert(1, 7)]).result.is_ok());
+    assert_eq!(
+        g.program(vec![insert(1, 7)]).result,
+        Err(FlowError::SpiReused { index: 0, dst: dst(1), spi: Spi(7) })
+    );
+    assert!(g.program(vec![insert(1, 8)]).result.is_ok());
+}
+
+#[test]
+fn refused_batches_do_not_hold_up_others() {
+    let (backend, mut readers) = ReplicatedTables::new(1, 4, 4, 1);
+    let cfg = FlowConfig { max_tunnels: 1, ..FlowConfig::default() };
+    let (mut prog, client) = FlowProgrammer::new(backend, cfg);
+    client.submit(FlowBatch { id: 1, requests: vec![insert(1, 1)] }).unwrap();
+    client.submit(FlowBatch { id: 2, requests: vec![insert(2, 2)] }).unwrap();
+    client
+        .submit(FlowBatch { id: 3, requests: vec![FlowRequest::RemoveTunnel { dst: dst(9) }] })
+        .unwrap();
+    let p = prog.run_once();
+    assert_eq!((p.committed, p.refused), (2, 1));
+    assert!(matches!(client.poll().unwrap(), Completion { id: 2, result: Err(_) }));
+    readers[0].refresh();
+    prog.run_once();
+    assert_eq!(client.poll().unwrap(), Completion { id: 1, result: Ok(1) });
+    assert_eq!(client.poll().unwrap(), Completion { id: 3, result: Ok(1) }, "one publication");
+}
+
+#[test]
+fn held_packets_are_resubmitted_after_insertion() {
+    let m = masters_b();
+    let mut g = Gw::new(PipelineConfig::default(), 1);
+    let mut held: HeldPackets<VecBuf> = HeldPackets::new(8, 2);
+    let f = crate::pipeline::tests::frame(crate::pipeline::tests::SRC, DST, b"wait for me");
+    let mut asked = 0;
+    for _ in 0..3 {
+        let mut b = VecBuf::new(&f);
+        if let Action::Miss { dst } = g.cores[0].process(Port::Unsecured, &mut b, 0, &m).action {
+            let (new, out) = held.hold(dst, b);
+            asked += usize::from(new);
+            assert_eq!(
+                matches!(out, HoldOutcome::DroppedOldest(_)),
+                asked == 1 && held.stats().held == 3
+            );
+        }
+    }
+    assert_eq!((asked, held.waiting(DST), held.stats().dropped_oldest), (1, 2, 1));
+    assert!(g
+        .program(vec![FlowRequest::InsertTunnel { dst: DST, encap: tunnel(3, v6()) }])
+        .result
+        .is_ok());
+    let mut out = Vec::new();
+    held.release(DST, |mut b| out.push(g.cores[0].process(Port::Rss, &mut b, 0, &m).action));
+    assert_eq!(out, [Action::Forward(Port::Secure); 2]);
+    assert_eq!(g.cores[0].tunnel_counter(DST).unwrap().packets, 2);
+}
+
+#[test]
+fn slots_stay_below_the_limit_under_churn() {
+    use rand_chacha::rand_core::{RngCore, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+    let cfg = PipelineConfig { max_tunnels: 8, ..Default::default() };
+    let mut g = Gw::new(cfg, 1);
+    let encs: Vec<_> = (0..64).map(|s| tunnel(s, v6())).collect();
+    let mut spi_of = [u32::MAX; 16];
+    for _ in 0..300 {
+        let n = 1 + rng.next_u32() % 4;
+        let mut reqs = Vec::new();
+        for _ in 0..n {
+            let d = rng.next_u32() % 16;
+            if rng.next_u32() % 2 == 0 {
+                let s = loop {
+                    let s = rng.next_u32() % 64;
+                    if s != spi_of[d as usize] {
+                        break s;
+                    }
+                };
+                reqs.push(FlowRequest::InsertTunnel {
+                    dst: dst(d),
+                    encap: encs[s as usize].clone(),
+                });
+            } else {
+                reqs.push(FlowRequest::RemoveTunnel { dst: dst(d) });
+            }
+        }
+        let ok = g.program(reqs.clone()).result.is_ok();
+        if ok {
+            for r in &reqs {
+                match r {
+                    FlowRequest::InsertTunnel { dst: d, encap } => {
+                        spi_of[(u32::from(*d) & 15) as usize] = encap.config().spi.0
+                    }
+                    FlowRequest::RemoveTunnel { dst: d } => {
+                        spi_of[(u32::from(*d) & 15) as usize] = u32::MAX
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let t = g.cores[0].tables();
+        assert!(t.tunnels() <= 8);
+        assert_eq!(t.tunnels(), g.prog.tunnels());
+        let mut slots = Vec::new();
+        for d in 0..16 {
+            let e = t.egress(dst(d));
+            assert_eq!(e.is_some(), spi_of[d as usize] != u32::MAX);
+            if let Some(e) = e {
+                assert!(e.slot < 8);
+                assert_eq!(e.encap.config().spi.0, spi_of[d as usize]);
+                slots.push(e.slot);
+            }
+        }
+        slots.sort_unstable();
+        slots.dedup();
+        assert_eq!(slots.len(), t.tunnels(), "slots are unique");
+    }
+}

@@ -1,0 +1,274 @@
+//! One packet core's pipeline instance.
+
+use super::stats::{Counter, PipeStats};
+use super::tables::{AclReject, Tables};
+use super::{Action, DropReason, OuterVersion, PipelineConfig, Verdict};
+use crate::flows::TableReader;
+use crate::psp::buf::PacketBuf;
+use crate::psp::cache::{CachedKeys, KeyCache};
+use crate::psp::decap::{self, DecapOptions};
+use crate::psp::kdf::MasterKeyPair;
+use crate::psp::Spi;
+use crate::wire::{Ipv4Packet, ETHERNET_HEADER_LEN as ETH};
+use std::net::{IpAddr, Ipv4Addr};
+
+/// A port of the gateway, as a packet source or destination.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Port {
+    /// The uplink: PSP only.
+    Secure,
+    /// The host side (VMs, containers): clear traffic.
+    Unsecured,
+    /// The control plane's queues (RSS): misses, ARP and sampling mirrors
+    /// go there; packets it resubmits (held packets) come from there and
+    /// take the host-to-net path.
+    Rss,
+}
+
+const ETHERTYPE_IPV4: u16 = 0x0800;
+const ETHERTYPE_IPV6: u16 = 0x86dd;
+const ETHERTYPE_ARP: u16 = 0x0806;
+/// IVs per core and tunnel: the top 16 bits of the IV name the core.
+const IV_LIMIT: u64 = 1 << 48;
+
+/// Per-core state of an egress tunnel slot.
+#[derive(Debug, Clone, Copy, Default)]
+struct TunnelSlot {
+    generation: u64,
+    iv: u64,
+    counter: Counter,
+}
+
+/// Per-core state of an ingress ACL slot.
+#[derive(Debug, Clone, Copy, Default)]
+struct AclSlot {
+    generation: u64,
+    counter: Counter,
+}
+
+/// One packet core's pipeline: its table reader, receive-key cache,
+/// counters and per-tunnel state.
+#[derive(Debug)]
+pub struct LcorePipeline {
+    cfg: PipelineConfig,
+    /// Top 16 bits of every IV this core writes, so cores sending through
+    /// the same tunnel never share an IV without sharing a counter.
+    iv_base: u64,
+    sample_mask: u32,
+    reader: TableReader,
+    keys: KeyCache,
+    stats: PipeStats,
+    tunnels: Box<[TunnelSlot]>,
+    acl: Box<[AclSlot]>,
+}
+
+impl LcorePipeline {
+    /// The pipeline of core number `core_index` (unique among the cores
+    /// that share tables), reading tables through `reader`. Allocates its
+    /// per-tunnel state (`max_tunnels` and `max_acl_entries` slots) and
+    /// key cache now, never later.
+    pub fn new(cfg: PipelineConfig, core_index: u16, reader: TableReader) -> LcorePipeline {
+        let n = u32::from(cfg.log2_sample_rate.min(32));
+        let sample_mask = if n == 0 { 0 } else { u32::MAX >> (32 - n) };
+        LcorePipeline {
+            cfg,
+            iv_base: u64::from(core_index) << 48,
+            sample_mask,
+            reader,
+            keys: KeyCache::new(cfg.key_cache_size),
+            stats: PipeStats::default(),
+            tunnels: vec![TunnelSlot::default(); cfg.max_tunnels].into_boxed_slice(),
+            acl: vec![AclSlot::default(); cfg.max_acl_entries].into_boxed_slice(),
+        }
+    }
+
+    /// Picks up tables the flow programmer published; call between bursts.
+    #[inline]
+    pub fn refresh(&mut self) -> bool {
+        self.reader.refresh()
+    }
+
+    /// The tables in use.
+    pub fn tables(&self) -> &Tables {
+        self.reader.tables()
+    }
+
+    /// This core's pipe counters.
+    pub fn stats(&self) -> &PipeStats {
+        &self.stats
+    }
+
+    /// (hits, misses) of the receive-key cache.
+    pub fn key_cache_stats(&self) -> (u64, u64) {
+        self.keys.stats()
+    }
+
+    /// This core's counters of the egress entry of `dst` (zero if the
+    /// entry has not carried a packet here yet).
+    pub fn tunnel_counter(&self, dst: Ipv4Addr) -> Option<Counter> {
+        let e = self.reader.tables().egress(dst)?;
+        let s = self.tunnels.get(e.slot as usize)?;
+        Some(if s.generation == e.generation { s.counter } else { Counter::default() })
+    }
+
+    /// This core's counters of the ingress ACL entry (`spi`, `src`).
+    pub fn acl_counter(&self, spi: Spi, src: Ipv4Addr) -> Option<Counter> {
+        let e = self.reader.tables().ingress_acl(spi, src).ok()?;
+        let s = self.acl.get(e.slot as usize)?;
+        Some(if s.generation == e.generation { s.counter } else { Counter::default() })
+    }
+
+    /// The ingress root: dispatches a packet received on `from`. `random`
+    /// is a fresh random `u32` per packet (egress sampling); `masters` are
+    /// the receiver's master keys (decrypt).
+    pub fn process<B: PacketBuf + ?Sized>(
+        &mut self,
+        from: Port,
+        buf: &mut B,
+        random: u32,
+        masters: &MasterKeyPair,
+    ) -> Verdict {
+        let d = buf.data();
+        let len = d.len();
+        self.stats.ingress_root.hit(len);
+        if len < ETH {
+            self.stats.malformed.hit(len);
+            return Verdict::drop(DropReason::Malformed);
+        }
+        let ethertype = u16::from_be_bytes([d[12], d[13]]);
+        match (from, ethertype) {
+            (Port::Unsecured | Port::Rss, ETHERTYPE_IPV4) => self.host_to_net(buf, random),
+            (Port::Unsecured, ETHERTYPE_ARP) => {
+                self.stats.vf_arp_to_rss.hit(len);
+                self.stats.rss.hit(len);
+                Verdict::new(Action::Forward(Port::Rss))
+            }
+            (Port::Secure, ETHERTYPE_IPV6) if self.cfg.outer == OuterVersion::Ipv6 => {
+                self.net_to_host(buf, masters)
+            }
+            (Port::Secure, ETHERTYPE_IPV4) if self.cfg.outer == OuterVersion::Ipv4 => {
+                self.net_to_host(buf, masters)
+            }
+            _ => {
+                self.stats.root_default_drop.hit(len);
+                Verdict::drop(DropReason::RootDefault)
+            }
+        }
+    }
+
+    /// Host to net, from the egress ACL on: the frame must hold IPv4.
+    pub fn host_to_net<B: PacketBuf + ?Sized>(&mut self, buf: &mut B, random: u32) -> Verdict {
+        let len = buf.data().len();
+        let dst = match buf.data().get(ETH..).map(Ipv4Packet::new_checked) {
+            Some(Ok(ip)) if buf.data()[12..14] == ETHERTYPE_IPV4.to_be_bytes() => ip.dst(),
+            _ => {
+                self.stats.malformed.hit(len);
+                return Verdict::drop(DropReason::Malformed);
+            }
+        };
+        let Some(entry) = self.reader.tables().egress(dst) else {
+            self.stats.egress_acl_miss.hit(len);
+            self.stats.rss.hit(len);
+            return Verdict::new(Action::Miss { dst });
+        };
+        self.stats.egress_acl.hit(len);
+        let Some(slot) = self.tunnels.get_mut(entry.slot as usize) else {
+            // Only if the programmer's max_tunnels exceeds this core's.
+            self.stats.egress_encap_fail.hit(len);
+            return Verdict::drop(DropReason::EncapFailed);
+        };
+        if slot.generation != entry.generation {
+            *slot = TunnelSlot { generation: entry.generation, ..TunnelSlot::default() };
+        }
+        slot.counter.hit(len);
+        if slot.iv + 1 >= IV_LIMIT {
+            self.stats.egress_encap_fail.hit(len);
+            return Verdict::drop(DropReason::IvExhausted);
+        }
+        slot.iv += 1;
+        let iv = self.iv_base | slot.iv;
+        let sampled = self.sample_mask != 0 && random & self.sample_mask == 0;
+        let n = match entry.encap.encap(buf, iv, sampled) {
+            Ok(n) => n,
+            Err(_) => {
+                self.stats.egress_encap_fail.hit(len);
+                return Verdict::drop(DropReason::EncapFailed);
+            }
+        };
+        let mut v = Verdict::new(Action::Forward(Port::Secure));
+        if sampled {
+            self.stats.egress_sampling.hit(n);
+            self.stats.rss.hit(n);
+            v.mirror_to_rss = Some(self.cfg.egress_sample_meta_indicator);
+        } else if self.sample_mask != 0 && self.cfg.maintain_order {
+            self.stats.empty_pipe_not_sampled.hit(n);
+        }
+        self.stats.fwd_to_wire.hit(n);
+        v
+    }
+
+    /// Net to host, from the decrypt pipe on.
+    pub fn net_to_host<B: PacketBuf + ?Sized>(
+        &mut self,
+        buf: &mut B,
+        masters: &MasterKeyPair,
+    ) -> Verdict {
+        let len = buf.data().len();
+        let mut keys = CachedKeys { masters, cache: &mut self.keys };
+        let info = match decap::decap(buf, &mut keys, DecapOptions { dst_mac: self.cfg.decap_dmac })
+        {
+            Ok(info) => info,
+            Err(decap::Error::NotPsp(_)) => {
+                self.stats.ingress_decrypt_miss.hit(len);
+                return Verdict::drop(DropReason::NotPsp);
+            }
+            Err(decap::Error::Outer(_)) => {
+                self.stats.malformed.hit(len);
+                return Verdict::drop(DropReason::Malformed);
+            }
+            Err(decap::Error::Syndrome(s)) => {
+                self.stats.syndrome_mut(s).hit(len);
+                return Verdict::drop(DropReason::Syndrome(s));
+            }
+        };
+        let n = buf.data().len();
+        self.stats.ingress_decrypt.hit(n);
+        let mut v = Verdict::new(Action::Forward(Port::Unsecured));
+        if info.sample {
+            self.stats.ingress_sampling.hit(n);
+            self.stats.rss.hit(n);
+            v.mirror_to_rss = Some(self.cfg.ingress_sample_meta_indicator);
+        }
+        if !self.cfg.disable_ingress_acl {
+            let tables = self.reader.tables();
+            let found = match info.inner_src {
+                IpAddr::V4(src) => tables.ingress_acl(info.spi, src),
+                IpAddr::V6(_) if tables.knows_spi(info.spi) => Err(AclReject::WrongSource),
+                IpAddr::V6(_) => Err(AclReject::UnknownSpi),
+            };
+            match found {
+                Ok(e) => {
+                    if let Some(s) = self.acl.get_mut(e.slot as usize) {
+                        if s.generation != e.generation {
+                            *s = AclSlot { generation: e.generation, ..AclSlot::default() };
+                        }
+                        s.counter.hit(n);
+                    }
+                }
+                Err(AclReject::UnknownSpi) => {
+                    self.stats.ingress_acl_unknown_spi.hit(n);
+                    v.action = Action::Drop(DropReason::AclUnknownSpi);
+                    return v;
+                }
+                Err(AclReject::WrongSource) => {
+                    self.stats.ingress_acl_wrong_source.hit(n);
+                    v.action = Action::Drop(DropReason::AclWrongSource);
+                    return v;
+                }
+            }
+        }
+        self.stats.ingress_acl.hit(n);
+        self.stats.fwd_to_unsecured.hit(n);
+        v
+    }
+}

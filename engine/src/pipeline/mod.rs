@@ -1,0 +1,161 @@
+//! The software match-action pipeline: DOCA PSP Gateway's DOCA Flow pipes,
+//! with the same names and semantics, run on a packet core.
+//!
+//! ```text
+//! host-to-net (from the unsecured port):
+//!   ingress_root_pipe -> egress_acl_pipe (match inner IPv4 dst; encrypt with
+//!   the tunnel's key, encap) -> [egress_sampling_pipe: 1 in 2^N gets the S
+//!   bit and a mirror to RSS | empty_pipe_not_sampled with maintain_order]
+//!   -> secure port.                 miss -> rss_pipe (Miss { dst })
+//!
+//! net-to-host (from the secure port):
+//!   ingress_root_pipe (outer IPv6 or IPv4 per config) -> ingress_decrypt_pipe
+//!   (UDP dst 1000) -> [ingress_sampling_pipe: S bit -> mirror to RSS] ->
+//!   ingress_acl_pipe (syndrome clean and (SPI, inner IPv4 src) permitted)
+//!   -> unsecured port (Ethernet dst rewritten to decap_dmac).
+//!   failures -> syndrome_stats_pipe (counted per syndrome, dropped)
+//! ```
+//!
+//! The root's rule for other traffic: from the unsecured port, IPv4 goes
+//! to the egress ACL, ARP to RSS (`vf_arp_to_rss`) and anything else is
+//! counted in `root_default_drop` and dropped (inner IPv6 is not routed
+//! through tunnels yet); from the secure port, only the configured outer
+//! IP version goes to decrypt, anything else is counted in
+//! `root_default_drop` and dropped. Secure-port IP that is not UDP 1000
+//! misses the decrypt pipe: counted (`ingress_decrypt_miss`) and dropped,
+//! since the secure uplink carries only PSP. Truncated or invalid headers
+//! are counted in `malformed` and dropped. Nothing panics on any input.
+//!
+//! [`LcorePipeline`] is one core's instance: per-packet functions take
+//! `&mut impl PacketBuf`, return a [`Verdict`] the core acts on, and never
+//! allocate, lock or block (one exception: a receive-key cache miss expands
+//! a key, which allocates inside aws-lc, bounded by the cache size). Tables
+//! come from [`crate::flows`]; randomness and master keys are passed in.
+
+mod lcore;
+pub mod stats;
+pub mod tables;
+
+pub use lcore::{LcorePipeline, Port};
+pub use stats::{Counter, PipeStats};
+pub use tables::{AclReject, TableOp, Tables};
+
+use crate::psp::decap::Syndrome;
+use crate::wire::MacAddr;
+use std::net::Ipv4Addr;
+
+/// The outer IP version of the secure side (`--outer ipv6|ipv4`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OuterVersion {
+    /// Outer IPv6 (DOCA's default).
+    Ipv6,
+    /// Outer IPv4.
+    Ipv4,
+}
+
+/// Pipeline options, named after the DOCA application's configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PipelineConfig {
+    /// Size of the per-core tunnel state (`--max-tunnels`); slots beyond
+    /// it are never handed out by the flow programmer.
+    pub max_tunnels: usize,
+    /// Size of the per-core ingress ACL counters.
+    pub max_acl_entries: usize,
+    /// `--sample-rate N`: 1 in 2^N packets is sampled; 0 disables.
+    pub log2_sample_rate: u8,
+    /// Send unsampled packets through a second mirror so sampled and
+    /// unsampled packets keep their order.
+    pub maintain_order: bool,
+    /// Let any packet that decrypts through.
+    pub disable_ingress_acl: bool,
+    /// Outer IP version accepted from the secure port.
+    pub outer: OuterVersion,
+    /// Ethernet destination of decapsulated packets (`--decap-dmac`).
+    pub decap_dmac: Option<MacAddr>,
+    /// Metadata value marking ingress-sampled mirrors.
+    pub ingress_sample_meta_indicator: u32,
+    /// Metadata value marking egress-sampled mirrors.
+    pub egress_sample_meta_indicator: u32,
+    /// Entries of the per-core receive-key cache.
+    pub key_cache_size: usize,
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        PipelineConfig {
+            max_tunnels: 1 << 16,
+            max_acl_entries: 1 << 16,
+            log2_sample_rate: 0,
+            maintain_order: false,
+            disable_ingress_acl: false,
+            outer: OuterVersion::Ipv6,
+            decap_dmac: None,
+            ingress_sample_meta_indicator: 0x1111_1111,
+            egress_sample_meta_indicator: 0x2222_2222,
+            key_cache_size: 4096,
+        }
+    }
+}
+
+/// Why a packet was dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DropReason {
+    /// No root entry takes it (`root_default_drop`).
+    RootDefault,
+    /// Truncated or invalid headers.
+    Malformed,
+    /// Secure-port traffic that is not PSP (decrypt pipe miss).
+    NotPsp,
+    /// A PSP packet that failed a check (`syndrome_stats_pipe`).
+    Syndrome(Syndrome),
+    /// Ingress ACL: no pair with the packet's SPI.
+    AclUnknownSpi,
+    /// Ingress ACL: the SPI is not permitted from the inner source.
+    AclWrongSource,
+    /// The tunnel's encapsulator refused the packet (no head- or
+    /// tailroom, too long, crypt offset past the payload).
+    EncapFailed,
+    /// This core used up the 2^48 IVs it has per tunnel.
+    IvExhausted,
+}
+
+/// What the core does with the packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Transmit on a port.
+    Forward(Port),
+    /// Free it.
+    Drop(DropReason),
+    /// No tunnel for the inner destination: hand it to the control plane
+    /// (RSS), which sets one up and may hold the packet meanwhile.
+    Miss {
+        /// The inner IPv4 destination.
+        dst: Ipv4Addr,
+    },
+}
+
+/// A pipeline's decision on one packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Verdict {
+    /// What to do with the packet.
+    pub action: Action,
+    /// `Some(meta)`: also send a copy of the packet as it is now to RSS
+    /// (the control plane) with `meta` in its flow metadata (the sampling
+    /// sentinel).
+    pub mirror_to_rss: Option<u32>,
+}
+
+impl Verdict {
+    #[inline]
+    const fn new(action: Action) -> Verdict {
+        Verdict { action, mirror_to_rss: None }
+    }
+
+    #[inline]
+    const fn drop(reason: DropReason) -> Verdict {
+        Verdict::new(Action::Drop(reason))
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests;

@@ -1,0 +1,240 @@
+//! The match tables the pipes look up: the egress ACL (inner IPv4
+//! destination -> tunnel) and the ingress ACL ((SPI, inner IPv4 source)
+//! pairs).
+//!
+//! A [`Tables`] value is immutable while packet cores read it; only the
+//! flow programmer changes one, through [`TableOp`]s, when no core holds it
+//! (see [`crate::flows`]).
+
+use crate::psp::encap::Encapsulator;
+use crate::psp::Spi;
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hasher};
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+
+/// A fast hasher for the tables' integer keys (one multiply and a fold).
+///
+/// Table contents come from the control plane, not from packets, so a
+/// keyed (SipHash) hasher buys nothing against flooding here; the seed
+/// still makes layouts differ between processes.
+#[derive(Debug, Clone, Copy)]
+pub struct FastHasher(u64);
+
+impl Hasher for FastHasher {
+    #[inline]
+    fn finish(&self) -> u64 {
+        let h = self.0.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        h ^ (h >> 29)
+    }
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x1000_0000_01b3);
+        }
+    }
+    #[inline]
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+    #[inline]
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0 ^ n).wrapping_mul(0xff51_afd7_ed55_8ccd);
+    }
+}
+
+/// Builds [`FastHasher`]s from a seed.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FastHash {
+    /// The seed.
+    pub seed: u64,
+}
+
+impl BuildHasher for FastHash {
+    type Hasher = FastHasher;
+    #[inline]
+    fn build_hasher(&self) -> FastHasher {
+        FastHasher(self.seed)
+    }
+}
+
+/// An egress ACL entry: the tunnel a destination is sent through.
+#[derive(Debug, Clone)]
+pub struct TunnelEntry {
+    /// Index of the tunnel's per-core state (counters, IV counter).
+    pub slot: u32,
+    /// Unique per installed entry: a core seeing a new generation in a slot
+    /// restarts the slot's counters and IV counter.
+    pub generation: u64,
+    /// The encap data and expanded key ("crypto id" in DOCA Flow terms).
+    pub encap: Arc<Encapsulator>,
+}
+
+/// An ingress ACL entry: one permitted (SPI, source) pair.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AclEntry {
+    /// Index of the entry's per-core counters.
+    pub slot: u32,
+    /// Unique per installed entry (see [`TunnelEntry::generation`]).
+    pub generation: u64,
+}
+
+/// Why the ingress ACL refused a packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AclReject {
+    /// No pair has this SPI.
+    UnknownSpi,
+    /// The SPI is permitted, but not from this source.
+    WrongSource,
+}
+
+/// One change to [`Tables`], already validated and with its slot chosen.
+#[derive(Debug, Clone)]
+pub enum TableOp {
+    /// Insert or replace the egress entry of a destination.
+    SetTunnel(Ipv4Addr, TunnelEntry),
+    /// Remove the egress entry of a destination.
+    DelTunnel(Ipv4Addr),
+    /// Insert or replace an ingress ACL pair.
+    SetAcl(Spi, Ipv4Addr, AclEntry),
+    /// Remove an ingress ACL pair.
+    DelAcl(Spi, Ipv4Addr),
+}
+
+#[inline]
+fn acl_key(spi: Spi, src: Ipv4Addr) -> u64 {
+    (u64::from(spi.0) << 32) | u64::from(u32::from(src))
+}
+
+/// The egress and ingress ACL tables, at one version.
+#[derive(Debug, Clone, Default)]
+pub struct Tables {
+    version: u64,
+    egress: HashMap<u32, TunnelEntry, FastHash>,
+    acl: HashMap<u64, AclEntry, FastHash>,
+    /// SPI -> number of permitted pairs, to tell an unknown SPI from a
+    /// wrong source.
+    acl_spis: HashMap<u32, u32, FastHash>,
+}
+
+impl Tables {
+    /// Empty tables (version 0) with room reserved for `tunnels` egress
+    /// entries and `acl` ingress pairs.
+    pub fn with_capacity(tunnels: usize, acl: usize, seed: u64) -> Tables {
+        let h = FastHash { seed };
+        Tables {
+            version: 0,
+            egress: HashMap::with_capacity_and_hasher(tunnels, h),
+            acl: HashMap::with_capacity_and_hasher(acl, h),
+            acl_spis: HashMap::with_capacity_and_hasher(acl, h),
+        }
+    }
+
+    /// The publication these tables belong to (0 before the first).
+    #[inline]
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    pub(crate) fn set_version(&mut self, v: u64) {
+        self.version = v;
+    }
+
+    /// The egress ACL: the tunnel of inner destination `dst`.
+    #[inline]
+    pub fn egress(&self, dst: Ipv4Addr) -> Option<&TunnelEntry> {
+        self.egress.get(&u32::from(dst))
+    }
+
+    /// The ingress ACL: the entry of (`spi`, `src`), or why there is none.
+    #[inline]
+    pub fn ingress_acl(&self, spi: Spi, src: Ipv4Addr) -> Result<&AclEntry, AclReject> {
+        match self.acl.get(&acl_key(spi, src)) {
+            Some(e) => Ok(e),
+            None if self.acl_spis.contains_key(&spi.0) => Err(AclReject::WrongSource),
+            None => Err(AclReject::UnknownSpi),
+        }
+    }
+
+    /// Whether any ingress ACL pair has `spi`.
+    #[inline]
+    pub fn knows_spi(&self, spi: Spi) -> bool {
+        self.acl_spis.contains_key(&spi.0)
+    }
+
+    /// Number of egress entries.
+    pub fn tunnels(&self) -> usize {
+        self.egress.len()
+    }
+
+    /// Number of ingress ACL pairs.
+    pub fn acl_entries(&self) -> usize {
+        self.acl.len()
+    }
+
+    /// Applies one change.
+    pub fn apply(&mut self, op: &TableOp) {
+        match op {
+            TableOp::SetTunnel(dst, e) => {
+                self.egress.insert(u32::from(*dst), e.clone());
+            }
+            TableOp::DelTunnel(dst) => {
+                self.egress.remove(&u32::from(*dst));
+            }
+            TableOp::SetAcl(spi, src, e) => {
+                if self.acl.insert(acl_key(*spi, *src), *e).is_none() {
+                    *self.acl_spis.entry(spi.0).or_insert(0) += 1;
+                }
+            }
+            TableOp::DelAcl(spi, src) => {
+                if self.acl.remove(&acl_key(*spi, *src)).is_some() {
+                    if let Some(n) = self.acl_spis.get_mut(&spi.0) {
+                        *n -= 1;
+                        if *n == 0 {
+                            self.acl_spis.remove(&spi.0);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn acl_reasons_and_spi_refcount() {
+        let mut t = Tables::with_capacity(4, 4, 1);
+        let (a, b) = (Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 0, 2));
+        let e = AclEntry { slot: 0, generation: 1 };
+        t.apply(&TableOp::SetAcl(Spi(5), a, e));
+        t.apply(&TableOp::SetAcl(Spi(5), b, AclEntry { slot: 1, generation: 2 }));
+        t.apply(&TableOp::SetAcl(Spi(5), b, AclEntry { slot: 1, generation: 2 }));
+        assert_eq!(t.ingress_acl(Spi(5), a), Ok(&e));
+        assert_eq!(t.ingress_acl(Spi(6), a), Err(AclReject::UnknownSpi));
+        assert_eq!(t.ingress_acl(Spi(5), Ipv4Addr::new(1, 1, 1, 1)), Err(AclReject::WrongSource));
+        t.apply(&TableOp::DelAcl(Spi(5), a));
+        assert_eq!(t.ingress_acl(Spi(5), a), Err(AclReject::WrongSource));
+        t.apply(&TableOp::DelAcl(Spi(5), b));
+        t.apply(&TableOp::DelAcl(Spi(5), b));
+        assert_eq!(t.ingress_acl(Spi(5), a), Err(AclReject::UnknownSpi));
+        assert_eq!(t.acl_entries(), 0);
+    }
+
+    #[test]
+    fn hasher_spreads_sequential_keys() {
+        let h = FastHash { seed: 0 };
+        let mut buckets = [0u32; 64];
+        for k in 0u32..64 * 64 {
+            buckets[(h.hash_one(k) & 63) as usize] += 1;
+        }
+        assert!(buckets.iter().all(|&n| n > 16), "{buckets:?}");
+        let mut top = [0u32; 128];
+        for k in 0u32..128 * 64 {
+            top[(h.hash_one(k) >> 57) as usize] += 1;
+        }
+        assert!(top.iter().all(|&n| n > 16), "{top:?}");
+    }
+}
