@@ -120,7 +120,12 @@ impl LcorePipeline {
 
     /// The ingress root: dispatches a packet received on `from`. `random`
     /// is a fresh random `u32` per packet (egress sampling); `masters` are
-    /// the receiver's master keys (decrypt).
+    /// the receiver's master keys (decrypt). Always pass the same
+    /// `MasterKeyPair` (rotated in place with `replace`, or a clone of it):
+    /// the core's key cache tells stale keys apart by the pair's
+    /// generation counters, not by key bytes. A mirror (`mirror_to_rss`)
+    /// is a copy of the packet as the verdict leaves it: encrypted with the
+    /// S bit on egress, decrypted on ingress.
     pub fn process<B: PacketBuf + ?Sized>(
         &mut self,
         from: Port,
