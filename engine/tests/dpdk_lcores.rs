@@ -190,7 +190,7 @@ fn two_packet_cores_encrypt_and_decrypt_pcap_traffic() {
                 secure_tx: net.tx_queue(QueueId(q)).unwrap(),
             })
             .collect();
-        let handlers: Vec<PspHandler> = cpus
+        let mut handlers: Vec<PspHandler> = cpus
             .iter()
             .map(|_| PspHandler {
                 to_peer: tunnel(peer_spi, &peer),
@@ -210,7 +210,7 @@ fn two_packet_cores_encrypt_and_decrypt_pcap_traffic() {
                 }
                 stop.store(true, Ordering::Relaxed);
             });
-            run_lcores(&eal, &cpus, core_queues, handlers, true, &stop).expect("packet cores")
+            run_lcores(&eal, &cpus, core_queues, &mut handlers, true, &stop).expect("packet cores")
         })
     };
     assert_eq!(done.load(Ordering::Relaxed), expected, "every packet handled");

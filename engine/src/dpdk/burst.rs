@@ -90,6 +90,24 @@ impl<const N: usize> Burst<N> {
         }
     }
 
+    /// Hands each mbuf, in order, to `route`, which keeps it (returns it:
+    /// it stays in the burst, compacted, in order) or takes it (moves it
+    /// elsewhere or drops it, and returns `None`).
+    pub fn route(&mut self, mut route: impl FnMut(Mbuf) -> Option<Mbuf>) {
+        let n = self.len;
+        // Panic safety as in retain: the unvisited rest leaks, nothing is
+        // freed twice.
+        self.len = 0;
+        for i in 0..n {
+            // SAFETY: slot i < n is initialised and not yet moved or freed.
+            let m = unsafe { self.bufs[i].assume_init_read() };
+            if let Some(m) = route(m) {
+                self.bufs[self.len].write(m);
+                self.len += 1;
+            }
+        }
+    }
+
     /// The start of the pointer array.
     pub(crate) fn as_raw_mut(&mut self) -> *mut *mut rte_mbuf {
         self.bufs.as_mut_ptr().cast()

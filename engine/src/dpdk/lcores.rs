@@ -29,6 +29,14 @@ pub trait BurstHandler: Send {
     /// Packets from the secure port: move those to deliver to the
     /// unsecured port into `out`; what stays in `rx` is freed.
     fn net_to_host(&mut self, rx: &mut Burst, out: &mut Burst);
+    /// Called once per loop turn, traffic or not: refresh tables and put
+    /// packets the control plane resubmits (held packets of a new tunnel)
+    /// into `out`, toward the secure port, at most `out.spare()`. Returns
+    /// how many it put there.
+    fn poll(&mut self, out: &mut Burst) -> usize {
+        let _ = out;
+        0
+    }
 }
 
 /// The four queue handles of one packet core.
@@ -58,6 +66,8 @@ pub struct CoreStats {
     pub tx_secure: u64,
     /// Packets sent to the unsecured port.
     pub tx_unsecured: u64,
+    /// Packets the control plane resubmitted through this core.
+    pub resubmitted: u64,
     /// Packets a transmit queue did not take (freed).
     pub tx_full: u64,
     /// Polls of both ports.
@@ -87,6 +97,12 @@ pub fn poll_loop<H: BurstHandler + ?Sized>(
     let mut out: Burst = Burst::new();
     while !stop.load(Ordering::Relaxed) {
         stats.polls += 1;
+        // First: fresh tables, and what the control plane gives back.
+        let resubmitted = handler.poll(&mut out);
+        if resubmitted > 0 {
+            stats.resubmitted += resubmitted as u64;
+            send(&mut q.secure_tx, &mut out, &mut stats.tx_secure, &mut stats.tx_full);
+        }
         let from_host = q.unsecured_rx.rx_burst(&mut rx);
         if from_host > 0 {
             stats.rx_unsecured += from_host as u64;
@@ -101,7 +117,7 @@ pub fn poll_loop<H: BurstHandler + ?Sized>(
             rx.clear();
             send(&mut q.unsecured_tx, &mut out, &mut stats.tx_unsecured, &mut stats.tx_full);
         }
-        match backoff.on_poll(from_host + from_net) {
+        match backoff.on_poll(from_host + from_net + resubmitted) {
             IdleAction::Poll => {}
             IdleAction::Pause => core::hint::spin_loop(),
             IdleAction::Sleep(us) => std::thread::sleep(Duration::from_micros(u64::from(us))),
@@ -145,23 +161,23 @@ fn pin(cpu: u32) -> Result<()> {
 
 /// Runs one packet core per entry of `cpus` until `stop` is set: core 0 on
 /// the calling thread (DPDK's main lcore), the others on pinned, registered
-/// scoped threads. Returns each core's counters.
+/// scoped threads. Returns each core's counters; the handlers keep theirs.
 pub fn run<H: BurstHandler>(
     eal: &Eal,
     cpus: &[u32],
     queues: Vec<CoreQueues<'_>>,
-    handlers: Vec<H>,
+    handlers: &mut [H],
     backoff: bool,
     stop: &AtomicBool,
 ) -> Result<Vec<CoreStats>> {
     if cpus.is_empty() || cpus.len() != queues.len() || cpus.len() != handlers.len() {
         return Err(Error::Lcores("one queue set and one handler per CPU are needed"));
     }
-    let mut work = cpus.iter().copied().zip(queues).zip(handlers);
-    let ((main_cpu, mut main_q), mut main_h) = work.next().ok_or(Error::Lcores("no CPU"))?;
+    let mut work = cpus.iter().copied().zip(queues).zip(handlers.iter_mut());
+    let ((main_cpu, mut main_q), main_h) = work.next().ok_or(Error::Lcores("no CPU"))?;
     std::thread::scope(|scope| {
         let workers: Vec<_> = work
-            .map(|((cpu, mut q), mut h)| {
+            .map(|((cpu, mut q), h)| {
                 scope.spawn(move || -> Result<CoreStats> {
                     let _registration =
                         pin(cpu).and_then(|()| Registration::new(eal)).inspect_err(|_| {
@@ -169,14 +185,14 @@ pub fn run<H: BurstHandler>(
                             stop.store(true, Ordering::Relaxed);
                         })?;
                     let mut stats = CoreStats { cpu, ..CoreStats::default() };
-                    poll_loop(&mut q, &mut h, &mut Backoff::new(backoff), stop, &mut stats);
+                    poll_loop(&mut q, h, &mut Backoff::new(backoff), stop, &mut stats);
                     Ok(stats)
                 })
             })
             .collect();
         let main = pin(main_cpu).map(|()| {
             let mut stats = CoreStats { cpu: main_cpu, ..CoreStats::default() };
-            poll_loop(&mut main_q, &mut main_h, &mut Backoff::new(backoff), stop, &mut stats);
+            poll_loop(&mut main_q, main_h, &mut Backoff::new(backoff), stop, &mut stats);
             stats
         });
         // A core that failed to start must not leave the others spinning.

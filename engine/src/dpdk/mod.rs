@@ -15,6 +15,9 @@
 //! - [`Port`] (`port.rs`), [`RxQueue`] / [`TxQueue`] (`queue.rs`): ports by
 //!   name, queue setup with RSS, start/stop, MAC, promiscuous mode, counters;
 //!   receive and transmit bursts.
+//! - [`GatewayCore`] (`gateway.rs`): the pipeline on a packet core, with
+//!   its rings to and from the control plane (misses, mirrors, held
+//!   packets resubmitted).
 //! - [`run_lcores`] / [`poll_loop`] (`lcores.rs`): pinned run-to-completion
 //!   packet cores polling both ports in bursts, with idle back-off.
 //! - [`PortId`], [`QueueId`], [`LcoreId`] (`ids.rs`), [`Error`] (`error.rs`).
@@ -44,6 +47,7 @@
 mod burst;
 mod eal;
 mod error;
+mod gateway;
 mod ids;
 mod lcores;
 mod mbuf;
@@ -55,6 +59,7 @@ mod queue;
 pub use burst::{Burst, BURST_SIZE};
 pub use eal::{Eal, EalArgList, EalArgs, Hugepages};
 pub use error::{strerror, Error, Result};
+pub use gateway::{ControlPacket, ControlStats, GatewayCore, ToControl};
 pub use ids::{LcoreId, PortId, QueueId};
 pub use lcores::{poll_loop, run as run_lcores, BurstHandler, CoreQueues, CoreStats};
 pub use mbuf::Mbuf;

@@ -1,0 +1,184 @@
+//! [`GatewayCore`]: the pipeline on a packet core. It runs each received
+//! mbuf through the core's [`LcorePipeline`] and acts on the verdict:
+//! forward, free, or hand to the control plane (misses, ARP, sampling
+//! mirrors) through a lock-free ring; and it takes back, through a ring of
+//! its own, the packets the control plane resubmits once their tunnel is
+//! in (held packets). Neither ring blocks: when one is full the packet is
+//! freed and counted.
+
+use super::burst::Burst;
+use super::lcores::BurstHandler;
+use super::mbuf::Mbuf;
+use super::mempool::Mempool;
+use super::meta::FlowMetadata;
+use crate::pipeline::{Action, LcorePipeline, Port};
+use crate::psp::buf::PacketBuf;
+use crate::psp::kdf::MasterKeyPair;
+use crossbeam::queue::ArrayQueue;
+use std::net::Ipv4Addr;
+
+/// Why a packet goes to the control plane.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ToControl {
+    /// No tunnel for this inner destination: set one up, hold the packet.
+    Miss {
+        /// The inner IPv4 destination.
+        dst: Ipv4Addr,
+    },
+    /// A copy of a sampled packet; its flow metadata holds the sentinel.
+    Sampled {
+        /// The sentinel (ingress or egress sampling).
+        meta: u32,
+    },
+    /// ARP and other traffic the control plane answers.
+    Rss,
+}
+
+/// A packet for the control plane.
+#[derive(Debug)]
+pub struct ControlPacket {
+    /// The packet.
+    pub mbuf: Mbuf,
+    /// Why it came.
+    pub why: ToControl,
+}
+
+/// Counters of what a core sent to or took from the control plane.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ControlStats {
+    /// Packets handed to the control plane.
+    pub to_control: u64,
+    /// Packets freed because the control ring was full.
+    pub control_ring_full: u64,
+    /// Sampling mirrors not made for want of an mbuf.
+    pub mirror_no_mbuf: u64,
+    /// Packets taken back from the control plane.
+    pub resubmitted: u64,
+}
+
+/// The pipeline of one packet core, with its rings to the control plane.
+pub struct GatewayCore<'a> {
+    pipe: LcorePipeline,
+    masters: &'a MasterKeyPair,
+    pool: &'a Mempool,
+    meta: FlowMetadata,
+    to_control: &'a ArrayQueue<ControlPacket>,
+    resubmit: &'a ArrayQueue<Mbuf>,
+    rng: u64,
+    stats: ControlStats,
+}
+
+impl core::fmt::Debug for GatewayCore<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("GatewayCore").field("stats", &self.stats).finish_non_exhaustive()
+    }
+}
+
+impl<'a> GatewayCore<'a> {
+    /// A core running `pipe`, decrypting with `masters`, copying mirrors
+    /// into mbufs of `pool`, sending to the control plane through
+    /// `to_control` and taking resubmitted packets from `resubmit` (a ring
+    /// of its own). `seed` seeds the per-packet sampling draw.
+    pub fn new(
+        pipe: LcorePipeline,
+        masters: &'a MasterKeyPair,
+        pool: &'a Mempool,
+        meta: FlowMetadata,
+        to_control: &'a ArrayQueue<ControlPacket>,
+        resubmit: &'a ArrayQueue<Mbuf>,
+        seed: u64,
+    ) -> GatewayCore<'a> {
+        GatewayCore {
+            pipe,
+            masters,
+            pool,
+            meta,
+            to_control,
+            resubmit,
+            rng: seed | 1,
+            stats: ControlStats::default(),
+        }
+    }
+
+    /// The pipeline (its counters and tables).
+    pub fn pipeline(&self) -> &LcorePipeline {
+        &self.pipe
+    }
+
+    /// The control-plane counters.
+    pub fn control_stats(&self) -> ControlStats {
+        self.stats
+    }
+
+    /// xorshift64*: the sampling draw needs speed and spread, not secrecy.
+    fn random(&mut self) -> u32 {
+        self.rng ^= self.rng >> 12;
+        self.rng ^= self.rng << 25;
+        self.rng ^= self.rng >> 27;
+        (self.rng.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 32) as u32
+    }
+
+    fn control(&mut self, mbuf: Mbuf, why: ToControl) {
+        match self.to_control.push(ControlPacket { mbuf, why }) {
+            Ok(()) => self.stats.to_control += 1,
+            // The returned packet is dropped here, which frees it.
+            Err(_) => self.stats.control_ring_full += 1,
+        }
+    }
+
+    /// Runs one packet from `from` and returns it when it is to be sent on.
+    fn handle(&mut self, from: Port, mut m: Mbuf, to: Port) -> Option<Mbuf> {
+        let random = self.random();
+        let v = self.pipe.process(from, &mut m, random, self.masters);
+        if let Some(meta) = v.mirror_to_rss {
+            let copy = self.pool.alloc().and_then(|mut c| {
+                c.extend_from_slice(m.data()).ok()?;
+                c.set_flow_metadata(self.meta, Some(meta));
+                Some(c)
+            });
+            match copy {
+                Some(c) => self.control(c, ToControl::Sampled { meta }),
+                None => self.stats.mirror_no_mbuf += 1,
+            }
+        }
+        match v.action {
+            Action::Forward(p) if p == to => Some(m),
+            Action::Forward(_) => {
+                self.control(m, ToControl::Rss);
+                None
+            }
+            Action::Miss { dst } => {
+                self.control(m, ToControl::Miss { dst });
+                None
+            }
+            Action::Drop(_) => None,
+        }
+    }
+}
+
+impl BurstHandler for GatewayCore<'_> {
+    fn host_to_net(&mut self, rx: &mut Burst, out: &mut Burst) {
+        rx.route(|m| self.handle(Port::Unsecured, m, Port::Secure));
+        core::mem::swap(rx, out);
+    }
+
+    fn net_to_host(&mut self, rx: &mut Burst, out: &mut Burst) {
+        rx.route(|m| self.handle(Port::Secure, m, Port::Unsecured));
+        core::mem::swap(rx, out);
+    }
+
+    fn poll(&mut self, out: &mut Burst) -> usize {
+        self.pipe.refresh();
+        let mut n = 0;
+        while !out.is_full() {
+            let Some(m) = self.resubmit.pop() else { break };
+            self.stats.resubmitted += 1;
+            if let Some(m) = self.handle(Port::Rss, m, Port::Secure) {
+                // Cannot fail: the loop stops when out is full.
+                let _ = out.push(m);
+                n += 1;
+            }
+        }
+        n
+    }
+}
