@@ -1,0 +1,271 @@
+//! The requesting side: asks a peer gateway for tunnel parameters.
+
+use crate::params::{ParamError, TunnelParams};
+use crate::pb;
+use crate::pb::psp_gateway_client::PspGatewayClient;
+use engine::psp::Version;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Duration;
+use tonic::transport::{Channel, Endpoint};
+
+/// Why a request to a peer failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// `svc-addr` could not be understood.
+    #[error("bad service address {0:?}: expected host[:port]")]
+    BadAddress(String),
+    /// No connection to the peer.
+    #[error("connecting to {addr}: {source}")]
+    Connect {
+        /// The address dialled.
+        addr: String,
+        /// The transport error.
+        source: tonic::transport::Error,
+    },
+    /// The peer refused (its gRPC status).
+    #[error("peer refused: {0}")]
+    Status(#[from] tonic::Status),
+    /// The peer answered something this client does not accept.
+    #[error("bad response: {0}")]
+    BadResponse(String),
+    /// The peer's parameters for one tunnel are invalid.
+    #[error("bad parameters for tunnel {index}: {source}")]
+    BadParams {
+        /// Index in the request.
+        index: usize,
+        /// What was wrong.
+        source: ParamError,
+    },
+    /// Nothing to request.
+    #[error("empty tunnel batch")]
+    Empty,
+}
+
+/// Splits `svc-addr[:port]` into the `http://host:port` URI to dial; the
+/// port defaults to [`crate::DEFAULT_PORT`]. IPv6 literals need brackets
+/// when a port is given (`[fd00::1]:3000`) and may go without otherwise.
+pub fn service_uri(svc_addr: &str) -> Result<String, ClientError> {
+    let bad = || ClientError::BadAddress(svc_addr.to_owned());
+    if let Ok(sa) = svc_addr.parse::<SocketAddr>() {
+        return Ok(format!("http://{sa}"));
+    }
+    if let Ok(ip) = svc_addr.parse::<IpAddr>() {
+        return Ok(format!("http://{}", SocketAddr::new(ip, crate::DEFAULT_PORT)));
+    }
+    let (host, port) = match svc_addr.rsplit_once(':') {
+        Some((h, p)) => (h, p.parse::<u16>().map_err(|_| bad())?),
+        None => (svc_addr, crate::DEFAULT_PORT),
+    };
+    let host_ok = !host.is_empty()
+        && host
+            .split('.')
+            .all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
+    if !host_ok || port == 0 {
+        return Err(bad());
+    }
+    Ok(format!("http://{host}:{port}"))
+}
+
+/// One tunnel to ask a peer for.
+#[derive(Debug, Clone)]
+pub struct TunnelRequest {
+    /// Our virtual address (the inner source of our packets).
+    pub virt_src: Ipv4Addr,
+    /// The peer's virtual address.
+    pub virt_dst: Ipv4Addr,
+    /// Our parameters for the way back, so the peer can send at once.
+    pub reverse: Option<TunnelParams>,
+}
+
+/// What the peer issued for one requested tunnel: how to send to it.
+#[derive(Debug, Clone)]
+pub struct IssuedTunnel {
+    /// Our virtual address, as requested.
+    pub virt_src: Ipv4Addr,
+    /// The peer's virtual address, as requested.
+    pub virt_dst: Ipv4Addr,
+    /// The peer's SPI, key, version, addresses and cookie.
+    pub params: TunnelParams,
+}
+
+/// A connection to one peer's `PSP_Gateway` service.
+#[derive(Debug, Clone)]
+pub struct Client {
+    inner: PspGatewayClient<Channel>,
+    next_request_id: u64,
+}
+
+impl Client {
+    /// Connects to `svc_addr` (`host[:port]`, default port
+    /// [`crate::DEFAULT_PORT`]), giving up after `timeout`.
+    pub async fn connect(svc_addr: &str, timeout: Duration) -> Result<Client, ClientError> {
+        let uri = service_uri(svc_addr)?;
+        let endpoint = Endpoint::from_shared(uri.clone())
+            .map_err(|_| ClientError::BadAddress(svc_addr.to_owned()))?
+            .connect_timeout(timeout)
+            .timeout(timeout)
+            .tcp_nodelay(true);
+        let channel = endpoint
+            .connect()
+            .await
+            .map_err(|source| ClientError::Connect { addr: uri, source })?;
+        let inner = PspGatewayClient::new(channel)
+            .max_decoding_message_size(16 << 20)
+            .max_encoding_message_size(16 << 20);
+        // Request ids only need to be unique per initiating host: start
+        // from the clock so a restarted gateway does not reuse them.
+        let start = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(1);
+        Ok(Client { inner, next_request_id: start })
+    }
+
+    fn request_id(&mut self) -> u64 {
+        self.next_request_id = self.next_request_id.wrapping_add(1);
+        self.next_request_id
+    }
+
+    /// Asks the peer for one SPI and key per tunnel in one request,
+    /// offering `versions` in decreasing preference. Checks the answer:
+    /// same request id, one set of parameters per tunnel, a version we
+    /// offered, keys of that version's length, valid addresses.
+    pub async fn request_tunnels(
+        &mut self,
+        versions: &[Version],
+        tunnels: &[TunnelRequest],
+    ) -> Result<Vec<IssuedTunnel>, ClientError> {
+        if tunnels.is_empty() {
+            return Err(ClientError::Empty);
+        }
+        let request_id = self.request_id();
+        let req = pb::MultiTunnelRequest {
+            request_id,
+            psp_versions_accepted: versions.iter().map(|v| u32::from(v.wire())).collect(),
+            tunnels: tunnels
+                .iter()
+                .map(|t| pb::SingleTunnelRequest {
+                    virt_src_ip: t.virt_src.to_string(),
+                    virt_dst_ip: t.virt_dst.to_string(),
+                    inner_type: 0,
+                    reverse_params: t.reverse.as_ref().map(TunnelParams::to_wire),
+                })
+                .collect(),
+        };
+        // tonic consumes the request (and its copy of our reverse keys);
+        // its encode buffers are not wiped, see the crate docs.
+        let mut resp = self.inner.request_multiple_tunnel_params(req).await?.into_inner();
+        let checked = check_response(request_id, versions, tunnels, &resp);
+        for p in resp.tunnels_params.iter_mut() {
+            p.wipe_key();
+        }
+        checked
+    }
+
+    /// Asks the peer to rotate its master key (when `issue_new_keys`).
+    pub async fn request_key_rotation(&mut self, issue_new_keys: bool) -> Result<(), ClientError> {
+        let request_id = self.request_id();
+        let resp = self
+            .inner
+            .request_key_rotation(pb::KeyRotationRequest { request_id, issue_new_keys })
+            .await?
+            .into_inner();
+        if resp.request_id != request_id {
+            return Err(ClientError::BadResponse(format!(
+                "request id {} answered as {}",
+                request_id, resp.request_id
+            )));
+        }
+        Ok(())
+    }
+}
+
+fn check_response(
+    request_id: u64,
+    versions: &[Version],
+    tunnels: &[TunnelRequest],
+    resp: &pb::MultiTunnelResponse,
+) -> Result<Vec<IssuedTunnel>, ClientError> {
+    if resp.request_id != request_id {
+        return Err(ClientError::BadResponse(format!(
+            "request id {} answered as {}",
+            request_id, resp.request_id
+        )));
+    }
+    if resp.tunnels_params.len() != tunnels.len() {
+        return Err(ClientError::BadResponse(format!(
+            "{} tunnels requested, {} answered",
+            tunnels.len(),
+            resp.tunnels_params.len()
+        )));
+    }
+    tunnels
+        .iter()
+        .zip(&resp.tunnels_params)
+        .enumerate()
+        .map(|(index, (t, p))| {
+            let params = TunnelParams::from_wire(p)
+                .map_err(|source| ClientError::BadParams { index, source })?;
+            if !versions.contains(&params.version) {
+                return Err(ClientError::BadResponse(format!(
+                    "tunnel {index}: PSP version {} was not offered",
+                    params.version.wire()
+                )));
+            }
+            Ok(IssuedTunnel { virt_src: t.virt_src, virt_dst: t.virt_dst, params })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn service_addresses() {
+        assert_eq!(service_uri("127.0.0.1").unwrap(), "http://127.0.0.1:3000");
+        assert_eq!(service_uri("127.0.0.1:3001").unwrap(), "http://127.0.0.1:3001");
+        assert_eq!(service_uri("::1").unwrap(), "http://[::1]:3000");
+        assert_eq!(service_uri("[::1]:50051").unwrap(), "http://[::1]:50051");
+        assert_eq!(service_uri("gw-b.example").unwrap(), "http://gw-b.example:3000");
+        assert_eq!(service_uri("gw-b:4000").unwrap(), "http://gw-b:4000");
+        for bad in ["", ":3000", "gw:", "gw:x", "gw:70000", "gw b", "http://gw", "gw:0"] {
+            assert!(service_uri(bad).is_err(), "{bad}");
+        }
+    }
+
+    fn issued(version: u32, key_len: usize) -> pb::TunnelParameters {
+        pb::TunnelParameters {
+            mac_addr: String::new(),
+            ip_addr: "192.0.2.2".into(),
+            psp_version: version,
+            spi: 1,
+            encryption_key: vec![1; key_len],
+            virt_cookie: 0,
+            encap_type: 0,
+        }
+    }
+
+    #[test]
+    fn response_checks() {
+        let t = TunnelRequest {
+            virt_src: Ipv4Addr::new(10, 0, 0, 1),
+            virt_dst: Ipv4Addr::new(10, 0, 1, 1),
+            reverse: None,
+        };
+        let v = [Version::AesGcm256];
+        let ok = pb::MultiTunnelResponse { request_id: 5, tunnels_params: vec![issued(1, 32)] };
+        let got = check_response(5, &v, std::slice::from_ref(&t), &ok).unwrap();
+        assert_eq!(got[0].params.key.len(), 32);
+        assert!(check_response(6, &v, std::slice::from_ref(&t), &ok).is_err());
+        let two = [t.clone(), t.clone()];
+        assert!(check_response(5, &v, &two, &ok).is_err(), "count");
+        let short = pb::MultiTunnelResponse { request_id: 5, tunnels_params: vec![issued(1, 16)] };
+        assert!(matches!(
+            check_response(5, &v, std::slice::from_ref(&t), &short),
+            Err(ClientError::BadParams { index: 0, .. })
+        ));
+        let other = pb::MultiTunnelResponse { request_id: 5, tunnels_params: vec![issued(0, 16)] };
+        assert!(check_response(5, &v, std::slice::from_ref(&t), &other).is_err(), "not offered");
+    }
+}

@@ -1,0 +1,110 @@
+//! The control plane's own tokio runtime: one worker thread, off the packet
+//! cores, running the gRPC server (and its pool refill task) and clients.
+
+use crate::server::{Gateway, TunnelBackend};
+use std::future::Future;
+use std::net::SocketAddr;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tokio_stream::wrappers::TcpListenerStream;
+
+/// Name of the runtime's threads (`psp-rpc`).
+pub const THREAD_NAME: &str = "psp-rpc";
+
+/// A dedicated multi-thread tokio runtime with a single worker.
+///
+/// The gateway binary builds it on its main (non-packet) core before the
+/// packet cores start; nothing here runs on a DPDK lcore.
+#[derive(Debug)]
+pub struct RpcRuntime {
+    rt: tokio::runtime::Runtime,
+}
+
+impl RpcRuntime {
+    /// Builds the runtime: 1 worker thread named [`THREAD_NAME`], I/O and
+    /// timers enabled.
+    pub fn new() -> std::io::Result<RpcRuntime> {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .max_blocking_threads(2)
+            .thread_name(THREAD_NAME)
+            .enable_all()
+            .build()?;
+        Ok(RpcRuntime { rt })
+    }
+
+    /// The runtime's handle, to spawn more work on it.
+    pub fn handle(&self) -> &tokio::runtime::Handle {
+        self.rt.handle()
+    }
+
+    /// Runs a future (a client request, say) to completion on the runtime,
+    /// blocking the calling thread.
+    pub fn block_on<F: Future>(&self, f: F) -> F::Output {
+        self.rt.block_on(f)
+    }
+
+    /// Binds `addr` (port 0: an ephemeral port) and serves `gateway` on it,
+    /// with its pool refill task, until [`RunningServer::shutdown`].
+    pub fn start_server<B: TunnelBackend>(
+        &self,
+        addr: SocketAddr,
+        gateway: Gateway<B>,
+    ) -> std::io::Result<RunningServer> {
+        let listener = self.rt.block_on(tokio::net::TcpListener::bind(addr))?;
+        let local_addr = listener.local_addr()?;
+        let refill = self.rt.spawn(gateway.refill_task());
+        let (tx, rx) = oneshot::channel::<()>();
+        let serve = tonic::transport::Server::builder()
+            .tcp_nodelay(true)
+            .add_service(gateway.into_service())
+            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
+                let _ = rx.await;
+            });
+        let server = self.rt.spawn(async move {
+            if let Err(e) = serve.await {
+                tracing::error!("gRPC server stopped: {e}");
+            }
+        });
+        tracing::info!(%local_addr, "PSP_Gateway service listening");
+        Ok(RunningServer { local_addr, shutdown: Some(tx), server: Some(server), refill })
+    }
+}
+
+/// A server started by [`RpcRuntime::start_server`].
+#[derive(Debug)]
+pub struct RunningServer {
+    local_addr: SocketAddr,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<()>>,
+    refill: JoinHandle<()>,
+}
+
+impl RunningServer {
+    /// The address it listens on (with the real port when bound to port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Stops accepting, lets in-flight requests finish, and waits for the
+    /// server to end.
+    pub fn shutdown(mut self, rt: &RpcRuntime) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            let _ = rt.block_on(server);
+        }
+        self.refill.abort();
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        // Dropped without shutdown: signal it, do not wait.
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        self.refill.abort();
+    }
+}

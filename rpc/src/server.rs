@@ -1,0 +1,549 @@
+//! The `PSP_Gateway` service: hands out SPIs and keys to peer gateways and
+//! installs the matching state in the datapath through a [`TunnelBackend`].
+//!
+//! Each requested tunnel gets a fresh SPI and the key derived from it under
+//! this gateway's master keys; the gateway keeps no per-tunnel key, since
+//! its datapath derives the key again from each packet's SPI (the backend
+//! is handed the master keys, [`TunnelBackend::set_master_keys`]).
+//!
+//! SPIs and keys come from a pool pre-generated per PSP version and
+//! refilled in the background ([`Gateway::refill_task`]), so a request does
+//! not wait on key generation; a request larger than what the pool holds
+//! gets the shortfall generated inline (counted in [`PoolStats::misses`]).
+//!
+//! Every request is validated completely before anything is installed, and
+//! a backend failure midway is rolled back: a request changes the backend's
+//! state entirely or not at all. Statuses:
+//!
+//! | refusal | status |
+//! |---|---|
+//! | requester not a configured peer (by its IP address) | `PERMISSION_DENIED` |
+//! | no tunnels, or more than the per-request limit | `INVALID_ARGUMENT` |
+//! | none of `psp_versions_accepted` is a version this gateway allows | `FAILED_PRECONDITION` |
+//! | a virtual IP that is not IPv4, a duplicate (src, dst) pair | `INVALID_ARGUMENT` |
+//! | `virt_dst_ip` not one of this gateway's virtual IPs | `NOT_FOUND` |
+//! | `virt_src_ip` not among the requester's allowed virtual IPs | `PERMISSION_DENIED` |
+//! | `reverse_params`: unknown or disallowed version, wrong key length, bad IP or MAC | `INVALID_ARGUMENT` |
+//! | `max_tunnels` would be exceeded, SPI space exhausted, backend full | `RESOURCE_EXHAUSTED` |
+//! | other backend failure (after rollback) | `INTERNAL` |
+
+use crate::params::{parse_virt_ip, TunnelParams};
+use crate::pb;
+use engine::psp::kdf::MasterKeyPair;
+use engine::psp::keygen::{SpiKey, SpiKeyGenerator};
+use engine::psp::{Spi, Version};
+use engine::wire::MacAddr;
+use rand_chacha::rand_core::SeedableRng;
+use rand_chacha::ChaCha20Rng;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use tokio::sync::Notify;
+use tonic::{Request, Response, Status};
+
+/// A tunnel from this gateway to a peer, created from a request's
+/// `reverse_params`.
+#[derive(Debug, Clone)]
+pub struct EgressTunnel {
+    /// Our virtual address (the request's `virt_dst_ip`): the inner source.
+    pub local_virt_ip: Ipv4Addr,
+    /// The peer's virtual address (the request's `virt_src_ip`).
+    pub peer_virt_ip: Ipv4Addr,
+    /// How to reach and encrypt for the peer (its SPI and key).
+    pub params: TunnelParams,
+}
+
+/// Why the backend could not install something.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BackendError {
+    /// No room for more tunnels.
+    #[error("datapath tunnel table full")]
+    Full,
+    /// Anything else.
+    #[error("datapath: {0}")]
+    Failed(String),
+}
+
+/// Where the server installs state: the datapath, or a fake in tests.
+///
+/// Calls come from the control-plane runtime's thread, never from a packet
+/// core; implementations hand the change to the datapath as they see fit.
+pub trait TunnelBackend: Send + Sync + 'static {
+    /// Tunnels installed now (ingress ACL entries), for the `max_tunnels` check.
+    fn tunnel_count(&self) -> usize;
+    /// Admits packets with `spi` whose inner source is `peer_virt_ip`.
+    fn install_ingress_acl(&self, spi: Spi, peer_virt_ip: Ipv4Addr) -> Result<(), BackendError>;
+    /// Undoes [`TunnelBackend::install_ingress_acl`] (rollback).
+    fn remove_ingress_acl(&self, spi: Spi, peer_virt_ip: Ipv4Addr);
+    /// Creates (or replaces) the tunnel to a peer virtual address.
+    fn create_egress_tunnel(&self, tunnel: &EgressTunnel) -> Result<(), BackendError>;
+    /// Undoes [`TunnelBackend::create_egress_tunnel`] (rollback).
+    fn remove_egress_tunnel(&self, local_virt_ip: Ipv4Addr, peer_virt_ip: Ipv4Addr);
+    /// The master keys the datapath derives receive keys from; called at
+    /// start (`invalidated_slot` `None`) and on each rotation, before any
+    /// SPI of the new key is handed out. On rotation the SPIs of
+    /// `invalidated_slot` (bit 31) stop decrypting and will be handed out
+    /// again: the backend drops their ingress ACL entries.
+    fn set_master_keys(&self, masters: &MasterKeyPair, invalidated_slot: Option<usize>);
+}
+
+/// The server's configuration.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// This gateway's MAC address on the secure side, sent to requesters.
+    pub local_mac: Option<MacAddr>,
+    /// This gateway's outer IP address, sent to requesters.
+    pub local_ip: IpAddr,
+    /// This gateway's virtual (inner) addresses: valid `virt_dst_ip`s.
+    pub local_virt_ips: HashSet<Ipv4Addr>,
+    /// Peers by the IP address they call from, with the virtual addresses
+    /// each may ask tunnels for (`virt_src_ip`).
+    pub peers: HashMap<IpAddr, HashSet<Ipv4Addr>>,
+    /// PSP versions this gateway allows.
+    pub versions: Vec<Version>,
+    /// Most tunnels in one request.
+    pub max_tunnels_per_request: usize,
+    /// Most tunnels installed at once.
+    pub max_tunnels: usize,
+    /// The virtualization cookie senders put in packets to us (`None`:
+    /// cookies disabled, 0 on the wire).
+    pub virt_cookie: Option<u64>,
+    /// Pre-generated SPIs and keys kept per allowed version.
+    pub pool_size: usize,
+}
+
+impl ServerConfig {
+    /// Defaults: all versions, 4096 tunnels per request, 65536 tunnels,
+    /// no cookies, a pool of 4096 per version, no peers, no virtual IPs.
+    pub fn new(local_ip: IpAddr) -> ServerConfig {
+        ServerConfig {
+            local_mac: None,
+            local_ip,
+            local_virt_ips: HashSet::new(),
+            peers: HashMap::new(),
+            versions: Version::ALL.to_vec(),
+            max_tunnels_per_request: 4096,
+            max_tunnels: 65536,
+            virt_cookie: None,
+            pool_size: 4096,
+        }
+    }
+}
+
+/// Counters of the SPI/key pool.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Keys taken from the pool.
+    pub hits: u64,
+    /// Keys a request had to generate inline because the pool ran short.
+    pub misses: u64,
+}
+
+const CHUNK: usize = 256;
+
+struct Queues {
+    /// The generator's rotation count the queued keys belong to.
+    epoch: u64,
+    ready: [VecDeque<SpiKey>; 4],
+}
+
+/// Pre-generated SPIs and keys, per version.
+struct KeyPool {
+    gen: Mutex<(SpiKeyGenerator, ChaCha20Rng)>,
+    queues: Mutex<Queues>,
+    versions: Vec<Version>,
+    target: usize,
+    wake: Notify,
+    hits: AtomicU64,
+    misses: AtomicU64,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding these locks leaves no broken invariant behind.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl KeyPool {
+    fn new(mut rng: ChaCha20Rng, versions: Vec<Version>, target: usize) -> KeyPool {
+        let gen = SpiKeyGenerator::new(&mut rng);
+        KeyPool {
+            gen: Mutex::new((gen, rng)),
+            queues: Mutex::new(Queues { epoch: 0, ready: Default::default() }),
+            versions,
+            target,
+            wake: Notify::new(),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+        }
+    }
+
+    /// Tops one version's queue up by at most one chunk; true if any queue
+    /// may still need more.
+    fn refill_chunk(&self) -> bool {
+        for &v in &self.versions {
+            let idx = usize::from(v.wire());
+            let need = self.target.saturating_sub(lock(&self.queues).ready[idx].len());
+            if need == 0 {
+                continue;
+            }
+            let mut chunk = Vec::with_capacity(need.min(CHUNK));
+            let epoch = {
+                let mut g = lock(&self.gen);
+                if let Err(e) = g.0.bulk_into(v, need.min(CHUNK), &mut chunk) {
+                    tracing::warn!("SPI pool refill stopped: {e}");
+                    return false;
+                }
+                g.0.rotations()
+            };
+            let mut q = lock(&self.queues);
+            if q.epoch == epoch {
+                q.ready[idx].extend(chunk);
+            }
+            return true;
+        }
+        false
+    }
+
+    /// Fills every queue to its target, yielding between chunks.
+    async fn refill(&self) {
+        while self.refill_chunk() {
+            tokio::task::yield_now().await;
+        }
+    }
+
+    fn fill_now(&self) {
+        while self.refill_chunk() {}
+    }
+
+    /// `n` SPIs and keys for `version`.
+    fn take(&self, version: Version, n: usize) -> Result<Vec<SpiKey>, engine::psp::keygen::Error> {
+        let idx = usize::from(version.wire());
+        let (mut out, left) = {
+            let mut q = lock(&self.queues);
+            let dq = &mut q.ready[idx];
+            let k = n.min(dq.len());
+            let out: Vec<SpiKey> = dq.drain(..k).collect();
+            (out, dq.len())
+        };
+        self.hits.fetch_add(out.len() as u64, Ordering::Relaxed);
+        if left < self.target / 2 {
+            self.wake.notify_one();
+        }
+        if out.len() < n {
+            let short = n - out.len();
+            self.misses.fetch_add(short as u64, Ordering::Relaxed);
+            lock(&self.gen).0.bulk_into(version, short, &mut out)?;
+        }
+        Ok(out)
+    }
+
+    /// Rotates the master key; `publish` sees the new pair before any SPI
+    /// of it is handed out. Queued keys of the old key are dropped.
+    fn rotate(&self, publish: impl FnOnce(&MasterKeyPair, usize)) {
+        let mut g = lock(&self.gen);
+        let (gen, rng) = &mut *g;
+        gen.rotate(rng);
+        publish(gen.masters(), gen.active_slot());
+        let mut q = lock(&self.queues);
+        q.epoch = gen.rotations();
+        for dq in q.ready.iter_mut() {
+            dq.clear();
+        }
+    }
+
+    fn masters(&self) -> MasterKeyPair {
+        lock(&self.gen).0.masters().clone()
+    }
+
+    fn stats(&self) -> PoolStats {
+        PoolStats {
+            hits: self.hits.load(Ordering::Relaxed),
+            misses: self.misses.load(Ordering::Relaxed),
+        }
+    }
+}
+
+struct Inner<B> {
+    config: ServerConfig,
+    backend: B,
+    pool: KeyPool,
+    /// Serializes the capacity check with installation.
+    install: Mutex<()>,
+}
+
+/// The `PSP_Gateway` service. Cheap to clone (shared state).
+pub struct Gateway<B> {
+    inner: Arc<Inner<B>>,
+}
+
+impl<B> Clone for Gateway<B> {
+    fn clone(&self) -> Self {
+        Gateway { inner: Arc::clone(&self.inner) }
+    }
+}
+
+/// One validated requested tunnel.
+struct Validated {
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    reverse: Option<TunnelParams>,
+}
+
+impl<B: TunnelBackend> Gateway<B> {
+    /// A gateway with master keys from the OS RNG; fills the pool before
+    /// returning and hands the master keys to the backend.
+    pub fn new(config: ServerConfig, backend: B) -> std::io::Result<Gateway<B>> {
+        let rng = ChaCha20Rng::try_from_os_rng().map_err(std::io::Error::other)?;
+        Ok(Self::with_rng(config, backend, rng))
+    }
+
+    /// As [`Gateway::new`] with the caller's RNG (tests).
+    pub fn with_rng(config: ServerConfig, backend: B, rng: ChaCha20Rng) -> Gateway<B> {
+        let pool = KeyPool::new(rng, config.versions.clone(), config.pool_size);
+        pool.fill_now();
+        backend.set_master_keys(&pool.masters(), None);
+        Gateway { inner: Arc::new(Inner { config, backend, pool, install: Mutex::new(()) }) }
+    }
+
+    /// The tonic service to add to a server.
+    pub fn into_service(self) -> pb::psp_gateway_server::PspGatewayServer<Gateway<B>> {
+        pb::psp_gateway_server::PspGatewayServer::new(self)
+            .max_decoding_message_size(16 << 20)
+            .max_encoding_message_size(16 << 20)
+    }
+
+    /// The background task that keeps the pool full; runs until dropped.
+    pub fn refill_task(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let inner = Arc::clone(&self.inner);
+        async move {
+            loop {
+                inner.pool.wake.notified().await;
+                inner.pool.refill().await;
+            }
+        }
+    }
+
+    /// A copy of the current master keys (what the datapath derives from).
+    pub fn masters(&self) -> MasterKeyPair {
+        self.inner.pool.masters()
+    }
+
+    /// Pool counters.
+    pub fn pool_stats(&self) -> PoolStats {
+        self.inner.pool.stats()
+    }
+
+    /// SPIs and keys ready in the pool for `version`.
+    pub fn pool_ready(&self, version: Version) -> usize {
+        lock(&self.inner.pool.queues).ready[usize::from(version.wire())].len()
+    }
+
+    /// The backend.
+    pub fn backend(&self) -> &B {
+        &self.inner.backend
+    }
+
+    fn peer_allowed<T>(&self, req: &Request<T>) -> Result<(IpAddr, &HashSet<Ipv4Addr>), Status> {
+        let ip = req
+            .remote_addr()
+            .map(|a| a.ip().to_canonical())
+            .ok_or_else(|| Status::permission_denied("requester address unknown"))?;
+        let allowed =
+            self.inner.config.peers.get(&ip).ok_or_else(|| {
+                Status::permission_denied(format!("{ip} is not a configured peer"))
+            })?;
+        Ok((ip, allowed))
+    }
+
+    fn validate(
+        &self,
+        allowed: &HashSet<Ipv4Addr>,
+        req: &pb::MultiTunnelRequest,
+    ) -> Result<(Version, Vec<Validated>), Status> {
+        let cfg = &self.inner.config;
+        if req.tunnels.is_empty() {
+            return Err(Status::invalid_argument("no tunnels requested"));
+        }
+        if req.tunnels.len() > cfg.max_tunnels_per_request {
+            return Err(Status::invalid_argument(format!(
+                "{} tunnels requested, at most {} per request",
+                req.tunnels.len(),
+                cfg.max_tunnels_per_request
+            )));
+        }
+        let version = req
+            .psp_versions_accepted
+            .iter()
+            .filter_map(|&v| u8::try_from(v).ok().and_then(Version::from_wire))
+            .find(|v| cfg.versions.contains(v))
+            .ok_or_else(|| {
+                Status::failed_precondition(format!(
+                    "no acceptable PSP version in {:?}; this gateway allows {:?}",
+                    req.psp_versions_accepted,
+                    cfg.versions.iter().map(|v| v.wire()).collect::<Vec<_>>()
+                ))
+            })?;
+        let mut seen = HashSet::with_capacity(req.tunnels.len());
+        let mut out = Vec::with_capacity(req.tunnels.len());
+        for (i, t) in req.tunnels.iter().enumerate() {
+            let bad =
+                |e: crate::params::ParamError| Status::invalid_argument(format!("tunnel {i}: {e}"));
+            let src = parse_virt_ip(&t.virt_src_ip).map_err(bad)?;
+            let dst = parse_virt_ip(&t.virt_dst_ip).map_err(bad)?;
+            if !cfg.local_virt_ips.contains(&dst) {
+                return Err(Status::not_found(format!("tunnel {i}: {dst} is not served here")));
+            }
+            if !allowed.contains(&src) {
+                return Err(Status::permission_denied(format!(
+                    "tunnel {i}: requester may not use virtual address {src}"
+                )));
+            }
+            if !seen.insert((src, dst)) {
+                return Err(Status::invalid_argument(format!(
+                    "tunnel {i}: ({src}, {dst}) requested twice"
+                )));
+            }
+            let reverse = match &t.reverse_params {
+                None => None,
+                Some(p) => {
+                    let p = TunnelParams::from_wire(p).map_err(|e| {
+                        Status::invalid_argument(format!("tunnel {i}: reverse_params: {e}"))
+                    })?;
+                    if !cfg.versions.contains(&p.version) {
+                        return Err(Status::invalid_argument(format!(
+                            "tunnel {i}: reverse_params: PSP version {} not allowed here",
+                            p.version.wire()
+                        )));
+                    }
+                    Some(p)
+                }
+            };
+            out.push(Validated { src, dst, reverse });
+        }
+        Ok((version, out))
+    }
+
+    /// Installs everything or nothing.
+    fn install(&self, tunnels: &[Validated], keys: &[SpiKey]) -> Result<(), BackendError> {
+        let b = &self.inner.backend;
+        for (i, (t, k)) in tunnels.iter().zip(keys).enumerate() {
+            let res = b.install_ingress_acl(k.spi, t.src).and_then(|()| match &t.reverse {
+                Some(p) => b
+                    .create_egress_tunnel(&EgressTunnel {
+                        local_virt_ip: t.dst,
+                        peer_virt_ip: t.src,
+                        params: p.clone(),
+                    })
+                    .inspect_err(|_| b.remove_ingress_acl(k.spi, t.src)),
+                None => Ok(()),
+            });
+            if let Err(e) = res {
+                for (t, k) in tunnels[..i].iter().zip(keys).rev() {
+                    if t.reverse.is_some() {
+                        b.remove_egress_tunnel(t.dst, t.src);
+                    }
+                    b.remove_ingress_acl(k.spi, t.src);
+                }
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    fn handle_tunnels(
+        &self,
+        allowed: &HashSet<Ipv4Addr>,
+        req: &pb::MultiTunnelRequest,
+    ) -> Result<Vec<pb::TunnelParameters>, Status> {
+        let (version, tunnels) = self.validate(allowed, req)?;
+        let cfg = &self.inner.config;
+        let _guard = lock(&self.inner.install);
+        let have = self.inner.backend.tunnel_count();
+        if have.saturating_add(tunnels.len()) > cfg.max_tunnels {
+            return Err(Status::resource_exhausted(format!(
+                "{} tunnels requested, {} of {} in use",
+                tunnels.len(),
+                have,
+                cfg.max_tunnels
+            )));
+        }
+        let keys = self
+            .inner
+            .pool
+            .take(version, tunnels.len())
+            .map_err(|e| Status::resource_exhausted(e.to_string()))?;
+        self.install(&tunnels, &keys).map_err(|e| match e {
+            BackendError::Full => Status::resource_exhausted(e.to_string()),
+            BackendError::Failed(_) => Status::internal(e.to_string()),
+        })?;
+        let mac = cfg.local_mac.map(|m| m.to_string()).unwrap_or_default();
+        let ip = cfg.local_ip.to_string();
+        Ok(keys
+            .iter()
+            .map(|k| pb::TunnelParameters {
+                mac_addr: mac.clone(),
+                ip_addr: ip.clone(),
+                psp_version: u32::from(version.wire()),
+                spi: k.spi.0,
+                encryption_key: k.key.as_bytes().to_vec(),
+                virt_cookie: cfg.virt_cookie.unwrap_or(0),
+                encap_type: 0,
+            })
+            .collect())
+    }
+}
+
+#[tonic::async_trait]
+impl<B: TunnelBackend> pb::psp_gateway_server::PspGateway for Gateway<B> {
+    async fn request_multiple_tunnel_params(
+        &self,
+        request: Request<pb::MultiTunnelRequest>,
+    ) -> Result<Response<pb::MultiTunnelResponse>, Status> {
+        let (peer, allowed) = self.peer_allowed(&request)?;
+        let mut req = request.into_inner();
+        let result = self.handle_tunnels(allowed, &req);
+        for t in req.tunnels.iter_mut() {
+            if let Some(p) = t.reverse_params.as_mut() {
+                p.wipe_key();
+            }
+        }
+        match result {
+            Ok(tunnels_params) => {
+                tracing::info!(
+                    %peer,
+                    request_id = req.request_id,
+                    tunnels = tunnels_params.len(),
+                    "tunnel parameters issued"
+                );
+                Ok(Response::new(pb::MultiTunnelResponse {
+                    request_id: req.request_id,
+                    tunnels_params,
+                }))
+            }
+            Err(status) => {
+                tracing::warn!(%peer, request_id = req.request_id, code = ?status.code(), msg = status.message(), "tunnel request refused");
+                Err(status)
+            }
+        }
+    }
+
+    async fn request_key_rotation(
+        &self,
+        request: Request<pb::KeyRotationRequest>,
+    ) -> Result<Response<pb::KeyRotationResponse>, Status> {
+        let (peer, _) = self.peer_allowed(&request)?;
+        let req = request.into_inner();
+        if req.issue_new_keys {
+            {
+                // Serialized with installs, so no request installs an SPI
+                // of the slot being replaced while its entries are dropped.
+                let _guard = lock(&self.inner.install);
+                self.inner.pool.rotate(|m, slot| self.inner.backend.set_master_keys(m, Some(slot)));
+            }
+            self.inner.pool.refill().await;
+            tracing::info!(%peer, request_id = req.request_id, "master key rotated");
+        }
+        Ok(Response::new(pb::KeyRotationResponse { request_id: req.request_id }))
+    }
+}

@@ -1,0 +1,577 @@
+//! The server and client over real gRPC on 127.0.0.1 (ephemeral ports),
+//! each test on its own one-worker `RpcRuntime`, against a fake backend.
+
+use engine::psp::kdf::DerivedKey;
+use engine::psp::kdf::MasterKeyPair;
+use engine::psp::{Spi, Version};
+use engine::wire::MacAddr;
+use rand_chacha::rand_core::SeedableRng;
+use rand_chacha::ChaCha20Rng;
+use rpc::client::{Client, IssuedTunnel, TunnelRequest};
+use rpc::params::TunnelParams;
+use rpc::pb;
+use rpc::pb::psp_gateway_client::PspGatewayClient;
+use rpc::runtime::{RpcRuntime, RunningServer};
+use rpc::server::{BackendError, EgressTunnel, Gateway, ServerConfig, TunnelBackend};
+use std::collections::{BTreeMap, HashSet};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+use tonic::Code;
+
+// ---------------------------------------------------------------- fake backend
+
+/// What the fake datapath holds; comparable, to prove "no state change".
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct State {
+    acl: BTreeMap<u32, Ipv4Addr>,
+    /// (local virt, peer virt) -> what the egress tunnel sends with.
+    egress: BTreeMap<(Ipv4Addr, Ipv4Addr), Egress>,
+}
+
+/// (spi, version, key bytes, peer ip, cookie).
+type Egress = (u32, u8, Vec<u8>, IpAddr, Option<u64>);
+
+#[derive(Default)]
+struct FakeBackend {
+    state: Mutex<State>,
+    masters: Mutex<Option<MasterKeyPair>>,
+    /// Fail the install call with this index (counting ACLs and egress).
+    fail_at: Mutex<Option<usize>>,
+    calls: Mutex<usize>,
+}
+
+impl FakeBackend {
+    fn snapshot(&self) -> State {
+        self.state.lock().unwrap().clone()
+    }
+    fn step(&self) -> Result<(), BackendError> {
+        let mut c = self.calls.lock().unwrap();
+        *c += 1;
+        if *self.fail_at.lock().unwrap() == Some(*c) {
+            return Err(BackendError::Failed("injected".into()));
+        }
+        Ok(())
+    }
+    fn derive(&self, spi: u32, v: Version) -> DerivedKey {
+        self.masters.lock().unwrap().as_ref().unwrap().derive(Spi(spi), v)
+    }
+}
+
+impl TunnelBackend for FakeBackend {
+    fn tunnel_count(&self) -> usize {
+        self.state.lock().unwrap().acl.len()
+    }
+    fn install_ingress_acl(&self, spi: Spi, peer: Ipv4Addr) -> Result<(), BackendError> {
+        self.step()?;
+        assert!(self.state.lock().unwrap().acl.insert(spi.0, peer).is_none(), "SPI reused");
+        Ok(())
+    }
+    fn remove_ingress_acl(&self, spi: Spi, peer: Ipv4Addr) {
+        assert_eq!(self.state.lock().unwrap().acl.remove(&spi.0), Some(peer));
+    }
+    fn create_egress_tunnel(&self, t: &EgressTunnel) -> Result<(), BackendError> {
+        self.step()?;
+        let p = &t.params;
+        let v = (p.spi.0, p.version.wire(), p.key.as_bytes().to_vec(), p.ip, p.virt_cookie);
+        self.state.lock().unwrap().egress.insert((t.local_virt_ip, t.peer_virt_ip), v);
+        Ok(())
+    }
+    fn remove_egress_tunnel(&self, local: Ipv4Addr, peer: Ipv4Addr) {
+        assert!(self.state.lock().unwrap().egress.remove(&(local, peer)).is_some());
+    }
+    fn set_master_keys(&self, masters: &MasterKeyPair, invalidated: Option<usize>) {
+        *self.masters.lock().unwrap() = Some(masters.clone());
+        if let Some(slot) = invalidated {
+            self.state.lock().unwrap().acl.retain(|&spi, _| Spi(spi).key_slot() != slot);
+        }
+    }
+}
+
+// ---------------------------------------------------------------- harness
+
+const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Our (the requester's) virtual addresses 10.0.0.1..=10.0.0.4.
+fn src(i: u8) -> Ipv4Addr {
+    Ipv4Addr::new(10, 0, 0, i)
+}
+
+/// The server's virtual addresses 10.1.0.0..=10.1.3.255.
+fn dst(i: u16) -> Ipv4Addr {
+    Ipv4Addr::new(10, 1, (i >> 8) as u8, i as u8)
+}
+
+fn config() -> ServerConfig {
+    let mut c = ServerConfig::new("192.0.2.20".parse().unwrap());
+    c.local_mac = Some("02:00:00:00:00:20".parse().unwrap());
+    c.local_virt_ips = (0..1024).map(dst).collect();
+    c.peers.insert(LOCALHOST, (1..=4).map(src).collect());
+    c.max_tunnels_per_request = 1024;
+    c.max_tunnels = 4096;
+    c.virt_cookie = Some(0x0123_4567_89ab_cdef);
+    c.pool_size = 1024;
+    c
+}
+
+struct Harness {
+    rt: RpcRuntime,
+    server: Option<RunningServer>,
+    gw: Gateway<FakeBackend>,
+    addr: SocketAddr,
+}
+
+impl Harness {
+    fn start(config: ServerConfig) -> Harness {
+        let rt = RpcRuntime::new().unwrap();
+        let gw = Gateway::with_rng(config, FakeBackend::default(), ChaCha20Rng::seed_from_u64(7));
+        let server = rt.start_server("127.0.0.1:0".parse().unwrap(), gw.clone()).unwrap();
+        let addr = server.local_addr();
+        assert!(addr.ip().is_loopback() && addr.port() != 0);
+        Harness { rt, server: Some(server), gw, addr }
+    }
+
+    fn client(&self) -> Client {
+        self.rt.block_on(Client::connect(&self.addr.to_string(), TIMEOUT)).unwrap()
+    }
+
+    fn raw(&self) -> PspGatewayClient<tonic::transport::Channel> {
+        let uri = format!("http://{}", self.addr);
+        self.rt.block_on(PspGatewayClient::connect(uri)).unwrap()
+    }
+
+    /// Sends a raw request and returns its status code.
+    fn raw_code(&self, req: pb::MultiTunnelRequest) -> Code {
+        let mut c = self.raw();
+        match self.rt.block_on(c.request_multiple_tunnel_params(req)) {
+            Ok(_) => Code::Ok,
+            Err(s) => s.code(),
+        }
+    }
+
+    fn backend(&self) -> &FakeBackend {
+        self.gw.backend()
+    }
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        if let Some(s) = self.server.take() {
+            s.shutdown(&self.rt);
+        }
+    }
+}
+
+fn reverse(i: u32, version: Version) -> TunnelParams {
+    let key = vec![(i % 251) as u8 + 1; version.key_len()];
+    TunnelParams {
+        mac: Some(MacAddr([2, 0, 0, 0, 0, 0x10])),
+        ip: "192.0.2.10".parse().unwrap(),
+        version,
+        spi: Spi(0x100 + i),
+        key: DerivedKey::from_bytes(&key).unwrap(),
+        virt_cookie: Some(0xfeed),
+        encap_type: 0,
+    }
+}
+
+fn wire_tunnel(s: &str, d: &str) -> pb::SingleTunnelRequest {
+    pb::SingleTunnelRequest {
+        virt_src_ip: s.into(),
+        virt_dst_ip: d.into(),
+        inner_type: 0,
+        reverse_params: Some(reverse(0, Version::AesGcm256).to_wire()),
+    }
+}
+
+fn wire_request(tunnels: Vec<pb::SingleTunnelRequest>) -> pb::MultiTunnelRequest {
+    pb::MultiTunnelRequest { request_id: 1, psp_versions_accepted: vec![1], tunnels }
+}
+
+/// Each issued key is the one the server's master keys derive for its SPI
+/// (the server keeps no per-tunnel key), also in the backend's copy.
+fn assert_keys_derive(h: &Harness, issued: &[IssuedTunnel]) {
+    let masters = h.gw.masters();
+    for t in issued {
+        let p = &t.params;
+        assert_eq!(p.key.len(), p.version.key_len());
+        assert_eq!(masters.derive(p.spi, p.version).as_bytes(), p.key.as_bytes(), "{}", p.spi);
+        assert_eq!(h.backend().derive(p.spi.0, p.version).as_bytes(), p.key.as_bytes());
+    }
+}
+
+// ---------------------------------------------------------------- tests
+
+#[test]
+fn multi_tunnel_request_installs_acls_and_egress_tunnels() {
+    let h = Harness::start(config());
+    let mut c = h.client();
+    let reqs: Vec<TunnelRequest> = (0..3)
+        .map(|i| TunnelRequest {
+            virt_src: src(1 + i as u8),
+            virt_dst: dst(i as u16),
+            reverse: Some(reverse(i, Version::AesGcm256)),
+        })
+        .collect();
+    let issued =
+        h.rt.block_on(c.request_tunnels(&[Version::AesGcm256, Version::AesGcm128], &reqs)).unwrap();
+    assert_eq!(issued.len(), 3);
+    assert_keys_derive(&h, &issued);
+    let state = h.backend().snapshot();
+    for (i, t) in issued.iter().enumerate() {
+        let p = &t.params;
+        assert_eq!((t.virt_src, t.virt_dst), (reqs[i].virt_src, reqs[i].virt_dst));
+        assert_eq!(p.version, Version::AesGcm256, "first acceptable in our preference");
+        assert_eq!(p.spi.key_slot(), 0, "master key 0 before any rotation");
+        if i > 0 {
+            assert!(p.spi > issued[i - 1].params.spi, "fresh SPIs, in pool order");
+        }
+        assert_eq!(p.ip, "192.0.2.20".parse::<IpAddr>().unwrap());
+        assert_eq!(p.mac, Some("02:00:00:00:00:20".parse().unwrap()));
+        assert_eq!(p.virt_cookie, Some(0x0123_4567_89ab_cdef));
+        // Ingress ACL: the SPI admits the requester's virtual address.
+        assert_eq!(state.acl.get(&p.spi.0), Some(&t.virt_src));
+        // Egress tunnel from our reverse params.
+        let r = reverse(i as u32, Version::AesGcm256);
+        let want = (r.spi.0, 1, r.key.as_bytes().to_vec(), r.ip, Some(0xfeed));
+        assert_eq!(state.egress.get(&(t.virt_dst, t.virt_src)), Some(&want));
+    }
+    assert_eq!(state.acl.len(), 3);
+    assert_eq!(state.egress.len(), 3);
+    // Without reverse params: an ACL, no egress tunnel.
+    let plain = [TunnelRequest { virt_src: src(4), virt_dst: dst(9), reverse: None }];
+    let issued = h.rt.block_on(c.request_tunnels(&[Version::AesGmac128], &plain)).unwrap();
+    assert_eq!(issued[0].params.version, Version::AesGmac128);
+    assert_keys_derive(&h, &issued);
+    let state = h.backend().snapshot();
+    assert_eq!((state.acl.len(), state.egress.len()), (4, 3));
+    // Keys never show in Debug output.
+    let shown = format!("{issued:?}");
+    assert!(shown.contains("<redacted>"), "{shown}");
+    assert!(!shown.contains(&format!("{:?}", issued[0].params.key.as_bytes())));
+    assert_eq!(h.gw.pool_stats().misses, 0, "served from the pre-generated pool");
+}
+
+#[test]
+fn version_negotiation_follows_requester_preference() {
+    let mut cfg = config();
+    cfg.versions = vec![Version::AesGcm128, Version::AesGcm256, Version::AesGmac128];
+    let h = Harness::start(cfg);
+    let mut req = wire_request(vec![wire_tunnel("10.0.0.1", "10.1.0.1")]);
+    req.psp_versions_accepted = vec![9, 3, 2, 1];
+    let mut c = h.raw();
+    let resp = h.rt.block_on(c.request_multiple_tunnel_params(req)).unwrap().into_inner();
+    assert_eq!(resp.request_id, 1);
+    assert_eq!(resp.tunnels_params[0].psp_version, 2, "3 not allowed here, 2 preferred over 1");
+    assert_eq!(resp.tunnels_params[0].encryption_key.len(), 16);
+}
+
+#[test]
+fn invalid_requests_get_their_status_and_change_nothing() {
+    let mut cfg = config();
+    cfg.max_tunnels_per_request = 8;
+    cfg.max_tunnels = 10;
+    cfg.versions = vec![Version::AesGcm128, Version::AesGcm256];
+    let h = Harness::start(cfg);
+    // Some state to start from: 4 tunnels.
+    let ok: Vec<_> = (0..4).map(|i| wire_tunnel("10.0.0.1", &dst(100 + i).to_string())).collect();
+    assert_eq!(h.raw_code(wire_request(ok)), Code::Ok);
+    let before = h.backend().snapshot();
+    assert_eq!(before.acl.len(), 4);
+
+    let good = || wire_tunnel("10.0.0.2", "10.1.0.1");
+    let with = |f: &dyn Fn(&mut pb::SingleTunnelRequest)| {
+        let mut t = good();
+        f(&mut t);
+        // A valid tunnel first: all-or-nothing per request.
+        wire_request(vec![wire_tunnel("10.0.0.3", "10.1.0.2"), t])
+    };
+    let versions = |v: Vec<u32>| pb::MultiTunnelRequest {
+        psp_versions_accepted: v,
+        ..wire_request(vec![good()])
+    };
+    let cases: Vec<(&str, pb::MultiTunnelRequest, Code)> = vec![
+        ("empty tunnel list", wire_request(vec![]), Code::InvalidArgument),
+        (
+            "over the per-request limit",
+            wire_request(
+                (0..9).map(|i| wire_tunnel("10.0.0.1", &dst(200 + i).to_string())).collect(),
+            ),
+            Code::InvalidArgument,
+        ),
+        ("no acceptable version", versions(vec![2, 3]), Code::FailedPrecondition),
+        ("no versions at all", versions(vec![]), Code::FailedPrecondition),
+        ("out-of-range version", versions(vec![256]), Code::FailedPrecondition),
+        ("unparseable src", with(&|t| t.virt_src_ip = "10.0.0.x".into()), Code::InvalidArgument),
+        ("empty src", with(&|t| t.virt_src_ip.clear()), Code::InvalidArgument),
+        ("IPv6 dst", with(&|t| t.virt_dst_ip = "fd00::1".into()), Code::InvalidArgument),
+        ("dst not ours", with(&|t| t.virt_dst_ip = "10.9.9.9".into()), Code::NotFound),
+        ("src not allowed", with(&|t| t.virt_src_ip = "10.0.0.99".into()), Code::PermissionDenied),
+        ("duplicate pair", wire_request(vec![good(), good()]), Code::InvalidArgument),
+        (
+            "reverse key too short",
+            with(&|t| t.reverse_params.as_mut().unwrap().encryption_key.truncate(16)),
+            Code::InvalidArgument,
+        ),
+        (
+            "reverse 128-bit version with 256-bit key",
+            with(&|t| t.reverse_params.as_mut().unwrap().psp_version = 0),
+            Code::InvalidArgument,
+        ),
+        (
+            "reverse unknown version",
+            with(&|t| t.reverse_params.as_mut().unwrap().psp_version = 9),
+            Code::InvalidArgument,
+        ),
+        (
+            "reverse version not allowed here",
+            with(&|t| {
+                let r = t.reverse_params.as_mut().unwrap();
+                r.psp_version = 3;
+            }),
+            Code::InvalidArgument,
+        ),
+        (
+            "reverse bad IP",
+            with(&|t| t.reverse_params.as_mut().unwrap().ip_addr = "gw".into()),
+            Code::InvalidArgument,
+        ),
+        (
+            "reverse bad MAC",
+            with(&|t| t.reverse_params.as_mut().unwrap().mac_addr = "02:00".into()),
+            Code::InvalidArgument,
+        ),
+        (
+            "max_tunnels exceeded (4 + 7 > 10)",
+            wire_request(
+                (0..7).map(|i| wire_tunnel("10.0.0.4", &dst(300 + i).to_string())).collect(),
+            ),
+            Code::ResourceExhausted,
+        ),
+    ];
+    let ready = h.gw.pool_ready(Version::AesGcm256);
+    for (what, req, code) in cases {
+        assert_eq!(h.raw_code(req), code, "{what}");
+        assert_eq!(h.backend().snapshot(), before, "{what}: backend changed");
+    }
+    // Refused requests take no SPI from the pool.
+    assert_eq!(h.gw.pool_ready(Version::AesGcm256), ready);
+    // Exactly at the limit works: 4 + 6 = 10.
+    let six = (0..6).map(|i| wire_tunnel("10.0.0.4", &dst(300 + i).to_string())).collect();
+    assert_eq!(h.raw_code(wire_request(six)), Code::Ok);
+    assert_eq!(h.backend().snapshot().acl.len(), 10);
+    assert_eq!(h.raw_code(wire_request(vec![good()])), Code::ResourceExhausted);
+}
+
+#[test]
+fn unknown_peers_are_denied() {
+    let mut cfg = config();
+    cfg.peers.clear();
+    cfg.peers.insert("127.0.0.2".parse().unwrap(), [src(1)].into_iter().collect());
+    let h = Harness::start(cfg);
+    let before = h.backend().snapshot();
+    assert_eq!(
+        h.raw_code(wire_request(vec![wire_tunnel("10.0.0.1", "10.1.0.1")])),
+        Code::PermissionDenied
+    );
+    let mut c = h.client();
+    let err = h.rt.block_on(c.request_key_rotation(true)).unwrap_err();
+    assert!(
+        matches!(err, rpc::client::ClientError::Status(ref s) if s.code() == Code::PermissionDenied),
+        "{err}"
+    );
+    assert_eq!(h.backend().snapshot(), before);
+    assert_eq!(h.gw.masters().generation(1), 0, "no rotation");
+}
+
+#[test]
+fn backend_failure_midway_is_rolled_back() {
+    let h = Harness::start(config());
+    let reqs: Vec<_> = (0..5)
+        .map(|i| TunnelRequest {
+            virt_src: src(1),
+            virt_dst: dst(i),
+            reverse: Some(reverse(i as u32, Version::AesGcm256)),
+        })
+        .collect();
+    let mut c = h.client();
+    for fail_at in [1, 2, 6, 10] {
+        *h.backend().calls.lock().unwrap() = 0;
+        *h.backend().fail_at.lock().unwrap() = Some(fail_at);
+        let err = h.rt.block_on(c.request_tunnels(&[Version::AesGcm256], &reqs)).unwrap_err();
+        assert!(
+            matches!(err, rpc::client::ClientError::Status(ref s) if s.code() == Code::Internal),
+            "{err}"
+        );
+        assert_eq!(h.backend().snapshot(), State::default(), "failure at call {fail_at}");
+    }
+    *h.backend().fail_at.lock().unwrap() = None;
+    let issued = h.rt.block_on(c.request_tunnels(&[Version::AesGcm256], &reqs)).unwrap();
+    assert_eq!(h.backend().snapshot().acl.len(), 5);
+    assert_keys_derive(&h, &issued);
+}
+
+#[test]
+fn key_rotation_flips_the_spi_top_bit_and_keeps_old_spis_until_the_next() {
+    let h = Harness::start(config());
+    let mut c = h.client();
+    let ask = |c: &mut Client, i: u16| {
+        let r = [TunnelRequest { virt_src: src(1), virt_dst: dst(i), reverse: None }];
+        h.rt.block_on(c.request_tunnels(&[Version::AesGcm256], &r)).unwrap().remove(0).params
+    };
+    let old = ask(&mut c, 1);
+    assert_eq!(old.spi.0 >> 31, 0);
+
+    // issue_new_keys = false: nothing rotates.
+    h.rt.block_on(c.request_key_rotation(false)).unwrap();
+    let second = ask(&mut c, 2).spi;
+    assert_eq!((second.key_slot(), second.0), (0, old.spi.0 + 1));
+
+    h.rt.block_on(c.request_key_rotation(true)).unwrap();
+    let new = ask(&mut c, 3);
+    assert_eq!(new.spi.0 >> 31, 1, "top bit flips: {}", new.spi);
+    assert!(new.spi.0 & 0x7fff_ffff <= 4 * 1024, "counter restarted: {}", new.spi);
+    // The deprecated SPI still derives its key, at the server and in the datapath.
+    assert_eq!(h.gw.masters().derive(old.spi, old.version).as_bytes(), old.key.as_bytes());
+    assert_eq!(h.backend().derive(old.spi.0, old.version).as_bytes(), old.key.as_bytes());
+    assert_eq!(h.gw.masters().derive(new.spi, new.version).as_bytes(), new.key.as_bytes());
+
+    h.rt.block_on(c.request_key_rotation(true)).unwrap();
+    let newer = ask(&mut c, 4);
+    assert_eq!(newer.spi.0 >> 31, 0, "back to master key 0, fresh: {}", newer.spi);
+    assert_eq!(h.gw.masters().generation(0), 1);
+    assert_ne!(newer.key.as_bytes(), old.key.as_bytes());
+    // The first SPIs are invalidated now, their ACL entries gone; the
+    // deprecated one still works.
+    let acl = h.backend().snapshot().acl;
+    assert_eq!(acl.len(), 2, "{acl:?}");
+    assert!(acl.contains_key(&new.spi.0) && acl.contains_key(&newer.spi.0));
+    assert_ne!(h.backend().derive(old.spi.0, old.version).as_bytes(), old.key.as_bytes());
+    assert_eq!(h.backend().derive(new.spi.0, new.version).as_bytes(), new.key.as_bytes());
+    assert_eq!(h.gw.pool_stats().misses, 0, "the pool was refilled from the new key");
+}
+
+#[test]
+fn a_batch_of_1000_tunnels_in_one_request() {
+    let h = Harness::start(config());
+    let mut c = h.client();
+    let reqs: Vec<_> = (0..1000u16)
+        .map(|i| TunnelRequest {
+            virt_src: src(1 + (i % 4) as u8),
+            virt_dst: dst(i),
+            reverse: Some(reverse(u32::from(i), Version::AesGcm256)),
+        })
+        .collect();
+    let t0 = Instant::now();
+    let issued = h.rt.block_on(c.request_tunnels(&[Version::AesGcm256], &reqs)).unwrap();
+    let took = t0.elapsed();
+    assert_eq!(issued.len(), 1000);
+    assert_keys_derive(&h, &issued);
+    let spis: HashSet<_> = issued.iter().map(|t| t.params.spi).collect();
+    assert_eq!(spis.len(), 1000);
+    let state = h.backend().snapshot();
+    assert_eq!((state.acl.len(), state.egress.len()), (1000, 1000));
+    assert_eq!(h.gw.pool_stats(), rpc::server::PoolStats { hits: 1000, misses: 0 });
+    eprintln!("1000 tunnels in one request: {took:?}");
+}
+
+#[test]
+fn the_pool_refills_in_the_background() {
+    let mut cfg = config();
+    cfg.pool_size = 64;
+    let h = Harness::start(cfg);
+    assert_eq!(h.gw.pool_ready(Version::AesGcm256), 64);
+    let mut c = h.client();
+    let batch = |base: u16| -> Vec<TunnelRequest> {
+        (0..60)
+            .map(|i| TunnelRequest { virt_src: src(1), virt_dst: dst(base + i), reverse: None })
+            .collect()
+    };
+    h.rt.block_on(c.request_tunnels(&[Version::AesGcm256], &batch(0))).unwrap();
+    let deadline = Instant::now() + TIMEOUT;
+    while h.gw.pool_ready(Version::AesGcm256) < 64 {
+        assert!(Instant::now() < deadline, "pool not refilled");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let issued = h.rt.block_on(c.request_tunnels(&[Version::AesGcm256], &batch(100))).unwrap();
+    assert_keys_derive(&h, &issued);
+    assert_eq!(h.gw.pool_stats().misses, 0);
+    // A request larger than the pool still works (the shortfall inline).
+    let reqs: Vec<_> = (0..100)
+        .map(|i| TunnelRequest { virt_src: src(2), virt_dst: dst(200 + i), reverse: None })
+        .collect();
+    let issued = h.rt.block_on(c.request_tunnels(&[Version::AesGcm256], &reqs)).unwrap();
+    assert_keys_derive(&h, &issued);
+    assert!(h.gw.pool_stats().misses > 0);
+}
+
+#[test]
+fn method_paths() {
+    use tonic::codegen::http::uri::PathAndQuery;
+    let h = Harness::start(config());
+    let channel =
+        h.rt.block_on(
+            tonic::transport::Endpoint::from_shared(format!("http://{}", h.addr))
+                .unwrap()
+                .connect(),
+        )
+        .unwrap();
+    let call = |path: &'static str,
+                req: pb::KeyRotationRequest|
+     -> Result<pb::KeyRotationResponse, tonic::Status> {
+        h.rt.block_on(async {
+            let mut grpc = tonic::client::Grpc::new(channel.clone());
+            grpc.ready().await.unwrap();
+            let codec =
+                tonic_prost::ProstCodec::<pb::KeyRotationRequest, pb::KeyRotationResponse>::default(
+                );
+            grpc.unary(tonic::Request::new(req), PathAndQuery::from_static(path), codec)
+                .await
+                .map(|r| r.into_inner())
+        })
+    };
+    // The DOCA paths are served...
+    let r = call(
+        "/psp_gateway.PSP_Gateway/RequestKeyRotation",
+        pb::KeyRotationRequest { request_id: 42, issue_new_keys: false },
+    );
+    assert_eq!(r.unwrap().request_id, 42);
+    // ...and nothing else: so the typed client, which works against this
+    // server in every other test, calls exactly these paths too.
+    for wrong in [
+        "/psp_gateway.PspGateway/RequestKeyRotation",
+        "/psp_gateway.PSP_Gateway/request_key_rotation",
+        "/PSP_Gateway/RequestKeyRotation",
+    ] {
+        let e = call(wrong, pb::KeyRotationRequest::default()).unwrap_err();
+        assert_eq!(e.code(), Code::Unimplemented, "{wrong}");
+    }
+    let mtr = h.rt.block_on(async {
+        let mut grpc = tonic::client::Grpc::new(channel.clone());
+        grpc.ready().await.unwrap();
+        let codec =
+            tonic_prost::ProstCodec::<pb::MultiTunnelRequest, pb::MultiTunnelResponse>::default();
+        let req = wire_request(vec![wire_tunnel("10.0.0.1", "10.1.0.1")]);
+        grpc.unary(
+            tonic::Request::new(req),
+            PathAndQuery::from_static("/psp_gateway.PSP_Gateway/RequestMultipleTunnelParams"),
+            codec,
+        )
+        .await
+    });
+    assert_eq!(mtr.unwrap().into_inner().tunnels_params.len(), 1);
+}
+
+#[test]
+fn server_shuts_down_and_frees_its_port() {
+    let mut h = Harness::start(config());
+    let addr = h.addr;
+    h.server.take().unwrap().shutdown(&h.rt);
+    let err = h.rt.block_on(Client::connect(&addr.to_string(), Duration::from_secs(2)));
+    assert!(err.is_err(), "nothing listens after shutdown");
+    // The port can be bound again.
+    let again = h.rt.start_server(addr, h.gw.clone()).unwrap();
+    assert_eq!(again.local_addr(), addr);
+    again.shutdown(&h.rt);
+}
