@@ -8,6 +8,10 @@
 
 #![cfg(feature = "dpdk")]
 
+mod common;
+
+use common::{masters, read_pcap, write_pcap, TempDir};
+
 use crossbeam::queue::ArrayQueue;
 use engine::dpdk::{
     run_lcores, ControlPacket, CoreQueues, Eal, EalArgs, FlowMetadata, GatewayCore, Mbuf, Mempool,
@@ -18,22 +22,12 @@ use engine::flows::{FlowBatch, FlowConfig, FlowProgrammer, FlowRequest, HeldPack
 use engine::pipeline::{LcorePipeline, PipelineConfig};
 use engine::psp::cache::{CachedKeys, KeyCache};
 use engine::psp::decap::{decap, DecapOptions, Syndrome};
-use engine::psp::encap::{EncapConfig, Encapsulator, OuterIp};
-use engine::psp::kdf::{MasterKey, MasterKeyPair};
-use engine::psp::{buf::PacketBuf, buf::VecBuf, Mode, Spi, Version};
+use engine::psp::encap::Encapsulator;
+use engine::psp::{buf::PacketBuf, buf::VecBuf, Spi, Version};
 use engine::wire::{self, ETHERNET_HEADER_LEN as ETH};
-use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-struct TempDir(PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 fn ipv4_frame(src: &str, dst: &str, i: usize) -> Vec<u8> {
     let payload: Vec<u8> = (0..64 + i * 13).map(|j| (i * 7 + j) as u8).collect();
@@ -47,52 +41,6 @@ fn ipv4_frame(src: &str, dst: &str, i: usize) -> Vec<u8> {
     f
 }
 
-fn write_pcap(path: &Path, frames: &[Vec<u8>]) {
-    let mut out = Vec::new();
-    for x in [0xa1b2_c3d4u32, 0x0004_0002, 0, 0, 65_535, 1] {
-        out.extend_from_slice(&x.to_le_bytes());
-    }
-    for f in frames {
-        for x in [0u32, 0, f.len() as u32, f.len() as u32] {
-            out.extend_from_slice(&x.to_le_bytes());
-        }
-        out.extend_from_slice(f);
-    }
-    std::fs::write(path, out).unwrap();
-}
-
-fn read_pcap(path: &Path) -> Vec<Vec<u8>> {
-    let d = std::fs::read(path).unwrap();
-    let (mut at, mut out) = (24, Vec::new());
-    while at + 16 <= d.len() {
-        let n = u32::from_le_bytes(d[at + 8..at + 12].try_into().unwrap()) as usize;
-        out.push(d[at + 16..at + 16 + n].to_vec());
-        at += 16 + n;
-    }
-    out
-}
-
-fn masters(a: u8) -> MasterKeyPair {
-    MasterKeyPair::new(
-        MasterKey::from_bytes(&[a; 32]).unwrap(),
-        MasterKey::from_bytes(&[a + 1; 32]).unwrap(),
-    )
-}
-
-fn tunnel(spi: Spi, key_of: &MasterKeyPair) -> Encapsulator {
-    let cfg = EncapConfig {
-        mode: Mode::Tunnel,
-        version: Version::AesGcm128,
-        spi,
-        crypt_offset: 0,
-        vc: None,
-        eth: None,
-        outer: OuterIp::V6 { src: "fd00::2".parse().unwrap(), dst: "fd00::1".parse().unwrap() },
-        ttl: 64,
-    };
-    Encapsulator::new(cfg, &key_of.derive(spi, Version::AesGcm128)).unwrap()
-}
-
 fn seal(e: &Encapsulator, frame: &[u8], iv: u64, sample: bool) -> Vec<u8> {
     let mut b = VecBuf::new(frame);
     e.encap(&mut b, iv, sample).unwrap();
@@ -101,9 +49,8 @@ fn seal(e: &Encapsulator, frame: &[u8], iv: u64, sample: bool) -> Vec<u8> {
 
 #[test]
 fn misses_are_held_tunnelled_and_resubmitted_and_ingress_is_checked() {
-    let dir = TempDir(std::env::temp_dir().join(format!("pspgw-gw-{}", std::process::id())));
-    std::fs::create_dir_all(&dir.0).unwrap();
-    let p = |name: &str| dir.0.join(name);
+    let dir = TempDir::new("pspgw-gw");
+    let p = |name: &str| dir.file(name);
     let (ours, peer) = (masters(1), masters(7));
     let (our_spi, peer_spi) = (Spi(3), Spi(0x8000_0011));
     let (vm, remote) = ("10.0.0.1", "10.0.0.2");
@@ -121,7 +68,7 @@ fn misses_are_held_tunnelled_and_resubmitted_and_ingress_is_checked() {
     host_in.extend([v6.clone(), v6, vec![1, 2, 3]]);
 
     // Uplink side: PSP from the peer, sealed with the key of our SPI.
-    let from_peer = tunnel(our_spi, &ours);
+    let from_peer = common::tunnel(our_spi, Version::AesGcm128, &ours);
     let good: Vec<Vec<u8>> = (0..20).map(|i| ipv4_frame(remote, vm, 100 + i)).collect();
     let mut net_in: Vec<Vec<u8>> = good
         .iter()
@@ -133,7 +80,12 @@ fn misses_are_held_tunnelled_and_resubmitted_and_ingress_is_checked() {
         // A valid SPI, but not for this inner source.
         net_in.push(seal(&from_peer, &ipv4_frame("10.0.0.99", vm, i), 100 + i as u64, false));
         // An SPI we never gave anyone (its key still derives): unknown.
-        net_in.push(seal(&tunnel(Spi(77), &ours), &ipv4_frame(remote, vm, i), 1, false));
+        net_in.push(seal(
+            &common::tunnel(Spi(77), Version::AesGcm128, &ours),
+            &ipv4_frame(remote, vm, i),
+            1,
+            false,
+        ));
         // Tampered.
         let mut bad = seal(&from_peer, &ipv4_frame(remote, vm, i), 200 + i as u64, false);
         *bad.last_mut().unwrap() ^= 1;
@@ -182,7 +134,7 @@ fn misses_are_held_tunnelled_and_resubmitted_and_ingress_is_checked() {
     let pipe = LcorePipeline::new(cfg, 0, readers.remove(0));
     let mut cores = [GatewayCore::new(pipe, &ours, &pool, meta, &to_control, &resubmit, 5)];
     let stop = AtomicBool::new(false);
-    let to_peer = Arc::new(tunnel(peer_spi, &peer));
+    let to_peer = Arc::new(common::tunnel(peer_spi, Version::AesGcm128, &peer));
     let (mut misses, mut arps, mut samples, mut released) = (0, 0, 0u64, 0);
     let stats = {
         let queues = vec![CoreQueues {

@@ -6,27 +6,22 @@
 
 #![cfg(feature = "dpdk")]
 
+mod common;
+
+use common::{masters, read_pcap, write_pcap, TempDir};
+
 use engine::dpdk::{
     run_lcores, Burst, BurstHandler, CoreQueues, Eal, EalArgs, Mempool, Port, PortConfig, QueueId,
 };
 use engine::psp::cache::{CachedKeys, KeyCache};
 use engine::psp::decap::{decap, DecapOptions};
-use engine::psp::encap::{EncapConfig, Encapsulator, OuterIp};
-use engine::psp::kdf::{MasterKey, MasterKeyPair};
-use engine::psp::{buf::PacketBuf, buf::VecBuf, Mode, Spi, Version};
+use engine::psp::encap::Encapsulator;
+use engine::psp::kdf::MasterKeyPair;
+use engine::psp::{buf::PacketBuf, buf::VecBuf, Spi, Version};
 use engine::wire::{self, ETHERNET_HEADER_LEN as ETH};
-use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-struct TempDir(PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 fn frame(i: usize) -> Vec<u8> {
     let payload: Vec<u8> = (0..(i * 37) % 1300).map(|j| (i + j) as u8).collect();
@@ -38,52 +33,6 @@ fn frame(i: usize) -> Vec<u8> {
     wire::udp_emit(&mut f[ETH + 20..], 1000 + i as u16, 5001, 8 + payload.len() as u16);
     f.extend_from_slice(&payload);
     f
-}
-
-fn write_pcap(path: &Path, frames: &[Vec<u8>]) {
-    let mut out = Vec::new();
-    for x in [0xa1b2_c3d4u32, 0x0004_0002, 0, 0, 65_535, 1] {
-        out.extend_from_slice(&x.to_le_bytes());
-    }
-    for f in frames {
-        for x in [0u32, 0, f.len() as u32, f.len() as u32] {
-            out.extend_from_slice(&x.to_le_bytes());
-        }
-        out.extend_from_slice(f);
-    }
-    std::fs::write(path, out).unwrap();
-}
-
-fn read_pcap(path: &Path) -> Vec<Vec<u8>> {
-    let d = std::fs::read(path).unwrap();
-    let (mut at, mut out) = (24, Vec::new());
-    while at + 16 <= d.len() {
-        let n = u32::from_le_bytes(d[at + 8..at + 12].try_into().unwrap()) as usize;
-        out.push(d[at + 16..at + 16 + n].to_vec());
-        at += 16 + n;
-    }
-    out
-}
-
-fn masters(a: u8) -> MasterKeyPair {
-    MasterKeyPair::new(
-        MasterKey::from_bytes(&[a; 32]).unwrap(),
-        MasterKey::from_bytes(&[a + 1; 32]).unwrap(),
-    )
-}
-
-fn tunnel(spi: Spi, key_of: &MasterKeyPair) -> Encapsulator {
-    let cfg = EncapConfig {
-        mode: Mode::Tunnel,
-        version: Version::AesGcm256,
-        spi,
-        crypt_offset: 0,
-        vc: None,
-        eth: None,
-        outer: OuterIp::V6 { src: "fd00::1".parse().unwrap(), dst: "fd00::2".parse().unwrap() },
-        ttl: 64,
-    };
-    Encapsulator::new(cfg, &key_of.derive(spi, Version::AesGcm256)).unwrap()
 }
 
 /// Encrypts toward the peer, decrypts what the peer sent with our keys.
@@ -125,9 +74,8 @@ fn two_packet_cores_encrypt_and_decrypt_pcap_traffic() {
     } else {
         vec![0]
     };
-    let dir = TempDir(std::env::temp_dir().join(format!("pspgw-lcores-{}", std::process::id())));
-    std::fs::create_dir_all(&dir.0).unwrap();
-    let p = |name: &str| dir.0.join(name);
+    let dir = TempDir::new("pspgw-lcores");
+    let p = |name: &str| dir.file(name);
     let (ours, peer) = (masters(1), masters(7));
     let peer_spi = Spi(0x8000_0005); // the peer gave us this SPI
     let our_spi = Spi(9); // we gave the peer this one
@@ -139,7 +87,7 @@ fn two_packet_cores_encrypt_and_decrypt_pcap_traffic() {
     let mut vdev_wire = String::from("net_pcap1");
     for q in 0..cpus.len() {
         let clear: Vec<Vec<u8>> = (0..per_q).map(|i| frame(q * 1000 + i)).collect();
-        let from_peer = tunnel(our_spi, &ours);
+        let from_peer = common::tunnel(our_spi, Version::AesGcm256, &ours);
         let psp: Vec<Vec<u8>> = clear
             .iter()
             .enumerate()
@@ -193,7 +141,7 @@ fn two_packet_cores_encrypt_and_decrypt_pcap_traffic() {
         let mut handlers: Vec<PspHandler> = cpus
             .iter()
             .map(|_| PspHandler {
-                to_peer: tunnel(peer_spi, &peer),
+                to_peer: common::tunnel(peer_spi, Version::AesGcm256, &peer),
                 iv: 0,
                 ours: ours.clone(),
                 cache: KeyCache::new(64),
