@@ -1,0 +1,176 @@
+//! The flags, one table for the command line, the JSON keys and the help.
+
+use clap::{Arg, ArgAction, Command};
+
+/// How a flag takes its value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A switch: present means true (JSON: true/false).
+    Switch,
+    /// One value.
+    Value,
+    /// A repeatable value (JSON: a string or an array of strings).
+    List,
+}
+
+/// One flag of the gateway.
+#[derive(Debug)]
+pub struct Opt {
+    /// Long name, which is also the JSON key.
+    pub long: &'static str,
+    /// Short letter, also accepted as a JSON key.
+    pub short: Option<char>,
+    pub kind: Kind,
+    pub value_name: &'static str,
+    pub help: &'static str,
+    pub heading: &'static str,
+}
+
+impl Opt {
+    /// `-p/--pci-addr` or `--sample-rate`, as errors name it.
+    pub fn label(&self) -> String {
+        match self.short {
+            Some(c) => format!("-{c}/--{}", self.long),
+            None => format!("--{}", self.long),
+        }
+    }
+}
+
+const DOCA: &str = "DOCA Flags";
+const PROGRAM: &str = "Program Flags";
+const OURS: &str = "Beyond DOCA";
+
+use Kind::{List, Switch, Value};
+
+const fn opt(
+    long: &'static str,
+    short: Option<char>,
+    kind: Kind,
+    value_name: &'static str,
+    help: &'static str,
+    heading: &'static str,
+) -> Opt {
+    Opt { long, short, kind, value_name, help, heading }
+}
+
+/// Every settable flag (not -h, -v, -j), in the DOCA application's order.
+pub const OPTS: &[Opt] = &[
+    opt("log-level", Some('l'), Value, "N", "Log level: 10=DISABLE, 20=CRITICAL, 30=ERROR, 40=WARNING, 50=INFO, 60=DEBUG, 70=TRACE [default: 50]", DOCA),
+    opt("sdk-log-level", None, Value, "N", "SDK (DPDK) log level, same scale [default: 40]", DOCA),
+    opt("pci-addr", Some('p'), Value, "BDF", "PCI BDF of the device in BB:DD.F format, or a DPDK device (net_...) (required)", PROGRAM),
+    opt("repr", Some('r'), Value, "REPR", "Device representor list in vf[x-y]pf[x-y] format, or a DPDK device (net_...) (required)", PROGRAM),
+    opt("core-mask", Some('m'), Value, "MASK", "EAL core mask [default: 0x1]", PROGRAM),
+    opt("decap-dmac", None, Value, "MAC", "mac_dst addr of the decapped packets (cannot use w/ vf-name)", PROGRAM),
+    opt("local-virt-ip", None, Value, "IPV4", "Local IP addr of VF (cannot use w/ vf-name)", PROGRAM),
+    opt("vf-name", Some('d'), Value, "NAME", "Name of the virtual function device / unsecured port (Host only. Automatically detects MAC/VIP. Requires IPv4 addr bound to VF.)", PROGRAM),
+    opt("nexthop-dmac", Some('n'), Value, "MAC", "next-hop mac_dst addr of the encapped packets", PROGRAM),
+    opt("svc-addr", Some('s'), Value, "IP[:PORT]", "Service address of locally running gRPC server; port number optional [default: 0.0.0.0:3000]", PROGRAM),
+    opt("tunnel", Some('t'), List, "SVC-IP[:PORT]:VIRT-IP", "Remote host tunnel(s), formatted 'svc-ip:virt-ip' (repeatable; IPv6 in brackets)", PROGRAM),
+    opt("tunnels-file", Some('f'), Value, "PATH", "Specifies the location of the tunnels-file. Format: rpc-addr:virt-addr,virt-addr,...", PROGRAM),
+    opt("cookie", Some('c'), Switch, "", "Enable use of PSP virtualization cookies", PROGRAM),
+    opt("disable-ingress-acl", Some('a'), Switch, "", "Allows any ingress packet that successfully decrypts", PROGRAM),
+    opt("sample-rate", None, Value, "N", "Sets the log2 sample rate: 0: disabled, 1: 50%, ... 16: 1.5e-3%", PROGRAM),
+    opt("maintain-order", None, Switch, "", "Keep sampled and unsampled packets in order", PROGRAM),
+    opt("max-tunnels", Some('x'), Value, "N", "Specify the max number of PSP tunnels [default: 4096]", PROGRAM),
+    opt("crypt-offset", Some('o'), Value, "N", "Specify the PSP crypt offset, in 4-byte words, 0..=63 [default: 0]", PROGRAM),
+    opt("psp-version", None, Value, "N", "Specify the PSP version for outgoing connections (0 or 1; 2 and 3 are GMAC) [default: 1]", PROGRAM),
+    opt("static-tunnels", Some('z'), Switch, "", "Create tunnels at startup", PROGRAM),
+    opt("debug-keys", Some('k'), Switch, "", "Enable debug keys", PROGRAM),
+    opt("stat-print", None, Switch, "", "Enable printing statistics", PROGRAM),
+    opt("perf-print", None, Value, "WHAT", "Enable printing performance metrics (key-gen, insertion, all)", PROGRAM),
+    opt("show-rss-rx-packets", None, Switch, "", "Show RSS rx packets", PROGRAM),
+    opt("outer-ip-type", None, Value, "ipv4|ipv6", "outer IP type [default: ipv6]", PROGRAM),
+    opt("uplink-ip", None, Value, "IP", "Outer source address of our tunnels (family of --outer-ip-type)", OURS),
+    opt("grpc-cert", None, Value, "PATH", "gRPC server certificate, PEM (with --grpc-key and --grpc-ca: mutual TLS)", OURS),
+    opt("grpc-key", None, Value, "PATH", "gRPC server private key, PEM", OURS),
+    opt("grpc-ca", None, Value, "PATH", "CA certificate that peers' certificates must chain to, PEM", OURS),
+    opt("idle-backoff", None, Switch, "", "Let idle packet cores back off instead of busy polling", OURS),
+];
+
+/// The flag with this long name.
+#[cfg(test)]
+pub fn by_long(long: &str) -> &'static Opt {
+    OPTS.iter().find(|o| o.long == long).expect("known flag")
+}
+
+/// The flag a JSON key names: its long name or its short letter.
+pub fn by_json_key(key: &str) -> Option<&'static Opt> {
+    // The DOCA guide's own example spells "decap-dmac" as "dcap-dmac".
+    let key = if key == "dcap-dmac" { "decap-dmac" } else { key };
+    OPTS.iter()
+        .find(|o| o.long == key || o.short.is_some_and(|c| key.len() == 1 && key.starts_with(c)))
+}
+
+/// The clap command; `-h/--help`, `-v/--version` and `-j/--json` first.
+pub fn command() -> Command {
+    let mut cmd = Command::new("psp-gateway")
+        .about("PSP security gateway, DOCA PSP Gateway compatible")
+        .override_usage("psp-gateway [DOCA Flags] [Program Flags]")
+        .version(super::VERSION)
+        .disable_help_flag(true)
+        .disable_version_flag(true)
+        .arg(
+            Arg::new("help")
+                .short('h')
+                .long("help")
+                .action(ArgAction::Help)
+                .help("Print a help synopsis")
+                .help_heading(DOCA),
+        )
+        .arg(
+            Arg::new("version")
+                .short('v')
+                .long("version")
+                .action(ArgAction::Version)
+                .help("Print program version information")
+                .help_heading(DOCA),
+        )
+        .arg(
+            Arg::new("json")
+                .short('j')
+                .long("json")
+                .value_name("PATH")
+                .action(ArgAction::Set)
+                .help("Parse all command flags from an input json file")
+                .help_heading(DOCA),
+        );
+    for o in OPTS {
+        let mut a = Arg::new(o.long).long(o.long).help(o.help).help_heading(o.heading);
+        if let Some(c) = o.short {
+            a = a.short(c);
+        }
+        a = match o.kind {
+            Kind::Switch => a.action(ArgAction::SetTrue),
+            // Negative numbers reach the value checks, which name them.
+            Kind::Value => {
+                a.action(ArgAction::Set).value_name(o.value_name).allow_negative_numbers(true)
+            }
+            Kind::List => a.action(ArgAction::Append).value_name(o.value_name),
+        };
+        cmd = cmd.arg(a);
+    }
+    cmd
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_is_consistent() {
+        command().debug_assert();
+        for (i, o) in OPTS.iter().enumerate() {
+            assert!(OPTS[i + 1..]
+                .iter()
+                .all(|p| p.long != o.long && (o.short.is_none() || p.short != o.short)));
+        }
+        for k in ["p", "r", "m", "n", "s", "t", "f", "c", "a", "x", "o", "z", "k"] {
+            assert!(by_json_key(k).is_some(), "{k}");
+        }
+        assert_eq!(by_json_key("dcap-dmac").unwrap().long, "decap-dmac");
+        assert!(by_json_key("json").is_none() && by_json_key("j").is_none());
+        assert!(by_json_key("help").is_none() && by_json_key("pci").is_none());
+        assert_eq!(by_long("sample-rate").label(), "--sample-rate");
+        assert_eq!(by_long("max-tunnels").label(), "-x/--max-tunnels");
+    }
+}
