@@ -13,6 +13,11 @@ command -v cmp >/dev/null || need_apt+=(diffutils)
 # DPDK (dpdk-sys links libdpdk, found with pkg-config) and libclang (bindgen).
 pkg-config --exists libdpdk 2>/dev/null || need_apt+=(libdpdk-dev)
 compgen -G '/usr/lib/llvm-*/lib/libclang*.so*' >/dev/null || need_apt+=(libclang-dev)
+# The two-gateway demo and its test: namespaces, veths, capture, ping.
+command -v ip >/dev/null || need_apt+=(iproute2)
+command -v tcpdump >/dev/null || need_apt+=(tcpdump)
+command -v ethtool >/dev/null || need_apt+=(ethtool)
+command -v ping >/dev/null || need_apt+=(iputils-ping)
 if [ ${#need_apt[@]} -gt 0 ]; then
     SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
     echo "setup: apt-get install ${need_apt[*]}"

@@ -329,6 +329,18 @@ impl<B: TunnelBackend> Gateway<B> {
         self.inner.pool.masters()
     }
 
+    /// SPIs and keys for the way back of tunnels this gateway asks a peer
+    /// for (a request's `reverse_params`): from the same pool and master
+    /// keys as those it hands to requesters, so the datapath derives every
+    /// receive key from one pair.
+    pub fn allocate_local(
+        &self,
+        version: Version,
+        n: usize,
+    ) -> Result<Vec<SpiKey>, engine::psp::keygen::Error> {
+        self.inner.pool.take(version, n)
+    }
+
     /// Pool counters.
     pub fn pool_stats(&self) -> PoolStats {
         self.inner.pool.stats()

@@ -1,0 +1,105 @@
+//! The gRPC server's view of the datapath: ingress ACL entries and egress
+//! tunnels go to the flow programmer as batches; a call returns once the
+//! change is visible on every packet core, so a peer's first packets after
+//! our answer are admitted.
+
+use crate::tunnels::{Completions, TunnelFactory};
+use engine::flows::{FlowBatch, FlowClient, FlowError, FlowRequest};
+use engine::psp::kdf::MasterKeyPair;
+use engine::psp::Spi;
+use rpc::server::{BackendError, EgressTunnel, TunnelBackend};
+use std::net::Ipv4Addr;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long a table change may take before the request fails.
+const PROGRAMMING_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Shared by the gRPC server and the control plane.
+#[derive(Debug)]
+pub struct Datapath {
+    /// The flow programmer's request ring.
+    pub flows: FlowClient,
+    /// Where the control plane reports batch results.
+    pub completions: Completions,
+    /// Batch ids, unique across the process.
+    pub next_batch: AtomicU64,
+    /// Our side of every tunnel's outer headers.
+    pub factory: TunnelFactory,
+    /// Ingress ACL entries installed.
+    pub acl_entries: AtomicUsize,
+    /// Whether `--debug-keys` allows keys in logs.
+    pub debug_keys: bool,
+}
+
+impl Datapath {
+    /// Submits `requests` as one batch and waits until every core sees it.
+    pub fn apply(&self, requests: Vec<FlowRequest>) -> Result<(), BackendError> {
+        let id = self.next_batch.fetch_add(1, Ordering::Relaxed);
+        if self.flows.submit(FlowBatch { id, requests }).is_err() {
+            return Err(BackendError::Failed("flow request ring full".into()));
+        }
+        match self.completions.wait(id, PROGRAMMING_TIMEOUT) {
+            Some(Ok(_)) => Ok(()),
+            Some(Err(FlowError::TooManyTunnels { .. })) => Err(BackendError::Full),
+            Some(Err(e)) => Err(BackendError::Failed(e.to_string())),
+            None => Err(BackendError::Failed("flow programming timed out".into())),
+        }
+    }
+}
+
+/// The [`TunnelBackend`] over the datapath.
+#[derive(Debug, Clone)]
+pub struct Backend(pub Arc<Datapath>);
+
+impl TunnelBackend for Backend {
+    fn tunnel_count(&self) -> usize {
+        self.0.acl_entries.load(Ordering::Relaxed)
+    }
+
+    fn install_ingress_acl(&self, spi: Spi, peer_virt_ip: Ipv4Addr) -> Result<(), BackendError> {
+        self.0.apply(vec![FlowRequest::InsertAcl { spi, src: peer_virt_ip }])?;
+        self.0.acl_entries.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(%spi, peer = %peer_virt_ip, "ingress ACL entry installed");
+        Ok(())
+    }
+
+    fn remove_ingress_acl(&self, spi: Spi, peer_virt_ip: Ipv4Addr) {
+        if self.0.apply(vec![FlowRequest::RemoveAcl { spi, src: peer_virt_ip }]).is_ok() {
+            self.0.acl_entries.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    fn create_egress_tunnel(&self, t: &EgressTunnel) -> Result<(), BackendError> {
+        let encap = self.0.factory.build(&t.params).map_err(BackendError::Failed)?;
+        self.0.apply(vec![FlowRequest::InsertTunnel {
+            dst: t.peer_virt_ip,
+            encap: Arc::new(encap),
+        }])?;
+        if self.0.debug_keys {
+            tracing::info!(peer = %t.peer_virt_ip, spi = %t.params.spi,
+                key = %hex_key(t.params.key.as_bytes()), "egress tunnel created (reverse params)");
+        } else {
+            tracing::info!(peer = %t.peer_virt_ip, spi = %t.params.spi, "egress tunnel created (reverse params)");
+        }
+        Ok(())
+    }
+
+    fn remove_egress_tunnel(&self, _local_virt_ip: Ipv4Addr, peer_virt_ip: Ipv4Addr) {
+        let _ = self.0.apply(vec![FlowRequest::RemoveTunnel { dst: peer_virt_ip }]);
+    }
+
+    fn set_master_keys(&self, _masters: &MasterKeyPair, invalidated_slot: Option<usize>) {
+        // The packet cores derive from the pair the server had at start;
+        // rotation reaches them with issue 5 (key lifecycle).
+        if let Some(slot) = invalidated_slot {
+            tracing::warn!(slot, "master key rotated: packet cores keep the previous pair");
+        }
+    }
+}
+
+/// Hex for `--debug-keys` output only.
+pub fn hex_key(k: &[u8]) -> String {
+    k.iter().map(|b| format!("{b:02x}")).collect()
+}

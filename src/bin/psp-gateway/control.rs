@@ -1,0 +1,308 @@
+//! The control plane's thread: it drives the flow programmer, takes what
+//! the packet cores send up (misses, ARP, sampling mirrors), holds missed
+//! packets per destination while a tunnel is requested from the peer that
+//! the tunnel map places the destination behind, installs the tunnel, and
+//! resubmits the held packets. Requests run on the gRPC runtime; failed
+//! peers are retried with back-off; held packets stay bounded.
+
+use crate::backend::{Backend, Datapath};
+use crossbeam::channel::{Receiver, Sender};
+use crossbeam::queue::ArrayQueue;
+use engine::dpdk::{ControlPacket, Mbuf, ToControl};
+use engine::flows::{
+    FlowBatch, FlowProgrammer, FlowRequest, HeldPackets, HoldOutcome, ReplicatedTables,
+};
+use engine::psp::Version;
+use rpc::client::{Client, TunnelRequest};
+use rpc::params::TunnelParams;
+use rpc::server::{Gateway, TunnelBackend};
+use std::collections::{HashMap, HashSet};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// First retry delay after a failed request; doubles up to [`RETRY_MAX`].
+const RETRY_MIN: Duration = Duration::from_millis(100);
+/// Longest retry delay.
+const RETRY_MAX: Duration = Duration::from_secs(5);
+/// How long one key exchange may take.
+const RPC_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Counters of the control plane, printed with the stats.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ControlCounters {
+    /// Missed packets received from the cores.
+    pub misses: u64,
+    /// Missed packets to destinations no peer serves (dropped).
+    pub no_peer: u64,
+    /// Held packets dropped (queue full or refused).
+    pub held_dropped: u64,
+    /// Held packets resubmitted after their tunnel came up.
+    pub resubmitted: u64,
+    /// Resubmissions lost to a full core ring.
+    pub resubmit_ring_full: u64,
+    /// Tunnels set up by our requests.
+    pub tunnels_up: u64,
+    /// Requests that failed (each is retried).
+    pub requests_failed: u64,
+    /// ARP and other traffic sent up by the cores (dropped).
+    pub rss: u64,
+    /// Sampled packets received.
+    pub sampled: u64,
+}
+
+/// What the control plane needs to request tunnels.
+pub struct Requests {
+    /// The gRPC runtime.
+    pub rt: tokio::runtime::Handle,
+    /// Our service (its pool gives our reverse SPIs and keys).
+    pub gateway: Gateway<Backend>,
+    /// Which peer serves each remote virtual address.
+    pub peer_of: HashMap<Ipv4Addr, SocketAddr>,
+    /// Our virtual address (inner source).
+    pub local_virt_ip: Ipv4Addr,
+    /// The PSP version we offer.
+    pub version: Version,
+    /// Our virtualization cookie for the way back, if cookies are on.
+    pub virt_cookie: Option<u64>,
+}
+
+struct Retry {
+    at: Instant,
+    delay: Duration,
+}
+
+/// The control-plane thread's state.
+pub struct ControlPlane<'a> {
+    dp: Arc<Datapath>,
+    programmer: FlowProgrammer<ReplicatedTables>,
+    to_control: &'a ArrayQueue<ControlPacket>,
+    resubmit: &'a [ArrayQueue<Mbuf>],
+    next_core: usize,
+    held: HeldPackets<Mbuf>,
+    req: Requests,
+    /// Tunnel batches for destinations with held packets, by batch id.
+    pending: HashMap<u64, Ipv4Addr>,
+    /// Destinations with a request in flight.
+    requesting: HashSet<Ipv4Addr>,
+    /// Destinations whose tunnel is up.
+    up: HashSet<Ipv4Addr>,
+    retries: HashMap<Ipv4Addr, Retry>,
+    results_tx: Sender<(Ipv4Addr, Result<TunnelParams, String>)>,
+    results_rx: Receiver<(Ipv4Addr, Result<TunnelParams, String>)>,
+    show_rss: bool,
+    /// Counters.
+    pub counters: ControlCounters,
+}
+
+impl<'a> ControlPlane<'a> {
+    /// A control plane over the datapath's rings.
+    pub fn new(
+        dp: Arc<Datapath>,
+        programmer: FlowProgrammer<ReplicatedTables>,
+        to_control: &'a ArrayQueue<ControlPacket>,
+        resubmit: &'a [ArrayQueue<Mbuf>],
+        req: Requests,
+        show_rss: bool,
+    ) -> ControlPlane<'a> {
+        let (results_tx, results_rx) = crossbeam::channel::unbounded();
+        ControlPlane {
+            dp,
+            programmer,
+            to_control,
+            resubmit,
+            next_core: 0,
+            held: HeldPackets::new(1024, 64),
+            req,
+            pending: HashMap::new(),
+            requesting: HashSet::new(),
+            up: HashSet::new(),
+            retries: HashMap::new(),
+            results_tx,
+            results_rx,
+            show_rss,
+            counters: ControlCounters::default(),
+        }
+    }
+
+    /// Asks for tunnels to every mapped destination now (`-z`); failures
+    /// are retried, one attempt per destination per round.
+    pub fn connect_all(&mut self) {
+        let dsts: Vec<Ipv4Addr> = self.req.peer_of.keys().copied().collect();
+        for dst in dsts {
+            self.request(dst);
+        }
+    }
+
+    /// Runs until `stop` is set.
+    pub fn run(&mut self, stop: &AtomicBool) {
+        while !stop.load(Ordering::Relaxed) {
+            if !self.turn() {
+                std::thread::sleep(Duration::from_micros(50));
+            }
+        }
+    }
+
+    /// One turn; returns whether anything happened.
+    pub fn turn(&mut self) -> bool {
+        let mut busy = self.programmer.run_once() != engine::flows::Progress::default();
+        while let Some(c) = self.dp.flows.poll() {
+            busy = true;
+            match self.pending.remove(&c.id) {
+                Some(dst) => self.tunnel_installed(dst, c.result.is_ok()),
+                None => self.dp.completions.complete(c.id, c.result),
+            }
+        }
+        while let Ok((dst, result)) = self.results_rx.try_recv() {
+            busy = true;
+            self.requesting.remove(&dst);
+            match result.and_then(|p| self.dp.factory.build(&p)) {
+                Ok(encap) => {
+                    let id = self.dp.next_batch.fetch_add(1, Ordering::Relaxed);
+                    let requests = vec![FlowRequest::InsertTunnel { dst, encap: Arc::new(encap) }];
+                    if self.dp.flows.submit(FlowBatch { id, requests }).is_ok() {
+                        self.pending.insert(id, dst);
+                    } else {
+                        self.failed(dst, "flow request ring full".into());
+                    }
+                }
+                Err(e) => self.failed(dst, e),
+            }
+        }
+        while let Some(cp) = self.to_control.pop() {
+            busy = true;
+            match cp.why {
+                ToControl::Miss { dst } => self.missed(dst, cp.mbuf),
+                ToControl::Rss => self.counters.rss += 1,
+                ToControl::Sampled { meta } => {
+                    self.counters.sampled += 1;
+                    if self.show_rss {
+                        tracing::info!(
+                            meta = format_args!("{meta:#x}"),
+                            len = cp.mbuf.len(),
+                            "sampled packet"
+                        );
+                    }
+                }
+            }
+        }
+        let now = Instant::now();
+        let due: Vec<Ipv4Addr> =
+            self.retries.iter().filter(|(_, r)| r.at <= now).map(|(d, _)| *d).collect();
+        for dst in due {
+            busy = true;
+            self.request(dst);
+        }
+        busy
+    }
+
+    fn missed(&mut self, dst: Ipv4Addr, m: Mbuf) {
+        self.counters.misses += 1;
+        if !self.req.peer_of.contains_key(&dst) {
+            self.counters.no_peer += 1;
+            return; // m dropped: freed
+        }
+        let (_, outcome) = self.held.hold(dst, m);
+        match outcome {
+            HoldOutcome::Held => {}
+            HoldOutcome::DroppedOldest(_) | HoldOutcome::Refused(_) => {
+                self.counters.held_dropped += 1
+            }
+        }
+        if self.up.contains(&dst) {
+            // The tunnel came up while this packet was on its way: resubmit.
+            self.release(dst);
+        } else if !self.requesting.contains(&dst) && !self.retries.contains_key(&dst) {
+            self.request(dst);
+        }
+    }
+
+    fn request(&mut self, dst: Ipv4Addr) {
+        let Some(&svc) = self.req.peer_of.get(&dst) else { return };
+        if !self.requesting.insert(dst) {
+            return;
+        }
+        let tx = self.results_tx.clone();
+        let gateway = self.req.gateway.clone();
+        let (local, version, cookie) =
+            (self.req.local_virt_ip, self.req.version, self.req.virt_cookie);
+        let factory = self.dp.factory;
+        self.req.rt.spawn(async move {
+            let result = async {
+                let mut client = Client::connect(&svc.to_string(), RPC_TIMEOUT)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                // Our SPI for the way back, admitted before the peer can use it.
+                let mine = gateway
+                    .allocate_local(version, 1)
+                    .map_err(|e| e.to_string())?
+                    .pop()
+                    .ok_or("no SPI")?;
+                let backend = gateway.backend().clone();
+                let spi = mine.spi;
+                tokio::task::spawn_blocking(move || backend.install_ingress_acl(spi, dst))
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .map_err(|e| e.to_string())?;
+                let reverse = TunnelParams {
+                    mac: Some(factory.uplink_mac),
+                    ip: factory.uplink_ip,
+                    version,
+                    spi: mine.spi,
+                    key: mine.key.clone(),
+                    virt_cookie: cookie,
+                    encap_type: 0,
+                };
+                let issued = client
+                    .request_tunnels(
+                        &[version],
+                        &[TunnelRequest { virt_src: local, virt_dst: dst, reverse: Some(reverse) }],
+                    )
+                    .await
+                    .map_err(|e| e.to_string())?;
+                issued
+                    .into_iter()
+                    .next()
+                    .map(|t| t.params)
+                    .ok_or_else(|| "empty answer".to_string())
+            }
+            .await;
+            let _ = tx.send((dst, result));
+        });
+    }
+
+    fn failed(&mut self, dst: Ipv4Addr, why: String) {
+        self.counters.requests_failed += 1;
+        let delay = self.retries.get(&dst).map_or(RETRY_MIN, |r| (r.delay * 2).min(RETRY_MAX));
+        tracing::warn!(%dst, %why, retry_in = ?delay, "tunnel request failed");
+        self.retries.insert(dst, Retry { at: Instant::now() + delay, delay });
+    }
+
+    fn tunnel_installed(&mut self, dst: Ipv4Addr, ok: bool) {
+        if !ok {
+            self.failed(dst, "flow programmer refused the tunnel".into());
+            return;
+        }
+        self.retries.remove(&dst);
+        self.up.insert(dst);
+        self.counters.tunnels_up += 1;
+        tracing::info!(%dst, "tunnel up");
+        self.release(dst);
+    }
+
+    fn release(&mut self, dst: Ipv4Addr) {
+        let (rings, mut next) = (self.resubmit, self.next_core);
+        let (mut sent, mut lost) = (0, 0);
+        self.held.release(dst, |m| {
+            match rings[next % rings.len()].push(m) {
+                Ok(()) => sent += 1,
+                Err(_) => lost += 1,
+            }
+            next += 1;
+        });
+        self.next_core = next;
+        self.counters.resubmitted += sent;
+        self.counters.resubmit_ring_full += lost;
+    }
+}

@@ -1,0 +1,272 @@
+//! psp-gateway: the PSP security gateway.
+//!
+//! Startup: parse the DOCA application's flags (`config`), start the EAL on
+//! the ports of `-p` and `-r`, configure one queue per CPU of `-m` on each,
+//! build the software pipeline and its flow programmer, start the
+//! DOCA-compatible gRPC service on its own runtime, run the control plane
+//! on a thread of its own and the packet cores on the CPUs of the mask
+//! (the first on this thread, DPDK's main lcore). SIGINT/SIGTERM stop the
+//! cores, the control plane and the service; final stats are printed and
+//! the ports freed.
+
+mod backend;
+mod config;
+mod control;
+mod stats;
+mod tunnels;
+
+use anyhow::{bail, Context, Result};
+use backend::{Backend, Datapath};
+use config::{Config, Parsed};
+use control::{ControlPlane, Requests};
+use crossbeam::queue::ArrayQueue;
+use engine::datapath::{PortSpec, PortsPlan};
+use engine::dpdk::{
+    run_lcores, ControlPacket, CoreQueues, Eal, EalArgs, FlowMetadata, GatewayCore, Mbuf, Mempool,
+    Port, PortConfig, QueueId,
+};
+use engine::flows::{FlowConfig, FlowProgrammer, ReplicatedTables};
+use engine::pipeline::{LcorePipeline, PipelineConfig};
+use engine::psp::Version;
+use rpc::runtime::RpcRuntime;
+use rpc::server::{Gateway, ServerConfig};
+use std::collections::HashMap;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
+use std::sync::Arc;
+use tunnels::{Completions, TunnelFactory};
+
+fn main() -> ExitCode {
+    let cfg = match Config::from_args(std::env::args_os()) {
+        Ok(Parsed::Run(cfg)) => cfg,
+        Ok(Parsed::Help(text) | Parsed::Version(text)) => {
+            print!("{text}");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("psp-gateway: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(cfg.tracing_filter()))
+        .with_target(false)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    match run(cfg) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("psp-gateway: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The EAL's arguments for the two ports and the main core.
+fn eal_args(cfg: &Config, plan: &PortsPlan) -> Vec<String> {
+    let mut args = EalArgs::new().lcores(cfg.core_mask.main_core().to_string()).memory_mb(512);
+    let mut pci = Vec::new();
+    for spec in [&plan.secure, &plan.unsecured] {
+        match spec {
+            PortSpec::Vdev { name, args: a } if a.is_empty() => args = args.vdev(name.clone()),
+            PortSpec::Vdev { name, args: a } => args = args.vdev(format!("{name},{a}")),
+            PortSpec::Pci(_) | PortSpec::Representor(_) => {}
+        }
+    }
+    let plan_args = plan.eal_args();
+    for pair in plan_args.windows(2).filter(|w| w[0] == "-a") {
+        pci.push(pair[1].clone());
+    }
+    args = args.pci(!pci.is_empty());
+    let list = args.build();
+    if let Some(note) = &list.note {
+        tracing::warn!("{note}");
+    }
+    let mut out = list.args;
+    for a in pci {
+        out.extend(["-a".to_string(), a]);
+    }
+    out
+}
+
+fn run(cfg: Config) -> Result<()> {
+    let plan = PortsPlan::new(cfg.secure_port.clone(), cfg.unsecured_port.clone())?;
+    let (Some(secure_name), Some(unsecured_name)) =
+        (plan.secure.ethdev_name(), plan.unsecured.ethdev_name())
+    else {
+        bail!(
+            "-r/--repr {}: representors need the DOCA Flow backend; with the software \
+             datapath give a DPDK device (e.g. net_af_packet1,iface=veth1)",
+            cfg.repr
+        );
+    };
+    let Some(uplink_ip) = cfg.uplink_ip else {
+        bail!("--uplink-ip is required: the outer source address of our tunnels");
+    };
+    let Some(local_virt_ip) = cfg.local_virt_ip else {
+        bail!("--local-virt-ip (or -d/--vf-name) is required: this gateway's virtual address");
+    };
+    if cfg.grpc_cert.is_some() {
+        bail!("--grpc-cert: mutual TLS is not implemented yet (issue 7)");
+    }
+    tracing::warn!(
+        "gRPC runs without TLS (DOCA-compatible): SPIs and keys cross the management \
+         network in clear"
+    );
+
+    let mut eal = Eal::init(&eal_args(&cfg, &plan)).context("EAL init")?;
+    eal.set_remove_runtime_dir(true);
+    let cores = cfg.core_mask.cores().to_vec();
+    let k = cores.len();
+    let pool = Mempool::new(&eal, "pspgw_mbufs", 8191, 256, Mempool::DEFAULT_DATA_ROOM)?;
+    let mut secure = Port::by_name(&eal, secure_name)?;
+    let mut unsecured = Port::by_name(&eal, unsecured_name)?;
+    let pcfg = PortConfig {
+        rx_queues: cfg.core_mask.queues(),
+        tx_queues: cfg.core_mask.queues(),
+        ..PortConfig::default()
+    };
+    for port in [&mut secure, &mut unsecured] {
+        port.configure(&pcfg, &pool)?;
+        port.start()?;
+        if let Err(e) = port.set_promiscuous(true) {
+            tracing::debug!(port = port.name(), "promiscuous mode: {e}");
+        }
+    }
+    let uplink_mac = secure.mac_addr()?;
+    tracing::info!(%uplink_mac, %uplink_ip, secure = secure_name, unsecured = unsecured_name,
+        cores = ?cores, "ports up");
+
+    // One ACL entry per tunnel we are asked for: as many as tunnels.
+    let pipeline = PipelineConfig { max_acl_entries: cfg.max_tunnels, ..cfg.pipeline_config() };
+    let (tables, readers) = ReplicatedTables::new(
+        k,
+        pipeline.max_tunnels,
+        pipeline.max_acl_entries,
+        std::process::id().into(),
+    );
+    let (programmer, flows) = FlowProgrammer::new(
+        tables,
+        FlowConfig {
+            max_tunnels: cfg.max_tunnels,
+            max_acl_entries: cfg.max_tunnels,
+            ..FlowConfig::default()
+        },
+    );
+    let factory = TunnelFactory {
+        uplink_mac,
+        nexthop_mac: cfg.nexthop_dmac.unwrap_or(engine::wire::MacAddr([0xff; 6])),
+        uplink_ip,
+        crypt_offset: cfg.crypt_offset,
+        outer: cfg.outer_ip_type,
+    };
+    let dp = Arc::new(Datapath {
+        flows,
+        completions: Completions::default(),
+        next_batch: AtomicU64::new(1),
+        factory,
+        acl_entries: AtomicUsize::new(0),
+        debug_keys: cfg.debug_keys,
+    });
+
+    let rt = RpcRuntime::new()?;
+    let cookie = cfg.cookie.then(|| u64::from(std::process::id()) << 32 | 0x5053_5047);
+    let mut scfg = ServerConfig::new(uplink_ip);
+    scfg.local_mac = Some(uplink_mac);
+    scfg.local_virt_ips.insert(local_virt_ip);
+    let mut peer_of = HashMap::new();
+    for peer in &cfg.peers {
+        scfg.peers.entry(peer.svc_addr.ip()).or_default().extend(peer.virt_ips.iter().copied());
+        for ip in &peer.virt_ips {
+            peer_of.insert(*ip, peer.svc_addr);
+        }
+    }
+    scfg.versions = Version::ALL.to_vec();
+    scfg.max_tunnels = cfg.max_tunnels;
+    scfg.virt_cookie = cookie;
+    // Writing the ACL needs the control plane running: it starts below,
+    // before any request can arrive at the server.
+    let gateway = Gateway::new(scfg, Backend(dp.clone()))?;
+    let masters = gateway.masters();
+
+    let meta = FlowMetadata::register(&eal)?;
+    let to_control: ArrayQueue<ControlPacket> = ArrayQueue::new(4096);
+    let resubmit: Vec<ArrayQueue<Mbuf>> = (0..k).map(|_| ArrayQueue::new(1024)).collect();
+    let mut handlers: Vec<GatewayCore<'_>> = readers
+        .into_iter()
+        .zip(&resubmit)
+        .enumerate()
+        .map(|(i, (reader, ring))| {
+            let pipe = LcorePipeline::new(pipeline, i as u16, reader);
+            let seed = u64::from(std::process::id()) << 16 | i as u64;
+            GatewayCore::new(pipe, &masters, &pool, meta, &to_control, ring, seed)
+        })
+        .collect();
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, Arc::clone(&stop))?;
+    }
+
+    let requests = Requests {
+        rt: rt.handle().clone(),
+        gateway: gateway.clone(),
+        peer_of,
+        local_virt_ip,
+        version: cfg.psp_version,
+        virt_cookie: cookie,
+    };
+    let mut control = ControlPlane::new(
+        dp.clone(),
+        programmer,
+        &to_control,
+        &resubmit,
+        requests,
+        cfg.show_rss_rx_packets,
+    );
+    let (core_stats, counters) = {
+        let mut queues = Vec::with_capacity(k);
+        for q in 0..cfg.core_mask.queues() {
+            queues.push(CoreQueues {
+                unsecured_rx: unsecured.rx_queue(QueueId(q))?,
+                unsecured_tx: unsecured.tx_queue(QueueId(q))?,
+                secure_rx: secure.rx_queue(QueueId(q))?,
+                secure_tx: secure.tx_queue(QueueId(q))?,
+            });
+        }
+        std::thread::scope(|s| -> Result<_> {
+            let stop_ref = &*stop;
+            let control = s.spawn(move || {
+                let server = rt.start_server(cfg.svc_addr, gateway);
+                match &server {
+                    Ok(srv) => tracing::info!(addr = %srv.local_addr(), "gRPC service up"),
+                    Err(e) => {
+                        tracing::error!("-s/--svc-addr {}: {e}", cfg.svc_addr);
+                        stop_ref.store(true, std::sync::atomic::Ordering::Relaxed);
+                    }
+                }
+                if cfg.static_tunnels {
+                    control.connect_all();
+                }
+                control.run(stop_ref);
+                if let Ok(srv) = server {
+                    srv.shutdown(&rt);
+                }
+                control.counters
+            });
+            let stats = run_lcores(&eal, &cores, queues, &mut handlers, cfg.idle_backoff, stop_ref);
+            // A core that failed stops the others and the control plane.
+            stop_ref.store(true, std::sync::atomic::Ordering::Relaxed);
+            let counters = control.join().map_err(|_| anyhow::anyhow!("control plane panicked"))?;
+            Ok((stats?, counters))
+        })?
+    };
+    stats::print_final(&core_stats, &handlers, &counters, cfg.stat_print);
+    drop(handlers);
+    for port in [&mut secure, &mut unsecured] {
+        let _ = port.stop();
+    }
+    drop((secure, unsecured, pool));
+    eal.cleanup()?;
+    Ok(())
+}
