@@ -61,12 +61,12 @@ echo "== starting two gateways (gRPC on 127.0.0.1:50151 and :50152, one core eac
 $GW -p net_af_packet0,iface=${P}u1 -r net_af_packet1,iface=${P}h1 -m 0x1 \
     --decap-dmac 02:00:00:00:01:01 --local-virt-ip 10.0.0.1 -n $U2_MAC \
     --uplink-ip fd00:1::1 -s 127.0.0.1:50151 -t 127.0.0.1:50152:10.0.0.2 \
-    --idle-backoff --stat-print > "$OUT/gw1.log" 2>&1 &
+    --idle-backoff --stat-print --perf-print all > "$OUT/gw1.log" 2>&1 &
 GW1_PID=$!
 $GW -p net_af_packet0,iface=${P}u2 -r net_af_packet1,iface=${P}h2 -m 0x2 \
     --decap-dmac 02:00:00:00:02:02 --local-virt-ip 10.0.0.2 -n $U1_MAC \
     --uplink-ip fd00:1::2 -s 127.0.0.1:50152 -t 127.0.0.1:50151:10.0.0.1 \
-    --idle-backoff --stat-print > "$OUT/gw2.log" 2>&1 &
+    --idle-backoff --stat-print --perf-print all > "$OUT/gw2.log" 2>&1 &
 GW2_PID=$!
 for _ in $(seq 100); do
     grep -q "gRPC service up" "$OUT/gw1.log" 2>/dev/null && grep -q "gRPC service up" "$OUT/gw2.log" 2>/dev/null && break

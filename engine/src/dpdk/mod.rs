@@ -59,7 +59,7 @@ mod queue;
 pub use burst::{Burst, BURST_SIZE};
 pub use eal::{Eal, EalArgList, EalArgs, Hugepages};
 pub use error::{strerror, Error, Result};
-pub use gateway::{ControlPacket, ControlStats, GatewayCore, ToControl};
+pub use gateway::{ControlPacket, ControlStats, CoreSnapshot, GatewayCore, ToControl};
 pub use ids::{LcoreId, PortId, QueueId};
 pub use lcores::{poll_loop, run as run_lcores, BurstHandler, CoreQueues, CoreStats};
 pub use mbuf::Mbuf;

@@ -3,6 +3,7 @@
 //! change is visible on every packet core, so a peer's first packets after
 //! our answer are admitted.
 
+use crate::perf::PerfMetrics;
 use crate::tunnels::{Completions, TunnelFactory};
 use engine::flows::{FlowBatch, FlowClient, FlowError, FlowRequest};
 use engine::psp::kdf::MasterKeyPair;
@@ -31,17 +32,23 @@ pub struct Datapath {
     pub acl_entries: AtomicUsize,
     /// Whether `--debug-keys` allows keys in logs.
     pub debug_keys: bool,
+    /// `--perf-print` latencies.
+    pub perf: PerfMetrics,
 }
 
 impl Datapath {
     /// Submits `requests` as one batch and waits until every core sees it.
     pub fn apply(&self, requests: Vec<FlowRequest>) -> Result<(), BackendError> {
         let id = self.next_batch.fetch_add(1, Ordering::Relaxed);
+        let start = std::time::Instant::now();
         if self.flows.submit(FlowBatch { id, requests }).is_err() {
             return Err(BackendError::Failed("flow request ring full".into()));
         }
         match self.completions.wait(id, PROGRAMMING_TIMEOUT) {
-            Some(Ok(_)) => Ok(()),
+            Some(Ok(_)) => {
+                self.perf.insertion.record(start.elapsed());
+                Ok(())
+            }
             Some(Err(FlowError::TooManyTunnels { .. })) => Err(BackendError::Full),
             Some(Err(e)) => Err(BackendError::Failed(e.to_string())),
             None => Err(BackendError::Failed("flow programming timed out".into())),

@@ -6,9 +6,10 @@
 //! peers are retried with back-off; held packets stay bounded.
 
 use crate::backend::{Backend, Datapath};
+use crate::config::PerfPrint;
 use crossbeam::channel::{Receiver, Sender};
 use crossbeam::queue::ArrayQueue;
-use engine::dpdk::{ControlPacket, Mbuf, ToControl};
+use engine::dpdk::{ControlPacket, CoreSnapshot, Mbuf, ToControl};
 use engine::flows::{
     FlowBatch, FlowProgrammer, FlowRequest, HeldPackets, HoldOutcome, ReplicatedTables,
 };
@@ -68,6 +69,18 @@ pub struct Requests {
     pub virt_cookie: Option<u64>,
 }
 
+/// What the control plane prints while it runs.
+pub struct Printing<'a> {
+    /// Where the cores publish their counters.
+    pub snapshots: &'a [ArrayQueue<CoreSnapshot>],
+    /// `--stat-print`.
+    pub stat_print: bool,
+    /// `--perf-print`.
+    pub perf_print: Option<PerfPrint>,
+    /// How often.
+    pub every: Duration,
+}
+
 struct Retry {
     at: Instant,
     delay: Duration,
@@ -82,8 +95,14 @@ pub struct ControlPlane<'a> {
     next_core: usize,
     held: HeldPackets<Mbuf>,
     req: Requests,
-    /// Tunnel batches for destinations with held packets, by batch id.
-    pending: HashMap<u64, Ipv4Addr>,
+    /// Tunnel batches for destinations with held packets, by batch id,
+    /// with when they were submitted.
+    pending: HashMap<u64, (Ipv4Addr, Instant)>,
+    /// When the first packet to a destination missed.
+    first_miss: HashMap<Ipv4Addr, Instant>,
+    printing: Printing<'a>,
+    latest: Vec<Option<CoreSnapshot>>,
+    last_print: Instant,
     /// Destinations with a request in flight.
     requesting: HashSet<Ipv4Addr>,
     /// Destinations whose tunnel is up.
@@ -105,8 +124,10 @@ impl<'a> ControlPlane<'a> {
         resubmit: &'a [ArrayQueue<Mbuf>],
         req: Requests,
         show_rss: bool,
+        printing: Printing<'a>,
     ) -> ControlPlane<'a> {
         let (results_tx, results_rx) = crossbeam::channel::unbounded();
+        let latest = vec![None; printing.snapshots.len()];
         ControlPlane {
             dp,
             programmer,
@@ -116,6 +137,10 @@ impl<'a> ControlPlane<'a> {
             held: HeldPackets::new(1024, 64),
             req,
             pending: HashMap::new(),
+            first_miss: HashMap::new(),
+            printing,
+            latest,
+            last_print: Instant::now(),
             requesting: HashSet::new(),
             up: HashSet::new(),
             retries: HashMap::new(),
@@ -150,7 +175,12 @@ impl<'a> ControlPlane<'a> {
         while let Some(c) = self.dp.flows.poll() {
             busy = true;
             match self.pending.remove(&c.id) {
-                Some(dst) => self.tunnel_installed(dst, c.result.is_ok()),
+                Some((dst, submitted)) => {
+                    if c.result.is_ok() {
+                        self.dp.perf.insertion.record(submitted.elapsed());
+                    }
+                    self.tunnel_installed(dst, c.result.is_ok())
+                }
                 None => self.dp.completions.complete(c.id, c.result),
             }
         }
@@ -162,7 +192,7 @@ impl<'a> ControlPlane<'a> {
                     let id = self.dp.next_batch.fetch_add(1, Ordering::Relaxed);
                     let requests = vec![FlowRequest::InsertTunnel { dst, encap: Arc::new(encap) }];
                     if self.dp.flows.submit(FlowBatch { id, requests }).is_ok() {
-                        self.pending.insert(id, dst);
+                        self.pending.insert(id, (dst, Instant::now()));
                     } else {
                         self.failed(dst, "flow request ring full".into());
                     }
@@ -187,7 +217,16 @@ impl<'a> ControlPlane<'a> {
                 }
             }
         }
+        for (slot, ring) in self.latest.iter_mut().zip(self.printing.snapshots) {
+            if let Some(s) = ring.pop() {
+                *slot = Some(s);
+            }
+        }
         let now = Instant::now();
+        if now.duration_since(self.last_print) >= self.printing.every {
+            self.last_print = now;
+            self.print();
+        }
         let due: Vec<Ipv4Addr> =
             self.retries.iter().filter(|(_, r)| r.at <= now).map(|(d, _)| *d).collect();
         for dst in due {
@@ -203,7 +242,10 @@ impl<'a> ControlPlane<'a> {
             self.counters.no_peer += 1;
             return; // m dropped: freed
         }
-        let (_, outcome) = self.held.hold(dst, m);
+        let (new, outcome) = self.held.hold(dst, m);
+        if new {
+            self.first_miss.entry(dst).or_insert_with(Instant::now);
+        }
         match outcome {
             HoldOutcome::Held => {}
             HoldOutcome::DroppedOldest(_) | HoldOutcome::Refused(_) => {
@@ -228,17 +270,20 @@ impl<'a> ControlPlane<'a> {
         let (local, version, cookie) =
             (self.req.local_virt_ip, self.req.version, self.req.virt_cookie);
         let factory = self.dp.factory;
+        let dp = Arc::clone(&self.dp);
         self.req.rt.spawn(async move {
             let result = async {
                 let mut client = Client::connect(&svc.to_string(), RPC_TIMEOUT)
                     .await
                     .map_err(|e| e.to_string())?;
                 // Our SPI for the way back, admitted before the peer can use it.
+                let t0 = Instant::now();
                 let mine = gateway
                     .allocate_local(version, 1)
                     .map_err(|e| e.to_string())?
                     .pop()
                     .ok_or("no SPI")?;
+                dp.perf.key_gen.record(t0.elapsed());
                 let backend = gateway.backend().clone();
                 let spi = mine.spi;
                 tokio::task::spawn_blocking(move || backend.install_ingress_acl(spi, dst))
@@ -272,6 +317,24 @@ impl<'a> ControlPlane<'a> {
         });
     }
 
+    /// Prints the periodic counters and latencies, as configured.
+    pub fn print(&self) {
+        if self.printing.stat_print {
+            let snaps: Vec<CoreSnapshot> = self.latest.iter().flatten().copied().collect();
+            crate::stats::print_periodic(&snaps, &self.counters);
+        }
+        if let Some(which) = self.printing.perf_print {
+            crate::stats::print_perf(&self.dp.perf, which);
+        }
+    }
+
+    /// The latencies alone, at exit.
+    pub fn print_perf_only(&self) {
+        if let Some(which) = self.printing.perf_print {
+            crate::stats::print_perf(&self.dp.perf, which);
+        }
+    }
+
     fn failed(&mut self, dst: Ipv4Addr, why: String) {
         self.counters.requests_failed += 1;
         let delay = self.retries.get(&dst).map_or(RETRY_MIN, |r| (r.delay * 2).min(RETRY_MAX));
@@ -302,6 +365,9 @@ impl<'a> ControlPlane<'a> {
             next += 1;
         });
         self.next_core = next;
+        if let Some(t) = self.first_miss.remove(&dst) {
+            self.dp.perf.miss_to_first_packet.record(t.elapsed());
+        }
         self.counters.resubmitted += sent;
         self.counters.resubmit_ring_full += lost;
     }

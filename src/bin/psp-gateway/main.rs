@@ -12,18 +12,19 @@
 mod backend;
 mod config;
 mod control;
+mod perf;
 mod stats;
 mod tunnels;
 
 use anyhow::{bail, Context, Result};
 use backend::{Backend, Datapath};
 use config::{Config, Parsed};
-use control::{ControlPlane, Requests};
+use control::{ControlPlane, Printing, Requests};
 use crossbeam::queue::ArrayQueue;
 use engine::datapath::{PortSpec, PortsPlan};
 use engine::dpdk::{
-    run_lcores, ControlPacket, CoreQueues, Eal, EalArgs, FlowMetadata, GatewayCore, Mbuf, Mempool,
-    Port, PortConfig, QueueId,
+    run_lcores, ControlPacket, CoreQueues, CoreSnapshot, Eal, EalArgs, FlowMetadata, GatewayCore,
+    Mbuf, Mempool, Port, PortConfig, QueueId,
 };
 use engine::flows::{FlowConfig, FlowProgrammer, ReplicatedTables};
 use engine::pipeline::{LcorePipeline, PipelineConfig};
@@ -35,6 +36,9 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
 use std::sync::Arc;
 use tunnels::{Completions, TunnelFactory};
+
+/// How often `--stat-print` and `--perf-print` print while running.
+const STAT_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
 
 fn main() -> ExitCode {
     let cfg = match Config::from_args(std::env::args_os()) {
@@ -168,6 +172,7 @@ fn run(cfg: Config) -> Result<()> {
         factory,
         acl_entries: AtomicUsize::new(0),
         debug_keys: cfg.debug_keys,
+        perf: perf::PerfMetrics::default(),
     });
 
     let rt = RpcRuntime::new()?;
@@ -193,6 +198,7 @@ fn run(cfg: Config) -> Result<()> {
     let meta = FlowMetadata::register(&eal)?;
     let to_control: ArrayQueue<ControlPacket> = ArrayQueue::new(4096);
     let resubmit: Vec<ArrayQueue<Mbuf>> = (0..k).map(|_| ArrayQueue::new(1024)).collect();
+    let snapshots: Vec<ArrayQueue<CoreSnapshot>> = (0..k).map(|_| ArrayQueue::new(1)).collect();
     let mut handlers: Vec<GatewayCore<'_>> = readers
         .into_iter()
         .zip(&resubmit)
@@ -203,6 +209,11 @@ fn run(cfg: Config) -> Result<()> {
             GatewayCore::new(pipe, &masters, &pool, meta, &to_control, ring, seed)
         })
         .collect();
+    if cfg.stat_print {
+        for (h, ring) in handlers.iter_mut().zip(&snapshots) {
+            h.publish_snapshots(ring, STAT_INTERVAL / 2);
+        }
+    }
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, Arc::clone(&stop))?;
@@ -223,6 +234,12 @@ fn run(cfg: Config) -> Result<()> {
         &resubmit,
         requests,
         cfg.show_rss_rx_packets,
+        Printing {
+            snapshots: &snapshots,
+            stat_print: cfg.stat_print,
+            perf_print: cfg.perf_print,
+            every: STAT_INTERVAL,
+        },
     );
     let (core_stats, counters) = {
         let mut queues = Vec::with_capacity(k);
@@ -251,6 +268,9 @@ fn run(cfg: Config) -> Result<()> {
                 control.run(stop_ref);
                 if let Ok(srv) = server {
                     srv.shutdown(&rt);
+                }
+                if cfg.perf_print.is_some() {
+                    control.print_perf_only();
                 }
                 control.counters
             });

@@ -1,9 +1,42 @@
 //! `--stat-print`: the counters of every pipe, per-core datapath counters
 //! and the control plane's, printed at exit.
 
+use crate::config::PerfPrint;
 use crate::control::ControlCounters;
-use engine::dpdk::{CoreStats, GatewayCore};
+use crate::perf::PerfMetrics;
+use engine::dpdk::{CoreSnapshot, CoreStats, GatewayCore};
 use engine::pipeline::PipeStats;
+
+/// Every pipe counter that is not zero, one per line.
+fn print_pipes(pipes: &PipeStats) {
+    pipes.for_each(|name, c| {
+        if c.packets > 0 {
+            println!("  {name:<32} {:>12} {:>16}", c.packets, c.bytes);
+        }
+    });
+}
+
+/// `--stat-print` while running: pipe counters summed over the cores'
+/// latest snapshots, and the control plane's counters.
+pub fn print_periodic(snaps: &[CoreSnapshot], control: &ControlCounters) {
+    let pipes = PipeStats::sum(snaps.iter().map(|s| &s.pipes));
+    println!("stats ({} cores reporting), pipe counters (packets / bytes):", snaps.len());
+    print_pipes(&pipes);
+    println!("  control plane: {control:?}");
+}
+
+/// `--perf-print`: the latencies asked for.
+pub fn print_perf(perf: &PerfMetrics, which: PerfPrint) {
+    if matches!(which, PerfPrint::KeyGen | PerfPrint::All) {
+        println!("perf key-gen: {}", perf.key_gen.summary());
+    }
+    if matches!(which, PerfPrint::Insertion | PerfPrint::All) {
+        println!("perf insertion: {}", perf.insertion.summary());
+    }
+    if matches!(which, PerfPrint::All) {
+        println!("perf miss-to-first-packet: {}", perf.miss_to_first_packet.summary());
+    }
+}
 
 /// Prints the final statistics: a summary line always, every pipe counter
 /// with `--stat-print`.
@@ -24,11 +57,7 @@ pub fn print_final(
         return;
     }
     println!("pipe counters (packets / bytes):");
-    pipes.for_each(|name, c| {
-        if c.packets > 0 {
-            println!("  {name:<32} {:>12} {:>16}", c.packets, c.bytes);
-        }
-    });
+    print_pipes(&pipes);
     for s in cores {
         println!(
             "core {}: rx host {} rx uplink {} tx uplink {} tx host {} tx-full {} resubmitted {} \
