@@ -16,6 +16,7 @@ use crate::psp::buf::PacketBuf;
 use crate::psp::kdf::MasterKeyPair;
 use crossbeam::queue::ArrayQueue;
 use std::net::Ipv4Addr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// A copy of a core's counters, published for periodic printing.
@@ -74,7 +75,8 @@ pub struct ControlStats {
 /// The pipeline of one packet core, with its rings to the control plane.
 pub struct GatewayCore<'a> {
     pipe: LcorePipeline,
-    masters: &'a MasterKeyPair,
+    masters: Arc<MasterKeyPair>,
+    key_updates: Option<&'a ArrayQueue<Arc<MasterKeyPair>>>,
     pool: &'a Mempool,
     meta: FlowMetadata,
     to_control: &'a ArrayQueue<ControlPacket>,
@@ -93,7 +95,7 @@ impl core::fmt::Debug for GatewayCore<'_> {
 }
 
 impl<'a> GatewayCore<'a> {
-    /// A core running `pipe`, decrypting with `masters`, copying mirrors
+    /// A core running `pipe`, decrypting with (a copy of) `masters`, copying mirrors
     /// into mbufs of `pool`, sending to the control plane through
     /// `to_control` and taking resubmitted packets from `resubmit` (a ring
     /// of its own). `seed` seeds the per-packet sampling draw.
@@ -108,7 +110,8 @@ impl<'a> GatewayCore<'a> {
     ) -> GatewayCore<'a> {
         GatewayCore {
             pipe,
-            masters,
+            masters: Arc::new(masters.clone()),
+            key_updates: None,
             pool,
             meta,
             to_control,
@@ -127,6 +130,14 @@ impl<'a> GatewayCore<'a> {
     /// copy is a few hundred bytes, without allocation or locking.
     pub fn publish_snapshots(&mut self, ring: &'a ArrayQueue<CoreSnapshot>, every: Duration) {
         self.snapshots = Some((ring, every));
+    }
+
+    /// Takes new master keys from `ring` between bursts (after a rotation,
+    /// so the receive side derives from the new pair). Each pair must come
+    /// from the same lineage as the first (the generator's pair, rotated in
+    /// place): the key cache tells stale keys apart by its generations.
+    pub fn take_key_updates(&mut self, ring: &'a ArrayQueue<Arc<MasterKeyPair>>) {
+        self.key_updates = Some(ring);
     }
 
     /// The current counters.
@@ -167,7 +178,7 @@ impl<'a> GatewayCore<'a> {
     /// Runs one packet from `from` and returns it when it is to be sent on.
     fn handle(&mut self, from: Port, mut m: Mbuf, to: Port) -> Option<Mbuf> {
         let random = self.random();
-        let v = self.pipe.process(from, &mut m, random, self.masters);
+        let v = self.pipe.process(from, &mut m, random, &self.masters);
         if let Some(meta) = v.mirror_to_rss {
             let copy = self.pool.alloc().and_then(|mut c| {
                 c.extend_from_slice(m.data()).ok()?;
@@ -207,6 +218,11 @@ impl BurstHandler for GatewayCore<'_> {
 
     fn poll(&mut self, out: &mut Burst) -> usize {
         self.pipe.refresh();
+        if let Some(m) = self.key_updates.and_then(ArrayQueue::pop) {
+            // Rare (a rotation): dropping the old pair here is the one
+            // free a core does outside its bursts.
+            self.masters = m;
+        }
         self.polls += 1;
         if let Some((ring, every)) = self.snapshots {
             if self.polls.is_multiple_of(SNAPSHOT_CHECK_POLLS) {

@@ -5,13 +5,15 @@
 
 use crate::perf::PerfMetrics;
 use crate::tunnels::{Completions, TunnelFactory};
+use crossbeam::queue::ArrayQueue;
 use engine::flows::{FlowBatch, FlowClient, FlowError, FlowRequest};
 use engine::psp::kdf::MasterKeyPair;
 use engine::psp::Spi;
 use rpc::server::{BackendError, EgressTunnel, TunnelBackend};
+use std::collections::HashSet;
 use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// How long a table change may take before the request fails.
@@ -34,6 +36,11 @@ pub struct Datapath {
     pub debug_keys: bool,
     /// `--perf-print` latencies.
     pub perf: PerfMetrics,
+    /// The ingress ACL entries installed, so a rotation can withdraw those
+    /// of the invalidated master key.
+    pub acl: Mutex<HashSet<(Spi, Ipv4Addr)>>,
+    /// One mailbox per packet core for new master keys.
+    pub key_updates: Vec<ArrayQueue<Arc<MasterKeyPair>>>,
 }
 
 impl Datapath {
@@ -68,6 +75,7 @@ impl TunnelBackend for Backend {
     fn install_ingress_acl(&self, spi: Spi, peer_virt_ip: Ipv4Addr) -> Result<(), BackendError> {
         self.0.apply(vec![FlowRequest::InsertAcl { spi, src: peer_virt_ip }])?;
         self.0.acl_entries.fetch_add(1, Ordering::Relaxed);
+        self.0.acl.lock().unwrap_or_else(|e| e.into_inner()).insert((spi, peer_virt_ip));
         tracing::info!(%spi, peer = %peer_virt_ip, "ingress ACL entry installed");
         Ok(())
     }
@@ -75,6 +83,7 @@ impl TunnelBackend for Backend {
     fn remove_ingress_acl(&self, spi: Spi, peer_virt_ip: Ipv4Addr) {
         if self.0.apply(vec![FlowRequest::RemoveAcl { spi, src: peer_virt_ip }]).is_ok() {
             self.0.acl_entries.fetch_sub(1, Ordering::Relaxed);
+            self.0.acl.lock().unwrap_or_else(|e| e.into_inner()).remove(&(spi, peer_virt_ip));
         }
     }
 
@@ -97,12 +106,23 @@ impl TunnelBackend for Backend {
         let _ = self.0.apply(vec![FlowRequest::RemoveTunnel { dst: peer_virt_ip }]);
     }
 
-    fn set_master_keys(&self, _masters: &MasterKeyPair, invalidated_slot: Option<usize>) {
-        // The packet cores derive from the pair the server had at start;
-        // rotation reaches them with issue 5 (key lifecycle).
-        if let Some(slot) = invalidated_slot {
-            tracing::warn!(slot, "master key rotated: packet cores keep the previous pair");
+    fn set_master_keys(&self, masters: &MasterKeyPair, invalidated_slot: Option<usize>) {
+        // Every core takes the new pair between two bursts.
+        let pair = Arc::new(masters.clone());
+        for ring in &self.0.key_updates {
+            ring.force_push(Arc::clone(&pair));
         }
+        let Some(slot) = invalidated_slot else { return };
+        // SPIs of the invalidated key will be handed out again: their
+        // ACL entries go now.
+        let stale: Vec<(Spi, Ipv4Addr)> = {
+            let acl = self.0.acl.lock().unwrap_or_else(|e| e.into_inner());
+            acl.iter().filter(|(spi, _)| spi.key_slot() == slot).copied().collect()
+        };
+        for (spi, src) in &stale {
+            self.remove_ingress_acl(*spi, *src);
+        }
+        tracing::info!(slot, withdrawn = stale.len(), "master key rotated");
     }
 }
 

@@ -173,6 +173,8 @@ fn run(cfg: Config) -> Result<()> {
         acl_entries: AtomicUsize::new(0),
         debug_keys: cfg.debug_keys,
         perf: perf::PerfMetrics::default(),
+        acl: std::sync::Mutex::new(std::collections::HashSet::new()),
+        key_updates: (0..k).map(|_| ArrayQueue::new(1)).collect(),
     });
 
     let rt = RpcRuntime::new()?;
@@ -209,6 +211,9 @@ fn run(cfg: Config) -> Result<()> {
             GatewayCore::new(pipe, &masters, &pool, meta, &to_control, ring, seed)
         })
         .collect();
+    for (h, ring) in handlers.iter_mut().zip(&dp.key_updates) {
+        h.take_key_updates(ring);
+    }
     if cfg.stat_print {
         for (h, ring) in handlers.iter_mut().zip(&snapshots) {
             h.publish_snapshots(ring, STAT_INTERVAL / 2);
