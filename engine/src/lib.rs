@@ -16,8 +16,12 @@
 //! - `dpdk` (feature `dpdk`, on by default): the safe DPDK wrapper (EAL,
 //!   mempools, mbufs as [`psp::buf::PacketBuf`], ports, bursts), the one
 //!   place with `unsafe` code.
+//! - `doca` (feature `doca`, off by default): the DOCA Flow backend, the
+//!   same pipeline offloaded to BlueField/ConnectX (see `doca-sys`).
 
 pub mod datapath;
+#[cfg(feature = "doca")]
+pub mod doca;
 #[cfg(feature = "dpdk")]
 pub mod dpdk;
 pub mod flows;

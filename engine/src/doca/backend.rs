@@ -1,0 +1,1046 @@
+//! [`DocaFlowBackend`]: the flow programmer's [`FlowBackend`] on DOCA Flow.
+//!
+//! The backend translates each commit with [`Translator`] and applies the
+//! steps with `doca_flow_*` calls from the flow-programmer thread on pipe
+//! queue 0: key slots programmed with `doca_flow_shared_resource_set_cfg`,
+//! entries added, updated and removed with `DOCA_FLOW_WAIT_FOR_BATCH` and
+//! pushed to the hardware in one `doca_flow_entries_process` per flush.
+//!
+//! The FFI code (`mod hw`) is always compiled, so it type-checks against
+//! whatever `doca-sys` bound (the SDK's headers, or the project's minimal
+//! declaration file). It is only ever *called* through the `hw_*` functions
+//! defined under [`doca_sys::sdk_only!`]; without the SDK those functions
+//! return [`DocaError::NoSdk`] and `mod hw` is dead code that is never
+//! generated, so nothing references a DOCA symbol and nothing is linked.
+
+use super::translate::{DocaPorts, EntryKey, Step, TranslateError, Translator};
+use crate::flows::FlowBackend;
+use crate::pipeline::stats::Counter;
+use crate::pipeline::{PipelineConfig, TableOp};
+use crate::psp::kdf::DerivedKey;
+use crate::psp::{Spi, Version};
+use std::collections::HashMap;
+use std::net::Ipv4Addr;
+use std::sync::{Arc, Mutex};
+
+/// Why the DOCA backend cannot start or apply a change.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DocaError {
+    /// This build has no DOCA SDK (doca-sys bound its declaration file).
+    #[error("DOCA SDK not present in this build")]
+    NoSdk,
+    /// The configuration or a change cannot be expressed in DOCA Flow.
+    #[error(transparent)]
+    Translate(#[from] TranslateError),
+    /// A DOCA call failed.
+    #[error("{call}: {descr} (doca_error_t {code})")]
+    Call {
+        /// The function.
+        call: &'static str,
+        /// Its `doca_error_t`.
+        code: u32,
+        /// `doca_error_get_descr`.
+        descr: String,
+    },
+    /// No DOCA device has this PCI address.
+    #[error("no DOCA device at PCI address {0}")]
+    NoDevice(String),
+    /// The key of a tunnel was not staged in [`TxKeys`] before its batch.
+    #[error("no staged key for the tunnel to {0} (SPI {1})")]
+    NoKey(Ipv4Addr, Spi),
+    /// Entries still in process, or failed, after `doca_flow_entries_process`.
+    #[error("{0} flow entries failed or timed out")]
+    Entries(usize),
+}
+
+/// Encryption keys of tunnels about to be installed, by destination and
+/// SPI. The flow programmer's [`TableOp::SetTunnel`] carries the expanded
+/// software key only, so the control plane stages the raw key here before
+/// it submits the batch; the backend takes it out (and it is wiped when
+/// dropped) once the key slot is programmed.
+#[derive(Debug, Clone, Default)]
+pub struct TxKeys(Arc<Mutex<HashMap<(Ipv4Addr, u32), DerivedKey>>>);
+
+impl TxKeys {
+    /// Stages the key of the tunnel to `dst` with `spi`.
+    pub fn stage(&self, dst: Ipv4Addr, spi: Spi, key: DerivedKey) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).insert((dst, spi.0), key);
+    }
+
+    /// Takes a staged key out.
+    pub fn take(&self, dst: Ipv4Addr, spi: Spi) -> Option<DerivedKey> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).remove(&(dst, spi.0))
+    }
+}
+
+/// What the DOCA backend needs to start.
+#[derive(Debug, Clone)]
+pub struct DocaConfig {
+    /// The pipeline options (the same as the software backend's).
+    pub pipeline: PipelineConfig,
+    /// Port ids and MACs.
+    pub ports: DocaPorts,
+    /// PCI address of the secure port's device (`-p`).
+    pub pci: String,
+    /// RSS queues of the control plane (0..n).
+    pub rss_queues: u16,
+    /// Where tunnel keys are staged.
+    pub keys: TxKeys,
+}
+
+/// The DOCA Flow backend.
+#[derive(Debug)]
+pub struct DocaFlowBackend {
+    translator: Translator,
+    keys: TxKeys,
+    version: u64,
+    failures: u64,
+    last_error: Option<DocaError>,
+    hw: hw::Hw,
+}
+
+impl DocaFlowBackend {
+    /// Initializes DOCA Flow (`switch,hws,isolated,expert`), starts the
+    /// ports, binds the key slots and mirrors, and creates every pipe with
+    /// its fixed entries. Without the SDK: [`DocaError::NoSdk`], before any
+    /// DOCA call.
+    pub fn new(cfg: DocaConfig) -> Result<DocaFlowBackend, DocaError> {
+        if !doca_sys::SDK_PRESENT {
+            return Err(DocaError::NoSdk);
+        }
+        let translator = Translator::new(cfg.pipeline, cfg.ports)?;
+        let hw = hw_start(&cfg, &translator)?;
+        Ok(DocaFlowBackend {
+            translator,
+            keys: cfg.keys,
+            version: 0,
+            failures: 0,
+            last_error: None,
+            hw,
+        })
+    }
+
+    /// Generates `n` SPI/key pairs on the device
+    /// (`doca_flow_crypto_psp_spi_key_bulk_generate`), wiping the device's
+    /// copies once read.
+    pub fn generate_spi_keys(
+        &self,
+        n: u32,
+        version: Version,
+    ) -> Result<Vec<(Spi, DerivedKey)>, DocaError> {
+        hw_spi_keys(&self.hw, n, version)
+    }
+
+    /// The hardware counter of an entry.
+    pub fn counter(&self, key: EntryKey) -> Result<Counter, DocaError> {
+        hw_query(&self.hw, key)
+    }
+
+    /// Commits whose hardware steps failed, and the last error.
+    pub fn failures(&self) -> (u64, Option<&DocaError>) {
+        (self.failures, self.last_error.as_ref())
+    }
+}
+
+impl FlowBackend for DocaFlowBackend {
+    /// Hardware takes a batch whenever it comes.
+    fn ready(&mut self) -> bool {
+        true
+    }
+
+    /// Translates and applies synchronously (the flush waits for the
+    /// hardware), so the version is visible when this returns. A failed
+    /// step is counted in [`failures`](DocaFlowBackend::failures): the
+    /// trait has no error path, and the programmer already validated the
+    /// batch.
+    fn commit(&mut self, ops: &[TableOp]) -> u64 {
+        self.version += 1;
+        let r = self
+            .translator
+            .translate(ops)
+            .map_err(DocaError::from)
+            .and_then(|steps| hw_apply(&mut self.hw, &steps, &self.keys));
+        if let Err(e) = r {
+            self.failures += 1;
+            self.last_error = Some(e);
+        }
+        self.version
+    }
+
+    fn visible_version(&self) -> u64 {
+        self.version
+    }
+}
+
+doca_sys::sdk_only! {
+    fn hw_start(cfg: &DocaConfig, t: &Translator) -> Result<hw::Hw, DocaError> {
+        hw::Hw::start(cfg, t)
+    }
+    fn hw_apply(h: &mut hw::Hw, steps: &[Step], keys: &TxKeys) -> Result<(), DocaError> {
+        h.apply(steps, keys)
+    }
+    fn hw_spi_keys(h: &hw::Hw, n: u32, v: Version) -> Result<Vec<(Spi, DerivedKey)>, DocaError> {
+        h.spi_keys(n, v)
+    }
+    fn hw_query(h: &hw::Hw, key: EntryKey) -> Result<Counter, DocaError> {
+        h.query(key)
+    }
+}
+
+doca_sys::without_sdk! {
+    fn hw_start(_: &DocaConfig, _: &Translator) -> Result<hw::Hw, DocaError> {
+        Err(DocaError::NoSdk)
+    }
+    fn hw_apply(_: &mut hw::Hw, _: &[Step], _: &TxKeys) -> Result<(), DocaError> {
+        Err(DocaError::NoSdk)
+    }
+    fn hw_spi_keys(_: &hw::Hw, _: u32, _: Version) -> Result<Vec<(Spi, DerivedKey)>, DocaError> {
+        Err(DocaError::NoSdk)
+    }
+    fn hw_query(_: &hw::Hw, _: EntryKey) -> Result<Counter, DocaError> {
+        Err(DocaError::NoSdk)
+    }
+}
+
+/// The FFI: type-checked in every build, called only with the SDK.
+// The declaration file declares fewer struct members than the SDK (so
+// `..Default::default()` may look needless) and its own enum types (so a
+// cast to u32 may look redundant); both are needed against the real headers.
+#[allow(dead_code, clippy::needless_update, clippy::unnecessary_cast)]
+mod hw {
+    use super::super::translate::{
+        DocaEntry, DocaPipeSpec, Domain, EntryAction, EntryKey, Field, Fwd, Mirror, PipeAction,
+        PipeId, PipeType, Step, Translator, Value, PSP_ICV_LEN, PSP_SAMPLE_BIT,
+    };
+    use super::{DocaConfig, DocaError, TxKeys};
+    use crate::pipeline::stats::Counter;
+    use crate::pipeline::Port;
+    use crate::psp::kdf::DerivedKey;
+    use crate::psp::{Spi, Version};
+    use doca_sys as sys;
+    use std::collections::HashMap;
+    use std::ffi::{CStr, CString};
+    use std::ptr;
+    use zeroize::Zeroizing;
+
+    /// `doca_flow_entries_process` timeout per call.
+    const PROCESS_TIMEOUT_US: u64 = 10_000;
+    /// Calls before a flush gives up on entries still in process.
+    const PROCESS_TRIES: usize = 100;
+    /// Shared mirror ids: to the RSS pipe, and the drop mirror.
+    const MIRROR_RSS: u32 = 1;
+    const MIRROR_DROP: u32 = 2;
+    const QUEUE: u16 = 0;
+
+    /// The started device, ports, pipes and entries.
+    #[derive(Debug)]
+    pub(super) struct Hw {
+        dev: *mut sys::doca_dev,
+        secure: *mut sys::doca_flow_port,
+        unsecured: *mut sys::doca_flow_port,
+        port_ids: (u16, u16),
+        rss_queues: Vec<u16>,
+        /// The pipe specs, for the entries' action templates and monitors.
+        specs: Vec<DocaPipeSpec>,
+        pipes: HashMap<PipeId, *mut sys::doca_flow_pipe>,
+        entries: HashMap<EntryKey, (PipeId, *mut sys::doca_flow_pipe_entry)>,
+        /// Entries added or updated since the last flush.
+        pending: Vec<*mut sys::doca_flow_pipe_entry>,
+        /// Queued operations since the last flush.
+        queued: u32,
+    }
+
+    // SAFETY: the DOCA handles are only used by the thread that owns the
+    // backend (the flow programmer), on pipe queue 0; moving that owner to
+    // another thread is what DOCA's per-queue threading model allows.
+    unsafe impl Send for Hw {}
+
+    fn check(call: &'static str, rc: sys::doca_error_t) -> Result<(), DocaError> {
+        if rc == sys::DOCA_SUCCESS {
+            return Ok(());
+        }
+        // SAFETY: doca_error_get_descr returns a static NUL-terminated
+        // string (or null) for any code.
+        let p = unsafe { sys::doca_error_get_descr(rc) };
+        let descr = if p.is_null() {
+            String::new()
+        } else {
+            // SAFETY: non-null and NUL-terminated, per the function's contract.
+            unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned()
+        };
+        Err(DocaError::Call { call, code: rc as u32, descr })
+    }
+
+    /// The anonymous union member that holds the PSP header.
+    fn tun_psp(t: &mut sys::doca_flow_tun) -> &mut sys::doca_flow_header_psp {
+        // SAFETY: the union holds plain integers; any bit pattern is valid.
+        unsafe { &mut t.__bindgen_anon_1.__bindgen_anon_7.psp }
+    }
+
+    fn set_field(m: &mut sys::doca_flow_match, f: Field, v: u32) {
+        match f {
+            Field::PortId => m.parser_meta.port_id = v as u16,
+            Field::OuterEthType => m.outer.eth.type_ = (v as u16).to_be(),
+            Field::OuterL3Ok => m.parser_meta.outer_l3_ok = v as u8,
+            Field::OuterIp4ChecksumOk => m.parser_meta.outer_ip4_checksum_ok = v as u8,
+            Field::OuterUdp => {
+                m.parser_meta.outer_l4_type = sys::DOCA_FLOW_L4_META_UDP;
+                m.outer.l4_type_ext = sys::DOCA_FLOW_L4_TYPE_EXT_UDP;
+            }
+            // Writes to union members (here and below) are safe.
+            Field::OuterUdpDstPort => {
+                m.outer.__bindgen_anon_2.udp.l4_port.dst_port = (v as u16).to_be()
+            }
+            Field::OuterIp4 => {
+                m.outer.l3_type = sys::DOCA_FLOW_L3_TYPE_IP4;
+                m.parser_meta.outer_l3_type = sys::DOCA_FLOW_L3_META_IPV4;
+            }
+            Field::OuterIp4Dst => m.outer.__bindgen_anon_1.ip4.dst_ip = v.to_be(),
+            // UNSURE: 2.7 declared `random` as host-order uint16_t; a
+            // masked random value samples the same fraction either way.
+            Field::Random => m.parser_meta.random = (v as u16).to_be(),
+            Field::PspSyndrome => m.parser_meta.psp_syndrome = v as u8,
+            Field::TunPsp => m.tun.type_ = sys::DOCA_FLOW_TUN_PSP,
+            Field::PspSpi => tun_psp(&mut m.tun).spi = v.to_be(),
+            Field::PspSDVerV => tun_psp(&mut m.tun).s_d_ver_v = v as u8,
+            Field::InnerIp4 => m.inner.l3_type = sys::DOCA_FLOW_L3_TYPE_IP4,
+            Field::InnerIp4Src => m.inner.__bindgen_anon_1.ip4.src_ip = v.to_be(),
+        }
+    }
+
+    /// A match and, if any field is masked, its mask.
+    fn build_match(
+        fields: &[(Field, Value)],
+    ) -> (sys::doca_flow_match, Option<sys::doca_flow_match>) {
+        let mut m = sys::doca_flow_match::default();
+        let mut mask = sys::doca_flow_match::default();
+        let masked = fields.iter().any(|(_, v)| matches!(v, Value::Masked { .. }));
+        for &(f, v) in fields {
+            let (val, msk) = match v {
+                Value::Exact(x) => (x, u32::MAX),
+                Value::PerEntry => (u32::MAX, u32::MAX),
+                Value::Masked { value, mask } => (value, mask),
+            };
+            set_field(&mut m, f, val);
+            set_field(&mut mask, f, msk);
+        }
+        (m, masked.then_some(mask))
+    }
+
+    fn domain(d: Domain) -> sys::doca_flow_pipe_domain {
+        match d {
+            Domain::Default => sys::DOCA_FLOW_PIPE_DOMAIN_DEFAULT,
+            Domain::SecureIngress => sys::DOCA_FLOW_PIPE_DOMAIN_SECURE_INGRESS,
+            Domain::Egress => sys::DOCA_FLOW_PIPE_DOMAIN_EGRESS,
+            Domain::SecureEgress => sys::DOCA_FLOW_PIPE_DOMAIN_SECURE_EGRESS,
+        }
+    }
+
+    /// An action template (`entry`: with the entry's values).
+    fn build_actions(
+        pa: PipeAction,
+        idx: u8,
+        entry: Option<&EntryAction>,
+    ) -> (sys::doca_flow_actions, sys::doca_flow_actions) {
+        let mut a = sys::doca_flow_actions { action_idx: idx, ..Default::default() };
+        let mut mask = sys::doca_flow_actions::default();
+        match pa {
+            PipeAction::EncryptEncap { len_with_vc, .. } => {
+                a.has_crypto_encap = true;
+                a.crypto_encap.action_type = sys::DOCA_FLOW_CRYPTO_REFORMAT_ENCAP;
+                a.crypto_encap.net_type = sys::DOCA_FLOW_CRYPTO_HEADER_PSP_TUNNEL;
+                a.crypto_encap.icv_size = PSP_ICV_LEN;
+                a.crypto.action_type = sys::DOCA_FLOW_CRYPTO_ACTION_ENCRYPT;
+                a.crypto.resource_type = sys::DOCA_FLOW_CRYPTO_RESOURCE_PSP;
+                match entry {
+                    Some(EntryAction::Encrypt { crypto_id, encap_data, .. }) => {
+                        a.crypto.crypto_id = *crypto_id;
+                        a.crypto_encap.data_size = encap_data.len() as u16;
+                        a.crypto_encap.encap_data[..encap_data.len()].copy_from_slice(encap_data);
+                    }
+                    _ => {
+                        // Changeable per entry.
+                        a.crypto.crypto_id = u32::MAX;
+                        a.crypto_encap.data_size = len_with_vc;
+                        a.crypto_encap.encap_data[..usize::from(len_with_vc)].fill(0xff);
+                    }
+                }
+            }
+            PipeAction::Decrypt => {
+                a.crypto.action_type = sys::DOCA_FLOW_CRYPTO_ACTION_DECRYPT;
+                a.crypto.resource_type = sys::DOCA_FLOW_CRYPTO_RESOURCE_PSP;
+                a.crypto.crypto_id = sys::DOCA_FLOW_PSP_DECRYPTION_ID;
+            }
+            PipeAction::DecapL2 { dst, src } => {
+                a.has_crypto_encap = true;
+                a.crypto_encap.action_type = sys::DOCA_FLOW_CRYPTO_REFORMAT_DECAP;
+                a.crypto_encap.net_type = sys::DOCA_FLOW_CRYPTO_HEADER_PSP_TUNNEL;
+                a.crypto_encap.icv_size = PSP_ICV_LEN;
+                a.crypto_encap.data_size = 14;
+                let d = &mut a.crypto_encap.encap_data;
+                d[..6].copy_from_slice(&dst.0);
+                d[6..12].copy_from_slice(&src.0);
+                d[12..14].copy_from_slice(&0x0800u16.to_be_bytes());
+            }
+            PipeAction::SetMeta { pkt_meta, sample_bit } => {
+                a.meta.pkt_meta = pkt_meta;
+                mask.meta.pkt_meta = u32::MAX;
+                if sample_bit {
+                    a.tun.type_ = sys::DOCA_FLOW_TUN_PSP;
+                    tun_psp(&mut a.tun).s_d_ver_v = PSP_SAMPLE_BIT;
+                    mask.tun.type_ = sys::DOCA_FLOW_TUN_PSP;
+                    tun_psp(&mut mask.tun).s_d_ver_v = PSP_SAMPLE_BIT;
+                }
+            }
+        }
+        (a, mask)
+    }
+
+    impl Hw {
+        fn port_id(&self, p: Port) -> u16 {
+            match p {
+                Port::Secure | Port::Rss => self.port_ids.0,
+                Port::Unsecured => self.port_ids.1,
+            }
+        }
+
+        fn fwd(&mut self, f: Fwd) -> sys::doca_flow_fwd {
+            let mut d = sys::doca_flow_fwd::default();
+            match f {
+                Fwd::Port(p) => {
+                    d.type_ = sys::DOCA_FLOW_FWD_PORT;
+                    d.__bindgen_anon_1.__bindgen_anon_2.port_id = self.port_id(p);
+                }
+                Fwd::Pipe(id) => {
+                    d.type_ = sys::DOCA_FLOW_FWD_PIPE;
+                    d.__bindgen_anon_1.__bindgen_anon_3.next_pipe =
+                        self.pipes.get(&id).copied().unwrap_or(ptr::null_mut());
+                }
+                Fwd::Rss => {
+                    d.type_ = sys::DOCA_FLOW_FWD_RSS;
+                    let rss = sys::doca_flow_resource_rss_cfg {
+                        outer_flags: sys::DOCA_FLOW_RSS_IPV4 | sys::DOCA_FLOW_RSS_IPV6,
+                        queues_array: self.rss_queues.as_mut_ptr(),
+                        nr_queues: self.rss_queues.len() as i32,
+                        ..Default::default()
+                    };
+                    d.__bindgen_anon_1.__bindgen_anon_1.rss_type =
+                        sys::DOCA_FLOW_RESOURCE_TYPE_NON_SHARED;
+                    d.__bindgen_anon_1.__bindgen_anon_1.__bindgen_anon_1.rss = rss;
+                }
+                Fwd::Drop => d.type_ = sys::DOCA_FLOW_FWD_DROP,
+            }
+            d
+        }
+
+        fn monitor(mirror: Option<Mirror>) -> sys::doca_flow_monitor {
+            sys::doca_flow_monitor {
+                counter_type: sys::DOCA_FLOW_RESOURCE_TYPE_NON_SHARED,
+                shared_mirror_id: match mirror {
+                    None => 0,
+                    Some(Mirror::ToRss) => MIRROR_RSS,
+                    Some(Mirror::Drop) => MIRROR_DROP,
+                },
+                ..Default::default()
+            }
+        }
+
+        /// `doca_flow_init`, ports, key slots, pipes, fixed entries.
+        pub(super) fn start(cfg: &DocaConfig, t: &Translator) -> Result<Hw, DocaError> {
+            let dev = open_device(&cfg.pci)?;
+            let mut flow_cfg = ptr::null_mut();
+            // SAFETY: out-pointer to a local.
+            check("doca_flow_cfg_create", unsafe { sys::doca_flow_cfg_create(&mut flow_cfg) })?;
+            let mode = CString::new("switch,hws,isolated,expert").expect("no NUL");
+            let ids: Vec<u32> = t.crypto_ids().all().collect();
+            let counters = (cfg.pipeline.max_tunnels + cfg.pipeline.max_acl_entries + 64) as u32;
+            // SAFETY: flow_cfg was created above and is destroyed below;
+            // `mode` outlives the calls (DOCA copies it).
+            let r = unsafe {
+                check(
+                    "doca_flow_cfg_set_pipe_queues",
+                    sys::doca_flow_cfg_set_pipe_queues(flow_cfg, 1),
+                )
+                .and_then(|()| {
+                    check(
+                        "doca_flow_cfg_set_nr_counters",
+                        sys::doca_flow_cfg_set_nr_counters(flow_cfg, counters),
+                    )
+                })
+                .and_then(|()| {
+                    check(
+                        "doca_flow_cfg_set_mode_args",
+                        sys::doca_flow_cfg_set_mode_args(flow_cfg, mode.as_ptr()),
+                    )
+                })
+                .and_then(|()| {
+                    check(
+                        "doca_flow_cfg_set_nr_shared_resource",
+                        sys::doca_flow_cfg_set_nr_shared_resource(
+                            flow_cfg,
+                            ids.len() as u32 + 1,
+                            sys::DOCA_FLOW_SHARED_RESOURCE_PSP,
+                        ),
+                    )
+                })
+                .and_then(|()| {
+                    check(
+                        "doca_flow_cfg_set_nr_shared_resource",
+                        sys::doca_flow_cfg_set_nr_shared_resource(
+                            flow_cfg,
+                            MIRROR_DROP + 1,
+                            sys::DOCA_FLOW_SHARED_RESOURCE_MIRROR,
+                        ),
+                    )
+                })
+                .and_then(|()| check("doca_flow_init", sys::doca_flow_init(flow_cfg)))
+            };
+            // SAFETY: created above, no longer used.
+            unsafe { sys::doca_flow_cfg_destroy(flow_cfg) };
+            r?;
+            let p = cfg.ports;
+            let mut hw = Hw {
+                dev,
+                secure: start_port(p.secure, dev)?,
+                unsecured: start_port(p.unsecured, ptr::null_mut())?,
+                port_ids: (p.secure, p.unsecured),
+                rss_queues: (0..cfg.rss_queues.max(1)).collect(),
+                specs: Vec::new(),
+                pipes: HashMap::new(),
+                entries: HashMap::new(),
+                pending: Vec::new(),
+                queued: 0,
+            };
+            let mut ids = ids;
+            // SAFETY: ids outlives the call; the port was started above.
+            check("doca_flow_shared_resources_bind", unsafe {
+                sys::doca_flow_shared_resources_bind(
+                    sys::DOCA_FLOW_SHARED_RESOURCE_PSP,
+                    ids.as_mut_ptr(),
+                    ids.len() as u32,
+                    hw.secure.cast(),
+                )
+            })?;
+            let specs = t.pipes();
+            for spec in &specs {
+                hw.create_pipe(spec)?;
+                if spec.id == PipeId::Rss {
+                    hw.mirror(MIRROR_RSS, Fwd::Pipe(PipeId::Rss))?;
+                    hw.mirror(MIRROR_DROP, Fwd::Drop)?;
+                }
+            }
+            for e in t.static_entries() {
+                hw.add(&specs, &e)?;
+            }
+            hw.flush()?;
+            hw.specs = specs;
+            Ok(hw)
+        }
+
+        fn mirror(&mut self, id: u32, to: Fwd) -> Result<(), DocaError> {
+            let mut target =
+                sys::doca_flow_mirror_target { fwd: self.fwd(to), ..Default::default() };
+            let mut res = sys::doca_flow_shared_resource_cfg::default();
+            // Writes to union members: safe; `target` outlives the calls below.
+            res.__bindgen_anon_1.mirror_cfg.nr_targets = 1;
+            res.__bindgen_anon_1.mirror_cfg.target = &mut target;
+            let mut id = id;
+            // SAFETY: res and id outlive the calls; the port is started.
+            unsafe {
+                check(
+                    "doca_flow_shared_resource_set_cfg",
+                    sys::doca_flow_shared_resource_set_cfg(
+                        sys::DOCA_FLOW_SHARED_RESOURCE_MIRROR,
+                        id,
+                        &mut res,
+                    ),
+                )?;
+                check(
+                    "doca_flow_shared_resources_bind",
+                    sys::doca_flow_shared_resources_bind(
+                        sys::DOCA_FLOW_SHARED_RESOURCE_MIRROR,
+                        &mut id,
+                        1,
+                        self.secure.cast(),
+                    ),
+                )
+            }
+        }
+
+        fn create_pipe(&mut self, spec: &DocaPipeSpec) -> Result<(), DocaError> {
+            let mut cfg = ptr::null_mut();
+            // SAFETY: out-pointer to a local; the port is started.
+            check("doca_flow_pipe_cfg_create", unsafe {
+                sys::doca_flow_pipe_cfg_create(&mut cfg, self.secure)
+            })?;
+            let r = self.fill_pipe_cfg(cfg, spec);
+            // SAFETY: created above, no longer used (DOCA copied it).
+            unsafe { sys::doca_flow_pipe_cfg_destroy(cfg) };
+            let pipe = r?;
+            self.pipes.insert(spec.id, pipe);
+            Ok(())
+        }
+
+        fn fill_pipe_cfg(
+            &mut self,
+            cfg: *mut sys::doca_flow_pipe_cfg,
+            spec: &DocaPipeSpec,
+        ) -> Result<*mut sys::doca_flow_pipe, DocaError> {
+            let name = CString::new(spec.name).expect("pipe names have no NUL");
+            let (m, mask) = build_match(&spec.matches);
+            let mut acts: Vec<_> = spec
+                .actions
+                .iter()
+                .enumerate()
+                .map(|(i, &a)| build_actions(a, i as u8, None))
+                .collect();
+            let mut a_ptrs: Vec<*mut sys::doca_flow_actions> =
+                acts.iter_mut().map(|(a, _)| a as *mut _).collect();
+            let mut m_ptrs: Vec<*mut sys::doca_flow_actions> =
+                acts.iter_mut().map(|(_, m)| m as *mut _).collect();
+            let mon = Self::monitor(spec.mirror);
+            let fwd = spec.fwd.map(|f| self.fwd(f));
+            let miss = spec.fwd_miss.map(|f| self.fwd(f));
+            let dir = match spec.direction {
+                super::super::translate::Direction::Any => sys::DOCA_FLOW_DIRECTION_BIDIRECTIONAL,
+                super::super::translate::Direction::NetToHost => {
+                    sys::DOCA_FLOW_DIRECTION_NETWORK_TO_HOST
+                }
+                super::super::translate::Direction::HostToNet => {
+                    sys::DOCA_FLOW_DIRECTION_HOST_TO_NETWORK
+                }
+            };
+            let mut pipe = ptr::null_mut();
+            // SAFETY: cfg is a live pipe configuration; every pointer passed
+            // points to a local that outlives the call (DOCA copies them).
+            unsafe {
+                check(
+                    "doca_flow_pipe_cfg_set_name",
+                    sys::doca_flow_pipe_cfg_set_name(cfg, name.as_ptr()),
+                )?;
+                let kind = match spec.kind {
+                    PipeType::Basic => sys::DOCA_FLOW_PIPE_BASIC,
+                    PipeType::Control => sys::DOCA_FLOW_PIPE_CONTROL,
+                };
+                check("doca_flow_pipe_cfg_set_type", sys::doca_flow_pipe_cfg_set_type(cfg, kind))?;
+                check(
+                    "doca_flow_pipe_cfg_set_domain",
+                    sys::doca_flow_pipe_cfg_set_domain(cfg, domain(spec.domain)),
+                )?;
+                check(
+                    "doca_flow_pipe_cfg_set_is_root",
+                    sys::doca_flow_pipe_cfg_set_is_root(cfg, spec.is_root),
+                )?;
+                check(
+                    "doca_flow_pipe_cfg_set_nr_entries",
+                    sys::doca_flow_pipe_cfg_set_nr_entries(cfg, spec.nr_entries),
+                )?;
+                check(
+                    "doca_flow_pipe_cfg_set_dir_info",
+                    sys::doca_flow_pipe_cfg_set_dir_info(cfg, dir),
+                )?;
+                check(
+                    "doca_flow_pipe_cfg_set_miss_counter",
+                    sys::doca_flow_pipe_cfg_set_miss_counter(cfg, spec.miss_counter),
+                )?;
+                if spec.kind == PipeType::Basic {
+                    let mask_ptr = mask.as_ref().map_or(ptr::null(), |k| k as *const _);
+                    check(
+                        "doca_flow_pipe_cfg_set_match",
+                        sys::doca_flow_pipe_cfg_set_match(cfg, &m, mask_ptr),
+                    )?;
+                    check(
+                        "doca_flow_pipe_cfg_set_monitor",
+                        sys::doca_flow_pipe_cfg_set_monitor(cfg, &mon),
+                    )?;
+                }
+                if !a_ptrs.is_empty() {
+                    check(
+                        "doca_flow_pipe_cfg_set_actions",
+                        sys::doca_flow_pipe_cfg_set_actions(
+                            cfg,
+                            a_ptrs.as_mut_ptr(),
+                            m_ptrs.as_mut_ptr(),
+                            ptr::null_mut(),
+                            a_ptrs.len(),
+                        ),
+                    )?;
+                }
+                let fp = fwd.as_ref().map_or(ptr::null(), |f| f as *const _);
+                let mp = miss.as_ref().map_or(ptr::null(), |f| f as *const _);
+                check("doca_flow_pipe_create", sys::doca_flow_pipe_create(cfg, fp, mp, &mut pipe))?;
+            }
+            Ok(pipe)
+        }
+
+        /// Queues one entry add (control pipes: with its priority and mask).
+        fn add(&mut self, specs: &[DocaPipeSpec], e: &DocaEntry) -> Result<(), DocaError> {
+            let spec = specs.iter().find(|s| s.id == e.pipe).expect("entry of a known pipe");
+            let pipe = self.pipes.get(&e.pipe).copied().unwrap_or(ptr::null_mut());
+            let (m, mask) = build_match(&e.matches);
+            let (act, _) = match (spec.actions.first(), &e.action) {
+                (Some(_), EntryAction::Encrypt { action_idx, .. }) => build_actions(
+                    spec.actions[usize::from(*action_idx)],
+                    *action_idx,
+                    Some(&e.action),
+                ),
+                (Some(&pa), _) => build_actions(pa, 0, None),
+                (None, _) => (sys::doca_flow_actions::default(), sys::doca_flow_actions::default()),
+            };
+            let mon = Self::monitor(spec.mirror);
+            let fwd = e.fwd.map(|f| self.fwd(f));
+            let fp = fwd.as_ref().map_or(ptr::null(), |f| f as *const _);
+            let mut entry = ptr::null_mut();
+            // SAFETY: pipe was created by create_pipe; every pointer points
+            // to a local that outlives the call.
+            unsafe {
+                if spec.kind == PipeType::Control {
+                    let mask = mask.unwrap_or(m);
+                    check(
+                        "doca_flow_pipe_control_add_entry",
+                        sys::doca_flow_pipe_control_add_entry(
+                            QUEUE,
+                            e.priority,
+                            pipe,
+                            &m,
+                            &mask,
+                            ptr::null(),
+                            ptr::null(),
+                            ptr::null(),
+                            ptr::null(),
+                            &mon,
+                            fp,
+                            ptr::null_mut(),
+                            &mut entry,
+                        ),
+                    )?;
+                } else {
+                    check(
+                        "doca_flow_pipe_add_entry",
+                        sys::doca_flow_pipe_add_entry(
+                            QUEUE,
+                            pipe,
+                            &m,
+                            &act,
+                            &mon,
+                            fp,
+                            sys::DOCA_FLOW_WAIT_FOR_BATCH,
+                            ptr::null_mut(),
+                            &mut entry,
+                        ),
+                    )?;
+                }
+            }
+            self.entries.insert(e.key, (e.pipe, entry));
+            self.pending.push(entry);
+            self.queued += 1;
+            Ok(())
+        }
+
+        /// `doca_flow_entries_process` until no queued entry is in process.
+        fn flush(&mut self) -> Result<(), DocaError> {
+            for _ in 0..PROCESS_TRIES {
+                // SAFETY: the port is started; queue 0 is ours.
+                check("doca_flow_entries_process", unsafe {
+                    sys::doca_flow_entries_process(
+                        self.secure,
+                        QUEUE,
+                        PROCESS_TIMEOUT_US,
+                        self.queued,
+                    )
+                })?;
+                // SAFETY: the entries were returned by add/update and not removed since.
+                let busy = self.pending.iter().any(|&e| unsafe {
+                    sys::doca_flow_pipe_entry_get_status(e)
+                        == sys::DOCA_FLOW_ENTRY_STATUS_IN_PROCESS
+                });
+                if !busy {
+                    break;
+                }
+            }
+            // SAFETY: as above.
+            let bad = self
+                .pending
+                .iter()
+                .filter(|&&e| unsafe {
+                    sys::doca_flow_pipe_entry_get_status(e) != sys::DOCA_FLOW_ENTRY_STATUS_SUCCESS
+                })
+                .count();
+            self.pending.clear();
+            self.queued = 0;
+            if bad > 0 {
+                return Err(DocaError::Entries(bad));
+            }
+            Ok(())
+        }
+
+        fn program_key(&mut self, crypto_id: u32, key: &DerivedKey) -> Result<(), DocaError> {
+            let mut words = Zeroizing::new([0u32; 8]);
+            for (w, c) in words.iter_mut().zip(key.as_bytes().chunks(4)) {
+                *w = u32::from_ne_bytes([c[0], c[1], c[2], c[3]]);
+            }
+            let mut res = sys::doca_flow_shared_resource_cfg {
+                domain: sys::DOCA_FLOW_PIPE_DOMAIN_SECURE_EGRESS,
+                ..Default::default()
+            };
+            let key_type = if key.len() == 16 {
+                sys::DOCA_FLOW_CRYPTO_KEY_128
+            } else {
+                sys::DOCA_FLOW_CRYPTO_KEY_256
+            };
+            // `words` outlives the call below.
+            res.__bindgen_anon_1.psp_cfg.key_cfg.key_type = key_type;
+            res.__bindgen_anon_1.psp_cfg.key_cfg.key = words.as_mut_ptr();
+            // SAFETY: res points to the key words, valid for the call.
+            check("doca_flow_shared_resource_set_cfg", unsafe {
+                sys::doca_flow_shared_resource_set_cfg(
+                    sys::DOCA_FLOW_SHARED_RESOURCE_PSP,
+                    crypto_id,
+                    &mut res,
+                )
+            })
+        }
+
+        /// Applies a commit's steps in order.
+        pub(super) fn apply(&mut self, steps: &[Step], keys: &TxKeys) -> Result<(), DocaError> {
+            let specs = std::mem::take(&mut self.specs);
+            let r = self.apply_with(&specs, steps, keys);
+            self.specs = specs;
+            r
+        }
+
+        fn apply_with(
+            &mut self,
+            specs: &[DocaPipeSpec],
+            steps: &[Step],
+            keys: &TxKeys,
+        ) -> Result<(), DocaError> {
+            for s in steps {
+                match s {
+                    Step::ProgramKey { crypto_id, dst, spi, .. } => {
+                        let key = keys.take(*dst, *spi).ok_or(DocaError::NoKey(*dst, *spi))?;
+                        self.program_key(*crypto_id, &key)?;
+                    }
+                    Step::Add(e) => self.add(specs, e)?,
+                    Step::Update(e) => {
+                        let Some(&(_, entry)) = self.entries.get(&e.key) else {
+                            self.add(specs, e)?;
+                            continue;
+                        };
+                        let spec = specs.iter().find(|p| p.id == e.pipe).expect("known pipe");
+                        let idx = match &e.action {
+                            EntryAction::Encrypt { action_idx, .. } => *action_idx,
+                            EntryAction::Template => 0,
+                        };
+                        let (act, _) =
+                            build_actions(spec.actions[usize::from(idx)], idx, Some(&e.action));
+                        let pipe = self.pipes[&e.pipe];
+                        let mon = Self::monitor(spec.mirror);
+                        // SAFETY: entry belongs to pipe; pointers to locals.
+                        check("doca_flow_pipe_update_entry", unsafe {
+                            sys::doca_flow_pipe_update_entry(
+                                QUEUE,
+                                pipe,
+                                &act,
+                                &mon,
+                                ptr::null(),
+                                sys::DOCA_FLOW_WAIT_FOR_BATCH,
+                                entry,
+                            )
+                        })?;
+                        self.pending.push(entry);
+                        self.queued += 1;
+                    }
+                    Step::Remove(key) => {
+                        if let Some((_, entry)) = self.entries.remove(key) {
+                            // SAFETY: entry was added and not removed before.
+                            check("doca_flow_pipe_rm_entry", unsafe {
+                                sys::doca_flow_pipe_rm_entry(
+                                    QUEUE,
+                                    sys::DOCA_FLOW_WAIT_FOR_BATCH,
+                                    entry,
+                                )
+                            })?;
+                            self.pending.retain(|&p| p != entry);
+                            self.queued += 1;
+                        }
+                    }
+                    Step::Flush { .. } => self.flush()?,
+                }
+            }
+            Ok(())
+        }
+
+        /// SPI/key pairs from the device's bulk generator.
+        pub(super) fn spi_keys(
+            &self,
+            n: u32,
+            v: Version,
+        ) -> Result<Vec<(Spi, DerivedKey)>, DocaError> {
+            let key_type = if v.key_len() == 16 {
+                sys::DOCA_FLOW_CRYPTO_KEY_128
+            } else {
+                sys::DOCA_FLOW_CRYPTO_KEY_256
+            };
+            let mut bulk = ptr::null_mut();
+            // SAFETY: the port is started; out-pointer to a local.
+            check("doca_flow_crypto_psp_spi_key_bulk_alloc", unsafe {
+                sys::doca_flow_crypto_psp_spi_key_bulk_alloc(self.secure, key_type, n, &mut bulk)
+            })?;
+            let r = (|| {
+                // SAFETY: bulk was allocated above.
+                check("doca_flow_crypto_psp_spi_key_bulk_generate", unsafe {
+                    sys::doca_flow_crypto_psp_spi_key_bulk_generate(bulk)
+                })?;
+                let mut out = Vec::with_capacity(n as usize);
+                for i in 0..n {
+                    let mut spi = 0u32;
+                    let mut words = Zeroizing::new([0u32; 8]);
+                    // SAFETY: i < n; words has room for a 256-bit key.
+                    check("doca_flow_crypto_psp_spi_key_bulk_get", unsafe {
+                        sys::doca_flow_crypto_psp_spi_key_bulk_get(
+                            bulk,
+                            i,
+                            &mut spi,
+                            words.as_mut_ptr(),
+                        )
+                    })?;
+                    // SAFETY: i < n.
+                    check("doca_flow_crypto_psp_spi_key_wipe", unsafe {
+                        sys::doca_flow_crypto_psp_spi_key_wipe(bulk, i)
+                    })?;
+                    let mut bytes = Zeroizing::new([0u8; 32]);
+                    for (c, w) in bytes.chunks_mut(4).zip(words.iter()) {
+                        c.copy_from_slice(&w.to_ne_bytes());
+                    }
+                    let key = DerivedKey::from_bytes(&bytes[..v.key_len()])
+                        .map_err(|_| DocaError::Entries(1))?;
+                    out.push((Spi(spi), key));
+                }
+                Ok(out)
+            })();
+            // SAFETY: allocated above, not used after.
+            unsafe { sys::doca_flow_crypto_psp_spi_key_bulk_free(bulk) };
+            r
+        }
+
+        /// `doca_flow_resource_query_entry`.
+        pub(super) fn query(&self, key: EntryKey) -> Result<Counter, DocaError> {
+            let &(_, entry) = self.entries.get(&key).ok_or(DocaError::Entries(1))?;
+            let mut q = sys::doca_flow_resource_query::default();
+            // SAFETY: entry is live; q is a local.
+            check("doca_flow_resource_query_entry", unsafe {
+                sys::doca_flow_resource_query_entry(entry, &mut q)
+            })?;
+            // SAFETY: a counter query fills the counter member.
+            let c = unsafe { q.__bindgen_anon_1.counter };
+            Ok(Counter { packets: c.total_pkts, bytes: c.total_bytes })
+        }
+    }
+
+    fn start_port(id: u16, dev: *mut sys::doca_dev) -> Result<*mut sys::doca_flow_port, DocaError> {
+        let mut cfg = ptr::null_mut();
+        let mut port = ptr::null_mut();
+        // SAFETY: out-pointers to locals; cfg is destroyed once the port started.
+        unsafe {
+            check("doca_flow_port_cfg_create", sys::doca_flow_port_cfg_create(&mut cfg))?;
+            let r = check(
+                "doca_flow_port_cfg_set_port_id",
+                sys::doca_flow_port_cfg_set_port_id(cfg, id),
+            )
+            .and_then(|()| {
+                if dev.is_null() {
+                    Ok(())
+                } else {
+                    check(
+                        "doca_flow_port_cfg_set_dev",
+                        sys::doca_flow_port_cfg_set_dev(cfg, dev.cast()),
+                    )
+                }
+            })
+            .and_then(|()| {
+                check("doca_flow_port_start", sys::doca_flow_port_start(cfg, &mut port))
+            });
+            sys::doca_flow_port_cfg_destroy(cfg);
+            r?;
+        }
+        Ok(port)
+    }
+
+    /// Opens the DOCA device with this PCI address.
+    pub(super) fn open_device(pci: &str) -> Result<*mut sys::doca_dev, DocaError> {
+        let mut list = ptr::null_mut();
+        let mut n = 0u32;
+        // SAFETY: out-pointers to locals; the list is destroyed below.
+        check("doca_devinfo_create_list", unsafe {
+            sys::doca_devinfo_create_list(&mut list, &mut n)
+        })?;
+        let mut found = Err(DocaError::NoDevice(pci.to_owned()));
+        for i in 0..n as usize {
+            // SAFETY: list holds n entries.
+            let info = unsafe { *list.add(i) };
+            let mut buf = [0 as std::ffi::c_char; 32];
+            // SAFETY: buf is larger than a PCI address string
+            // (DOCA_DEVINFO_PCI_ADDR_SIZE, 13).
+            if unsafe { sys::doca_devinfo_get_pci_addr_str(info, buf.as_mut_ptr()) }
+                != sys::DOCA_SUCCESS
+            {
+                continue;
+            }
+            // SAFETY: NUL-terminated by the call above.
+            let addr = unsafe { CStr::from_ptr(buf.as_ptr()) }.to_string_lossy();
+            if addr.ends_with(pci) || pci.ends_with(&*addr) {
+                let mut dev = ptr::null_mut();
+                // SAFETY: info is a live entry of the list.
+                found = check("doca_dev_open", unsafe { sys::doca_dev_open(info, &mut dev) })
+                    .map(|()| dev);
+                break;
+            }
+        }
+        // SAFETY: created above; opened devices stay valid after.
+        unsafe { sys::doca_devinfo_destroy_list(list) };
+        found
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::MacAddr;
+
+    fn cfg() -> DocaConfig {
+        DocaConfig {
+            pipeline: PipelineConfig::default(),
+            ports: DocaPorts {
+                secure: 0,
+                unsecured: 1,
+                secure_mac: MacAddr([2, 0, 0, 0, 0, 1]),
+                unsecured_mac: MacAddr([2, 0, 0, 0, 0, 2]),
+                next_hop_mac: MacAddr([2, 0, 0, 0, 0, 3]),
+            },
+            pci: "0000:03:00.0".to_owned(),
+            rss_queues: 1,
+            keys: TxKeys::default(),
+        }
+    }
+
+    #[test]
+    fn without_the_sdk_new_says_so() {
+        if doca_sys::SDK_PRESENT {
+            return;
+        }
+        let e = DocaFlowBackend::new(cfg()).unwrap_err();
+        assert_eq!(e, DocaError::NoSdk);
+        assert_eq!(e.to_string(), "DOCA SDK not present in this build");
+    }
+
+    #[test]
+    fn staged_keys_are_taken_once() {
+        let k = TxKeys::default();
+        let dst = Ipv4Addr::new(10, 0, 0, 1);
+        k.stage(dst, Spi(7), DerivedKey::from_bytes(&[1; 16]).unwrap());
+        assert!(k.take(dst, Spi(8)).is_none());
+        assert_eq!(k.take(dst, Spi(7)).unwrap().as_bytes(), &[1; 16]);
+        assert!(k.take(dst, Spi(7)).is_none());
+    }
+}

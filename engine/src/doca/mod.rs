@@ -1,0 +1,26 @@
+//! The DOCA Flow backend (feature `doca`): the software pipeline's pipes,
+//! entries and key slots offloaded to BlueField/ConnectX through DOCA Flow.
+//!
+//! - [`translate`]: sans-IO, no FFI: the pipes (`DocaPipeSpec`) and entries
+//!   (`DocaEntry`) built from [`crate::pipeline::PipelineConfig`] and the
+//!   flow programmer's [`crate::pipeline::TableOp`]s, key slot
+//!   (`crypto_id`) assignment, encap data. Unit-tested without hardware.
+//! - [`backend`]: [`DocaFlowBackend`], a [`crate::flows::FlowBackend`] that
+//!   applies the translation with `doca_flow_*` calls. Its FFI code always
+//!   type-checks against `doca-sys`, but runs only where `doca-sys` found
+//!   the DOCA SDK; otherwise [`DocaFlowBackend::new`] returns
+//!   [`DocaError::NoSdk`] before any DOCA call.
+//! - [`select`]: `--backend auto|software|doca`.
+//!
+//! The only `unsafe` code of the engine besides `engine::dpdk` is in
+//! `backend`, each block with its `SAFETY:` comment.
+
+#![allow(unsafe_code)]
+
+pub mod backend;
+pub mod select;
+pub mod translate;
+
+pub use backend::{DocaConfig, DocaError, DocaFlowBackend, TxKeys};
+pub use select::{select, Backend, BackendFlag, Selection};
+pub use translate::{DocaEntry, DocaPipeSpec, DocaPorts, PipeId, Step, Translator};
