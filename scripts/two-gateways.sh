@@ -9,6 +9,9 @@
 #   vm1 (netns, 10.0.0.1) --veth-- [gw1] --pspgw-u1==pspgw-u2-- [gw2] --veth-- vm2 (netns, 10.0.0.2)
 #
 # Run as root. OUT=dir keeps the logs and the uplink capture.
+# STATIC_LATE=1: gw1 connects at startup (-z) and gw2 starts 2 s later; the
+# tunnel must come up by gw1's retries before any traffic, so no packet
+# misses.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" -eq 0 ] || { echo "two-gateways: run as root (namespaces, veths, DPDK)" >&2; exit 1; }
@@ -58,22 +61,41 @@ ip netns exec ${P}vm2 ip neigh add 10.0.0.1 lladdr 02:00:00:00:01:01 dev v2
 U1_MAC=$(cat /sys/class/net/${P}u1/address); U2_MAC=$(cat /sys/class/net/${P}u2/address)
 
 echo "== starting two gateways (gRPC on 127.0.0.1:50151 and :50152, one core each, idle back-off)"
-$GW -p net_af_packet0,iface=${P}u1 -r net_af_packet1,iface=${P}h1 -m 0x1 \
+# start_gw N ARGS...: starts gateway N and waits for its gRPC service. DPDK's
+# af_packet PMD derives its PACKET_FANOUT group id from the process id and
+# the interface index; two processes can collide (EINVAL): start again,
+# with a new pid.
+start_gw() {
+    local n=$1; shift
+    for attempt in 1 2 3 4 5; do
+        $GW "$@" > "$OUT/gw$n.log" 2>&1 &
+        local pid=$!
+        for _ in $(seq 100); do
+            grep -q "gRPC service up" "$OUT/gw$n.log" 2>/dev/null && { eval GW${n}_PID=$pid; return 0; }
+            kill -0 $pid 2>/dev/null || break
+            sleep 0.1
+        done
+        wait $pid 2>/dev/null || true
+        grep -q "PACKET_FANOUT" "$OUT/gw$n.log" || { cat "$OUT/gw$n.log"; return 1; }
+        echo "   gw$n: af_packet fanout group collision, starting again ($attempt)"
+    done
+    cat "$OUT/gw$n.log"; return 1
+}
+start_gw 1 -p net_af_packet0,iface=${P}u1 -r net_af_packet1,iface=${P}h1 -m 0x1 \
     --decap-dmac 02:00:00:00:01:01 --local-virt-ip 10.0.0.1 -n $U2_MAC \
-    --uplink-ip fd00:1::1 -s 127.0.0.1:50151 -t 127.0.0.1:50152:10.0.0.2 \
-    --idle-backoff --stat-print --perf-print all > "$OUT/gw1.log" 2>&1 &
-GW1_PID=$!
-$GW -p net_af_packet0,iface=${P}u2 -r net_af_packet1,iface=${P}h2 -m 0x2 \
+    --uplink-ip fd00:1::1 -s 127.0.0.1:50151 -t 127.0.0.1:50152:10.0.0.2 ${STATIC_LATE:+-z} \
+    --idle-backoff --stat-print --perf-print all
+if [ -n "${STATIC_LATE:-}" ]; then sleep 2; fi
+start_gw 2 -p net_af_packet0,iface=${P}u2 -r net_af_packet1,iface=${P}h2 -m 0x2 \
     --decap-dmac 02:00:00:00:02:02 --local-virt-ip 10.0.0.2 -n $U1_MAC \
     --uplink-ip fd00:1::2 -s 127.0.0.1:50152 -t 127.0.0.1:50151:10.0.0.1 \
-    --idle-backoff --stat-print --perf-print all > "$OUT/gw2.log" 2>&1 &
-GW2_PID=$!
-for _ in $(seq 100); do
-    grep -q "gRPC service up" "$OUT/gw1.log" 2>/dev/null && grep -q "gRPC service up" "$OUT/gw2.log" 2>/dev/null && break
-    kill -0 $GW1_PID 2>/dev/null && kill -0 $GW2_PID 2>/dev/null || { cat "$OUT"/gw*.log; exit 1; }
-    sleep 0.1
-done
+    --idle-backoff --stat-print --perf-print all
 
+if [ -n "${STATIC_LATE:-}" ]; then
+    for _ in $(seq 100); do grep -q "tunnel up" "$OUT/gw1.log" && break; sleep 0.1; done
+    grep -q "tunnel up" "$OUT/gw1.log" || { echo "FAIL: -z did not bring the tunnel up"; cat "$OUT/gw1.log"; exit 1; }
+    echo "== -z: gw1 brought the tunnel up at startup (peer started late): $(grep -c 'tunnel request failed' "$OUT/gw1.log") failed attempts before"
+fi
 tcpdump -i ${P}u1 -w "$OUT/uplink.pcap" -U -s 0 >/dev/null 2>&1 &
 CAP_PID=$!
 sleep 0.5
