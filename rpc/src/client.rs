@@ -3,6 +3,7 @@
 use crate::params::{ParamError, TunnelParams};
 use crate::pb;
 use crate::pb::psp_gateway_client::PspGatewayClient;
+use crate::tls::{error_chain, TlsIdentity};
 use engine::psp::Version;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
@@ -14,13 +15,22 @@ pub enum ClientError {
     /// `svc-addr` could not be understood.
     #[error("bad service address {0:?}: expected host[:port]")]
     BadAddress(String),
-    /// No connection to the peer.
-    #[error("connecting to {addr}: {source}")]
+    /// No connection to the peer (TCP, or the TLS handshake).
+    #[error("connecting to {addr}: {}", error_chain(source))]
     Connect {
         /// The address dialled.
         addr: String,
         /// The transport error.
         source: tonic::transport::Error,
+    },
+    /// The TLS configuration was refused (a server name that is neither a
+    /// DNS name nor an IP address, say).
+    #[error("TLS for {addr}: {reason}")]
+    Tls {
+        /// The URI dialled.
+        addr: String,
+        /// Why.
+        reason: String,
     },
     /// The peer refused (its gRPC status).
     #[error("peer refused: {0}")]
@@ -45,12 +55,29 @@ pub enum ClientError {
 /// port defaults to [`crate::DEFAULT_PORT`]. IPv6 literals need brackets
 /// when a port is given (`[fd00::1]:3000`) and may go without otherwise.
 pub fn service_uri(svc_addr: &str) -> Result<String, ClientError> {
+    Ok(format!("http://{}", service_target(svc_addr)?.0))
+}
+
+/// As [`service_uri`], with the `https` scheme (mutual TLS).
+pub fn service_uri_tls(svc_addr: &str) -> Result<String, ClientError> {
+    Ok(format!("https://{}", service_target(svc_addr)?.0))
+}
+
+/// The host part of `svc-addr[:port]`, without brackets: the name the
+/// peer's certificate must be valid for (an IP address SAN for an IP
+/// address) unless another is given.
+pub fn service_host(svc_addr: &str) -> Result<String, ClientError> {
+    Ok(service_target(svc_addr)?.1)
+}
+
+/// (`host:port` for a URI, bare host).
+fn service_target(svc_addr: &str) -> Result<(String, String), ClientError> {
     let bad = || ClientError::BadAddress(svc_addr.to_owned());
     if let Ok(sa) = svc_addr.parse::<SocketAddr>() {
-        return Ok(format!("http://{sa}"));
+        return Ok((sa.to_string(), sa.ip().to_string()));
     }
     if let Ok(ip) = svc_addr.parse::<IpAddr>() {
-        return Ok(format!("http://{}", SocketAddr::new(ip, crate::DEFAULT_PORT)));
+        return Ok((SocketAddr::new(ip, crate::DEFAULT_PORT).to_string(), ip.to_string()));
     }
     let (host, port) = match svc_addr.rsplit_once(':') {
         Some((h, p)) => (h, p.parse::<u16>().map_err(|_| bad())?),
@@ -63,7 +90,7 @@ pub fn service_uri(svc_addr: &str) -> Result<String, ClientError> {
     if !host_ok || port == 0 {
         return Err(bad());
     }
-    Ok(format!("http://{host}:{port}"))
+    Ok((format!("{host}:{port}"), host.to_owned()))
 }
 
 /// One tunnel to ask a peer for.
@@ -97,15 +124,58 @@ pub struct Client {
 
 impl Client {
     /// Connects to `svc_addr` (`host[:port]`, default port
-    /// [`crate::DEFAULT_PORT`]), giving up after `timeout`.
+    /// [`crate::DEFAULT_PORT`]) in plaintext, giving up after `timeout`.
     pub async fn connect(svc_addr: &str, timeout: Duration) -> Result<Client, ClientError> {
         let uri = service_uri(svc_addr)?;
         let endpoint = Endpoint::from_shared(uri.clone())
+            .map_err(|_| ClientError::BadAddress(svc_addr.to_owned()))?;
+        Self::open(endpoint, uri, timeout).await
+    }
+
+    /// As [`Client::connect`], over mutual TLS: the server's certificate
+    /// must chain to `tls`'s CA and be valid for `server_name` (default:
+    /// the host part of `svc_addr`, see [`service_host`]); we present
+    /// `tls`'s certificate chain.
+    pub async fn connect_tls(
+        svc_addr: &str,
+        timeout: Duration,
+        tls: &TlsIdentity,
+        server_name: Option<&str>,
+    ) -> Result<Client, ClientError> {
+        let uri = service_uri_tls(svc_addr)?;
+        let name = match server_name {
+            Some(n) => n.to_owned(),
+            None => service_host(svc_addr)?,
+        };
+        let endpoint = Endpoint::from_shared(uri.clone())
             .map_err(|_| ClientError::BadAddress(svc_addr.to_owned()))?
+            .tls_config(tls.client_config(&name))
+            .map_err(|e| ClientError::Tls { addr: uri.clone(), reason: error_chain(&e) })?;
+        Self::open(endpoint, uri, timeout).await
+    }
+
+    /// [`Client::connect_tls`] (with the default server name) when `tls`
+    /// is given, else [`Client::connect`].
+    pub async fn connect_with(
+        svc_addr: &str,
+        timeout: Duration,
+        tls: Option<&TlsIdentity>,
+    ) -> Result<Client, ClientError> {
+        match tls {
+            Some(tls) => Self::connect_tls(svc_addr, timeout, tls, None).await,
+            None => Self::connect(svc_addr, timeout).await,
+        }
+    }
+
+    async fn open(
+        endpoint: Endpoint,
+        uri: String,
+        timeout: Duration,
+    ) -> Result<Client, ClientError> {
+        let channel = endpoint
             .connect_timeout(timeout)
             .timeout(timeout)
-            .tcp_nodelay(true);
-        let channel = endpoint
+            .tcp_nodelay(true)
             .connect()
             .await
             .map_err(|source| ClientError::Connect { addr: uri, source })?;
@@ -229,6 +299,12 @@ mod tests {
         assert_eq!(service_uri("[::1]:50051").unwrap(), "http://[::1]:50051");
         assert_eq!(service_uri("gw-b.example").unwrap(), "http://gw-b.example:3000");
         assert_eq!(service_uri("gw-b:4000").unwrap(), "http://gw-b:4000");
+        assert_eq!(service_uri_tls("[::1]:50051").unwrap(), "https://[::1]:50051");
+        assert_eq!(service_host("[::1]:50051").unwrap(), "::1");
+        assert_eq!(service_host("::1").unwrap(), "::1");
+        assert_eq!(service_host("127.0.0.1:3001").unwrap(), "127.0.0.1");
+        assert_eq!(service_host("gw-b.example").unwrap(), "gw-b.example");
+        assert_eq!(service_host("gw-b:4000").unwrap(), "gw-b");
         for bad in ["", ":3000", "gw:", "gw:x", "gw:70000", "gw b", "http://gw", "gw:0"] {
             assert!(service_uri(bad).is_err(), "{bad}");
         }

@@ -11,11 +11,14 @@
 //! - [`client`]: requests tunnels from a peer gateway.
 //! - [`runtime`]: the dedicated one-worker tokio runtime the control plane
 //!   runs on, off the packet cores.
+//! - [`tls`]: mutual TLS for the service (`--grpc-cert/--grpc-key/--grpc-ca`);
+//!   without it the service is plaintext, as the DOCA application's is.
 
 pub mod client;
 pub mod params;
 pub mod runtime;
 pub mod server;
+pub mod tls;
 
 /// The TCP port of the key-exchange service when `svc-addr` names none.
 ///

@@ -2,6 +2,7 @@
 //! cores, running the gRPC server (and its pool refill task) and clients.
 
 use crate::server::{Gateway, TunnelBackend};
+use crate::tls::{error_chain, TlsIdentity};
 use std::future::Future;
 use std::net::SocketAddr;
 use tokio::sync::oneshot;
@@ -44,18 +45,62 @@ impl RpcRuntime {
         self.rt.block_on(f)
     }
 
-    /// Binds `addr` (port 0: an ephemeral port) and serves `gateway` on it,
-    /// with its pool refill task, until [`RunningServer::shutdown`].
+    /// Binds `addr` (port 0: an ephemeral port) and serves `gateway` on it
+    /// in plaintext (the DOCA application's way), with its pool refill
+    /// task, until [`RunningServer::shutdown`].
     pub fn start_server<B: TunnelBackend>(
         &self,
         addr: SocketAddr,
         gateway: Gateway<B>,
     ) -> std::io::Result<RunningServer> {
+        self.start(addr, gateway, None)
+    }
+
+    /// As [`RpcRuntime::start_server`], over mutual TLS: every peer must
+    /// present a certificate chaining to `tls`'s CA, or its connection is
+    /// refused during the handshake; the server presents `tls`'s
+    /// certificate chain.
+    pub fn start_server_tls<B: TunnelBackend>(
+        &self,
+        addr: SocketAddr,
+        gateway: Gateway<B>,
+        tls: &TlsIdentity,
+    ) -> std::io::Result<RunningServer> {
+        self.start(addr, gateway, Some(tls))
+    }
+
+    /// [`RpcRuntime::start_server_tls`] with `Some`, else
+    /// [`RpcRuntime::start_server`].
+    pub fn start_server_with<B: TunnelBackend>(
+        &self,
+        addr: SocketAddr,
+        gateway: Gateway<B>,
+        tls: Option<&TlsIdentity>,
+    ) -> std::io::Result<RunningServer> {
+        self.start(addr, gateway, tls)
+    }
+
+    fn start<B: TunnelBackend>(
+        &self,
+        addr: SocketAddr,
+        gateway: Gateway<B>,
+        tls: Option<&TlsIdentity>,
+    ) -> std::io::Result<RunningServer> {
+        let mut builder = tonic::transport::Server::builder();
+        if let Some(tls) = tls {
+            builder = builder.tls_config(tls.server_config()).map_err(|e| {
+                std::io::Error::other(format!(
+                    "TLS with {}: {}",
+                    tls.files().cert.display(),
+                    error_chain(&e)
+                ))
+            })?;
+        }
         let listener = self.rt.block_on(tokio::net::TcpListener::bind(addr))?;
         let local_addr = listener.local_addr()?;
         let refill = self.rt.spawn(gateway.refill_task());
         let (tx, rx) = oneshot::channel::<()>();
-        let serve = tonic::transport::Server::builder()
+        let serve = builder
             .tcp_nodelay(true)
             .add_service(gateway.into_service())
             .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
@@ -63,15 +108,16 @@ impl RpcRuntime {
             });
         let server = self.rt.spawn(async move {
             if let Err(e) = serve.await {
-                tracing::error!("gRPC server stopped: {e}");
+                tracing::error!("gRPC server stopped: {}", error_chain(&e));
             }
         });
-        tracing::info!(%local_addr, "PSP_Gateway service listening");
+        tracing::info!(%local_addr, mutual_tls = tls.is_some(), "PSP_Gateway service listening");
         Ok(RunningServer { local_addr, shutdown: Some(tx), server: Some(server), refill })
     }
 }
 
-/// A server started by [`RpcRuntime::start_server`].
+/// A server started by [`RpcRuntime::start_server`] or
+/// [`RpcRuntime::start_server_tls`].
 #[derive(Debug)]
 pub struct RunningServer {
     local_addr: SocketAddr,
