@@ -9,6 +9,8 @@
 #   vm1 (netns, 10.0.0.1) --veth-- [gw1] --pspgw-u1==pspgw-u2-- [gw2] --veth-- vm2 (netns, 10.0.0.2)
 #
 # Run as root. OUT=dir keeps the logs and the uplink capture.
+# TLS=1: the gateways talk mutual TLS (a CA and one certificate per gateway,
+# made here with openssl).
 # STATIC_LATE=1: gw1 connects at startup (-z) and gw2 starts 2 s later; the
 # tunnel must come up by gw1's retries before any traffic, so no packet
 # misses.
@@ -60,6 +62,22 @@ ip netns exec ${P}vm1 ip neigh add 10.0.0.2 lladdr 02:00:00:00:02:02 dev v1
 ip netns exec ${P}vm2 ip neigh add 10.0.0.1 lladdr 02:00:00:00:01:01 dev v2
 U1_MAC=$(cat /sys/class/net/${P}u1/address); U2_MAC=$(cat /sys/class/net/${P}u2/address)
 
+TLS_ARGS1=(); TLS_ARGS2=()
+if [ -n "${TLS:-}" ]; then
+    echo "== mutual TLS: a CA and a certificate per gateway (IP SAN 127.0.0.1)"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
+        -subj "/CN=psp-gateway demo CA" -keyout "$OUT/ca.key" -out "$OUT/ca.crt" 2>/dev/null
+    for n in 1 2; do
+        openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=gw$n" \
+            -keyout "$OUT/gw$n.key" -out "$OUT/gw$n.csr" 2>/dev/null
+        openssl x509 -req -in "$OUT/gw$n.csr" -CA "$OUT/ca.crt" -CAkey "$OUT/ca.key" \
+            -CAcreateserial -days 1 -out "$OUT/gw$n.crt" \
+            -extfile <(printf "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth") 2>/dev/null
+    done
+    TLS_ARGS1=(--grpc-cert "$OUT/gw1.crt" --grpc-key "$OUT/gw1.key" --grpc-ca "$OUT/ca.crt")
+    TLS_ARGS2=(--grpc-cert "$OUT/gw2.crt" --grpc-key "$OUT/gw2.key" --grpc-ca "$OUT/ca.crt")
+fi
+
 echo "== starting two gateways (gRPC on 127.0.0.1:50151 and :50152, one core each, idle back-off)"
 # start_gw N ARGS...: starts gateway N and waits for its gRPC service. DPDK's
 # af_packet PMD derives its PACKET_FANOUT group id from the process id and
@@ -84,12 +102,12 @@ start_gw() {
 start_gw 1 -p net_af_packet0,iface=${P}u1 -r net_af_packet1,iface=${P}h1 -m 0x1 \
     --decap-dmac 02:00:00:00:01:01 --local-virt-ip 10.0.0.1 -n $U2_MAC \
     --uplink-ip fd00:1::1 -s 127.0.0.1:50151 -t 127.0.0.1:50152:10.0.0.2 ${STATIC_LATE:+-z} \
-    --idle-backoff --stat-print --perf-print all
+    --idle-backoff --stat-print --perf-print all ${TLS_ARGS1[@]+"${TLS_ARGS1[@]}"}
 if [ -n "${STATIC_LATE:-}" ]; then sleep 2; fi
 start_gw 2 -p net_af_packet0,iface=${P}u2 -r net_af_packet1,iface=${P}h2 -m 0x2 \
     --decap-dmac 02:00:00:00:02:02 --local-virt-ip 10.0.0.2 -n $U1_MAC \
     --uplink-ip fd00:1::2 -s 127.0.0.1:50152 -t 127.0.0.1:50151:10.0.0.1 \
-    --idle-backoff --stat-print --perf-print all
+    --idle-backoff --stat-print --perf-print all ${TLS_ARGS2[@]+"${TLS_ARGS2[@]}"}
 
 if [ -n "${STATIC_LATE:-}" ]; then
     for _ in $(seq 100); do grep -q "tunnel up" "$OUT/gw1.log" && break; sleep 0.1; done

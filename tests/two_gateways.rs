@@ -75,3 +75,19 @@ fn two_gateways_carry_ping_and_tcp_over_psp() {
     assert!(gw2.contains("egress tunnel created (reverse params)"), "{gw2}");
     let _ = std::fs::remove_dir_all(&out_dir);
 }
+
+#[test]
+fn two_gateways_exchange_keys_over_mutual_tls() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let (out, out_dir) = demo("tls", &[("TLS", "1")]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "two-gateways with TLS failed:\n{stdout}\n{stderr}");
+    assert!(stdout.contains("5 packets transmitted, 5 received, 0% packet loss"), "{stdout}");
+    for name in ["gw1.log", "gw2.log"] {
+        let log = std::fs::read_to_string(out_dir.join(name)).expect("log");
+        assert!(log.contains("mutual_tls=true"), "{name}: {log}");
+        assert!(!log.contains("without TLS"), "{name}: {log}");
+    }
+    let _ = std::fs::remove_dir_all(&out_dir);
+}

@@ -67,6 +67,8 @@ pub struct Requests {
     pub version: Version,
     /// Our virtualization cookie for the way back, if cookies are on.
     pub virt_cookie: Option<u64>,
+    /// Mutual TLS toward peers, when configured.
+    pub tls: Option<Arc<rpc::tls::TlsIdentity>>,
 }
 
 /// What the control plane prints while it runs.
@@ -271,11 +273,13 @@ impl<'a> ControlPlane<'a> {
             (self.req.local_virt_ip, self.req.version, self.req.virt_cookie);
         let factory = self.dp.factory;
         let dp = Arc::clone(&self.dp);
+        let tls = self.req.tls.clone();
         self.req.rt.spawn(async move {
             let result = async {
-                let mut client = Client::connect(&svc.to_string(), RPC_TIMEOUT)
-                    .await
-                    .map_err(|e| e.to_string())?;
+                let mut client =
+                    Client::connect_with(&svc.to_string(), RPC_TIMEOUT, tls.as_deref())
+                        .await
+                        .map_err(|e| e.to_string())?;
                 // Our SPI for the way back, admitted before the peer can use it.
                 let t0 = Instant::now();
                 let mine = gateway

@@ -111,13 +111,22 @@ fn run(cfg: Config) -> Result<()> {
     let Some(local_virt_ip) = cfg.local_virt_ip else {
         bail!("--local-virt-ip (or -d/--vf-name) is required: this gateway's virtual address");
     };
-    if cfg.grpc_cert.is_some() {
-        bail!("--grpc-cert: mutual TLS is not implemented yet (issue 7)");
+    // Mutual TLS when --grpc-cert/--grpc-key/--grpc-ca are given (the
+    // config requires all three or none); plaintext otherwise, as DOCA.
+    let tls: Option<Arc<rpc::tls::TlsIdentity>> =
+        match (&cfg.grpc_cert, &cfg.grpc_key, &cfg.grpc_ca) {
+            (Some(cert), Some(key), Some(ca)) => Some(Arc::new(
+                rpc::tls::TlsFiles { cert: cert.clone(), key: key.clone(), ca: ca.clone() }
+                    .load()?,
+            )),
+            _ => None,
+        };
+    if tls.is_none() {
+        tracing::warn!(
+            "gRPC runs without TLS (DOCA-compatible): SPIs and keys cross the management \
+             network in clear; give --grpc-cert, --grpc-key and --grpc-ca for mutual TLS"
+        );
     }
-    tracing::warn!(
-        "gRPC runs without TLS (DOCA-compatible): SPIs and keys cross the management \
-         network in clear"
-    );
 
     let mut eal = Eal::init(&eal_args(&cfg, &plan)).context("EAL init")?;
     eal.set_remove_runtime_dir(true);
@@ -231,6 +240,7 @@ fn run(cfg: Config) -> Result<()> {
         local_virt_ip,
         version: cfg.psp_version,
         virt_cookie: cookie,
+        tls: tls.clone(),
     };
     let mut control = ControlPlane::new(
         dp.clone(),
@@ -259,7 +269,7 @@ fn run(cfg: Config) -> Result<()> {
         std::thread::scope(|s| -> Result<_> {
             let stop_ref = &*stop;
             let control = s.spawn(move || {
-                let server = rt.start_server(cfg.svc_addr, gateway);
+                let server = rt.start_server_with(cfg.svc_addr, gateway, tls.as_deref());
                 match &server {
                     Ok(srv) => tracing::info!(addr = %srv.local_addr(), "gRPC service up"),
                     Err(e) => {
