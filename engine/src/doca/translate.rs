@@ -29,12 +29,10 @@
 
 use crate::pipeline::{OuterVersion, PipelineConfig, Port, TableOp};
 use crate::psp::decap::Syndrome;
-use crate::psp::encap::{EncapConfig, OuterIp};
-use crate::psp::header::HeaderRepr;
+use crate::psp::encap::{EncapConfig, EthAddrs, OuterIp};
 use crate::psp::{Mode, Spi, Version, UDP_PORT};
 use crate::wire::{
-    self, ip_proto, EtherType, EthernetFrame, MacAddr, ETHERNET_HEADER_LEN as ETH,
-    IPV4_MIN_HEADER_LEN, IPV6_HEADER_LEN, UDP_HEADER_LEN,
+    MacAddr, ETHERNET_HEADER_LEN as ETH, IPV4_MIN_HEADER_LEN, IPV6_HEADER_LEN, UDP_HEADER_LEN,
 };
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
@@ -815,49 +813,11 @@ impl Translator {
             OuterIp::V6 { .. } => OuterVersion::Ipv6,
             OuterIp::V4 { .. } => OuterVersion::Ipv4,
         };
-        let mut b = vec![0u8; encap_len(Mode::Tunnel, outer, cfg.vc.is_some())];
-        let (src_mac, dst_mac) = match cfg.eth {
-            Some(a) => (a.src, a.dst),
-            None => (self.ports.secure_mac, self.ports.next_hop_mac),
-        };
-        let mut eth = EthernetFrame::new_unchecked(&mut b[..ETH]);
-        eth.set_dst(dst_mac);
-        eth.set_src(src_mac);
-        let udp_at = match cfg.outer {
-            OuterIp::V4 { src, dst } => {
-                eth.set_ethertype(EtherType::Ipv4);
-                wire::ipv4_emit(&mut b[ETH..], src, dst, ip_proto::UDP, 0, cfg.ttl, 0);
-                ETH + IPV4_MIN_HEADER_LEN
-            }
-            OuterIp::V6 { src, dst } => {
-                eth.set_ethertype(EtherType::Ipv6);
-                wire::ipv6_emit(
-                    &mut b[ETH..],
-                    wire::Ipv6Fields {
-                        src,
-                        dst,
-                        next_header: ip_proto::UDP,
-                        traffic_class: 0,
-                        flow_label: 0,
-                        hop_limit: cfg.ttl,
-                        payload_len: 0,
-                    },
-                );
-                ETH + IPV6_HEADER_LEN
-            }
-        };
-        wire::udp_emit(&mut b[udp_at..], 0, UDP_PORT, 0);
-        HeaderRepr {
-            next_header: ip_proto::IPV4,
-            crypt_offset: cfg.crypt_offset,
-            sample: false,
-            drop: false,
-            version: cfg.version,
-            spi: cfg.spi,
-            iv: 0,
-            vc: cfg.vc,
-        }
-        .emit(&mut b[udp_at + UDP_HEADER_LEN..]);
+        let eth = cfg
+            .eth
+            .unwrap_or(EthAddrs { src: self.ports.secure_mac, dst: self.ports.next_hop_mac });
+        let b = EncapConfig { eth: Some(eth), ..cfg.clone() }.tunnel_header_template();
+        debug_assert_eq!(b.len(), encap_len(Mode::Tunnel, outer, cfg.vc.is_some()));
         Ok(b)
     }
 }

@@ -49,8 +49,8 @@ fn udp4_frame(payload: &[u8]) -> Vec<u8> {
     let mut f = vec![0u8; ETH + 20 + 8 + payload.len()];
     f[12..14].copy_from_slice(&[0x08, 0x00]);
     let (s, d) = (Ipv4Addr::new(192, 168, 1, 1), Ipv4Addr::new(192, 168, 1, 2));
-    wire::ipv4_emit(&mut f[ETH..], s, d, 17, 0x28, 64, (28 + payload.len()) as u16);
-    wire::udp_emit(&mut f[ETH + 20..], 1234, 5678, (8 + payload.len()) as u16);
+    crate::wire::ipv4_emit(&mut f[ETH..], s, d, 17, 0x28, 64, (28 + payload.len()) as u16);
+    crate::wire::udp_emit(&mut f[ETH + 20..], 1234, 5678, (8 + payload.len()) as u16);
     f[ETH + 28..].copy_from_slice(payload);
     f
 }

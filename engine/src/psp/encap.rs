@@ -109,6 +109,19 @@ pub struct EncapConfig {
     pub ttl: u8,
 }
 
+impl EncapConfig {
+    /// The tunnel-mode headers this tunnel prepends (Ethernet, outer IP,
+    /// UDP, PSP and VC) with the per-packet fields as the datapath's
+    /// template leaves them: lengths, traffic class, flow label, source
+    /// port, IV and S bit zero, the outer IPv4 checksum computed over that
+    /// zero-length header, and the MACs zero when `eth` is `None`. It is
+    /// the "encap data" a NIC that encaps in hardware is given.
+    pub fn tunnel_header_template(&self) -> Vec<u8> {
+        let t = Template::new(self);
+        t.bytes[..t.len].to_vec()
+    }
+}
+
 /// A tunnel's sending half: its encap data and its expanded key.
 #[derive(Debug)]
 pub struct Encapsulator {
