@@ -54,6 +54,17 @@ pub struct EgressTunnel {
     pub params: TunnelParams,
 }
 
+/// One requested tunnel, as the backend installs it.
+#[derive(Debug, Clone)]
+pub struct Install {
+    /// The SPI we issued to the requester.
+    pub spi: Spi,
+    /// The requester's virtual address (inner source of its packets).
+    pub peer_virt_ip: Ipv4Addr,
+    /// The tunnel back to the requester, when it sent reverse parameters.
+    pub egress: Option<EgressTunnel>,
+}
+
 /// Why the backend could not install something.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BackendError {
@@ -80,6 +91,32 @@ pub trait TunnelBackend: Send + Sync + 'static {
     fn create_egress_tunnel(&self, tunnel: &EgressTunnel) -> Result<(), BackendError>;
     /// Undoes [`TunnelBackend::create_egress_tunnel`] (rollback).
     fn remove_egress_tunnel(&self, local_virt_ip: Ipv4Addr, peer_virt_ip: Ipv4Addr);
+    /// Installs one request's tunnels at once, all or nothing: for each,
+    /// the ingress ACL entry and, with reverse parameters, the egress
+    /// tunnel. The default goes entry by entry and rolls back on failure;
+    /// a backend that can apply a batch in one step should (one table
+    /// publication per request instead of two per tunnel).
+    fn install_all(&self, items: &[Install]) -> Result<(), BackendError> {
+        for (i, it) in items.iter().enumerate() {
+            let res =
+                self.install_ingress_acl(it.spi, it.peer_virt_ip).and_then(|()| match &it.egress {
+                    Some(t) => self
+                        .create_egress_tunnel(t)
+                        .inspect_err(|_| self.remove_ingress_acl(it.spi, it.peer_virt_ip)),
+                    None => Ok(()),
+                });
+            if let Err(e) = res {
+                for it in items[..i].iter().rev() {
+                    if let Some(t) = &it.egress {
+                        self.remove_egress_tunnel(t.local_virt_ip, t.peer_virt_ip);
+                    }
+                    self.remove_ingress_acl(it.spi, it.peer_virt_ip);
+                }
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
     /// The master keys the datapath derives receive keys from; called at
     /// start (`invalidated_slot` `None`) and on each rotation, before any
     /// SPI of the new key is handed out. On rotation the SPIs of
@@ -438,29 +475,20 @@ impl<B: TunnelBackend> Gateway<B> {
 
     /// Installs everything or nothing.
     fn install(&self, tunnels: &[Validated], keys: &[SpiKey]) -> Result<(), BackendError> {
-        let b = &self.inner.backend;
-        for (i, (t, k)) in tunnels.iter().zip(keys).enumerate() {
-            let res = b.install_ingress_acl(k.spi, t.src).and_then(|()| match &t.reverse {
-                Some(p) => b
-                    .create_egress_tunnel(&EgressTunnel {
-                        local_virt_ip: t.dst,
-                        peer_virt_ip: t.src,
-                        params: p.clone(),
-                    })
-                    .inspect_err(|_| b.remove_ingress_acl(k.spi, t.src)),
-                None => Ok(()),
-            });
-            if let Err(e) = res {
-                for (t, k) in tunnels[..i].iter().zip(keys).rev() {
-                    if t.reverse.is_some() {
-                        b.remove_egress_tunnel(t.dst, t.src);
-                    }
-                    b.remove_ingress_acl(k.spi, t.src);
-                }
-                return Err(e);
-            }
-        }
-        Ok(())
+        let items: Vec<Install> = tunnels
+            .iter()
+            .zip(keys)
+            .map(|(t, k)| Install {
+                spi: k.spi,
+                peer_virt_ip: t.src,
+                egress: t.reverse.as_ref().map(|p| EgressTunnel {
+                    local_virt_ip: t.dst,
+                    peer_virt_ip: t.src,
+                    params: p.clone(),
+                }),
+            })
+            .collect();
+        self.inner.backend.install_all(&items)
     }
 
     fn handle_tunnels(

@@ -9,7 +9,7 @@ use crossbeam::queue::ArrayQueue;
 use engine::flows::{FlowBatch, FlowClient, FlowError, FlowRequest};
 use engine::psp::kdf::MasterKeyPair;
 use engine::psp::Spi;
-use rpc::server::{BackendError, EgressTunnel, TunnelBackend};
+use rpc::server::{BackendError, EgressTunnel, Install, TunnelBackend};
 use std::collections::HashSet;
 use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -41,6 +41,8 @@ pub struct Datapath {
     pub acl: Mutex<HashSet<(Spi, Ipv4Addr)>>,
     /// One mailbox per packet core for new master keys.
     pub key_updates: Vec<ArrayQueue<Arc<MasterKeyPair>>>,
+    /// The control-plane thread, woken when a batch is submitted.
+    pub control_thread: std::sync::OnceLock<std::thread::Thread>,
 }
 
 impl Datapath {
@@ -50,6 +52,9 @@ impl Datapath {
         let start = std::time::Instant::now();
         if self.flows.submit(FlowBatch { id, requests }).is_err() {
             return Err(BackendError::Failed("flow request ring full".into()));
+        }
+        if let Some(t) = self.control_thread.get() {
+            t.unpark();
         }
         match self.completions.wait(id, PROGRAMMING_TIMEOUT) {
             Some(Ok(_)) => {
@@ -77,6 +82,36 @@ impl TunnelBackend for Backend {
         self.0.acl_entries.fetch_add(1, Ordering::Relaxed);
         self.0.acl.lock().unwrap_or_else(|e| e.into_inner()).insert((spi, peer_virt_ip));
         tracing::info!(%spi, peer = %peer_virt_ip, "ingress ACL entry installed");
+        Ok(())
+    }
+
+    /// A whole request in one flow batch: one publication, one wait.
+    fn install_all(&self, items: &[Install]) -> Result<(), BackendError> {
+        let mut requests = Vec::with_capacity(items.len() * 2);
+        for it in items {
+            requests.push(FlowRequest::InsertAcl { spi: it.spi, src: it.peer_virt_ip });
+            if let Some(t) = &it.egress {
+                let encap = self.0.factory.build(&t.params).map_err(BackendError::Failed)?;
+                requests.push(FlowRequest::InsertTunnel {
+                    dst: t.peer_virt_ip,
+                    encap: Arc::new(encap),
+                });
+            }
+        }
+        self.0.apply(requests)?;
+        self.0.acl_entries.fetch_add(items.len(), Ordering::Relaxed);
+        let mut acl = self.0.acl.lock().unwrap_or_else(|e| e.into_inner());
+        for it in items {
+            acl.insert((it.spi, it.peer_virt_ip));
+            tracing::debug!(spi = %it.spi, peer = %it.peer_virt_ip, reverse = it.egress.is_some(),
+                "tunnel installed");
+        }
+        if items.iter().any(|i| i.egress.is_some()) {
+            tracing::info!(
+                tunnels = items.len(),
+                "ingress ACL entries and egress tunnels created (reverse params)"
+            );
+        }
         Ok(())
     }
 

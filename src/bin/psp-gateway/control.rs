@@ -164,9 +164,19 @@ impl<'a> ControlPlane<'a> {
 
     /// Runs until `stop` is set.
     pub fn run(&mut self, stop: &AtomicBool) {
+        let _ = self.dp.control_thread.set(std::thread::current());
         while !stop.load(Ordering::Relaxed) {
-            if !self.turn() {
-                std::thread::sleep(Duration::from_micros(50));
+            if self.turn() {
+                continue;
+            }
+            if self.programmer.in_flight() > 0 {
+                // A batch waits for the cores to see it: check again soon.
+                // (Not yield_now: on a busy core that can cost a whole
+                // scheduler slice, milliseconds.)
+                std::thread::park_timeout(Duration::from_micros(10));
+            } else {
+                // Woken at once when the gRPC side submits a batch.
+                std::thread::park_timeout(Duration::from_micros(200));
             }
         }
     }

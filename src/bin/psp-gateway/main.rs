@@ -184,6 +184,7 @@ fn run(cfg: Config) -> Result<()> {
         perf: perf::PerfMetrics::default(),
         acl: std::sync::Mutex::new(std::collections::HashSet::new()),
         key_updates: (0..k).map(|_| ArrayQueue::new(1)).collect(),
+        control_thread: std::sync::OnceLock::new(),
     });
 
     let rt = RpcRuntime::new()?;
