@@ -100,10 +100,19 @@ impl RpcRuntime {
         let local_addr = listener.local_addr()?;
         let refill = self.rt.spawn(gateway.refill_task());
         let (tx, rx) = oneshot::channel::<()>();
+        // The builder's tcp_nodelay applies only to sockets tonic accepts
+        // itself; these it does not, and without it a response of more than
+        // one segment waits ~40 ms for the peer's delayed ACK (Nagle).
+        let incoming = tokio_stream::StreamExt::map(TcpListenerStream::new(listener), |s| {
+            if let Ok(s) = &s {
+                let _ = s.set_nodelay(true);
+            }
+            s
+        });
         let serve = builder
             .tcp_nodelay(true)
             .add_service(gateway.into_service())
-            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
+            .serve_with_incoming_shutdown(incoming, async {
                 let _ = rx.await;
             });
         let server = self.rt.spawn(async move {

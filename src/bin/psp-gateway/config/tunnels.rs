@@ -52,16 +52,16 @@ pub fn parse_tunnel(s: &str) -> Result<(SocketAddr, Vec<Ipv4Addr>), String> {
     }
     let svc = parse_svc_addr(svc, false).map_err(|why| format!("service address: {why}"))?;
     let mut ips = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for v in virts.split(',') {
         let v = v.trim();
         if v.is_empty() {
             return Err("empty virtual IP".into());
         }
         let ip = v.parse::<Ipv4Addr>().map_err(|_| format!("virtual IP {v} is not IPv4"))?;
-        if ips.contains(&ip) {
-            continue;
+        if seen.insert(ip) {
+            ips.push(ip);
         }
-        ips.push(ip);
     }
     Ok((svc, ips))
 }
@@ -94,6 +94,9 @@ pub fn parse_tunnels_file(
 #[derive(Debug, Default)]
 pub struct PeerSet {
     peers: Vec<Peer>,
+    /// Which peer (index) each virtual IP belongs to: files map up to
+    /// millions of addresses, so lookups must not scan.
+    owner: std::collections::HashMap<Ipv4Addr, usize>,
 }
 
 impl PeerSet {
@@ -101,15 +104,15 @@ impl PeerSet {
     /// (`-t/--tunnel 10.1.1.55:192.168.1.2`, `tunnels.txt:3`).
     pub fn add(&mut self, at: &str, svc: SocketAddr, ips: &[Ipv4Addr]) -> Result<(), ConfigError> {
         for ip in ips {
-            if let Some(other) =
-                self.peers.iter().find(|p| p.svc_addr != svc && p.virt_ips.contains(ip))
-            {
-                return Err(ConfigError::VirtIpTwice {
-                    at: at.to_string(),
-                    virt_ip: *ip,
-                    first: other.svc_addr,
-                    second: svc,
-                });
+            if let Some(other) = self.owner.get(ip).map(|&i| &self.peers[i]) {
+                if other.svc_addr != svc {
+                    return Err(ConfigError::VirtIpTwice {
+                        at: at.to_string(),
+                        virt_ip: *ip,
+                        first: other.svc_addr,
+                        second: svc,
+                    });
+                }
             }
         }
         let idx = match self.peers.iter().position(|p| p.svc_addr == svc) {
@@ -119,10 +122,9 @@ impl PeerSet {
                 self.peers.len() - 1
             }
         };
-        let peer = &mut self.peers[idx];
         for ip in ips {
-            if !peer.virt_ips.contains(ip) {
-                peer.virt_ips.push(*ip);
+            if self.owner.insert(*ip, idx).is_none() {
+                self.peers[idx].virt_ips.push(*ip);
             }
         }
         Ok(())
