@@ -69,19 +69,10 @@ fn main() -> ExitCode {
 
 /// The EAL's arguments for the two ports and the main core.
 fn eal_args(cfg: &Config, plan: &PortsPlan) -> Vec<String> {
-    // --sdk-log-level (DOCA's 10..70) becomes DPDK's log level.
-    let dpdk_log = match cfg.sdk_log_level {
-        0..=10 => "emerg",
-        11..=20 => "critical",
-        21..=30 => "error",
-        31..=40 => "warning",
-        41..=50 => "info",
-        _ => "debug",
-    };
     let mut args = EalArgs::new()
         .lcores(cfg.core_mask.main_core().to_string())
         .memory_mb(512)
-        .log_level(dpdk_log);
+        .log_level(cfg.dpdk_log_level());
     let mut pci = Vec::new();
     for spec in [&plan.secure, &plan.unsecured] {
         match spec {

@@ -379,6 +379,18 @@ impl Config {
         }
     }
 
+    /// DPDK's `--log-level` for `--sdk-log-level` (DOCA's 10..70 scale).
+    pub fn dpdk_log_level(&self) -> &'static str {
+        match self.sdk_log_level {
+            0..=10 => "emerg",
+            11..=20 => "critical",
+            21..=30 => "error",
+            31..=40 => "warning",
+            41..=50 => "info",
+            _ => "debug",
+        }
+    }
+
     /// The pipeline options these flags set (the rest at their defaults).
     pub fn pipeline_config(&self) -> PipelineConfig {
         PipelineConfig {
