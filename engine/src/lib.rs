@@ -8,6 +8,7 @@
 //! - [`wire`]: zero-copy views of the Ethernet, IPv4, IPv6 and UDP headers.
 //! - [`datapath`]: port specs (`-p`, `-r`), core mask (`-m`) and idle
 //!   back-off of the packet cores, parsed and decided without DPDK.
+//! - [`pcap`]: classic pcap files over bytes, for tools and tests.
 //! - [`psp`]: the PSP protocol core (header, KDF, AEAD, encap/decap, keys).
 //! - [`pipeline`]: the software match-action pipeline (DOCA Flow's pipes)
 //!   a packet core runs, with its counters and tables.
@@ -25,6 +26,7 @@ pub mod doca;
 #[cfg(feature = "dpdk")]
 pub mod dpdk;
 pub mod flows;
+pub mod pcap;
 pub mod pipeline;
 pub mod psp;
 pub mod wire;

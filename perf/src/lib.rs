@@ -7,21 +7,9 @@
 //!
 //! The tunnel-setup harness (issue 4) comes with the gRPC control plane.
 
-use std::io::Write;
-
 /// Writes `frames` as a classic pcap file (Ethernet, microseconds).
 pub fn write_pcap(path: &std::path::Path, frames: &[Vec<u8>]) -> std::io::Result<()> {
-    let mut out = Vec::new();
-    for x in [0xa1b2_c3d4u32, 0x0004_0002, 0, 0, 65_535, 1] {
-        out.extend_from_slice(&x.to_le_bytes());
-    }
-    for f in frames {
-        for x in [0u32, 0, f.len() as u32, f.len() as u32] {
-            out.extend_from_slice(&x.to_le_bytes());
-        }
-        out.extend_from_slice(f);
-    }
-    std::fs::File::create(path)?.write_all(&out)
+    std::fs::write(path, engine::pcap::encode_frames(frames))
 }
 
 /// An Ethernet/IPv4/UDP frame whose IP packet is `ip_len` bytes (at least

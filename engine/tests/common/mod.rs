@@ -35,29 +35,13 @@ impl Drop for TempDir {
 
 /// Writes `frames` as a classic pcap (Ethernet, microseconds).
 pub fn write_pcap(path: &Path, frames: &[Vec<u8>]) {
-    let mut out = Vec::new();
-    for x in [0xa1b2_c3d4u32, 0x0004_0002, 0, 0, 65_535, 1] {
-        out.extend_from_slice(&x.to_le_bytes());
-    }
-    for f in frames {
-        for x in [0u32, 0, f.len() as u32, f.len() as u32] {
-            out.extend_from_slice(&x.to_le_bytes());
-        }
-        out.extend_from_slice(f);
-    }
-    std::fs::write(path, out).unwrap();
+    std::fs::write(path, engine::pcap::encode_frames(frames)).unwrap();
 }
 
-/// The frames of a little-endian classic pcap, as `net_pcap` writes them.
+/// The frames of a pcap, as `net_pcap` writes them.
 pub fn read_pcap(path: &Path) -> Vec<Vec<u8>> {
-    let d = std::fs::read(path).unwrap();
-    let (mut at, mut out) = (24, Vec::new());
-    while at + 16 <= d.len() {
-        let n = u32::from_le_bytes(d[at + 8..at + 12].try_into().unwrap()) as usize;
-        out.push(d[at + 16..at + 16 + n].to_vec());
-        at += 16 + n;
-    }
-    out
+    let records = engine::pcap::decode(&std::fs::read(path).unwrap()).unwrap();
+    records.into_iter().map(|r| r.data).collect()
 }
 
 /// Master keys `[a; 32]` and `[a + 1; 32]`.
