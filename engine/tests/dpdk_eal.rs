@@ -5,26 +5,18 @@
 
 #![cfg(feature = "dpdk")]
 
+mod common;
+
+use common::TempDir;
+
 use engine::dpdk::{
     Burst, Eal, EalArgs, Error, FlowMetadata, LcoreId, Mempool, Port, PortConfig, QueueId,
 };
 use engine::psp::buf::PacketBuf;
 use engine::psp::cache::{CachedKeys, KeyCache};
 use engine::psp::decap::{decap, DecapOptions};
-use engine::psp::encap::{EncapConfig, Encapsulator, OuterIp};
-use engine::psp::kdf::{MasterKey, MasterKeyPair};
-use engine::psp::{Mode, Spi, Version};
+use engine::psp::{Spi, Version};
 use engine::wire::{self, ETHERNET_HEADER_LEN as ETH};
-use std::path::PathBuf;
-
-/// Removes the EAL's runtime directory, whatever happens to the test.
-struct RuntimeDir(PathBuf);
-
-impl Drop for RuntimeDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// Ethernet / IPv4 / UDP / payload.
 fn udp_frame(payload: &[u8]) -> Vec<u8> {
@@ -59,7 +51,7 @@ fn eal_ports_mbufs_and_psp_in_place() {
         eprintln!("{note}");
     }
     let mut eal = Eal::init(&list.args).expect("EAL init");
-    let run_dir = RuntimeDir(eal.runtime_dir().to_owned());
+    let run_dir = TempDir(eal.runtime_dir().to_owned());
     assert!(run_dir.0.ends_with(&prefix), "{}", run_dir.0.display());
     eal.set_remove_runtime_dir(true);
     assert_eq!(Eal::init(&list.args).unwrap_err(), Error::EalAlreadyInitialized);
@@ -95,26 +87,10 @@ fn eal_ports_mbufs_and_psp_in_place() {
 
     // A PSP tunnel whose output keeps the input's MAC addresses, so that
     // decap gives back the very frame.
-    let masters = MasterKeyPair::new(
-        MasterKey::from_bytes(&[0x11; 32]).unwrap(),
-        MasterKey::from_bytes(&[0x22; 32]).unwrap(),
-    );
+    let masters = common::masters(0x11);
     let spi = Spi(0x1234);
     let version = Version::AesGcm128;
-    let enc = Encapsulator::new(
-        EncapConfig {
-            mode: Mode::Tunnel,
-            version,
-            spi,
-            crypt_offset: 0,
-            vc: None,
-            eth: None,
-            outer: OuterIp::V6 { src: "fd99::1".parse().unwrap(), dst: "fd99::2".parse().unwrap() },
-            ttl: 64,
-        },
-        &masters.derive(spi, version),
-    )
-    .unwrap();
+    let enc = common::tunnel(spi, version, &masters);
     let frame = udp_frame(b"a datagram through the PSP tunnel and back");
 
     // Encap in place on an mbuf: the inner packet does not move.
