@@ -85,6 +85,9 @@ pub const OPTS: &[Opt] = &[
     opt("grpc-key", None, Value, "PATH", "gRPC server private key, PEM", OURS),
     opt("grpc-ca", None, Value, "PATH", "CA certificate that peers' certificates must chain to, PEM", OURS),
     opt("idle-backoff", None, Switch, "", "Let idle packet cores back off instead of busy polling", OURS),
+    opt("backend", None, Value, "auto|software|doca", "Flow backend: DOCA Flow offload when the SDK and a PSP-capable device are present (auto), or the software pipeline [default: auto]", OURS),
+    opt("key-rotation-interval", None, Value, "SECONDS", "Rotate the master key every SECONDS (0: never; at least 2); peers re-key their tunnels before the old key is invalidated [default: 0]", OURS),
+    opt("peer-rate-limit", None, Value, "N", "Most tunnels issued per second to one peer (and requests, each counting at least one); 0: unlimited [default: 20000]", OURS),
 ];
 
 /// The flag with this long name.

@@ -96,7 +96,28 @@ pub struct Config {
     pub grpc_ca: Option<PathBuf>,
     /// `--idle-backoff`.
     pub idle_backoff: bool,
+    /// `--backend` (default auto).
+    pub backend: BackendChoice,
+    /// `--key-rotation-interval` (`None`: never rotate on a timer).
+    pub key_rotation_interval: Option<std::time::Duration>,
+    /// `--peer-rate-limit`: tunnels per second per peer (`None`: unlimited).
+    pub peer_rate_limit: Option<u32>,
 }
+
+/// `--backend`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BackendChoice {
+    /// DOCA Flow when the SDK and a capable device are present, else software.
+    #[default]
+    Auto,
+    /// The software pipeline on the packet cores.
+    Software,
+    /// DOCA Flow offload; an error if it cannot run.
+    Doca,
+}
+
+/// Default of `--peer-rate-limit`.
+pub const DEFAULT_PEER_RATE_LIMIT: u32 = 20_000;
 
 /// A peer gateway: its gRPC service address and the virtual IPs behind it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -608,6 +629,26 @@ fn build<S: System + ?Sized>(s: &Settings, sys: &S) -> Result<Config, ConfigErro
         }
     })?;
 
+    let backend = parse_opt(s, "backend", |v| match v.trim() {
+        "auto" => Ok(BackendChoice::Auto),
+        "software" => Ok(BackendChoice::Software),
+        "doca" => Ok(BackendChoice::Doca),
+        _ => Err("must be auto, software or doca".into()),
+    })?
+    .unwrap_or_default();
+    let key_rotation_interval = parse_opt(s, "key-rotation-interval", |v| {
+        match number(v, 0, 366 * 24 * 3600)? {
+            0 => Ok(None),
+            1 => Err("must be 0 (never) or at least 2 seconds: peers need time to re-key".into()),
+            n => Ok(Some(std::time::Duration::from_secs(n))),
+        }
+    })?
+    .flatten();
+    let peer_rate_limit = parse_opt(s, "peer-rate-limit", |v| {
+        number(v, 0, u64::from(u32::MAX)).map(|n| (n > 0).then_some(n as u32))
+    })?
+    .unwrap_or(Some(DEFAULT_PEER_RATE_LIMIT));
+
     let grpc_cert = parse_opt(s, "grpc-cert", path)?;
     let grpc_key = parse_opt(s, "grpc-key", path)?;
     let grpc_ca = parse_opt(s, "grpc-ca", path)?;
@@ -656,6 +697,9 @@ fn build<S: System + ?Sized>(s: &Settings, sys: &S) -> Result<Config, ConfigErro
         grpc_key,
         grpc_ca,
         idle_backoff: get_switch(s, "idle-backoff"),
+        backend,
+        key_rotation_interval,
+        peer_rate_limit,
     })
 }
 

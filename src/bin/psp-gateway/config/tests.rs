@@ -107,6 +107,64 @@ fn defaults() {
     assert_eq!((c.uplink_ip, &c.grpc_cert, &c.grpc_key, &c.grpc_ca), (None, &None, &None, &None));
     let pc = c.pipeline_config();
     assert_eq!((pc.max_tunnels, pc.outer, pc.log2_sample_rate), (4096, OuterVersion::Ipv6, 0));
+    assert_eq!(c.backend, BackendChoice::Auto);
+    assert_eq!(c.key_rotation_interval, None);
+    assert_eq!(c.peer_rate_limit, Some(DEFAULT_PEER_RATE_LIMIT));
+}
+
+#[test]
+fn rotation_backend_and_rate_limit() {
+    let c = cfg(&with_p(&[
+        "--backend",
+        "software",
+        "--key-rotation-interval",
+        "30",
+        "--peer-rate-limit",
+        "0",
+    ]));
+    assert_eq!(c.backend, BackendChoice::Software);
+    assert_eq!(c.key_rotation_interval, Some(std::time::Duration::from_secs(30)));
+    assert_eq!(c.peer_rate_limit, None);
+    let c = cfg(&with_p(&["--backend", "doca", "--key-rotation-interval", "0"]));
+    assert_eq!((c.backend, c.key_rotation_interval), (BackendChoice::Doca, None));
+    assert_eq!(cfg(&with_p(&["--peer-rate-limit", "5"])).peer_rate_limit, Some(5));
+}
+
+/// A value no flag taking one accepts.
+const GARBAGE: &str = "\u{1}garbage\u{7f}";
+
+#[test]
+fn every_value_flag_refuses_garbage_naming_itself() {
+    // Flags whose value is a free-form name or path: garbage is a valid
+    // string there, so the check is an empty value instead.
+    let free_form = ["vf-name", "tunnels-file", "grpc-cert", "grpc-key", "grpc-ca", "pci-addr", "repr"];
+    for o in args::OPTS.iter().filter(|o| o.kind != args::Kind::Switch) {
+        let value = if free_form.contains(&o.long) { "" } else { GARBAGE };
+        let flag = format!("--{}", o.long);
+        let mut argv: Vec<&str> = Vec::new();
+        if o.long != "pci-addr" {
+            argv.extend(["-p", "03:00.0"]);
+        }
+        if o.long != "repr" {
+            argv.extend(["-r", "vf0pf0"]);
+        }
+        argv.extend([flag.as_str(), value]);
+        let e = err(&argv);
+        assert!(e.contains(&o.label()) || e.contains(&flag), "{flag}: {e}");
+        if !value.is_empty() {
+            assert!(e.contains("garbage"), "{flag}: value not named: {e}");
+        }
+        // The same from a JSON file names the file, the line and the key.
+        let json = format!(
+            "{{\n  \"p\": \"03:00.0\",\n  \"r\": \"vf0pf0\",\n  \"{}\": {}\n}}",
+            o.long,
+            serde_json::to_string(value).unwrap()
+        );
+        let sys = Fake::default().file("bad.json", &json);
+        let e = err_with(&sys, &["-j", "bad.json"]);
+        assert!(e.starts_with("bad.json:4: "), "{flag} in JSON: {e}");
+        assert!(e.contains(o.long), "{flag} in JSON: {e}");
+    }
 }
 
 #[test]
@@ -269,6 +327,11 @@ fn bad_values_name_flag_and_value() {
         ),
         (&["--grpc-cert", ""], "--grpc-cert \"\": empty path"),
         (&["-d", "a/b"], "-d/--vf-name a/b: not an interface name"),
+        (&["--backend", "hw"], "--backend hw: must be auto, software or doca"),
+        (&["--key-rotation-interval", "1"], "--key-rotation-interval 1: must be 0 (never)"),
+        (&["--key-rotation-interval", "-5"], "--key-rotation-interval -5: not a whole number"),
+        (&["--peer-rate-limit", "1e9"], "--peer-rate-limit 1e9: not a whole number"),
+        (&["--peer-rate-limit", "4294967296"], "--peer-rate-limit 4294967296: must be 0..="),
     ] {
         let e = err(&with_p(args));
         assert!(e.starts_with(want), "{args:?}: {e}");
