@@ -3,6 +3,8 @@
 use crate::params::{ParamError, TunnelParams};
 use crate::pb;
 use crate::pb::psp_gateway_client::PspGatewayClient;
+use crate::pb_ext;
+use crate::pb_ext::session_client::SessionClient;
 use crate::tls::{error_chain, TlsIdentity};
 use engine::psp::Version;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -119,7 +121,23 @@ pub struct IssuedTunnel {
 #[derive(Debug, Clone)]
 pub struct Client {
     inner: PspGatewayClient<Channel>,
+    session: SessionClient<Channel>,
     next_request_id: u64,
+}
+
+/// What a peer's `Session/Hello` says about it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PeerSession {
+    /// A psp-gateway peer: its process instance and master-key epoch.
+    Known {
+        /// Random per peer process: a new one means the peer restarted.
+        instance_id: u64,
+        /// The peer's master-key rotations since it started.
+        key_epoch: u64,
+    },
+    /// The peer serves no `Session` service (a DOCA gateway): it is up,
+    /// and nothing more is known.
+    Unknown,
 }
 
 impl Client {
@@ -179,6 +197,9 @@ impl Client {
             .connect()
             .await
             .map_err(|source| ClientError::Connect { addr: uri, source })?;
+        let session = SessionClient::new(channel.clone())
+            .max_decoding_message_size(4096)
+            .max_encoding_message_size(4096);
         let inner = PspGatewayClient::new(channel)
             .max_decoding_message_size(16 << 20)
             .max_encoding_message_size(16 << 20);
@@ -188,7 +209,7 @@ impl Client {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos() as u64)
             .unwrap_or(1);
-        Ok(Client { inner, next_request_id: start })
+        Ok(Client { inner, session, next_request_id: start })
     }
 
     fn request_id(&mut self) -> u64 {
@@ -230,6 +251,27 @@ impl Client {
             p.wipe_key();
         }
         checked
+    }
+
+    /// Asks the peer who it is (`psp_gateway_ext.Session/Hello`): its
+    /// instance id and key epoch, or [`PeerSession::Unknown`] when it does
+    /// not serve the session service (DOCA).
+    pub async fn hello(&mut self) -> Result<PeerSession, ClientError> {
+        let request_id = self.request_id();
+        match self.session.hello(pb_ext::HelloRequest { request_id }).await {
+            Ok(resp) => {
+                let resp = resp.into_inner();
+                if resp.request_id != request_id {
+                    return Err(ClientError::BadResponse(format!(
+                        "request id {} answered as {}",
+                        request_id, resp.request_id
+                    )));
+                }
+                Ok(PeerSession::Known { instance_id: resp.instance_id, key_epoch: resp.key_epoch })
+            }
+            Err(s) if s.code() == tonic::Code::Unimplemented => Ok(PeerSession::Unknown),
+            Err(s) => Err(s.into()),
+        }
     }
 
     /// Asks the peer to rotate its master key (when `issue_new_keys`).

@@ -7,7 +7,10 @@
 //! - [`params`]: typed, validated tunnel parameters (keys as
 //!   [`engine::psp::kdf::DerivedKey`], wiped on drop, redacted in `Debug`).
 //! - [`server`]: the `PSP_Gateway` service over a [`server::TunnelBackend`],
-//!   handing out SPIs and keys from a pre-generated pool.
+//!   handing out SPIs and keys from a pre-generated pool; also our
+//!   `psp_gateway_ext.Session` service ([`pb_ext`]), which tells peers when
+//!   this gateway restarted or rotated its master key.
+//! - [`limit`]: the per-peer rate limit on requests and tunnels issued.
 //! - [`client`]: requests tunnels from a peer gateway.
 //! - [`runtime`]: the dedicated one-worker tokio runtime the control plane
 //!   runs on, off the packet cores.
@@ -15,6 +18,7 @@
 //!   without it the service is plaintext, as the DOCA application's is.
 
 pub mod client;
+pub mod limit;
 pub mod params;
 pub mod runtime;
 pub mod server;
@@ -64,4 +68,14 @@ pub mod pb {
             zeroize::Zeroize::zeroize(&mut self.encryption_key);
         }
     }
+}
+
+/// The generated messages and tonic client/server of our `Session`
+/// service (`proto/psp_gateway_ext.proto`), beyond DOCA's schema.
+pub mod pb_ext {
+    #![allow(missing_docs, clippy::all, rust_2018_idioms)]
+    tonic::include_proto!("psp_gateway_ext");
+
+    /// Path of the hello rpc.
+    pub const PATH_HELLO: &str = "/psp_gateway_ext.Session/Hello";
 }

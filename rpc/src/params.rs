@@ -33,9 +33,21 @@ pub enum ParamError {
     BadVirtIp(String),
 }
 
+/// At most this many characters of a peer's value go into an error (and
+/// so into a gRPC status, whose message travels in an HTTP/2 header).
+pub const EXCERPT_CHARS: usize = 48;
+
+/// `s`, cut to [`EXCERPT_CHARS`] with its full length noted when longer.
+pub fn excerpt(s: &str) -> String {
+    match s.char_indices().nth(EXCERPT_CHARS) {
+        None => s.to_owned(),
+        Some((cut, _)) => format!("{}... ({} bytes)", &s[..cut], s.len()),
+    }
+}
+
 /// Parses a virtual (inner) address: IPv4 only, as the DOCA application.
 pub fn parse_virt_ip(s: &str) -> Result<Ipv4Addr, ParamError> {
-    s.parse::<Ipv4Addr>().map_err(|_| ParamError::BadVirtIp(s.to_owned()))
+    s.parse::<Ipv4Addr>().map_err(|_| ParamError::BadVirtIp(excerpt(s)))
 }
 
 /// One direction of one tunnel, validated: what a sender needs to reach a
@@ -79,14 +91,14 @@ impl TunnelParams {
             expected: version.key_len(),
             got: p.encryption_key.len(),
         })?;
-        let ip = p.ip_addr.parse::<IpAddr>().map_err(|_| ParamError::BadIp(p.ip_addr.clone()))?;
+        let ip = p.ip_addr.parse::<IpAddr>().map_err(|_| ParamError::BadIp(excerpt(&p.ip_addr)))?;
         let mac = if p.mac_addr.is_empty() {
             None
         } else {
             Some(
                 p.mac_addr
                     .parse::<MacAddr>()
-                    .map_err(|_| ParamError::BadMac(p.mac_addr.clone()))?,
+                    .map_err(|_| ParamError::BadMac(excerpt(&p.mac_addr)))?,
             )
         };
         Ok(TunnelParams {

@@ -111,6 +111,7 @@ impl RpcRuntime {
         });
         let serve = builder
             .tcp_nodelay(true)
+            .add_service(gateway.clone().into_session_service())
             .add_service(gateway.into_service())
             .serve_with_incoming_shutdown(incoming, async {
                 let _ = rx.await;

@@ -18,6 +18,7 @@
 //! | refusal | status |
 //! |---|---|
 //! | requester not a configured peer (by its IP address) | `PERMISSION_DENIED` |
+//! | over the peer's rate limit ([`crate::limit`]; checked first, costs nothing) | `RESOURCE_EXHAUSTED` |
 //! | no tunnels, or more than the per-request limit | `INVALID_ARGUMENT` |
 //! | none of `psp_versions_accepted` is a version this gateway allows | `FAILED_PRECONDITION` |
 //! | a virtual IP that is not IPv4, a duplicate (src, dst) pair | `INVALID_ARGUMENT` |
@@ -26,20 +27,40 @@
 //! | `reverse_params`: unknown or disallowed version, wrong key length, bad IP or MAC | `INVALID_ARGUMENT` |
 //! | `max_tunnels` would be exceeded, SPI space exhausted, backend full | `RESOURCE_EXHAUSTED` |
 //! | other backend failure (after rollback) | `INTERNAL` |
+//! | `RequestKeyRotation` sooner than [`ServerConfig::min_peer_rotation_gap`] after the last rotation | `RESOURCE_EXHAUSTED` |
+//!
+//! A (peer virtual IP, local virtual IP) pair holds at most
+//! [`MAX_SPIS_PER_PAIR`] SPIs: asking again for a pair (a peer re-keying,
+//! or retrying) retires the oldest, so repeating one request cannot fill
+//! the tunnel table, and the SPI the peer used until now keeps working
+//! while its packets are in flight.
+//!
+//! Beyond DOCA's schema, the same server answers `psp_gateway_ext.Session/Hello`
+//! with this process's random instance id and its master-key epoch: peers
+//! poll it to learn that this gateway restarted or rotated its key, and
+//! re-key their tunnels to it.
 
+use crate::limit::RateLimiter;
 use crate::params::{parse_virt_ip, TunnelParams};
 use crate::pb;
+use crate::pb_ext;
 use engine::psp::kdf::MasterKeyPair;
 use engine::psp::keygen::{SpiKey, SpiKeyGenerator};
 use engine::psp::{Spi, Version};
 use engine::wire::MacAddr;
+use rand_chacha::rand_core::RngCore;
 use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 use tokio::sync::Notify;
+
+/// Most SPIs one (peer virtual IP, local virtual IP) pair holds: the one in
+/// use and the one before it.
+pub const MAX_SPIS_PER_PAIR: usize = 2;
 use tonic::{Request, Response, Status};
 
 /// A tunnel from this gateway to a peer, created from a request's
@@ -87,6 +108,13 @@ pub trait TunnelBackend: Send + Sync + 'static {
     fn install_ingress_acl(&self, spi: Spi, peer_virt_ip: Ipv4Addr) -> Result<(), BackendError>;
     /// Undoes [`TunnelBackend::install_ingress_acl`] (rollback).
     fn remove_ingress_acl(&self, spi: Spi, peer_virt_ip: Ipv4Addr);
+    /// Removes several ingress ACL entries (SPIs retired by newer ones);
+    /// the default goes one by one, a backend that can batch should.
+    fn remove_ingress_acls(&self, entries: &[(Spi, Ipv4Addr)]) {
+        for &(spi, ip) in entries {
+            self.remove_ingress_acl(spi, ip);
+        }
+    }
     /// Creates (or replaces) the tunnel to a peer virtual address.
     fn create_egress_tunnel(&self, tunnel: &EgressTunnel) -> Result<(), BackendError>;
     /// Undoes [`TunnelBackend::create_egress_tunnel`] (rollback).
@@ -148,11 +176,19 @@ pub struct ServerConfig {
     pub virt_cookie: Option<u64>,
     /// Pre-generated SPIs and keys kept per allowed version.
     pub pool_size: usize,
+    /// Tunnels (and requests, each at least one) per second per peer;
+    /// `None`: unlimited.
+    pub peer_rate_limit: Option<u32>,
+    /// Shortest time between two master-key rotations a peer may ask for:
+    /// each rotation invalidates the SPIs of the key before, so a peer
+    /// asking in a loop would break every other peer's tunnels.
+    pub min_peer_rotation_gap: Duration,
 }
 
 impl ServerConfig {
     /// Defaults: all versions, 4096 tunnels per request, 65536 tunnels,
-    /// no cookies, a pool of 4096 per version, no peers, no virtual IPs.
+    /// no cookies, a pool of 4096 per version, no peers, no virtual IPs,
+    /// no rate limit, peer-requested rotations at most every 10 s.
     pub fn new(local_ip: IpAddr) -> ServerConfig {
         ServerConfig {
             local_mac: None,
@@ -164,6 +200,8 @@ impl ServerConfig {
             max_tunnels: 65536,
             virt_cookie: None,
             pool_size: 4096,
+            peer_rate_limit: None,
+            min_peer_rotation_gap: Duration::from_secs(10),
         }
     }
 }
@@ -293,6 +331,10 @@ impl KeyPool {
         lock(&self.gen).0.masters().clone()
     }
 
+    fn epoch(&self) -> u64 {
+        lock(&self.queues).epoch
+    }
+
     fn stats(&self) -> PoolStats {
         PoolStats {
             hits: self.hits.load(Ordering::Relaxed),
@@ -305,8 +347,22 @@ struct Inner<B> {
     config: ServerConfig,
     backend: B,
     pool: KeyPool,
-    /// Serializes the capacity check with installation.
-    install: Mutex<()>,
+    /// Serializes the capacity check with installation, and holds the
+    /// SPIs of each (peer virtual IP, local virtual IP) pair, oldest first.
+    install: Mutex<Issued>,
+    limiter: Option<Mutex<RateLimiter>>,
+    instance_id: u64,
+    last_rotation: Mutex<Option<Instant>>,
+}
+
+/// SPIs issued per (peer virtual IP, local virtual IP), oldest first.
+type Issued = HashMap<(Ipv4Addr, Ipv4Addr), VecDeque<Spi>>;
+
+/// Records `spi` for `pair`; returns the SPI it retires, if any.
+fn record(issued: &mut Issued, pair: (Ipv4Addr, Ipv4Addr), spi: Spi) -> Option<(Spi, Ipv4Addr)> {
+    let spis = issued.entry(pair).or_default();
+    spis.push_back(spi);
+    (spis.len() > MAX_SPIS_PER_PAIR).then(|| spis.pop_front().map(|old| (old, pair.0))).flatten()
 }
 
 /// The `PSP_Gateway` service. Cheap to clone (shared state).
@@ -336,11 +392,96 @@ impl<B: TunnelBackend> Gateway<B> {
     }
 
     /// As [`Gateway::new`] with the caller's RNG (tests).
-    pub fn with_rng(config: ServerConfig, backend: B, rng: ChaCha20Rng) -> Gateway<B> {
+    pub fn with_rng(config: ServerConfig, backend: B, mut rng: ChaCha20Rng) -> Gateway<B> {
+        let instance_id = rng.next_u64();
+        let limiter = config.peer_rate_limit.map(|r| Mutex::new(RateLimiter::new(r)));
         let pool = KeyPool::new(rng, config.versions.clone(), config.pool_size);
         pool.fill_now();
         backend.set_master_keys(&pool.masters(), None);
-        Gateway { inner: Arc::new(Inner { config, backend, pool, install: Mutex::new(()) }) }
+        Gateway {
+            inner: Arc::new(Inner {
+                config,
+                backend,
+                pool,
+                install: Mutex::new(HashMap::new()),
+                limiter,
+                instance_id,
+                last_rotation: Mutex::new(None),
+            }),
+        }
+    }
+
+    /// This process's random instance id (what `Session/Hello` answers).
+    pub fn instance_id(&self) -> u64 {
+        self.inner.instance_id
+    }
+
+    /// Master-key rotations since start (what `Session/Hello` answers).
+    pub fn key_epoch(&self) -> u64 {
+        self.inner.pool.epoch()
+    }
+
+    /// Rotates the master key now (the `--key-rotation-interval` timer):
+    /// the backend gets the new pair before any SPI of it is handed out,
+    /// SPIs of the key before the current one stop working (their ACL
+    /// entries go), and the pool is refilled from the new key.
+    pub async fn rotate_master_key(&self) {
+        self.rotate_locked();
+        self.inner.pool.refill().await;
+    }
+
+    fn rotate_locked(&self) {
+        // Serialized with installs, so no request installs an SPI of the
+        // slot being replaced while its entries are dropped.
+        let mut issued = lock(&self.inner.install);
+        self.inner.pool.rotate(|m, slot| {
+            self.inner.backend.set_master_keys(m, Some(slot));
+            issued.retain(|_, spis| {
+                spis.retain(|s| s.key_slot() != slot);
+                !spis.is_empty()
+            });
+        });
+        *lock(&self.inner.last_rotation) = Some(Instant::now());
+    }
+
+    /// An SPI and key for the way back of a tunnel this gateway asks a peer
+    /// for (a request's `reverse_params`), with its ingress ACL entry
+    /// (`peer_virt_ip` may send with it to `local_virt_ip`) installed before
+    /// it returns, and the pair's oldest SPI retired past
+    /// [`MAX_SPIS_PER_PAIR`]. Blocks on the backend: call it off the
+    /// async worker (`spawn_blocking`).
+    pub fn issue_reverse(
+        &self,
+        version: Version,
+        peer_virt_ip: Ipv4Addr,
+        local_virt_ip: Ipv4Addr,
+    ) -> Result<SpiKey, BackendError> {
+        let mut issued = lock(&self.inner.install);
+        let have = self.inner.backend.tunnel_count();
+        if have >= self.inner.config.max_tunnels {
+            return Err(BackendError::Full);
+        }
+        let k = self
+            .inner
+            .pool
+            .take(version, 1)
+            .map_err(|e| BackendError::Failed(e.to_string()))?
+            .pop()
+            .ok_or_else(|| BackendError::Failed("no SPI".into()))?;
+        self.inner.backend.install_ingress_acl(k.spi, peer_virt_ip)?;
+        if let Some(old) = record(&mut issued, (peer_virt_ip, local_virt_ip), k.spi) {
+            self.inner.backend.remove_ingress_acls(&[old]);
+        }
+        Ok(k)
+    }
+
+    fn admit(&self, peer: IpAddr, cost: usize) -> Result<(), Status> {
+        match &self.inner.limiter {
+            Some(l) => lock(l)
+                .admit(peer, cost, Instant::now())
+                .map_err(|e| Status::resource_exhausted(e.to_string())),
+            None => Ok(()),
+        }
     }
 
     /// The tonic service to add to a server.
@@ -348,6 +489,13 @@ impl<B: TunnelBackend> Gateway<B> {
         pb::psp_gateway_server::PspGatewayServer::new(self)
             .max_decoding_message_size(16 << 20)
             .max_encoding_message_size(16 << 20)
+    }
+
+    /// The `psp_gateway_ext.Session` service, to add beside it.
+    pub fn into_session_service(self) -> pb_ext::session_server::SessionServer<Gateway<B>> {
+        pb_ext::session_server::SessionServer::new(self)
+            .max_decoding_message_size(4096)
+            .max_encoding_message_size(4096)
     }
 
     /// The background task that keeps the pool full; runs until dropped.
@@ -427,9 +575,16 @@ impl<B: TunnelBackend> Gateway<B> {
             .filter_map(|&v| u8::try_from(v).ok().and_then(Version::from_wire))
             .find(|v| cfg.versions.contains(v))
             .ok_or_else(|| {
+                // At most a few of the offered versions: the message is
+                // an HTTP/2 header, the list the peer's to make long.
+                let offered = &req.psp_versions_accepted;
+                let more = match offered.len() {
+                    n if n > 8 => format!(" ... ({n} in all)"),
+                    _ => String::new(),
+                };
                 Status::failed_precondition(format!(
-                    "no acceptable PSP version in {:?}; this gateway allows {:?}",
-                    req.psp_versions_accepted,
+                    "no acceptable PSP version in {:?}{more}; this gateway allows {:?}",
+                    &offered[..offered.len().min(8)],
                     cfg.versions.iter().map(|v| v.wire()).collect::<Vec<_>>()
                 ))
             })?;
@@ -498,7 +653,7 @@ impl<B: TunnelBackend> Gateway<B> {
     ) -> Result<Vec<pb::TunnelParameters>, Status> {
         let (version, tunnels) = self.validate(allowed, req)?;
         let cfg = &self.inner.config;
-        let _guard = lock(&self.inner.install);
+        let mut issued = lock(&self.inner.install);
         let have = self.inner.backend.tunnel_count();
         if have.saturating_add(tunnels.len()) > cfg.max_tunnels {
             return Err(Status::resource_exhausted(format!(
@@ -517,6 +672,15 @@ impl<B: TunnelBackend> Gateway<B> {
             BackendError::Full => Status::resource_exhausted(e.to_string()),
             BackendError::Failed(_) => Status::internal(e.to_string()),
         })?;
+        let retired: Vec<(Spi, Ipv4Addr)> = tunnels
+            .iter()
+            .zip(&keys)
+            .filter_map(|(t, k)| record(&mut issued, (t.src, t.dst), k.spi))
+            .collect();
+        if !retired.is_empty() {
+            self.inner.backend.remove_ingress_acls(&retired);
+        }
+        drop(issued);
         let mac = cfg.local_mac.map(|m| m.to_string()).unwrap_or_default();
         let ip = cfg.local_ip.to_string();
         Ok(keys
@@ -542,7 +706,11 @@ impl<B: TunnelBackend> pb::psp_gateway_server::PspGateway for Gateway<B> {
     ) -> Result<Response<pb::MultiTunnelResponse>, Status> {
         let (peer, allowed) = self.peer_allowed(&request)?;
         let mut req = request.into_inner();
-        let result = self.handle_tunnels(allowed, &req);
+        let result = match self.admit(peer, req.tunnels.len()) {
+            // Installing waits for the datapath: off the async worker.
+            Ok(()) => tokio::task::block_in_place(|| self.handle_tunnels(allowed, &req)),
+            Err(s) => Err(s),
+        };
         for t in req.tunnels.iter_mut() {
             if let Some(p) = t.reverse_params.as_mut() {
                 p.wipe_key();
@@ -573,17 +741,37 @@ impl<B: TunnelBackend> pb::psp_gateway_server::PspGateway for Gateway<B> {
         request: Request<pb::KeyRotationRequest>,
     ) -> Result<Response<pb::KeyRotationResponse>, Status> {
         let (peer, _) = self.peer_allowed(&request)?;
+        self.admit(peer, 1)?;
         let req = request.into_inner();
         if req.issue_new_keys {
-            {
-                // Serialized with installs, so no request installs an SPI
-                // of the slot being replaced while its entries are dropped.
-                let _guard = lock(&self.inner.install);
-                self.inner.pool.rotate(|m, slot| self.inner.backend.set_master_keys(m, Some(slot)));
+            let gap = self.inner.config.min_peer_rotation_gap;
+            let last = *lock(&self.inner.last_rotation);
+            if let Some(ago) = last.map(|t| t.elapsed()).filter(|ago| *ago < gap) {
+                tracing::warn!(%peer, request_id = req.request_id, "key rotation refused: too soon");
+                return Err(Status::resource_exhausted(format!(
+                    "master key rotated {ago:.1?} ago; at most one rotation per {gap:?}"
+                )));
             }
+            tokio::task::block_in_place(|| self.rotate_locked());
             self.inner.pool.refill().await;
             tracing::info!(%peer, request_id = req.request_id, "master key rotated");
         }
         Ok(Response::new(pb::KeyRotationResponse { request_id: req.request_id }))
+    }
+}
+
+#[tonic::async_trait]
+impl<B: TunnelBackend> pb_ext::session_server::Session for Gateway<B> {
+    async fn hello(
+        &self,
+        request: Request<pb_ext::HelloRequest>,
+    ) -> Result<Response<pb_ext::HelloResponse>, Status> {
+        let (peer, _) = self.peer_allowed(&request)?;
+        self.admit(peer, 1)?;
+        Ok(Response::new(pb_ext::HelloResponse {
+            request_id: request.into_inner().request_id,
+            instance_id: self.inner.instance_id,
+            key_epoch: self.key_epoch(),
+        }))
     }
 }

@@ -116,9 +116,18 @@ impl TunnelBackend for Backend {
     }
 
     fn remove_ingress_acl(&self, spi: Spi, peer_virt_ip: Ipv4Addr) {
-        if self.0.apply(vec![FlowRequest::RemoveAcl { spi, src: peer_virt_ip }]).is_ok() {
-            self.0.acl_entries.fetch_sub(1, Ordering::Relaxed);
-            self.0.acl.lock().unwrap_or_else(|e| e.into_inner()).remove(&(spi, peer_virt_ip));
+        self.remove_ingress_acls(&[(spi, peer_virt_ip)]);
+    }
+
+    /// Retired SPIs in one batch.
+    fn remove_ingress_acls(&self, entries: &[(Spi, Ipv4Addr)]) {
+        let requests =
+            entries.iter().map(|&(spi, src)| FlowRequest::RemoveAcl { spi, src }).collect();
+        if self.0.apply(requests).is_ok() {
+            let mut acl = self.0.acl.lock().unwrap_or_else(|e| e.into_inner());
+            let gone = entries.iter().filter(|e| acl.remove(e)).count();
+            self.0.acl_entries.fetch_sub(gone, Ordering::Relaxed);
+            tracing::debug!(retired = entries.len(), "ingress ACL entries of older SPIs removed");
         }
     }
 
@@ -154,9 +163,7 @@ impl TunnelBackend for Backend {
             let acl = self.0.acl.lock().unwrap_or_else(|e| e.into_inner());
             acl.iter().filter(|(spi, _)| spi.key_slot() == slot).copied().collect()
         };
-        for (spi, src) in &stale {
-            self.remove_ingress_acl(*spi, *src);
-        }
+        self.remove_ingress_acls(&stale);
         tracing::info!(slot, withdrawn = stale.len(), "master key rotated");
     }
 }

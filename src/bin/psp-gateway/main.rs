@@ -205,6 +205,7 @@ fn run(cfg: Config) -> Result<()> {
     scfg.versions = Version::ALL.to_vec();
     scfg.max_tunnels = cfg.max_tunnels;
     scfg.virt_cookie = cookie;
+    scfg.peer_rate_limit = cfg.peer_rate_limit;
     // Writing the ACL needs the control plane running: it starts below,
     // before any request can arrive at the server.
     let gateway = Gateway::new(scfg, Backend(dp.clone()))?;
