@@ -53,6 +53,20 @@ pub enum ClientError {
     Empty,
 }
 
+impl ClientError {
+    /// Whether the connection (not the peer) failed: the caller should
+    /// dial again rather than reuse the channel.
+    pub fn is_transport(&self) -> bool {
+        match self {
+            ClientError::Connect { .. } => true,
+            ClientError::Status(s) => {
+                matches!(s.code(), tonic::Code::Unavailable | tonic::Code::Unknown)
+            }
+            _ => false,
+        }
+    }
+}
+
 /// Splits `svc-addr[:port]` into the `http://host:port` URI to dial; the
 /// port defaults to [`crate::DEFAULT_PORT`]. IPv6 literals need brackets
 /// when a port is given (`[fd00::1]:3000`) and may go without otherwise.

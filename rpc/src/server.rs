@@ -31,9 +31,10 @@
 //!
 //! A (peer virtual IP, local virtual IP) pair holds at most
 //! [`MAX_SPIS_PER_PAIR`] SPIs: asking again for a pair (a peer re-keying,
-//! or retrying) retires the oldest, so repeating one request cannot fill
-//! the tunnel table, and the SPI the peer used until now keeps working
-//! while its packets are in flight.
+//! or retrying) retires the oldest past that, so repeating one request
+//! cannot fill the tunnel table, and the SPIs the peer used until now keep
+//! working while its packets are in flight. A rotation retires the SPIs of
+//! the key it invalidates.
 //!
 //! Beyond DOCA's schema, the same server answers `psp_gateway_ext.Session/Hello`
 //! with this process's random instance id and its master-key epoch: peers
@@ -58,9 +59,15 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
-/// Most SPIs one (peer virtual IP, local virtual IP) pair holds: the one in
-/// use and the one before it.
-pub const MAX_SPIS_PER_PAIR: usize = 2;
+/// Most SPIs one (peer virtual IP, local virtual IP) pair holds. Two would
+/// do if every SPI reached the peer in the order issued; but both gateways
+/// re-key a pair (each asks for its direction and sends reverse parameters
+/// for the other), and an answer can arrive after a newer SPI's reverse
+/// parameters, leaving the peer on the older of the two. Four keeps every
+/// SPI the peer may still be using unless three newer ones were issued
+/// and none of them reached it, while one peer repeating its request in a
+/// loop still holds at most four entries per pair.
+pub const MAX_SPIS_PER_PAIR: usize = 4;
 use tonic::{Request, Response, Status};
 
 /// A tunnel from this gateway to a peer, created from a request's
@@ -426,7 +433,8 @@ impl<B: TunnelBackend> Gateway<B> {
     /// SPIs of the key before the current one stop working (their ACL
     /// entries go), and the pool is refilled from the new key.
     pub async fn rotate_master_key(&self) {
-        self.rotate_locked();
+        // Withdrawing ACL entries waits for the datapath.
+        tokio::task::block_in_place(|| self.rotate_locked());
         self.inner.pool.refill().await;
     }
 

@@ -137,9 +137,9 @@ pub enum FlowError {
         /// Source refused.
         src: Ipv4Addr,
     },
-    /// A replacement tunnel with the SPI already installed: its IVs would
-    /// restart under the same key.
-    #[error("request {index}: tunnel to {dst} already uses SPI {spi}; a new key needs a new SPI")]
+    /// A replacement tunnel with the SPI and key already installed: its
+    /// IVs would restart under the same key.
+    #[error("request {index}: tunnel to {dst} already uses SPI {spi} with this key")]
     SpiReused {
         /// Index of the request in the batch.
         index: usize,
@@ -207,6 +207,9 @@ impl FlowClient {
 struct Shadow {
     slot: u32,
     spi: Spi,
+    /// The key's check value: the same SPI under a new key (a peer that
+    /// restarted and counts its SPIs from 1 again) is a new tunnel.
+    key_check: u64,
 }
 
 /// Slot allocator: lowest free slots first would need a heap; a stack of
@@ -413,10 +416,10 @@ impl<B: FlowBackend> FlowProgrammer<B> {
     fn resolve_one(&mut self, index: usize, r: &FlowRequest) -> Result<(), FlowError> {
         match r {
             FlowRequest::InsertTunnel { dst, encap } => {
-                let spi = encap.config().spi;
+                let (spi, key_check) = (encap.config().spi, encap.key_check());
                 let old = self.egress.get(dst).copied();
                 let slot = match old {
-                    Some(s) if s.spi == spi => {
+                    Some(s) if s.spi == spi && s.key_check == key_check => {
                         return Err(FlowError::SpiReused { index, dst: *dst, spi })
                     }
                     Some(s) => s.slot,
@@ -433,7 +436,7 @@ impl<B: FlowBackend> FlowProgrammer<B> {
                         s
                     }
                 };
-                self.egress.insert(*dst, Shadow { slot, spi });
+                self.egress.insert(*dst, Shadow { slot, spi, key_check });
                 self.undo.push(Undo::Tunnel(*dst, old));
                 let generation = self.next_generation();
                 let e = TunnelEntry { slot, generation, encap: encap.clone() };

@@ -156,6 +156,16 @@ fn reinstalling_the_same_spi_is_refused() {
         Err(FlowError::SpiReused { index: 0, dst: dst(1), spi: Spi(7) })
     );
     assert!(g.program(vec![insert(1, 8)]).result.is_ok());
+    // The same SPI under another key (a peer that restarted with new master
+    // keys and counts its SPIs from 1 again) is a new tunnel.
+    let cfg = tunnel(8, v6()).config().clone();
+    let other_key = crate::psp::kdf::DerivedKey::from_bytes(&[0x5a; 32]).unwrap();
+    let restarted = Arc::new(Encapsulator::new(cfg, &other_key).unwrap());
+    let c = g.program(vec![FlowRequest::InsertTunnel { dst: dst(1), encap: restarted }]);
+    assert!(c.result.is_ok(), "{:?}", c.result);
+    assert_eq!(g.cores[0].tables().egress(dst(1)).unwrap().encap.key_check(), {
+        other_key.check_value()
+    });
 }
 
 #[test]

@@ -128,6 +128,7 @@ pub struct Encapsulator {
     cfg: EncapConfig,
     key: AeadKey,
     tpl: Template,
+    key_check: u64,
 }
 
 /// Longest tunnel header: Ethernet, outer IPv6, UDP, PSP and VC.
@@ -287,9 +288,16 @@ impl Encapsulator {
         if cfg.crypt_offset > MAX_CRYPT_OFFSET {
             return Err(Error::BadCryptOffset(cfg.crypt_offset));
         }
+        let key_check = key.check_value();
         let key = AeadKey::new(cfg.version, key)?;
         let tpl = Template::new(&cfg);
-        Ok(Encapsulator { cfg, key, tpl })
+        Ok(Encapsulator { cfg, key, tpl, key_check })
+    }
+
+    /// The key's check value ([`DerivedKey::check_value`]): whether a
+    /// replacement tunnel with the same SPI has a new key.
+    pub fn key_check(&self) -> u64 {
+        self.key_check
     }
 
     /// The tunnel's encap data.

@@ -100,6 +100,24 @@ impl DerivedKey {
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
+
+    /// A key check value: the first 8 bytes of AES under this key of an
+    /// all-ones block (the banking KCV, on a block GCM never encrypts
+    /// under this key for a PSP packet: its counter blocks end in a 32-bit
+    /// block counter that never reaches 2^32 - 1, and its GHASH key is
+    /// the zero block's).
+    /// Tells two keys apart without keeping or comparing them.
+    pub fn check_value(&self) -> u64 {
+        let mut block = GenericArray::from([0xffu8; 16]);
+        match self.len {
+            16 => aes::Aes128::new(GenericArray::from_slice(self.as_bytes()))
+                .encrypt_block(&mut block),
+            _ => Aes256::new(GenericArray::from_slice(self.as_bytes())).encrypt_block(&mut block),
+        }
+        let mut out = [0u8; 8];
+        out.copy_from_slice(&block[..8]);
+        u64::from_be_bytes(out)
+    }
 }
 
 impl fmt::Debug for DerivedKey {
@@ -240,6 +258,19 @@ mod tests {
 
     fn hex(s: &str) -> Vec<u8> {
         hex::decode(s.replace(' ', "")).unwrap()
+    }
+
+    #[test]
+    fn key_check_values_match_openssl() {
+        // printf '\xff%.0s' $(seq 16) | openssl enc -aes-128-ecb -nopad -K 000102..0f
+        let k128: Vec<u8> = (0u8..16).collect();
+        let k256: Vec<u8> = (0u8..32).collect();
+        let k = |b: &[u8]| DerivedKey::from_bytes(b).unwrap();
+        assert_eq!(k(&k128).check_value(), 0x3c44_1f32_ce07_8223);
+        assert_eq!(k(&k256).check_value(), 0xe999_e41d_4ca7_70da);
+        let mut other = k128.clone();
+        other[15] ^= 1;
+        assert_ne!(k(&other).check_value(), k(&k128).check_value());
     }
 
     #[test]

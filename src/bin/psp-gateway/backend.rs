@@ -43,6 +43,9 @@ pub struct Datapath {
     pub key_updates: Vec<ArrayQueue<Arc<MasterKeyPair>>>,
     /// The control-plane thread, woken when a batch is submitted.
     pub control_thread: std::sync::OnceLock<std::thread::Thread>,
+    /// Destinations with an egress tunnel made from a peer's reverse
+    /// parameters (the control plane re-keys them when the peer restarts).
+    pub egress: Mutex<HashSet<Ipv4Addr>>,
 }
 
 impl Datapath {
@@ -100,6 +103,11 @@ impl TunnelBackend for Backend {
         }
         self.0.apply(requests)?;
         self.0.acl_entries.fetch_add(items.len(), Ordering::Relaxed);
+        self.0
+            .egress
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend(items.iter().filter_map(|i| i.egress.as_ref().map(|t| t.peer_virt_ip)));
         let mut acl = self.0.acl.lock().unwrap_or_else(|e| e.into_inner());
         for it in items {
             acl.insert((it.spi, it.peer_virt_ip));
@@ -137,6 +145,7 @@ impl TunnelBackend for Backend {
             dst: t.peer_virt_ip,
             encap: Arc::new(encap),
         }])?;
+        self.0.egress.lock().unwrap_or_else(|e| e.into_inner()).insert(t.peer_virt_ip);
         if self.0.debug_keys {
             tracing::info!(peer = %t.peer_virt_ip, spi = %t.params.spi,
                 key = %hex_key(t.params.key.as_bytes()), "egress tunnel created (reverse params)");
@@ -147,7 +156,9 @@ impl TunnelBackend for Backend {
     }
 
     fn remove_egress_tunnel(&self, _local_virt_ip: Ipv4Addr, peer_virt_ip: Ipv4Addr) {
-        let _ = self.0.apply(vec![FlowRequest::RemoveTunnel { dst: peer_virt_ip }]);
+        if self.0.apply(vec![FlowRequest::RemoveTunnel { dst: peer_virt_ip }]).is_ok() {
+            self.0.egress.lock().unwrap_or_else(|e| e.into_inner()).remove(&peer_virt_ip);
+        }
     }
 
     fn set_master_keys(&self, masters: &MasterKeyPair, invalidated_slot: Option<usize>) {

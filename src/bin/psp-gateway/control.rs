@@ -4,6 +4,19 @@
 //! the tunnel map places the destination behind, installs the tunnel, and
 //! resubmits the held packets. Requests run on the gRPC runtime; failed
 //! peers are retried with back-off; held packets stay bounded.
+//!
+//! Re-keying without an operator: every [`PEER_CHECK`] the control plane
+//! asks each peer it has tunnels to for its session (`Session/Hello`: a
+//! random instance id per peer process and the peer's master-key epoch).
+//! A new instance id means the peer restarted with new master keys, so
+//! every SPI it gave us is dead; a new epoch means it rotated, so the SPIs
+//! it gave us stop working at its next rotation. Either way we ask again
+//! for every tunnel to that peer (with our reverse parameters, so its
+//! tunnels back to us are renewed too). A peer without the session service
+//! (DOCA) is re-keyed when it answers again after being unreachable. With
+//! `--key-rotation-interval` this gateway rotates its own master key on a
+//! timer; peers notice within [`PEER_CHECK`] and re-key long before the
+//! next rotation invalidates the old key.
 
 use crate::backend::{Backend, Datapath};
 use crate::config::PerfPrint;
@@ -14,9 +27,9 @@ use engine::flows::{
     FlowBatch, FlowProgrammer, FlowRequest, HeldPackets, HoldOutcome, ReplicatedTables,
 };
 use engine::psp::Version;
-use rpc::client::{Client, TunnelRequest};
+use rpc::client::{Client, PeerSession, TunnelRequest};
 use rpc::params::TunnelParams;
-use rpc::server::{Gateway, TunnelBackend};
+use rpc::server::Gateway;
 use std::collections::{HashMap, HashSet};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -29,6 +42,10 @@ const RETRY_MIN: Duration = Duration::from_millis(100);
 const RETRY_MAX: Duration = Duration::from_secs(5);
 /// How long one key exchange may take.
 const RPC_TIMEOUT: Duration = Duration::from_secs(2);
+/// How often each peer with tunnels is asked for its session.
+pub const PEER_CHECK: Duration = Duration::from_millis(500);
+/// How long a session check may take (a slow peer is a down peer here).
+const CHECK_TIMEOUT: Duration = Duration::from_millis(400);
 
 /// Counters of the control plane, printed with the stats.
 #[derive(Debug, Clone, Copy, Default)]
@@ -51,6 +68,15 @@ pub struct ControlCounters {
     pub rss: u64,
     /// Sampled packets received.
     pub sampled: u64,
+    /// Peers found restarted (new instance id, or back after being
+    /// unreachable when they have no session service).
+    pub peer_restarts: u64,
+    /// Peers found to have rotated their master key.
+    pub peer_rotations: u64,
+    /// Tunnels asked for again because their peer restarted or rotated.
+    pub rekeys: u64,
+    /// Master-key rotations of our own (`--key-rotation-interval`).
+    pub rotations: u64,
 }
 
 /// What the control plane needs to request tunnels.
@@ -69,6 +95,50 @@ pub struct Requests {
     pub virt_cookie: Option<u64>,
     /// Mutual TLS toward peers, when configured.
     pub tls: Option<Arc<rpc::tls::TlsIdentity>>,
+    /// `--key-rotation-interval`.
+    pub rotation: Option<Duration>,
+}
+
+/// One gRPC client per peer, kept between requests (a connection costs a
+/// TCP and maybe a TLS handshake; tonic reconnects a broken one).
+#[derive(Default)]
+struct Clients(std::sync::Mutex<HashMap<SocketAddr, Client>>);
+
+impl Clients {
+    async fn get(
+        &self,
+        svc: SocketAddr,
+        timeout: Duration,
+        tls: Option<&rpc::tls::TlsIdentity>,
+    ) -> Result<Client, String> {
+        if let Some(c) = self.0.lock().unwrap_or_else(|e| e.into_inner()).get(&svc) {
+            return Ok(c.clone());
+        }
+        let c = Client::connect_with(&svc.to_string(), timeout, tls)
+            .await
+            .map_err(|e| e.to_string())?;
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).insert(svc, c.clone());
+        Ok(c)
+    }
+
+    /// Drops the client after a transport failure: the next call dials again.
+    fn forget(&self, svc: SocketAddr) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).remove(&svc);
+    }
+}
+
+/// What the control plane knows of one peer's session.
+#[derive(Debug, Default)]
+struct PeerWatch {
+    /// The virtual addresses behind it.
+    dsts: Vec<Ipv4Addr>,
+    /// Its last answer, if it ever answered.
+    last: Option<PeerSession>,
+    /// Whether the last check failed.
+    unreachable: bool,
+    /// A check is on its way.
+    checking: bool,
+    next_check: Option<Instant>,
 }
 
 /// What the control plane prints while it runs.
@@ -112,6 +182,11 @@ pub struct ControlPlane<'a> {
     retries: HashMap<Ipv4Addr, Retry>,
     results_tx: Sender<(Ipv4Addr, Result<TunnelParams, String>)>,
     results_rx: Receiver<(Ipv4Addr, Result<TunnelParams, String>)>,
+    clients: Arc<Clients>,
+    peers: HashMap<SocketAddr, PeerWatch>,
+    checks_tx: Sender<(SocketAddr, Result<PeerSession, String>)>,
+    checks_rx: Receiver<(SocketAddr, Result<PeerSession, String>)>,
+    next_rotation: Option<Instant>,
     show_rss: bool,
     /// Counters.
     pub counters: ControlCounters,
@@ -129,7 +204,13 @@ impl<'a> ControlPlane<'a> {
         printing: Printing<'a>,
     ) -> ControlPlane<'a> {
         let (results_tx, results_rx) = crossbeam::channel::unbounded();
+        let (checks_tx, checks_rx) = crossbeam::channel::unbounded();
         let latest = vec![None; printing.snapshots.len()];
+        let mut peers: HashMap<SocketAddr, PeerWatch> = HashMap::new();
+        for (&dst, &svc) in &req.peer_of {
+            peers.entry(svc).or_default().dsts.push(dst);
+        }
+        let next_rotation = req.rotation.map(|every| Instant::now() + every);
         ControlPlane {
             dp,
             programmer,
@@ -148,6 +229,11 @@ impl<'a> ControlPlane<'a> {
             retries: HashMap::new(),
             results_tx,
             results_rx,
+            clients: Arc::default(),
+            peers,
+            checks_tx,
+            checks_rx,
+            next_rotation,
             show_rss,
             counters: ControlCounters::default(),
         }
@@ -245,7 +331,116 @@ impl<'a> ControlPlane<'a> {
             busy = true;
             self.request(dst);
         }
+        while let Ok((svc, result)) = self.checks_rx.try_recv() {
+            busy = true;
+            self.checked(svc, result);
+        }
+        self.check_peers(now);
+        if self.next_rotation.is_some_and(|t| t <= now) {
+            busy = true;
+            self.rotate(now);
+        }
         busy
+    }
+
+    /// Whether we send to `dst` through a tunnel (ours or made from a
+    /// peer's reverse parameters).
+    fn has_tunnel(&self, dst: Ipv4Addr) -> bool {
+        self.up.contains(&dst) || self.dp.egress.lock().unwrap_or_else(|e| e.into_inner()).contains(&dst)
+    }
+
+    /// Starts the session checks that are due, for peers we have tunnels to.
+    fn check_peers(&mut self, now: Instant) {
+        let due: Vec<SocketAddr> = self
+            .peers
+            .iter()
+            .filter(|(_, w)| !w.checking && w.next_check.is_none_or(|t| t <= now))
+            .filter(|(_, w)| w.dsts.iter().any(|d| self.has_tunnel(*d)))
+            .map(|(svc, _)| *svc)
+            .collect();
+        for svc in due {
+            let Some(w) = self.peers.get_mut(&svc) else { continue };
+            w.checking = true;
+            w.next_check = Some(now + PEER_CHECK);
+            let (tx, clients, tls) = (self.checks_tx.clone(), self.clients.clone(), self.req.tls.clone());
+            self.req.rt.spawn(async move {
+                let check = async {
+                    let mut c = clients.get(svc, CHECK_TIMEOUT, tls.as_deref()).await?;
+                    match tokio::time::timeout(CHECK_TIMEOUT, c.hello()).await {
+                        Ok(Ok(s)) => Ok(s),
+                        Ok(Err(e)) => Err(e.to_string()),
+                        Err(_) => Err("session check timed out".to_string()),
+                    }
+                };
+                let result = check.await;
+                if result.is_err() {
+                    clients.forget(svc);
+                }
+                let _ = tx.send((svc, result));
+            });
+        }
+    }
+
+    /// A peer's session answer: re-key its tunnels if it restarted or
+    /// rotated since the last answer.
+    fn checked(&mut self, svc: SocketAddr, result: Result<PeerSession, String>) {
+        let Some(w) = self.peers.get_mut(&svc) else { return };
+        w.checking = false;
+        let now = match result {
+            Ok(s) => s,
+            Err(why) => {
+                if !w.unreachable {
+                    tracing::warn!(peer = %svc, %why, "peer unreachable");
+                }
+                w.unreachable = true;
+                return;
+            }
+        };
+        let was_unreachable = std::mem::replace(&mut w.unreachable, false);
+        let before = w.last.replace(now);
+        let why = match (before, now) {
+            (
+                Some(PeerSession::Known { instance_id: a, .. }),
+                PeerSession::Known { instance_id: b, .. },
+            ) if a != b => {
+                self.counters.peer_restarts += 1;
+                "peer restarted (new instance)"
+            }
+            (
+                Some(PeerSession::Known { key_epoch: a, .. }),
+                PeerSession::Known { key_epoch: b, .. },
+            ) if a != b => {
+                self.counters.peer_rotations += 1;
+                "peer rotated its master key"
+            }
+            (Some(PeerSession::Unknown), PeerSession::Unknown) if was_unreachable => {
+                self.counters.peer_restarts += 1;
+                "peer back after being unreachable (no session service: may have restarted)"
+            }
+            _ => return,
+        };
+        let all = w.dsts.clone();
+        let dsts: Vec<Ipv4Addr> = all.into_iter().filter(|d| self.has_tunnel(*d)).collect();
+        tracing::info!(peer = %svc, tunnels = dsts.len(), "{why}: re-keying");
+        for dst in dsts {
+            self.counters.rekeys += 1;
+            self.retries.remove(&dst);
+            self.request(dst);
+        }
+    }
+
+    /// Our own master-key rotation (`--key-rotation-interval`), on the
+    /// gRPC runtime: it withdraws ACL entries through the flow programmer,
+    /// which this thread runs.
+    fn rotate(&mut self, now: Instant) {
+        let Some(every) = self.req.rotation else { return };
+        self.next_rotation = Some(now + every);
+        self.counters.rotations += 1;
+        let gateway = self.req.gateway.clone();
+        self.req.rt.spawn(async move {
+            gateway.rotate_master_key().await;
+            tracing::info!(epoch = gateway.key_epoch(), "master key rotated (timer)");
+        });
     }
 
     fn missed(&mut self, dst: Ipv4Addr, m: Mbuf) {
@@ -284,26 +479,18 @@ impl<'a> ControlPlane<'a> {
         let factory = self.dp.factory;
         let dp = Arc::clone(&self.dp);
         let tls = self.req.tls.clone();
+        let clients = Arc::clone(&self.clients);
         self.req.rt.spawn(async move {
             let result = async {
-                let mut client =
-                    Client::connect_with(&svc.to_string(), RPC_TIMEOUT, tls.as_deref())
-                        .await
-                        .map_err(|e| e.to_string())?;
+                let mut client = clients.get(svc, RPC_TIMEOUT, tls.as_deref()).await?;
                 // Our SPI for the way back, admitted before the peer can use it.
                 let t0 = Instant::now();
-                let mine = gateway
-                    .allocate_local(version, 1)
-                    .map_err(|e| e.to_string())?
-                    .pop()
-                    .ok_or("no SPI")?;
-                dp.perf.key_gen.record(t0.elapsed());
-                let backend = gateway.backend().clone();
-                let spi = mine.spi;
-                tokio::task::spawn_blocking(move || backend.install_ingress_acl(spi, dst))
+                let gw = gateway.clone();
+                let mine = tokio::task::spawn_blocking(move || gw.issue_reverse(version, dst, local))
                     .await
                     .map_err(|e| e.to_string())?
                     .map_err(|e| e.to_string())?;
+                dp.perf.key_gen.record(t0.elapsed());
                 let reverse = TunnelParams {
                     mac: Some(factory.uplink_mac),
                     ip: factory.uplink_ip,
@@ -319,7 +506,12 @@ impl<'a> ControlPlane<'a> {
                         &[TunnelRequest { virt_src: local, virt_dst: dst, reverse: Some(reverse) }],
                     )
                     .await
-                    .map_err(|e| e.to_string())?;
+                    .map_err(|e| {
+                        if e.is_transport() {
+                            clients.forget(svc);
+                        }
+                        e.to_string()
+                    })?;
                 issued
                     .into_iter()
                     .next()

@@ -188,6 +188,7 @@ fn run(cfg: Config) -> Result<()> {
         acl: std::sync::Mutex::new(std::collections::HashSet::new()),
         key_updates: (0..k).map(|_| ArrayQueue::new(1)).collect(),
         control_thread: std::sync::OnceLock::new(),
+        egress: std::sync::Mutex::new(std::collections::HashSet::new()),
     });
 
     let rt = RpcRuntime::new()?;
@@ -246,6 +247,7 @@ fn run(cfg: Config) -> Result<()> {
         version: cfg.psp_version,
         virt_cookie: cookie,
         tls: tls.clone(),
+        rotation: cfg.key_rotation_interval,
     };
     let mut control = ControlPlane::new(
         dp.clone(),
