@@ -636,14 +636,13 @@ fn build<S: System + ?Sized>(s: &Settings, sys: &S) -> Result<Config, ConfigErro
         _ => Err("must be auto, software or doca".into()),
     })?
     .unwrap_or_default();
-    let key_rotation_interval = parse_opt(s, "key-rotation-interval", |v| {
-        match number(v, 0, 366 * 24 * 3600)? {
+    let key_rotation_interval =
+        parse_opt(s, "key-rotation-interval", |v| match number(v, 0, 366 * 24 * 3600)? {
             0 => Ok(None),
             1 => Err("must be 0 (never) or at least 2 seconds: peers need time to re-key".into()),
             n => Ok(Some(std::time::Duration::from_secs(n))),
-        }
-    })?
-    .flatten();
+        })?
+        .flatten();
     let peer_rate_limit = parse_opt(s, "peer-rate-limit", |v| {
         number(v, 0, u64::from(u32::MAX)).map(|n| (n > 0).then_some(n as u32))
     })?

@@ -137,7 +137,8 @@ const GARBAGE: &str = "\u{1}garbage\u{7f}";
 fn every_value_flag_refuses_garbage_naming_itself() {
     // Flags whose value is a free-form name or path: garbage is a valid
     // string there, so the check is an empty value instead.
-    let free_form = ["vf-name", "tunnels-file", "grpc-cert", "grpc-key", "grpc-ca", "pci-addr", "repr"];
+    let free_form =
+        ["vf-name", "tunnels-file", "grpc-cert", "grpc-key", "grpc-ca", "pci-addr", "repr"];
     for o in args::OPTS.iter().filter(|o| o.kind != args::Kind::Switch) {
         let value = if free_form.contains(&o.long) { "" } else { GARBAGE };
         let flag = format!("--{}", o.long);
