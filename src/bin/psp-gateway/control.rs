@@ -10,9 +10,7 @@ use crate::config::PerfPrint;
 use crossbeam::channel::{Receiver, Sender};
 use crossbeam::queue::ArrayQueue;
 use engine::dpdk::{ControlPacket, CoreSnapshot, Mbuf, ToControl};
-use engine::flows::{
-    FlowBatch, FlowProgrammer, FlowRequest, HeldPackets, HoldOutcome, ReplicatedTables,
-};
+use engine::flows::{FlowBatch, FlowProgrammer, HeldPackets, HoldOutcome, ReplicatedTables};
 use engine::psp::Version;
 use rpc::client::{Client, TunnelRequest};
 use rpc::params::TunnelParams;
@@ -199,10 +197,10 @@ impl<'a> ControlPlane<'a> {
         while let Ok((dst, result)) = self.results_rx.try_recv() {
             busy = true;
             self.requesting.remove(&dst);
-            match result.and_then(|p| self.dp.factory.build(&p)) {
-                Ok(encap) => {
+            match result.and_then(|p| self.dp.insert_tunnel(dst, &p)) {
+                Ok(request) => {
                     let id = self.dp.next_batch.fetch_add(1, Ordering::Relaxed);
-                    let requests = vec![FlowRequest::InsertTunnel { dst, encap: Arc::new(encap) }];
+                    let requests = vec![request];
                     if self.dp.flows.submit(FlowBatch { id, requests }).is_ok() {
                         self.pending.insert(id, (dst, Instant::now()));
                     } else {
