@@ -11,10 +11,12 @@ cargo clippy --workspace --all-targets --release -- -D warnings
 # The DOCA Flow backend (feature doca, off by default): type-checked against
 # doca-sys's declaration file when no DOCA SDK is installed.
 cargo clippy -p engine --features doca --all-targets --release -- -D warnings
+cargo clippy -p psp-gateway --features doca --all-targets --release -- -D warnings
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
 cargo test -p engine --features doca --release --lib doca 2>&1 | tee "$log" || status=$?
+cargo test -p psp-gateway --features doca --release --bin psp-gateway choose 2>&1 | tee -a "$log" || status=$?
 cargo test --workspace --release 2>&1 | tee -a "$log" || status=$?
 passed=$(awk '/^test result:/ {s += $4} END {print s + 0}' "$log")
 failed=$(awk '/^test result:/ {s += $6} END {print s + 0}' "$log")

@@ -61,6 +61,12 @@ typedef enum doca_error {
 const char *doca_error_get_descr(doca_error_t error);
 
 /* ---- doca_dev.h ------------------------------------------------------ */
+/* From the DOCA Core device API reference and the DOCA samples' public
+ * open_doca_device_with_pci: the device list (engine::doca::probe lists the
+ * PCI address of every device, engine::doca::backend opens the -p one).
+ * The PCI address string is DOCA_DEVINFO_PCI_ADDR_SIZE (13) bytes with its
+ * NUL. DOCA documents no per-device PSP capability query, so none is
+ * declared. */
 
 struct doca_dev;
 struct doca_devinfo;

@@ -87,7 +87,11 @@ impl Rig {
         let mut rig = Rig { prog, client, stop, core, id: 0 };
         let e = encap(1);
         let reqs: Vec<_> = (0..preload)
-            .map(|i| FlowRequest::InsertTunnel { dst: dst(MILLION + i), encap: e.clone() })
+            .map(|i| FlowRequest::InsertTunnel {
+                dst: dst(MILLION + i),
+                encap: e.clone(),
+                hw_key: None,
+            })
             .collect();
         rig.run(reqs);
         rig
@@ -126,7 +130,11 @@ fn flows(c: &mut Criterion) {
         b.iter_custom(|iters| {
             let mut total = Duration::ZERO;
             for _ in 0..iters {
-                total += rig.run(vec![FlowRequest::InsertTunnel { dst: dst(1), encap: e.clone() }]);
+                total += rig.run(vec![FlowRequest::InsertTunnel {
+                    dst: dst(1),
+                    encap: e.clone(),
+                    hw_key: None,
+                }]);
                 rig.run(vec![FlowRequest::RemoveTunnel { dst: dst(1) }]);
             }
             total
@@ -139,7 +147,11 @@ fn flows(c: &mut Criterion) {
                 let mut total = Duration::ZERO;
                 for _ in 0..iters {
                     let ins = (0..n)
-                        .map(|i| FlowRequest::InsertTunnel { dst: dst(i), encap: e.clone() })
+                        .map(|i| FlowRequest::InsertTunnel {
+                            dst: dst(i),
+                            encap: e.clone(),
+                            hw_key: None,
+                        })
                         .collect();
                     total += rig.run(ins);
                     rig.run((0..n).map(|i| FlowRequest::RemoveTunnel { dst: dst(i) }).collect());
@@ -165,7 +177,7 @@ fn lookup(c: &mut Criterion) {
     let mut t = Tables::with_capacity(MILLION as usize, MILLION as usize, 1);
     for i in 0..MILLION {
         let te = TunnelEntry { slot: i, generation: u64::from(i), encap: e.clone() };
-        t.apply(&TableOp::SetTunnel(dst(i), te));
+        t.apply(&TableOp::SetTunnel(dst(i), te, None));
         let ae = AclEntry { slot: i, generation: u64::from(i) };
         t.apply(&TableOp::SetAcl(Spi(i + 1), dst(i), ae));
     }
@@ -195,7 +207,11 @@ fn lookup(c: &mut Criterion) {
     let (backend, mut readers) = ReplicatedTables::new(1, MILLION as usize, 16, 1);
     let fc = FlowConfig { max_tunnels: MILLION as usize, ..FlowConfig::default() };
     let (mut prog, client) = FlowProgrammer::new(backend, fc);
-    let reqs = (0..MILLION).map(|i| FlowRequest::InsertTunnel { dst: dst(i), encap: e.clone() });
+    let reqs = (0..MILLION).map(|i| FlowRequest::InsertTunnel {
+        dst: dst(i),
+        encap: e.clone(),
+        hw_key: None,
+    });
     client.submit(FlowBatch { id: 1, requests: reqs.collect() }).unwrap();
     prog.run_once();
     let reader = readers.pop().unwrap();

@@ -168,8 +168,11 @@ fn misses_are_held_tunnelled_and_resubmitted_and_ingress_is_checked() {
                                 let (first, outcome) = held.hold(dst, cp.mbuf);
                                 assert!(matches!(outcome, HoldOutcome::Held), "held: {outcome:?}");
                                 if first {
-                                    let req =
-                                        FlowRequest::InsertTunnel { dst, encap: to_peer.clone() };
+                                    let req = FlowRequest::InsertTunnel {
+                                        dst,
+                                        encap: to_peer.clone(),
+                                        hw_key: None,
+                                    };
                                     client
                                         .submit(FlowBatch { id: 2, requests: vec![req] })
                                         .unwrap();

@@ -2,7 +2,10 @@
 //!
 //! The backend translates each commit with [`Translator`] and applies the
 //! steps with `doca_flow_*` calls from the flow-programmer thread on pipe
-//! queue 0: key slots programmed with `doca_flow_shared_resource_set_cfg`,
+//! queue 0: key slots programmed with `doca_flow_shared_resource_set_cfg`
+//! (the raw key travels with the tunnel's [`TableOp::SetTunnel`] as a
+//! [`crate::pipeline::HwKey`] and reaches the slot as a
+//! [`super::translate::PspKeyCfg`]),
 //! entries added, updated and removed with `DOCA_FLOW_WAIT_FOR_BATCH` and
 //! pushed to the hardware in one `doca_flow_entries_process` per flush.
 //!
@@ -19,9 +22,6 @@ use crate::pipeline::stats::Counter;
 use crate::pipeline::{PipelineConfig, TableOp};
 use crate::psp::kdf::DerivedKey;
 use crate::psp::{Spi, Version};
-use std::collections::HashMap;
-use std::net::Ipv4Addr;
-use std::sync::{Arc, Mutex};
 
 /// Why the DOCA backend cannot start or apply a change.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -45,32 +45,9 @@ pub enum DocaError {
     /// No DOCA device has this PCI address.
     #[error("no DOCA device at PCI address {0}")]
     NoDevice(String),
-    /// The key of a tunnel was not staged in [`TxKeys`] before its batch.
-    #[error("no staged key for the tunnel to {0} (SPI {1})")]
-    NoKey(Ipv4Addr, Spi),
     /// Entries still in process, or failed, after `doca_flow_entries_process`.
     #[error("{0} flow entries failed or timed out")]
     Entries(usize),
-}
-
-/// Encryption keys of tunnels about to be installed, by destination and
-/// SPI. The flow programmer's [`TableOp::SetTunnel`] carries the expanded
-/// software key only, so the control plane stages the raw key here before
-/// it submits the batch; the backend takes it out (and it is wiped when
-/// dropped) once the key slot is programmed.
-#[derive(Debug, Clone, Default)]
-pub struct TxKeys(Arc<Mutex<HashMap<(Ipv4Addr, u32), DerivedKey>>>);
-
-impl TxKeys {
-    /// Stages the key of the tunnel to `dst` with `spi`.
-    pub fn stage(&self, dst: Ipv4Addr, spi: Spi, key: DerivedKey) {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).insert((dst, spi.0), key);
-    }
-
-    /// Takes a staged key out.
-    pub fn take(&self, dst: Ipv4Addr, spi: Spi) -> Option<DerivedKey> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).remove(&(dst, spi.0))
-    }
 }
 
 /// What the DOCA backend needs to start.
@@ -84,15 +61,12 @@ pub struct DocaConfig {
     pub pci: String,
     /// RSS queues of the control plane (0..n).
     pub rss_queues: u16,
-    /// Where tunnel keys are staged.
-    pub keys: TxKeys,
 }
 
 /// The DOCA Flow backend.
 #[derive(Debug)]
 pub struct DocaFlowBackend {
     translator: Translator,
-    keys: TxKeys,
     version: u64,
     failures: u64,
     last_error: Option<DocaError>,
@@ -110,14 +84,7 @@ impl DocaFlowBackend {
         }
         let translator = Translator::new(cfg.pipeline, cfg.ports)?;
         let hw = hw_start(&cfg, &translator)?;
-        Ok(DocaFlowBackend {
-            translator,
-            keys: cfg.keys,
-            version: 0,
-            failures: 0,
-            last_error: None,
-            hw,
-        })
+        Ok(DocaFlowBackend { translator, version: 0, failures: 0, last_error: None, hw })
     }
 
     /// Generates `n` SPI/key pairs on the device
@@ -159,7 +126,7 @@ impl FlowBackend for DocaFlowBackend {
             .translator
             .translate(ops)
             .map_err(DocaError::from)
-            .and_then(|steps| hw_apply(&mut self.hw, &steps, &self.keys));
+            .and_then(|steps| hw_apply(&mut self.hw, &steps));
         if let Err(e) = r {
             self.failures += 1;
             self.last_error = Some(e);
@@ -176,8 +143,8 @@ doca_sys::sdk_only! {
     fn hw_start(cfg: &DocaConfig, t: &Translator) -> Result<hw::Hw, DocaError> {
         hw::Hw::start(cfg, t)
     }
-    fn hw_apply(h: &mut hw::Hw, steps: &[Step], keys: &TxKeys) -> Result<(), DocaError> {
-        h.apply(steps, keys)
+    fn hw_apply(h: &mut hw::Hw, steps: &[Step]) -> Result<(), DocaError> {
+        h.apply(steps)
     }
     fn hw_spi_keys(h: &hw::Hw, n: u32, v: Version) -> Result<Vec<(Spi, DerivedKey)>, DocaError> {
         h.spi_keys(n, v)
@@ -191,7 +158,7 @@ doca_sys::without_sdk! {
     fn hw_start(_: &DocaConfig, _: &Translator) -> Result<hw::Hw, DocaError> {
         Err(DocaError::NoSdk)
     }
-    fn hw_apply(_: &mut hw::Hw, _: &[Step], _: &TxKeys) -> Result<(), DocaError> {
+    fn hw_apply(_: &mut hw::Hw, _: &[Step]) -> Result<(), DocaError> {
         Err(DocaError::NoSdk)
     }
     fn hw_spi_keys(_: &hw::Hw, _: u32, _: Version) -> Result<Vec<(Spi, DerivedKey)>, DocaError> {
@@ -209,10 +176,11 @@ doca_sys::without_sdk! {
 #[allow(dead_code, clippy::needless_update, clippy::unnecessary_cast)]
 mod hw {
     use super::super::translate::{
-        DocaEntry, DocaPipeSpec, Domain, EntryAction, EntryKey, Field, Fwd, Mirror, PipeAction,
-        PipeId, PipeType, Step, Translator, Value, PSP_ICV_LEN, PSP_SAMPLE_BIT,
+        DocaEntry, DocaPipeSpec, Domain, EntryAction, EntryKey, Field, Fwd, KeyBits, Mirror,
+        PipeAction, PipeId, PipeType, PspKeyCfg, Step, Translator, Value, PSP_ICV_LEN,
+        PSP_SAMPLE_BIT,
     };
-    use super::{DocaConfig, DocaError, TxKeys};
+    use super::{DocaConfig, DocaError};
     use crate::pipeline::stats::Counter;
     use crate::pipeline::Port;
     use crate::psp::kdf::DerivedKey;
@@ -774,19 +742,15 @@ mod hw {
             Ok(())
         }
 
-        fn program_key(&mut self, crypto_id: u32, key: &DerivedKey) -> Result<(), DocaError> {
-            let mut words = Zeroizing::new([0u32; 8]);
-            for (w, c) in words.iter_mut().zip(key.as_bytes().chunks(4)) {
-                *w = u32::from_ne_bytes([c[0], c[1], c[2], c[3]]);
-            }
+        fn program_key(&mut self, crypto_id: u32, key: &PspKeyCfg) -> Result<(), DocaError> {
+            let mut words = key.words_copy();
             let mut res = sys::doca_flow_shared_resource_cfg {
                 domain: sys::DOCA_FLOW_PIPE_DOMAIN_SECURE_EGRESS,
                 ..Default::default()
             };
-            let key_type = if key.len() == 16 {
-                sys::DOCA_FLOW_CRYPTO_KEY_128
-            } else {
-                sys::DOCA_FLOW_CRYPTO_KEY_256
+            let key_type = match key.bits() {
+                KeyBits::K128 => sys::DOCA_FLOW_CRYPTO_KEY_128,
+                KeyBits::K256 => sys::DOCA_FLOW_CRYPTO_KEY_256,
             };
             // `words` outlives the call below.
             res.__bindgen_anon_1.psp_cfg.key_cfg.key_type = key_type;
@@ -802,25 +766,17 @@ mod hw {
         }
 
         /// Applies a commit's steps in order.
-        pub(super) fn apply(&mut self, steps: &[Step], keys: &TxKeys) -> Result<(), DocaError> {
+        pub(super) fn apply(&mut self, steps: &[Step]) -> Result<(), DocaError> {
             let specs = std::mem::take(&mut self.specs);
-            let r = self.apply_with(&specs, steps, keys);
+            let r = self.apply_with(&specs, steps);
             self.specs = specs;
             r
         }
 
-        fn apply_with(
-            &mut self,
-            specs: &[DocaPipeSpec],
-            steps: &[Step],
-            keys: &TxKeys,
-        ) -> Result<(), DocaError> {
+        fn apply_with(&mut self, specs: &[DocaPipeSpec], steps: &[Step]) -> Result<(), DocaError> {
             for s in steps {
                 match s {
-                    Step::ProgramKey { crypto_id, dst, spi, .. } => {
-                        let key = keys.take(*dst, *spi).ok_or(DocaError::NoKey(*dst, *spi))?;
-                        self.program_key(*crypto_id, &key)?;
-                    }
+                    Step::ProgramKey { crypto_id, key, .. } => self.program_key(*crypto_id, key)?,
                     Step::Add(e) => self.add(specs, e)?,
                     Step::Update(e) => {
                         let Some(&(_, entry)) = self.entries.get(&e.key) else {
@@ -1020,7 +976,6 @@ mod tests {
             },
             pci: "0000:03:00.0".to_owned(),
             rss_queues: 1,
-            keys: TxKeys::default(),
         }
     }
 
@@ -1032,15 +987,5 @@ mod tests {
         let e = DocaFlowBackend::new(cfg()).unwrap_err();
         assert_eq!(e, DocaError::NoSdk);
         assert_eq!(e.to_string(), "DOCA SDK not present in this build");
-    }
-
-    #[test]
-    fn staged_keys_are_taken_once() {
-        let k = TxKeys::default();
-        let dst = Ipv4Addr::new(10, 0, 0, 1);
-        k.stage(dst, Spi(7), DerivedKey::from_bytes(&[1; 16]).unwrap());
-        assert!(k.take(dst, Spi(8)).is_none());
-        assert_eq!(k.take(dst, Spi(7)).unwrap().as_bytes(), &[1; 16]);
-        assert!(k.take(dst, Spi(7)).is_none());
     }
 }

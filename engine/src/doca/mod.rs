@@ -10,17 +10,23 @@
 //!   type-checks against `doca-sys`, but runs only where `doca-sys` found
 //!   the DOCA SDK; otherwise [`DocaFlowBackend::new`] returns
 //!   [`DocaError::NoSdk`] before any DOCA call.
-//! - [`select`]: `--backend auto|software|doca`.
+//! - [`probe`]: whether the `-p` device is a DOCA device (a pure decision
+//!   over the device list, which only an SDK build asks DOCA for).
+//! - [`select`]: `--backend auto|software|doca` from the flag and the probe.
 //!
 //! The only `unsafe` code of the engine besides `engine::dpdk` is in
-//! `backend`, each block with its `SAFETY:` comment.
+//! `backend` and `probe`, each block with its `SAFETY:` comment.
 
 #![allow(unsafe_code)]
 
 pub mod backend;
+pub mod probe;
 pub mod select;
 pub mod translate;
 
-pub use backend::{DocaConfig, DocaError, DocaFlowBackend, TxKeys};
+pub use backend::{DocaConfig, DocaError, DocaFlowBackend};
+pub use probe::{probe, Probe};
 pub use select::{select, Backend, BackendFlag, Selection};
-pub use translate::{DocaEntry, DocaPipeSpec, DocaPorts, PipeId, Step, Translator};
+pub use translate::{
+    DocaEntry, DocaPipeSpec, DocaPorts, KeyBits, PipeId, PspKeyCfg, Step, Translator,
+};

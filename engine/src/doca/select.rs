@@ -1,7 +1,9 @@
 //! `--backend auto|software|doca`: which flow backend runs, decided from
-//! the flag, whether this build has the DOCA SDK, and whether a capable
-//! device is present; with a one-line reason for the log.
+//! the flag and the [`Probe`] of the `-p` device (whether this build has
+//! the DOCA SDK, and whether a DOCA device is there); with a one-line
+//! reason for the log.
 
+use super::probe::Probe;
 use core::fmt;
 use core::str::FromStr;
 
@@ -62,29 +64,18 @@ impl fmt::Display for Selection {
     }
 }
 
-/// Resolves the flag. `--backend doca` without the SDK or without a capable
-/// device is an error (the operator asked for offload), carrying the reason.
-pub fn select(
-    flag: BackendFlag,
-    sdk_present: bool,
-    capable_device: bool,
-) -> Result<Selection, String> {
-    let missing = match (sdk_present, capable_device) {
-        (false, _) => Some("DOCA SDK absent from this build"),
-        (true, false) => Some("no DOCA device with PSP offload found"),
-        (true, true) => None,
-    };
+/// Resolves the flag from the [`Probe`] of the `-p` device. `--backend
+/// doca` without the SDK or without a DOCA device is an error (the operator
+/// asked for offload), carrying the reason; `auto` then picks software and
+/// says why.
+pub fn select(flag: BackendFlag, probe: &Probe) -> Result<Selection, String> {
     let pick = |backend, reason: String| Ok(Selection { backend, reason });
-    match (flag, missing) {
+    match (flag, probe.capable()) {
         (BackendFlag::Software, _) => pick(Backend::Software, "--backend software".to_owned()),
-        (BackendFlag::Doca, None) => {
-            pick(Backend::Doca, "--backend doca: DOCA SDK and a capable device present".to_owned())
-        }
-        (BackendFlag::Doca, Some(why)) => Err(format!("--backend doca: {why}")),
-        (BackendFlag::Auto, None) => {
-            pick(Backend::Doca, "--backend auto: DOCA SDK and a capable device present".to_owned())
-        }
-        (BackendFlag::Auto, Some(why)) => pick(Backend::Software, format!("--backend auto: {why}")),
+        (BackendFlag::Doca, true) => pick(Backend::Doca, format!("--backend doca: {probe}")),
+        (BackendFlag::Doca, false) => Err(format!("--backend doca: {probe}")),
+        (BackendFlag::Auto, true) => pick(Backend::Doca, format!("--backend auto: {probe}")),
+        (BackendFlag::Auto, false) => pick(Backend::Software, format!("--backend auto: {probe}")),
     }
 }
 
@@ -92,37 +83,46 @@ pub fn select(
 mod tests {
     use super::*;
 
+    fn probes() -> Vec<Probe> {
+        vec![
+            Probe::SdkAbsent,
+            Probe::NotPci("net_null0".into()),
+            Probe::ListFailed("x".into()),
+            Probe::NoDevice { pci: "0000:03:00.0".into(), found: vec![] },
+            Probe::Device { pci: "0000:03:00.0".into() },
+        ]
+    }
+
     #[test]
     fn every_combination() {
         use BackendFlag::*;
-        for sdk in [false, true] {
-            for dev in [false, true] {
-                let s = select(Software, sdk, dev).unwrap();
-                assert_eq!(s.backend, Backend::Software);
-                assert_eq!(s.reason, "--backend software");
-                let a = select(Auto, sdk, dev).unwrap();
-                let d = select(Doca, sdk, dev);
-                if sdk && dev {
-                    assert_eq!(a.backend, Backend::Doca);
-                    assert_eq!(d.unwrap().backend, Backend::Doca);
-                } else {
-                    assert_eq!(a.backend, Backend::Software);
-                    let e = d.unwrap_err();
-                    assert!(e.starts_with("--backend doca: "), "{e}");
-                }
+        for p in probes() {
+            let s = select(Software, &p).unwrap();
+            assert_eq!(s.backend, Backend::Software);
+            assert_eq!(s.reason, "--backend software");
+            let a = select(Auto, &p).unwrap();
+            let d = select(Doca, &p);
+            assert_eq!(a.reason, format!("--backend auto: {p}"));
+            if p.capable() {
+                assert_eq!(a.backend, Backend::Doca);
+                assert_eq!(d.unwrap().backend, Backend::Doca);
+            } else {
+                assert_eq!(a.backend, Backend::Software);
+                assert_eq!(d.unwrap_err(), format!("--backend doca: {p}"));
             }
         }
         assert_eq!(
-            select(Auto, false, true).unwrap().reason,
-            "--backend auto: DOCA SDK absent from this build"
+            select(Auto, &Probe::SdkAbsent).unwrap().to_string(),
+            "flow backend: software (--backend auto: DOCA SDK absent from this build)"
         );
         assert_eq!(
-            select(Auto, true, false).unwrap().reason,
-            "--backend auto: no DOCA device with PSP offload found"
+            select(Doca, &Probe::SdkAbsent).unwrap_err(),
+            "--backend doca: DOCA SDK absent from this build"
         );
         assert_eq!(
-            select(Auto, true, true).unwrap().to_string(),
-            "flow backend: doca (--backend auto: DOCA SDK and a capable device present)"
+            select(Auto, &Probe::Device { pci: "0000:03:00.0".into() }).unwrap().to_string(),
+            "flow backend: doca (--backend auto: DOCA SDK present and -p 0000:03:00.0 is a \
+             DOCA device)"
         );
     }
 

@@ -30,12 +30,14 @@
 use crate::pipeline::{OuterVersion, PipelineConfig, Port, TableOp};
 use crate::psp::decap::Syndrome;
 use crate::psp::encap::{EncapConfig, EthAddrs, OuterIp};
-use crate::psp::{Mode, Spi, Version, UDP_PORT};
+use crate::psp::{Mode, Spi, UDP_PORT};
 use crate::wire::{
     MacAddr, ETHERNET_HEADER_LEN as ETH, IPV4_MIN_HEADER_LEN, IPV6_HEADER_LEN, UDP_HEADER_LEN,
 };
+use core::fmt;
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
+use zeroize::Zeroizing;
 
 /// PSP's ICV length, the trailer the hardware appends.
 pub const PSP_ICV_LEN: u16 = 16;
@@ -309,6 +311,84 @@ pub struct DocaEntry {
     pub counter: &'static str,
 }
 
+/// DOCA's key sizes (`enum doca_flow_crypto_key_type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyBits {
+    /// `DOCA_FLOW_CRYPTO_KEY_128` (PSP versions 0 and 2).
+    K128,
+    /// `DOCA_FLOW_CRYPTO_KEY_256` (PSP versions 1 and 3).
+    K256,
+}
+
+/// What `doca_flow_shared_resource_set_cfg(DOCA_FLOW_SHARED_RESOURCE_PSP,
+/// crypto_id, cfg)` writes into a key slot: `cfg.psp_cfg.key_cfg`, its key
+/// type and the `uint32_t` words its `key` member points to.
+///
+/// DOCA takes the key as bytes in memory order: the DOCA application copies
+/// the bytes it receives over gRPC straight into these words, and hands out
+/// the words of `doca_flow_crypto_psp_spi_key_bulk_get` as bytes. So word
+/// `i` holds key bytes `4i..4i+4` in native byte order. Wiped on drop,
+/// redacted in `Debug`.
+#[derive(Clone)]
+pub struct PspKeyCfg {
+    bits: KeyBits,
+    words: Zeroizing<[u32; 8]>,
+}
+
+impl PspKeyCfg {
+    /// The slot image of a 16- or 32-byte key; `None` for other lengths.
+    pub fn new(key: &[u8]) -> Option<PspKeyCfg> {
+        let bits = match key.len() {
+            16 => KeyBits::K128,
+            32 => KeyBits::K256,
+            _ => return None,
+        };
+        let mut words = Zeroizing::new([0u32; 8]);
+        for (w, c) in words.iter_mut().zip(key.chunks_exact(4)) {
+            *w = u32::from_ne_bytes([c[0], c[1], c[2], c[3]]);
+        }
+        Some(PspKeyCfg { bits, words })
+    }
+
+    /// `key_cfg.key_type`.
+    pub fn bits(&self) -> KeyBits {
+        self.bits
+    }
+
+    /// The words `key_cfg.key` points to (4 or 8 of them; the array
+    /// behind them is always 8 long, zero-padded).
+    pub fn words(&self) -> &[u32] {
+        let n = match self.bits {
+            KeyBits::K128 => 4,
+            KeyBits::K256 => 8,
+        };
+        &self.words[..n]
+    }
+
+    /// A wiped-on-drop copy of all 8 words, for the FFI call (which wants a
+    /// mutable pointer).
+    pub fn words_copy(&self) -> Zeroizing<[u32; 8]> {
+        self.words.clone()
+    }
+}
+
+/// Compares without an early exit (test use; keys are never compared on a
+/// path an attacker can time, but there is no reason to leak either).
+impl PartialEq for PspKeyCfg {
+    fn eq(&self, other: &PspKeyCfg) -> bool {
+        let diff = self.words.iter().zip(other.words.iter()).fold(0u32, |d, (a, b)| d | (a ^ b));
+        self.bits == other.bits && diff == 0
+    }
+}
+
+impl Eq for PspKeyCfg {}
+
+impl fmt::Debug for PspKeyCfg {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PspKeyCfg({:?}, <redacted>)", self.bits)
+    }
+}
+
 /// One step of applying a commit to the hardware, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
@@ -317,12 +397,12 @@ pub enum Step {
     ProgramKey {
         /// The slot.
         crypto_id: u32,
-        /// The tunnel's destination (the key is looked up by it and SPI).
+        /// The tunnel's destination.
         dst: Ipv4Addr,
-        /// The tunnel's SPI.
+        /// The tunnel's SPI (the egress entry's encap data carries it).
         spi: Spi,
-        /// Key size follows from the version.
-        version: Version,
+        /// The key, as the slot receives it.
+        key: PspKeyCfg,
     },
     /// `doca_flow_pipe_add_entry`.
     Add(DocaEntry),
@@ -347,6 +427,22 @@ pub enum TranslateError {
     /// More tunnels than key slots.
     #[error("no free crypto_id for the tunnel to {0} ({1} key slots)")]
     NoCryptoId(Ipv4Addr, u32),
+    /// A tunnel op without its raw key: hardware key slots need the bytes,
+    /// the expanded software key cannot be read back.
+    #[error("tunnel to {0} (SPI {1}): no raw key for its hardware key slot")]
+    NoKey(Ipv4Addr, Spi),
+    /// The raw key's length does not match the tunnel's PSP version.
+    #[error("tunnel to {dst} (SPI {spi}): {got}-byte key for a version that takes {want}")]
+    KeyLength {
+        /// Destination.
+        dst: Ipv4Addr,
+        /// SPI.
+        spi: Spi,
+        /// Bytes given.
+        got: usize,
+        /// Bytes the version takes.
+        want: usize,
+    },
     /// A crypt offset, VC or version the encap data cannot express.
     #[error("tunnel to {dst}: {why}")]
     Encap {
@@ -715,9 +811,14 @@ impl Translator {
         let mut steps = Vec::with_capacity(ops.len() + 1);
         for op in ops {
             match op {
-                TableOp::SetTunnel(dst, e) => {
+                TableOp::SetTunnel(dst, e, hw_key) => {
                     let cfg = e.encap.config();
                     let encap_data = self.encap_data(*dst, cfg)?;
+                    let raw = hw_key.as_ref().ok_or(TranslateError::NoKey(*dst, cfg.spi))?;
+                    let (got, want) = (raw.as_bytes().len(), cfg.version.key_len());
+                    let key = PspKeyCfg::new(raw.as_bytes())
+                        .filter(|_| got == want)
+                        .ok_or(TranslateError::KeyLength { dst: *dst, spi: cfg.spi, got, want })?;
                     let crypto_id = match self.ids.alloc() {
                         Some(id) => id,
                         None if !self.pending_release.is_empty() => {
@@ -729,12 +830,7 @@ impl Translator {
                         }
                         None => return Err(TranslateError::NoCryptoId(*dst, self.ids.max)),
                     };
-                    steps.push(Step::ProgramKey {
-                        crypto_id,
-                        dst: *dst,
-                        spi: cfg.spi,
-                        version: cfg.version,
-                    });
+                    steps.push(Step::ProgramKey { crypto_id, dst: *dst, spi: cfg.spi, key });
                     let action_idx = match cfg.outer {
                         OuterIp::V6 { .. } => 0,
                         OuterIp::V4 { .. } => 1,

@@ -1,8 +1,10 @@
 use super::*;
+use crate::pipeline::tables::HwKey;
 use crate::pipeline::tables::{AclEntry, TunnelEntry};
 use crate::psp::buf::{PacketBuf, VecBuf};
 use crate::psp::encap::{Encapsulator, EthAddrs};
 use crate::psp::kdf::DerivedKey;
+use crate::psp::Version;
 use std::sync::Arc;
 
 fn ports() -> DocaPorts {
@@ -36,12 +38,22 @@ fn v4() -> OuterIp {
     OuterIp::V4 { src: Ipv4Addr::new(172, 16, 0, 1), dst: Ipv4Addr::new(172, 16, 0, 2) }
 }
 
+/// A distinct 16-byte key per SPI.
+fn key_of(spi: u32) -> [u8; 16] {
+    let mut k = [0u8; 16];
+    for (i, b) in k.iter_mut().enumerate() {
+        *b = (spi as u8).wrapping_mul(31).wrapping_add(i as u8 * 7) ^ 0xa5;
+    }
+    k
+}
+
 fn tunnel(dst: [u8; 4], spi: u32) -> TableOp {
-    let key = DerivedKey::from_bytes(&[7; 16]).unwrap();
+    let key = DerivedKey::from_bytes(&key_of(spi)).unwrap();
     let e = Encapsulator::new(encap_cfg(spi, v6(), None), &key).unwrap();
     TableOp::SetTunnel(
         Ipv4Addr::from(dst),
         TunnelEntry { slot: 0, generation: u64::from(spi), encap: Arc::new(e) },
+        Some(HwKey::new(key)),
     )
 }
 
@@ -276,7 +288,7 @@ fn tunnels_and_acls_inserted_and_removed() {
             crypto_id: 1,
             dst: Ipv4Addr::new(10, 0, 0, 1),
             spi: Spi(0x100),
-            version: Version::AesGcm128
+            key: PspKeyCfg::new(&key_of(0x100)).unwrap(),
         }
     );
     let Step::Add(e) = &steps[1] else { panic!("{:?}", steps[1]) };
@@ -460,4 +472,107 @@ fn names_match_the_software_counters() {
         let stem = p.name().trim_end_matches("_pipe");
         assert!(names.contains(&stem), "{stem}");
     }
+}
+
+/// The memory image of a key slot's words: what DOCA reads as the key.
+fn slot_bytes(k: &PspKeyCfg) -> Vec<u8> {
+    k.words().iter().flat_map(|w| w.to_ne_bytes()).collect()
+}
+
+/// Each tunnel's key slot gets exactly that tunnel's key bytes, and the
+/// egress entry that names the slot carries the same tunnel's SPI.
+#[test]
+fn key_slots_get_the_exact_key_of_the_tunnels_spi() {
+    let mut t = Translator::new(PipelineConfig::default(), ports()).unwrap();
+    let mut ops = Vec::new();
+    let mut want = Vec::new();
+    for (i, (spi, version)) in [
+        (0x1001u32, Version::AesGcm128),
+        (0x8000_2002, Version::AesGcm256),
+        (0x3003, Version::AesGmac128),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let key: Vec<u8> =
+            (0..version.key_len()).map(|j| (spi as u8) ^ (j as u8 * 13) ^ 0x5c).collect();
+        let dk = DerivedKey::from_bytes(&key).unwrap();
+        let cfg = EncapConfig { version, ..encap_cfg(spi, v6(), None) };
+        let e = Encapsulator::new(cfg, &dk).unwrap();
+        let dst = Ipv4Addr::new(10, 0, 1, i as u8);
+        let entry = TunnelEntry { slot: i as u32, generation: 1, encap: Arc::new(e) };
+        ops.push(TableOp::SetTunnel(dst, entry, Some(HwKey::new(dk))));
+        want.push((dst, Spi(spi), key));
+    }
+    let steps = t.translate(&ops).unwrap();
+    for (dst, spi, key) in &want {
+        let programmed: Vec<_> = steps
+            .iter()
+            .filter_map(|s| match s {
+                Step::ProgramKey { crypto_id, dst: d, spi: sp, key } if d == dst => {
+                    Some((*crypto_id, *sp, key))
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(programmed.len(), 1, "{dst}");
+        let (crypto_id, programmed_spi, slot) = programmed[0];
+        assert_eq!(programmed_spi, *spi);
+        assert_eq!(slot_bytes(slot), *key, "{dst}: slot {crypto_id}");
+        let bits = if key.len() == 16 { KeyBits::K128 } else { KeyBits::K256 };
+        assert_eq!(slot.bits(), bits);
+        // The entry that uses the slot encapsulates with this SPI.
+        let entry = steps
+            .iter()
+            .find_map(|s| match s {
+                Step::Add(e) if e.key == EntryKey::Tunnel(*dst) => Some(e),
+                _ => None,
+            })
+            .unwrap();
+        let EntryAction::Encrypt { crypto_id: id, encap_data, .. } = &entry.action else {
+            panic!("{entry:?}")
+        };
+        assert_eq!(*id, crypto_id);
+        let psp = ETH + IPV6_HEADER_LEN + UDP_HEADER_LEN;
+        assert_eq!(encap_data[psp + 4..psp + 8], spi.0.to_be_bytes());
+    }
+}
+
+#[test]
+fn key_material_is_redacted_in_debug() {
+    let key = [0xa5u8; 32];
+    let dk = DerivedKey::from_bytes(&key).unwrap();
+    let cfg = EncapConfig { version: Version::AesGcm256, ..encap_cfg(9, v6(), None) };
+    let e = Encapsulator::new(cfg, &dk).unwrap();
+    let op = TableOp::SetTunnel(
+        Ipv4Addr::new(10, 0, 0, 1),
+        TunnelEntry { slot: 0, generation: 1, encap: Arc::new(e) },
+        Some(HwKey::new(dk)),
+    );
+    let mut t = Translator::new(PipelineConfig::default(), ports()).unwrap();
+    let steps = t.translate(std::slice::from_ref(&op)).unwrap();
+    let Step::ProgramKey { key: slot, .. } = &steps[0] else { panic!("{steps:?}") };
+    assert_eq!(slot_bytes(slot), key);
+    let word = u32::from_ne_bytes([0xa5; 4]);
+    for text in [format!("{op:?}"), format!("{steps:?}"), format!("{slot:?}")] {
+        assert!(text.contains("redacted"), "{text}");
+        for leak in [word.to_string(), format!("{word:x}"), format!("{word:X}"), "165, 165".into()]
+        {
+            assert!(!text.contains(&leak), "{leak} in {text}");
+        }
+    }
+}
+
+#[test]
+fn a_tunnel_without_its_raw_key_or_with_the_wrong_length_is_refused() {
+    let mut t = Translator::new(PipelineConfig::default(), ports()).unwrap();
+    let dst = Ipv4Addr::new(10, 0, 0, 1);
+    let TableOp::SetTunnel(_, entry, _) = tunnel([10, 0, 0, 1], 5) else { unreachable!() };
+    let err = t.translate(&[TableOp::SetTunnel(dst, entry.clone(), None)]).unwrap_err();
+    assert_eq!(err, TranslateError::NoKey(dst, Spi(5)));
+    // A 256-bit key for a 128-bit version.
+    let wide = HwKey::new(DerivedKey::from_bytes(&[1; 32]).unwrap());
+    let err = t.translate(&[TableOp::SetTunnel(dst, entry, Some(wide))]).unwrap_err();
+    assert_eq!(err, TranslateError::KeyLength { dst, spi: Spi(5), got: 32, want: 16 });
+    assert_eq!(t.crypto_id(dst), None);
 }

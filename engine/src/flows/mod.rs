@@ -48,7 +48,7 @@ mod replica;
 pub use held::{HeldPackets, HoldOutcome};
 pub use replica::{ReplicatedTables, TableReader};
 
-use crate::pipeline::tables::{AclEntry, TableOp, TunnelEntry};
+use crate::pipeline::tables::{AclEntry, HwKey, TableOp, TunnelEntry};
 use crate::psp::encap::Encapsulator;
 use crate::psp::Spi;
 use crossbeam::queue::ArrayQueue;
@@ -80,6 +80,9 @@ pub enum FlowRequest {
         /// Encap data and expanded key, built by the caller (so key
         /// expansion runs on the control-plane thread, not here).
         encap: Arc<Encapsulator>,
+        /// The raw key, only for a backend that programs hardware key
+        /// slots (DOCA); `None` for the software backend.
+        hw_key: Option<HwKey>,
     },
     /// Stop sending to `dst` (no-op if there is no tunnel).
     RemoveTunnel {
@@ -415,7 +418,7 @@ impl<B: FlowBackend> FlowProgrammer<B> {
 
     fn resolve_one(&mut self, index: usize, r: &FlowRequest) -> Result<(), FlowError> {
         match r {
-            FlowRequest::InsertTunnel { dst, encap } => {
+            FlowRequest::InsertTunnel { dst, encap, hw_key } => {
                 let (spi, key_check) = (encap.config().spi, encap.key_check());
                 let old = self.egress.get(dst).copied();
                 let slot = match old {
@@ -440,7 +443,7 @@ impl<B: FlowBackend> FlowProgrammer<B> {
                 self.undo.push(Undo::Tunnel(*dst, old));
                 let generation = self.next_generation();
                 let e = TunnelEntry { slot, generation, encap: encap.clone() };
-                self.ops.push(TableOp::SetTunnel(*dst, e));
+                self.ops.push(TableOp::SetTunnel(*dst, e, hw_key.clone()));
             }
             FlowRequest::RemoveTunnel { dst } => {
                 if let Some(old) = self.egress.remove(dst) {

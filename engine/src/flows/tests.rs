@@ -12,7 +12,7 @@ fn dst(i: u32) -> Ipv4Addr {
 }
 
 fn insert(i: u32, spi: u32) -> FlowRequest {
-    FlowRequest::InsertTunnel { dst: dst(i), encap: tunnel(spi, v6()) }
+    FlowRequest::InsertTunnel { dst: dst(i), encap: tunnel(spi, v6()), hw_key: None }
 }
 
 #[test]
@@ -50,6 +50,7 @@ fn batches_become_visible_on_every_core_thread() {
             .map(|i| FlowRequest::InsertTunnel {
                 dst: dst(b * PER_BATCH + i),
                 encap: encap.clone(),
+                hw_key: None,
             })
             .collect();
         client.submit(FlowBatch { id: u64::from(b), requests }).unwrap();
@@ -161,7 +162,8 @@ fn reinstalling_the_same_spi_is_refused() {
     let cfg = tunnel(8, v6()).config().clone();
     let other_key = crate::psp::kdf::DerivedKey::from_bytes(&[0x5a; 32]).unwrap();
     let restarted = Arc::new(Encapsulator::new(cfg, &other_key).unwrap());
-    let c = g.program(vec![FlowRequest::InsertTunnel { dst: dst(1), encap: restarted }]);
+    let c =
+        g.program(vec![FlowRequest::InsertTunnel { dst: dst(1), encap: restarted, hw_key: None }]);
     assert!(c.result.is_ok(), "{:?}", c.result);
     assert_eq!(g.cores[0].tables().egress(dst(1)).unwrap().encap.key_check(), {
         other_key.check_value()
@@ -207,7 +209,7 @@ fn held_packets_are_resubmitted_after_insertion() {
     }
     assert_eq!((asked, held.waiting(DST), held.stats().dropped_oldest), (1, 2, 1));
     assert!(g
-        .program(vec![FlowRequest::InsertTunnel { dst: DST, encap: tunnel(3, v6()) }])
+        .program(vec![FlowRequest::InsertTunnel { dst: DST, encap: tunnel(3, v6()), hw_key: None }])
         .result
         .is_ok());
     let mut out = Vec::new();
@@ -239,6 +241,7 @@ fn slots_stay_below_the_limit_under_churn() {
                 reqs.push(FlowRequest::InsertTunnel {
                     dst: dst(d),
                     encap: encs[s as usize].clone(),
+                    hw_key: None,
                 });
             } else {
                 reqs.push(FlowRequest::RemoveTunnel { dst: dst(d) });
@@ -248,7 +251,7 @@ fn slots_stay_below_the_limit_under_churn() {
         if ok {
             for r in &reqs {
                 match r {
-                    FlowRequest::InsertTunnel { dst: d, encap } => {
+                    FlowRequest::InsertTunnel { dst: d, encap, .. } => {
                         spi_of[(u32::from(*d) & 15) as usize] = encap.config().spi.0
                     }
                     FlowRequest::RemoveTunnel { dst: d } => {

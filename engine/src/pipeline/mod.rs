@@ -38,7 +38,7 @@ pub mod tables;
 
 pub use lcore::{LcorePipeline, Port};
 pub use stats::{Counter, PipeStats};
-pub use tables::{AclReject, TableOp, Tables};
+pub use tables::{AclReject, HwKey, TableOp, Tables};
 
 use crate::psp::decap::Syndrome;
 use crate::wire::MacAddr;

@@ -7,8 +7,10 @@
 //! (see [`crate::flows`]).
 
 use crate::psp::encap::Encapsulator;
+use crate::psp::kdf::DerivedKey;
 use crate::psp::Spi;
 use std::collections::HashMap;
+use std::fmt;
 use std::hash::{BuildHasher, Hasher};
 use std::net::Ipv4Addr;
 use std::sync::Arc;
@@ -70,6 +72,35 @@ pub struct TunnelEntry {
     pub encap: Arc<Encapsulator>,
 }
 
+/// The raw encryption key of an egress tunnel, for a backend that programs
+/// keys into hardware key slots (DOCA Flow's `crypto_id`s). The software
+/// pipeline never sees it: it encrypts with the expanded key inside
+/// [`TunnelEntry::encap`], and [`Tables`] drop this on insert.
+///
+/// Shared, not copied, between the request and the table op (one copy of
+/// the bytes); wiped when the last holder drops it ([`DerivedKey`] is
+/// `ZeroizeOnDrop`); redacted in `Debug`.
+#[derive(Clone)]
+pub struct HwKey(Arc<DerivedKey>);
+
+impl HwKey {
+    /// Takes the key.
+    pub fn new(key: DerivedKey) -> HwKey {
+        HwKey(Arc::new(key))
+    }
+
+    /// The key bytes (16 or 32).
+    pub fn as_bytes(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
+impl fmt::Debug for HwKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "HwKey({} bits, <redacted>)", self.0.len() * 8)
+    }
+}
+
 /// An ingress ACL entry: one permitted (SPI, source) pair.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AclEntry {
@@ -91,8 +122,10 @@ pub enum AclReject {
 /// One change to [`Tables`], already validated and with its slot chosen.
 #[derive(Debug, Clone)]
 pub enum TableOp {
-    /// Insert or replace the egress entry of a destination.
-    SetTunnel(Ipv4Addr, TunnelEntry),
+    /// Insert or replace the egress entry of a destination; with the
+    /// tunnel's raw key when the backend programs hardware key slots (the
+    /// software tables ignore it, so their entries stay as small as before).
+    SetTunnel(Ipv4Addr, TunnelEntry, Option<HwKey>),
     /// Remove the egress entry of a destination.
     DelTunnel(Ipv4Addr),
     /// Insert or replace an ingress ACL pair.
@@ -175,7 +208,7 @@ impl Tables {
     /// Applies one change.
     pub fn apply(&mut self, op: &TableOp) {
         match op {
-            TableOp::SetTunnel(dst, e) => {
+            TableOp::SetTunnel(dst, e, _) => {
                 self.egress.insert(u32::from(*dst), e.clone());
             }
             TableOp::DelTunnel(dst) => {
@@ -221,6 +254,29 @@ mod tests {
         t.apply(&TableOp::DelAcl(Spi(5), b));
         assert_eq!(t.ingress_acl(Spi(5), a), Err(AclReject::UnknownSpi));
         assert_eq!(t.acl_entries(), 0);
+    }
+
+    /// The software tables keep no copy of a tunnel's raw key, and the key
+    /// never shows in `Debug`.
+    #[test]
+    fn raw_keys_are_not_kept_and_not_printed() {
+        let key = HwKey::new(DerivedKey::from_bytes(&[0x5a; 16]).unwrap());
+        let held = key.clone();
+        let e = TunnelEntry {
+            slot: 0,
+            generation: 1,
+            encap: crate::pipeline::tests::tunnel(7, crate::pipeline::tests::v6()),
+        };
+        let op = TableOp::SetTunnel(Ipv4Addr::new(10, 0, 0, 1), e, Some(key));
+        let text = format!("{op:?}");
+        assert!(text.contains("HwKey(128 bits, <redacted>)"), "{text}");
+        assert!(!text.contains("90, 90") && !text.contains("5a5a"), "{text}");
+        let mut t = Tables::with_capacity(1, 1, 1);
+        t.apply(&op);
+        drop(op);
+        assert!(t.egress(Ipv4Addr::new(10, 0, 0, 1)).is_some());
+        assert_eq!(Arc::strong_count(&held.0), 1);
+        assert_eq!(held.as_bytes(), &[0x5a; 16]);
     }
 
     #[test]

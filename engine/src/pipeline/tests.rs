@@ -103,7 +103,7 @@ impl Gw {
 }
 
 fn insert_tunnel(dst: Ipv4Addr, spi: u32) -> FlowRequest {
-    FlowRequest::InsertTunnel { dst, encap: tunnel(spi, v6()) }
+    FlowRequest::InsertTunnel { dst, encap: tunnel(spi, v6()), hw_key: None }
 }
 
 fn psp_header(d: &[u8]) -> (u32, u64, bool) {

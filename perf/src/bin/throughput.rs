@@ -151,6 +151,7 @@ fn main() -> Result<()> {
         Dir::Encrypt => FlowRequest::InsertTunnel {
             dst: "10.0.0.2".parse()?,
             encap: Arc::new(tunnel(peer_spi, version, &peer)?),
+            hw_key: None,
         },
         Dir::Decrypt => FlowRequest::InsertAcl { spi: our_spi, src: "10.0.0.1".parse()? },
     };

@@ -7,8 +7,10 @@ use crate::perf::PerfMetrics;
 use crate::tunnels::{Completions, TunnelFactory};
 use crossbeam::queue::ArrayQueue;
 use engine::flows::{FlowBatch, FlowClient, FlowError, FlowRequest};
+use engine::pipeline::HwKey;
 use engine::psp::kdf::MasterKeyPair;
 use engine::psp::Spi;
+use rpc::params::TunnelParams;
 use rpc::server::{BackendError, EgressTunnel, Install, TunnelBackend};
 use std::collections::HashSet;
 use std::net::Ipv4Addr;
@@ -30,6 +32,10 @@ pub struct Datapath {
     pub next_batch: AtomicU64,
     /// Our side of every tunnel's outer headers.
     pub factory: TunnelFactory,
+    /// Whether tunnel requests carry the raw key: only for a backend that
+    /// programs hardware key slots (DOCA); the software backend never gets
+    /// it.
+    pub hw_keys: bool,
     /// Ingress ACL entries installed.
     pub acl_entries: AtomicUsize,
     /// Whether `--debug-keys` allows keys in logs.
@@ -49,6 +55,15 @@ pub struct Datapath {
 }
 
 impl Datapath {
+    /// The request that sends traffic for `dst` through the tunnel `p`
+    /// describes (encap data and expanded key; the raw key with
+    /// [`hw_keys`](Self::hw_keys)).
+    pub fn insert_tunnel(&self, dst: Ipv4Addr, p: &TunnelParams) -> Result<FlowRequest, String> {
+        let encap = Arc::new(self.factory.build(p)?);
+        let hw_key = self.hw_keys.then(|| HwKey::new(p.key.clone()));
+        Ok(FlowRequest::InsertTunnel { dst, encap, hw_key })
+    }
+
     /// Submits `requests` as one batch and waits until every core sees it.
     pub fn apply(&self, requests: Vec<FlowRequest>) -> Result<(), BackendError> {
         let id = self.next_batch.fetch_add(1, Ordering::Relaxed);
@@ -94,11 +109,8 @@ impl TunnelBackend for Backend {
         for it in items {
             requests.push(FlowRequest::InsertAcl { spi: it.spi, src: it.peer_virt_ip });
             if let Some(t) = &it.egress {
-                let encap = self.0.factory.build(&t.params).map_err(BackendError::Failed)?;
-                requests.push(FlowRequest::InsertTunnel {
-                    dst: t.peer_virt_ip,
-                    encap: Arc::new(encap),
-                });
+                let r = self.0.insert_tunnel(t.peer_virt_ip, &t.params);
+                requests.push(r.map_err(BackendError::Failed)?);
             }
         }
         self.0.apply(requests)?;
@@ -140,11 +152,9 @@ impl TunnelBackend for Backend {
     }
 
     fn create_egress_tunnel(&self, t: &EgressTunnel) -> Result<(), BackendError> {
-        let encap = self.0.factory.build(&t.params).map_err(BackendError::Failed)?;
-        self.0.apply(vec![FlowRequest::InsertTunnel {
-            dst: t.peer_virt_ip,
-            encap: Arc::new(encap),
-        }])?;
+        let request =
+            self.0.insert_tunnel(t.peer_virt_ip, &t.params).map_err(BackendError::Failed)?;
+        self.0.apply(vec![request])?;
         self.0.egress.lock().unwrap_or_else(|e| e.into_inner()).insert(t.peer_virt_ip);
         if self.0.debug_keys {
             tracing::info!(peer = %t.peer_virt_ip, spi = %t.params.spi,

@@ -23,9 +23,7 @@ use crate::config::PerfPrint;
 use crossbeam::channel::{Receiver, Sender};
 use crossbeam::queue::ArrayQueue;
 use engine::dpdk::{ControlPacket, CoreSnapshot, Mbuf, ToControl};
-use engine::flows::{
-    FlowBatch, FlowProgrammer, FlowRequest, HeldPackets, HoldOutcome, ReplicatedTables,
-};
+use engine::flows::{FlowBatch, FlowProgrammer, HeldPackets, HoldOutcome, ReplicatedTables};
 use engine::psp::Version;
 use rpc::client::{Client, PeerSession, TunnelRequest};
 use rpc::params::TunnelParams;
@@ -285,10 +283,10 @@ impl<'a> ControlPlane<'a> {
         while let Ok((dst, result)) = self.results_rx.try_recv() {
             busy = true;
             self.requesting.remove(&dst);
-            match result.and_then(|p| self.dp.factory.build(&p)) {
-                Ok(encap) => {
+            match result.and_then(|p| self.dp.insert_tunnel(dst, &p)) {
+                Ok(request) => {
                     let id = self.dp.next_batch.fetch_add(1, Ordering::Relaxed);
-                    let requests = vec![FlowRequest::InsertTunnel { dst, encap: Arc::new(encap) }];
+                    let requests = vec![request];
                     if self.dp.flows.submit(FlowBatch { id, requests }).is_ok() {
                         self.pending.insert(id, (dst, Instant::now()));
                     } else {
@@ -346,7 +344,8 @@ impl<'a> ControlPlane<'a> {
     /// Whether we send to `dst` through a tunnel (ours or made from a
     /// peer's reverse parameters).
     fn has_tunnel(&self, dst: Ipv4Addr) -> bool {
-        self.up.contains(&dst) || self.dp.egress.lock().unwrap_or_else(|e| e.into_inner()).contains(&dst)
+        self.up.contains(&dst)
+            || self.dp.egress.lock().unwrap_or_else(|e| e.into_inner()).contains(&dst)
     }
 
     /// Starts the session checks that are due, for peers we have tunnels to.
@@ -362,7 +361,8 @@ impl<'a> ControlPlane<'a> {
             let Some(w) = self.peers.get_mut(&svc) else { continue };
             w.checking = true;
             w.next_check = Some(now + PEER_CHECK);
-            let (tx, clients, tls) = (self.checks_tx.clone(), self.clients.clone(), self.req.tls.clone());
+            let (tx, clients, tls) =
+                (self.checks_tx.clone(), self.clients.clone(), self.req.tls.clone());
             self.req.rt.spawn(async move {
                 let check = async {
                     let mut c = clients.get(svc, CHECK_TIMEOUT, tls.as_deref()).await?;
@@ -486,10 +486,11 @@ impl<'a> ControlPlane<'a> {
                 // Our SPI for the way back, admitted before the peer can use it.
                 let t0 = Instant::now();
                 let gw = gateway.clone();
-                let mine = tokio::task::spawn_blocking(move || gw.issue_reverse(version, dst, local))
-                    .await
-                    .map_err(|e| e.to_string())?
-                    .map_err(|e| e.to_string())?;
+                let mine =
+                    tokio::task::spawn_blocking(move || gw.issue_reverse(version, dst, local))
+                        .await
+                        .map_err(|e| e.to_string())?
+                        .map_err(|e| e.to_string())?;
                 dp.perf.key_gen.record(t0.elapsed());
                 let reverse = TunnelParams {
                     mac: Some(factory.uplink_mac),

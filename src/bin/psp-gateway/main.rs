@@ -1,6 +1,8 @@
 //! psp-gateway: the PSP security gateway.
 //!
-//! Startup: parse the DOCA application's flags (`config`), start the EAL on
+//! Startup: parse the DOCA application's flags (`config`), choose the flow
+//! backend (`--backend`, `choose`: one log line says which and why), then
+//! for the software backend start the EAL on
 //! the ports of `-p` and `-r`, configure one queue per CPU of `-m` on each,
 //! build the software pipeline and its flow programmer, start the
 //! DOCA-compatible gRPC service on its own runtime, run the control plane
@@ -10,6 +12,7 @@
 //! the ports freed.
 
 mod backend;
+mod choose;
 mod config;
 mod control;
 mod perf;
@@ -99,6 +102,14 @@ fn eal_args(cfg: &Config, plan: &PortsPlan) -> Vec<String> {
 
 fn run(cfg: Config) -> Result<()> {
     let plan = PortsPlan::new(cfg.secure_port.clone(), cfg.unsecured_port.clone())?;
+    // Before the EAL: the DOCA backend needs other EAL device arguments.
+    let choice = choose::choose(cfg.backend, &plan.secure).map_err(anyhow::Error::msg)?;
+    tracing::info!("{}", choice.line);
+    match choice.backend {
+        choose::Chosen::Software => {}
+        #[cfg(feature = "doca")]
+        choose::Chosen::Doca => return run_doca(&cfg, &plan),
+    }
     let (Some(secure_name), Some(unsecured_name)) =
         (plan.secure.ethdev_name(), plan.unsecured.ethdev_name())
     else {
@@ -182,6 +193,7 @@ fn run(cfg: Config) -> Result<()> {
         completions: Completions::default(),
         next_batch: AtomicU64::new(1),
         factory,
+        hw_keys: false,
         acl_entries: AtomicUsize::new(0),
         debug_keys: cfg.debug_keys,
         perf: perf::PerfMetrics::default(),
@@ -311,4 +323,74 @@ fn run(cfg: Config) -> Result<()> {
     drop((secure, unsecured, pool));
     eal.cleanup()?;
     Ok(())
+}
+
+/// The DOCA Flow backend: the EAL with the `-p` device in hardware-steering
+/// mode, both ports started, then DOCA Flow with every pipe. Without the
+/// SDK, [`engine::doca::DocaFlowBackend::new`] returns `NoSdk` before any
+/// DOCA call (and `choose` already refuses DOCA then); errors come out as
+/// one line naming `--backend doca`.
+#[cfg(feature = "doca")]
+fn run_doca(cfg: &Config, plan: &PortsPlan) -> Result<()> {
+    use engine::doca::{DocaConfig, DocaFlowBackend, DocaPorts};
+    use engine::dpdk::PortId;
+    let PortSpec::Pci(pci) = &plan.secure else {
+        bail!("--backend doca: -p must be the PCI address of the DOCA device");
+    };
+    // mlx5 hardware steering (HWS) with extended metadata, as NVIDIA's PSP
+    // Gateway application probes its PF. UNVERIFIED without hardware.
+    let mut args = eal_args(cfg, plan);
+    for a in args.iter_mut().filter(|a| a.starts_with(pci.as_str())) {
+        a.push_str(",dv_flow_en=2,dv_xmeta_en=4");
+    }
+    let mut eal = Eal::init(&args).context("--backend doca: EAL init")?;
+    eal.set_remove_runtime_dir(true);
+    let pool = Mempool::new(&eal, "pspgw_mbufs", 8191, 256, Mempool::DEFAULT_DATA_ROOM)?;
+    let mut secure = Port::by_name(&eal, pci)?;
+    // The unsecured side: a DPDK device by name, or the first representor
+    // (the first port that is not the PF).
+    let mut unsecured = match plan.unsecured.ethdev_name() {
+        Some(name) => Port::by_name(&eal, name)?,
+        None => {
+            let id = (0..Port::count(&eal))
+                .find(|&i| i != secure.id().0)
+                .context("--backend doca: no representor port came up for -r")?;
+            Port::by_id(&eal, PortId(id))?
+        }
+    };
+    let queues = cfg.core_mask.queues();
+    let pcfg = PortConfig { rx_queues: queues, tx_queues: queues, ..PortConfig::default() };
+    for port in [&mut secure, &mut unsecured] {
+        port.configure(&pcfg, &pool)?;
+        port.start()?;
+    }
+    let doca = DocaConfig {
+        pipeline: PipelineConfig { max_acl_entries: cfg.max_tunnels, ..cfg.pipeline_config() },
+        ports: DocaPorts {
+            secure: secure.id().0,
+            unsecured: unsecured.id().0,
+            secure_mac: secure.mac_addr()?,
+            unsecured_mac: unsecured.mac_addr()?,
+            next_hop_mac: cfg.nexthop_dmac.unwrap_or(engine::wire::MacAddr([0xff; 6])),
+        },
+        pci: pci.clone(),
+        rss_queues: queues,
+    };
+    let started = DocaFlowBackend::new(doca).map_err(|e| anyhow::anyhow!("--backend doca: {e}"));
+    let r = started.and_then(|_backend| {
+        // DOCA Flow is up with every pipe; what is missing is the DOCA-mode
+        // packet cores (RSS queues: misses to the control plane and
+        // resubmission through the secure port) and the control plane over
+        // this backend. Refuse rather than run without a miss path.
+        Err(anyhow::anyhow!(
+            "--backend doca: DOCA Flow started, but this build has no DOCA-mode packet cores \
+             (miss path) yet; use --backend software"
+        ))
+    });
+    for port in [&mut secure, &mut unsecured] {
+        let _ = port.stop();
+    }
+    drop((secure, unsecured, pool));
+    eal.cleanup()?;
+    r
 }
