@@ -91,3 +91,42 @@ fn two_gateways_exchange_keys_over_mutual_tls() {
     }
     let _ = std::fs::remove_dir_all(&out_dir);
 }
+
+/// Runs `scripts/faults.sh MODE` with the built gateway; its own checks
+/// decide (exit status), and the test checks the verdict line.
+fn faults(mode: &str) -> String {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let out_dir = std::env::temp_dir().join(format!("pspgw-faults-{mode}-{}", std::process::id()));
+    let out = Command::new("bash")
+        .args(["scripts/faults.sh", mode])
+        .env("GW", env!("CARGO_BIN_EXE_psp-gateway"))
+        .env("OUT", &out_dir)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run scripts/faults.sh");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "faults.sh {mode} failed:\n{stdout}\n{stderr}");
+    assert!(stdout.contains(&format!("faults {mode}: OK")), "{stdout}");
+    let _ = std::fs::remove_dir_all(&out_dir);
+    stdout
+}
+
+#[test]
+fn a_restarted_peer_is_rekeyed_within_two_seconds() {
+    let out = faults("restart");
+    assert!(out.contains("peer restarted (new instance): re-keying"), "{out}");
+}
+
+#[test]
+fn master_key_rotations_lose_no_packet() {
+    let out = faults("rotation");
+    assert!(out.contains("fwd: sent 5600, delivered 5600"), "{out}");
+    assert!(out.contains("rev: sent 5600, delivered 5600"), "{out}");
+}
+
+#[test]
+fn shutdown_under_load_keeps_counters_and_leaves_no_files() {
+    let out = faults("shutdown");
+    assert!(out.contains("no hugepage files and no DPDK runtime directories left"), "{out}");
+}

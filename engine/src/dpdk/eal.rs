@@ -310,6 +310,13 @@ impl EalArgs {
         if !self.pci {
             args.push("--no-pci".into());
         }
+        let huge = !args.iter().any(|a| a == "--no-huge");
+        if huge && !self.in_memory {
+            // The hugepage files are unlinked once mapped: no process of
+            // ours attaches as a secondary, and a gateway that stops (or
+            // crashes) leaves nothing in hugetlbfs.
+            args.push("--huge-unlink".into());
+        }
         if self.in_memory {
             if args.iter().any(|a| a == "--no-huge") {
                 // DPDK 22.11: --no-huge implies --legacy-mem, which
@@ -360,6 +367,8 @@ mod tests {
         // 256 MB of 2 MB pages are free: hugepages, no note.
         let l = a.build_with("HugePages_Free:     128\nHugepagesize:       2048 kB\n", MOUNTS);
         assert!(!l.args.contains(&"--no-huge".to_owned()) && l.note.is_none());
+        // Their files are unlinked once mapped: nothing left behind.
+        assert!(l.args.contains(&"--huge-unlink".to_owned()));
         // Free pages but no hugetlbfs.
         let l = a.build_with("HugePages_Free:     128\nHugepagesize:       2048 kB\n", "");
         assert!(l.args.contains(&"--no-huge".to_owned()));
@@ -369,6 +378,7 @@ mod tests {
         let a = a.in_memory(true);
         let l = a.build_with("HugePages_Free:     128\nHugepagesize:       2048 kB\n", MOUNTS);
         assert!(l.args.contains(&"--in-memory".to_owned()) && l.note.is_none());
+        assert!(!l.args.contains(&"--huge-unlink".to_owned()), "implied by --in-memory");
         let l = a.hugepages(Hugepages::Off).build_with("", "");
         assert!(!l.args.contains(&"--in-memory".to_owned()));
         assert!(l.note.unwrap().contains("--in-memory dropped"));

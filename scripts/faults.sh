@@ -1,0 +1,201 @@
+#!/usr/bin/env bash
+# Faults in the two-gateway setup (scripts/topology.sh), each with real
+# traffic (scripts/udp_stream.py: paced UDP with sequence numbers) and a
+# verdict. Run as root. OUT=dir keeps the logs (default demo-out/faults).
+#
+#   scripts/faults.sh restart    gw2 is killed (SIGKILL) and started again
+#                                with new master keys while vm1 streams to
+#                                vm2 (one way: gw1 must notice on its own);
+#                                delivery must resume within 2 s of gw2's
+#                                gRPC service being back.
+#   scripts/faults.sh rotation   both gateways rotate their master keys every
+#                                2 s (--key-rotation-interval 2) under
+#                                streams both ways for 14 s: no datagram lost.
+#   scripts/faults.sh shutdown   SIGTERM to both gateways under a fast
+#                                stream: each prints its final counters,
+#                                which agree with what the VMs saw, and no
+#                                hugepage file or DPDK runtime directory is
+#                                left (hugepages are reserved and mounted
+#                                for the run when the machine has none).
+#   scripts/faults.sh soak [SECONDS]
+#                                mixed traffic (UDP both ways, TCP bursts,
+#                                ping) for SECONDS (default 600) with key
+#                                rotations every 5 s and a gw2 restart
+#                                halfway; prints sent versus delivered and
+#                                every drop counter of both gateways.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+MODE=${1:?usage: scripts/faults.sh restart|rotation|shutdown|soak [SECONDS]}
+OUT=${OUT:-demo-out/faults-$MODE}
+rm -rf "$OUT"; mkdir -p "$OUT"
+
+HUGE_RESTORE=""
+if [ "$MODE" = shutdown ] && [ "$(cat /proc/sys/vm/nr_hugepages)" = 0 ]; then
+    # Two gateways of 512 MB each, in 2 MB pages.
+    echo 1100 > /proc/sys/vm/nr_hugepages
+    HUGE_RESTORE=1
+    if ! mountpoint -q /dev/hugepages; then
+        mkdir -p /dev/hugepages && mount -t hugetlbfs nodev /dev/hugepages && HUGE_RESTORE=2
+    fi
+fi
+restore_huge() {
+    [ "$HUGE_RESTORE" = 2 ] && umount /dev/hugepages
+    [ -n "$HUGE_RESTORE" ] && echo 0 > /proc/sys/vm/nr_hugepages
+    return 0
+}
+CLEANUP_HOOK=restore_huge
+source scripts/topology.sh
+
+vm() { local n=$1; shift; ip netns exec ${P}vm$n "$@"; }
+now() { date +%s.%N; }
+# stream FROM TO PPS SECONDS TAG: a receiver in vm TO and a sender in vm FROM
+# (background; results in $OUT/TAG.recv and $OUT/TAG.sent).
+stream() {
+    local from=$1 to=$2 pps=$3 secs=$4 tag=$5
+    vm $to python3 scripts/udp_stream.py --recv 10.0.0.$to:600$to --seconds $((secs + 30)) \
+        --idle 4 > "$OUT/$tag.recv" &
+    EXTRA_PIDS="$EXTRA_PIDS $!"
+    sleep 0.3
+    vm $from python3 scripts/udp_stream.py --send 10.0.0.$to:600$to --pps $pps \
+        --seconds $secs > "$OUT/$tag.sent" &
+    EXTRA_PIDS="$EXTRA_PIDS $!"
+}
+wait_streams() { for pid in $EXTRA_PIDS; do wait $pid 2>/dev/null || true; done; EXTRA_PIDS=""; }
+json() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])" "$@"; }
+stop_gws() {
+    kill -TERM $GW1_PID $GW2_PID 2>/dev/null || true
+    wait $GW1_PID $GW2_PID 2>/dev/null || true
+    GW1_PID=""; GW2_PID=""
+}
+counters() { # the drop and delivery counters of gateway N's final stats
+    grep -E "^psp-gateway:|^  (malformed|egress_|ingress_|syndrome|root_default|fwd_|rss)|control plane|misses" "$OUT/gw$1.log" | tail -30
+}
+
+COMMON=(--idle-backoff --stat-print)
+case "$MODE" in
+restart)
+    start_gw 1 $(gw_args 1) "${COMMON[@]}"
+    start_gw 2 $(gw_args 2) "${COMMON[@]}"
+    echo "== vm1 -> vm2: 500 datagrams/s for 12 s; gw2 is killed at 4 s and restarted at 5 s"
+    stream 1 2 500 12 fwd
+    sleep 4
+    kill -KILL $GW2_PID; wait $GW2_PID 2>/dev/null || true; GW2_PID=""
+    echo "   gw2 killed at $(now)"
+    sleep 1
+    start_gw 2 $(gw_args 2) "${COMMON[@]}"
+    UP=$(now)
+    echo "   gw2 serving again at $UP (new instance, new master keys)"
+    wait_streams
+    python3 - "$OUT/fwd.recv" "$OUT/fwd.sent" "$UP" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1])); sent = json.load(open(sys.argv[2]))["sent"]; up = float(sys.argv[3])
+gaps = [g for g in r["gaps"] if g[1] > up]
+assert gaps, f"no outage seen after the restart: {r}"
+resumed = min(g[1] for g in gaps) - up
+print(f"   sent {sent}, delivered {r['unique']}; outage {gaps[0][2]} s; "
+      f"delivery resumed {resumed:.3f} s after gw2 was back")
+assert resumed < 2.0, f"traffic recovered {resumed:.3f} s after the restart (goal: under 2 s)"
+PY
+    grep -h "re-keying\|peer unreachable" "$OUT/gw1.log" | sed 's/^/   gw1: /' | head -5
+    stop_gws
+    echo "faults restart: OK"
+    ;;
+rotation)
+    start_gw 1 $(gw_args 1) "${COMMON[@]}" --key-rotation-interval 2
+    start_gw 2 $(gw_args 2) "${COMMON[@]}" --key-rotation-interval 2
+    echo "== both ways: 400 datagrams/s for 14 s, each gateway rotating its master key every 2 s"
+    stream 1 2 400 14 fwd
+    stream 2 1 400 14 rev
+    wait_streams
+    stop_gws
+    for t in fwd rev; do
+        s=$(json "$OUT/$t.sent" sent); r=$(json "$OUT/$t.recv" unique)
+        echo "   $t: sent $s, delivered $r"
+        [ "$s" = "$r" ] || { echo "FAIL: $t lost $((s - r)) datagrams across rotations"; counters 1; counters 2; exit 1; }
+    done
+    for n in 1 2; do
+        echo "   gw$n: $(grep -c 'master key rotated (timer)' "$OUT/gw$n.log") rotations, $(grep -c 're-keying' "$OUT/gw$n.log") re-keys of its peer's tunnels"
+    done
+    echo "faults rotation: OK"
+    ;;
+shutdown)
+    start_gw 1 $(gw_args 1) "${COMMON[@]}"
+    start_gw 2 $(gw_args 2) "${COMMON[@]}"
+    for n in 1 2; do
+        grep -q "no-huge" "$OUT/gw$n.log" && echo "   gw$n runs without hugepages (--no-huge)" \
+            || echo "   gw$n runs on hugepages"
+    done
+    echo "== vm1 -> vm2 at 20000 datagrams/s; SIGTERM to both gateways after 3 s"
+    stream 1 2 20000 6 fwd
+    sleep 3
+    PREFIXES="pspgw-$GW1_PID pspgw-$GW2_PID"
+    stop_gws
+    wait_streams
+    python3 - "$OUT/fwd.recv" "$OUT/gw1.log" "$OUT/gw2.log" <<'PY'
+import json, re, sys
+r = json.load(open(sys.argv[1]))
+def summary(path):
+    line = next(l for l in open(path) if l.startswith("psp-gateway: "))
+    enc, dec = (int(x) for x in re.search(r"(\d+) packets encrypted.*?(\d+) decrypted", line).groups())
+    return enc, dec
+enc1, _ = summary(sys.argv[2]); _, dec2 = summary(sys.argv[3])
+print(f"   gw1 encrypted {enc1}, gw2 decrypted {dec2}, vm2 received {r['unique']}")
+assert dec2 >= r["unique"], "gw2 reports fewer packets than vm2 received: counters lost"
+assert enc1 >= dec2, "gw2 decrypted more than gw1 encrypted: counters lost"
+assert r["unique"] > 0
+PY
+    for p in $PREFIXES; do
+        left=$(ls /dev/hugepages 2>/dev/null | grep -c "$p" || true)
+        [ "$left" = 0 ] || { echo "FAIL: $left hugepage files of $p left"; ls -l /dev/hugepages; exit 1; }
+        [ ! -e /var/run/dpdk/$p ] || { echo "FAIL: /var/run/dpdk/$p left"; exit 1; }
+    done
+    echo "   no hugepage files and no DPDK runtime directories left"
+    echo "faults shutdown: OK"
+    ;;
+soak)
+    SECS=${2:-600}
+    start_gw 1 $(gw_args 1) "${COMMON[@]}" --key-rotation-interval 5
+    start_gw 2 $(gw_args 2) "${COMMON[@]}" --key-rotation-interval 5
+    echo "== soak: $SECS s of UDP both ways (300/s each), TCP bursts and ping; rotations every 5 s; gw2 restarted at $((SECS / 2)) s"
+    stream 1 2 300 $SECS fwd
+    stream 2 1 300 $SECS rev
+    vm 1 ping -q -i 0.5 -w $SECS 10.0.0.2 > "$OUT/ping.txt" 2>&1 &
+    EXTRA_PIDS="$EXTRA_PIDS $!"
+    START=$(date +%s); TCP_OK=0; TCP_FAIL=0; RESTARTED=""
+    while [ $(( $(date +%s) - START )) -lt $SECS ]; do
+        if [ -z "$RESTARTED" ] && [ $(( $(date +%s) - START )) -ge $((SECS / 2)) ]; then
+            kill -KILL $GW2_PID; wait $GW2_PID 2>/dev/null || true
+            mv "$OUT/gw2.log" "$OUT/gw2-before-restart.log"
+            start_gw 2 $(gw_args 2) "${COMMON[@]}" --key-rotation-interval 5
+            RESTARTED=$(now); echo "   gw2 restarted at $RESTARTED"
+        fi
+        vm 2 timeout 20 python3 scripts/tcp_sink.py --listen 10.0.0.2:5201 > "$OUT/sink.txt" &
+        sink=$!; sleep 0.3
+        if vm 1 timeout 20 python3 scripts/tcp_sink.py --send 10.0.0.2:5201 --bytes 2000000 > "$OUT/source.txt" \
+            && wait $sink && [ "$(cut -d' ' -f1-2 "$OUT/source.txt")" = "$(cut -d' ' -f1-2 "$OUT/sink.txt")" ]; then
+            TCP_OK=$((TCP_OK + 1))
+        else
+            TCP_FAIL=$((TCP_FAIL + 1)); wait $sink 2>/dev/null || true
+        fi
+        sleep 5
+    done
+    wait_streams
+    stop_gws
+    echo "== soak results ($SECS s)"
+    for t in fwd rev; do
+        python3 - "$OUT/$t.sent" "$OUT/$t.recv" "$t" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))["sent"]; r = json.load(open(sys.argv[2]))
+lost = s - r["unique"]
+print(f"   UDP {sys.argv[3]}: sent {s}, delivered {r['unique']} ({lost} lost, {100*lost/max(s,1):.3f}%), "
+      f"{r['duplicates']} duplicates, outages over 0.25 s: {[g[2] for g in r['gaps']]}")
+PY
+    done
+    echo "   TCP 2 MB transfers: $TCP_OK intact, $TCP_FAIL failed"
+    echo "   ping: $(grep -E 'packets transmitted' "$OUT/ping.txt")"
+    for n in 1 2; do echo "--- gw$n final counters"; counters $n; done
+    echo "--- gw2 before its restart"; grep -E "^psp-gateway:" "$OUT/gw2-before-restart.log" || echo "   (killed: no final counters)"
+    echo "faults soak: done"
+    ;;
+*) echo "unknown mode $MODE" >&2; exit 2 ;;
+esac

@@ -1,0 +1,85 @@
+# Sourced by two-gateways.sh, faults.sh and soak runs: the two-gateway
+# topology on one machine, and starting/stopping its gateways.
+#
+#   vm1 (netns, 10.0.0.1) --veth-- [gw1] --pspgw-u1==pspgw-u2-- [gw2] --veth-- vm2 (netns, 10.0.0.2)
+#
+# Needs root. Uses: GW (gateway binary; built when unset), OUT (log dir).
+# Sets: P (name prefix), U1_MAC, U2_MAC, GW1_PID, GW2_PID, and an EXIT trap
+# that removes everything created (EXTRA_PIDS are killed too).
+[ "$(id -u)" -eq 0 ] || { echo "$(basename "$0"): run as root (namespaces, veths, DPDK)" >&2; exit 1; }
+scripts/setup.sh
+if [ -z "${GW:-}" ]; then
+    cargo build --release --quiet --bin psp-gateway
+    GW=target/release/psp-gateway
+fi
+OUT=${OUT:-demo-out}
+mkdir -p "$OUT"
+P=pspgw$$
+GW1_PID=""; GW2_PID=""; EXTRA_PIDS=""
+
+cleanup() {
+    set +e
+    for pid in $GW1_PID $GW2_PID $EXTRA_PIDS; do kill -INT "$pid" 2>/dev/null; done
+    sleep 1
+    for pid in $GW1_PID $GW2_PID $EXTRA_PIDS; do kill -KILL "$pid" 2>/dev/null; done
+    ip netns del ${P}vm1 2>/dev/null; ip netns del ${P}vm2 2>/dev/null
+    ip link del ${P}u1 2>/dev/null; ip link del ${P}h1 2>/dev/null; ip link del ${P}h2 2>/dev/null
+    [ -z "${CLEANUP_HOOK:-}" ] || $CLEANUP_HOOK
+}
+trap cleanup EXIT
+
+quiet_link() { # no IPv6 autoconf chatter, no offloads that af_packet would see half-done
+    sysctl -qw net.ipv6.conf.$1.disable_ipv6=1 2>/dev/null || true
+    ethtool -K $1 tx off rx off tso off gso off gro off >/dev/null 2>&1 || true
+}
+
+# The uplink.
+ip link add ${P}u1 type veth peer name ${P}u2
+for l in ${P}u1 ${P}u2; do quiet_link $l; ip link set $l up; done
+# The VMs.
+for i in 1 2; do
+    ip netns add ${P}vm$i
+    ip link add ${P}h$i type veth peer name v$i netns ${P}vm$i
+    quiet_link ${P}h$i; ip link set ${P}h$i up
+    ip netns exec ${P}vm$i sh -c "
+        sysctl -qw net.ipv6.conf.all.disable_ipv6=1
+        ip link set lo up
+        ip link set v$i address 02:00:00:00:0$i:0$i mtu 1400 up
+        ip addr add 10.0.0.$i/24 dev v$i
+        ethtool -K v$i tx off tso off gso off >/dev/null 2>&1 || true"
+done
+ip netns exec ${P}vm1 ip neigh add 10.0.0.2 lladdr 02:00:00:00:02:02 dev v1
+ip netns exec ${P}vm2 ip neigh add 10.0.0.1 lladdr 02:00:00:00:01:01 dev v2
+U1_MAC=$(cat /sys/class/net/${P}u1/address); U2_MAC=$(cat /sys/class/net/${P}u2/address)
+
+# gw_args N: the ports, addresses and peer of gateway N (1 or 2).
+gw_args() {
+    local n=$1 o=$((3 - $1))
+    local mac; if [ "$n" = 1 ]; then mac=$U2_MAC; else mac=$U1_MAC; fi
+    echo -p net_af_packet0,iface=${P}u$n -r net_af_packet1,iface=${P}h$n -m 0x$n \
+        --decap-dmac 02:00:00:00:0$n:0$n --local-virt-ip 10.0.0.$n -n $mac \
+        --uplink-ip fd00:1::$n -s 127.0.0.1:5015$n -t 127.0.0.1:5015$o:10.0.0.$o
+}
+
+# start_gw N ARGS...: starts gateway N (log appended to $OUT/gwN.log) and
+# waits for its gRPC service. DPDK's af_packet PMD derives its
+# PACKET_FANOUT group id from the process id and the interface index; two
+# processes can collide (EINVAL): start again, with a new pid.
+start_gw() {
+    local n=$1; shift
+    local log="$OUT/gw$n.log"
+    for attempt in 1 2 3 4 5; do
+        local mark=0; [ -f "$log" ] && mark=$(wc -l < "$log")
+        $GW "$@" >> "$log" 2>&1 &
+        local pid=$!
+        for _ in $(seq 100); do
+            tail -n +$((mark + 1)) "$log" | grep -q "gRPC service up" && { eval GW${n}_PID=$pid; return 0; }
+            kill -0 $pid 2>/dev/null || break
+            sleep 0.1
+        done
+        wait $pid 2>/dev/null || true
+        tail -n +$((mark + 1)) "$log" | grep -q "PACKET_FANOUT" || { cat "$log"; return 1; }
+        echo "   gw$n: af_packet fanout group collision, starting again ($attempt)"
+    done
+    cat "$log"; return 1
+}
