@@ -17,6 +17,12 @@
 #                                hugepage file or DPDK runtime directory is
 #                                left (hugepages are reserved and mounted
 #                                for the run when the machine has none).
+#   scripts/faults.sh slowpeer   gw1 also serves 10.0.0.3 through a peer that
+#                                accepts connections and never answers; vm1
+#                                floods 10.0.0.3 while it streams to and
+#                                pings vm2: held packets stay bounded, the
+#                                requests to the dead peer back off, and
+#                                vm2's traffic loses nothing.
 #   scripts/faults.sh soak [SECONDS]
 #                                mixed traffic (UDP both ways, TCP bursts,
 #                                ping) for SECONDS (default 600) with key
@@ -54,13 +60,14 @@ stream() {
     local from=$1 to=$2 pps=$3 secs=$4 tag=$5
     vm $to python3 scripts/udp_stream.py --recv 10.0.0.$to:600$to --seconds $((secs + 30)) \
         --idle 4 > "$OUT/$tag.recv" &
-    EXTRA_PIDS="$EXTRA_PIDS $!"
+    EXTRA_PIDS="$EXTRA_PIDS $!"; STREAM_PIDS="$STREAM_PIDS $!"
     sleep 0.3
     vm $from python3 scripts/udp_stream.py --send 10.0.0.$to:600$to --pps $pps \
         --seconds $secs > "$OUT/$tag.sent" &
-    EXTRA_PIDS="$EXTRA_PIDS $!"
+    EXTRA_PIDS="$EXTRA_PIDS $!"; STREAM_PIDS="$STREAM_PIDS $!"
 }
-wait_streams() { for pid in $EXTRA_PIDS; do wait $pid 2>/dev/null || true; done; EXTRA_PIDS=""; }
+STREAM_PIDS=""
+wait_streams() { for pid in $STREAM_PIDS; do wait $pid 2>/dev/null || true; done; STREAM_PIDS=""; }
 json() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])" "$@"; }
 stop_gws() {
     kill -TERM $GW1_PID $GW2_PID 2>/dev/null || true
@@ -152,6 +159,38 @@ PY
     echo "   no hugepage files and no DPDK runtime directories left"
     echo "faults shutdown: OK"
     ;;
+slowpeer)
+    python3 -c "
+import socket, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('127.0.0.1', ${PORT_BASE}9)); s.listen(64); conns = []
+while True:
+    c, _ = s.accept(); conns.append(c)   # accept, never answer
+" &
+    EXTRA_PIDS="$EXTRA_PIDS $!"; BLACKHOLE=$!
+    start_gw 1 $(gw_args 1) -t 127.0.0.1:${PORT_BASE}9:10.0.0.3 "${COMMON[@]}"
+    start_gw 2 $(gw_args 2) "${COMMON[@]}"
+    vm 1 ip neigh add 10.0.0.3 lladdr 02:00:00:00:02:02 dev v1
+    echo "== vm1 floods 10.0.0.3 (silent peer) at 2000/s while streaming 500/s to vm2 and pinging it, 8 s"
+    vm 1 python3 scripts/udp_stream.py --send 10.0.0.3:9 --pps 2000 --seconds 8 > "$OUT/flood.sent" &
+    FLOOD=$!
+    stream 1 2 500 8 fwd
+    vm 1 ping -q -c 30 -i 0.25 -W 1 10.0.0.2 > "$OUT/ping.txt" 2>&1 || true
+    wait $FLOOD; wait_streams
+    kill $BLACKHOLE 2>/dev/null || true
+    stop_gws
+    s=$(json "$OUT/fwd.sent" sent); r=$(json "$OUT/fwd.recv" unique)
+    echo "   vm1 -> vm2 stream: sent $s, delivered $r; $(grep 'packets transmitted' "$OUT/ping.txt")"
+    [ "$s" = "$r" ] || { echo "FAIL: traffic to the live peer lost $((s - r)) datagrams"; exit 1; }
+    grep -q " 0% packet loss" "$OUT/ping.txt" || { echo "FAIL: ping to the live peer lost packets"; exit 1; }
+    cp=$(grep "control plane:" "$OUT/gw1.log" | tail -1)
+    held=$(echo "$cp" | sed -E 's/.*held_dropped: ([0-9]+).*/\1/')
+    failed=$(grep -c "tunnel request failed.*10.0.0.3\|dst=10.0.0.3.*tunnel request failed" "$OUT/gw1.log" || true)
+    echo "   gw1: $held held packets to 10.0.0.3 dropped (64 kept at most), $failed requests to the silent peer in 8 s (backing off)"
+    [ "$held" -gt 0 ] || { echo "FAIL: no held packet dropped: $cp"; exit 1; }
+    [ "$failed" -le 6 ] || { echo "FAIL: $failed requests in 8 s: no back-off"; exit 1; }
+    echo "faults slowpeer: OK"
+    ;;
 soak)
     SECS=${2:-600}
     start_gw 1 $(gw_args 1) "${COMMON[@]}" --key-rotation-interval 5
@@ -160,7 +199,7 @@ soak)
     stream 1 2 300 $SECS fwd
     stream 2 1 300 $SECS rev
     vm 1 ping -q -i 0.5 -w $SECS 10.0.0.2 > "$OUT/ping.txt" 2>&1 &
-    EXTRA_PIDS="$EXTRA_PIDS $!"
+    PING_PID=$!; EXTRA_PIDS="$EXTRA_PIDS $PING_PID"
     START=$(date +%s); TCP_OK=0; TCP_FAIL=0; RESTARTED=""
     while [ $(( $(date +%s) - START )) -lt $SECS ]; do
         if [ -z "$RESTARTED" ] && [ $(( $(date +%s) - START )) -ge $((SECS / 2)) ]; then
@@ -179,7 +218,7 @@ soak)
         fi
         sleep 5
     done
-    wait_streams
+    wait_streams; wait $PING_PID 2>/dev/null || true
     stop_gws
     echo "== soak results ($SECS s)"
     for t in fwd rev; do

@@ -3,7 +3,8 @@
 #
 #   vm1 (netns, 10.0.0.1) --veth-- [gw1] --pspgw-u1==pspgw-u2-- [gw2] --veth-- vm2 (netns, 10.0.0.2)
 #
-# Needs root. Uses: GW (gateway binary; built when unset), OUT (log dir).
+# Needs root. Uses: GW (gateway binary; built when unset), OUT (log dir),
+# PORT_BASE (gRPC ports PORT_BASE1 and PORT_BASE2; default 5015).
 # Sets: P (name prefix), U1_MAC, U2_MAC, GW1_PID, GW2_PID, and an EXIT trap
 # that removes everything created (EXTRA_PIDS are killed too).
 [ "$(id -u)" -eq 0 ] || { echo "$(basename "$0"): run as root (namespaces, veths, DPDK)" >&2; exit 1; }
@@ -13,6 +14,7 @@ if [ -z "${GW:-}" ]; then
     GW=target/release/psp-gateway
 fi
 OUT=${OUT:-demo-out}
+PORT_BASE=${PORT_BASE:-5015}
 mkdir -p "$OUT"
 P=pspgw$$
 GW1_PID=""; GW2_PID=""; EXTRA_PIDS=""
@@ -58,7 +60,7 @@ gw_args() {
     local mac; if [ "$n" = 1 ]; then mac=$U2_MAC; else mac=$U1_MAC; fi
     echo -p net_af_packet0,iface=${P}u$n -r net_af_packet1,iface=${P}h$n -m 0x$n \
         --decap-dmac 02:00:00:00:0$n:0$n --local-virt-ip 10.0.0.$n -n $mac \
-        --uplink-ip fd00:1::$n -s 127.0.0.1:5015$n -t 127.0.0.1:5015$o:10.0.0.$o
+        --uplink-ip fd00:1::$n -s 127.0.0.1:${PORT_BASE}$n -t 127.0.0.1:${PORT_BASE}$o:10.0.0.$o
 }
 
 # start_gw N ARGS...: starts gateway N (log appended to $OUT/gwN.log) and

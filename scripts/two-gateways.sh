@@ -11,6 +11,7 @@
 # Run as root. OUT=dir keeps the logs and the uplink capture.
 # TLS=1: the gateways talk mutual TLS (a CA and one certificate per gateway,
 # made here with openssl).
+# DEBUG_KEYS=1: both gateways run with -k/--debug-keys (keys in their logs).
 # STATIC_LATE=1: gw1 connects at startup (-z) and gw2 starts 2 s later; the
 # tunnel must come up by gw1's retries before any traffic, so no packet
 # misses.
@@ -37,10 +38,10 @@ if [ -n "${TLS:-}" ]; then
 fi
 
 echo "== starting two gateways (gRPC on 127.0.0.1:50151 and :50152, one core each, idle back-off)"
-start_gw 1 $(gw_args 1) ${STATIC_LATE:+-z} \
+start_gw 1 $(gw_args 1) ${STATIC_LATE:+-z} ${DEBUG_KEYS:+-k} \
     --idle-backoff --stat-print --perf-print all ${TLS_ARGS1[@]+"${TLS_ARGS1[@]}"}
 if [ -n "${STATIC_LATE:-}" ]; then sleep 2; fi
-start_gw 2 $(gw_args 2) \
+start_gw 2 $(gw_args 2) ${DEBUG_KEYS:+-k} \
     --idle-backoff --stat-print --perf-print all ${TLS_ARGS2[@]+"${TLS_ARGS2[@]}"}
 
 if [ -n "${STATIC_LATE:-}" ]; then

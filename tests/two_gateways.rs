@@ -26,6 +26,13 @@ fn demo(tag: &str, env: &[(&str, &str)]) -> (Output, PathBuf) {
     (out, out_dir)
 }
 
+/// Runs of 32 or 64 hex digits: what a PSP key looks like in a log.
+fn key_like(log: &str) -> Vec<&str> {
+    log.split(|c: char| !c.is_ascii_hexdigit())
+        .filter(|w| (w.len() == 32 || w.len() == 64) && w.bytes().any(|b| b.is_ascii_alphabetic()))
+        .collect()
+}
+
 fn summary_number(log: &str, after: &str) -> u64 {
     let summary = log.lines().find(|l| l.starts_with("psp-gateway: ")).expect("summary line");
     let at = summary.find(after).unwrap_or_else(|| panic!("{after:?} in {summary}"));
@@ -35,7 +42,8 @@ fn summary_number(log: &str, after: &str) -> u64 {
 #[test]
 fn static_tunnels_come_up_when_the_peer_starts_late() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let (out, out_dir) = demo("z", &[("STATIC_LATE", "1")]);
+    // With -k/--debug-keys, to show that the key check below sees keys.
+    let (out, out_dir) = demo("z", &[("STATIC_LATE", "1"), ("DEBUG_KEYS", "1")]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "two-gateways -z failed:\n{stdout}\n{stderr}");
@@ -47,6 +55,9 @@ fn static_tunnels_come_up_when_the_peer_starts_late() {
     // Both directions were up before traffic: nothing missed.
     assert_eq!(summary_number(&gw1, " misses"), 0, "{gw1}");
     assert_eq!(summary_number(&gw2, " misses"), 0, "{gw2}");
+    // --debug-keys: each gateway logged the key of its egress tunnel.
+    assert!(gw1.contains("--debug-keys: egress tunnel key") && !key_like(&gw1).is_empty(), "{gw1}");
+    assert!(!key_like(&gw2).is_empty(), "{gw2}");
     let _ = std::fs::remove_dir_all(&out_dir);
 }
 
@@ -73,6 +84,9 @@ fn two_gateways_carry_ping_and_tcp_over_psp() {
     // gw1 made the tunnel on demand; gw2 got its way back from the request.
     assert!(gw1.contains("tunnel up"), "{gw1}");
     assert!(gw2.contains("egress tunnels created (reverse params)"), "{gw2}");
+    // Without --debug-keys no key reaches the logs.
+    assert_eq!(key_like(&gw1), Vec::<&str>::new(), "gw1 logged key-like hex");
+    assert_eq!(key_like(&gw2), Vec::<&str>::new(), "gw2 logged key-like hex");
     let _ = std::fs::remove_dir_all(&out_dir);
 }
 
@@ -129,4 +143,10 @@ fn master_key_rotations_lose_no_packet() {
 fn shutdown_under_load_keeps_counters_and_leaves_no_files() {
     let out = faults("shutdown");
     assert!(out.contains("no hugepage files and no DPDK runtime directories left"), "{out}");
+}
+
+#[test]
+fn a_silent_peer_holds_up_nothing_else() {
+    let out = faults("slowpeer");
+    assert!(out.contains("held packets to 10.0.0.3 dropped"), "{out}");
 }

@@ -92,6 +92,9 @@ fn main() -> Result<()> {
         .args(["--local-virt-ip", &local_virt.to_string(), "--uplink-ip", "fd00::1"])
         .args(["-s", &svc, "-f", &tunnels_file.to_string_lossy()])
         .args(["-x", &a.tunnels.to_string(), "--perf-print", "insertion"])
+        // One peer (this harness) asks for everything: measure capacity,
+        // not the per-peer limit.
+        .args(["--peer-rate-limit", "0"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

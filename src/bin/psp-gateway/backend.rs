@@ -58,8 +58,13 @@ impl Datapath {
     /// The request that sends traffic for `dst` through the tunnel `p`
     /// describes (encap data and expanded key; the raw key with
     /// [`hw_keys`](Self::hw_keys)).
+    /// With `--debug-keys` (only then) the key is logged, in hex.
     pub fn insert_tunnel(&self, dst: Ipv4Addr, p: &TunnelParams) -> Result<FlowRequest, String> {
         let encap = Arc::new(self.factory.build(p)?);
+        if self.debug_keys {
+            tracing::info!(%dst, spi = %p.spi, key = %hex_key(p.key.as_bytes()),
+                "--debug-keys: egress tunnel key");
+        }
         let hw_key = self.hw_keys.then(|| HwKey::new(p.key.clone()));
         Ok(FlowRequest::InsertTunnel { dst, encap, hw_key })
     }
@@ -156,12 +161,7 @@ impl TunnelBackend for Backend {
             self.0.insert_tunnel(t.peer_virt_ip, &t.params).map_err(BackendError::Failed)?;
         self.0.apply(vec![request])?;
         self.0.egress.lock().unwrap_or_else(|e| e.into_inner()).insert(t.peer_virt_ip);
-        if self.0.debug_keys {
-            tracing::info!(peer = %t.peer_virt_ip, spi = %t.params.spi,
-                key = %hex_key(t.params.key.as_bytes()), "egress tunnel created (reverse params)");
-        } else {
-            tracing::info!(peer = %t.peer_virt_ip, spi = %t.params.spi, "egress tunnel created (reverse params)");
-        }
+        tracing::info!(peer = %t.peer_virt_ip, spi = %t.params.spi, "egress tunnel created (reverse params)");
         Ok(())
     }
 
