@@ -62,7 +62,9 @@ impl Latency {
 /// The metrics `--perf-print` reports.
 #[derive(Debug, Default)]
 pub struct PerfMetrics {
-    /// Obtaining an SPI and key for the way back of a tunnel we request.
+    /// Obtaining an SPI and key for the way back of a tunnel we request,
+    /// with its ingress ACL entry visible on every core (the key is taken
+    /// from the pre-generated pool; the ACL insertion is most of it).
     pub key_gen: Latency,
     /// A table change, from request to visible on every packet core.
     pub insertion: Latency,
