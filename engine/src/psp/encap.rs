@@ -311,6 +311,7 @@ impl Encapsulator {
 
     /// Bytes of header this tunnel prepends (tunnel mode: outer IP, UDP,
     /// PSP and VC; transport mode: UDP, PSP and VC).
+    #[inline]
     pub fn overhead_front(&self) -> usize {
         let vc = if self.cfg.vc.is_some() { VC_LEN } else { 0 };
         let outer = match (self.cfg.mode, self.cfg.outer) {
@@ -319,6 +320,13 @@ impl Encapsulator {
             (Mode::Tunnel, OuterIp::V6 { .. }) => IPV6_HEADER_LEN,
         };
         outer + UDP_HEADER_LEN + HEADER_LEN + vc
+    }
+
+    /// Bytes this tunnel adds to an IP packet:
+    /// [`overhead_front`](Self::overhead_front) plus the ICV.
+    #[inline]
+    pub fn overhead(&self) -> usize {
+        self.overhead_front() + ICV_LEN
     }
 
     /// Encapsulates and protects the frame in `buf` with `iv` (which the

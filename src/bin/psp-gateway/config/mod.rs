@@ -412,9 +412,18 @@ impl Config {
         }
     }
 
+    /// This gateway's virtualization cookie when `--cookie` is on: the
+    /// process id in the high half, "PSPG" in the low half. Peers get it
+    /// in the tunnel parameters we issue and put it in their packets; the
+    /// packet cores drop decrypted packets without it (`vc_mismatch`).
+    pub fn virt_cookie(&self) -> Option<u64> {
+        self.cookie.then(|| u64::from(std::process::id()) << 32 | 0x5053_5047)
+    }
+
     /// The pipeline options these flags set (the rest at their defaults).
     pub fn pipeline_config(&self) -> PipelineConfig {
         PipelineConfig {
+            expected_vc: self.virt_cookie(),
             max_tunnels: self.max_tunnels,
             log2_sample_rate: self.sample_rate,
             maintain_order: self.maintain_order,
@@ -636,14 +645,13 @@ fn build<S: System + ?Sized>(s: &Settings, sys: &S) -> Result<Config, ConfigErro
         _ => Err("must be auto, software or doca".into()),
     })?
     .unwrap_or_default();
-    let key_rotation_interval = parse_opt(s, "key-rotation-interval", |v| {
-        match number(v, 0, 366 * 24 * 3600)? {
+    let key_rotation_interval =
+        parse_opt(s, "key-rotation-interval", |v| match number(v, 0, 366 * 24 * 3600)? {
             0 => Ok(None),
             1 => Err("must be 0 (never) or at least 2 seconds: peers need time to re-key".into()),
             n => Ok(Some(std::time::Duration::from_secs(n))),
-        }
-    })?
-    .flatten();
+        })?
+        .flatten();
     let peer_rate_limit = parse_opt(s, "peer-rate-limit", |v| {
         number(v, 0, u64::from(u32::MAX)).map(|n| (n > 0).then_some(n as u32))
     })?
