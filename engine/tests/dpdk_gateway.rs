@@ -426,7 +426,12 @@ impl HostileCase {
             host_in.push(bad);
             count(reason);
         }
+        // Longer than an mbuf: net_pcap chains it, the receive queue
+        // frees it (rx_multi_seg); it never reaches the pipeline.
+        let jumbo = sized_frame(VM, REMOTE, 3000, 4);
         let total = (net_in.len() + host_in.len()) as u64;
+        net_in.insert(7, jumbo.clone());
+        host_in.insert(7, jumbo);
         write_pcap(&dir.file("hostile_net_in.pcap"), &net_in);
         write_pcap(&dir.file("hostile_host_in.pcap"), &host_in);
         HostileCase { ours, peer, host_good, net_good, want, total }
@@ -522,6 +527,7 @@ impl HostileCase {
         assert_eq!(st.fwd_to_wire.packets, self.host_good.len() as u64);
         assert_eq!(self.want.len(), 10, "every kind was sent: {:?}", self.want);
         assert_eq!(stats[0].rx_secure + stats[0].rx_unsecured, self.total);
+        assert_eq!(stats[0].rx_multi_seg, 2);
         assert_eq!(cores[0].control_stats().to_control, 0);
         drop(cores);
         drop((host, net, pool));
