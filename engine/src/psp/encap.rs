@@ -128,6 +128,8 @@ pub struct Encapsulator {
     cfg: EncapConfig,
     key: AeadKey,
     tpl: Template,
+    /// [`Self::overhead`], kept for the datapath's length check.
+    overhead: usize,
 }
 
 /// Longest tunnel header: Ethernet, outer IPv6, UDP, PSP and VC.
@@ -289,7 +291,9 @@ impl Encapsulator {
         }
         let key = AeadKey::new(cfg.version, key)?;
         let tpl = Template::new(&cfg);
-        Ok(Encapsulator { cfg, key, tpl })
+        let mut e = Encapsulator { cfg, key, tpl, overhead: 0 };
+        e.overhead = e.overhead_front() + ICV_LEN;
+        Ok(e)
     }
 
     /// The tunnel's encap data.
@@ -301,6 +305,7 @@ impl Encapsulator {
     pub fn set_outer(&mut self, outer: OuterIp) {
         self.cfg.outer = outer;
         self.tpl = Template::new(&self.cfg);
+        self.overhead = self.overhead_front() + ICV_LEN;
     }
 
     /// Changes the Ethernet addresses written on output.
@@ -326,7 +331,7 @@ impl Encapsulator {
     /// [`overhead_front`](Self::overhead_front) plus the ICV.
     #[inline]
     pub fn overhead(&self) -> usize {
-        self.overhead_front() + ICV_LEN
+        self.overhead
     }
 
     /// Encapsulates and protects the frame in `buf` with `iv` (which the
@@ -564,6 +569,26 @@ mod tests {
         assert_eq!(&d[ETH + 48..ETH + 52], &[4, 1, 0, 1]);
         // Encrypted: the inner IPv4 header is not visible.
         assert_ne!(&d[ETH + 64..ETH + 84], &frame[ETH..ETH + 20]);
+    }
+
+    #[test]
+    fn overhead_is_what_encap_adds() {
+        let key = DerivedKey::from_bytes(&[7; 16]).unwrap();
+        let v4 = OuterIp::V4 { src: Ipv4Addr::new(1, 1, 1, 1), dst: Ipv4Addr::new(2, 2, 2, 2) };
+        let frame = udp4_frame(b"overhead");
+        for (mode, outer, vc) in [
+            (Mode::Tunnel, v6(), None),
+            (Mode::Tunnel, v4, Some(9)),
+            (Mode::Transport, v6(), Some(9)),
+        ] {
+            let mut e = Encapsulator::new(EncapConfig { vc, ..cfg(mode, outer) }, &key).unwrap();
+            for _ in 0..2 {
+                let n = e.encap(&mut VecBuf::new(&frame), 1, false).unwrap();
+                assert_eq!(n, frame.len() + e.overhead(), "{mode:?} {outer:?} {vc:?}");
+                // Kept up to date when the outer addresses change.
+                e.set_outer(if matches!(outer, OuterIp::V4 { .. }) { v6() } else { v4 });
+            }
+        }
     }
 
     #[test]
