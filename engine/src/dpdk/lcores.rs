@@ -70,6 +70,9 @@ pub struct CoreStats {
     pub resubmitted: u64,
     /// Packets a transmit queue did not take (freed).
     pub tx_full: u64,
+    /// Received packets chained over several mbufs (too long for one),
+    /// freed at receive: the pipeline handles single-segment mbufs.
+    pub rx_multi_seg: u64,
     /// Polls of both ports.
     pub polls: u64,
     /// Idle back-off (reported with `--stat-print`).
@@ -124,6 +127,7 @@ pub fn poll_loop<H: BurstHandler + ?Sized>(
         }
     }
     stats.backoff = backoff.stats();
+    stats.rx_multi_seg = q.unsecured_rx.multi_seg_dropped() + q.secure_rx.multi_seg_dropped();
 }
 
 /// The calling thread's registration with DPDK; unregisters on drop.

@@ -9,7 +9,7 @@ use crate::psp::cache::{CachedKeys, KeyCache};
 use crate::psp::decap::{self, DecapOptions};
 use crate::psp::kdf::MasterKeyPair;
 use crate::psp::Spi;
-use crate::wire::{Ipv4Packet, ETHERNET_HEADER_LEN as ETH};
+use crate::wire::{self, Ipv4Packet, ETHERNET_HEADER_LEN as ETH};
 use std::net::{IpAddr, Ipv4Addr};
 
 /// A port of the gateway, as a packet source or destination.
@@ -137,8 +137,12 @@ impl LcorePipeline {
         let len = d.len();
         self.stats.ingress_root.hit(len);
         if len < ETH {
-            self.stats.malformed.hit(len);
-            return Verdict::drop(DropReason::Malformed);
+            self.stats.truncated.hit(len);
+            return Verdict::drop(DropReason::Truncated);
+        }
+        if len > self.cfg.max_frame_len {
+            self.stats.oversized.hit(len);
+            return Verdict::drop(DropReason::Oversized);
         }
         let ethertype = u16::from_be_bytes([d[12], d[13]]);
         match (from, ethertype) {
@@ -164,8 +168,14 @@ impl LcorePipeline {
     /// Host to net, from the egress ACL on: the frame must hold IPv4.
     pub fn host_to_net<B: PacketBuf + ?Sized>(&mut self, buf: &mut B, random: u32) -> Verdict {
         let len = buf.data().len();
-        let dst = match buf.data().get(ETH..).map(Ipv4Packet::new_checked) {
-            Some(Ok(ip)) if buf.data()[12..14] == ETHERTYPE_IPV4.to_be_bytes() => ip.dst(),
+        let (dst, ip_len) = match buf.data().get(ETH..).map(Ipv4Packet::new_checked) {
+            Some(Ok(ip)) if buf.data()[12..14] == ETHERTYPE_IPV4.to_be_bytes() => {
+                (ip.dst(), ip.total_len())
+            }
+            None | Some(Err(wire::Error::Truncated(_))) => {
+                self.stats.truncated.hit(len);
+                return Verdict::drop(DropReason::Truncated);
+            }
             _ => {
                 self.stats.malformed.hit(len);
                 return Verdict::drop(DropReason::Malformed);
@@ -187,8 +197,14 @@ impl LcorePipeline {
         }
         slot.counter.hit(len);
         if slot.iv + 1 >= IV_LIMIT {
-            self.stats.egress_encap_fail.hit(len);
+            self.stats.egress_iv_exhausted.hit(len);
             return Verdict::drop(DropReason::IvExhausted);
+        }
+        // Encap drops Ethernet padding: the result is the IP packet plus
+        // the tunnel's overhead, behind the Ethernet header.
+        if ETH + ip_len + entry.encap.overhead() > self.cfg.max_frame_len {
+            self.stats.egress_oversized.hit(len);
+            return Verdict::drop(DropReason::EncapOversized);
         }
         slot.iv += 1;
         let iv = self.iv_base | slot.iv;
@@ -227,7 +243,11 @@ impl LcorePipeline {
                 self.stats.ingress_decrypt_miss.hit(len);
                 return Verdict::drop(DropReason::NotPsp);
             }
-            Err(decap::Error::Outer(_)) => {
+            Err(decap::Error::Outer(wire::Error::Truncated(_))) => {
+                self.stats.truncated.hit(len);
+                return Verdict::drop(DropReason::Truncated);
+            }
+            Err(decap::Error::Outer(wire::Error::Malformed(_))) => {
                 self.stats.malformed.hit(len);
                 return Verdict::drop(DropReason::Malformed);
             }
@@ -243,6 +263,13 @@ impl LcorePipeline {
             self.stats.ingress_sampling.hit(n);
             self.stats.rss.hit(n);
             v.mirror_to_rss = Some(self.cfg.ingress_sample_meta_indicator);
+        }
+        if let Some(want) = self.cfg.expected_vc {
+            if info.vc != Some(want) {
+                self.stats.vc_mismatch.hit(n);
+                v.action = Action::Drop(DropReason::VcMismatch);
+                return v;
+            }
         }
         if !self.cfg.disable_ingress_acl {
             let tables = self.reader.tables();

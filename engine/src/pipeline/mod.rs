@@ -23,8 +23,14 @@
 //! IP version goes to decrypt, anything else is counted in
 //! `root_default_drop` and dropped. Secure-port IP that is not UDP 1000
 //! misses the decrypt pipe: counted (`ingress_decrypt_miss`) and dropped,
-//! since the secure uplink carries only PSP. Truncated or invalid headers
-//! are counted in `malformed` and dropped. Nothing panics on any input.
+//! since the secure uplink carries only PSP. Frames shorter than their
+//! headers announce are counted in `truncated`, invalid header values in
+//! `malformed`, frames longer than `max_frame_len` in `oversized` (and
+//! packets whose encapsulation would be in `egress_oversized`); all are
+//! dropped. Decrypted packets without the expected virtualization cookie
+//! (when one is configured) are counted in `vc_mismatch` and dropped.
+//! Every [`DropReason`] has a counter of its own
+//! ([`PipeStats::dropped`]). Nothing panics on any input.
 //!
 //! [`LcorePipeline`] is one core's instance: per-packet functions take
 //! `&mut impl PacketBuf`, return a [`Verdict`] the core acts on, and never
@@ -41,7 +47,7 @@ pub use stats::{Counter, PipeStats};
 pub use tables::{AclReject, HwKey, TableOp, Tables};
 
 use crate::psp::decap::Syndrome;
-use crate::wire::MacAddr;
+use crate::wire::{MacAddr, ETHERNET_HEADER_LEN};
 use std::net::Ipv4Addr;
 
 /// The outer IP version of the secure side (`--outer ipv6|ipv4`).
@@ -52,6 +58,10 @@ pub enum OuterVersion {
     /// Outer IPv4.
     Ipv4,
 }
+
+/// The default [`PipelineConfig::max_frame_len`]: a 9216-byte jumbo MTU
+/// plus the Ethernet header (FCS excluded).
+pub const DEFAULT_MAX_FRAME_LEN: usize = 9216 + ETHERNET_HEADER_LEN;
 
 /// Pipeline options, named after the DOCA application's configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,6 +88,16 @@ pub struct PipelineConfig {
     pub egress_sample_meta_indicator: u32,
     /// Entries of the per-core receive-key cache.
     pub key_cache_size: usize,
+    /// The virtualization cookie peers put in packets to this gateway
+    /// (`--cookie`): a decrypted packet without it, or with another, is
+    /// dropped (`vc_mismatch`). `None`: cookies are not checked.
+    pub expected_vc: Option<u64>,
+    /// Longest frame (Ethernet header included, FCS excluded) taken from
+    /// any port or sent to the uplink: longer received frames are dropped
+    /// (`oversized`), and so are packets whose encapsulation would be
+    /// longer (`egress_oversized`). Set it to the uplink's MTU plus 14, and
+    /// at most to what an mbuf holds.
+    pub max_frame_len: usize,
 }
 
 impl Default for PipelineConfig {
@@ -93,6 +113,8 @@ impl Default for PipelineConfig {
             ingress_sample_meta_indicator: 0x1111_1111,
             egress_sample_meta_indicator: 0x2222_2222,
             key_cache_size: 4096,
+            expected_vc: None,
+            max_frame_len: DEFAULT_MAX_FRAME_LEN,
         }
     }
 }
@@ -102,12 +124,19 @@ impl Default for PipelineConfig {
 pub enum DropReason {
     /// No root entry takes it (`root_default_drop`).
     RootDefault,
-    /// Truncated or invalid headers.
+    /// A header field holds a value it cannot have (`malformed`).
     Malformed,
+    /// Shorter than its headers announce (`truncated`).
+    Truncated,
+    /// Longer than [`PipelineConfig::max_frame_len`] (`oversized`).
+    Oversized,
     /// Secure-port traffic that is not PSP (decrypt pipe miss).
     NotPsp,
     /// A PSP packet that failed a check (`syndrome_stats_pipe`).
     Syndrome(Syndrome),
+    /// Decrypted, but without the expected virtualization cookie
+    /// (`vc_mismatch`).
+    VcMismatch,
     /// Ingress ACL: no pair with the packet's SPI.
     AclUnknownSpi,
     /// Ingress ACL: the SPI is not permitted from the inner source.
@@ -115,8 +144,32 @@ pub enum DropReason {
     /// The tunnel's encapsulator refused the packet (no head- or
     /// tailroom, too long, crypt offset past the payload).
     EncapFailed,
+    /// The encapsulated packet would be longer than
+    /// [`PipelineConfig::max_frame_len`] (`egress_oversized`).
+    EncapOversized,
     /// This core used up the 2^48 IVs it has per tunnel.
     IvExhausted,
+}
+
+impl DropReason {
+    /// The name of the [`PipeStats`] counter that counts this reason (as
+    /// `--stat-print` prints it).
+    pub const fn counter_name(self) -> &'static str {
+        match self {
+            DropReason::RootDefault => "root_default_drop",
+            DropReason::Malformed => "malformed",
+            DropReason::Truncated => "truncated",
+            DropReason::Oversized => "oversized",
+            DropReason::NotPsp => "ingress_decrypt_miss",
+            DropReason::Syndrome(s) => s.name(),
+            DropReason::VcMismatch => "vc_mismatch",
+            DropReason::AclUnknownSpi => "ingress_acl_unknown_spi",
+            DropReason::AclWrongSource => "ingress_acl_wrong_source",
+            DropReason::EncapFailed => "egress_encap_fail",
+            DropReason::EncapOversized => "egress_oversized",
+            DropReason::IvExhausted => "egress_iv_exhausted",
+        }
+    }
 }
 
 /// What the core does with the packet.

@@ -3,6 +3,7 @@
 //! Each core owns its [`PipeStats`] (plain `u64`s, cache-aligned, no
 //! atomics); a printer sums copies of them with [`PipeStats::add`].
 
+use super::DropReason;
 use crate::psp::decap::Syndrome;
 use core::fmt;
 
@@ -43,14 +44,24 @@ pub struct PipeStats {
     pub root_default_drop: Counter,
     /// `vf_arp_to_rss`: ARP from the unsecured port, to the control plane.
     pub vf_arp_to_rss: Counter,
-    /// Frames whose headers are truncated or invalid.
+    /// Frames whose headers hold invalid values.
     pub malformed: Counter,
+    /// Frames shorter than their headers (Ethernet, IP, UDP) announce.
+    pub truncated: Counter,
+    /// Frames longer than [`super::PipelineConfig::max_frame_len`], from
+    /// any port.
+    pub oversized: Counter,
     /// `egress_acl_pipe` hits (a tunnel exists for the destination).
     pub egress_acl: Counter,
     /// `egress_acl_pipe` misses, sent to the control plane.
     pub egress_acl_miss: Counter,
     /// Packets the tunnel's encapsulator refused (no room, too long, ...).
     pub egress_encap_fail: Counter,
+    /// Packets whose encapsulation would exceed
+    /// [`super::PipelineConfig::max_frame_len`].
+    pub egress_oversized: Counter,
+    /// Packets dropped because this core used up its IVs of the tunnel.
+    pub egress_iv_exhausted: Counter,
     /// `egress_sampling_pipe` hits: S bit set and mirrored to RSS.
     pub egress_sampling: Counter,
     /// `empty_pipe_not_sampled`: unsampled packets through the second
@@ -64,9 +75,12 @@ pub struct PipeStats {
     pub ingress_decrypt_miss: Counter,
     /// `syndrome_stats_pipe`: failures by syndrome, in
     /// [`Syndrome::ALL`] order.
-    pub syndrome_stats: [Counter; 6],
+    pub syndrome_stats: [Counter; Syndrome::ALL.len()],
     /// `ingress_sampling_pipe` hits: S bit set, mirrored to RSS.
     pub ingress_sampling: Counter,
+    /// Decrypted packets without the virtualization cookie this gateway
+    /// expects ([`super::PipelineConfig::expected_vc`]).
+    pub vc_mismatch: Counter,
     /// `ingress_acl_pipe` accepts (or every decrypted packet when the ACL
     /// is disabled).
     pub ingress_acl: Counter,
@@ -93,9 +107,49 @@ impl PipeStats {
         self.syndrome_stats[s.bit().trailing_zeros() as usize]
     }
 
+    /// The counter a drop for `reason` is counted in: each reason has
+    /// its own.
+    pub fn dropped(&self, reason: DropReason) -> Counter {
+        match reason {
+            DropReason::RootDefault => self.root_default_drop,
+            DropReason::Malformed => self.malformed,
+            DropReason::Truncated => self.truncated,
+            DropReason::Oversized => self.oversized,
+            DropReason::NotPsp => self.ingress_decrypt_miss,
+            DropReason::Syndrome(s) => self.syndrome(s),
+            DropReason::VcMismatch => self.vc_mismatch,
+            DropReason::AclUnknownSpi => self.ingress_acl_unknown_spi,
+            DropReason::AclWrongSource => self.ingress_acl_wrong_source,
+            DropReason::EncapFailed => self.egress_encap_fail,
+            DropReason::EncapOversized => self.egress_oversized,
+            DropReason::IvExhausted => self.egress_iv_exhausted,
+        }
+    }
+
+    /// Packets dropped, over every reason.
+    pub fn dropped_total(&self) -> u64 {
+        let syn: u64 = self.syndrome_stats.iter().map(|c| c.packets).sum();
+        syn + [
+            self.root_default_drop,
+            self.malformed,
+            self.truncated,
+            self.oversized,
+            self.ingress_decrypt_miss,
+            self.vc_mismatch,
+            self.ingress_acl_unknown_spi,
+            self.ingress_acl_wrong_source,
+            self.egress_encap_fail,
+            self.egress_oversized,
+            self.egress_iv_exhausted,
+        ]
+        .iter()
+        .map(|c| c.packets)
+        .sum::<u64>()
+    }
+
     /// Adds another core's counters.
     pub fn add(&mut self, o: &PipeStats) {
-        let mut rows = [Counter::default(); 32];
+        let mut rows = [Counter::default(); 48];
         let mut n = 0;
         o.for_each(|_, c| {
             rows[n] = c;
@@ -121,14 +175,18 @@ impl PipeStats {
         copy.for_each_mut(|n, c| f(n, *c));
     }
 
-    fn for_each_mut(&mut self, mut f: impl FnMut(&'static str, &mut Counter)) {
+    pub(crate) fn for_each_mut(&mut self, mut f: impl FnMut(&'static str, &mut Counter)) {
         f("ingress_root", &mut self.ingress_root);
         f("root_default_drop", &mut self.root_default_drop);
         f("vf_arp_to_rss", &mut self.vf_arp_to_rss);
         f("malformed", &mut self.malformed);
+        f("truncated", &mut self.truncated);
+        f("oversized", &mut self.oversized);
         f("egress_acl", &mut self.egress_acl);
         f("egress_acl_miss", &mut self.egress_acl_miss);
         f("egress_encap_fail", &mut self.egress_encap_fail);
+        f("egress_oversized", &mut self.egress_oversized);
+        f("egress_iv_exhausted", &mut self.egress_iv_exhausted);
         f("egress_sampling", &mut self.egress_sampling);
         f("empty_pipe_not_sampled", &mut self.empty_pipe_not_sampled);
         f("fwd_to_wire", &mut self.fwd_to_wire);
@@ -138,6 +196,7 @@ impl PipeStats {
             f(s.name(), c);
         }
         f("ingress_sampling", &mut self.ingress_sampling);
+        f("vc_mismatch", &mut self.vc_mismatch);
         f("ingress_acl", &mut self.ingress_acl);
         f("ingress_acl_unknown_spi", &mut self.ingress_acl_unknown_spi);
         f("ingress_acl_wrong_source", &mut self.ingress_acl_wrong_source);
@@ -178,5 +237,46 @@ mod tests {
         assert!(text.contains("bad_inner"), "{text}");
         assert!(!text.contains("icv_fail"));
         assert_eq!(core::mem::align_of::<PipeStats>(), 64);
+    }
+
+    #[test]
+    fn every_drop_reason_has_a_counter_of_its_own() {
+        // Number every counter by its position, then look each reason up
+        // both ways: by `dropped` and by its printed name.
+        let mut s = PipeStats::default();
+        let mut n = 0;
+        s.for_each_mut(|_, c| {
+            n += 1;
+            c.packets = n;
+        });
+        assert!(n <= 48, "PipeStats::add copies through 48 rows, there are {n} counters");
+        let mut by_name = std::collections::HashMap::new();
+        s.for_each(|name, c| assert!(by_name.insert(name, c.packets).is_none(), "{name} twice"));
+        let mut reasons = vec![
+            DropReason::RootDefault,
+            DropReason::Malformed,
+            DropReason::Truncated,
+            DropReason::Oversized,
+            DropReason::NotPsp,
+            DropReason::VcMismatch,
+            DropReason::AclUnknownSpi,
+            DropReason::AclWrongSource,
+            DropReason::EncapFailed,
+            DropReason::EncapOversized,
+            DropReason::IvExhausted,
+        ];
+        reasons.extend(Syndrome::ALL.map(DropReason::Syndrome));
+        let mut seen = std::collections::HashSet::new();
+        let mut total = 0;
+        for r in reasons {
+            let name = r.counter_name();
+            assert!(seen.insert(name), "{r:?} shares {name}");
+            assert_eq!(by_name.get(name), Some(&s.dropped(r).packets), "{r:?}");
+            total += s.dropped(r).packets;
+        }
+        assert_eq!(s.dropped_total(), total);
+        for name in ["truncated", "oversized", "egress_oversized", "vc_mismatch"] {
+            assert!(by_name.contains_key(name), "{name}");
+        }
     }
 }

@@ -24,7 +24,7 @@ pub enum Syndrome {
     /// The ICV did not verify (wrong key, SPI or tampering).
     #[error("ICV check failed")]
     IcvFail,
-    /// Too short for header + ICV, or the crypt offset passes the payload.
+    /// Too short for the header it announces plus the ICV.
     #[error("bad trailer or length")]
     BadTrailer,
     /// A version this gateway does not implement.
@@ -39,21 +39,31 @@ pub enum Syndrome {
     /// Authentic, but what was inside is not a valid inner packet.
     #[error("malformed inner packet")]
     BadInner,
+    /// The crypt offset points past the end of the payload (before the
+    /// ICV). DOCA's hardware reports this as a bad trailer (bit 1); the
+    /// software path tells it apart.
+    #[error("crypt offset past the payload")]
+    BadCryptOffset,
 }
 
 impl Syndrome {
     /// All syndromes, in bit order.
-    pub const ALL: [Syndrome; 6] = [
+    pub const ALL: [Syndrome; 7] = [
         Syndrome::IcvFail,
         Syndrome::BadTrailer,
         Syndrome::UnknownVersion,
         Syndrome::MalformedHeader,
         Syndrome::NoKey,
         Syndrome::BadInner,
+        Syndrome::BadCryptOffset,
     ];
 
-    /// The syndrome's bit (ICV failure and bad trailer are DOCA's bits 0
-    /// and 1; the others extend the word).
+    /// The syndrome's bit. Bits 0 and 1 keep the meaning of DOCA's
+    /// `enum doca_flow_crypto_syndrome`: ICV failure and bad trailer (a
+    /// length the header or the trailer cannot have). The others extend
+    /// the word with what software tells apart and hardware does not:
+    /// what DOCA reports as a bad trailer is split into `BadTrailer`
+    /// (bit 1) and `BadCryptOffset` (bit 6).
     pub const fn bit(self) -> u32 {
         match self {
             Syndrome::IcvFail => 1 << 0,
@@ -62,6 +72,7 @@ impl Syndrome {
             Syndrome::MalformedHeader => 1 << 3,
             Syndrome::NoKey => 1 << 4,
             Syndrome::BadInner => 1 << 5,
+            Syndrome::BadCryptOffset => 1 << 6,
         }
     }
 
@@ -74,6 +85,7 @@ impl Syndrome {
             Syndrome::MalformedHeader => "malformed_header",
             Syndrome::NoKey => "no_key",
             Syndrome::BadInner => "bad_inner",
+            Syndrome::BadCryptOffset => "bad_crypt_offset",
         }
     }
 }
@@ -216,7 +228,7 @@ pub fn decap<B: PacketBuf + ?Sized, K: KeySource + ?Sized>(
     }
     let clear_end = HEADER_LEN + usize::from(repr.crypt_offset) * 4;
     if clear_end > psp_len - ICV_LEN {
-        return Err(Syndrome::BadTrailer.into());
+        return Err(Syndrome::BadCryptOffset.into());
     }
     let key = keys.key(repr.spi, repr.version).ok_or(Syndrome::NoKey)?;
     let region = &mut d[o.psp_at..o.end];
@@ -408,7 +420,7 @@ mod tests {
         co[psp_at + 2] = 63;
         assert_eq!(
             decap(&mut VecBuf::new(&co), &mut k, DecapOptions::default()),
-            Err(Error::Syndrome(Syndrome::BadTrailer))
+            Err(Error::Syndrome(Syndrome::BadCryptOffset))
         );
         let mut k256 = AeadKey::from_raw(Version::AesGcm256, &[0x42; 32]).unwrap();
         assert_eq!(

@@ -129,6 +129,8 @@ pub struct Encapsulator {
     key: AeadKey,
     tpl: Template,
     key_check: u64,
+    /// [`Self::overhead`], kept for the datapath's length check.
+    overhead: usize,
 }
 
 /// Longest tunnel header: Ethernet, outer IPv6, UDP, PSP and VC.
@@ -291,7 +293,9 @@ impl Encapsulator {
         let key_check = key.check_value();
         let key = AeadKey::new(cfg.version, key)?;
         let tpl = Template::new(&cfg);
-        Ok(Encapsulator { cfg, key, tpl, key_check })
+        let mut e = Encapsulator { cfg, key, tpl, key_check, overhead: 0 };
+        e.overhead = e.overhead_front() + ICV_LEN;
+        Ok(e)
     }
 
     /// The key's check value ([`DerivedKey::check_value`]): whether a
@@ -309,6 +313,7 @@ impl Encapsulator {
     pub fn set_outer(&mut self, outer: OuterIp) {
         self.cfg.outer = outer;
         self.tpl = Template::new(&self.cfg);
+        self.overhead = self.overhead_front() + ICV_LEN;
     }
 
     /// Changes the Ethernet addresses written on output.
@@ -319,6 +324,7 @@ impl Encapsulator {
 
     /// Bytes of header this tunnel prepends (tunnel mode: outer IP, UDP,
     /// PSP and VC; transport mode: UDP, PSP and VC).
+    #[inline]
     pub fn overhead_front(&self) -> usize {
         let vc = if self.cfg.vc.is_some() { VC_LEN } else { 0 };
         let outer = match (self.cfg.mode, self.cfg.outer) {
@@ -327,6 +333,13 @@ impl Encapsulator {
             (Mode::Tunnel, OuterIp::V6 { .. }) => IPV6_HEADER_LEN,
         };
         outer + UDP_HEADER_LEN + HEADER_LEN + vc
+    }
+
+    /// Bytes this tunnel adds to an IP packet:
+    /// [`overhead_front`](Self::overhead_front) plus the ICV.
+    #[inline]
+    pub fn overhead(&self) -> usize {
+        self.overhead
     }
 
     /// Encapsulates and protects the frame in `buf` with `iv` (which the
@@ -564,6 +577,26 @@ mod tests {
         assert_eq!(&d[ETH + 48..ETH + 52], &[4, 1, 0, 1]);
         // Encrypted: the inner IPv4 header is not visible.
         assert_ne!(&d[ETH + 64..ETH + 84], &frame[ETH..ETH + 20]);
+    }
+
+    #[test]
+    fn overhead_is_what_encap_adds() {
+        let key = DerivedKey::from_bytes(&[7; 16]).unwrap();
+        let v4 = OuterIp::V4 { src: Ipv4Addr::new(1, 1, 1, 1), dst: Ipv4Addr::new(2, 2, 2, 2) };
+        let frame = udp4_frame(b"overhead");
+        for (mode, outer, vc) in [
+            (Mode::Tunnel, v6(), None),
+            (Mode::Tunnel, v4, Some(9)),
+            (Mode::Transport, v6(), Some(9)),
+        ] {
+            let mut e = Encapsulator::new(EncapConfig { vc, ..cfg(mode, outer) }, &key).unwrap();
+            for _ in 0..2 {
+                let n = e.encap(&mut VecBuf::new(&frame), 1, false).unwrap();
+                assert_eq!(n, frame.len() + e.overhead(), "{mode:?} {outer:?} {vc:?}");
+                // Kept up to date when the outer addresses change.
+                e.set_outer(if matches!(outer, OuterIp::V4 { .. }) { v6() } else { v4 });
+            }
+        }
     }
 
     #[test]

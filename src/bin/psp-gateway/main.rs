@@ -166,7 +166,13 @@ fn run(cfg: Config) -> Result<()> {
         cores = ?cores, "ports up");
 
     // One ACL entry per tunnel we are asked for: as many as tunnels.
-    let pipeline = PipelineConfig { max_acl_entries: cfg.max_tunnels, ..cfg.pipeline_config() };
+    // Frames longer than an mbuf holds are dropped as oversized, and so
+    // are packets whose encapsulation would not fit one.
+    let pipeline = PipelineConfig {
+        max_acl_entries: cfg.max_tunnels,
+        max_frame_len: usize::from(Mempool::DEFAULT_DATA_ROOM - Mempool::HEADROOM),
+        ..cfg.pipeline_config()
+    };
     let (tables, readers) = ReplicatedTables::new(
         k,
         pipeline.max_tunnels,
@@ -204,7 +210,7 @@ fn run(cfg: Config) -> Result<()> {
     });
 
     let rt = RpcRuntime::new()?;
-    let cookie = cfg.cookie.then(|| u64::from(std::process::id()) << 32 | 0x5053_5047);
+    let cookie = cfg.virt_cookie();
     let mut scfg = ServerConfig::new(uplink_ip);
     scfg.local_mac = Some(uplink_mac);
     scfg.local_virt_ips.insert(local_virt_ip);

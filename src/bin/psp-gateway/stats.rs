@@ -60,14 +60,15 @@ pub fn print_final(
     print_pipes(&pipes);
     for s in cores {
         println!(
-            "core {}: rx host {} rx uplink {} tx uplink {} tx host {} tx-full {} resubmitted {} \
-             polls {} idle: empty {} pauses {} sleeps {} ({} us)",
+            "core {}: rx host {} rx uplink {} tx uplink {} tx host {} tx-full {} \
+             rx-multi-seg {} resubmitted {} polls {} idle: empty {} pauses {} sleeps {} ({} us)",
             s.cpu,
             s.rx_unsecured,
             s.rx_secure,
             s.tx_secure,
             s.tx_unsecured,
             s.tx_full,
+            s.rx_multi_seg,
             s.resubmitted,
             s.polls,
             s.backoff.empty_polls,

@@ -412,9 +412,18 @@ impl Config {
         }
     }
 
+    /// This gateway's virtualization cookie when `--cookie` is on: the
+    /// process id in the high half, "PSPG" in the low half. Peers get it
+    /// in the tunnel parameters we issue and put it in their packets; the
+    /// packet cores drop decrypted packets without it (`vc_mismatch`).
+    pub fn virt_cookie(&self) -> Option<u64> {
+        self.cookie.then(|| u64::from(std::process::id()) << 32 | 0x5053_5047)
+    }
+
     /// The pipeline options these flags set (the rest at their defaults).
     pub fn pipeline_config(&self) -> PipelineConfig {
         PipelineConfig {
+            expected_vc: self.virt_cookie(),
             max_tunnels: self.max_tunnels,
             log2_sample_rate: self.sample_rate,
             maintain_order: self.maintain_order,

@@ -107,6 +107,7 @@ fn defaults() {
     assert_eq!((c.uplink_ip, &c.grpc_cert, &c.grpc_key, &c.grpc_ca), (None, &None, &None, &None));
     let pc = c.pipeline_config();
     assert_eq!((pc.max_tunnels, pc.outer, pc.log2_sample_rate), (4096, OuterVersion::Ipv6, 0));
+    assert_eq!((c.virt_cookie(), pc.expected_vc), (None, None));
     assert_eq!(c.backend, BackendChoice::Auto);
     assert_eq!(c.key_rotation_interval, None);
     assert_eq!(c.peer_rate_limit, Some(DEFAULT_PEER_RATE_LIMIT));
@@ -226,6 +227,9 @@ fn every_flag_short_and_long() {
         vec![Peer { svc_addr: sa("10.1.1.55:3000"), virt_ips: vec![ip4("192.168.1.55")] }]
     );
     assert!(c.cookie && c.disable_ingress_acl && c.maintain_order && c.static_tunnels);
+    let cookie = c.virt_cookie().expect("--cookie gives a cookie");
+    assert_eq!((cookie >> 32, cookie as u32), (u64::from(std::process::id()), 0x5053_5047));
+    assert_eq!(c.pipeline_config().expected_vc, Some(cookie));
     assert!(c.debug_keys && c.stat_print && c.show_rss_rx_packets && c.idle_backoff);
     assert_eq!((c.sample_rate, c.max_tunnels, c.crypt_offset), (16, 16, 7));
     assert_eq!(c.psp_version, Version::AesGcm128);
