@@ -369,6 +369,13 @@ fn mutate(pkt: &mut Vec<u8>, u: &mut Input<'_>, psp: bool) -> usize {
     n
 }
 
+/// `RECEIVE_PATH_VERDICTS=1` prints each verdict on stderr (to see which
+/// reasons a corpus reaches).
+fn verbose() -> bool {
+    static V: OnceLock<bool> = OnceLock::new();
+    *V.get_or_init(|| std::env::var_os("RECEIVE_PATH_VERDICTS").is_some())
+}
+
 /// Runs one packet and checks what holds for any input. Returns the
 /// verdict.
 fn run(pipe: &mut LcorePipeline, from: Port, buf: &mut VecBuf, cfg: &PipelineConfig) -> Verdict {
@@ -376,6 +383,13 @@ fn run(pipe: &mut LcorePipeline, from: Port, buf: &mut VecBuf, cfg: &PipelineCon
     let before = *pipe.stats();
     let input = buf.data().to_vec();
     let v = pipe.process(from, buf, 0, &w.ours);
+    if verbose() {
+        let what = match v.action {
+            Action::Drop(r) => r.counter_name().to_string(),
+            a => format!("{a:?}"),
+        };
+        eprintln!("verdict {from:?} {what}");
+    }
     let after = *pipe.stats();
     let d = |f: fn(&PipeStats) -> u64| f(&after) - f(&before);
     assert_eq!(d(|s| s.ingress_root.packets), 1);

@@ -118,6 +118,15 @@ impl LcorePipeline {
         Some(if s.generation == e.generation { s.counter } else { Counter::default() })
     }
 
+    /// Moves this core's IV counter of the tunnel to `dst` to `iv` (tests
+    /// of IV exhaustion).
+    #[cfg(test)]
+    pub(crate) fn set_tunnel_iv(&mut self, dst: Ipv4Addr, iv: u64) {
+        let e = self.reader.tables().egress(dst).expect("a tunnel to dst");
+        let s = &mut self.tunnels[e.slot as usize];
+        *s = TunnelSlot { generation: e.generation, iv, counter: Counter::default() };
+    }
+
     /// The ingress root: dispatches a packet received on `from`. `random`
     /// is a fresh random `u32` per packet (egress sampling); `masters` are
     /// the receiver's master keys (decrypt). Always pass the same

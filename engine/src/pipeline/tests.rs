@@ -712,6 +712,42 @@ fn hostile_spoofed_inner_source_with_another_peers_spi_is_dropped() {
     assert_eq!(g.core().acl_counter(Spi(0x77), b).unwrap().packets, 1);
 }
 
+#[test]
+fn authentic_packet_with_a_bad_inner_packet_is_dropped_as_bad_inner() {
+    // Only a key holder can make one: seal an inner "IPv4" packet whose
+    // length field disagrees with what is there, by hand.
+    let mut g = gateway_b(PipelineConfig::default(), &[(0x78, SRC)]);
+    let good = psp_packet(0x78, SRC, false).data().to_vec();
+    let mut bad = good.clone();
+    let inner_at = PSP_AT + 16;
+    bad[inner_at + 2..inner_at + 4].copy_from_slice(&9999u16.to_be_bytes());
+    let n = bad.len();
+    let key = crate::psp::aead::AeadKey::new(
+        Version::AesGcm256,
+        &masters_b().derive(Spi(0x78), Version::AesGcm256),
+    )
+    .unwrap();
+    let nonce: [u8; 12] = bad[PSP_AT + 4..PSP_AT + 16].try_into().unwrap();
+    let (aad, rest) = bad[PSP_AT..n - 16].split_at_mut(16);
+    let icv = key.seal(nonce, aad, rest);
+    bad[n - 16..].copy_from_slice(&icv);
+    let want = DropReason::Syndrome(Syndrome::BadInner);
+    assert_dropped(&mut g, Port::Secure, &bad, want, &[]);
+    assert_forwarded(&mut g, Port::Secure, &good);
+}
+
+#[test]
+fn a_tunnel_out_of_ivs_drops_as_iv_exhausted() {
+    let mut g = Gw::new(PipelineConfig::default(), 1);
+    g.program(vec![insert_tunnel(DST, 0x79)]);
+    let f = frame(SRC, DST, b"last ivs");
+    g.core().set_tunnel_iv(DST, (1 << 48) - 2);
+    let sent = assert_forwarded(&mut g, Port::Unsecured, &f);
+    assert_eq!(psp_header(&sent).1, (1 << 48) - 1, "the last IV of core 0");
+    assert_dropped(&mut g, Port::Unsecured, &f, DropReason::IvExhausted, &["egress_acl"]);
+    assert_dropped(&mut g, Port::Unsecured, &f, DropReason::IvExhausted, &["egress_acl"]);
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 
