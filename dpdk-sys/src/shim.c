@@ -1,4 +1,9 @@
 /* See shim.h: exported wrappers around DPDK's static inline functions. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+
 #include <rte_errno.h>
 #include <rte_ethdev.h>
 #include <rte_flow.h>
@@ -138,4 +143,21 @@ void pspgw_flow_dynf_metadata_flag_set(struct rte_mbuf *m, int on)
 		m->ol_flags |= RTE_MBUF_DYNFLAG_TX_METADATA;
 	else
 		m->ol_flags &= ~RTE_MBUF_DYNFLAG_TX_METADATA;
+}
+
+int pspgw_set_thread_cpus(const uint64_t *words, unsigned nwords)
+{
+	cpu_set_t set;
+	unsigned cpu, any = 0;
+
+	CPU_ZERO(&set);
+	for (cpu = 0; cpu < 64u * nwords && cpu < CPU_SETSIZE; cpu++) {
+		if (words[cpu / 64] & (1ull << (cpu % 64))) {
+			CPU_SET(cpu, &set);
+			any = 1;
+		}
+	}
+	if (!any)
+		return EINVAL;
+	return pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
 }

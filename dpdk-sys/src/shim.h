@@ -66,4 +66,11 @@ int pspgw_flow_dynf_metadata_flag_get(const struct rte_mbuf *m);
 /* Sets or clears RTE_MBUF_DYNFLAG_TX_METADATA in m->ol_flags. */
 void pspgw_flow_dynf_metadata_flag_set(struct rte_mbuf *m, int on);
 
+/*
+ * Sets the calling thread's CPU affinity to the CPUs whose bits are set in
+ * words[0..nwords] (bit i of word w is CPU 64*w + i; CPUs past CPU_SETSIZE
+ * are ignored). Returns 0, or an errno value (EINVAL: no CPU in the set).
+ */
+int pspgw_set_thread_cpus(const uint64_t *words, unsigned nwords);
+
 #endif

@@ -5,7 +5,100 @@
 //!   Mpps and Gbit/s per packet core, against the raw AEAD rate of the same
 //!   core.
 //!
-//! The tunnel-setup harness (issue 4) comes with the gRPC control plane.
+//! - `tunnel-setup`: tunnels per second and the latency of one key
+//!   exchange through a real gateway over gRPC.
+//! - `miss-latency`: the on-demand path, first packet to an unknown
+//!   destination until it leaves encrypted, through a real gateway.
+//!
+//! [`Gateway`] starts the `psp-gateway` binary for the last two.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// A `psp-gateway` child process, started and serving.
+#[derive(Debug)]
+pub struct Gateway {
+    child: Child,
+}
+
+impl Gateway {
+    /// The binary beside the harness (or `explicit`), with a hint when
+    /// it is not built.
+    pub fn binary(explicit: Option<&std::path::Path>) -> anyhow::Result<std::path::PathBuf> {
+        let gw = match explicit {
+            Some(p) => p.to_owned(),
+            None => std::env::current_exe()?.with_file_name("psp-gateway"),
+        };
+        if !gw.exists() {
+            anyhow::bail!(
+                "{}: not found (cargo build --release --bin psp-gateway, or --gateway)",
+                gw.display()
+            );
+        }
+        Ok(gw)
+    }
+
+    /// Starts `gw` with `args` and waits (up to 30 s) for its gRPC service;
+    /// with `verbose_env` set in the environment its log is echoed.
+    pub fn start(gw: &std::path::Path, args: &[String], verbose_env: &str) -> anyhow::Result<Self> {
+        let mut child = Command::new(gw)
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| anyhow::anyhow!("start {}: {e}", gw.display()))?;
+        let stderr = child.stderr.take().ok_or_else(|| anyhow::anyhow!("gateway stderr"))?;
+        let (up_tx, up_rx) = std::sync::mpsc::channel();
+        let verbose = std::env::var_os(verbose_env).is_some();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if line.contains("gRPC service up") {
+                    let _ = up_tx.send(());
+                }
+                if verbose {
+                    eprintln!("gateway: {line}");
+                }
+            }
+        });
+        if up_rx.recv_timeout(Duration::from_secs(30)).is_err() {
+            let _ = child.kill();
+            let _ = child.wait();
+            anyhow::bail!("the gateway did not start ({verbose_env}=1 shows its log)");
+        }
+        Ok(Gateway { child })
+    }
+
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Stops it with SIGINT (it prints its counters and latencies) and
+    /// returns its standard output.
+    pub fn stop(self) -> anyhow::Result<String> {
+        let _ = Command::new("kill").args(["-INT", &self.pid().to_string()]).status();
+        let out = self.child.wait_with_output()?;
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+}
+
+/// A free TCP port on 127.0.0.1 (bound and released).
+pub fn free_port() -> std::io::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// The numbers of a `--perf-print` line such as `perf insertion: count 3,
+/// mean 1.0 us, p50 1.0 us, p99 2.0 us, max 2.0 us`: (count, p50, p99,
+/// max) in microseconds.
+pub fn perf_line(stdout: &str, name: &str) -> Option<(u64, f64, f64, f64)> {
+    let line = stdout.lines().find(|l| l.starts_with(&format!("perf {name}:")))?;
+    let num = |key: &str| -> Option<f64> {
+        let at = line.find(&format!("{key} "))? + key.len() + 1;
+        line[at..].split(|c: char| c == ' ' || c == ',').next()?.parse().ok()
+    };
+    Some((num("count")? as u64, num("p50")?, num("p99")?, num("max")?))
+}
 
 /// Writes `frames` as a classic pcap file (Ethernet, microseconds).
 pub fn write_pcap(path: &std::path::Path, frames: &[Vec<u8>]) -> std::io::Result<()> {
@@ -30,6 +123,13 @@ pub fn udp_frame(ip_len: usize, src: [u8; 4], dst: [u8; 4], sport: u16) -> Vec<u
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn perf_lines() {
+        let out = "x\nperf insertion: count 30, mean 1.5 us, p50 1.2 us, p99 9.0 us, max 12.5 us\n";
+        assert_eq!(perf_line(out, "insertion"), Some((30, 1.2, 9.0, 12.5)));
+        assert_eq!(perf_line(out, "key-gen"), None);
+    }
 
     #[test]
     fn frames_and_pcap() {

@@ -25,10 +25,19 @@ impl RpcRuntime {
     /// Builds the runtime: 1 worker thread named [`THREAD_NAME`], I/O and
     /// timers enabled.
     pub fn new() -> std::io::Result<RpcRuntime> {
+        Self::with_thread_start(|| {})
+    }
+
+    /// As [`RpcRuntime::new`], running `start` first on each of its threads
+    /// (the gateway pins them off the packet cores' CPUs).
+    pub fn with_thread_start(
+        start: impl Fn() + Send + Sync + 'static,
+    ) -> std::io::Result<RpcRuntime> {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .max_blocking_threads(2)
             .thread_name(THREAD_NAME)
+            .on_thread_start(start)
             .enable_all()
             .build()?;
         Ok(RpcRuntime { rt })

@@ -112,11 +112,14 @@ fn a_flood_from_one_peer_is_limited_and_the_other_peer_is_served() {
     let mut cfg = config();
     let other: IpAddr = "127.0.0.2".parse().unwrap();
     cfg.peers.insert(other, [Ipv4Addr::new(10, 0, 0, 9)].into_iter().collect());
-    // 100 tunnels/s per peer: one second of burst, then 1 token per 10 ms.
-    cfg.peer_rate_limit = Some(100);
+    // 10 tunnels/s per peer: one second of burst, then 1 token per 100 ms.
+    // The checks hold however slowly the machine runs the flood: they are
+    // bounds in terms of the time it took.
+    cfg.peer_rate_limit = Some(10);
     let h = Harness::start(cfg);
     let mut flood = raw_from(&h, IpAddr::V4(Ipv4Addr::LOCALHOST));
-    let (mut ok, mut limited) = (0, 0);
+    let (mut ok, mut limited) = (0u64, 0u64);
+    let t0 = std::time::Instant::now();
     for i in 0..400u16 {
         let r = wire_request(vec![wire_tunnel("10.0.0.1", &dst(i).to_string())]);
         match code_of(&h, &mut flood, r) {
@@ -125,17 +128,22 @@ fn a_flood_from_one_peer_is_limited_and_the_other_peer_is_served() {
             c => panic!("unexpected {c:?}"),
         }
     }
-    // The burst (100) and what refilled while the flood ran, no more.
-    assert!(ok >= 100 && limited >= 200, "ok {ok}, limited {limited}");
-    assert_eq!(h.backend().snapshot().acl.len(), ok);
-    // Invalid requests are limited too (they cost a token each).
-    let bad = wire_request(vec![wire_tunnel("10.0.0.1", "10.9.9.9")]);
-    assert_eq!(code_of(&h, &mut flood, bad), Code::ResourceExhausted);
+    // The burst and what refilled while the flood ran, no more.
+    let refilled = (t0.elapsed().as_secs_f64() * 10.0).ceil() as u64;
+    assert!(ok >= 10 && ok <= 10 + refilled + 1, "ok {ok}, refilled {refilled}");
+    assert_eq!(ok + limited, 400);
+    assert_eq!(h.backend().snapshot().acl.len() as u64, ok);
+    // Invalid requests cost a token too: right after the flood they are
+    // refused for the limit before they are looked at.
+    let bad = || wire_request(vec![wire_tunnel("10.0.0.1", "10.9.9.9")]);
+    let codes: Vec<Code> = (0..20).map(|_| code_of(&h, &mut flood, bad())).collect();
+    assert!(codes.contains(&Code::ResourceExhausted), "{codes:?}");
+    assert!(codes.iter().all(|c| matches!(c, Code::ResourceExhausted | Code::NotFound)));
     // Another peer is unaffected.
     let mut calm = raw_from(&h, other);
     let r = wire_request(vec![wire_tunnel("10.0.0.9", "10.1.0.1")]);
     assert_eq!(code_of(&h, &mut calm, r), Code::Ok);
-    // The flooder gets served again after waiting.
+    // The flooder gets served again after waiting (3 tokens in 300 ms).
     std::thread::sleep(Duration::from_millis(300));
     let r = wire_request(vec![wire_tunnel("10.0.0.1", "10.1.3.1")]);
     assert_eq!(code_of(&h, &mut flood, r), Code::Ok);

@@ -20,6 +20,8 @@
 //!   packets resubmitted).
 //! - [`run_lcores`] / [`poll_loop`] (`lcores.rs`): pinned run-to-completion
 //!   packet cores polling both ports in bursts, with idle back-off.
+//! - [`set_current_thread_cpus`] / [`control_cpus`] (`affinity.rs`): the
+//!   control plane's threads off the packet cores' CPUs.
 //! - [`PortId`], [`QueueId`], [`LcoreId`] (`ids.rs`), [`Error`] (`error.rs`).
 //!
 //! Lifetimes: constructors take `&Eal`, queue handles borrow their port,
@@ -44,6 +46,7 @@
 
 #![allow(unsafe_code)]
 
+mod affinity;
 mod burst;
 mod eal;
 mod error;
@@ -56,6 +59,9 @@ mod meta;
 mod port;
 mod queue;
 
+pub use affinity::{
+    control_cpus, current_thread_cpus, online_cpus, parse_cpu_list, set_current_thread_cpus,
+};
 pub use burst::{Burst, BURST_SIZE};
 pub use eal::{Eal, EalArgList, EalArgs, Hugepages};
 pub use error::{strerror, Error, Result};

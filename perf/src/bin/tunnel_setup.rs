@@ -12,16 +12,15 @@
 //!
 //!     tunnel-setup --tunnels 10000 [--concurrency 4] [--batch 1] [--json]
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use clap::Parser;
 use engine::psp::keygen::SpiKeyGenerator;
 use engine::psp::Version;
 use rand_chacha::rand_core::SeedableRng;
 use rpc::client::{Client, TunnelRequest};
 use rpc::params::TunnelParams;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::net::Ipv4Addr;
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -64,16 +63,7 @@ fn rss_kb(pid: u32) -> u64 {
 
 fn main() -> Result<()> {
     let a = Args::parse();
-    let gw = match &a.gateway {
-        Some(p) => p.clone(),
-        None => std::env::current_exe()?.with_file_name("psp-gateway"),
-    };
-    if !gw.exists() {
-        bail!(
-            "{}: not found (cargo build --release --bin psp-gateway, or --gateway)",
-            gw.display()
-        );
-    }
+    let gw = perf::Gateway::binary(a.gateway.as_deref())?;
     let dir = std::env::temp_dir().join(format!("pspgw-setup-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let tunnels_file = dir.join("tunnels.txt");
@@ -84,38 +74,37 @@ fn main() -> Result<()> {
             writeln!(f, "127.0.0.1:1:{}", ips.join(","))?;
         }
     }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-    let svc = format!("127.0.0.1:{port}");
+    let svc = format!("127.0.0.1:{}", perf::free_port()?);
     let local_virt = Ipv4Addr::new(192, 168, 0, 1);
-    let mut child = Command::new(&gw)
-        .args(["-p", "net_null0,no-rx=1", "-r", "net_null1,no-rx=1", "-m", "0x1"])
-        .args(["--local-virt-ip", &local_virt.to_string(), "--uplink-ip", "fd00::1"])
-        .args(["-s", &svc, "-f", &tunnels_file.to_string_lossy()])
-        .args(["-x", &a.tunnels.to_string(), "--perf-print", "insertion"])
+    let args: Vec<String> = [
+        "-p",
+        "net_null0,no-rx=1",
+        "-r",
+        "net_null1,no-rx=1",
+        "-m",
+        "0x1",
+        "--local-virt-ip",
+        &local_virt.to_string(),
+        "--uplink-ip",
+        "fd00::1",
+        "-s",
+        &svc,
+        "-f",
+        &tunnels_file.to_string_lossy(),
+        "-x",
+        &a.tunnels.to_string(),
+        "--perf-print",
+        "insertion",
         // One peer (this harness) asks for everything: measure capacity,
         // not the per-peer limit.
-        .args(["--peer-rate-limit", "0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .with_context(|| format!("start {}", gw.display()))?;
-    let pid = child.id();
-    let stderr = child.stderr.take().context("gateway stderr")?;
-    let (up_tx, up_rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if line.contains("gRPC service up") {
-                let _ = up_tx.send(());
-            }
-            if std::env::var_os("TUNNEL_SETUP_VERBOSE").is_some() {
-                eprintln!("gateway: {line}");
-            }
-        }
-    });
-    if up_rx.recv_timeout(Duration::from_secs(30)).is_err() {
-        let _ = child.kill();
-        bail!("the gateway did not start (TUNNEL_SETUP_VERBOSE=1 shows its log)");
-    }
+        "--peer-rate-limit",
+        "0",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let child = perf::Gateway::start(&gw, &args, "TUNNEL_SETUP_VERBOSE")?;
+    let pid = child.pid();
     let rss_before = rss_kb(pid);
 
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
@@ -182,8 +171,7 @@ fn main() -> Result<()> {
     let elapsed = t0.elapsed().as_secs_f64();
     let rss_after = rss_kb(pid);
     // SIGINT: the gateway stops cleanly and prints its insertion latency.
-    let _ = Command::new("kill").args(["-INT", &pid.to_string()]).status();
-    let out = child.wait_with_output()?;
+    let stdout = child.stop()?;
     let _ = std::fs::remove_dir_all(&dir);
     if let Some(e) = errors.first() {
         bail!("{} of {} connections failed, e.g.: {e}", errors.len(), a.concurrency);
@@ -195,7 +183,7 @@ fn main() -> Result<()> {
     let (p50, p99, max) = (us(pct(0.5)), us(pct(0.99)), us(*lat.last().expect("requests")));
     let rate = f64::from(a.tunnels) / elapsed;
     let per_tunnel = (rss_after.saturating_sub(rss_before) * 1024) as f64 / f64::from(a.tunnels);
-    let insertion = String::from_utf8_lossy(&out.stdout)
+    let insertion = stdout
         .lines()
         .find(|l| l.starts_with("perf insertion:"))
         .map(str::to_owned)

@@ -142,6 +142,8 @@ fn run(cfg: Config) -> Result<()> {
         );
     }
 
+    // Before the EAL pins this thread to the main lcore.
+    let allowed_cpus = engine::dpdk::current_thread_cpus();
     let mut eal = Eal::init(&eal_args(&cfg, &plan)).context("EAL init")?;
     eal.set_remove_runtime_dir(true);
     let cores = cfg.core_mask.cores().to_vec();
@@ -209,7 +211,21 @@ fn run(cfg: Config) -> Result<()> {
         egress: std::sync::Mutex::new(std::collections::HashSet::new()),
     });
 
-    let rt = RpcRuntime::new()?;
+    // The control plane and the gRPC runtime run off the packet cores'
+    // CPUs: on a busy-polling core's CPU they would wait milliseconds for
+    // a time slice.
+    let datapath_cpus: Vec<usize> = cores.iter().map(|&c| c as usize).collect();
+    let control_cpus = engine::dpdk::control_cpus(&allowed_cpus, &datapath_cpus);
+    tracing::info!(packet_cores = ?cores, control = ?control_cpus, "CPUs");
+    let pin = {
+        let cpus = control_cpus.clone();
+        move || {
+            if let Err(e) = engine::dpdk::set_current_thread_cpus(&cpus) {
+                tracing::warn!("control thread affinity: {e}");
+            }
+        }
+    };
+    let rt = RpcRuntime::with_thread_start(pin.clone())?;
     let cookie = cfg.virt_cookie();
     let mut scfg = ServerConfig::new(uplink_ip);
     scfg.local_mac = Some(uplink_mac);
@@ -294,6 +310,7 @@ fn run(cfg: Config) -> Result<()> {
         std::thread::scope(|s| -> Result<_> {
             let stop_ref = &*stop;
             let control = s.spawn(move || {
+                pin();
                 let server = rt.start_server_with(cfg.svc_addr, gateway, tls.as_deref());
                 match &server {
                     Ok(srv) => tracing::info!(addr = %srv.local_addr(), "gRPC service up"),
