@@ -95,7 +95,7 @@ pub fn perf_line(stdout: &str, name: &str) -> Option<(u64, f64, f64, f64)> {
     let line = stdout.lines().find(|l| l.starts_with(&format!("perf {name}:")))?;
     let num = |key: &str| -> Option<f64> {
         let at = line.find(&format!("{key} "))? + key.len() + 1;
-        line[at..].split(|c: char| c == ' ' || c == ',').next()?.parse().ok()
+        line[at..].split([' ', ',']).next()?.parse().ok()
     };
     Some((num("count")? as u64, num("p50")?, num("p99")?, num("max")?))
 }
