@@ -90,9 +90,10 @@ pub fn free_port() -> std::io::Result<u16> {
 
 /// The numbers of a `--perf-print` line such as `perf insertion: count 3,
 /// mean 1.0 us, p50 1.0 us, p99 2.0 us, max 2.0 us`: (count, p50, p99,
-/// max) in microseconds.
+/// max) in microseconds, from the last such line (the one at exit; the
+/// gateway also prints them every few seconds).
 pub fn perf_line(stdout: &str, name: &str) -> Option<(u64, f64, f64, f64)> {
-    let line = stdout.lines().find(|l| l.starts_with(&format!("perf {name}:")))?;
+    let line = stdout.lines().rev().find(|l| l.starts_with(&format!("perf {name}:")))?;
     let num = |key: &str| -> Option<f64> {
         let at = line.find(&format!("{key} "))? + key.len() + 1;
         line[at..].split([' ', ',']).next()?.parse().ok()
@@ -126,7 +127,8 @@ mod tests {
 
     #[test]
     fn perf_lines() {
-        let out = "x\nperf insertion: count 30, mean 1.5 us, p50 1.2 us, p99 9.0 us, max 12.5 us\n";
+        let out = "perf insertion: count 3, mean 1.5 us, p50 1.2 us, p99 9.0 us, max 12.5 us\n\
+                   perf insertion: count 30, mean 1.5 us, p50 1.2 us, p99 9.0 us, max 12.5 us\n";
         assert_eq!(perf_line(out, "insertion"), Some((30, 1.2, 9.0, 12.5)));
         assert_eq!(perf_line(out, "key-gen"), None);
     }
