@@ -18,6 +18,9 @@
 //! - [`GatewayCore`] (`gateway.rs`): the pipeline on a packet core, with
 //!   its rings to and from the control plane (misses, mirrors, held
 //!   packets resubmitted).
+//! - [`OffloadCore`] (`offload_core.rs`): the packet core when the NIC
+//!   runs the pipeline (DOCA): RSS traffic to the control plane, held
+//!   packets back out through the PF.
 //! - [`run_lcores`] / [`poll_loop`] (`lcores.rs`): pinned run-to-completion
 //!   packet cores polling both ports in bursts, with idle back-off.
 //! - [`set_current_thread_cpus`] / [`control_cpus`] (`affinity.rs`): the
@@ -56,6 +59,7 @@ mod lcores;
 mod mbuf;
 mod mempool;
 mod meta;
+mod offload_core;
 mod port;
 mod queue;
 
@@ -71,6 +75,7 @@ pub use lcores::{poll_loop, run as run_lcores, BurstHandler, CoreQueues, CoreSta
 pub use mbuf::Mbuf;
 pub use mempool::Mempool;
 pub use meta::FlowMetadata;
+pub use offload_core::{OffloadCore, OffloadStats};
 pub use port::{Port, PortConfig, PortInfo, PortStats};
 pub use queue::{RxQueue, TxQueue};
 

@@ -39,10 +39,12 @@
 //! come from [`crate::flows`]; randomness and master keys are passed in.
 
 mod lcore;
+pub mod rss;
 pub mod stats;
 pub mod tables;
 
 pub use lcore::{LcorePipeline, Port};
+pub use rss::{classify_rss, RssClass};
 pub use stats::{Counter, PipeStats};
 pub use tables::{AclReject, HwKey, TableOp, Tables};
 

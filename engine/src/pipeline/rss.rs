@@ -1,0 +1,81 @@
+//! What reaches the CPU when the pipeline runs in the NIC (the DOCA Flow
+//! backend): the NIC encrypts, decrypts and checks; the PF's RSS queues
+//! get only egress misses, ARP from the unsecured side and sampled copies,
+//! told apart by the flow metadata the RSS and sampling pipes set, as in
+//! NVIDIA's application (`handle_packet`: the sampling sentinels, else a
+//! miss). Sans-IO: bytes and the metadata in, a class out.
+
+use super::PipelineConfig;
+use crate::wire::{EtherType, EthernetFrame, Ipv4Packet};
+use std::net::Ipv4Addr;
+
+/// What a packet from an RSS queue is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RssClass {
+    /// An egress miss: no tunnel for this inner destination yet.
+    Miss {
+        /// The inner IPv4 destination.
+        dst: Ipv4Addr,
+    },
+    /// A sampled copy (ingress or egress sentinel in the metadata).
+    Sampled {
+        /// The sentinel.
+        meta: u32,
+    },
+    /// ARP (the control plane's to answer or ignore).
+    Arp,
+    /// Neither: not IPv4 or ARP, or truncated. Dropped and counted.
+    Other,
+}
+
+/// Classifies a frame received on an RSS queue with its flow metadata
+/// (`None` when the NIC set none).
+pub fn classify_rss(frame: &[u8], meta: Option<u32>, cfg: &PipelineConfig) -> RssClass {
+    if let Some(m) = meta {
+        if m == cfg.ingress_sample_meta_indicator || m == cfg.egress_sample_meta_indicator {
+            return RssClass::Sampled { meta: m };
+        }
+    }
+    let Ok(eth) = EthernetFrame::new_checked(frame) else { return RssClass::Other };
+    match eth.ethertype() {
+        EtherType::Ipv4 => match Ipv4Packet::new_checked(eth.payload()) {
+            Ok(ip) => RssClass::Miss { dst: ip.dst() },
+            Err(_) => RssClass::Other,
+        },
+        EtherType::Other(0x0806) => RssClass::Arp,
+        _ => RssClass::Other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ipv4_frame(dst: [u8; 4]) -> Vec<u8> {
+        let mut f = vec![0u8; 14 + 28];
+        f[12..14].copy_from_slice(&[0x08, 0x00]);
+        crate::wire::ipv4_emit(&mut f[14..], [10, 0, 0, 1].into(), dst.into(), 17, 0, 64, 28);
+        f
+    }
+
+    #[test]
+    fn misses_samples_arp_and_the_rest() {
+        let cfg = PipelineConfig::default();
+        let f = ipv4_frame([10, 0, 0, 2]);
+        assert_eq!(classify_rss(&f, None, &cfg), RssClass::Miss { dst: [10, 0, 0, 2].into() });
+        // Metadata other than a sentinel: still a miss.
+        assert_eq!(classify_rss(&f, Some(7), &cfg), RssClass::Miss { dst: [10, 0, 0, 2].into() });
+        for m in [cfg.ingress_sample_meta_indicator, cfg.egress_sample_meta_indicator] {
+            assert_eq!(classify_rss(&f, Some(m), &cfg), RssClass::Sampled { meta: m });
+        }
+        let mut arp = vec![0u8; 42];
+        arp[12..14].copy_from_slice(&[0x08, 0x06]);
+        assert_eq!(classify_rss(&arp, None, &cfg), RssClass::Arp);
+        let mut v6 = vec![0u8; 54];
+        v6[12..14].copy_from_slice(&[0x86, 0xdd]);
+        assert_eq!(classify_rss(&v6, None, &cfg), RssClass::Other);
+        for cut in [0, 10, 14, 20, 33] {
+            assert_eq!(classify_rss(&f[..cut], None, &cfg), RssClass::Other, "{cut}");
+        }
+    }
+}
