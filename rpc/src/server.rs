@@ -152,12 +152,13 @@ pub trait TunnelBackend: Send + Sync + 'static {
         }
         Ok(())
     }
-    /// The master keys the datapath derives receive keys from; called at
-    /// start (`invalidated_slot` `None`) and on each rotation, before any
-    /// SPI of the new key is handed out. On rotation the SPIs of
+    /// The master keys the datapath derives receive keys from (`None` when
+    /// the key source is a NIC that keeps them); called at start
+    /// (`invalidated_slot` `None`) and on each rotation, before any SPI of
+    /// the new key is handed out. On rotation the SPIs of
     /// `invalidated_slot` (bit 31) stop decrypting and will be handed out
     /// again: the backend drops their ingress ACL entries.
-    fn set_master_keys(&self, masters: &MasterKeyPair, invalidated_slot: Option<usize>);
+    fn set_master_keys(&self, masters: Option<&MasterKeyPair>, invalidated_slot: Option<usize>);
 }
 
 /// The server's configuration.
@@ -224,6 +225,62 @@ pub struct PoolStats {
 
 const CHUNK: usize = 256;
 
+/// Where the server's SPIs and keys come from: this gateway's own master
+/// keys ([`SoftwareKeys`], for the software datapath, which derives every
+/// receive key from them), or a NIC that keeps its master key to itself
+/// and hands out SPI/key bulks (DOCA's
+/// `doca_flow_crypto_psp_spi_key_bulk_generate`).
+pub trait SpiKeySource: Send + 'static {
+    /// Appends `n` fresh SPIs of the active master key, with their keys
+    /// for `version`.
+    fn bulk_into(
+        &mut self,
+        version: Version,
+        n: usize,
+        out: &mut Vec<SpiKey>,
+    ) -> Result<(), String>;
+    /// Rotates the master key: the active one becomes deprecated (its SPIs
+    /// keep working), the deprecated one is replaced and becomes active.
+    /// Returns the slot now active (bit 31 of its SPIs): the SPIs issued
+    /// from it before are invalid from now on.
+    fn rotate(&mut self) -> usize;
+    /// The master keys, when this source knows them.
+    fn masters(&self) -> Option<&MasterKeyPair>;
+}
+
+/// SPIs and keys from this gateway's own master keys.
+pub struct SoftwareKeys {
+    gen: SpiKeyGenerator,
+    rng: ChaCha20Rng,
+}
+
+impl SoftwareKeys {
+    /// Master keys drawn from `rng`, which also draws the rotated ones.
+    pub fn new(mut rng: ChaCha20Rng) -> SoftwareKeys {
+        SoftwareKeys { gen: SpiKeyGenerator::new(&mut rng), rng }
+    }
+}
+
+impl SpiKeySource for SoftwareKeys {
+    fn bulk_into(
+        &mut self,
+        version: Version,
+        n: usize,
+        out: &mut Vec<SpiKey>,
+    ) -> Result<(), String> {
+        self.gen.bulk_into(version, n, out).map_err(|e| e.to_string())
+    }
+
+    fn rotate(&mut self) -> usize {
+        self.gen.rotate(&mut self.rng);
+        self.gen.active_slot()
+    }
+
+    fn masters(&self) -> Option<&MasterKeyPair> {
+        Some(self.gen.masters())
+    }
+}
+
 struct Queues {
     /// The generator's rotation count the queued keys belong to.
     epoch: u64,
@@ -232,7 +289,8 @@ struct Queues {
 
 /// Pre-generated SPIs and keys, per version.
 struct KeyPool {
-    gen: Mutex<(SpiKeyGenerator, ChaCha20Rng)>,
+    /// The source and its rotation count.
+    gen: Mutex<(Box<dyn SpiKeySource>, u64)>,
     queues: Mutex<Queues>,
     versions: Vec<Version>,
     target: usize,
@@ -247,10 +305,9 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl KeyPool {
-    fn new(mut rng: ChaCha20Rng, versions: Vec<Version>, target: usize) -> KeyPool {
-        let gen = SpiKeyGenerator::new(&mut rng);
+    fn new(source: Box<dyn SpiKeySource>, versions: Vec<Version>, target: usize) -> KeyPool {
         KeyPool {
-            gen: Mutex::new((gen, rng)),
+            gen: Mutex::new((source, 0)),
             queues: Mutex::new(Queues { epoch: 0, ready: Default::default() }),
             versions,
             target,
@@ -276,7 +333,7 @@ impl KeyPool {
                     tracing::warn!("SPI pool refill stopped: {e}");
                     return false;
                 }
-                g.0.rotations()
+                g.1
             };
             let mut q = lock(&self.queues);
             if q.epoch == epoch {
@@ -299,7 +356,7 @@ impl KeyPool {
     }
 
     /// `n` SPIs and keys for `version`.
-    fn take(&self, version: Version, n: usize) -> Result<Vec<SpiKey>, engine::psp::keygen::Error> {
+    fn take(&self, version: Version, n: usize) -> Result<Vec<SpiKey>, String> {
         let idx = usize::from(version.wire());
         let (mut out, left) = {
             let mut q = lock(&self.queues);
@@ -320,22 +377,24 @@ impl KeyPool {
         Ok(out)
     }
 
-    /// Rotates the master key; `publish` sees the new pair before any SPI
-    /// of it is handed out. Queued keys of the old key are dropped.
-    fn rotate(&self, publish: impl FnOnce(&MasterKeyPair, usize)) {
+    /// Rotates the master key; `publish` sees the new pair (when the
+    /// source knows it) and the invalidated slot before any SPI of the new
+    /// key is handed out. Queued keys of the old key are dropped.
+    fn rotate(&self, publish: impl FnOnce(Option<&MasterKeyPair>, usize)) {
         let mut g = lock(&self.gen);
-        let (gen, rng) = &mut *g;
-        gen.rotate(rng);
-        publish(gen.masters(), gen.active_slot());
+        let (source, rotations) = &mut *g;
+        let slot = source.rotate();
+        *rotations += 1;
+        publish(source.masters(), slot);
         let mut q = lock(&self.queues);
-        q.epoch = gen.rotations();
+        q.epoch = *rotations;
         for dq in q.ready.iter_mut() {
             dq.clear();
         }
     }
 
-    fn masters(&self) -> MasterKeyPair {
-        lock(&self.gen).0.masters().clone()
+    fn masters(&self) -> Option<MasterKeyPair> {
+        lock(&self.gen).0.masters().cloned()
     }
 
     fn epoch(&self) -> u64 {
@@ -401,10 +460,21 @@ impl<B: TunnelBackend> Gateway<B> {
     /// As [`Gateway::new`] with the caller's RNG (tests).
     pub fn with_rng(config: ServerConfig, backend: B, mut rng: ChaCha20Rng) -> Gateway<B> {
         let instance_id = rng.next_u64();
+        Self::with_key_source(config, backend, Box::new(SoftwareKeys::new(rng)), instance_id)
+    }
+
+    /// A gateway whose SPIs and keys come from `source` (a NIC's, say),
+    /// with `instance_id` for `Session/Hello` (random per process).
+    pub fn with_key_source(
+        config: ServerConfig,
+        backend: B,
+        source: Box<dyn SpiKeySource>,
+        instance_id: u64,
+    ) -> Gateway<B> {
         let limiter = config.peer_rate_limit.map(|r| Mutex::new(RateLimiter::new(r)));
-        let pool = KeyPool::new(rng, config.versions.clone(), config.pool_size);
+        let pool = KeyPool::new(source, config.versions.clone(), config.pool_size);
         pool.fill_now();
-        backend.set_master_keys(&pool.masters(), None);
+        backend.set_master_keys(pool.masters().as_ref(), None);
         Gateway {
             inner: Arc::new(Inner {
                 config,
@@ -517,8 +587,9 @@ impl<B: TunnelBackend> Gateway<B> {
         }
     }
 
-    /// A copy of the current master keys (what the datapath derives from).
-    pub fn masters(&self) -> MasterKeyPair {
+    /// A copy of the current master keys (what the software datapath
+    /// derives from); `None` when the key source keeps them (a NIC).
+    pub fn masters(&self) -> Option<MasterKeyPair> {
         self.inner.pool.masters()
     }
 
@@ -526,11 +597,7 @@ impl<B: TunnelBackend> Gateway<B> {
     /// for (a request's `reverse_params`): from the same pool and master
     /// keys as those it hands to requesters, so the datapath derives every
     /// receive key from one pair.
-    pub fn allocate_local(
-        &self,
-        version: Version,
-        n: usize,
-    ) -> Result<Vec<SpiKey>, engine::psp::keygen::Error> {
+    pub fn allocate_local(&self, version: Version, n: usize) -> Result<Vec<SpiKey>, String> {
         self.inner.pool.take(version, n)
     }
 

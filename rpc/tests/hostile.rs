@@ -172,9 +172,9 @@ fn rotation_requests_are_limited_to_one_per_gap() {
     cfg.min_peer_rotation_gap = Duration::from_secs(3600);
     let h = Harness::start(cfg);
     let mut c = h.client();
-    let m0 = h.gw.masters();
+    let m0 = h.gw.masters().expect("software keys");
     h.rt.block_on(c.request_key_rotation(true)).unwrap();
-    let m1 = h.gw.masters();
+    let m1 = h.gw.masters().expect("software keys");
     assert_eq!((m1.generation(0), m1.generation(1)), (m0.generation(0), m0.generation(1) + 1));
     for _ in 0..20 {
         let e = h.rt.block_on(c.request_key_rotation(true)).unwrap_err();
@@ -183,7 +183,7 @@ fn rotation_requests_are_limited_to_one_per_gap() {
             "{e}"
         );
     }
-    let m2 = h.gw.masters();
+    let m2 = h.gw.masters().expect("software keys");
     assert_eq!((m2.generation(0), m2.generation(1)), (m1.generation(0), m1.generation(1)));
     assert_eq!(h.gw.key_epoch(), 1);
     // issue_new_keys = false is a no-op, never refused for the gap.

@@ -193,7 +193,7 @@ fn unknown_peers_are_denied() {
         "{err}"
     );
     assert_eq!(h.backend().snapshot(), before);
-    assert_eq!(h.gw.masters().generation(1), 0, "no rotation");
+    assert_eq!(h.gw.masters().expect("software keys").generation(1), 0, "no rotation");
 }
 
 #[test]
@@ -244,14 +244,20 @@ fn key_rotation_flips_the_spi_top_bit_and_keeps_old_spis_until_the_next() {
     assert_eq!(new.spi.0 >> 31, 1, "top bit flips: {}", new.spi);
     assert!(new.spi.0 & 0x7fff_ffff <= 4 * 1024, "counter restarted: {}", new.spi);
     // The deprecated SPI still derives its key, at the server and in the datapath.
-    assert_eq!(h.gw.masters().derive(old.spi, old.version).as_bytes(), old.key.as_bytes());
+    assert_eq!(
+        h.gw.masters().expect("software keys").derive(old.spi, old.version).as_bytes(),
+        old.key.as_bytes()
+    );
     assert_eq!(h.backend().derive(old.spi.0, old.version).as_bytes(), old.key.as_bytes());
-    assert_eq!(h.gw.masters().derive(new.spi, new.version).as_bytes(), new.key.as_bytes());
+    assert_eq!(
+        h.gw.masters().expect("software keys").derive(new.spi, new.version).as_bytes(),
+        new.key.as_bytes()
+    );
 
     h.rt.block_on(c.request_key_rotation(true)).unwrap();
     let newer = ask(&mut c, 4);
     assert_eq!(newer.spi.0 >> 31, 0, "back to master key 0, fresh: {}", newer.spi);
-    assert_eq!(h.gw.masters().generation(0), 1);
+    assert_eq!(h.gw.masters().expect("software keys").generation(0), 1);
     assert_ne!(newer.key.as_bytes(), old.key.as_bytes());
     // The first SPIs are invalidated now, their ACL entries gone; the
     // deprecated one still works.
@@ -385,4 +391,79 @@ fn server_shuts_down_and_frees_its_port() {
     let again = h.rt.start_server(addr, h.gw.clone()).unwrap();
     assert_eq!(again.local_addr(), addr);
     again.shutdown(&h.rt);
+}
+
+/// A NIC that keeps its master key: SPIs count up from 1 under bit 31 of
+/// the active slot, keys are whatever it says (here: the SPI repeated).
+struct NicKeys {
+    slot: u32,
+    next: u32,
+    rotations: std::sync::Arc<std::sync::atomic::AtomicU32>,
+}
+
+impl rpc::server::SpiKeySource for NicKeys {
+    fn bulk_into(
+        &mut self,
+        version: Version,
+        n: usize,
+        out: &mut Vec<engine::psp::keygen::SpiKey>,
+    ) -> Result<(), String> {
+        for _ in 0..n {
+            let spi = engine::psp::Spi(self.slot << 31 | self.next);
+            self.next += 1;
+            let bytes: Vec<u8> =
+                spi.0.to_be_bytes().iter().cycle().take(version.key_len()).copied().collect();
+            let key =
+                engine::psp::kdf::DerivedKey::from_bytes(&bytes).map_err(|e| e.to_string())?;
+            out.push(engine::psp::keygen::SpiKey { spi, key });
+        }
+        Ok(())
+    }
+    fn rotate(&mut self) -> usize {
+        self.rotations.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.slot ^= 1;
+        self.next = 1;
+        self.slot as usize
+    }
+    fn masters(&self) -> Option<&engine::psp::kdf::MasterKeyPair> {
+        None
+    }
+}
+
+#[test]
+fn a_nic_key_source_hands_out_its_own_keys_and_rotates() {
+    let rt = rpc::runtime::RpcRuntime::new().unwrap();
+    let rotations = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let source = NicKeys { slot: 0, next: 1, rotations: rotations.clone() };
+    let gw = rpc::server::Gateway::with_key_source(
+        config(),
+        FakeBackend::default(),
+        Box::new(source),
+        42,
+    );
+    assert!(gw.masters().is_none(), "the NIC keeps its master key");
+    assert!(gw.backend().masters.lock().unwrap().is_none());
+    let server = rt.start_server("127.0.0.1:0".parse().unwrap(), gw.clone()).unwrap();
+    let mut c = rt.block_on(Client::connect(&server.local_addr().to_string(), TIMEOUT)).unwrap();
+    let ask = |c: &mut Client, i: u16| {
+        let r = [TunnelRequest { virt_src: src(1), virt_dst: dst(i), reverse: None }];
+        rt.block_on(c.request_tunnels(&[Version::AesGcm256], &r)).unwrap().remove(0).params
+    };
+    let first = ask(&mut c, 1);
+    assert_eq!(first.spi.0 >> 31, 0);
+    assert_eq!(first.key.as_bytes(), first.spi.0.to_be_bytes().repeat(8).as_slice(), "the NIC's");
+    rt.block_on(gw.rotate_master_key());
+    assert_eq!(rotations.load(std::sync::atomic::Ordering::Relaxed), 1);
+    let second = ask(&mut c, 2);
+    assert_eq!(second.spi.0 >> 31, 1, "the new slot's SPIs: {}", second.spi);
+    rt.block_on(gw.rotate_master_key());
+    // Slot 0 is invalidated: its ACL entries are gone, slot 1's stay.
+    let acl = gw.backend().snapshot().acl;
+    assert_eq!(acl.keys().copied().collect::<Vec<_>>(), vec![second.spi.0]);
+    let mut hello = c.clone();
+    assert_eq!(
+        rt.block_on(hello.hello()).unwrap(),
+        rpc::client::PeerSession::Known { instance_id: 42, key_epoch: 2 }
+    );
+    server.shutdown(&rt);
 }

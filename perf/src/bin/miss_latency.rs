@@ -56,7 +56,7 @@ impl TunnelBackend for Accept {
         Ok(())
     }
     fn remove_egress_tunnel(&self, _: Ipv4Addr, _: Ipv4Addr) {}
-    fn set_master_keys(&self, _: &MasterKeyPair, _: Option<usize>) {}
+    fn set_master_keys(&self, _: Option<&MasterKeyPair>, _: Option<usize>) {}
 }
 
 /// The k-th destination, 11.0.0.1 on.

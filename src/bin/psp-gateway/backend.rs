@@ -171,11 +171,14 @@ impl TunnelBackend for Backend {
         }
     }
 
-    fn set_master_keys(&self, masters: &MasterKeyPair, invalidated_slot: Option<usize>) {
-        // Every core takes the new pair between two bursts.
-        let pair = Arc::new(masters.clone());
-        for ring in &self.0.key_updates {
-            ring.force_push(Arc::clone(&pair));
+    fn set_master_keys(&self, masters: Option<&MasterKeyPair>, invalidated_slot: Option<usize>) {
+        // Every core takes the new pair between two bursts (the software
+        // datapath; with the NIC's keys there is none to take).
+        if let Some(masters) = masters {
+            let pair = Arc::new(masters.clone());
+            for ring in &self.0.key_updates {
+                ring.force_push(Arc::clone(&pair));
+            }
         }
         let Some(slot) = invalidated_slot else { return };
         // SPIs of the invalidated key will be handed out again: their

@@ -244,7 +244,7 @@ fn run(cfg: Config) -> Result<()> {
     // Writing the ACL needs the control plane running: it starts below,
     // before any request can arrive at the server.
     let gateway = Gateway::new(scfg, Backend(dp.clone()))?;
-    let masters = gateway.masters();
+    let masters = gateway.masters().context("the software datapath needs its master keys")?;
 
     let meta = FlowMetadata::register(&eal)?;
     let to_control: ArrayQueue<ControlPacket> = ArrayQueue::new(4096);
