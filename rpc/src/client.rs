@@ -288,7 +288,9 @@ impl Client {
         }
     }
 
-    /// Asks the peer to rotate its master key (when `issue_new_keys`).
+    /// Asks the peer to rotate its master key (DOCA's gateways and ours
+    /// rotate whatever `issue_new_keys` says; some DOCA releases refuse
+    /// `true` as not implemented).
     pub async fn request_key_rotation(&mut self, issue_new_keys: bool) -> Result<(), ClientError> {
         let request_id = self.request_id();
         let resp = self

@@ -818,19 +818,22 @@ impl<B: TunnelBackend> pb::psp_gateway_server::PspGateway for Gateway<B> {
         let (peer, _) = self.peer_allowed(&request)?;
         self.admit(peer, 1)?;
         let req = request.into_inner();
-        if req.issue_new_keys {
-            let gap = self.inner.config.min_peer_rotation_gap;
-            let last = *lock(&self.inner.last_rotation);
-            if let Some(ago) = last.map(|t| t.elapsed()).filter(|ago| *ago < gap) {
-                tracing::warn!(%peer, request_id = req.request_id, "key rotation refused: too soon");
-                return Err(Status::resource_exhausted(format!(
-                    "master key rotated {ago:.1?} ago; at most one rotation per {gap:?}"
-                )));
-            }
-            tokio::task::block_in_place(|| self.rotate_locked());
-            self.inner.pool.refill().await;
-            tracing::info!(%peer, request_id = req.request_id, "master key rotated");
+        // As DOCA's gateway: the request rotates the master key whatever
+        // `issue_new_keys` says. We issue no keys with the answer (the
+        // response has no field for them); peers learn of the new key
+        // epoch through Session/Hello, or ask again when theirs break.
+        let gap = self.inner.config.min_peer_rotation_gap;
+        let last = *lock(&self.inner.last_rotation);
+        if let Some(ago) = last.map(|t| t.elapsed()).filter(|ago| *ago < gap) {
+            tracing::warn!(%peer, request_id = req.request_id, "key rotation refused: too soon");
+            return Err(Status::resource_exhausted(format!(
+                "master key rotated {ago:.1?} ago; at most one rotation per {gap:?}"
+            )));
         }
+        tokio::task::block_in_place(|| self.rotate_locked());
+        self.inner.pool.refill().await;
+        tracing::info!(%peer, request_id = req.request_id, issue_new_keys = req.issue_new_keys,
+            "master key rotated");
         Ok(Response::new(pb::KeyRotationResponse { request_id: req.request_id }))
     }
 }

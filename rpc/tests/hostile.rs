@@ -186,8 +186,9 @@ fn rotation_requests_are_limited_to_one_per_gap() {
     let m2 = h.gw.masters().expect("software keys");
     assert_eq!((m2.generation(0), m2.generation(1)), (m1.generation(0), m1.generation(1)));
     assert_eq!(h.gw.key_epoch(), 1);
-    // issue_new_keys = false is a no-op, never refused for the gap.
-    h.rt.block_on(c.request_key_rotation(false)).unwrap();
+    // issue_new_keys = false rotates too: refused the same.
+    assert!(h.rt.block_on(c.request_key_rotation(false)).is_err());
+    assert_eq!(h.gw.key_epoch(), 1);
 }
 
 #[test]
