@@ -226,6 +226,10 @@ doca_error_t doca_flow_crypto_psp_spi_key_bulk_get(struct doca_flow_crypto_psp_s
 doca_error_t doca_flow_crypto_psp_spi_key_wipe(struct doca_flow_crypto_psp_spi_key_bulk *spi_key_bulk,
 					       uint32_t spi_key_idx);
 doca_error_t doca_flow_crypto_psp_spi_key_bulk_free(struct doca_flow_crypto_psp_spi_key_bulk *spi_key_bulk);
+/* Rotates the port's PSP master key: the active key becomes deprecated (its
+ * SPIs still decrypt), the deprecated one is replaced. Experimental in the
+ * public doca_flow_crypto.h. */
+doca_error_t doca_flow_crypto_psp_master_key_rotate(struct doca_flow_port *port);
 
 /* ---- doca_flow.h (subset) -------------------------------------------- */
 

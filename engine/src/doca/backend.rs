@@ -98,6 +98,12 @@ impl DocaFlowBackend {
         hw_spi_keys(&self.hw, n, version)
     }
 
+    /// The device's SPI/key generator and master-key rotation, for the
+    /// gRPC side while the flow programmer owns this backend.
+    pub fn keys(&self) -> DocaKeys {
+        DocaKeys { hw: self.hw.key_handle() }
+    }
+
     /// The hardware counter of an entry.
     pub fn counter(&self, key: EntryKey) -> Result<Counter, DocaError> {
         hw_query(&self.hw, key)
@@ -106,6 +112,26 @@ impl DocaFlowBackend {
     /// Commits whose hardware steps failed, and the last error.
     pub fn failures(&self) -> (u64, Option<&DocaError>) {
         (self.failures, self.last_error.as_ref())
+    }
+}
+
+/// SPIs and keys from the device (`doca_flow_crypto_psp_spi_key_bulk_*`),
+/// whose PSP master key never leaves the NIC, and its rotation
+/// (`doca_flow_crypto_psp_master_key_rotate`). Calls are serialized.
+#[derive(Debug, Clone)]
+pub struct DocaKeys {
+    hw: hw::KeyHandle,
+}
+
+impl DocaKeys {
+    /// `n` SPI/key pairs of the active master key, for `version`.
+    pub fn generate(&self, n: u32, version: Version) -> Result<Vec<(Spi, DerivedKey)>, DocaError> {
+        hw_handle_spi_keys(&self.hw, n, version)
+    }
+
+    /// Rotates the device's master key.
+    pub fn rotate_master_key(&self) -> Result<(), DocaError> {
+        hw_handle_rotate(&self.hw)
     }
 }
 
@@ -152,6 +178,16 @@ doca_sys::sdk_only! {
     fn hw_query(h: &hw::Hw, key: EntryKey) -> Result<Counter, DocaError> {
         h.query(key)
     }
+    fn hw_handle_spi_keys(
+        h: &hw::KeyHandle,
+        n: u32,
+        v: Version,
+    ) -> Result<Vec<(Spi, DerivedKey)>, DocaError> {
+        h.spi_keys(n, v)
+    }
+    fn hw_handle_rotate(h: &hw::KeyHandle) -> Result<(), DocaError> {
+        h.rotate()
+    }
 }
 
 doca_sys::without_sdk! {
@@ -165,6 +201,16 @@ doca_sys::without_sdk! {
         Err(DocaError::NoSdk)
     }
     fn hw_query(_: &hw::Hw, _: EntryKey) -> Result<Counter, DocaError> {
+        Err(DocaError::NoSdk)
+    }
+    fn hw_handle_spi_keys(
+        _: &hw::KeyHandle,
+        _: u32,
+        _: Version,
+    ) -> Result<Vec<(Spi, DerivedKey)>, DocaError> {
+        Err(DocaError::NoSdk)
+    }
+    fn hw_handle_rotate(_: &hw::KeyHandle) -> Result<(), DocaError> {
         Err(DocaError::NoSdk)
     }
 }
@@ -222,6 +268,45 @@ mod hw {
     // backend (the flow programmer), on pipe queue 0; moving that owner to
     // another thread is what DOCA's per-queue threading model allows.
     unsafe impl Send for Hw {}
+
+    /// The secure port, for key generation and rotation from the gRPC
+    /// side; every call holds the lock, so at most one runs at a time.
+    #[derive(Debug, Clone)]
+    pub(super) struct KeyHandle {
+        port: std::sync::Arc<std::sync::Mutex<PortPtr>>,
+    }
+
+    #[derive(Debug)]
+    struct PortPtr(*mut sys::doca_flow_port);
+
+    // SAFETY: the pointer is only used under KeyHandle's mutex, by the
+    // bulk-key and master-key calls, which touch the port's crypto
+    // context and not its pipe queues; the port outlives every handle
+    // (the gateway stops DOCA Flow only after its control plane and gRPC
+    // runtime have stopped).
+    unsafe impl Send for PortPtr {}
+
+    impl KeyHandle {
+        fn port(&self) -> std::sync::MutexGuard<'_, PortPtr> {
+            self.port.lock().unwrap_or_else(|e| e.into_inner())
+        }
+
+        pub(super) fn spi_keys(
+            &self,
+            n: u32,
+            v: Version,
+        ) -> Result<Vec<(Spi, DerivedKey)>, DocaError> {
+            spi_keys(self.port().0, n, v)
+        }
+
+        pub(super) fn rotate(&self) -> Result<(), DocaError> {
+            let port = self.port();
+            // SAFETY: the port is started and outlives the handle (above).
+            check("doca_flow_crypto_psp_master_key_rotate", unsafe {
+                sys::doca_flow_crypto_psp_master_key_rotate(port.0)
+            })
+        }
+    }
 
     fn check(call: &'static str, rc: sys::doca_error_t) -> Result<(), DocaError> {
         if rc == sys::DOCA_SUCCESS {
@@ -362,6 +447,59 @@ mod hw {
             }
         }
         (a, mask)
+    }
+
+    /// SPI/key pairs from the bulk generator of a started `port`.
+    fn spi_keys(
+        port: *mut sys::doca_flow_port,
+        n: u32,
+        v: Version,
+    ) -> Result<Vec<(Spi, DerivedKey)>, DocaError> {
+        let key_type = if v.key_len() == 16 {
+            sys::DOCA_FLOW_CRYPTO_KEY_128
+        } else {
+            sys::DOCA_FLOW_CRYPTO_KEY_256
+        };
+        let mut bulk = ptr::null_mut();
+        // SAFETY: the port is started; out-pointer to a local.
+        check("doca_flow_crypto_psp_spi_key_bulk_alloc", unsafe {
+            sys::doca_flow_crypto_psp_spi_key_bulk_alloc(port, key_type, n, &mut bulk)
+        })?;
+        let r = (|| {
+            // SAFETY: bulk was allocated above.
+            check("doca_flow_crypto_psp_spi_key_bulk_generate", unsafe {
+                sys::doca_flow_crypto_psp_spi_key_bulk_generate(bulk)
+            })?;
+            let mut out = Vec::with_capacity(n as usize);
+            for i in 0..n {
+                let mut spi = 0u32;
+                let mut words = Zeroizing::new([0u32; 8]);
+                // SAFETY: i < n; words has room for a 256-bit key.
+                check("doca_flow_crypto_psp_spi_key_bulk_get", unsafe {
+                    sys::doca_flow_crypto_psp_spi_key_bulk_get(
+                        bulk,
+                        i,
+                        &mut spi,
+                        words.as_mut_ptr(),
+                    )
+                })?;
+                // SAFETY: i < n.
+                check("doca_flow_crypto_psp_spi_key_wipe", unsafe {
+                    sys::doca_flow_crypto_psp_spi_key_wipe(bulk, i)
+                })?;
+                let mut bytes = Zeroizing::new([0u8; 32]);
+                for (c, w) in bytes.chunks_mut(4).zip(words.iter()) {
+                    c.copy_from_slice(&w.to_ne_bytes());
+                }
+                let key = DerivedKey::from_bytes(&bytes[..v.key_len()])
+                    .map_err(|_| DocaError::Entries(1))?;
+                out.push((Spi(spi), key));
+            }
+            Ok(out)
+        })();
+        // SAFETY: allocated above, not used after.
+        unsafe { sys::doca_flow_crypto_psp_spi_key_bulk_free(bulk) };
+        r
     }
 
     impl Hw {
@@ -833,51 +971,12 @@ mod hw {
             n: u32,
             v: Version,
         ) -> Result<Vec<(Spi, DerivedKey)>, DocaError> {
-            let key_type = if v.key_len() == 16 {
-                sys::DOCA_FLOW_CRYPTO_KEY_128
-            } else {
-                sys::DOCA_FLOW_CRYPTO_KEY_256
-            };
-            let mut bulk = ptr::null_mut();
-            // SAFETY: the port is started; out-pointer to a local.
-            check("doca_flow_crypto_psp_spi_key_bulk_alloc", unsafe {
-                sys::doca_flow_crypto_psp_spi_key_bulk_alloc(self.secure, key_type, n, &mut bulk)
-            })?;
-            let r = (|| {
-                // SAFETY: bulk was allocated above.
-                check("doca_flow_crypto_psp_spi_key_bulk_generate", unsafe {
-                    sys::doca_flow_crypto_psp_spi_key_bulk_generate(bulk)
-                })?;
-                let mut out = Vec::with_capacity(n as usize);
-                for i in 0..n {
-                    let mut spi = 0u32;
-                    let mut words = Zeroizing::new([0u32; 8]);
-                    // SAFETY: i < n; words has room for a 256-bit key.
-                    check("doca_flow_crypto_psp_spi_key_bulk_get", unsafe {
-                        sys::doca_flow_crypto_psp_spi_key_bulk_get(
-                            bulk,
-                            i,
-                            &mut spi,
-                            words.as_mut_ptr(),
-                        )
-                    })?;
-                    // SAFETY: i < n.
-                    check("doca_flow_crypto_psp_spi_key_wipe", unsafe {
-                        sys::doca_flow_crypto_psp_spi_key_wipe(bulk, i)
-                    })?;
-                    let mut bytes = Zeroizing::new([0u8; 32]);
-                    for (c, w) in bytes.chunks_mut(4).zip(words.iter()) {
-                        c.copy_from_slice(&w.to_ne_bytes());
-                    }
-                    let key = DerivedKey::from_bytes(&bytes[..v.key_len()])
-                        .map_err(|_| DocaError::Entries(1))?;
-                    out.push((Spi(spi), key));
-                }
-                Ok(out)
-            })();
-            // SAFETY: allocated above, not used after.
-            unsafe { sys::doca_flow_crypto_psp_spi_key_bulk_free(bulk) };
-            r
+            spi_keys(self.secure, n, v)
+        }
+
+        /// A handle on the secure port's key generator.
+        pub(super) fn key_handle(&self) -> KeyHandle {
+            KeyHandle { port: std::sync::Arc::new(std::sync::Mutex::new(PortPtr(self.secure))) }
         }
 
         /// `doca_flow_resource_query_entry`.

@@ -24,7 +24,7 @@ pub mod probe;
 pub mod select;
 pub mod translate;
 
-pub use backend::{DocaConfig, DocaError, DocaFlowBackend};
+pub use backend::{DocaConfig, DocaError, DocaFlowBackend, DocaKeys};
 pub use probe::{probe, Probe};
 pub use select::{select, Backend, BackendFlag, Selection};
 pub use translate::{

@@ -23,7 +23,7 @@ use crate::config::PerfPrint;
 use crossbeam::channel::{Receiver, Sender};
 use crossbeam::queue::ArrayQueue;
 use engine::dpdk::{ControlPacket, CoreSnapshot, Mbuf, ToControl};
-use engine::flows::{FlowBatch, FlowProgrammer, HeldPackets, HoldOutcome, ReplicatedTables};
+use engine::flows::{FlowBackend, FlowBatch, FlowProgrammer, HeldPackets, HoldOutcome};
 use engine::psp::Version;
 use rpc::client::{Client, PeerSession, TunnelRequest};
 use rpc::params::TunnelParams;
@@ -156,10 +156,11 @@ struct Retry {
     delay: Duration,
 }
 
-/// The control-plane thread's state.
-pub struct ControlPlane<'a> {
+/// The control-plane thread's state, over the flow backend `B` (the
+/// software tables or DOCA Flow): the miss path is the same for both.
+pub struct ControlPlane<'a, B: FlowBackend> {
     dp: Arc<Datapath>,
-    programmer: FlowProgrammer<ReplicatedTables>,
+    programmer: FlowProgrammer<B>,
     to_control: &'a ArrayQueue<ControlPacket>,
     resubmit: &'a [ArrayQueue<Mbuf>],
     next_core: usize,
@@ -190,17 +191,17 @@ pub struct ControlPlane<'a> {
     pub counters: ControlCounters,
 }
 
-impl<'a> ControlPlane<'a> {
+impl<'a, B: FlowBackend> ControlPlane<'a, B> {
     /// A control plane over the datapath's rings.
     pub fn new(
         dp: Arc<Datapath>,
-        programmer: FlowProgrammer<ReplicatedTables>,
+        programmer: FlowProgrammer<B>,
         to_control: &'a ArrayQueue<ControlPacket>,
         resubmit: &'a [ArrayQueue<Mbuf>],
         req: Requests,
         show_rss: bool,
         printing: Printing<'a>,
-    ) -> ControlPlane<'a> {
+    ) -> ControlPlane<'a, B> {
         let (results_tx, results_rx) = crossbeam::channel::unbounded();
         let (checks_tx, checks_rx) = crossbeam::channel::unbounded();
         let latest = vec![None; printing.snapshots.len()];

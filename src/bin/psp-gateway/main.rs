@@ -15,30 +15,29 @@ mod backend;
 mod choose;
 mod config;
 mod control;
+#[cfg(feature = "doca")]
+mod nic;
 mod perf;
+mod serve;
 mod stats;
 mod tunnels;
 
 use anyhow::{bail, Context, Result};
-use backend::{Backend, Datapath};
+use backend::Backend;
 use config::{Config, Parsed};
-use control::{ControlPlane, Printing, Requests};
+use control::{ControlPlane, Printing};
 use crossbeam::queue::ArrayQueue;
 use engine::datapath::{PortSpec, PortsPlan};
 use engine::dpdk::{
-    run_lcores, ControlPacket, CoreQueues, CoreSnapshot, Eal, EalArgs, FlowMetadata, GatewayCore,
-    Mbuf, Mempool, Port, PortConfig, QueueId,
+    ControlPacket, CoreQueues, CoreSnapshot, Eal, EalArgs, FlowMetadata, GatewayCore, Mbuf,
+    Mempool, Port, PortConfig, QueueId,
 };
 use engine::flows::{FlowConfig, FlowProgrammer, ReplicatedTables};
 use engine::pipeline::{LcorePipeline, PipelineConfig};
-use engine::psp::Version;
-use rpc::runtime::RpcRuntime;
-use rpc::server::{Gateway, ServerConfig};
-use std::collections::HashMap;
+use rpc::server::Gateway;
+use serve::Prelude;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
-use std::sync::Arc;
-use tunnels::{Completions, TunnelFactory};
+use tunnels::TunnelFactory;
 
 /// How often `--stat-print` and `--perf-print` print while running.
 const STAT_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
@@ -119,28 +118,7 @@ fn run(cfg: Config) -> Result<()> {
             cfg.repr
         );
     };
-    let Some(uplink_ip) = cfg.uplink_ip else {
-        bail!("--uplink-ip is required: the outer source address of our tunnels");
-    };
-    let Some(local_virt_ip) = cfg.local_virt_ip else {
-        bail!("--local-virt-ip (or -d/--vf-name) is required: this gateway's virtual address");
-    };
-    // Mutual TLS when --grpc-cert/--grpc-key/--grpc-ca are given (the
-    // config requires all three or none); plaintext otherwise, as DOCA.
-    let tls: Option<Arc<rpc::tls::TlsIdentity>> =
-        match (&cfg.grpc_cert, &cfg.grpc_key, &cfg.grpc_ca) {
-            (Some(cert), Some(key), Some(ca)) => Some(Arc::new(
-                rpc::tls::TlsFiles { cert: cert.clone(), key: key.clone(), ca: ca.clone() }
-                    .load()?,
-            )),
-            _ => None,
-        };
-    if tls.is_none() {
-        tracing::warn!(
-            "gRPC runs without TLS (DOCA-compatible): SPIs and keys cross the management \
-             network in clear; give --grpc-cert, --grpc-key and --grpc-ca for mutual TLS"
-        );
-    }
+    let prelude = Prelude::new(&cfg)?;
 
     // Before the EAL pins this thread to the main lcore.
     let allowed_cpus = engine::dpdk::current_thread_cpus();
@@ -164,8 +142,8 @@ fn run(cfg: Config) -> Result<()> {
         }
     }
     let uplink_mac = secure.mac_addr()?;
-    tracing::info!(%uplink_mac, %uplink_ip, secure = secure_name, unsecured = unsecured_name,
-        cores = ?cores, "ports up");
+    tracing::info!(%uplink_mac, uplink_ip = %prelude.uplink_ip, secure = secure_name,
+        unsecured = unsecured_name, cores = ?cores, "ports up");
 
     // One ACL entry per tunnel we are asked for: as many as tunnels.
     // Frames longer than an mbuf holds are dropped as oversized, and so
@@ -181,66 +159,10 @@ fn run(cfg: Config) -> Result<()> {
         pipeline.max_acl_entries,
         std::process::id().into(),
     );
-    let (programmer, flows) = FlowProgrammer::new(
-        tables,
-        FlowConfig {
-            max_tunnels: cfg.max_tunnels,
-            max_acl_entries: cfg.max_tunnels,
-            ..FlowConfig::default()
-        },
-    );
-    let factory = TunnelFactory {
-        uplink_mac,
-        nexthop_mac: cfg.nexthop_dmac.unwrap_or(engine::wire::MacAddr([0xff; 6])),
-        uplink_ip,
-        crypt_offset: cfg.crypt_offset,
-        outer: cfg.outer_ip_type,
-    };
-    let dp = Arc::new(Datapath {
-        flows,
-        completions: Completions::default(),
-        next_batch: AtomicU64::new(1),
-        factory,
-        hw_keys: false,
-        acl_entries: AtomicUsize::new(0),
-        debug_keys: cfg.debug_keys,
-        perf: perf::PerfMetrics::default(),
-        acl: std::sync::Mutex::new(std::collections::HashSet::new()),
-        key_updates: (0..k).map(|_| ArrayQueue::new(1)).collect(),
-        control_thread: std::sync::OnceLock::new(),
-        egress: std::sync::Mutex::new(std::collections::HashSet::new()),
-    });
-
-    // The control plane and the gRPC runtime run off the packet cores'
-    // CPUs: on a busy-polling core's CPU they would wait milliseconds for
-    // a time slice.
-    let datapath_cpus: Vec<usize> = cores.iter().map(|&c| c as usize).collect();
-    let control_cpus = engine::dpdk::control_cpus(&allowed_cpus, &datapath_cpus);
-    tracing::info!(packet_cores = ?cores, control = ?control_cpus, "CPUs");
-    let pin = {
-        let cpus = control_cpus.clone();
-        move || {
-            if let Err(e) = engine::dpdk::set_current_thread_cpus(&cpus) {
-                tracing::warn!("control thread affinity: {e}");
-            }
-        }
-    };
-    let rt = RpcRuntime::with_thread_start(pin.clone())?;
-    let cookie = cfg.virt_cookie();
-    let mut scfg = ServerConfig::new(uplink_ip);
-    scfg.local_mac = Some(uplink_mac);
-    scfg.local_virt_ips.insert(local_virt_ip);
-    let mut peer_of = HashMap::new();
-    for peer in &cfg.peers {
-        scfg.peers.entry(peer.svc_addr.ip()).or_default().extend(peer.virt_ips.iter().copied());
-        for ip in &peer.virt_ips {
-            peer_of.insert(*ip, peer.svc_addr);
-        }
-    }
-    scfg.versions = Version::ALL.to_vec();
-    scfg.max_tunnels = cfg.max_tunnels;
-    scfg.virt_cookie = cookie;
-    scfg.peer_rate_limit = cfg.peer_rate_limit;
+    let (programmer, flows) = FlowProgrammer::new(tables, flow_config(&cfg));
+    let dp = serve::datapath(&cfg, flows, tunnel_factory(&cfg, &prelude, uplink_mac), k, false);
+    let (rt, pin) = serve::control_runtime(&allowed_cpus, &cores)?;
+    let (scfg, peer_of) = serve::server_config(&cfg, &prelude, uplink_mac);
     // Writing the ACL needs the control plane running: it starts below,
     // before any request can arrive at the server.
     let gateway = Gateway::new(scfg, Backend(dp.clone()))?;
@@ -268,76 +190,30 @@ fn run(cfg: Config) -> Result<()> {
             h.publish_snapshots(ring, STAT_INTERVAL / 2);
         }
     }
-    let stop = Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(sig, Arc::clone(&stop))?;
-    }
-
-    let requests = Requests {
-        rt: rt.handle().clone(),
-        gateway: gateway.clone(),
-        peer_of,
-        local_virt_ip,
-        version: cfg.psp_version,
-        virt_cookie: cookie,
-        tls: tls.clone(),
-        rotation: cfg.key_rotation_interval,
-    };
-    let mut control = ControlPlane::new(
+    let stop = serve::stop_on_signals()?;
+    let control = ControlPlane::new(
         dp.clone(),
         programmer,
         &to_control,
         &resubmit,
-        requests,
+        serve::requests(&cfg, &prelude, &rt, &gateway, peer_of),
         cfg.show_rss_rx_packets,
-        Printing {
-            snapshots: &snapshots,
-            stat_print: cfg.stat_print,
-            perf_print: cfg.perf_print,
-            every: STAT_INTERVAL,
-        },
+        printing(&cfg, &snapshots),
     );
-    let (core_stats, counters) = {
-        let mut queues = Vec::with_capacity(k);
-        for q in 0..cfg.core_mask.queues() {
-            queues.push(CoreQueues {
-                unsecured_rx: unsecured.rx_queue(QueueId(q))?,
-                unsecured_tx: unsecured.tx_queue(QueueId(q))?,
-                secure_rx: secure.rx_queue(QueueId(q))?,
-                secure_tx: secure.tx_queue(QueueId(q))?,
-            });
-        }
-        std::thread::scope(|s| -> Result<_> {
-            let stop_ref = &*stop;
-            let control = s.spawn(move || {
-                pin();
-                let server = rt.start_server_with(cfg.svc_addr, gateway, tls.as_deref());
-                match &server {
-                    Ok(srv) => tracing::info!(addr = %srv.local_addr(), "gRPC service up"),
-                    Err(e) => {
-                        tracing::error!("-s/--svc-addr {}: {e}", cfg.svc_addr);
-                        stop_ref.store(true, std::sync::atomic::Ordering::Relaxed);
-                    }
-                }
-                if cfg.static_tunnels {
-                    control.connect_all();
-                }
-                control.run(stop_ref);
-                if let Ok(srv) = server {
-                    srv.shutdown(&rt);
-                }
-                if cfg.perf_print.is_some() {
-                    control.print_perf_only();
-                }
-                control.counters
-            });
-            let stats = run_lcores(&eal, &cores, queues, &mut handlers, cfg.idle_backoff, stop_ref);
-            // A core that failed stops the others and the control plane.
-            stop_ref.store(true, std::sync::atomic::Ordering::Relaxed);
-            let counters = control.join().map_err(|_| anyhow::anyhow!("control plane panicked"))?;
-            Ok((stats?, counters))
-        })?
-    };
+    let queues = core_queues(&cfg, &mut secure, &mut unsecured)?;
+    let (core_stats, counters) = serve::serve(
+        &cfg,
+        &eal,
+        &cores,
+        queues,
+        &mut handlers,
+        control,
+        rt,
+        gateway,
+        prelude.tls.clone(),
+        pin,
+        &stop,
+    )?;
     stats::print_final(&core_stats, &handlers, &counters, cfg.stat_print);
     drop(handlers);
     for port in [&mut secure, &mut unsecured] {
@@ -348,26 +224,82 @@ fn run(cfg: Config) -> Result<()> {
     Ok(())
 }
 
+/// The flow programmer's limits: one ACL entry per tunnel.
+fn flow_config(cfg: &Config) -> FlowConfig {
+    FlowConfig {
+        max_tunnels: cfg.max_tunnels,
+        max_acl_entries: cfg.max_tunnels,
+        ..FlowConfig::default()
+    }
+}
+
+/// Our side of every tunnel's outer headers.
+fn tunnel_factory(cfg: &Config, p: &Prelude, uplink_mac: engine::wire::MacAddr) -> TunnelFactory {
+    TunnelFactory {
+        uplink_mac,
+        nexthop_mac: cfg.nexthop_dmac.unwrap_or(engine::wire::MacAddr([0xff; 6])),
+        uplink_ip: p.uplink_ip,
+        crypt_offset: cfg.crypt_offset,
+        outer: cfg.outer_ip_type,
+    }
+}
+
+/// What the control plane prints, from the cores' snapshots.
+fn printing<'a>(cfg: &Config, snapshots: &'a [ArrayQueue<CoreSnapshot>]) -> Printing<'a> {
+    Printing {
+        snapshots,
+        stat_print: cfg.stat_print,
+        perf_print: cfg.perf_print,
+        every: STAT_INTERVAL,
+    }
+}
+
+/// Queue `q` of both ports for packet core `q`.
+fn core_queues<'p>(
+    cfg: &Config,
+    secure: &'p mut Port,
+    unsecured: &'p mut Port,
+) -> Result<Vec<CoreQueues<'p>>> {
+    let mut queues = Vec::new();
+    for q in 0..cfg.core_mask.queues() {
+        queues.push(CoreQueues {
+            unsecured_rx: unsecured.rx_queue(QueueId(q))?,
+            unsecured_tx: unsecured.tx_queue(QueueId(q))?,
+            secure_rx: secure.rx_queue(QueueId(q))?,
+            secure_tx: secure.tx_queue(QueueId(q))?,
+        });
+    }
+    Ok(queues)
+}
+
 /// The DOCA Flow backend: the EAL with the `-p` device in hardware-steering
-/// mode, both ports started, then DOCA Flow with every pipe. Without the
-/// SDK, [`engine::doca::DocaFlowBackend::new`] returns `NoSdk` before any
-/// DOCA call (and `choose` already refuses DOCA then); errors come out as
-/// one line naming `--backend doca`.
+/// mode, both ports started, then DOCA Flow with every pipe; the NIC
+/// encrypts, decrypts and checks, the packet cores ([`OffloadCore`]) poll
+/// the RSS queues and hand misses to the same control plane as the
+/// software datapath's, which resubmits held packets through the PF. SPIs
+/// and keys come from the device (its master key never leaves it). Without
+/// the SDK, [`engine::doca::DocaFlowBackend::new`] returns `NoSdk` before
+/// any DOCA call (and `choose` already refuses DOCA then); errors come out
+/// as one line naming `--backend doca`.
 #[cfg(feature = "doca")]
 fn run_doca(cfg: &Config, plan: &PortsPlan) -> Result<()> {
     use engine::doca::{DocaConfig, DocaFlowBackend, DocaPorts};
-    use engine::dpdk::PortId;
+    use engine::dpdk::{OffloadCore, PortId};
     let PortSpec::Pci(pci) = &plan.secure else {
         bail!("--backend doca: -p must be the PCI address of the DOCA device");
     };
+    let prelude = Prelude::new(cfg)?;
     // mlx5 hardware steering (HWS) with extended metadata, as NVIDIA's PSP
     // Gateway application probes its PF. UNVERIFIED without hardware.
     let mut args = eal_args(cfg, plan);
     for a in args.iter_mut().filter(|a| a.starts_with(pci.as_str())) {
         a.push_str(",dv_flow_en=2,dv_xmeta_en=4");
     }
+    let allowed_cpus = engine::dpdk::current_thread_cpus();
     let mut eal = Eal::init(&args).context("--backend doca: EAL init")?;
     eal.set_remove_runtime_dir(true);
+    let cores = cfg.core_mask.cores().to_vec();
+    let k = cores.len();
     let pool = Mempool::new(&eal, "pspgw_mbufs", 8191, 256, Mempool::DEFAULT_DATA_ROOM)?;
     let mut secure = Port::by_name(&eal, pci)?;
     // The unsecured side: a DPDK device by name, or the first representor
@@ -381,35 +313,80 @@ fn run_doca(cfg: &Config, plan: &PortsPlan) -> Result<()> {
             Port::by_id(&eal, PortId(id))?
         }
     };
-    let queues = cfg.core_mask.queues();
-    let pcfg = PortConfig { rx_queues: queues, tx_queues: queues, ..PortConfig::default() };
+    let nq = cfg.core_mask.queues();
+    let pcfg = PortConfig { rx_queues: nq, tx_queues: nq, ..PortConfig::default() };
     for port in [&mut secure, &mut unsecured] {
         port.configure(&pcfg, &pool)?;
         port.start()?;
     }
+    let uplink_mac = secure.mac_addr()?;
+    let pipeline = PipelineConfig { max_acl_entries: cfg.max_tunnels, ..cfg.pipeline_config() };
     let doca = DocaConfig {
-        pipeline: PipelineConfig { max_acl_entries: cfg.max_tunnels, ..cfg.pipeline_config() },
+        pipeline,
         ports: DocaPorts {
             secure: secure.id().0,
             unsecured: unsecured.id().0,
-            secure_mac: secure.mac_addr()?,
+            secure_mac: uplink_mac,
             unsecured_mac: unsecured.mac_addr()?,
             next_hop_mac: cfg.nexthop_dmac.unwrap_or(engine::wire::MacAddr([0xff; 6])),
         },
         pci: pci.clone(),
-        rss_queues: queues,
+        rss_queues: nq,
     };
-    let started = DocaFlowBackend::new(doca).map_err(|e| anyhow::anyhow!("--backend doca: {e}"));
-    let r = started.and_then(|_backend| {
-        // DOCA Flow is up with every pipe; what is missing is the DOCA-mode
-        // packet cores (RSS queues: misses to the control plane and
-        // resubmission through the secure port) and the control plane over
-        // this backend. Refuse rather than run without a miss path.
-        Err(anyhow::anyhow!(
-            "--backend doca: DOCA Flow started, but this build has no DOCA-mode packet cores \
-             (miss path) yet; use --backend software"
-        ))
-    });
+    let r = (|| -> Result<()> {
+        let backend =
+            DocaFlowBackend::new(doca).map_err(|e| anyhow::anyhow!("--backend doca: {e}"))?;
+        let keys = backend.keys();
+        let (programmer, flows) = FlowProgrammer::new(backend, flow_config(cfg));
+        let dp = serve::datapath(cfg, flows, tunnel_factory(cfg, &prelude, uplink_mac), k, true);
+        let (rt, pin) = serve::control_runtime(&allowed_cpus, &cores)?;
+        let (scfg, peer_of) = serve::server_config(cfg, &prelude, uplink_mac);
+        let instance_id = {
+            use rand_core::{RngCore, SeedableRng};
+            rand_chacha::ChaCha20Rng::try_from_os_rng()?.next_u64()
+        };
+        let gateway = Gateway::with_key_source(
+            scfg,
+            Backend(dp.clone()),
+            Box::new(nic::NicKeys::new(keys)),
+            instance_id,
+        );
+        let meta = FlowMetadata::register(&eal)?;
+        let to_control: ArrayQueue<ControlPacket> = ArrayQueue::new(4096);
+        let resubmit: Vec<ArrayQueue<Mbuf>> = (0..k).map(|_| ArrayQueue::new(1024)).collect();
+        let snapshots: Vec<ArrayQueue<CoreSnapshot>> = Vec::new();
+        let mut handlers: Vec<OffloadCore<'_>> = resubmit
+            .iter()
+            .map(|ring| OffloadCore::new(pipeline, meta, &to_control, ring))
+            .collect();
+        let stop = serve::stop_on_signals()?;
+        let control = ControlPlane::new(
+            dp.clone(),
+            programmer,
+            &to_control,
+            &resubmit,
+            serve::requests(cfg, &prelude, &rt, &gateway, peer_of),
+            cfg.show_rss_rx_packets,
+            printing(cfg, &snapshots),
+        );
+        let queues = core_queues(cfg, &mut secure, &mut unsecured)?;
+        let (core_stats, counters) = serve::serve(
+            cfg,
+            &eal,
+            &cores,
+            queues,
+            &mut handlers,
+            control,
+            rt,
+            gateway,
+            prelude.tls.clone(),
+            pin,
+            &stop,
+        )?;
+        let offload: Vec<engine::dpdk::OffloadStats> = handlers.iter().map(|h| h.stats()).collect();
+        stats::print_final_offload(&core_stats, &offload, &counters);
+        Ok(())
+    })();
     for port in [&mut secure, &mut unsecured] {
         let _ = port.stop();
     }

@@ -58,6 +58,40 @@ pub fn print_final(
     }
     println!("pipe counters (packets / bytes):");
     print_pipes(&pipes);
+    print_cores(cores);
+    for (i, h) in handlers.iter().enumerate() {
+        let c = h.control_stats();
+        let (hits, misses) = h.pipeline().key_cache_stats();
+        println!(
+            "core {i}: to control {} (ring full {}), mirrors without mbuf {}, key cache {hits} hits / {misses} misses",
+            c.to_control, c.control_ring_full, c.mirror_no_mbuf
+        );
+    }
+    println!("control plane: {control:?}");
+}
+
+/// The final statistics of an offloaded pipeline (DOCA): the NIC counts
+/// the packets it encrypts and decrypts; the cores count what reached
+/// them on the RSS queues.
+#[cfg(feature = "doca")]
+pub fn print_final_offload(
+    cores: &[CoreStats],
+    offload: &[engine::dpdk::OffloadStats],
+    control: &ControlCounters,
+) {
+    println!(
+        "psp-gateway (DOCA offload): {} tunnels up; {} misses",
+        control.tunnels_up, control.misses
+    );
+    print_cores(cores);
+    for (i, o) in offload.iter().enumerate() {
+        println!("core {i}: {o:?}");
+    }
+    println!("control plane: {control:?}");
+}
+
+/// Each packet core's receive, transmit and idle counters.
+fn print_cores(cores: &[CoreStats]) {
     for s in cores {
         println!(
             "core {}: rx host {} rx uplink {} tx uplink {} tx host {} tx-full {} \
@@ -77,13 +111,4 @@ pub fn print_final(
             s.backoff.slept_us
         );
     }
-    for (i, h) in handlers.iter().enumerate() {
-        let c = h.control_stats();
-        let (hits, misses) = h.pipeline().key_cache_stats();
-        println!(
-            "core {i}: to control {} (ring full {}), mirrors without mbuf {}, key cache {hits} hits / {misses} misses",
-            c.to_control, c.control_ring_full, c.mirror_no_mbuf
-        );
-    }
-    println!("control plane: {control:?}");
 }

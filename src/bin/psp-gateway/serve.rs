@@ -1,0 +1,205 @@
+//! What the software datapath and DOCA offload share once their ports are
+//! up: the checks of the flags both need, the control threads' CPUs and
+//! runtime, the datapath handle of the gRPC side, the service's
+//! configuration, and the run itself (gRPC service and control plane on a
+//! thread, packet cores here) until SIGINT/SIGTERM.
+
+use crate::backend::{Backend, Datapath};
+use crate::config::Config;
+use crate::control::{ControlCounters, ControlPlane, Requests};
+use crate::tunnels::{Completions, TunnelFactory};
+use anyhow::{bail, Result};
+use crossbeam::queue::ArrayQueue;
+use engine::dpdk::{run_lcores, BurstHandler, CoreQueues, CoreStats, Eal};
+use engine::flows::{FlowBackend, FlowClient};
+use engine::psp::Version;
+use rpc::runtime::RpcRuntime;
+use rpc::server::{Gateway, ServerConfig};
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+/// The flags every backend needs, checked.
+pub struct Prelude {
+    /// `--uplink-ip`.
+    pub uplink_ip: IpAddr,
+    /// `--local-virt-ip` (or from `-d`).
+    pub local_virt_ip: Ipv4Addr,
+    /// Mutual TLS, when configured.
+    pub tls: Option<Arc<rpc::tls::TlsIdentity>>,
+}
+
+impl Prelude {
+    /// Checks the addresses and loads the TLS files.
+    pub fn new(cfg: &Config) -> Result<Prelude> {
+        let Some(uplink_ip) = cfg.uplink_ip else {
+            bail!("--uplink-ip is required: the outer source address of our tunnels");
+        };
+        let Some(local_virt_ip) = cfg.local_virt_ip else {
+            bail!("--local-virt-ip (or -d/--vf-name) is required: this gateway's virtual address");
+        };
+        // Mutual TLS when --grpc-cert/--grpc-key/--grpc-ca are given (the
+        // config requires all three or none); plaintext otherwise, as DOCA.
+        let tls = match (&cfg.grpc_cert, &cfg.grpc_key, &cfg.grpc_ca) {
+            (Some(cert), Some(key), Some(ca)) => Some(Arc::new(
+                rpc::tls::TlsFiles { cert: cert.clone(), key: key.clone(), ca: ca.clone() }
+                    .load()?,
+            )),
+            _ => None,
+        };
+        if tls.is_none() {
+            tracing::warn!(
+                "gRPC runs without TLS (DOCA-compatible): SPIs and keys cross the management \
+                 network in clear; give --grpc-cert, --grpc-key and --grpc-ca for mutual TLS"
+            );
+        }
+        Ok(Prelude { uplink_ip, local_virt_ip, tls })
+    }
+}
+
+/// Pins the calling thread to the control CPUs.
+pub type Pin = Arc<dyn Fn() + Send + Sync>;
+
+/// The gRPC runtime, with its threads (and, through the returned [`Pin`],
+/// the control plane's) off the packet cores' CPUs: on a busy-polling
+/// core's CPU they would wait milliseconds for a time slice. `allowed`:
+/// this process's CPUs, read before the EAL pinned the main thread.
+pub fn control_runtime(allowed: &[usize], cores: &[u32]) -> Result<(RpcRuntime, Pin)> {
+    let datapath_cpus: Vec<usize> = cores.iter().map(|&c| c as usize).collect();
+    let cpus = engine::dpdk::control_cpus(allowed, &datapath_cpus);
+    tracing::info!(packet_cores = ?cores, control = ?cpus, "CPUs");
+    let pin: Pin = Arc::new(move || {
+        if let Err(e) = engine::dpdk::set_current_thread_cpus(&cpus) {
+            tracing::warn!("control thread affinity: {e}");
+        }
+    });
+    let p = Arc::clone(&pin);
+    Ok((RpcRuntime::with_thread_start(move || p())?, pin))
+}
+
+/// The gRPC side's handle on the datapath.
+pub fn datapath(
+    cfg: &Config,
+    flows: FlowClient,
+    factory: TunnelFactory,
+    cores: usize,
+    hw_keys: bool,
+) -> Arc<Datapath> {
+    Arc::new(Datapath {
+        flows,
+        completions: Completions::default(),
+        next_batch: AtomicU64::new(1),
+        factory,
+        hw_keys,
+        acl_entries: AtomicUsize::new(0),
+        debug_keys: cfg.debug_keys,
+        perf: crate::perf::PerfMetrics::default(),
+        acl: std::sync::Mutex::new(std::collections::HashSet::new()),
+        key_updates: (0..cores).map(|_| ArrayQueue::new(1)).collect(),
+        control_thread: std::sync::OnceLock::new(),
+        egress: std::sync::Mutex::new(std::collections::HashSet::new()),
+    })
+}
+
+/// The service's configuration, and which peer serves each remote
+/// virtual address.
+pub fn server_config(
+    cfg: &Config,
+    p: &Prelude,
+    uplink_mac: engine::wire::MacAddr,
+) -> (ServerConfig, HashMap<Ipv4Addr, SocketAddr>) {
+    let mut scfg = ServerConfig::new(p.uplink_ip);
+    scfg.local_mac = Some(uplink_mac);
+    scfg.local_virt_ips.insert(p.local_virt_ip);
+    let mut peer_of = HashMap::new();
+    for peer in &cfg.peers {
+        scfg.peers.entry(peer.svc_addr.ip()).or_default().extend(peer.virt_ips.iter().copied());
+        for ip in &peer.virt_ips {
+            peer_of.insert(*ip, peer.svc_addr);
+        }
+    }
+    scfg.versions = Version::ALL.to_vec();
+    scfg.max_tunnels = cfg.max_tunnels;
+    scfg.virt_cookie = cfg.virt_cookie();
+    scfg.peer_rate_limit = cfg.peer_rate_limit;
+    (scfg, peer_of)
+}
+
+/// What the control plane needs to ask peers for tunnels.
+pub fn requests(
+    cfg: &Config,
+    p: &Prelude,
+    rt: &RpcRuntime,
+    gateway: &Gateway<Backend>,
+    peer_of: HashMap<Ipv4Addr, SocketAddr>,
+) -> Requests {
+    Requests {
+        rt: rt.handle().clone(),
+        gateway: gateway.clone(),
+        peer_of,
+        local_virt_ip: p.local_virt_ip,
+        version: cfg.psp_version,
+        virt_cookie: cfg.virt_cookie(),
+        tls: p.tls.clone(),
+        rotation: cfg.key_rotation_interval,
+    }
+}
+
+/// SIGINT and SIGTERM set the returned flag.
+pub fn stop_on_signals() -> Result<Arc<AtomicBool>> {
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, Arc::clone(&stop))?;
+    }
+    Ok(stop)
+}
+
+/// The run: the gRPC service and the control plane on a thread of their
+/// own (pinned by `pin`), the packet cores on `cores` (the first on this
+/// thread, DPDK's main lcore), until `stop`. A core that fails stops the
+/// rest. Returns the cores' and the control plane's counters.
+#[allow(clippy::too_many_arguments)] // the parts of one run, built by the caller
+pub fn serve<B: FlowBackend + Send, H: BurstHandler>(
+    cfg: &Config,
+    eal: &Eal,
+    cores: &[u32],
+    queues: Vec<CoreQueues<'_>>,
+    handlers: &mut [H],
+    mut control: ControlPlane<'_, B>,
+    rt: RpcRuntime,
+    gateway: Gateway<Backend>,
+    tls: Option<Arc<rpc::tls::TlsIdentity>>,
+    pin: Pin,
+    stop: &AtomicBool,
+) -> Result<(Vec<CoreStats>, ControlCounters)> {
+    std::thread::scope(|s| -> Result<_> {
+        let control = s.spawn(move || {
+            pin();
+            let server = rt.start_server_with(cfg.svc_addr, gateway, tls.as_deref());
+            match &server {
+                Ok(srv) => tracing::info!(addr = %srv.local_addr(), "gRPC service up"),
+                Err(e) => {
+                    tracing::error!("-s/--svc-addr {}: {e}", cfg.svc_addr);
+                    stop.store(true, Ordering::Relaxed);
+                }
+            }
+            if cfg.static_tunnels {
+                control.connect_all();
+            }
+            control.run(stop);
+            if let Ok(srv) = server {
+                srv.shutdown(&rt);
+            }
+            if cfg.perf_print.is_some() {
+                control.print_perf_only();
+            }
+            control.counters
+        });
+        let stats = run_lcores(eal, cores, queues, handlers, cfg.idle_backoff, stop);
+        // A core that failed stops the others and the control plane.
+        stop.store(true, Ordering::Relaxed);
+        let counters = control.join().map_err(|_| anyhow::anyhow!("control plane panicked"))?;
+        Ok((stats?, counters))
+    })
+}
