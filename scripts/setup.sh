@@ -9,6 +9,8 @@ command -v pkg-config >/dev/null || need_apt+=(pkg-config)
 command -v python3 >/dev/null || need_apt+=(python3)
 python3 -m pip --version >/dev/null 2>&1 || need_apt+=(python3-pip)
 command -v cc >/dev/null || need_apt+=(build-essential)
+# libfuzzer-sys (the fuzz targets, checked by scripts/test.sh) builds C++.
+command -v c++ >/dev/null || need_apt+=(g++)
 command -v cmp >/dev/null || need_apt+=(diffutils)
 # DPDK (dpdk-sys links libdpdk, found with pkg-config) and libclang (bindgen).
 pkg-config --exists libdpdk 2>/dev/null || need_apt+=(libdpdk-dev)

@@ -12,6 +12,9 @@ cargo clippy --workspace --all-targets --release -- -D warnings
 # doca-sys's declaration file when no DOCA SDK is installed.
 cargo clippy -p engine --features doca --all-targets --release -- -D warnings
 cargo clippy -p psp-gateway --features doca --all-targets --release -- -D warnings
+# The fuzz targets live outside the workspace (cargo-fuzz); type-check them
+# so an engine change cannot leave them broken.
+cargo check --manifest-path fuzz/Cargo.toml --bins --quiet
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0

@@ -159,7 +159,9 @@ impl MissesCase {
 
         // Flow programmer, one core; the ACL entry for our SPI is published
         // before the core starts, so no good packet races it.
-        let cfg = PipelineConfig { log2_sample_rate: 0, ..PipelineConfig::default() };
+        // Sampling on, so S-bit packets from the peer are mirrored; at 1 in
+        // 2^16 none of our 40 egress packets is (the core's draw is seeded).
+        let cfg = PipelineConfig { log2_sample_rate: 16, ..PipelineConfig::default() };
         let (backend, mut readers) =
             ReplicatedTables::new(1, cfg.max_tunnels, cfg.max_acl_entries, 9);
         let (mut programmer, client) = FlowProgrammer::new(backend, FlowConfig::default());

@@ -190,7 +190,7 @@ fn pipeline(cfg: PipelineConfig) -> LcorePipeline {
     let mut ops = Vec::new();
     for (i, (&(dst, ..), encap)) in TUNNELS.iter().zip(&w.tunnels).enumerate() {
         let entry = TunnelEntry { slot: i as u32, generation: i as u64 + 1, encap: encap.clone() };
-        ops.push(TableOp::SetTunnel(dst, entry));
+        ops.push(TableOp::SetTunnel(dst, entry, None));
     }
     for (i, p) in PEERS.iter().enumerate().filter(|(_, p)| p.in_acl) {
         let entry = AclEntry { slot: i as u32, generation: i as u64 + 1 };
@@ -498,9 +498,9 @@ fn ingress(u: &mut Input<'_>, cfg: &PipelineConfig) {
         Action::Forward(Port::Unsecured)
     };
     assert_eq!(v.action, want, "peer {pi} kind {kind:#x} src {src}");
-    // The S bit mirrors every packet that decrypted.
+    // With sampling on, the S bit mirrors every packet that decrypted.
     let decrypted = !matches!(want, Action::Drop(DropReason::Oversized | DropReason::RootDefault));
-    assert_eq!(v.mirror_to_rss.is_some(), sample && decrypted);
+    assert_eq!(v.mirror_to_rss.is_some(), sample && decrypted && cfg.log2_sample_rate > 0);
     if want == Action::Forward(Port::Unsecured) {
         // The round trip: the original inner frame, under the outer MACs.
         let mut b = VecBuf::new(&pkt);

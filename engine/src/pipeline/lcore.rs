@@ -268,7 +268,10 @@ impl LcorePipeline {
         let n = buf.data().len();
         self.stats.ingress_decrypt.hit(n);
         let mut v = Verdict::new(Action::Forward(Port::Unsecured));
-        if info.sample {
+        // As DOCA's ingress_sampling_pipe, which exists only with sampling
+        // on: otherwise a sender setting S on every packet would have each
+        // one copied to the control plane.
+        if info.sample && self.sample_mask != 0 {
             self.stats.ingress_sampling.hit(n);
             self.stats.rss.hit(n);
             v.mirror_to_rss = Some(self.cfg.ingress_sample_meta_indicator);

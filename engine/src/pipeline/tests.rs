@@ -276,7 +276,8 @@ fn psp_packet(spi: u32, src: Ipv4Addr, sample: bool) -> VecBuf {
 #[test]
 fn ingress_sampling_and_acl() {
     let m = masters_b();
-    let mut gb = Gw::new(PipelineConfig::default(), 1);
+    // Sampling on (`--sample-rate 1`): S-bit packets are mirrored.
+    let mut gb = Gw::new(PipelineConfig { log2_sample_rate: 1, ..PipelineConfig::default() }, 1);
     let other = Ipv4Addr::new(10, 9, 9, 9);
     gb.program(vec![
         FlowRequest::InsertAcl { spi: Spi(0x20), src: SRC },
@@ -300,6 +301,13 @@ fn ingress_sampling_and_acl() {
     let s = *gb.core().stats();
     assert_eq!(s.ingress_decrypt.packets, 5);
     assert_eq!(s.ingress_sampling.packets, 2);
+    // Sampling off: the S bit is not acted on, nothing is copied up.
+    let mut off = Gw::new(PipelineConfig::default(), 1);
+    off.program(vec![FlowRequest::InsertAcl { spi: Spi(0x20), src: SRC }]);
+    let mut b = psp_packet(0x20, SRC, true);
+    let v = off.core().process(Port::Secure, &mut b, 0, &m);
+    assert_eq!(v, Verdict { action: Action::Forward(Port::Unsecured), mirror_to_rss: None });
+    assert_eq!(off.core().stats().ingress_sampling.packets, 0);
     assert_eq!(s.ingress_acl.packets, 2);
     assert_eq!(s.ingress_acl_unknown_spi.packets, 1);
     assert_eq!(s.ingress_acl_wrong_source.packets, 2);
