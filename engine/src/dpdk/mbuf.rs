@@ -70,8 +70,21 @@ impl Mbuf {
 
     /// Length of the packet (`data_len`, which is `pkt_len` for one segment).
     pub fn len(&self) -> usize {
-        // SAFETY: self owns a valid mbuf.
-        usize::from(unsafe { dpdk_sys::pspgw_pktmbuf_data_len(self.as_ptr()) })
+        // Read in Rust rather than through the shim: the fast path reads it
+        // several times per packet and a call across the C boundary is not
+        // inlined.
+        // SAFETY: self owns a valid mbuf; data_len is a plain field of it.
+        usize::from(unsafe { (*self.as_ptr()).data_len })
+    }
+
+    /// `rte_pktmbuf_mtod`: the start of the data (`buf_addr + data_off`).
+    pub(crate) fn mtod(&self) -> *mut u8 {
+        // SAFETY: self owns a valid mbuf whose data starts data_off bytes
+        // into its buffer (DPDK's invariant, kept by every shim call).
+        unsafe {
+            let m = self.as_ptr();
+            (*m).buf_addr.cast::<u8>().add(usize::from((*m).data_off))
+        }
     }
 
     /// Whether the packet is empty.
@@ -117,30 +130,29 @@ impl PacketBuf for Mbuf {
         // SAFETY: a single-segment mbuf's data is data_len initialised
         // bytes at mtod inside its buffer, owned by self and borrowed
         // shared for the slice's lifetime.
-        unsafe {
-            let p = dpdk_sys::pspgw_pktmbuf_mtod(self.as_ptr()).cast::<u8>();
-            core::slice::from_raw_parts(p, self.len())
-        }
+        unsafe { core::slice::from_raw_parts(self.mtod(), self.len()) }
     }
 
     fn data_mut(&mut self) -> &mut [u8] {
         let len = self.len();
         // SAFETY: as in data(); the buffer is not shared (single owner,
         // direct mbuf), and &mut self makes the borrow exclusive.
-        unsafe {
-            let p = dpdk_sys::pspgw_pktmbuf_mtod(self.as_ptr()).cast::<u8>();
-            core::slice::from_raw_parts_mut(p, len)
-        }
+        unsafe { core::slice::from_raw_parts_mut(self.mtod(), len) }
     }
 
     fn headroom(&self) -> usize {
-        // SAFETY: self owns a valid mbuf.
-        usize::from(unsafe { dpdk_sys::pspgw_pktmbuf_headroom(self.as_ptr()) })
+        // SAFETY: self owns a valid mbuf: rte_pktmbuf_headroom is data_off.
+        usize::from(unsafe { (*self.as_ptr()).data_off })
     }
 
     fn tailroom(&self) -> usize {
-        // SAFETY: self owns a valid mbuf.
-        usize::from(unsafe { dpdk_sys::pspgw_pktmbuf_tailroom(self.as_ptr()) })
+        // SAFETY: self owns a valid mbuf; these are plain fields of it.
+        let (buf_len, off, len) = unsafe {
+            let m = self.as_ptr();
+            ((*m).buf_len, (*m).data_off, (*m).data_len)
+        };
+        // rte_pktmbuf_tailroom: what is left of the buffer after the data.
+        usize::from(buf_len).saturating_sub(usize::from(off) + usize::from(len))
     }
 
     fn prepend(&mut self, n: usize) -> Result<(), buf::Error> {
