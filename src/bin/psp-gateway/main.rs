@@ -25,22 +25,17 @@ mod tunnels;
 use anyhow::{bail, Context, Result};
 use backend::Backend;
 use config::{Config, Parsed};
-use control::{ControlPlane, Printing};
-use crossbeam::queue::ArrayQueue;
 use engine::datapath::{PortSpec, PortsPlan};
 use engine::dpdk::{
-    ControlPacket, CoreQueues, CoreSnapshot, Eal, EalArgs, FlowMetadata, GatewayCore, Mbuf,
-    Mempool, Port, PortConfig, QueueId,
+    CoreQueues, Eal, EalArgs, FlowMetadata, GatewayCore, Mempool, Port, PortConfig, QueueId,
 };
 use engine::flows::{FlowConfig, FlowProgrammer, ReplicatedTables};
 use engine::pipeline::{LcorePipeline, PipelineConfig};
 use rpc::server::Gateway;
-use serve::Prelude;
+use serve::{ControlSide, Prelude, Rings};
 use std::process::ExitCode;
+use std::sync::Arc;
 use tunnels::TunnelFactory;
-
-/// How often `--stat-print` and `--perf-print` print while running.
-const STAT_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
 
 fn main() -> ExitCode {
     let cfg = match Config::from_args(std::env::args_os()) {
@@ -169,51 +164,29 @@ fn run(cfg: Config) -> Result<()> {
     let masters = gateway.masters().context("the software datapath needs its master keys")?;
 
     let meta = FlowMetadata::register(&eal)?;
-    let to_control: ArrayQueue<ControlPacket> = ArrayQueue::new(4096);
-    let resubmit: Vec<ArrayQueue<Mbuf>> = (0..k).map(|_| ArrayQueue::new(1024)).collect();
-    let snapshots: Vec<ArrayQueue<CoreSnapshot>> = (0..k).map(|_| ArrayQueue::new(1)).collect();
+    let rings = Rings::new(k, cfg.stat_print);
     let mut handlers: Vec<GatewayCore<'_>> = readers
         .into_iter()
-        .zip(&resubmit)
+        .zip(&rings.resubmit)
         .enumerate()
         .map(|(i, (reader, ring))| {
             let pipe = LcorePipeline::new(pipeline, i as u16, reader);
             let seed = u64::from(std::process::id()) << 16 | i as u64;
-            GatewayCore::new(pipe, &masters, &pool, meta, &to_control, ring, seed)
+            GatewayCore::new(pipe, &masters, &pool, meta, &rings.to_control, ring, seed)
         })
         .collect();
     for (h, ring) in handlers.iter_mut().zip(&dp.key_updates) {
         h.take_key_updates(ring);
     }
-    if cfg.stat_print {
-        for (h, ring) in handlers.iter_mut().zip(&snapshots) {
-            h.publish_snapshots(ring, STAT_INTERVAL / 2);
-        }
+    for (h, ring) in handlers.iter_mut().zip(&rings.snapshots) {
+        h.publish_snapshots(ring, serve::STAT_INTERVAL / 2);
     }
-    let stop = serve::stop_on_signals()?;
-    let control = ControlPlane::new(
-        dp.clone(),
-        programmer,
-        &to_control,
-        &resubmit,
-        serve::requests(&cfg, &prelude, &rt, &gateway, peer_of),
-        cfg.show_rss_rx_packets,
-        printing(&cfg, &snapshots),
-    );
     let queues = core_queues(&cfg, &mut secure, &mut unsecured)?;
-    let (core_stats, counters) = serve::serve(
-        &cfg,
-        &eal,
-        &cores,
-        queues,
-        &mut handlers,
-        control,
-        rt,
-        gateway,
-        prelude.tls.clone(),
-        pin,
-        &stop,
-    )?;
+    // The cores hold on to dp's key mailboxes: the control side shares it.
+    let side =
+        ControlSide { dp: Arc::clone(&dp), programmer, rings: &rings, rt, pin, gateway, peer_of };
+    let (core_stats, counters) =
+        serve::serve(&cfg, &prelude, &eal, &cores, queues, &mut handlers, side)?;
     stats::print_final(&core_stats, &handlers, &counters, cfg.stat_print);
     drop(handlers);
     for port in [&mut secure, &mut unsecured] {
@@ -241,16 +214,6 @@ fn tunnel_factory(cfg: &Config, p: &Prelude, uplink_mac: engine::wire::MacAddr) 
         uplink_ip: p.uplink_ip,
         crypt_offset: cfg.crypt_offset,
         outer: cfg.outer_ip_type,
-    }
-}
-
-/// What the control plane prints, from the cores' snapshots.
-fn printing<'a>(cfg: &Config, snapshots: &'a [ArrayQueue<CoreSnapshot>]) -> Printing<'a> {
-    Printing {
-        snapshots,
-        stat_print: cfg.stat_print,
-        perf_print: cfg.perf_print,
-        every: STAT_INTERVAL,
     }
 }
 
@@ -352,37 +315,16 @@ fn run_doca(cfg: &Config, plan: &PortsPlan) -> Result<()> {
             instance_id,
         );
         let meta = FlowMetadata::register(&eal)?;
-        let to_control: ArrayQueue<ControlPacket> = ArrayQueue::new(4096);
-        let resubmit: Vec<ArrayQueue<Mbuf>> = (0..k).map(|_| ArrayQueue::new(1024)).collect();
-        let snapshots: Vec<ArrayQueue<CoreSnapshot>> = Vec::new();
-        let mut handlers: Vec<OffloadCore<'_>> = resubmit
+        let rings = Rings::new(k, false);
+        let mut handlers: Vec<OffloadCore<'_>> = rings
+            .resubmit
             .iter()
-            .map(|ring| OffloadCore::new(pipeline, meta, &to_control, ring))
+            .map(|ring| OffloadCore::new(pipeline, meta, &rings.to_control, ring))
             .collect();
-        let stop = serve::stop_on_signals()?;
-        let control = ControlPlane::new(
-            dp.clone(),
-            programmer,
-            &to_control,
-            &resubmit,
-            serve::requests(cfg, &prelude, &rt, &gateway, peer_of),
-            cfg.show_rss_rx_packets,
-            printing(cfg, &snapshots),
-        );
         let queues = core_queues(cfg, &mut secure, &mut unsecured)?;
-        let (core_stats, counters) = serve::serve(
-            cfg,
-            &eal,
-            &cores,
-            queues,
-            &mut handlers,
-            control,
-            rt,
-            gateway,
-            prelude.tls.clone(),
-            pin,
-            &stop,
-        )?;
+        let side = ControlSide { dp, programmer, rings: &rings, rt, pin, gateway, peer_of };
+        let (core_stats, counters) =
+            serve::serve(cfg, &prelude, &eal, &cores, queues, &mut handlers, side)?;
         let offload: Vec<engine::dpdk::OffloadStats> = handlers.iter().map(|h| h.stats()).collect();
         stats::print_final_offload(&core_stats, &offload, &counters);
         Ok(())

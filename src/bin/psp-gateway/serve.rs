@@ -6,12 +6,14 @@
 
 use crate::backend::{Backend, Datapath};
 use crate::config::Config;
-use crate::control::{ControlCounters, ControlPlane, Requests};
+use crate::control::{ControlCounters, ControlPlane, Printing, Requests};
 use crate::tunnels::{Completions, TunnelFactory};
 use anyhow::{bail, Result};
 use crossbeam::queue::ArrayQueue;
-use engine::dpdk::{run_lcores, BurstHandler, CoreQueues, CoreStats, Eal};
-use engine::flows::{FlowBackend, FlowClient};
+use engine::dpdk::{
+    run_lcores, BurstHandler, ControlPacket, CoreQueues, CoreSnapshot, CoreStats, Eal, Mbuf,
+};
+use engine::flows::{FlowBackend, FlowClient, FlowProgrammer};
 use engine::psp::Version;
 use rpc::runtime::RpcRuntime;
 use rpc::server::{Gateway, ServerConfig};
@@ -19,6 +21,53 @@ use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
+
+/// How often `--stat-print` and `--perf-print` print while running.
+pub const STAT_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The rings between the packet cores and the control plane.
+pub struct Rings {
+    /// Misses, ARP and sampled copies, up to the control plane.
+    pub to_control: ArrayQueue<ControlPacket>,
+    /// Held packets, back to each core.
+    pub resubmit: Vec<ArrayQueue<Mbuf>>,
+    /// Each core's counters for `--stat-print` (none when the cores do
+    /// not publish them).
+    pub snapshots: Vec<ArrayQueue<CoreSnapshot>>,
+}
+
+impl Rings {
+    /// Rings for `cores` packet cores, with snapshot slots when `snapshots`.
+    pub fn new(cores: usize, snapshots: bool) -> Rings {
+        Rings {
+            to_control: ArrayQueue::new(4096),
+            resubmit: (0..cores).map(|_| ArrayQueue::new(1024)).collect(),
+            snapshots: if snapshots {
+                (0..cores).map(|_| ArrayQueue::new(1)).collect()
+            } else {
+                Vec::new()
+            },
+        }
+    }
+}
+
+/// The control side of a run: what the control plane drives and serves.
+pub struct ControlSide<'r, B: FlowBackend> {
+    /// The gRPC side's handle on the datapath.
+    pub dp: Arc<Datapath>,
+    /// The flow programmer over the backend.
+    pub programmer: FlowProgrammer<B>,
+    /// The rings to and from the packet cores.
+    pub rings: &'r Rings,
+    /// The gRPC runtime and the pinning of control threads.
+    pub rt: RpcRuntime,
+    /// Pins a thread to the control CPUs.
+    pub pin: Pin,
+    /// The gRPC service.
+    pub gateway: Gateway<Backend>,
+    /// Which peer serves each remote virtual address.
+    pub peer_of: HashMap<Ipv4Addr, SocketAddr>,
+}
 
 /// The flags every backend needs, checked.
 pub struct Prelude {
@@ -156,23 +205,36 @@ pub fn stop_on_signals() -> Result<Arc<AtomicBool>> {
 }
 
 /// The run: the gRPC service and the control plane on a thread of their
-/// own (pinned by `pin`), the packet cores on `cores` (the first on this
-/// thread, DPDK's main lcore), until `stop`. A core that fails stops the
-/// rest. Returns the cores' and the control plane's counters.
-#[allow(clippy::too_many_arguments)] // the parts of one run, built by the caller
+/// own (pinned to the control CPUs), the packet cores on `cores` (the first
+/// on this thread, DPDK's main lcore), until SIGINT or SIGTERM. A core that
+/// fails stops the rest. Returns the cores' and the control plane's
+/// counters.
 pub fn serve<B: FlowBackend + Send, H: BurstHandler>(
     cfg: &Config,
+    p: &Prelude,
     eal: &Eal,
     cores: &[u32],
     queues: Vec<CoreQueues<'_>>,
     handlers: &mut [H],
-    mut control: ControlPlane<'_, B>,
-    rt: RpcRuntime,
-    gateway: Gateway<Backend>,
-    tls: Option<Arc<rpc::tls::TlsIdentity>>,
-    pin: Pin,
-    stop: &AtomicBool,
+    side: ControlSide<'_, B>,
 ) -> Result<(Vec<CoreStats>, ControlCounters)> {
+    let ControlSide { dp, programmer, rings, rt, pin, gateway, peer_of } = side;
+    let stop = &*stop_on_signals()?;
+    let mut control = ControlPlane::new(
+        dp,
+        programmer,
+        &rings.to_control,
+        &rings.resubmit,
+        requests(cfg, p, &rt, &gateway, peer_of),
+        cfg.show_rss_rx_packets,
+        Printing {
+            snapshots: &rings.snapshots,
+            stat_print: cfg.stat_print,
+            perf_print: cfg.perf_print,
+            every: STAT_INTERVAL,
+        },
+    );
+    let tls = p.tls.clone();
     std::thread::scope(|s| -> Result<_> {
         let control = s.spawn(move || {
             pin();
