@@ -25,7 +25,7 @@ use common::{masters, read_pcap, write_pcap, TempDir};
 use crossbeam::queue::ArrayQueue;
 use engine::dpdk::{
     run_lcores, ControlPacket, CoreQueues, CoreSnapshot, Eal, EalArgs, FlowMetadata, GatewayCore,
-    Mbuf, Mempool, Port, PortConfig, QueueId, ToControl,
+    Mbuf, Mempool, Port, PortConfig, ToControl,
 };
 use engine::flows::ReplicatedTables;
 use engine::flows::{FlowBatch, FlowConfig, FlowProgrammer, FlowRequest, HeldPackets, HoldOutcome};
@@ -177,12 +177,7 @@ impl MissesCase {
         let to_peer = Arc::new(common::tunnel(peer_spi, Version::AesGcm128, &peer));
         let (mut misses, mut arps, mut samples, mut released) = (0, 0, 0u64, 0);
         let stats = {
-            let queues = vec![CoreQueues {
-                unsecured_rx: host.rx_queue(QueueId(0)).unwrap(),
-                unsecured_tx: host.tx_queue(QueueId(0)).unwrap(),
-                secure_rx: net.rx_queue(QueueId(0)).unwrap(),
-                secure_tx: net.tx_queue(QueueId(0)).unwrap(),
-            }];
+            let queues = CoreQueues::claim_all(&host, &net, 1).unwrap();
             std::thread::scope(|s| {
                 // The control plane.
                 s.spawn(|| {
@@ -482,12 +477,7 @@ impl HostileCase {
         let stop = AtomicBool::new(false);
         let t0 = Instant::now();
         let stats = {
-            let queues = vec![CoreQueues {
-                unsecured_rx: host.rx_queue(QueueId(0)).unwrap(),
-                unsecured_tx: host.tx_queue(QueueId(0)).unwrap(),
-                secure_rx: net.rx_queue(QueueId(0)).unwrap(),
-                secure_tx: net.tx_queue(QueueId(0)).unwrap(),
-            }];
+            let queues = CoreQueues::claim_all(&host, &net, 1).unwrap();
             std::thread::scope(|s| {
                 // Stops the core once it has taken every packet (or after
                 // 20 s: a core that stalls fails the checks below).

@@ -11,7 +11,7 @@ mod common;
 use common::{masters, read_pcap, write_pcap, TempDir};
 
 use engine::dpdk::{
-    run_lcores, Burst, BurstHandler, CoreQueues, Eal, EalArgs, Mempool, Port, PortConfig, QueueId,
+    run_lcores, Burst, BurstHandler, CoreQueues, Eal, EalArgs, Mempool, Port, PortConfig,
 };
 use engine::psp::cache::{CachedKeys, KeyCache};
 use engine::psp::decap::{decap, DecapOptions};
@@ -130,14 +130,7 @@ fn two_packet_cores_encrypt_and_decrypt_pcap_traffic() {
     let stop = AtomicBool::new(false);
     let expected = (2 * per_q * cpus.len()) as u64;
     let stats = {
-        let core_queues: Vec<CoreQueues<'_>> = (0..queues)
-            .map(|q| CoreQueues {
-                unsecured_rx: host.rx_queue(QueueId(q)).unwrap(),
-                unsecured_tx: host.tx_queue(QueueId(q)).unwrap(),
-                secure_rx: net.rx_queue(QueueId(q)).unwrap(),
-                secure_tx: net.tx_queue(QueueId(q)).unwrap(),
-            })
-            .collect();
+        let core_queues = CoreQueues::claim_all(&host, &net, queues).unwrap();
         let mut handlers: Vec<PspHandler> = cpus
             .iter()
             .map(|_| PspHandler {

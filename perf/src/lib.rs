@@ -83,6 +83,45 @@ impl Gateway {
     }
 }
 
+/// The command line of a gateway under test: secure port `net_null`
+/// (transmit only), unsecured port `unsecured`, one core, virtual address
+/// `local_virt`, gRPC on `svc`, peers from `tunnels_file`, room for
+/// `max_tunnels`, `--perf-print perf_print`.
+pub fn gateway_args(
+    unsecured: &str,
+    local_virt: std::net::Ipv4Addr,
+    svc: &str,
+    tunnels_file: &std::path::Path,
+    max_tunnels: u32,
+    perf_print: &str,
+) -> Vec<String> {
+    let (virt, file, max) =
+        (local_virt.to_string(), tunnels_file.to_string_lossy(), max_tunnels.to_string());
+    [
+        "-p",
+        "net_null0,no-rx=1",
+        "-r",
+        unsecured,
+        "-m",
+        "0x1",
+        "--local-virt-ip",
+        &virt,
+        "--uplink-ip",
+        "fd00::1",
+        "-s",
+        svc,
+        "-f",
+        &file,
+        "-x",
+        &max,
+        "--perf-print",
+        perf_print,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
 /// A free TCP port on 127.0.0.1 (bound and released).
 pub fn free_port() -> std::io::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())

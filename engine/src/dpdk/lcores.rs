@@ -16,6 +16,8 @@
 use super::burst::Burst;
 use super::eal::Eal;
 use super::error::{Error, Result};
+use super::ids::QueueId;
+use super::port::Port;
 use super::queue::{RxQueue, TxQueue};
 use crate::datapath::{Backoff, BackoffStats, IdleAction};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -50,6 +52,27 @@ pub struct CoreQueues<'p> {
     pub secure_rx: RxQueue<'p>,
     /// Transmit queue of the secure uplink.
     pub secure_tx: TxQueue<'p>,
+}
+
+impl<'p> CoreQueues<'p> {
+    /// Queue `q` of both ports for packet core `q`, for `0..cores`: each
+    /// queue claimed once, on the caller's thread.
+    pub fn claim_all(
+        unsecured: &'p Port,
+        secure: &'p Port,
+        cores: u16,
+    ) -> Result<Vec<CoreQueues<'p>>> {
+        (0..cores)
+            .map(|q| {
+                Ok(CoreQueues {
+                    unsecured_rx: unsecured.rx_queue(QueueId(q))?,
+                    unsecured_tx: unsecured.tx_queue(QueueId(q))?,
+                    secure_rx: secure.rx_queue(QueueId(q))?,
+                    secure_tx: secure.tx_queue(QueueId(q))?,
+                })
+            })
+            .collect()
+    }
 }
 
 /// Counters of one packet core, on a cache line of their own.

@@ -106,29 +106,15 @@ fn main() -> Result<()> {
     let ips: Vec<String> = (0..a.misses).map(|k| dst(k).to_string()).collect();
     std::fs::write(&tunnels_file, format!("{peer_addr}:{}\n", ips.join(",")))?;
     let tap = format!("pspmiss{}", std::process::id() % 100_000);
-    let args: Vec<String> = [
-        "-p",
-        "net_null0,no-rx=1",
-        "-r",
+    let svc = format!("127.0.0.1:{}", perf::free_port()?);
+    let args = perf::gateway_args(
         &format!("net_tap0,iface={tap}"),
-        "-m",
-        "0x1",
-        "--local-virt-ip",
-        &local_virt.to_string(),
-        "--uplink-ip",
-        "fd00::1",
-        "-s",
-        &format!("127.0.0.1:{}", perf::free_port()?),
-        "-f",
-        &tunnels_file.to_string_lossy(),
-        "-x",
-        &(a.misses * 2).to_string(),
-        "--perf-print",
+        local_virt,
+        &svc,
+        &tunnels_file,
+        a.misses * 2,
         "all",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    );
     let gw = perf::Gateway::start(&gw_bin, &args, "MISS_LATENCY_VERBOSE")?;
 
     // The kernel side of the tap: a route to every destination through a

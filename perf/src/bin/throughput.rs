@@ -14,7 +14,7 @@ use clap::{Parser, ValueEnum};
 use crossbeam::queue::ArrayQueue;
 use engine::dpdk::{
     run_lcores, ControlPacket, CoreQueues, Eal, EalArgs, FlowMetadata, GatewayCore, Mbuf, Mempool,
-    Port, PortConfig, QueueId,
+    Port, PortConfig,
 };
 use engine::flows::{FlowBatch, FlowConfig, FlowProgrammer, FlowRequest, ReplicatedTables};
 use engine::pipeline::{LcorePipeline, PipelineConfig};
@@ -189,15 +189,7 @@ fn main() -> Result<()> {
             Dir::Encrypt => (&replay, &sink),
             Dir::Decrypt => (&sink, &replay),
         };
-        let mut q = Vec::with_capacity(k);
-        for i in 0..a.lcores {
-            q.push(CoreQueues {
-                unsecured_rx: host.rx_queue(QueueId(i))?,
-                unsecured_tx: host.tx_queue(QueueId(i))?,
-                secure_rx: net.rx_queue(QueueId(i))?,
-                secure_tx: net.tx_queue(QueueId(i))?,
-            });
-        }
+        let q = CoreQueues::claim_all(host, net, a.lcores)?;
         let t0 = Instant::now();
         let stats = std::thread::scope(|s| {
             s.spawn(|| {

@@ -76,33 +76,17 @@ fn main() -> Result<()> {
     }
     let svc = format!("127.0.0.1:{}", perf::free_port()?);
     let local_virt = Ipv4Addr::new(192, 168, 0, 1);
-    let args: Vec<String> = [
-        "-p",
-        "net_null0,no-rx=1",
-        "-r",
+    let mut args = perf::gateway_args(
         "net_null1,no-rx=1",
-        "-m",
-        "0x1",
-        "--local-virt-ip",
-        &local_virt.to_string(),
-        "--uplink-ip",
-        "fd00::1",
-        "-s",
+        local_virt,
         &svc,
-        "-f",
-        &tunnels_file.to_string_lossy(),
-        "-x",
-        &a.tunnels.to_string(),
-        "--perf-print",
+        &tunnels_file,
+        a.tunnels,
         "insertion",
-        // One peer (this harness) asks for everything: measure capacity,
-        // not the per-peer limit.
-        "--peer-rate-limit",
-        "0",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    );
+    // One peer (this harness) asks for everything: measure capacity, not
+    // the per-peer limit.
+    args.extend(["--peer-rate-limit".to_string(), "0".to_string()]);
     let child = perf::Gateway::start(&gw, &args, "TUNNEL_SETUP_VERBOSE")?;
     let pid = child.pid();
     let rss_before = rss_kb(pid);

@@ -27,7 +27,7 @@ use backend::Backend;
 use config::{Config, Parsed};
 use engine::datapath::{PortSpec, PortsPlan};
 use engine::dpdk::{
-    CoreQueues, Eal, EalArgs, FlowMetadata, GatewayCore, Mempool, Port, PortConfig, QueueId,
+    CoreQueues, Eal, EalArgs, FlowMetadata, GatewayCore, Mempool, Port, PortConfig,
 };
 use engine::flows::{FlowConfig, FlowProgrammer, ReplicatedTables};
 use engine::pipeline::{LcorePipeline, PipelineConfig};
@@ -181,7 +181,7 @@ fn run(cfg: Config) -> Result<()> {
     for (h, ring) in handlers.iter_mut().zip(&rings.snapshots) {
         h.publish_snapshots(ring, serve::STAT_INTERVAL / 2);
     }
-    let queues = core_queues(&cfg, &mut secure, &mut unsecured)?;
+    let queues = CoreQueues::claim_all(&unsecured, &secure, cfg.core_mask.queues())?;
     // The cores hold on to dp's key mailboxes: the control side shares it.
     let side =
         ControlSide { dp: Arc::clone(&dp), programmer, rings: &rings, rt, pin, gateway, peer_of };
@@ -215,24 +215,6 @@ fn tunnel_factory(cfg: &Config, p: &Prelude, uplink_mac: engine::wire::MacAddr) 
         crypt_offset: cfg.crypt_offset,
         outer: cfg.outer_ip_type,
     }
-}
-
-/// Queue `q` of both ports for packet core `q`.
-fn core_queues<'p>(
-    cfg: &Config,
-    secure: &'p mut Port,
-    unsecured: &'p mut Port,
-) -> Result<Vec<CoreQueues<'p>>> {
-    let mut queues = Vec::new();
-    for q in 0..cfg.core_mask.queues() {
-        queues.push(CoreQueues {
-            unsecured_rx: unsecured.rx_queue(QueueId(q))?,
-            unsecured_tx: unsecured.tx_queue(QueueId(q))?,
-            secure_rx: secure.rx_queue(QueueId(q))?,
-            secure_tx: secure.tx_queue(QueueId(q))?,
-        });
-    }
-    Ok(queues)
 }
 
 /// The DOCA Flow backend: the EAL with the `-p` device in hardware-steering
@@ -321,7 +303,7 @@ fn run_doca(cfg: &Config, plan: &PortsPlan) -> Result<()> {
             .iter()
             .map(|ring| OffloadCore::new(pipeline, meta, &rings.to_control, ring))
             .collect();
-        let queues = core_queues(cfg, &mut secure, &mut unsecured)?;
+        let queues = CoreQueues::claim_all(&unsecured, &secure, cfg.core_mask.queues())?;
         let side = ControlSide { dp, programmer, rings: &rings, rt, pin, gateway, peer_of };
         let (core_stats, counters) =
             serve::serve(cfg, &prelude, &eal, &cores, queues, &mut handlers, side)?;
