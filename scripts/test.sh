@@ -6,6 +6,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
+# setup.sh's package plan, checked against the package list of a fresh
+# machine of this kind rather than against this machine.
+setup_tests=$(bash scripts/test-setup.sh)
+echo "$setup_tests"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --release -- -D warnings
 # The DOCA Flow backend (feature doca, off by default): type-checked against
@@ -21,7 +25,8 @@ status=0
 cargo test -p engine --features doca --release --lib doca 2>&1 | tee "$log" || status=$?
 cargo test -p psp-gateway --features doca --release --bin psp-gateway choose 2>&1 | tee -a "$log" || status=$?
 cargo test --workspace --release 2>&1 | tee -a "$log" || status=$?
-passed=$(awk '/^test result:/ {s += $4} END {print s + 0}' "$log")
+echo "$setup_tests" >> "$log"
+passed=$(awk '/^test result:/ {s += $4} /^setup-plan:/ {s += $2} END {print s + 0}' "$log")
 failed=$(awk '/^test result:/ {s += $6} END {print s + 0}' "$log")
 echo "tests: $passed passed, $failed failed"
 exit "$status"
