@@ -23,6 +23,14 @@
 #                                pings vm2: held packets stay bounded, the
 #                                requests to the dead peer back off, and
 #                                vm2's traffic loses nothing.
+#   scripts/faults.sh startup [N]
+#                                gw1 and gw2 started at the same instant N
+#                                times (default 20): each comes up on its
+#                                first start although the af_packet PMD's
+#                                fanout groups can collide; then a collision
+#                                made certain (a pid namespace and a
+#                                squatter): the gateway starts itself again
+#                                under a new pid and carries traffic.
 #   scripts/faults.sh soak [SECONDS]
 #                                mixed traffic (UDP both ways, TCP bursts,
 #                                ping) for SECONDS (default 600) with key
@@ -31,7 +39,7 @@
 #                                every drop counter of both gateways.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-MODE=${1:?usage: scripts/faults.sh restart|rotation|shutdown|soak [SECONDS]}
+MODE=${1:?usage: scripts/faults.sh restart|rotation|shutdown|slowpeer|startup [N]|soak [SECONDS]}
 OUT=${OUT:-demo-out/faults-$MODE}
 rm -rf "$OUT"; mkdir -p "$OUT"
 
@@ -235,6 +243,64 @@ PY
     for n in 1 2; do echo "--- gw$n final counters"; counters $n; done
     echo "--- gw2 before its restart"; grep -E "^psp-gateway:" "$OUT/gw2-before-restart.log" || echo "   (killed: no final counters)"
     echo "faults soak: done"
+    ;;
+startup)
+    # Two gateways started at the same instant, N times: DPDK 22.11's
+    # af_packet PMD names its fanout groups pid ^ ifindex, so two processes
+    # collide now and then; each gateway must still come up on its first
+    # start, and stop cleanly.
+    N=${2:-20}
+    echo "== $N times: gw1 and gw2 started together, then stopped (SIGTERM)"
+    for i in $(seq $N); do
+        launch_gw 1 $(gw_args 1) "${COMMON[@]}"
+        launch_gw 2 $(gw_args 2) "${COMMON[@]}"
+        wait_gw 1 || { echo "FAIL: start $i: gw1 did not come up on its first start"; exit 1; }
+        wait_gw 2 || { echo "FAIL: start $i: gw2 did not come up on its first start"; exit 1; }
+        kill -TERM $GW1_PID $GW2_PID
+        for n in 1 2; do
+            eval pid=\$GW${n}_PID
+            rc=0; wait $pid || rc=$?
+            [ $rc = 0 ] || { echo "FAIL: start $i: gw$n exited $rc after SIGTERM"; tail -20 "$OUT/gw$n.log"; exit 1; }
+        done
+        GW1_PID=""; GW2_PID=""
+    done
+    RESTARTS=$(cat "$OUT"/gw[12].log | grep -c "starting again under a new pid" || true)
+    echo "   $((2 * N)) of $((2 * N)) gateways up on their first start; $RESTARTS met a fanout" \
+         "group collision and started themselves again under a new pid"
+    # A collision made certain: gw1 is pid 1 of a new pid namespace, and a
+    # squatter holds fanout group 1 ^ ifindex(${P}u1) on another interface.
+    IFINDEX=$(cat /sys/class/net/${P}u1/ifindex); GROUP=$(( (1 ^ IFINDEX) & 0xffff ))
+    echo "== gw1 as pid 1 of a pid namespace; fanout group $GROUP held on ${P}h2 by another process"
+    python3 -c '
+import socket, struct, sys, time
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
+s.bind((sys.argv[1], 0x0003))
+s.setsockopt(263, 18, struct.pack("I", int(sys.argv[2]) | (0x8000 | 0x1000) << 16))  # SOL_PACKET, PACKET_FANOUT
+print("holding", flush=True)
+time.sleep(300)' ${P}h2 $GROUP > "$OUT/squatter.txt" &
+    SQUATTER=$!; EXTRA_PIDS="$EXTRA_PIDS $SQUATTER"
+    for _ in $(seq 50); do grep -q holding "$OUT/squatter.txt" && break; sleep 0.1; done
+    grep -q holding "$OUT/squatter.txt" || { echo "FAIL: the squatter could not hold group $GROUP"; exit 1; }
+    LAUNCH_WRAP="unshare --pid --fork --kill-child" launch_gw 1 $(gw_args 1) "${COMMON[@]}"
+    launch_gw 2 $(gw_args 2) "${COMMON[@]}"
+    wait_gw 1 || { echo "FAIL: gw1 did not come up past the collision"; exit 1; }
+    wait_gw 2 || { echo "FAIL: gw2 did not come up"; exit 1; }
+    grep -q "fanout group $GROUP of ${P}u1 (pid 1 ^ ifindex $IFINDEX) is held by another process" "$OUT/gw1.log" ||
+        { echo "FAIL: gw1 did not see the collision"; tail -20 "$OUT/gw1.log"; exit 1; }
+    echo "   gw1 saw it: $(grep -o 'fanout group [0-9]* of .*new pid' "$OUT/gw1.log" | tail -1)"
+    vm 1 ping -c 3 -i 0.2 -W 2 10.0.0.2 | grep 'packets transmitted' | sed 's/^/   ping vm1 -> vm2 through the restarted gw1: /'
+    # SIGTERM to the supervisor (unshare's child) reaches the gateway, which
+    # prints its counters; the supervisor exits with its status.
+    SUP=$(pgrep -P $GW1_PID)
+    kill -TERM $SUP
+    rc=0; wait $GW1_PID || rc=$?; GW1_PID=""
+    [ $rc = 0 ] || { echo "FAIL: supervised gw1 exited $rc after SIGTERM"; tail -20 "$OUT/gw1.log"; exit 1; }
+    tail -n +$((GW1_MARK + 1)) "$OUT/gw1.log" | grep -q "^psp-gateway: " ||
+        { echo "FAIL: the supervised gw1 printed no final counters"; exit 1; }
+    echo "   SIGTERM to the supervisor: gw1 stopped with its counters, exit 0"
+    stop_gws
+    kill $SQUATTER; wait $SQUATTER 2>/dev/null || true; EXTRA_PIDS=""
+    echo "faults startup: OK"
     ;;
 *) echo "unknown mode $MODE" >&2; exit 2 ;;
 esac

@@ -109,8 +109,9 @@ if [ ${#pip_plan[@]} -gt 0 ]; then
         python3 -m pip install --quiet --break-system-packages "${pip_plan[@]}"
 fi
 if command -v rustup >/dev/null; then
+    components=$(rustup component list --installed 2>/dev/null || true)
     for c in clippy rustfmt; do
-        rustup component list --installed 2>/dev/null | grep -q "^$c" || rustup component add "$c"
+        grep -q "^$c" <<<"$components" || rustup component add "$c"
     done
 fi
 
@@ -130,7 +131,9 @@ if [ -n "${dpdk:-}" ]; then
 fi
 # bindgen's clang-sys loads libclang.so, libclang-N.so or libclang.so.N from
 # the linker's search path: look for exactly those names (not libclang-cpp).
-libclang=$(ldconfig -p 2>/dev/null | awk '$1 ~ /^libclang(-[0-9.]+)?\.so(\.[0-9]+)*$/ { print $NF; exit }')
+# (awk reads to the end: an early exit would SIGPIPE ldconfig under pipefail.)
+libclang=$(ldconfig -p 2>/dev/null |
+    awk '$1 ~ /^libclang(-[0-9.]+)?\.so(\.[0-9]+)*$/ && !found { found = $NF } END { print found }')
 [ -n "$libclang" ] || miss "libclang for bindgen: no libclang.so / libclang-N.so* in ldconfig -p (package libclang-dev)"
 python3 -c 'import scapy.contrib.psp, cryptography' >/dev/null 2>&1 ||
     miss "python3 cannot import scapy.contrib.psp and cryptography (pip install 'scapy>=2.6' cryptography)"

@@ -63,25 +63,29 @@ gw_args() {
         --uplink-ip fd00:1::$n -s 127.0.0.1:${PORT_BASE}$n -t 127.0.0.1:${PORT_BASE}$o:10.0.0.$o
 }
 
-# start_gw N ARGS...: starts gateway N (log appended to $OUT/gwN.log) and
-# waits for its gRPC service. DPDK's af_packet PMD derives its
-# PACKET_FANOUT group id from the process id and the interface index; two
-# processes can collide (EINVAL): start again, with a new pid.
-start_gw() {
+# launch_gw N ARGS...: starts gateway N in the background (log appended to
+# $OUT/gwN.log; GWN_PID set, GWN_MARK its log's length before).
+# LAUNCH_WRAP (optional) is a command put before the gateway.
+launch_gw() {
     local n=$1; shift
     local log="$OUT/gw$n.log"
-    for attempt in 1 2 3 4 5; do
-        local mark=0; [ -f "$log" ] && mark=$(wc -l < "$log")
-        $GW "$@" >> "$log" 2>&1 &
-        local pid=$!
-        for _ in $(seq 100); do
-            tail -n +$((mark + 1)) "$log" | grep -q "gRPC service up" && { eval GW${n}_PID=$pid; return 0; }
-            kill -0 $pid 2>/dev/null || break
-            sleep 0.1
-        done
-        wait $pid 2>/dev/null || true
-        tail -n +$((mark + 1)) "$log" | grep -q "PACKET_FANOUT" || { cat "$log"; return 1; }
-        echo "   gw$n: af_packet fanout group collision, starting again ($attempt)"
-    done
-    cat "$log"; return 1
+    local mark=0; [ -f "$log" ] && mark=$(wc -l < "$log")
+    ${LAUNCH_WRAP:-} $GW "$@" >> "$log" 2>&1 &
+    eval GW${n}_PID=$!; eval GW${n}_MARK=$mark
 }
+# wait_gw N: waits (10 s at most) for gateway N's gRPC service; fails with
+# its log if the process ends first. A gateway comes up on its first start:
+# when DPDK's af_packet PMD would collide with another process's fanout
+# group, the gateway itself starts again under a new pid.
+wait_gw() {
+    local n=$1 log="$OUT/gw$1.log" pid mark
+    eval pid=\$GW${n}_PID; eval mark=\$GW${n}_MARK
+    for _ in $(seq 100); do
+        tail -n +$((mark + 1)) "$log" | grep -q "gRPC service up" && return 0
+        kill -0 $pid 2>/dev/null || break
+        sleep 0.1
+    done
+    echo "gw$n did not come up:"; tail -n +$((mark + 1)) "$log"; return 1
+}
+# start_gw N ARGS...: launch_gw, then wait_gw.
+start_gw() { launch_gw "$@"; wait_gw $1; }

@@ -150,3 +150,14 @@ fn a_silent_peer_holds_up_nothing_else() {
     let out = faults("slowpeer");
     assert!(out.contains("held packets to 10.0.0.3 dropped"), "{out}");
 }
+
+#[test]
+fn gateways_started_together_come_up_on_their_first_start() {
+    // 20 starts of two gateways at the same instant, then a fanout group
+    // collision made certain (pid namespace and a squatter).
+    let out = faults("startup");
+    assert!(out.contains("40 of 40 gateways up on their first start"), "{out}");
+    assert!(out.contains("is held by another process on another interface"), "{out}");
+    assert!(out.contains("3 packets transmitted, 3 received"), "{out}");
+    assert!(out.contains("gw1 stopped with its counters, exit 0"), "{out}");
+}

@@ -90,6 +90,18 @@ impl PortSpec {
             PortSpec::Representor(_) => None,
         }
     }
+
+    /// The kernel interface of an af_packet virtual device
+    /// (`net_af_packetN,iface=X`), whose fanout group must be checked
+    /// before the EAL probes it.
+    pub fn af_packet_iface(&self) -> Option<&str> {
+        match self {
+            PortSpec::Vdev { name, args } if name.starts_with("net_af_packet") => {
+                args.split(',').find_map(|kv| kv.strip_prefix("iface="))
+            }
+            _ => None,
+        }
+    }
 }
 
 /// How the EAL must be told about the two ports.
@@ -189,6 +201,18 @@ mod tests {
             p("net_ring0").unwrap(),
             PortSpec::Vdev { name: "net_ring0".into(), args: "".into() }
         );
+    }
+
+    #[test]
+    fn af_packet_interfaces() {
+        assert_eq!(p("net_af_packet0,iface=up0").unwrap().af_packet_iface(), Some("up0"));
+        assert_eq!(
+            p("net_af_packet3,qpairs=2,iface=vm0,qdisc_bypass=0").unwrap().af_packet_iface(),
+            Some("vm0")
+        );
+        assert_eq!(p("net_af_packet0").unwrap().af_packet_iface(), None);
+        assert_eq!(p("net_tap0,iface=tap0").unwrap().af_packet_iface(), None);
+        assert_eq!(p("03:00.0").unwrap().af_packet_iface(), None);
     }
 
     #[test]

@@ -25,6 +25,10 @@
 //!   packet cores polling both ports in bursts, with idle back-off.
 //! - [`set_current_thread_cpus`] / [`control_cpus`] (`affinity.rs`): the
 //!   control plane's threads off the packet cores' CPUs.
+//! - [`probe_fanout`] / [`StartLock`] (`afpacket.rs`): whether the
+//!   af_packet PMD's pid-derived fanout group is free, checked under a
+//!   host-wide lock, and the two process calls a restart under a new pid
+//!   needs.
 //! - [`PortId`], [`QueueId`], [`LcoreId`] (`ids.rs`), [`Error`] (`error.rs`).
 //!
 //! Lifetimes: constructors take `&Eal`, queue handles borrow their port,
@@ -50,6 +54,7 @@
 #![allow(unsafe_code)]
 
 mod affinity;
+mod afpacket;
 mod burst;
 mod eal;
 mod error;
@@ -65,6 +70,9 @@ mod queue;
 
 pub use affinity::{
     control_cpus, current_thread_cpus, online_cpus, parse_cpu_list, set_current_thread_cpus,
+};
+pub use afpacket::{
+    fanout_group_id, probe_fanout, send_signal, set_parent_death_signal, FanoutProbe, StartLock,
 };
 pub use burst::{Burst, BURST_SIZE};
 pub use eal::{Eal, EalArgList, EalArgs, Hugepages};

@@ -18,6 +18,7 @@ mod control;
 #[cfg(feature = "doca")]
 mod nic;
 mod perf;
+mod respawn;
 mod serve;
 mod stats;
 mod tunnels;
@@ -113,11 +114,15 @@ fn run(cfg: Config) -> Result<()> {
             cfg.repr
         );
     };
+    // Before anything that a start under a new pid would do twice.
+    let start_lock = respawn::before_eal(&plan)?;
     let prelude = Prelude::new(&cfg)?;
 
     // Before the EAL pins this thread to the main lcore.
     let allowed_cpus = engine::dpdk::current_thread_cpus();
     let mut eal = Eal::init(&eal_args(&cfg, &plan)).context("EAL init")?;
+    // The af_packet PMD has joined its fanout groups.
+    drop(start_lock);
     eal.set_remove_runtime_dir(true);
     let cores = cfg.core_mask.cores().to_vec();
     let k = cores.len();
