@@ -56,6 +56,11 @@ struct Args {
     /// Print a JSON object as the last line.
     #[arg(long)]
     json: bool,
+    /// Write the cleartext input frames (the encrypt direction's capture:
+    /// 64 UDP flows of --size bytes) to this pcap file and exit, so that
+    /// another datapath can be fed the same traffic (perf/peers/).
+    #[arg(long, value_name = "FILE")]
+    write_input: Option<std::path::PathBuf>,
 }
 
 fn masters(a: u8) -> MasterKeyPair {
@@ -116,14 +121,17 @@ fn main() -> Result<()> {
     if k > online {
         bail!("--lcores {k}: this machine has {online} CPUs");
     }
-    let dir = std::env::temp_dir().join(format!("pspgw-throughput-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
     let (ours, peer) = (masters(1), masters(7));
     let (our_spi, peer_spi) = (Spi(3), Spi(0x8000_0005));
     let size = usize::from(a.size);
     // 64 flows; decrypt replays what the peer would send us.
     let mut frames: Vec<Vec<u8>> =
         (0..64).map(|i| perf::udp_frame(size, [10, 0, 0, 1], [10, 0, 0, 2], 1000 + i)).collect();
+    if let Some(path) = &a.write_input {
+        perf::write_pcap(path, &frames)
+            .with_context(|| format!("--write-input {}", path.display()))?;
+        return Ok(());
+    }
     if a.dir == Dir::Decrypt {
         let from_peer = tunnel(our_spi, version, &ours)?;
         for (i, f) in frames.iter_mut().enumerate() {
@@ -132,6 +140,8 @@ fn main() -> Result<()> {
             *f = b.data().to_vec();
         }
     }
+    let dir = std::env::temp_dir().join(format!("pspgw-throughput-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
     let input = dir.join("in.pcap");
     perf::write_pcap(&input, &frames)?;
     let queues: String =
