@@ -10,11 +10,19 @@ fn field(json: &str, key: &str) -> f64 {
     rest[..end].parse().unwrap_or_else(|_| panic!("{key} is a number in {json}"))
 }
 
+fn cpus() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
 #[test]
-fn both_directions_move_packets_and_report_json() {
-    for dir in ["encrypt", "decrypt"] {
+fn both_directions_and_both_sources_move_packets_and_report_json() {
+    // The ring source's generator needs a CPU beside the packet core.
+    let sources: &[&str] = if cpus() >= 2 { &["ring", "pcap"] } else { &["pcap"] };
+    for (dir, source) in
+        ["encrypt", "decrypt"].iter().flat_map(|d| sources.iter().map(move |s| (*d, *s)))
+    {
         let out = Command::new(env!("CARGO_BIN_EXE_throughput"))
-            .args(["--size", "256", "--dir", dir, "--seconds", "1", "--json"])
+            .args(["--size", "256", "--dir", dir, "--seconds", "1", "--source", source, "--json"])
             .output()
             .expect("run throughput");
         let stdout = String::from_utf8_lossy(&out.stdout);
@@ -24,7 +32,37 @@ fn both_directions_move_packets_and_report_json() {
         assert!(field(json, "packets") > 1000.0, "{json}");
         assert!(field(json, "mpps") > 0.0 && field(json, "gbps") > 0.0, "{json}");
         assert!(field(json, "aead_limit_gbps") > 0.0, "{json}");
+        assert!(json.contains(&format!("\"source\":\"{source}\"")), "{json}");
+        assert!((0.0..=100.0).contains(&field(json, "empty_poll_pct")), "{json}");
     }
+}
+
+#[test]
+fn the_ring_source_wants_a_cpu_of_its_own() {
+    let k = cpus().to_string();
+    let out = Command::new(env!("CARGO_BIN_EXE_throughput"))
+        .args(["--size", "64", "--dir", "encrypt", "--lcores", &k, "--source", "ring"])
+        .output()
+        .expect("run throughput");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--source ring needs a CPU for its generator"), "{err}");
+}
+
+#[test]
+fn write_input_writes_the_64_flows() {
+    let path = std::env::temp_dir().join(format!("pspgw-tp-input-{}.pcap", std::process::id()));
+    let out = Command::new(env!("CARGO_BIN_EXE_throughput"))
+        .args(["--size", "512", "--dir", "encrypt", "--write-input"])
+        .arg(&path)
+        .output()
+        .expect("run throughput");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let bytes = std::fs::read(&path).expect("the capture");
+    std::fs::remove_file(&path).unwrap();
+    let records = engine::pcap::decode(&bytes).expect("a pcap");
+    assert_eq!(records.len(), 64);
+    assert!(records.iter().all(|r| r.data.len() == 14 + 512), "Ethernet + 512-byte IP packets");
 }
 
 #[test]

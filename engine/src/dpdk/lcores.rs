@@ -153,11 +153,15 @@ pub fn poll_loop<H: BurstHandler + ?Sized>(
     stats.rx_multi_seg = q.unsecured_rx.multi_seg_dropped() + q.secure_rx.multi_seg_dropped();
 }
 
-/// The calling thread's registration with DPDK; unregisters on drop.
-struct Registration;
+/// The calling thread's registration with DPDK (an lcore id, so per-lcore
+/// mempool caches serve it); unregisters on drop. For threads that are not
+/// packet cores but move mbufs at rate, e.g. a traffic generator.
+#[derive(Debug)]
+pub struct Registration;
 
 impl Registration {
-    fn new(_eal: &Eal) -> Result<Registration> {
+    /// Registers the calling non-EAL thread.
+    pub fn new(_eal: &Eal) -> Result<Registration> {
         // SAFETY: the EAL is initialised (we hold &Eal); registering the
         // calling non-EAL thread gives it a free lcore id.
         let rc = unsafe { dpdk_sys::rte_thread_register() };

@@ -79,7 +79,7 @@ pub use eal::{Eal, EalArgList, EalArgs, Hugepages};
 pub use error::{strerror, Error, Result};
 pub use gateway::{ControlPacket, ControlStats, CoreSnapshot, GatewayCore, ToControl};
 pub use ids::{LcoreId, PortId, QueueId};
-pub use lcores::{poll_loop, run as run_lcores, BurstHandler, CoreQueues, CoreStats};
+pub use lcores::{poll_loop, run as run_lcores, BurstHandler, CoreQueues, CoreStats, Registration};
 pub use mbuf::Mbuf;
 pub use mempool::Mempool;
 pub use meta::FlowMetadata;

@@ -1,20 +1,29 @@
 //! `throughput`: packets per second through the real DPDK datapath.
 //!
-//! A `net_pcap` port replays a capture forever (`infinite_rx=1`) into the
-//! gateway's packet cores, which run the full pipeline (`GatewayCore`:
-//! egress ACL + encrypt, or decrypt + ingress ACL) and send to a
-//! `net_null` sink. Reports Mpps and Gbit/s (inner IP bytes) per packet
-//! core, and the raw AES-GCM seal rate of one core for the same size as
-//! `aead_limit_gbps`. With `--json` the last line is one JSON object.
+//! 64 UDP flows are fed to the gateway's packet cores, which run the full
+//! pipeline (`GatewayCore`: egress ACL + encrypt, or decrypt + ingress
+//! ACL) and send to a `net_null` sink. Reports Mpps and Gbit/s (inner IP
+//! bytes) per packet core, and the raw AES-GCM seal rate of one core for
+//! the same size as `aead_limit_gbps`. With `--json` the last line is one
+//! JSON object.
 //!
-//!     throughput --size 1400 --dir encrypt --seconds 5 [--lcores 1] [--json]
+//! The source (`--source`):
+//! - `ring` (default): a generator thread on a CPU of its own (beside the
+//!   packet cores) fills fresh mbufs from the pool and puts them on
+//!   `net_ring0`'s rings, which the packet cores receive from. The core
+//!   pays what a NIC's receive costs it (a descriptor ring, mbufs from its
+//!   pool, data written by someone else), not a copy.
+//! - `pcap`: `net_pcap` replays the capture (`infinite_rx=1`), copying
+//!   every packet into an mbuf on the packet core itself.
+//!
+//!     throughput --size 1400 --dir encrypt --seconds 5 [--lcores 1] [--source ring|pcap] [--json]
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, ValueEnum};
 use crossbeam::queue::ArrayQueue;
 use engine::dpdk::{
-    run_lcores, ControlPacket, CoreQueues, Eal, EalArgs, FlowMetadata, GatewayCore, Mbuf, Mempool,
-    Port, PortConfig,
+    run_lcores, Burst, ControlPacket, CoreQueues, Eal, EalArgs, FlowMetadata, GatewayCore, Mbuf,
+    Mempool, Port, PortConfig, QueueId, Registration, TxQueue,
 };
 use engine::flows::{FlowBatch, FlowConfig, FlowProgrammer, FlowRequest, ReplicatedTables};
 use engine::pipeline::{LcorePipeline, PipelineConfig};
@@ -35,6 +44,14 @@ enum Dir {
     Decrypt,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Source {
+    /// A generator thread on its own CPU, through net_ring0's rings.
+    Ring,
+    /// net_pcap replaying a capture, copying on the packet core.
+    Pcap,
+}
+
 #[derive(Debug, Parser)]
 #[command(about = "Packets per second through the DPDK datapath, per packet core")]
 struct Args {
@@ -53,6 +70,9 @@ struct Args {
     /// PSP version: 0 (AES-GCM-128) or 1 (AES-GCM-256).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(0..=1))]
     version: u8,
+    /// Where the packets come from.
+    #[arg(long, value_enum, default_value_t = Source::Ring)]
+    source: Source,
     /// Print a JSON object as the last line.
     #[arg(long)]
     json: bool,
@@ -121,6 +141,13 @@ fn main() -> Result<()> {
     if k > online {
         bail!("--lcores {k}: this machine has {online} CPUs");
     }
+    if a.source == Source::Ring && k + 1 > online {
+        bail!(
+            "--source ring needs a CPU for its generator beside the {k} packet core(s), and this \
+             machine has {online}: use --lcores {} or --source pcap",
+            online - 1
+        );
+    }
     let (ours, peer) = (masters(1), masters(7));
     let (our_spi, peer_spi) = (Spi(3), Spi(0x8000_0005));
     let size = usize::from(a.size);
@@ -144,13 +171,15 @@ fn main() -> Result<()> {
     std::fs::create_dir_all(&dir)?;
     let input = dir.join("in.pcap");
     perf::write_pcap(&input, &frames)?;
-    let queues: String =
-        (0..k).map(|_| format!(",rx_pcap={},tx_pcap=/dev/null", input.display())).collect();
-    let list = EalArgs::new()
-        .memory_mb(512)
-        .vdev(format!("net_pcap0{queues},infinite_rx=1"))
-        .vdev("net_null0,no-rx=1")
-        .build();
+    let (source_name, source_vdev) = match a.source {
+        Source::Pcap => {
+            let queues: String =
+                (0..k).map(|_| format!(",rx_pcap={},tx_pcap=/dev/null", input.display())).collect();
+            ("net_pcap0", format!("net_pcap0{queues},infinite_rx=1"))
+        }
+        Source::Ring => ("net_ring0", "net_ring0".to_string()),
+    };
+    let list = EalArgs::new().memory_mb(512).vdev(source_vdev).vdev("net_null0,no-rx=1").build();
     if let Some(note) = &list.note {
         eprintln!("{note}");
     }
@@ -158,13 +187,22 @@ fn main() -> Result<()> {
     eal.set_remove_runtime_dir(true);
     let meta = FlowMetadata::register(&eal)?;
     let pool = Mempool::new(&eal, "pspgw_perf", 16_383, 256, Mempool::DEFAULT_DATA_ROOM)?;
-    let mut replay = Port::by_name(&eal, "net_pcap0")?;
+    let mut replay = Port::by_name(&eal, source_name)?;
     let mut sink = Port::by_name(&eal, "net_null0")?;
     let pcfg = PortConfig { rx_queues: a.lcores, tx_queues: a.lcores, ..PortConfig::default() };
-    for port in [&mut replay, &mut sink] {
-        port.configure(&pcfg, &pool)?;
-        port.start()?;
-    }
+    // net_ring0's queue q receives what its transmit queue q sent: the
+    // generator sends on 0..k, which the cores receive; the cores'
+    // own transmit queues on it are k..2k (unused in one direction).
+    let source_cfg = match a.source {
+        Source::Pcap => pcfg,
+        Source::Ring => {
+            PortConfig { rx_queues: 2 * a.lcores, tx_queues: 2 * a.lcores, ..PortConfig::default() }
+        }
+    };
+    replay.configure(&source_cfg, &pool)?;
+    replay.start()?;
+    sink.configure(&pcfg, &pool)?;
+    sink.start()?;
 
     let cfg = PipelineConfig::default();
     let (backend, readers) = ReplicatedTables::new(k, cfg.max_tunnels, cfg.max_acl_entries, 1);
@@ -199,9 +237,16 @@ fn main() -> Result<()> {
             Dir::Encrypt => (&replay, &sink),
             Dir::Decrypt => (&sink, &replay),
         };
-        let q = CoreQueues::claim_all(host, net, a.lcores)?;
+        let (q, generator_queues) = match a.source {
+            Source::Pcap => (CoreQueues::claim_all(host, net, a.lcores)?, Vec::new()),
+            Source::Ring => ring_queues(&replay, &sink, a.dir, a.lcores)?,
+        };
         let t0 = Instant::now();
         let stats = std::thread::scope(|s| {
+            if !generator_queues.is_empty() {
+                let (eal, pool, frames, stop) = (&eal, &pool, &frames, &stop);
+                s.spawn(move || generate(eal, pool, generator_queues, frames, k, stop));
+            }
             s.spawn(|| {
                 while t0.elapsed() < Duration::from_secs(a.seconds) {
                     programmer.run_once();
@@ -219,6 +264,10 @@ fn main() -> Result<()> {
         .map(|s| if a.dir == Dir::Encrypt { s.tx_secure } else { s.tx_unsecured })
         .sum();
     let misses: u64 = cores.iter().map(|c| c.pipeline().stats().egress_acl_miss.packets).sum();
+    // A packet core that found its receive queue empty waited for the source.
+    let (polls, empty): (u64, u64) =
+        stats.iter().fold((0, 0), |(p, e), s| (p + s.polls, e + s.backoff.empty_polls));
+    let source_bound = 100.0 * empty as f64 / polls.max(1) as f64;
     let mpps = sent as f64 / elapsed / 1e6;
     let gbps = (sent * size as u64 * 8) as f64 / elapsed / 1e9;
     let limit = aead_limit_gbps(version, size);
@@ -246,6 +295,13 @@ fn main() -> Result<()> {
     if misses > 0 {
         eprintln!("warning: {misses} packets missed the tunnel table");
     }
+    println!("source {:?}: {source_bound:.1}% of the cores' polls found no packet", a.source);
+    if source_bound > 5.0 {
+        eprintln!(
+            "warning: the packet cores waited for the source in {source_bound:.1}% of their polls: \
+             this figure is the source's, not the gateway's"
+        );
+    }
     if a.json {
         println!(
             "{{\"dir\":\"{}\",\"size\":{size},\"version\":{},\"lcores\":{k},\"seconds\":{elapsed:.3},\
@@ -253,14 +309,26 @@ fn main() -> Result<()> {
              \"gbps_per_lcore\":{per_lcore:.4},\"aead_limit_gbps\":{limit:.4},\
              \"ns_per_packet\":{ns_per_packet:.2},\"aead_ns_per_packet\":{aead_ns:.2},\
              \"overhead_ns_per_packet\":{overhead_ns:.2},\
-             \"overhead_cycles_per_packet\":{:.0}}}",
+             \"overhead_cycles_per_packet\":{:.0},\"source\":\"{}\",\
+             \"empty_poll_pct\":{source_bound:.2}}}",
             if a.dir == Dir::Encrypt { "encrypt" } else { "decrypt" },
             a.version,
             mpps / k as f64,
-            overhead_ns * ghz
+            overhead_ns * ghz,
+            if a.source == Source::Ring { "ring" } else { "pcap" },
         );
     }
     drop(cores);
+    if a.source == Source::Ring {
+        // The rings still hold mbufs of the pool: free them before the EAL goes.
+        for q in 0..2 * a.lcores {
+            let mut rx = replay.rx_queue(QueueId(q))?;
+            let mut burst: Burst = Burst::new();
+            while rx.rx_burst(&mut burst) > 0 {
+                burst.clear();
+            }
+        }
+    }
     for port in [&mut replay, &mut sink] {
         port.stop()?;
     }
@@ -268,4 +336,78 @@ fn main() -> Result<()> {
     eal.cleanup()?;
     std::fs::remove_dir_all(&dir)?;
     Ok(())
+}
+
+/// The packet cores' queues with net_ring0 as the source: core `q`
+/// receives on the ring port's queue `q` and transmits on `k + q`; the
+/// generator gets the ring port's transmit queues `0..k`.
+fn ring_queues<'p>(
+    ring: &'p Port,
+    sink: &'p Port,
+    dir: Dir,
+    k: u16,
+) -> Result<(Vec<CoreQueues<'p>>, Vec<TxQueue<'p>>)> {
+    let mut cores = Vec::new();
+    let mut generator = Vec::new();
+    for q in 0..k {
+        let (source_rx, source_tx) = (ring.rx_queue(QueueId(q))?, ring.tx_queue(QueueId(k + q))?);
+        let (sink_rx, sink_tx) = (sink.rx_queue(QueueId(q))?, sink.tx_queue(QueueId(q))?);
+        cores.push(match dir {
+            Dir::Encrypt => CoreQueues {
+                unsecured_rx: source_rx,
+                unsecured_tx: source_tx,
+                secure_rx: sink_rx,
+                secure_tx: sink_tx,
+            },
+            Dir::Decrypt => CoreQueues {
+                unsecured_rx: sink_rx,
+                unsecured_tx: sink_tx,
+                secure_rx: source_rx,
+                secure_tx: source_tx,
+            },
+        });
+        generator.push(ring.tx_queue(QueueId(q))?);
+    }
+    Ok((cores, generator))
+}
+
+/// The generator: on CPU `cpu` (past the packet cores), registered with
+/// DPDK for a mempool cache, keeps every core's ring full of fresh mbufs
+/// holding the frames in turn, until `stop`.
+fn generate(
+    eal: &Eal,
+    pool: &Mempool,
+    mut queues: Vec<TxQueue<'_>>,
+    frames: &[Vec<u8>],
+    cpu: usize,
+    stop: &AtomicBool,
+) {
+    if let Err(e) = engine::dpdk::set_current_thread_cpus(&[cpu]) {
+        eprintln!("warning: generator not pinned to CPU {cpu}: {e}");
+    }
+    let _lcore = Registration::new(eal)
+        .map_err(|e| eprintln!("warning: generator without a mempool cache: {e}"))
+        .ok();
+    let mut bursts: Vec<Burst> = queues.iter().map(|_| Burst::new()).collect();
+    let mut fresh: Burst = Burst::new();
+    let mut next = 0;
+    while !stop.load(Ordering::Relaxed) {
+        for (q, burst) in queues.iter_mut().zip(&mut bursts) {
+            // What the ring did not take last time stays, filled, in front.
+            if pool.alloc_bulk(&mut fresh, burst.spare()) {
+                fresh.retain(|m| {
+                    let ok = m.extend_from_slice(&frames[next]).is_ok();
+                    next = (next + 1) % frames.len();
+                    ok
+                });
+                while let Some(m) = fresh.pop() {
+                    let _ = burst.push(m);
+                }
+            }
+            q.tx_burst(burst);
+        }
+    }
+    for burst in &mut bursts {
+        burst.clear();
+    }
 }
