@@ -24,6 +24,10 @@
 
 mod manager;
 #[cfg(test)]
+mod pair;
+#[cfg(test)]
+mod proptests;
+#[cfg(test)]
 mod tests;
 
 pub use manager::TunnelManager;
