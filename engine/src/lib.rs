@@ -12,6 +12,8 @@
 //! - [`psp`]: the PSP protocol core (header, KDF, AEAD, encap/decap, keys).
 //! - [`pipeline`]: the software match-action pipeline (DOCA Flow's pipes)
 //!   a packet core runs, with its counters and tables.
+//! - [`tunnels`]: the tunnel manager (miss, hold, request, install,
+//!   resubmit; retries, re-keying), a state machine on virtual time.
 //! - [`flows`]: the flow programmer that alone writes the tables and
 //!   publishes them to the cores; held packets on a miss.
 //! - `dpdk` (feature `dpdk`, on by default): the safe DPDK wrapper (EAL,
@@ -29,4 +31,5 @@ pub mod flows;
 pub mod pcap;
 pub mod pipeline;
 pub mod psp;
+pub mod tunnels;
 pub mod wire;

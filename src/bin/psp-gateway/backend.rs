@@ -49,9 +49,12 @@ pub struct Datapath {
     pub key_updates: Vec<ArrayQueue<Arc<MasterKeyPair>>>,
     /// The control-plane thread, woken when a batch is submitted.
     pub control_thread: std::sync::OnceLock<std::thread::Thread>,
-    /// Destinations with an egress tunnel made from a peer's reverse
-    /// parameters (the control plane re-keys them when the peer restarts).
-    pub egress: Mutex<HashSet<Ipv4Addr>>,
+    /// Egress tunnels made (true) or removed from a peer's reverse
+    /// parameters, for the tunnel manager (it re-keys them when the peer
+    /// restarts or rotates).
+    pub egress: crossbeam::channel::Sender<(Ipv4Addr, bool)>,
+    /// The control plane's end of [`egress`](Self::egress).
+    pub egress_events: crossbeam::channel::Receiver<(Ipv4Addr, bool)>,
 }
 
 impl Datapath {
@@ -120,11 +123,9 @@ impl TunnelBackend for Backend {
         }
         self.0.apply(requests)?;
         self.0.acl_entries.fetch_add(items.len(), Ordering::Relaxed);
-        self.0
-            .egress
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .extend(items.iter().filter_map(|i| i.egress.as_ref().map(|t| t.peer_virt_ip)));
+        for t in items.iter().filter_map(|i| i.egress.as_ref()) {
+            let _ = self.0.egress.send((t.peer_virt_ip, true));
+        }
         let mut acl = self.0.acl.lock().unwrap_or_else(|e| e.into_inner());
         for it in items {
             acl.insert((it.spi, it.peer_virt_ip));
@@ -160,14 +161,14 @@ impl TunnelBackend for Backend {
         let request =
             self.0.insert_tunnel(t.peer_virt_ip, &t.params).map_err(BackendError::Failed)?;
         self.0.apply(vec![request])?;
-        self.0.egress.lock().unwrap_or_else(|e| e.into_inner()).insert(t.peer_virt_ip);
+        let _ = self.0.egress.send((t.peer_virt_ip, true));
         tracing::info!(peer = %t.peer_virt_ip, spi = %t.params.spi, "egress tunnel created (reverse params)");
         Ok(())
     }
 
     fn remove_egress_tunnel(&self, _local_virt_ip: Ipv4Addr, peer_virt_ip: Ipv4Addr) {
         if self.0.apply(vec![FlowRequest::RemoveTunnel { dst: peer_virt_ip }]).is_ok() {
-            self.0.egress.lock().unwrap_or_else(|e| e.into_inner()).remove(&peer_virt_ip);
+            let _ = self.0.egress.send((peer_virt_ip, false));
         }
     }
 

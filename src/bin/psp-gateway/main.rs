@@ -15,8 +15,10 @@ mod backend;
 mod choose;
 mod config;
 mod control;
+mod held;
 #[cfg(feature = "doca")]
 mod nic;
+mod peers;
 mod perf;
 mod respawn;
 mod serve;

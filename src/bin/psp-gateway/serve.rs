@@ -6,7 +6,9 @@
 
 use crate::backend::{Backend, Datapath};
 use crate::config::Config;
-use crate::control::{ControlCounters, ControlPlane, Printing, Requests};
+use crate::control::{ControlPlane, Printing};
+use crate::peers::Requests;
+use crate::stats::ControlCounters;
 use crate::tunnels::{Completions, TunnelFactory};
 use anyhow::{bail, Result};
 use crossbeam::queue::ArrayQueue;
@@ -135,6 +137,7 @@ pub fn datapath(
     cores: usize,
     hw_keys: bool,
 ) -> Arc<Datapath> {
+    let (egress, egress_events) = crossbeam::channel::unbounded();
     Arc::new(Datapath {
         flows,
         completions: Completions::default(),
@@ -147,7 +150,8 @@ pub fn datapath(
         acl: std::sync::Mutex::new(std::collections::HashSet::new()),
         key_updates: (0..cores).map(|_| ArrayQueue::new(1)).collect(),
         control_thread: std::sync::OnceLock::new(),
-        egress: std::sync::Mutex::new(std::collections::HashSet::new()),
+        egress,
+        egress_events,
     })
 }
 
@@ -256,7 +260,7 @@ pub fn serve<B: FlowBackend + Send, H: BurstHandler>(
             if cfg.perf_print.is_some() {
                 control.print_perf_only();
             }
-            control.counters
+            control.counters()
         });
         let stats = run_lcores(eal, cores, queues, handlers, cfg.idle_backoff, stop);
         // A core that failed stops the others and the control plane.

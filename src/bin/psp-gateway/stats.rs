@@ -1,11 +1,25 @@
 //! `--stat-print`: the counters of every pipe, per-core datapath counters
-//! and the control plane's, printed at exit.
+//! and the control plane's (the tunnel manager's and its driver's),
+//! printed at exit.
 
 use crate::config::PerfPrint;
-use crate::control::ControlCounters;
 use crate::perf::PerfMetrics;
 use engine::dpdk::{CoreSnapshot, CoreStats, GatewayCore};
 use engine::pipeline::PipeStats;
+use engine::tunnels::TunnelCounters;
+
+/// Counters of the control plane: the tunnel manager's and its driver's.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ControlCounters {
+    /// The tunnel manager's (misses, held, requests, re-keys, rotations).
+    pub tunnels: TunnelCounters,
+    /// Resubmissions lost to a full core ring.
+    pub resubmit_ring_full: u64,
+    /// ARP and other traffic sent up by the cores (dropped).
+    pub rss: u64,
+    /// Sampled packets received.
+    pub sampled: u64,
+}
 
 /// Every pipe counter that is not zero, one per line.
 fn print_pipes(pipes: &PipeStats) {
@@ -51,7 +65,7 @@ pub fn print_final(
     println!(
         "psp-gateway: {to_wire} packets encrypted to the uplink, {to_host} decrypted to the host; \
          {} tunnels up; {} misses",
-        control.tunnels_up, control.misses
+        control.tunnels.tunnels_up, control.tunnels.misses
     );
     if !detailed {
         return;
@@ -81,7 +95,7 @@ pub fn print_final_offload(
 ) {
     println!(
         "psp-gateway (DOCA offload): {} tunnels up; {} misses",
-        control.tunnels_up, control.misses
+        control.tunnels.tunnels_up, control.tunnels.misses
     );
     print_cores(cores);
     for (i, o) in offload.iter().enumerate() {

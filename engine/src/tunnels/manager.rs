@@ -1,0 +1,469 @@
+//! The state machine: per-destination request phases, per-peer session
+//! watches, the held packets and the timers.
+
+use super::{
+    Command, Config, Event, Notice, Peer, RekeyReason, RequestId, Session, Time, TunnelCounters,
+};
+use crate::flows::{HeldPackets, HoldOutcome};
+use std::collections::{HashMap, VecDeque};
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+/// Where a destination's tunnel setup stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Nothing on its way.
+    Idle,
+    /// Request `id` is with the peer; it fails at `deadline`.
+    Requesting { id: RequestId, deadline: Time },
+    /// The answer to `id` is being installed.
+    Installing { id: RequestId },
+    /// The last attempt failed; the next one goes out at `at`.
+    Waiting { at: Time },
+}
+
+/// One destination.
+#[derive(Debug)]
+struct Dst {
+    /// Who serves it (none: not in the directory).
+    peer: Option<Peer>,
+    /// Our tunnel to it is installed.
+    ours: bool,
+    /// A tunnel made from its peer's reverse parameters is installed.
+    reverse: bool,
+    phase: Phase,
+    /// The last back-off delay; `None` after a success or a re-key.
+    delay: Option<Duration>,
+    /// Re-key asked while a request or install was on its way: ask again
+    /// once it is done (its answer may predate the peer's new keys).
+    again: bool,
+    /// When the first of the packets now held missed.
+    first_miss: Option<Time>,
+}
+
+impl Dst {
+    fn new(peer: Option<Peer>) -> Dst {
+        Dst {
+            peer,
+            ours: false,
+            reverse: false,
+            phase: Phase::Idle,
+            delay: None,
+            again: false,
+            first_miss: None,
+        }
+    }
+
+    fn has_tunnel(&self) -> bool {
+        self.ours || self.reverse
+    }
+}
+
+/// What we know of one peer's session.
+#[derive(Debug, Default)]
+struct PeerWatch {
+    /// The destinations behind it.
+    dsts: Vec<Ipv4Addr>,
+    /// Its last answer, if it ever answered.
+    last: Option<Session>,
+    /// Whether the last check failed.
+    unreachable: bool,
+    /// The check on its way, and when it times out.
+    checking: Option<(RequestId, Time)>,
+    /// When the next check is due (`None`: as soon as it has a tunnel).
+    next_check: Option<Time>,
+}
+
+/// The tunnel manager (see the [module](super) documentation). `P`: packet
+/// handles; `T`: issued tunnels, opaque.
+#[derive(Debug)]
+pub struct TunnelManager<P, T> {
+    cfg: Config,
+    dsts: HashMap<Ipv4Addr, Dst>,
+    peers: HashMap<Peer, PeerWatch>,
+    held: HeldPackets<P>,
+    commands: VecDeque<Command<P, T>>,
+    next_id: u64,
+    /// No timer is due before this (a lower bound: a scan at it may find
+    /// nothing due and set the next one).
+    wake: Option<Time>,
+    next_rotation: Option<Time>,
+    counters: TunnelCounters,
+}
+
+impl<P, T> TunnelManager<P, T> {
+    /// A manager started at `now`, with an empty directory.
+    pub fn new(cfg: Config, now: Time) -> TunnelManager<P, T> {
+        let next_rotation = cfg.rotation.map(|every| now + every);
+        TunnelManager {
+            held: HeldPackets::new(cfg.held_destinations, cfg.held_per_destination),
+            cfg,
+            dsts: HashMap::new(),
+            peers: HashMap::new(),
+            commands: VecDeque::new(),
+            next_id: 1,
+            wake: next_rotation,
+            next_rotation,
+            counters: TunnelCounters::default(),
+        }
+    }
+
+    /// The counters.
+    pub fn counters(&self) -> TunnelCounters {
+        self.counters
+    }
+
+    /// The next command to carry out, oldest first.
+    pub fn poll_command(&mut self) -> Option<Command<P, T>> {
+        self.commands.pop_front()
+    }
+
+    /// When to pass [`Event::Tick`] next (nothing is due before).
+    pub fn poll_timeout(&self) -> Option<Time> {
+        self.wake
+    }
+
+    /// Whether our tunnel to `dst` is installed.
+    pub fn is_up(&self, dst: Ipv4Addr) -> bool {
+        self.dsts.get(&dst).is_some_and(|d| d.ours)
+    }
+
+    /// Packets held for `dst`.
+    pub fn held(&self, dst: Ipv4Addr) -> usize {
+        self.held.waiting(dst)
+    }
+
+    /// Takes one event at `now`; its commands wait in
+    /// [`poll_command`](Self::poll_command).
+    pub fn handle(&mut self, now: Time, event: Event<P, T>) {
+        match event {
+            Event::Miss { dst, packet } => self.missed(now, dst, packet),
+            Event::Answer { dst, id, result } => self.answered(now, dst, id, result),
+            Event::Installed { dst, id, result } => self.installed(now, dst, id, result),
+            Event::Hello { peer, id, result } => self.checked(now, peer, id, result),
+            Event::ReverseTunnel { dst, installed } => {
+                let d = self.dsts.entry(dst).or_insert_with(|| Dst::new(None));
+                d.reverse = installed;
+                if installed {
+                    self.wake_at(now); // its peer may be due for a check
+                }
+            }
+            Event::Directory { dst, peer } => self.directory(now, dst, peer),
+            Event::Connect { dst } => {
+                if self.dsts.get(&dst).is_some_and(|d| d.phase == Phase::Idle && !d.ours) {
+                    self.request(now, dst);
+                }
+            }
+            Event::Tick => self.tick(now),
+            Event::Shutdown => {
+                let dsts: Vec<Ipv4Addr> = self.dsts.keys().copied().collect();
+                for dst in dsts {
+                    self.discard(dst);
+                }
+            }
+        }
+    }
+
+    fn wake_at(&mut self, t: Time) {
+        self.wake = Some(self.wake.map_or(t, |w| w.min(t)));
+    }
+
+    fn fresh_id(&mut self) -> RequestId {
+        let id = RequestId(self.next_id);
+        self.next_id += 1;
+        id
+    }
+
+    fn missed(&mut self, now: Time, dst: Ipv4Addr, packet: P) {
+        self.counters.misses += 1;
+        let Some(d) = self.dsts.get(&dst).filter(|d| d.peer.is_some()) else {
+            self.counters.no_peer += 1;
+            self.commands.push_back(Command::Drop(packet));
+            return;
+        };
+        let (ours, idle) = (d.ours, d.phase == Phase::Idle);
+        let (new, outcome) = self.held.hold(dst, packet);
+        if new {
+            if let Some(d) = self.dsts.get_mut(&dst) {
+                d.first_miss.get_or_insert(now);
+            }
+        }
+        match outcome {
+            HoldOutcome::Held => {}
+            HoldOutcome::DroppedOldest(p) | HoldOutcome::Refused(p) => {
+                self.counters.held_dropped += 1;
+                self.commands.push_back(Command::Drop(p));
+            }
+        }
+        if ours {
+            // The tunnel came up while this packet was on its way.
+            self.release(dst);
+        } else if idle {
+            self.request(now, dst);
+        }
+    }
+
+    /// Sends a request for `dst` (the caller checked that none is on its way).
+    fn request(&mut self, now: Time, dst: Ipv4Addr) {
+        let id = self.fresh_id();
+        let deadline = now + self.cfg.request_timeout;
+        let Some(d) = self.dsts.get_mut(&dst) else { return };
+        let Some(peer) = d.peer else { return };
+        d.phase = Phase::Requesting { id, deadline };
+        d.again = false;
+        self.commands.push_back(Command::Request { id, dst, peer });
+        self.wake_at(deadline);
+    }
+
+    fn answered(&mut self, now: Time, dst: Ipv4Addr, id: RequestId, result: Result<T, String>) {
+        let current = self.dsts.get(&dst).map(|d| d.phase);
+        if !matches!(current, Some(Phase::Requesting { id: i, .. }) if i == id) {
+            self.counters.stale_answers += 1;
+            return;
+        }
+        match result {
+            Ok(tunnel) => {
+                if let Some(d) = self.dsts.get_mut(&dst) {
+                    d.phase = Phase::Installing { id };
+                }
+                self.commands.push_back(Command::Install { id, dst, tunnel });
+            }
+            Err(why) => self.failed(now, dst, why),
+        }
+    }
+
+    fn installed(&mut self, now: Time, dst: Ipv4Addr, id: RequestId, result: Result<(), String>) {
+        let Some(d) = self.dsts.get_mut(&dst) else { return };
+        if d.phase != (Phase::Installing { id }) {
+            return;
+        }
+        if let Err(why) = result {
+            self.failed(now, dst, why);
+            return;
+        }
+        d.phase = Phase::Idle;
+        d.ours = true;
+        d.delay = None;
+        let again = std::mem::take(&mut d.again);
+        let waited = d.first_miss.take().map(|t| now.since(t));
+        self.counters.tunnels_up += 1;
+        self.commands.push_back(Command::Notice(Notice::TunnelUp { dst, waited }));
+        self.release(dst);
+        self.wake_at(now); // its peer may be due for a check
+        if again {
+            self.request(now, dst);
+        }
+    }
+
+    fn failed(&mut self, now: Time, dst: Ipv4Addr, why: String) {
+        let Some(d) = self.dsts.get_mut(&dst) else { return };
+        self.counters.requests_failed += 1;
+        let delay = d.delay.map_or(self.cfg.retry_min, |r| (r * 2).min(self.cfg.retry_max));
+        d.delay = Some(delay);
+        d.again = false;
+        d.phase = Phase::Waiting { at: now + delay };
+        self.commands.push_back(Command::Notice(Notice::RequestFailed {
+            dst,
+            why,
+            retry_in: delay,
+        }));
+        self.wake_at(now + delay);
+    }
+
+    fn release(&mut self, dst: Ipv4Addr) {
+        let commands = &mut self.commands;
+        let n = self.held.release(dst, |p| commands.push_back(Command::Resubmit(p)));
+        self.counters.resubmitted += n as u64;
+        if let Some(d) = self.dsts.get_mut(&dst) {
+            d.first_miss = None;
+        }
+    }
+
+    fn discard(&mut self, dst: Ipv4Addr) {
+        let commands = &mut self.commands;
+        let n = self.held.discard(dst, |p| commands.push_back(Command::Drop(p)));
+        self.counters.held_dropped += n as u64;
+        if let Some(d) = self.dsts.get_mut(&dst) {
+            d.first_miss = None;
+        }
+    }
+
+    fn directory(&mut self, now: Time, dst: Ipv4Addr, peer: Option<Peer>) {
+        let d = self.dsts.entry(dst).or_insert_with(|| Dst::new(None));
+        let before = std::mem::replace(&mut d.peer, peer);
+        if before == peer {
+            return;
+        }
+        if let Some(w) = before.and_then(|p| self.peers.get_mut(&p)) {
+            w.dsts.retain(|x| *x != dst);
+        }
+        let Some(peer) = peer else {
+            // Behind no peer now: nothing will be asked, nothing sent.
+            let ours = std::mem::replace(&mut d.ours, false);
+            d.phase = Phase::Idle;
+            d.delay = None;
+            d.again = false;
+            if ours {
+                self.commands.push_back(Command::Remove { dst });
+            }
+            self.discard(dst);
+            return;
+        };
+        self.peers.entry(peer).or_default().dsts.push(dst);
+        if before.is_none() {
+            return;
+        }
+        // Moved: what the old peer gave or will give is of no use.
+        if d.has_tunnel() {
+            self.commands.push_back(Command::Notice(Notice::Rekeying {
+                peer,
+                why: RekeyReason::Moved,
+                tunnels: 1,
+            }));
+            self.rekey(now, dst);
+        } else if matches!(d.phase, Phase::Requesting { .. } | Phase::Waiting { .. }) {
+            self.request(now, dst);
+        } else if matches!(d.phase, Phase::Installing { .. }) {
+            d.again = true;
+        }
+    }
+
+    /// Asks for `dst`'s tunnel again: now, or once what is on its way is done.
+    fn rekey(&mut self, now: Time, dst: Ipv4Addr) {
+        let Some(d) = self.dsts.get_mut(&dst) else { return };
+        self.counters.rekeys += 1;
+        d.delay = None;
+        match d.phase {
+            Phase::Requesting { .. } | Phase::Installing { .. } => d.again = true,
+            Phase::Idle | Phase::Waiting { .. } => self.request(now, dst),
+        }
+    }
+
+    fn checked(&mut self, now: Time, peer: Peer, id: RequestId, result: Result<Session, String>) {
+        let Some(w) = self.peers.get_mut(&peer) else { return };
+        if !matches!(w.checking, Some((i, _)) if i == id) {
+            self.counters.stale_answers += 1;
+            return;
+        }
+        w.checking = None;
+        let session = match result {
+            Ok(s) => s,
+            Err(why) => {
+                if !std::mem::replace(&mut w.unreachable, true) {
+                    self.commands.push_back(Command::Notice(Notice::PeerUnreachable { peer, why }));
+                }
+                return;
+            }
+        };
+        let was_unreachable = std::mem::replace(&mut w.unreachable, false);
+        let why = match (w.last.replace(session), session) {
+            (
+                Some(Session::Known { instance_id: a, .. }),
+                Session::Known { instance_id: b, .. },
+            ) if a != b => {
+                self.counters.peer_restarts += 1;
+                RekeyReason::Restarted
+            }
+            (Some(Session::Known { key_epoch: a, .. }), Session::Known { key_epoch: b, .. })
+                if a != b =>
+            {
+                self.counters.peer_rotations += 1;
+                RekeyReason::Rotated
+            }
+            (Some(Session::Unknown), Session::Unknown) if was_unreachable => {
+                self.counters.peer_restarts += 1;
+                RekeyReason::Back
+            }
+            _ => return,
+        };
+        let dsts: Vec<Ipv4Addr> = w
+            .dsts
+            .iter()
+            .copied()
+            .filter(|x| self.dsts.get(x).is_some_and(Dst::has_tunnel))
+            .collect();
+        self.commands.push_back(Command::Notice(Notice::Rekeying {
+            peer,
+            why,
+            tunnels: dsts.len(),
+        }));
+        for dst in dsts {
+            self.rekey(now, dst);
+        }
+    }
+
+    /// Acts on every timer due at `now` and finds the next one.
+    fn tick(&mut self, now: Time) {
+        if self.wake.is_none_or(|w| w > now) {
+            return;
+        }
+        let mut next: Option<Time> = None;
+        let mut soonest = |t: Time| next = Some(next.map_or(t, |n: Time| n.min(t)));
+        // Requests: retries due, timeouts passed.
+        let mut retry = Vec::new();
+        let mut timed_out = Vec::new();
+        for (&dst, d) in &self.dsts {
+            match d.phase {
+                Phase::Waiting { at } if at <= now => retry.push(dst),
+                Phase::Requesting { deadline, .. } if deadline <= now => timed_out.push(dst),
+                Phase::Waiting { at: t } | Phase::Requesting { deadline: t, .. } => soonest(t),
+                Phase::Idle | Phase::Installing { .. } => {}
+            }
+        }
+        // Session checks: timeouts passed, checks due for peers with tunnels.
+        let mut check_failed = Vec::new();
+        let mut check = Vec::new();
+        for (&peer, w) in &self.peers {
+            match w.checking {
+                Some((id, deadline)) if deadline <= now => check_failed.push((peer, id)),
+                Some((_, deadline)) => soonest(deadline),
+                None => {
+                    if !w.dsts.iter().any(|x| self.dsts.get(x).is_some_and(Dst::has_tunnel)) {
+                        continue;
+                    }
+                    match w.next_check {
+                        Some(t) if t > now => soonest(t),
+                        _ => check.push(peer),
+                    }
+                }
+            }
+        }
+        if let Some(t) = self.next_rotation {
+            if t <= now {
+                let every = self.cfg.rotation.unwrap_or(Duration::from_secs(1));
+                self.next_rotation = Some(now + every);
+                self.counters.rotations += 1;
+                self.commands.push_back(Command::RotateMasterKey);
+            }
+        }
+        if let Some(t) = self.next_rotation {
+            soonest(t);
+        }
+        self.wake = next;
+        for dst in retry {
+            self.request(now, dst);
+        }
+        for dst in timed_out {
+            self.failed(now, dst, "request timed out".into());
+        }
+        for (peer, id) in check_failed {
+            self.checked(now, peer, id, Err("session check timed out".into()));
+            // Checked again at its next_check, already set.
+            if let Some(t) = self.peers.get(&peer).and_then(|w| w.next_check) {
+                self.wake_at(t.max(now));
+            }
+        }
+        for peer in check {
+            let id = self.fresh_id();
+            let deadline = now + self.cfg.check_timeout;
+            let next_check = now + self.cfg.peer_check;
+            if let Some(w) = self.peers.get_mut(&peer) {
+                w.checking = Some((id, deadline));
+                w.next_check = Some(next_check);
+                self.commands.push_back(Command::Hello { id, peer });
+                self.wake_at(deadline);
+                self.wake_at(next_check);
+            }
+        }
+    }
+}
