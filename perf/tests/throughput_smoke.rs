@@ -34,6 +34,12 @@ fn both_directions_and_both_sources_move_packets_and_report_json() {
         assert!(field(json, "aead_limit_gbps") > 0.0, "{json}");
         assert!(json.contains(&format!("\"source\":\"{source}\"")), "{json}");
         assert!((0.0..=100.0).contains(&field(json, "empty_poll_pct")), "{json}");
+        // The split adds up to the whole.
+        let parts = field(json, "rxtx_ns_per_packet")
+            + field(json, "pipeline_ns_per_packet")
+            + field(json, "aead_ns_per_packet");
+        assert!((parts - field(json, "ns_per_packet")).abs() < 0.1, "{json}");
+        assert!(field(json, "forward_mpps_per_lcore") > 0.0, "{json}");
     }
 }
 
