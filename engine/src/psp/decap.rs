@@ -470,13 +470,13 @@ mod tests {
         // scapy's default layout: Hdr Ext Len 1 with V set and the cookie in
         // clear, for every offset including those that would encrypt it.
         for co in [0u8, 1, 2, 3, 6] {
-            let (e, mut k) = enc(Mode::Tunnel, Version::AesGcm128, co, Some(0xc0c0_1e));
+            let (e, mut k) = enc(Mode::Tunnel, Version::AesGcm128, co, Some(0x00c0_c01e));
             let p = compact(&e, &k, co);
             assert_eq!((p[ETH + 28 + 1], p[ETH + 28 + 3] & 2), (1, 2));
-            assert_eq!(&p[ETH + 28 + 16..ETH + 28 + 24], &0xc0c0_1eu64.to_be_bytes());
+            assert_eq!(&p[ETH + 28 + 16..ETH + 28 + 24], &0x00c0_c01e_u64.to_be_bytes());
             let mut b = VecBuf::new(&p);
             let info = decap(&mut b, &mut k, DecapOptions::default()).unwrap();
-            assert_eq!((info.vc, b.data()), (Some(0xc0c0_1e), &frame()[..]), "co {co}");
+            assert_eq!((info.vc, b.data()), (Some(0x00c0_c01e), &frame()[..]), "co {co}");
             // The same bytes read by the spec's rule (Hdr Ext Len 2) fail.
             let mut spec = p.clone();
             spec[ETH + 28 + 1] = 2;
