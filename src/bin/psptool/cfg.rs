@@ -66,8 +66,8 @@ impl EncryptCfg {
     }
 }
 
-/// Fields of a file with the line each is on. The text is zeroized when
-/// dropped: it holds master keys.
+/// Fields of a file with the line each is on, borrowed from the file's
+/// text (which [`read`] zeroizes when dropped: it holds master keys).
 struct Fields<'a> {
     file: &'a str,
     tokens: Vec<(usize, &'a str)>,
@@ -109,7 +109,8 @@ impl<'a> Fields<'a> {
             }
             bytes[i] = u8::from_str_radix(h, 16).unwrap_or_default();
         }
-        Ok(MasterKey::from_bytes(&bytes[..]).expect("32 bytes"))
+        MasterKey::from_bytes(&bytes[..])
+            .map_err(|e| self.err(self.last_line, format!("master key {n}: {e}")))
     }
 
     fn spi(&mut self) -> Result<Spi, CfgError> {
