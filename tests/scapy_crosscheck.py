@@ -26,7 +26,9 @@ without a virtualization cookie and {2, 6} with one, SPIs with bit 31 clear
       fields must be as the spec and the command line say.
   (2) scapy encrypts -> psptool decrypt must exit 0 and give back the
       original IP packets (also one capture mixing every configuration, so
-      that keys are derived per packet from the SPI).
+      that keys are derived per packet from the SPI); and (2b) the same with
+      scapy's default Hdr Ext Len of 1 under a cookie, crypt offsets {0, 1,
+      3} (the compact layout psptool accepts on receive).
   (3) scapy-made packets with one byte flipped (ciphertext, ICV, clear but
       authenticated bytes, VC, IV, SPI) -> psptool decrypt must exit
       non-zero and count icv_fail in its summary line, while an untouched
@@ -438,13 +440,17 @@ def case_encrypt(psptool, wd, cfg, inputs, in_pcap):
 # (2) scapy encrypt -> psptool decrypt
 
 def scapy_psp(cfg, nexthdr, payload, iv, spi=None, key=None):
-    """PSP header + payload encrypted by scapy (bytes, ICV included)."""
+    """PSP header + payload encrypted by scapy (bytes, ICV included). With
+    `cfg.scapy_default_hdrextlen`, Hdr Ext Len is left at scapy's default
+    (1, even with a cookie: the compact layout, header always in clear)."""
     spi = cfg.spi if spi is None else spi
     key = derive_key(spi, cfg.version) if key is None else key
-    p = PSP(nexthdr=nexthdr, hdrextlen=psp_header_len(cfg.vc) // 8 - 1,
-            cryptoffset=cfg.crypt_offset, version=cfg.version,
+    fields = {}
+    if not getattr(cfg, "scapy_default_hdrextlen", False):
+        fields["hdrextlen"] = psp_header_len(cfg.vc) // 8 - 1
+    p = PSP(nexthdr=nexthdr, cryptoffset=cfg.crypt_offset, version=cfg.version,
             is_virt=1 if cfg.vc is not None else 0, spi=spi,
-            iv=struct.pack(">Q", iv), data=bytes(payload))
+            iv=struct.pack(">Q", iv), data=bytes(payload), **fields)
     if cfg.vc is not None:
         p.virtkey, p.sectoken = cfg.vc >> 32, cfg.vc & 0xFFFFFFFF
     p.encrypt(key)
@@ -661,6 +667,24 @@ def main():
              "dec-%02d" % cfg.idx, pairs)
     case("scapy->decrypt  one capture mixing all %d configurations" % len(cfgs),
          case_decrypt, args.psptool, wd, "dec-mixed", mixed)
+    # (2b) scapy's default header with a cookie: Hdr Ext Len 1 with V set,
+    # the cookie after the IV and in clear whatever the crypt offset.
+    idx = len(cfgs)
+    for version in VERSIONS:
+        for mode in MODES:
+            for co in (0, 1, 3):
+                cfg = Config(version, mode, co, VC, SPIS[idx % 2], idx)
+                cfg.scapy_default_hdrextlen = True
+                idx += 1
+                try:
+                    pairs = [scapy_frame(cfg, f, i) for i, f in enumerate(inputs)]
+                except Exception as e:
+                    failed.append("scapy->decrypt hdrextlen=1 " + cfg.name())
+                    print("FAIL scapy->decrypt hdrextlen=1 %s: building packets: %r"
+                          % (cfg.name(), e))
+                    continue
+                case("scapy->decrypt  scapy default hdrextlen=1 " + cfg.name(),
+                     case_decrypt, args.psptool, wd, "dec-compact-%02d" % idx, pairs)
     # (3)
     for n, (name, cfg, src, tamper) in enumerate(negative_cases(inputs)):
         case("tampered->icv_fail  %s: %s" % (cfg.name(), name), case_negative,

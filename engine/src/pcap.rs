@@ -126,8 +126,14 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<Record>, Error> {
 /// Encodes `records` as a little-endian, microsecond pcap of Ethernet
 /// frames (snaplen 65535).
 pub fn encode(records: &[Record]) -> Vec<u8> {
+    encode_with_snaplen(records, 65_535)
+}
+
+/// [`encode`] with another snaplen in the file header (the PSP reference
+/// tools write 9014, their jumbo-frame limit).
+pub fn encode_with_snaplen(records: &[Record], snaplen: u32) -> Vec<u8> {
     let mut out = Vec::with_capacity(24 + records.iter().map(|r| 16 + r.data.len()).sum::<usize>());
-    for x in [0xa1b2_c3d4u32, 0x0004_0002, 0, 0, 65_535, LINKTYPE_ETHERNET] {
+    for x in [0xa1b2_c3d4u32, 0x0004_0002, 0, 0, snaplen, LINKTYPE_ETHERNET] {
         out.extend_from_slice(&x.to_le_bytes());
     }
     for r in records {

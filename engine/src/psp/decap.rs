@@ -10,7 +10,7 @@
 use super::aead::AeadKey;
 use super::buf::PacketBuf;
 use super::header::{self, Header, HeaderRepr};
-use super::{Mode, Spi, Version, HEADER_LEN, ICV_LEN, UDP_PORT};
+use super::{Mode, Spi, Version, ICV_LEN, UDP_PORT};
 use crate::wire::{
     self, ip_proto, EtherType, EthernetFrame, Ipv4Packet, Ipv6Packet, MacAddr, UdpPacket,
     ETHERNET_HEADER_LEN as ETH, IPV6_HEADER_LEN, UDP_HEADER_LEN,
@@ -226,7 +226,7 @@ pub fn decap<B: PacketBuf + ?Sized, K: KeySource + ?Sized>(
     if psp_len < hdr_len + ICV_LEN {
         return Err(Syndrome::BadTrailer.into());
     }
-    let clear_end = HEADER_LEN + usize::from(repr.crypt_offset) * 4;
+    let clear_end = hdr.clear_len();
     if clear_end > psp_len - ICV_LEN {
         return Err(Syndrome::BadCryptOffset.into());
     }
@@ -443,6 +443,48 @@ mod tests {
             decap(&mut VecBuf::new(&csum), &mut k, DecapOptions::default()),
             Err(Error::Outer(wire::Error::Malformed("outer IPv4 header checksum")))
         );
+    }
+
+    /// The packet `e` makes, rewritten in the compact cookie layout (V set,
+    /// Hdr Ext Len 1, header in clear) and sealed again.
+    fn compact(e: &Encapsulator, k: &AeadKey, co: u8) -> Vec<u8> {
+        let mut b = VecBuf::new(&frame());
+        e.encap(&mut b, 5, false).unwrap();
+        let mut p = b.data().to_vec();
+        let psp_at = ETH + 20 + 8;
+        let nonce: [u8; 12] = p[psp_at + 4..psp_at + 16].try_into().unwrap();
+        let spec = psp_at + 16 + usize::from(co) * 4;
+        let (aad, ct) = p.split_at_mut(spec);
+        k.open(nonce, &aad[psp_at..], ct).unwrap();
+        p.truncate(p.len() - ICV_LEN);
+        p[psp_at + 1] = 1;
+        let clear = spec.max(psp_at + 24);
+        let (aad, pt) = p.split_at_mut(clear);
+        let icv = k.seal(nonce, &aad[psp_at..], pt);
+        p.extend_from_slice(&icv);
+        p
+    }
+
+    #[test]
+    fn compact_cookie_layout_accepted() {
+        // scapy's default layout: Hdr Ext Len 1 with V set and the cookie in
+        // clear, for every offset including those that would encrypt it.
+        for co in [0u8, 1, 2, 3, 6] {
+            let (e, mut k) = enc(Mode::Tunnel, Version::AesGcm128, co, Some(0x00c0_c01e));
+            let p = compact(&e, &k, co);
+            assert_eq!((p[ETH + 28 + 1], p[ETH + 28 + 3] & 2), (1, 2));
+            assert_eq!(&p[ETH + 28 + 16..ETH + 28 + 24], &0x00c0_c01e_u64.to_be_bytes());
+            let mut b = VecBuf::new(&p);
+            let info = decap(&mut b, &mut k, DecapOptions::default()).unwrap();
+            assert_eq!((info.vc, b.data()), (Some(0x00c0_c01e), &frame()[..]), "co {co}");
+            // The same bytes read by the spec's rule (Hdr Ext Len 2) fail.
+            let mut spec = p.clone();
+            spec[ETH + 28 + 1] = 2;
+            let r = decap(&mut VecBuf::new(&spec), &mut k, DecapOptions::default());
+            if co < 2 {
+                assert_eq!(r, Err(Error::Syndrome(Syndrome::IcvFail)), "co {co}");
+            }
+        }
     }
 
     #[test]

@@ -18,6 +18,12 @@
 //! Hdr Ext Len counts 8-byte units after the first 8 bytes (1 without the
 //! VC, 2 with it). The crypt offset counts 4-byte units from the end of the
 //! IV; the VC, when present, lies inside that region.
+//!
+//! Receivers also accept the layout scapy's PSP layer writes by default:
+//! V set with Hdr Ext Len 1 and the 8-byte VC after the IV all the same.
+//! Such a header is 24 bytes long ([`Header::header_len`]) and is always
+//! authenticated in clear ([`Header::clear_len`]): the crypt offset then
+//! cannot encrypt the cookie. Senders write the spec's Hdr Ext Len 2.
 
 use super::{Spi, Version, HEADER_LEN, MAX_CRYPT_OFFSET, VC_LEN};
 use crate::wire::{Error as WireError, Field};
@@ -78,9 +84,10 @@ impl<T: AsRef<[u8]>> Header<T> {
         Header { buffer }
     }
 
-    /// Wraps a buffer after checking that the header it announces fits, that
-    /// Hdr Ext Len leaves room for the VC when V is set, and that the
-    /// always-one bit is one and the reserved bits are zero.
+    /// Wraps a buffer after checking that the header it announces fits
+    /// (with the VC when V is set, whatever Hdr Ext Len says), that Hdr Ext
+    /// Len is not zero, and that the always-one bit is one and the reserved
+    /// bits are zero.
     #[inline]
     pub fn new_checked(buffer: T) -> Result<Self, Error> {
         let b = buffer.as_ref();
@@ -88,13 +95,8 @@ impl<T: AsRef<[u8]>> Header<T> {
             return Err(Error::Truncated);
         }
         let ext = b[field::HDR_EXT_LEN];
-        let v = b[field::FLAGS] & FLAG_V != 0;
-        if ext < 1 + u8::from(v) {
-            return Err(Error::Malformed(if v {
-                "Hdr Ext Len too small for the virtualization cookie"
-            } else {
-                "Hdr Ext Len is zero"
-            }));
+        if ext == 0 {
+            return Err(Error::Malformed("Hdr Ext Len is zero"));
         }
         if b[field::FLAGS] & FLAG_ONE == 0 {
             return Err(Error::Malformed("always-one bit is zero"));
@@ -102,16 +104,53 @@ impl<T: AsRef<[u8]>> Header<T> {
         if b[field::CRYPT_OFF] & !CRYPT_OFF_MASK != 0 {
             return Err(Error::Malformed("reserved bits set"));
         }
-        if 8 + 8 * usize::from(ext) > b.len() {
+        if Self::len_of(ext, b[field::FLAGS] & FLAG_V != 0) > b.len() {
             return Err(Error::Truncated);
         }
         Ok(Self::new_unchecked(buffer))
     }
 
-    /// Length of the header including extensions (8 + 8 * Hdr Ext Len).
+    /// Header length for a Hdr Ext Len and V bit: 8 + 8 * Hdr Ext Len, and
+    /// at least 24 when V is set (scapy's Hdr Ext Len 1 with a cookie).
+    #[inline]
+    fn len_of(ext: u8, v: bool) -> usize {
+        let len = 8 + 8 * usize::from(ext);
+        if v {
+            len.max(HEADER_LEN + VC_LEN)
+        } else {
+            len
+        }
+    }
+
+    /// Length of the header including extensions: 8 + 8 * Hdr Ext Len, or
+    /// 24 for a cookie announced with Hdr Ext Len 1.
     #[inline]
     pub fn header_len(&self) -> usize {
-        8 + 8 * usize::from(self.buffer.as_ref()[field::HDR_EXT_LEN])
+        let b = self.buffer.as_ref();
+        Self::len_of(b[field::HDR_EXT_LEN], b[field::FLAGS] & FLAG_V != 0)
+    }
+
+    /// Whether this is the compact cookie layout (V set, Hdr Ext Len 1),
+    /// whose header is always in clear.
+    #[inline]
+    pub fn compact_vc(&self) -> bool {
+        let b = self.buffer.as_ref();
+        b[field::FLAGS] & FLAG_V != 0 && b[field::HDR_EXT_LEN] == 1
+    }
+
+    /// Bytes from the start of the header that are authenticated in clear
+    /// (the AAD of AES-GCM): the 16-byte base header plus crypt offset * 4
+    /// (the spec and the reference tool: a VC lies inside that region and
+    /// offsets 0 and 1 encrypt all or half of it); for the compact cookie
+    /// layout, at least the whole 24-byte header (scapy's rule).
+    #[inline]
+    pub fn clear_len(&self) -> usize {
+        let spec = HEADER_LEN + usize::from(self.crypt_offset()) * 4;
+        if self.compact_vc() {
+            spec.max(HEADER_LEN + VC_LEN)
+        } else {
+            spec
+        }
     }
 
     /// Next header (inner protocol).
@@ -316,8 +355,8 @@ mod tests {
         repr().emit(&mut b);
         assert_eq!(Header::new_checked(&b[..15]).unwrap_err(), Error::Truncated);
         let mut v = b;
-        v[3] |= FLAG_V; // V set but Hdr Ext Len is 1
-        assert!(matches!(Header::new_checked(&v[..]), Err(Error::Malformed(_))));
+        v[3] |= FLAG_V; // V set, Hdr Ext Len 1: the cookie must still fit
+        assert_eq!(Header::new_checked(&v[..23]).unwrap_err(), Error::Truncated);
         let mut z = b;
         z[1] = 0;
         assert!(matches!(Header::new_checked(&z[..]), Err(Error::Malformed(_))));
@@ -334,6 +373,33 @@ mod tests {
         ver[3] = (9 << 2) | 1;
         let h = Header::new_checked(&ver[..]).unwrap();
         assert_eq!(HeaderRepr::parse(&h).unwrap_err(), Error::UnknownVersion(9));
+    }
+
+    #[test]
+    fn compact_cookie_layout() {
+        // scapy's default: V set, Hdr Ext Len 1, the cookie after the IV.
+        let mut r = repr();
+        r.vc = Some(0x0102_0304_0506_0708);
+        let mut b = [0u8; 24];
+        r.emit(&mut b);
+        b[1] = 1;
+        let h = Header::new_checked(&b[..]).unwrap();
+        assert!(h.compact_vc());
+        assert_eq!(h.header_len(), 24);
+        assert_eq!(h.vc(), Some(0x0102_0304_0506_0708));
+        // Header always in clear, and the offset counts from the IV beyond it.
+        for (co, clear) in [(0u8, 24), (1, 24), (2, 24), (3, 28), (11, 60)] {
+            b[2] = co;
+            assert_eq!(Header::new_checked(&b[..]).unwrap().clear_len(), clear, "co {co}");
+        }
+        // The spec's layout: Hdr Ext Len 2, the offset can reach into the VC.
+        b[1] = 2;
+        for (co, clear) in [(0u8, 16), (1, 20), (2, 24), (3, 28)] {
+            b[2] = co;
+            let h = Header::new_checked(&b[..]).unwrap();
+            assert!(!h.compact_vc());
+            assert_eq!((h.header_len(), h.clear_len()), (24, clear), "co {co}");
+        }
     }
 
     #[test]

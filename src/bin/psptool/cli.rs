@@ -78,6 +78,20 @@ pub enum OuterArg {
     Ipv4,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CompatArg {
+    /// psptool's own choices: outer headers from the flags, ECMP-friendly
+    /// UDP source port, flow label.
+    Native,
+    /// Byte-identical to the reference encryptor (google/psp psp_encrypt):
+    /// outer IP header copied from the inner one, UDP source port = inner
+    /// ports XORed, IPv6 packets that are not TCP/UDP skipped, snaplen 9014.
+    Reference,
+}
+
+/// Flags that a `--cfg` file replaces.
+const CFG_FIELDS: [&str; 7] = ["key0", "key1", "spi", "version", "mode", "crypt_offset", "vc"];
+
 #[derive(Debug, Args)]
 pub struct EncryptArgs {
     /// Input capture of clear Ethernet frames (pcap).
@@ -86,10 +100,24 @@ pub struct EncryptArgs {
     /// Output capture of PSP frames.
     #[arg(long = "out", value_name = "PCAP")]
     pub output: String,
-    #[command(flatten)]
-    pub masters: Masters,
-    #[command(flatten)]
-    pub key: KeySelect,
+    /// The reference tool's encryption cfg file (master keys, SPI, mode,
+    /// algorithm, the three crypt offsets, vc/no-vc) instead of the flags.
+    #[arg(long, value_name = "FILE", conflicts_with_all = CFG_FIELDS)]
+    pub cfg: Option<String>,
+    /// Master key 0: 32 bytes in hex (SPIs with bit 31 clear).
+    #[arg(long = "master-key0", value_name = "HEX", value_parser = parse_master,
+          required_unless_present = "cfg")]
+    pub key0: Option<MasterKeyArg>,
+    /// Master key 1: 32 bytes in hex (SPIs with bit 31 set).
+    #[arg(long = "master-key1", value_name = "HEX", value_parser = parse_master,
+          required_unless_present = "cfg")]
+    pub key1: Option<MasterKeyArg>,
+    /// SPI in hex (0x prefix optional); its key derives from the master keys.
+    #[arg(long, value_name = "HEX", value_parser = parse_spi, required_unless_present = "cfg")]
+    pub spi: Option<Spi>,
+    /// PSP version: 0 AES-GCM-128, 1 AES-GCM-256, 2 AES-GMAC-128, 3 AES-GMAC-256.
+    #[arg(long, value_name = "N", value_parser = parse_version, required_unless_present = "cfg")]
+    pub version: Option<Version>,
     /// Encapsulation mode.
     #[arg(long, value_enum, default_value_t = ModeArg::Tunnel)]
     pub mode: ModeArg,
@@ -100,6 +128,9 @@ pub struct EncryptArgs {
     /// Virtualization cookie: 16 hex digits (sets the V bit).
     #[arg(long, value_name = "HEX16", value_parser = parse_vc)]
     pub vc: Option<u64>,
+    /// Whose rules the fields outside PSP follow.
+    #[arg(long, value_enum, default_value_t = CompatArg::Native)]
+    pub compat: CompatArg,
     /// Outer IP version in tunnel mode.
     #[arg(long, value_enum, default_value_t = OuterArg::Ipv6)]
     pub outer: OuterArg,
@@ -129,8 +160,18 @@ pub struct DecryptArgs {
     /// Output capture of the decrypted frames.
     #[arg(long = "out", value_name = "PCAP")]
     pub output: String,
-    #[command(flatten)]
-    pub masters: Masters,
+    /// A reference tool cfg file whose first two fields are the master keys
+    /// (its decrypt.cfg, or any of its encryption cfg files).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["key0", "key1"])]
+    pub cfg: Option<String>,
+    /// Master key 0: 32 bytes in hex (SPIs with bit 31 clear).
+    #[arg(long = "master-key0", value_name = "HEX", value_parser = parse_master,
+          required_unless_present = "cfg")]
+    pub key0: Option<MasterKeyArg>,
+    /// Master key 1: 32 bytes in hex (SPIs with bit 31 set).
+    #[arg(long = "master-key1", value_name = "HEX", value_parser = parse_master,
+          required_unless_present = "cfg")]
+    pub key1: Option<MasterKeyArg>,
     /// Rewrite the destination MAC of decrypted frames.
     #[arg(long = "decap-dmac", value_name = "MAC", value_parser = parse_mac)]
     pub decap_dmac: Option<MacAddr>,

@@ -4,7 +4,9 @@
 //! IPv4/IPv6 frames into PSP; `decrypt` derives each packet's key from its
 //! SPI and restores the inner frames; `gen` writes a sample capture.
 
+mod cfg;
 mod cli;
+mod compat;
 mod gen;
 mod pcap;
 mod run;

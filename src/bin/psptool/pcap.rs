@@ -15,3 +15,9 @@ pub fn write_file(path: &str, records: &[Record]) -> Result<()> {
     std::fs::write(path, engine::pcap::encode(records))
         .with_context(|| format!("cannot create {path}"))
 }
+
+/// [`write_file`] with another snaplen in the file header.
+pub fn write_file_snaplen(path: &str, records: &[Record], snaplen: u32) -> Result<()> {
+    std::fs::write(path, engine::pcap::encode_with_snaplen(records, snaplen))
+        .with_context(|| format!("cannot create {path}"))
+}

@@ -1,14 +1,15 @@
 //! The psptool commands.
 
-use crate::cli::{Cli, Cmd, DecryptArgs, EncryptArgs, ModeArg, OuterArg};
+use crate::cli::{Cli, Cmd, CompatArg, DecryptArgs, EncryptArgs, ModeArg, OuterArg};
 use crate::pcap::{self, Record};
+use crate::{cfg, compat};
 use anyhow::{bail, Result};
 use engine::psp::buf::{PacketBuf, VecBuf};
 use engine::psp::cache::{CachedKeys, KeyCache};
 use engine::psp::decap::{self, DecapOptions};
 use engine::psp::encap::{EncapConfig, Encapsulator, EthAddrs, OuterIp};
 use engine::psp::kdf::MasterKeyPair;
-use engine::psp::Mode;
+use engine::psp::{Mode, Spi, Version};
 use engine::wire::{EtherType, EthernetFrame, Ipv4Packet, Ipv6Packet, MacAddr};
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv6Addr};
@@ -87,37 +88,118 @@ fn inner_addrs(frame: &[u8]) -> Option<(IpAddr, IpAddr)> {
     }
 }
 
+/// What an encryption run uses, from the flags or from a `--cfg` file.
+struct Plan {
+    masters: MasterKeyPair,
+    spi: Spi,
+    version: Version,
+    mode: Mode,
+    /// Crypt offsets for inner IPv4 and inner IPv6 (the reference's cfg has
+    /// one per IP version in tunnel mode).
+    offsets: [u8; 2],
+    vc: Option<u64>,
+}
+
+impl Plan {
+    fn new(a: &EncryptArgs) -> Result<Plan> {
+        if let Some(path) = &a.cfg {
+            let c = cfg::read_encrypt(path)?;
+            return Ok(Plan {
+                spi: c.spi,
+                version: c.version,
+                mode: c.mode,
+                offsets: [c.crypt_offset(false), c.crypt_offset(true)],
+                // The reference's cookie is zero.
+                vc: c.vc.then_some(0),
+                masters: MasterKeyPair::new(c.masters.0, c.masters.1),
+            });
+        }
+        // clap requires these flags when there is no --cfg.
+        let (Some(k0), Some(k1), Some(spi), Some(version)) = (&a.key0, &a.key1, a.spi, a.version)
+        else {
+            bail!("--master-key0, --master-key1, --spi and --version are required without --cfg");
+        };
+        Ok(Plan {
+            masters: MasterKeyPair::new(k0.0.clone(), k1.0.clone()),
+            spi,
+            version,
+            mode: if a.mode == ModeArg::Tunnel { Mode::Tunnel } else { Mode::Transport },
+            offsets: [a.crypt_offset; 2],
+            vc: a.vc,
+        })
+    }
+}
+
+fn inner_is_v6(frame: &[u8]) -> bool {
+    EthernetFrame::new_checked(frame).is_ok_and(|e| e.ethertype() == EtherType::Ipv6)
+}
+
+/// The outer header of `--compat reference`: the inner version and addresses.
+fn outer_like_inner(frame: &[u8]) -> Result<OuterIp> {
+    match inner_addrs(frame) {
+        Some((IpAddr::V4(src), IpAddr::V4(dst))) => Ok(OuterIp::V4 { src, dst }),
+        Some((IpAddr::V6(src), IpAddr::V6(dst))) => Ok(OuterIp::V6 { src, dst }),
+        _ => bail!("malformed inner IP header"),
+    }
+}
+
 fn encrypt(a: &EncryptArgs) -> Result<ExitCode> {
+    let reference = a.compat == CompatArg::Reference;
+    if reference {
+        let set: Vec<&str> = [
+            ("--outer", a.outer != OuterArg::Ipv6),
+            ("--outer-src", a.outer_src.is_some()),
+            ("--outer-dst", a.outer_dst.is_some()),
+            ("--src-mac", a.src_mac.is_some()),
+            ("--dst-mac", a.dst_mac.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(f, on)| on.then_some(f))
+        .collect();
+        if !set.is_empty() {
+            bail!(
+                "{}: --compat reference writes the outer headers as the reference tool does \
+                 (copied from the inner packet)",
+                set.join(", ")
+            );
+        }
+    }
     for (flag, ip) in [("--outer-src", a.outer_src), ("--outer-dst", a.outer_dst)] {
         if let (OuterArg::Ipv4, Some(IpAddr::V6(_))) = (a.outer, ip) {
             bail!("{flag}: an IPv6 address does not fit --outer ipv4");
         }
     }
+    let plan = Plan::new(a)?;
     let input = pcap::read_file(&a.input)?;
-    let pair = MasterKeyPair::new(a.masters.key0.0.clone(), a.masters.key1.0.clone());
-    let key = pair.derive(a.key.spi, a.key.version);
-    let cfg = EncapConfig {
-        mode: if a.mode == ModeArg::Tunnel { Mode::Tunnel } else { Mode::Transport },
-        version: a.key.version,
-        spi: a.key.spi,
-        crypt_offset: a.crypt_offset,
-        vc: a.vc,
-        eth: None,
-        outer: OuterIp::V6 { src: Ipv6Addr::UNSPECIFIED, dst: Ipv6Addr::UNSPECIFIED },
-        ttl: 64,
-    };
-    let mut enc = Encapsulator::new(cfg, &key)?;
+    let key = plan.masters.derive(plan.spi, plan.version);
+    let mut encs = Vec::with_capacity(2);
+    for offset in plan.offsets {
+        let cfg = EncapConfig {
+            mode: plan.mode,
+            version: plan.version,
+            spi: plan.spi,
+            crypt_offset: offset,
+            vc: plan.vc,
+            eth: None,
+            outer: OuterIp::V6 { src: Ipv6Addr::UNSPECIFIED, dst: Ipv6Addr::UNSPECIFIED },
+            ttl: 64,
+        };
+        encs.push(Encapsulator::new(cfg, &key)?);
+    }
     let mut out = Vec::with_capacity(input.len());
     let (mut skipped, mut failed) = (0usize, 0usize);
     let mut iv = Some(a.iv_start);
     let mut buf = VecBuf::new(&[]);
     for (i, rec) in input.iter().enumerate() {
-        if !is_ip(&rec.data) {
+        if !is_ip(&rec.data) || (reference && compat::skipped(&rec.data)) {
             skipped += 1;
             continue;
         }
-        if a.mode == ModeArg::Tunnel {
-            match outer_for(a, &rec.data) {
+        let enc = &mut encs[usize::from(inner_is_v6(&rec.data))];
+        if plan.mode == Mode::Tunnel {
+            let outer =
+                if reference { outer_like_inner(&rec.data) } else { outer_for(a, &rec.data) };
+            match outer {
                 Ok(o) => enc.set_outer(o),
                 Err(e) => {
                     report(&mut failed, i + 1, &e);
@@ -144,6 +226,12 @@ fn encrypt(a: &EncryptArgs) -> Result<ExitCode> {
         match enc.encap(&mut buf, this_iv, false) {
             Ok(_) => {
                 iv = this_iv.checked_add(1);
+                if reference
+                    && compat::reference_outer(&rec.data, buf.data_mut(), plan.mode).is_none()
+                {
+                    report(&mut failed, i + 1, &"cannot rewrite the outer headers");
+                    continue;
+                }
                 out.push(Record {
                     ts_sec: rec.ts_sec,
                     ts_usec: rec.ts_usec,
@@ -154,22 +242,35 @@ fn encrypt(a: &EncryptArgs) -> Result<ExitCode> {
             Err(e) => report(&mut failed, i + 1, &e),
         }
     }
-    pcap::write_file(&a.output, &out)?;
+    if reference {
+        pcap::write_file_snaplen(&a.output, &out, REFERENCE_SNAPLEN)?;
+    } else {
+        pcap::write_file(&a.output, &out)?;
+    }
+    let offsets = if plan.mode == Mode::Tunnel && plan.offsets[0] != plan.offsets[1] {
+        format!("{} (IPv4) / {} (IPv6)", plan.offsets[0], plan.offsets[1])
+    } else {
+        plan.offsets[0].to_string()
+    };
     println!(
         "encrypted {} packets into {} ({:?} mode, version {}, SPI {}, crypt offset {}{}); \
-         skipped {} non-IP; failed {}",
+         skipped {} non-IP{}; failed {}",
         out.len(),
         a.output,
-        enc.config().mode,
-        a.key.version,
-        a.key.spi,
-        a.crypt_offset,
-        a.vc.map(|v| format!(", VC {v:#018x}")).unwrap_or_default(),
+        plan.mode,
+        plan.version,
+        plan.spi,
+        offsets,
+        plan.vc.map(|v| format!(", VC {v:#018x}")).unwrap_or_default(),
         skipped,
+        if reference { " or IPv6 not TCP/UDP" } else { "" },
         failed
     );
     Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
+
+/// The snaplen the reference tools write in their pcap headers.
+const REFERENCE_SNAPLEN: u32 = 9014;
 
 fn is_ip(frame: &[u8]) -> bool {
     EthernetFrame::new_checked(frame)
@@ -185,7 +286,14 @@ fn frame_macs(frame: &[u8]) -> (MacAddr, MacAddr) {
 
 fn decrypt(a: &DecryptArgs) -> Result<ExitCode> {
     let input = pcap::read_file(&a.input)?;
-    let masters = MasterKeyPair::new(a.masters.key0.0.clone(), a.masters.key1.0.clone());
+    let masters = match (&a.cfg, &a.key0, &a.key1) {
+        (Some(path), _, _) => {
+            let (k0, k1) = cfg::read_masters(path)?;
+            MasterKeyPair::new(k0, k1)
+        }
+        (None, Some(k0), Some(k1)) => MasterKeyPair::new(k0.0.clone(), k1.0.clone()),
+        _ => bail!("--master-key0 and --master-key1 are required without --cfg"),
+    };
     let mut cache = KeyCache::new(1024);
     let opts = DecapOptions { dst_mac: a.decap_dmac };
     let mut out = Vec::with_capacity(input.len());
