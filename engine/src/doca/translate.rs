@@ -7,10 +7,10 @@
 //! the software pipeline and its counters use) and its layout:
 //!
 //! ```text
-//! ingress_root_pipe (control, root) --secure port, outer IPvN--> ingress_decrypt_pipe
+//! ingress_root_pipe (control, root) --secure port, IPv4/IPv6--> ingress_decrypt_pipe
 //!   --> [ingress_sampling_pipe] --> ingress_acl_pipe --> unsecured port
 //!                                    miss --> syndrome_stats_pipe (drop)
-//! ingress_root_pipe --unsecured port, IPv4--> secure port egress root: empty_pipe
+//! ingress_root_pipe --unsecured port, IPv4/IPv6--> secure port egress root: empty_pipe
 //!   --> egress_acl_pipe --> [egress_sampling_pipe | miss: empty_pipe_not_sampled]
 //!   --> secure port;  egress_acl_pipe miss --> rss_pipe (the control plane)
 //! ```
@@ -46,6 +46,9 @@ pub const PSP_SAMPLE_BIT: u8 = 0x80;
 /// The hardware's random parser field is 16 bits wide.
 pub const MAX_LOG2_SAMPLE_RATE: u8 = 16;
 const ETHERTYPE_ARP: u32 = 0x0806;
+/// The ingress root's entries: IPv4 and IPv6 from each port, ARP from the
+/// unsecured port, and the default drop.
+const ROOT_ENTRIES: u32 = 6;
 const ETHERTYPE_IPV4: u16 = 0x0800;
 const ETHERTYPE_IPV6: u16 = 0x86dd;
 
@@ -702,7 +705,7 @@ impl Translator {
         v.push(DocaPipeSpec {
             kind: PipeType::Control,
             is_root: true,
-            nr_entries: 4,
+            nr_entries: ROOT_ENTRIES,
             ..basic(PipeId::IngressRoot, Domain::Default, Direction::Any)
         });
         v
@@ -762,29 +765,36 @@ impl Translator {
                 (Field::OuterIp4ChecksumOk, Value::Masked { value: u32::from(v4), mask: all }),
             ]
         };
-        let (outer_type, outer_v4) = match c.outer {
-            OuterVersion::Ipv6 => (ETHERTYPE_IPV6, false),
-            OuterVersion::Ipv4 => (ETHERTYPE_IPV4, true),
-        };
         let root = |i: u8, matches, fwd, counter| DocaEntry {
             priority: u32::from(i),
             fwd: Some(fwd),
             ..entry(PipeId::IngressRoot, i, matches, counter)
         };
+        // As NVIDIA's root (DOCA 3.3 `ROOT` and its miss pipe `MISS`): both
+        // outer families from the uplink to decryption, both from the VF to
+        // the egress path, ARP from the VF to RSS, the rest dropped.
+        let families = [(ETHERTYPE_IPV4, true), (ETHERTYPE_IPV6, false)];
+        let mut i = 0u8;
+        for (ethertype, v4) in families {
+            v.push(root(
+                i,
+                ip_ok(p.secure, ethertype, v4),
+                Fwd::Pipe(PipeId::IngressDecrypt),
+                "ingress_root",
+            ));
+            i += 1;
+        }
+        for (ethertype, v4) in families {
+            v.push(root(
+                i,
+                ip_ok(p.unsecured, ethertype, v4),
+                Fwd::Port(Port::Secure),
+                "ingress_root",
+            ));
+            i += 1;
+        }
         v.push(root(
-            0,
-            ip_ok(p.secure, outer_type, outer_v4),
-            Fwd::Pipe(PipeId::IngressDecrypt),
-            "ingress_root",
-        ));
-        v.push(root(
-            1,
-            ip_ok(p.unsecured, ETHERTYPE_IPV4, true),
-            Fwd::Port(Port::Secure),
-            "ingress_root",
-        ));
-        v.push(root(
-            2,
+            i,
             vec![
                 (Field::PortId, Value::Masked { value: u32::from(p.unsecured), mask: 0xffff }),
                 (Field::OuterEthType, Value::Masked { value: ETHERTYPE_ARP, mask: 0xffff }),
@@ -792,7 +802,7 @@ impl Translator {
             Fwd::Pipe(PipeId::Rss),
             "vf_arp_to_rss",
         ));
-        v.push(root(3, Vec::new(), Fwd::Drop, "root_default_drop"));
+        v.push(root(i + 1, Vec::new(), Fwd::Drop, "root_default_drop"));
         v
     }
 
