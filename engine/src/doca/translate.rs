@@ -948,3 +948,7 @@ pub const fn encap_len(mode: Mode, outer: OuterVersion, vc: bool) -> usize {
 #[cfg(test)]
 #[path = "translate_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "nvidia_3_3_tests.rs"]
+mod nvidia_3_3_tests;
