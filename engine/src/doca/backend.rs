@@ -386,6 +386,7 @@ mod hw {
             Field::PspSDVerV => tun_psp(&mut m.tun).s_d_ver_v = v as u8,
             Field::InnerIp4 => m.inner.l3_type = sys::DOCA_FLOW_L3_TYPE_IP4,
             Field::InnerIp4Src => m.inner.__bindgen_anon_1.ip4.src_ip = v.to_be(),
+            Field::OuterL3Meta => m.parser_meta.outer_l3_type = v as sys::doca_flow_l3_meta,
         }
     }
 
@@ -551,10 +552,22 @@ mod hw {
                     d.__bindgen_anon_1.__bindgen_anon_3.next_pipe =
                         self.pipes.get(&id).copied().unwrap_or(ptr::null_mut());
                 }
-                Fwd::Rss => {
+                Fwd::RssPerEntry => {
                     d.type_ = sys::DOCA_FLOW_FWD_RSS;
+                    d.__bindgen_anon_1.__bindgen_anon_1.rss_type =
+                        sys::DOCA_FLOW_RESOURCE_TYPE_NON_SHARED;
+                    // Changeable: each entry brings its RSS.
+                    d.__bindgen_anon_1.__bindgen_anon_1.__bindgen_anon_1.rss.nr_queues = -1;
+                }
+                Fwd::RssIpv4 | Fwd::RssIpv6 => {
+                    d.type_ = sys::DOCA_FLOW_FWD_RSS;
+                    let outer_flags = if f == Fwd::RssIpv4 {
+                        sys::DOCA_FLOW_RSS_IPV4
+                    } else {
+                        sys::DOCA_FLOW_RSS_IPV6
+                    };
                     let rss = sys::doca_flow_resource_rss_cfg {
-                        outer_flags: sys::DOCA_FLOW_RSS_IPV4 | sys::DOCA_FLOW_RSS_IPV6,
+                        outer_flags: outer_flags as u32,
                         queues_array: self.rss_queues.as_mut_ptr(),
                         nr_queues: self.rss_queues.len() as i32,
                         ..Default::default()

@@ -57,6 +57,7 @@ fn nv_fields(f: Field) -> &'static [&'static str] {
         Field::PspSDVerV => &["tun.psp.s_d_ver_v"],
         Field::InnerIp4 => &["inner.l3_type=IP4"],
         Field::InnerIp4Src => &["inner.ip4.src_ip"],
+        Field::OuterL3Meta => &["parser_meta.outer_l3_type"],
     }
 }
 
@@ -66,7 +67,9 @@ fn nv_fwd(f: Option<Fwd>) -> String {
         Some(Fwd::Port(Port::Secure)) | Some(Fwd::Port(Port::Rss)) => "port:uplink".into(),
         Some(Fwd::Port(Port::Unsecured)) => "port:vf".into(),
         Some(Fwd::Pipe(p)) => p.name().into(),
-        Some(Fwd::Rss) => "rss".into(),
+        Some(Fwd::RssPerEntry) => "rss".into(),
+        Some(Fwd::RssIpv4) => "rss:ipv4".into(),
+        Some(Fwd::RssIpv6) => "rss:ipv6".into(),
         Some(Fwd::Drop) => "drop".into(),
     }
 }
@@ -204,8 +207,26 @@ fn rss_pipe_is_nvidia_3_3_rss_pipe() {
         matches: &["parser_meta.outer_l3_type"],
         fwd: "rss",
         fwd_miss: "none",
-        known: &["match: NVIDIA only parser_meta.outer_l3_type"],
+        known: &[],
     });
+    // Entries: DOCA_FLOW_L3_META_IPV4 -> RSS on DOCA_FLOW_RSS_IPV4,
+    // DOCA_FLOW_L3_META_IPV6 -> RSS on DOCA_FLOW_RSS_IPV6.
+    let t = Translator::new(PipelineConfig::default(), ports()).unwrap();
+    let e: Vec<_> = t
+        .static_entries()
+        .into_iter()
+        .filter(|e| e.pipe == PipeId::Rss)
+        .map(|e| (e.matches, nv_fwd(e.fwd)))
+        .collect();
+    assert_eq!(
+        e,
+        [
+            (vec![(Field::OuterL3Meta, Value::Exact(1))], "rss:ipv4".to_owned()),
+            (vec![(Field::OuterL3Meta, Value::Exact(2))], "rss:ipv6".to_owned()),
+        ]
+    );
+    let spec = t.pipes().into_iter().find(|p| p.id == PipeId::Rss).unwrap();
+    assert_eq!(spec.nr_entries, 2);
 }
 
 /// A packet's parsed fields, for the root's classification table.

@@ -161,7 +161,15 @@ pub enum Field {
     InnerIp4,
     /// `inner.ip4.src_ip`.
     InnerIp4Src,
+    /// `parser_meta.outer_l3_type` (`enum doca_flow_l3_meta`: 1 IPv4, 2
+    /// IPv6).
+    OuterL3Meta,
 }
+
+/// `DOCA_FLOW_L3_META_IPV4` / `_IPV6` (`enum doca_flow_l3_meta`).
+pub const L3_META_IPV4: u32 = 1;
+/// See [`L3_META_IPV4`].
+pub const L3_META_IPV6: u32 = 2;
 
 /// How a pipe matches a field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -186,8 +194,14 @@ pub enum Fwd {
     Port(Port),
     /// `DOCA_FLOW_FWD_PIPE`.
     Pipe(PipeId),
-    /// `DOCA_FLOW_FWD_RSS` to the control plane's queues.
-    Rss,
+    /// `DOCA_FLOW_FWD_RSS` to the control plane's queues, each entry
+    /// choosing its hash (a pipe's forward: `nr_queues = -1`, as NVIDIA's
+    /// `RSS_PIPE`).
+    RssPerEntry,
+    /// `DOCA_FLOW_FWD_RSS`, hashing on the outer IPv4 header.
+    RssIpv4,
+    /// `DOCA_FLOW_FWD_RSS`, hashing on the outer IPv6 header.
+    RssIpv6,
     /// `DOCA_FLOW_FWD_DROP`.
     Drop,
 }
@@ -583,7 +597,9 @@ impl Translator {
         };
         let mut v = Vec::new();
         v.push(DocaPipeSpec {
-            fwd: Some(Fwd::Rss),
+            nr_entries: 2,
+            matches: vec![(Field::OuterL3Meta, Value::PerEntry)],
+            fwd: Some(Fwd::RssPerEntry),
             ..basic(PipeId::Rss, Domain::Egress, Direction::Any)
         });
         v.push(DocaPipeSpec {
@@ -724,7 +740,13 @@ impl Translator {
             fwd: None,
             counter,
         };
-        let mut v = vec![entry(PipeId::Rss, 0, Vec::new(), "rss")];
+        // As NVIDIA's RSS_PIPE: IPv4 hashed on the outer IPv4 header, IPv6
+        // on the outer IPv6 header.
+        let rss = |i: u8, meta: u32, fwd| DocaEntry {
+            fwd: Some(fwd),
+            ..entry(PipeId::Rss, i, vec![(Field::OuterL3Meta, Value::Exact(meta))], "rss")
+        };
+        let mut v = vec![rss(0, L3_META_IPV4, Fwd::RssIpv4), rss(1, L3_META_IPV6, Fwd::RssIpv6)];
         for s in SYNDROMES {
             v.push(DocaEntry {
                 key: EntryKey::Syndrome(s),

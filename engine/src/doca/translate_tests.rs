@@ -98,7 +98,7 @@ fn pipes_without_sampling() {
         }
     }
     let rss = get(&pipes, PipeId::Rss);
-    assert_eq!((rss.fwd, rss.domain), (Some(Fwd::Rss), Domain::Egress));
+    assert_eq!((rss.fwd, rss.domain), (Some(Fwd::RssPerEntry), Domain::Egress));
 
     let syn = get(&pipes, PipeId::SyndromeStats);
     assert_eq!(syn.domain, Domain::SecureIngress);
