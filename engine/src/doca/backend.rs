@@ -377,8 +377,7 @@ mod hw {
                 m.parser_meta.outer_l3_type = sys::DOCA_FLOW_L3_META_IPV4;
             }
             Field::OuterIp4Dst => m.outer.__bindgen_anon_1.ip4.dst_ip = v.to_be(),
-            // UNSURE: 2.7 declared `random` as host-order uint16_t; a
-            // masked random value samples the same fraction either way.
+            // doca_be16_t in 3.3 (doca_flow.h, parser_meta.random).
             Field::Random => m.parser_meta.random = (v as u16).to_be(),
             Field::PspSyndrome => m.parser_meta.psp_syndrome = v as u8,
             Field::TunPsp => m.tun.type_ = sys::DOCA_FLOW_TUN_PSP,

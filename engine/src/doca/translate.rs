@@ -237,7 +237,8 @@ pub enum PipeAction {
     },
 }
 
-/// A shared mirror resource a pipe's monitor uses.
+/// A shared mirror resource a pipe's monitor uses (DOCA 2.x; removed in
+/// 3.0, so the backend refuses a spec that has one).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mirror {
     /// Copy to RSS.
@@ -308,7 +309,7 @@ pub enum EntryAction {
     },
 }
 
-/// One `doca_flow_pipe_add_entry` (or `_control_add_entry`).
+/// One `doca_flow_pipe_basic_add_entry` (or `_control_add_entry`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DocaEntry {
     /// The pipe.
@@ -337,7 +338,7 @@ pub enum KeyBits {
     K256,
 }
 
-/// What `doca_flow_shared_resource_set_cfg(DOCA_FLOW_SHARED_RESOURCE_PSP,
+/// What `doca_flow_port_shared_resource_set_cfg(port, DOCA_FLOW_SHARED_RESOURCE_PSP,
 /// crypto_id, cfg)` writes into a key slot: `cfg.psp_cfg.key_cfg`, its key
 /// type and the `uint32_t` words its `key` member points to.
 ///
@@ -409,7 +410,7 @@ impl fmt::Debug for PspKeyCfg {
 /// One step of applying a commit to the hardware, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
-    /// `doca_flow_shared_resource_set_cfg(PSP, crypto_id, key)`: write the
+    /// `doca_flow_port_shared_resource_set_cfg(port, PSP, id, key)`: write the
     /// tunnel's key into a key slot.
     ProgramKey {
         /// The slot.
@@ -421,11 +422,11 @@ pub enum Step {
         /// The key, as the slot receives it.
         key: PspKeyCfg,
     },
-    /// `doca_flow_pipe_add_entry`.
+    /// `doca_flow_pipe_basic_add_entry` (or `_control_add_entry`).
     Add(DocaEntry),
-    /// `doca_flow_pipe_update_entry` of an existing entry's actions.
+    /// `doca_flow_pipe_basic_update_entry` of an existing entry's actions.
     Update(DocaEntry),
-    /// `doca_flow_pipe_rm_entry`.
+    /// `doca_flow_pipe_remove_entry`.
     Remove(EntryKey),
     /// `doca_flow_entries_process` until every queued change is done, then
     /// return these key slots to the free list.
