@@ -47,9 +47,11 @@ mod unversioned {
     pub use super::doca_flow_resource_query_pipe_miss_v1 as doca_flow_resource_query_pipe_miss;
 
     pub type doca_flow_actions = super::doca_flow_actions_v1;
+    pub type doca_flow_crypto_encap_action = super::doca_flow_crypto_encap_action_v1;
     pub type doca_flow_fwd = super::doca_flow_fwd_v1;
     pub type doca_flow_header_psp = super::doca_flow_header_psp_v1;
     pub type doca_flow_match = super::doca_flow_match_v1;
+    pub type doca_flow_meta = super::doca_flow_meta_v1;
     pub type doca_flow_monitor = super::doca_flow_monitor_v1;
     pub type doca_flow_resource_query = super::doca_flow_resource_query_v1;
     pub type doca_flow_resource_rss_cfg = super::doca_flow_resource_rss_cfg_v1;
@@ -106,5 +108,36 @@ mod tests {
         let _ = super::doca_flow_entries_process;
         let _ = super::doca_flow_crypto_psp_spi_key_bulk_generate;
         assert_eq!(super::DOCA_SUCCESS, 0);
+    }
+
+    /// Values the DOCA 3.3 headers give, which hold over the SDK's headers
+    /// and over ours alike.
+    #[test]
+    fn values_of_the_3_3_headers() {
+        use super::*;
+        // doca_flow.h
+        assert_eq!(DOCA_FLOW_ENTRY_FLAGS_NO_WAIT, 1);
+        assert_eq!(DOCA_FLOW_ENTRY_FLAGS_WAIT_FOR_BATCH, 2);
+        assert_eq!(DOCA_FLOW_SHARED_RESOURCE_PSP, 3);
+        assert_eq!(DOCA_FLOW_RESOURCE_PSP, 3);
+        assert_eq!(DOCA_FLOW_RESOURCE_MODE_PORT, 1);
+        assert_eq!(DOCA_FLOW_PIPE_HASH, 6);
+        assert_eq!(DOCA_FLOW_PIPE_DOMAIN_SECURE_EGRESS, 3);
+        assert_eq!(DOCA_FLOW_FWD_HASH_PIPE, 7);
+        assert_eq!(DOCA_FLOW_FWD_CHANGEABLE, 100);
+        assert_eq!(DOCA_FLOW_L4_META_ESP, 4);
+        assert_eq!(DOCA_FLOW_RSS_AUTO, 1 << 30);
+        assert_eq!(DOCA_FLOW_PSP_DECRYPTION_ID, u32::MAX);
+        // doca_flow_crypto.h
+        assert_eq!(DOCA_FLOW_CRYPTO_HEADER_PSP_TUNNEL, 7);
+        assert_eq!(DOCA_FLOW_CRYPTO_HEADER_PSP_OVER_IPV6, 9);
+        assert_eq!(DOCA_FLOW_CRYPTO_KEY_256, 1);
+        // doca_flow_net.h: DOCA_FLOW_CRYPTO_HEADER_LEN_MAX is 114 bytes.
+        let a = doca_flow_crypto_encap_action::default();
+        assert_eq!(a.encap_data.len(), 114);
+        assert_eq!(DOCA_FLOW_TUN_PSP, 7);
+        assert_eq!(DOCA_FLOW_PSP_DEFAULT_PORT, 1000);
+        // doca_flow.h: the meta scratch pad, after pkt_meta.
+        assert_eq!(doca_flow_meta::default().u32_.len(), 10);
     }
 }
