@@ -1,8 +1,8 @@
 //! Finds the DOCA SDK (`DOCA_DIR`, or pkg-config `doca-flow` and
 //! `doca-common`) and runs bindgen over its headers; without the SDK, runs
-//! bindgen over the project's own minimal declaration file
-//! (`decl/doca_min.h`) so that code using the bindings still type-checks,
-//! and links nothing.
+//! bindgen over the project's own declaration file (`decl/doca_min.h`:
+//! what the DOCA 3.3 headers declare for the symbols used) so that code
+//! using the bindings still type-checks, and links nothing.
 //!
 //! Sets `cfg(doca_sdk)` on this crate only when the real SDK was found, and
 //! passes the answer on as the `DOCA_SYS_BINDINGS` environment variable and

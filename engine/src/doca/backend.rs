@@ -1,13 +1,19 @@
 //! [`DocaFlowBackend`]: the flow programmer's [`FlowBackend`] on DOCA Flow.
 //!
 //! The backend translates each commit with [`Translator`] and applies the
-//! steps with `doca_flow_*` calls from the flow-programmer thread on pipe
-//! queue 0: key slots programmed with `doca_flow_shared_resource_set_cfg`
+//! steps with DOCA 3.x `doca_flow_*` calls from the flow-programmer thread
+//! on pipe queue 0: key slots (`doca_flow_port_shared_resource_get` at
+//! start, in the port resource mode) programmed with
+//! `doca_flow_port_shared_resource_set_cfg`
 //! (the raw key travels with the tunnel's [`TableOp::SetTunnel`] as a
 //! [`crate::pipeline::HwKey`] and reaches the slot as a
 //! [`super::translate::PspKeyCfg`]),
-//! entries added, updated and removed with `DOCA_FLOW_WAIT_FOR_BATCH` and
-//! pushed to the hardware in one `doca_flow_entries_process` per flush.
+//! entries added, updated and removed (`doca_flow_pipe_basic_add_entry`
+//! with the entry's `action_idx`, `_control_add_entry`,
+//! `_basic_update_entry`, `_remove_entry`) with
+//! `DOCA_FLOW_ENTRY_FLAGS_WAIT_FOR_BATCH` and pushed to the hardware in one
+//! `doca_flow_entries_process` per flush; the entry-process callback counts
+//! the entries the hardware refused.
 //!
 //! The FFI code (`mod hw`) is always compiled, so it type-checks against
 //! whatever `doca-sys` bound (the SDK's headers, or the project's minimal
@@ -48,6 +54,9 @@ pub enum DocaError {
     /// Entries still in process, or failed, after `doca_flow_entries_process`.
     #[error("{0} flow entries failed or timed out")]
     Entries(usize),
+    /// The translation asks for something this DOCA release cannot do.
+    #[error("not supported on DOCA 3.x: {0}")]
+    Unsupported(&'static str),
 }
 
 /// What the DOCA backend needs to start.
@@ -74,9 +83,9 @@ pub struct DocaFlowBackend {
 }
 
 impl DocaFlowBackend {
-    /// Initializes DOCA Flow (`switch,hws,isolated,expert`), starts the
-    /// ports, binds the key slots and mirrors, and creates every pipe with
-    /// its fixed entries. Without the SDK: [`DocaError::NoSdk`], before any
+    /// Initializes DOCA Flow (`switch,hws,isolated,expert`, port resource
+    /// mode, the entry-process callback), starts the ports, takes the key
+    /// slots, and creates every pipe with its fixed entries. Without the SDK: [`DocaError::NoSdk`], before any
     /// DOCA call.
     pub fn new(cfg: DocaConfig) -> Result<DocaFlowBackend, DocaError> {
         if !doca_sys::SDK_PRESENT {
@@ -222,9 +231,8 @@ doca_sys::without_sdk! {
 #[allow(dead_code, clippy::needless_update, clippy::unnecessary_cast)]
 mod hw {
     use super::super::translate::{
-        DocaEntry, DocaPipeSpec, Domain, EntryAction, EntryKey, Field, Fwd, KeyBits, Mirror,
-        PipeAction, PipeId, PipeType, PspKeyCfg, Step, Translator, Value, PSP_ICV_LEN,
-        PSP_SAMPLE_BIT,
+        DocaEntry, DocaPipeSpec, Domain, EntryAction, EntryKey, Field, Fwd, KeyBits, PipeAction,
+        PipeId, PipeType, PspKeyCfg, Step, Translator, Value, PSP_ICV_LEN, PSP_SAMPLE_BIT,
     };
     use super::{DocaConfig, DocaError};
     use crate::pipeline::stats::Counter;
@@ -235,16 +243,33 @@ mod hw {
     use std::collections::HashMap;
     use std::ffi::{CStr, CString};
     use std::ptr;
+    use std::sync::atomic::{AtomicU64, Ordering};
     use zeroize::Zeroizing;
 
     /// `doca_flow_entries_process` timeout per call.
     const PROCESS_TIMEOUT_US: u64 = 10_000;
     /// Calls before a flush gives up on entries still in process.
     const PROCESS_TRIES: usize = 100;
-    /// Shared mirror ids: to the RSS pipe, and the drop mirror.
-    const MIRROR_RSS: u32 = 1;
-    const MIRROR_DROP: u32 = 2;
     const QUEUE: u16 = 0;
+    const WAIT: u32 = sys::DOCA_FLOW_ENTRY_FLAGS_WAIT_FOR_BATCH as u32;
+
+    /// Entries the hardware refused, counted by [`entry_processed`].
+    static ENTRY_ERRORS: AtomicU64 = AtomicU64::new(0);
+
+    /// The entry-process callback (`doca_flow_cfg_set_cb_entry_process`):
+    /// DOCA calls it from `doca_flow_entries_process` for each entry whose
+    /// operation completed; a failed one is counted for [`Hw::flush`].
+    extern "C" fn entry_processed(
+        _entry: *mut sys::doca_flow_pipe_entry,
+        _pipe_queue: u16,
+        status: sys::doca_flow_entry_status,
+        _op: sys::doca_flow_entry_op,
+        _user_ctx: *mut std::ffi::c_void,
+    ) {
+        if status == sys::DOCA_FLOW_ENTRY_STATUS_ERROR {
+            ENTRY_ERRORS.fetch_add(1, Ordering::Relaxed);
+        }
+    }
 
     /// The started device, ports, pipes and entries.
     #[derive(Debug)]
@@ -254,6 +279,9 @@ mod hw {
         unsecured: *mut sys::doca_flow_port,
         port_ids: (u16, u16),
         rss_queues: Vec<u16>,
+        /// DOCA's PSP shared-resource id of each translator `crypto_id`
+        /// (index `crypto_id - 1`), from `doca_flow_port_shared_resource_get`.
+        psp_ids: Vec<u32>,
         /// The pipe specs, for the entries' action templates and monitors.
         specs: Vec<DocaPipeSpec>,
         pipes: HashMap<PipeId, *mut sys::doca_flow_pipe>,
@@ -349,8 +377,7 @@ mod hw {
                 m.parser_meta.outer_l3_type = sys::DOCA_FLOW_L3_META_IPV4;
             }
             Field::OuterIp4Dst => m.outer.__bindgen_anon_1.ip4.dst_ip = v.to_be(),
-            // UNSURE: 2.7 declared `random` as host-order uint16_t; a
-            // masked random value samples the same fraction either way.
+            // doca_be16_t in 3.3 (doca_flow.h, parser_meta.random).
             Field::Random => m.parser_meta.random = (v as u16).to_be(),
             Field::PspSyndrome => m.parser_meta.psp_syndrome = v as u8,
             Field::TunPsp => m.tun.type_ = sys::DOCA_FLOW_TUN_PSP,
@@ -358,6 +385,7 @@ mod hw {
             Field::PspSDVerV => tun_psp(&mut m.tun).s_d_ver_v = v as u8,
             Field::InnerIp4 => m.inner.l3_type = sys::DOCA_FLOW_L3_TYPE_IP4,
             Field::InnerIp4Src => m.inner.__bindgen_anon_1.ip4.src_ip = v.to_be(),
+            Field::OuterL3Meta => m.parser_meta.outer_l3_type = v as sys::doca_flow_l3_meta,
         }
     }
 
@@ -390,12 +418,13 @@ mod hw {
     }
 
     /// An action template (`entry`: with the entry's values).
+    /// `psp_id` maps a translator `crypto_id` to DOCA's shared-resource id.
     fn build_actions(
         pa: PipeAction,
-        idx: u8,
         entry: Option<&EntryAction>,
+        psp_id: &dyn Fn(u32) -> u32,
     ) -> (sys::doca_flow_actions, sys::doca_flow_actions) {
-        let mut a = sys::doca_flow_actions { action_idx: idx, ..Default::default() };
+        let mut a = sys::doca_flow_actions::default();
         let mut mask = sys::doca_flow_actions::default();
         match pa {
             PipeAction::EncryptEncap { len_with_vc, .. } => {
@@ -407,7 +436,7 @@ mod hw {
                 a.crypto.resource_type = sys::DOCA_FLOW_CRYPTO_RESOURCE_PSP;
                 match entry {
                     Some(EntryAction::Encrypt { crypto_id, encap_data, .. }) => {
-                        a.crypto.crypto_id = *crypto_id;
+                        a.crypto.crypto_id = psp_id(*crypto_id);
                         a.crypto_encap.data_size = encap_data.len() as u16;
                         a.crypto_encap.encap_data[..encap_data.len()].copy_from_slice(encap_data);
                     }
@@ -522,10 +551,22 @@ mod hw {
                     d.__bindgen_anon_1.__bindgen_anon_3.next_pipe =
                         self.pipes.get(&id).copied().unwrap_or(ptr::null_mut());
                 }
-                Fwd::Rss => {
+                Fwd::RssPerEntry => {
                     d.type_ = sys::DOCA_FLOW_FWD_RSS;
+                    d.__bindgen_anon_1.__bindgen_anon_1.rss_type =
+                        sys::DOCA_FLOW_RESOURCE_TYPE_NON_SHARED;
+                    // Changeable: each entry brings its RSS.
+                    d.__bindgen_anon_1.__bindgen_anon_1.__bindgen_anon_1.rss.nr_queues = -1;
+                }
+                Fwd::RssIpv4 | Fwd::RssIpv6 => {
+                    d.type_ = sys::DOCA_FLOW_FWD_RSS;
+                    let outer_flags = if f == Fwd::RssIpv4 {
+                        sys::DOCA_FLOW_RSS_IPV4
+                    } else {
+                        sys::DOCA_FLOW_RSS_IPV6
+                    };
                     let rss = sys::doca_flow_resource_rss_cfg {
-                        outer_flags: sys::DOCA_FLOW_RSS_IPV4 | sys::DOCA_FLOW_RSS_IPV6,
+                        outer_flags: outer_flags as u32,
                         queues_array: self.rss_queues.as_mut_ptr(),
                         nr_queues: self.rss_queues.len() as i32,
                         ..Default::default()
@@ -539,40 +580,46 @@ mod hw {
             d
         }
 
-        fn monitor(mirror: Option<Mirror>) -> sys::doca_flow_monitor {
+        /// A per-entry counter. DOCA 3.x has no mirror resources (nor a
+        /// monitor member naming one): a spec with a mirror is refused
+        /// before any pipe is created (see [`Hw::start`]).
+        fn monitor() -> sys::doca_flow_monitor {
             sys::doca_flow_monitor {
                 counter_type: sys::DOCA_FLOW_RESOURCE_TYPE_NON_SHARED,
-                shared_mirror_id: match mirror {
-                    None => 0,
-                    Some(Mirror::ToRss) => MIRROR_RSS,
-                    Some(Mirror::Drop) => MIRROR_DROP,
-                },
                 ..Default::default()
             }
         }
 
+        /// DOCA's shared-resource id of a translator `crypto_id`.
+        fn psp_id(&self, crypto_id: u32) -> u32 {
+            let i = (crypto_id as usize).wrapping_sub(1);
+            self.psp_ids.get(i).copied().unwrap_or(crypto_id)
+        }
+
         /// `doca_flow_init`, ports, key slots, pipes, fixed entries.
         pub(super) fn start(cfg: &DocaConfig, t: &Translator) -> Result<Hw, DocaError> {
+            let specs = t.pipes();
+            if specs.iter().any(|s| s.mirror.is_some()) {
+                // DOCA 3.0 removed shared mirrors; NVIDIA's 3.3 application
+                // samples through flooding hash pipes instead, which the
+                // translation does not build yet.
+                return Err(DocaError::Unsupported(
+                    "sampling and --maintain-order need mirror resources (removed in DOCA 3.0)",
+                ));
+            }
             let dev = open_device(&cfg.pci)?;
             let mut flow_cfg = ptr::null_mut();
             // SAFETY: out-pointer to a local.
             check("doca_flow_cfg_create", unsafe { sys::doca_flow_cfg_create(&mut flow_cfg) })?;
             let mode = CString::new("switch,hws,isolated,expert").expect("no NUL");
-            let ids: Vec<u32> = t.crypto_ids().all().collect();
-            let counters = (cfg.pipeline.max_tunnels + cfg.pipeline.max_acl_entries + 64) as u32;
             // SAFETY: flow_cfg was created above and is destroyed below;
-            // `mode` outlives the calls (DOCA copies it).
+            // `mode` outlives the calls (DOCA copies it); the callback is a
+            // plain function that lives for the whole program.
             let r = unsafe {
                 check(
                     "doca_flow_cfg_set_pipe_queues",
                     sys::doca_flow_cfg_set_pipe_queues(flow_cfg, 1),
                 )
-                .and_then(|()| {
-                    check(
-                        "doca_flow_cfg_set_nr_counters",
-                        sys::doca_flow_cfg_set_nr_counters(flow_cfg, counters),
-                    )
-                })
                 .and_then(|()| {
                     check(
                         "doca_flow_cfg_set_mode_args",
@@ -581,21 +628,16 @@ mod hw {
                 })
                 .and_then(|()| {
                     check(
-                        "doca_flow_cfg_set_nr_shared_resource",
-                        sys::doca_flow_cfg_set_nr_shared_resource(
-                            flow_cfg,
-                            ids.len() as u32 + 1,
-                            sys::DOCA_FLOW_SHARED_RESOURCE_PSP,
-                        ),
+                        "doca_flow_cfg_set_cb_entry_process",
+                        sys::doca_flow_cfg_set_cb_entry_process(flow_cfg, Some(entry_processed)),
                     )
                 })
                 .and_then(|()| {
                     check(
-                        "doca_flow_cfg_set_nr_shared_resource",
-                        sys::doca_flow_cfg_set_nr_shared_resource(
+                        "doca_flow_cfg_set_resource_mode",
+                        sys::doca_flow_cfg_set_resource_mode(
                             flow_cfg,
-                            MIRROR_DROP + 1,
-                            sys::DOCA_FLOW_SHARED_RESOURCE_MIRROR,
+                            sys::DOCA_FLOW_RESOURCE_MODE_PORT,
                         ),
                     )
                 })
@@ -605,35 +647,36 @@ mod hw {
             unsafe { sys::doca_flow_cfg_destroy(flow_cfg) };
             r?;
             let p = cfg.ports;
+            let slots = t.crypto_ids().all().count() as u32;
+            let counters = (cfg.pipeline.max_tunnels + cfg.pipeline.max_acl_entries + 64) as u32;
+            let secure = start_port(p.secure, dev, Some((counters, slots)))?;
             let mut hw = Hw {
                 dev,
-                secure: start_port(p.secure, dev)?,
-                unsecured: start_port(p.unsecured, ptr::null_mut())?,
+                secure,
+                unsecured: start_port(p.unsecured, ptr::null_mut(), None)?,
                 port_ids: (p.secure, p.unsecured),
                 rss_queues: (0..cfg.rss_queues.max(1)).collect(),
+                psp_ids: Vec::with_capacity(slots as usize),
                 specs: Vec::new(),
                 pipes: HashMap::new(),
                 entries: HashMap::new(),
                 pending: Vec::new(),
                 queued: 0,
             };
-            let mut ids = ids;
-            // SAFETY: ids outlives the call; the port was started above.
-            check("doca_flow_shared_resources_bind", unsafe {
-                sys::doca_flow_shared_resources_bind(
-                    sys::DOCA_FLOW_SHARED_RESOURCE_PSP,
-                    ids.as_mut_ptr(),
-                    ids.len() as u32,
-                    hw.secure.cast(),
-                )
-            })?;
-            let specs = t.pipes();
+            for _ in 0..slots {
+                let mut id = 0u32;
+                // SAFETY: the port was started above; out-pointer to a local.
+                check("doca_flow_port_shared_resource_get", unsafe {
+                    sys::doca_flow_port_shared_resource_get(
+                        hw.secure,
+                        sys::DOCA_FLOW_SHARED_RESOURCE_PSP,
+                        &mut id,
+                    )
+                })?;
+                hw.psp_ids.push(id);
+            }
             for spec in &specs {
                 hw.create_pipe(spec)?;
-                if spec.id == PipeId::Rss {
-                    hw.mirror(MIRROR_RSS, Fwd::Pipe(PipeId::Rss))?;
-                    hw.mirror(MIRROR_DROP, Fwd::Drop)?;
-                }
             }
             for e in t.static_entries() {
                 hw.add(&specs, &e)?;
@@ -641,36 +684,6 @@ mod hw {
             hw.flush()?;
             hw.specs = specs;
             Ok(hw)
-        }
-
-        fn mirror(&mut self, id: u32, to: Fwd) -> Result<(), DocaError> {
-            let mut target =
-                sys::doca_flow_mirror_target { fwd: self.fwd(to), ..Default::default() };
-            let mut res = sys::doca_flow_shared_resource_cfg::default();
-            // Writes to union members: safe; `target` outlives the calls below.
-            res.__bindgen_anon_1.mirror_cfg.nr_targets = 1;
-            res.__bindgen_anon_1.mirror_cfg.target = &mut target;
-            let mut id = id;
-            // SAFETY: res and id outlive the calls; the port is started.
-            unsafe {
-                check(
-                    "doca_flow_shared_resource_set_cfg",
-                    sys::doca_flow_shared_resource_set_cfg(
-                        sys::DOCA_FLOW_SHARED_RESOURCE_MIRROR,
-                        id,
-                        &mut res,
-                    ),
-                )?;
-                check(
-                    "doca_flow_shared_resources_bind",
-                    sys::doca_flow_shared_resources_bind(
-                        sys::DOCA_FLOW_SHARED_RESOURCE_MIRROR,
-                        &mut id,
-                        1,
-                        self.secure.cast(),
-                    ),
-                )
-            }
         }
 
         fn create_pipe(&mut self, spec: &DocaPipeSpec) -> Result<(), DocaError> {
@@ -694,28 +707,17 @@ mod hw {
         ) -> Result<*mut sys::doca_flow_pipe, DocaError> {
             let name = CString::new(spec.name).expect("pipe names have no NUL");
             let (m, mask) = build_match(&spec.matches);
-            let mut acts: Vec<_> = spec
-                .actions
-                .iter()
-                .enumerate()
-                .map(|(i, &a)| build_actions(a, i as u8, None))
-                .collect();
+            let mut acts: Vec<_> =
+                spec.actions.iter().map(|&a| build_actions(a, None, &|id| id)).collect();
             let mut a_ptrs: Vec<*mut sys::doca_flow_actions> =
                 acts.iter_mut().map(|(a, _)| a as *mut _).collect();
             let mut m_ptrs: Vec<*mut sys::doca_flow_actions> =
                 acts.iter_mut().map(|(_, m)| m as *mut _).collect();
-            let mon = Self::monitor(spec.mirror);
+            let mon = Self::monitor();
             let fwd = spec.fwd.map(|f| self.fwd(f));
             let miss = spec.fwd_miss.map(|f| self.fwd(f));
-            let dir = match spec.direction {
-                super::super::translate::Direction::Any => sys::DOCA_FLOW_DIRECTION_BIDIRECTIONAL,
-                super::super::translate::Direction::NetToHost => {
-                    sys::DOCA_FLOW_DIRECTION_NETWORK_TO_HOST
-                }
-                super::super::translate::Direction::HostToNet => {
-                    sys::DOCA_FLOW_DIRECTION_HOST_TO_NETWORK
-                }
-            };
+            // DOCA 3.x has no direction hint (doca_flow_pipe_cfg_set_dir_info
+            // is gone): `spec.direction` stays a description only.
             let mut pipe = ptr::null_mut();
             // SAFETY: cfg is a live pipe configuration; every pointer passed
             // points to a local that outlives the call (DOCA copies them).
@@ -740,10 +742,6 @@ mod hw {
                 check(
                     "doca_flow_pipe_cfg_set_nr_entries",
                     sys::doca_flow_pipe_cfg_set_nr_entries(cfg, spec.nr_entries),
-                )?;
-                check(
-                    "doca_flow_pipe_cfg_set_dir_info",
-                    sys::doca_flow_pipe_cfg_set_dir_info(cfg, dir),
                 )?;
                 check(
                     "doca_flow_pipe_cfg_set_miss_counter",
@@ -784,16 +782,18 @@ mod hw {
             let spec = specs.iter().find(|s| s.id == e.pipe).expect("entry of a known pipe");
             let pipe = self.pipes.get(&e.pipe).copied().unwrap_or(ptr::null_mut());
             let (m, mask) = build_match(&e.matches);
-            let (act, _) = match (spec.actions.first(), &e.action) {
-                (Some(_), EntryAction::Encrypt { action_idx, .. }) => build_actions(
-                    spec.actions[usize::from(*action_idx)],
+            let psp_id = |id| self.psp_id(id);
+            let (idx, (act, _)) = match (spec.actions.first(), &e.action) {
+                (Some(_), EntryAction::Encrypt { action_idx, .. }) => (
                     *action_idx,
-                    Some(&e.action),
+                    build_actions(spec.actions[usize::from(*action_idx)], Some(&e.action), &psp_id),
                 ),
-                (Some(&pa), _) => build_actions(pa, 0, None),
-                (None, _) => (sys::doca_flow_actions::default(), sys::doca_flow_actions::default()),
+                (Some(&pa), _) => (0, build_actions(pa, None, &psp_id)),
+                (None, _) => {
+                    (0, (sys::doca_flow_actions::default(), sys::doca_flow_actions::default()))
+                }
             };
-            let mon = Self::monitor(spec.mirror);
+            let mon = Self::monitor();
             let fwd = e.fwd.map(|f| self.fwd(f));
             let fp = fwd.as_ref().map_or(ptr::null(), |f| f as *const _);
             let mut entry = ptr::null_mut();
@@ -806,7 +806,6 @@ mod hw {
                         "doca_flow_pipe_control_add_entry",
                         sys::doca_flow_pipe_control_add_entry(
                             QUEUE,
-                            e.priority,
                             pipe,
                             &m,
                             &mask,
@@ -815,6 +814,7 @@ mod hw {
                             ptr::null(),
                             ptr::null(),
                             &mon,
+                            e.priority,
                             fp,
                             ptr::null_mut(),
                             &mut entry,
@@ -822,15 +822,16 @@ mod hw {
                     )?;
                 } else {
                     check(
-                        "doca_flow_pipe_add_entry",
-                        sys::doca_flow_pipe_add_entry(
+                        "doca_flow_pipe_basic_add_entry",
+                        sys::doca_flow_pipe_basic_add_entry(
                             QUEUE,
                             pipe,
                             &m,
+                            idx,
                             &act,
                             &mon,
                             fp,
-                            sys::DOCA_FLOW_WAIT_FOR_BATCH,
+                            WAIT,
                             ptr::null_mut(),
                             &mut entry,
                         ),
@@ -845,6 +846,7 @@ mod hw {
 
         /// `doca_flow_entries_process` until no queued entry is in process.
         fn flush(&mut self) -> Result<(), DocaError> {
+            let errors_before = ENTRY_ERRORS.load(Ordering::Relaxed);
             for _ in 0..PROCESS_TRIES {
                 // SAFETY: the port is started; queue 0 is ours.
                 check("doca_flow_entries_process", unsafe {
@@ -874,6 +876,9 @@ mod hw {
                 .count();
             self.pending.clear();
             self.queued = 0;
+            // Removals have no entry left to ask: the callback counted them.
+            let refused = ENTRY_ERRORS.load(Ordering::Relaxed).saturating_sub(errors_before);
+            let bad = bad.max(refused as usize);
             if bad > 0 {
                 return Err(DocaError::Entries(bad));
             }
@@ -882,10 +887,7 @@ mod hw {
 
         fn program_key(&mut self, crypto_id: u32, key: &PspKeyCfg) -> Result<(), DocaError> {
             let mut words = key.words_copy();
-            let mut res = sys::doca_flow_shared_resource_cfg {
-                domain: sys::DOCA_FLOW_PIPE_DOMAIN_SECURE_EGRESS,
-                ..Default::default()
-            };
+            let mut res = sys::doca_flow_shared_resource_cfg::default();
             let key_type = match key.bits() {
                 KeyBits::K128 => sys::DOCA_FLOW_CRYPTO_KEY_128,
                 KeyBits::K256 => sys::DOCA_FLOW_CRYPTO_KEY_256,
@@ -893,11 +895,13 @@ mod hw {
             // `words` outlives the call below.
             res.__bindgen_anon_1.psp_cfg.key_cfg.key_type = key_type;
             res.__bindgen_anon_1.psp_cfg.key_cfg.key = words.as_mut_ptr();
-            // SAFETY: res points to the key words, valid for the call.
-            check("doca_flow_shared_resource_set_cfg", unsafe {
-                sys::doca_flow_shared_resource_set_cfg(
+            // SAFETY: res points to the key words, valid for the call; the
+            // secure port is started.
+            check("doca_flow_port_shared_resource_set_cfg", unsafe {
+                sys::doca_flow_port_shared_resource_set_cfg(
+                    self.secure,
                     sys::DOCA_FLOW_SHARED_RESOURCE_PSP,
-                    crypto_id,
+                    self.psp_id(crypto_id),
                     &mut res,
                 )
             })
@@ -926,19 +930,21 @@ mod hw {
                             EntryAction::Encrypt { action_idx, .. } => *action_idx,
                             EntryAction::Template => 0,
                         };
+                        let psp_id = |id| self.psp_id(id);
                         let (act, _) =
-                            build_actions(spec.actions[usize::from(idx)], idx, Some(&e.action));
+                            build_actions(spec.actions[usize::from(idx)], Some(&e.action), &psp_id);
                         let pipe = self.pipes[&e.pipe];
-                        let mon = Self::monitor(spec.mirror);
+                        let mon = Self::monitor();
                         // SAFETY: entry belongs to pipe; pointers to locals.
-                        check("doca_flow_pipe_update_entry", unsafe {
-                            sys::doca_flow_pipe_update_entry(
+                        check("doca_flow_pipe_basic_update_entry", unsafe {
+                            sys::doca_flow_pipe_basic_update_entry(
                                 QUEUE,
                                 pipe,
+                                idx,
                                 &act,
                                 &mon,
                                 ptr::null(),
-                                sys::DOCA_FLOW_WAIT_FOR_BATCH,
+                                WAIT,
                                 entry,
                             )
                         })?;
@@ -948,12 +954,8 @@ mod hw {
                     Step::Remove(key) => {
                         if let Some((_, entry)) = self.entries.remove(key) {
                             // SAFETY: entry was added and not removed before.
-                            check("doca_flow_pipe_rm_entry", unsafe {
-                                sys::doca_flow_pipe_rm_entry(
-                                    QUEUE,
-                                    sys::DOCA_FLOW_WAIT_FOR_BATCH,
-                                    entry,
-                                )
+                            check("doca_flow_pipe_remove_entry", unsafe {
+                                sys::doca_flow_pipe_remove_entry(QUEUE, WAIT, entry)
                             })?;
                             self.pending.retain(|&p| p != entry);
                             self.queued += 1;
@@ -993,16 +995,45 @@ mod hw {
         }
     }
 
-    fn start_port(id: u16, dev: *mut sys::doca_dev) -> Result<*mut sys::doca_flow_port, DocaError> {
+    /// Starts a port; `resources`: its (counters, PSP key slots) in the
+    /// port resource mode.
+    fn start_port(
+        id: u16,
+        dev: *mut sys::doca_dev,
+        resources: Option<(u32, u32)>,
+    ) -> Result<*mut sys::doca_flow_port, DocaError> {
         let mut cfg = ptr::null_mut();
         let mut port = ptr::null_mut();
         // SAFETY: out-pointers to locals; cfg is destroyed once the port started.
         unsafe {
             check("doca_flow_port_cfg_create", sys::doca_flow_port_cfg_create(&mut cfg))?;
-            let r = check(
-                "doca_flow_port_cfg_set_port_id",
-                sys::doca_flow_port_cfg_set_port_id(cfg, id),
-            )
+            let r = match resources {
+                None => Ok(()),
+                Some((counters, slots)) => check(
+                    "doca_flow_port_cfg_set_nr_resources",
+                    sys::doca_flow_port_cfg_set_nr_resources(
+                        cfg,
+                        sys::DOCA_FLOW_RESOURCE_COUNTER,
+                        counters,
+                    ),
+                )
+                .and_then(|()| {
+                    check(
+                        "doca_flow_port_cfg_set_nr_resources",
+                        sys::doca_flow_port_cfg_set_nr_resources(
+                            cfg,
+                            sys::DOCA_FLOW_RESOURCE_PSP,
+                            slots,
+                        ),
+                    )
+                }),
+            }
+            .and_then(|()| {
+                check(
+                    "doca_flow_port_cfg_set_port_id",
+                    sys::doca_flow_port_cfg_set_port_id(cfg, id),
+                )
+            })
             .and_then(|()| {
                 if dev.is_null() {
                     Ok(())

@@ -7,10 +7,10 @@
 //! the software pipeline and its counters use) and its layout:
 //!
 //! ```text
-//! ingress_root_pipe (control, root) --secure port, outer IPvN--> ingress_decrypt_pipe
+//! ingress_root_pipe (control, root) --secure port, IPv4/IPv6--> ingress_decrypt_pipe
 //!   --> [ingress_sampling_pipe] --> ingress_acl_pipe --> unsecured port
 //!                                    miss --> syndrome_stats_pipe (drop)
-//! ingress_root_pipe --unsecured port, IPv4--> secure port egress root: empty_pipe
+//! ingress_root_pipe --unsecured port, IPv4/IPv6--> secure port egress root: empty_pipe
 //!   --> egress_acl_pipe --> [egress_sampling_pipe | miss: empty_pipe_not_sampled]
 //!   --> secure port;  egress_acl_pipe miss --> rss_pipe (the control plane)
 //! ```
@@ -46,6 +46,9 @@ pub const PSP_SAMPLE_BIT: u8 = 0x80;
 /// The hardware's random parser field is 16 bits wide.
 pub const MAX_LOG2_SAMPLE_RATE: u8 = 16;
 const ETHERTYPE_ARP: u32 = 0x0806;
+/// The ingress root's entries: IPv4 and IPv6 from each port, ARP from the
+/// unsecured port, and the default drop.
+const ROOT_ENTRIES: u32 = 6;
 const ETHERTYPE_IPV4: u16 = 0x0800;
 const ETHERTYPE_IPV6: u16 = 0x86dd;
 
@@ -158,7 +161,15 @@ pub enum Field {
     InnerIp4,
     /// `inner.ip4.src_ip`.
     InnerIp4Src,
+    /// `parser_meta.outer_l3_type` (`enum doca_flow_l3_meta`: 1 IPv4, 2
+    /// IPv6).
+    OuterL3Meta,
 }
+
+/// `DOCA_FLOW_L3_META_IPV4` / `_IPV6` (`enum doca_flow_l3_meta`).
+pub const L3_META_IPV4: u32 = 1;
+/// See [`L3_META_IPV4`].
+pub const L3_META_IPV6: u32 = 2;
 
 /// How a pipe matches a field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -183,8 +194,14 @@ pub enum Fwd {
     Port(Port),
     /// `DOCA_FLOW_FWD_PIPE`.
     Pipe(PipeId),
-    /// `DOCA_FLOW_FWD_RSS` to the control plane's queues.
-    Rss,
+    /// `DOCA_FLOW_FWD_RSS` to the control plane's queues, each entry
+    /// choosing its hash (a pipe's forward: `nr_queues = -1`, as NVIDIA's
+    /// `RSS_PIPE`).
+    RssPerEntry,
+    /// `DOCA_FLOW_FWD_RSS`, hashing on the outer IPv4 header.
+    RssIpv4,
+    /// `DOCA_FLOW_FWD_RSS`, hashing on the outer IPv6 header.
+    RssIpv6,
     /// `DOCA_FLOW_FWD_DROP`.
     Drop,
 }
@@ -220,7 +237,8 @@ pub enum PipeAction {
     },
 }
 
-/// A shared mirror resource a pipe's monitor uses.
+/// A shared mirror resource a pipe's monitor uses (DOCA 2.x; removed in
+/// 3.0, so the backend refuses a spec that has one).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mirror {
     /// Copy to RSS.
@@ -291,7 +309,7 @@ pub enum EntryAction {
     },
 }
 
-/// One `doca_flow_pipe_add_entry` (or `_control_add_entry`).
+/// One `doca_flow_pipe_basic_add_entry` (or `_control_add_entry`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DocaEntry {
     /// The pipe.
@@ -320,7 +338,7 @@ pub enum KeyBits {
     K256,
 }
 
-/// What `doca_flow_shared_resource_set_cfg(DOCA_FLOW_SHARED_RESOURCE_PSP,
+/// What `doca_flow_port_shared_resource_set_cfg(port, DOCA_FLOW_SHARED_RESOURCE_PSP,
 /// crypto_id, cfg)` writes into a key slot: `cfg.psp_cfg.key_cfg`, its key
 /// type and the `uint32_t` words its `key` member points to.
 ///
@@ -392,7 +410,7 @@ impl fmt::Debug for PspKeyCfg {
 /// One step of applying a commit to the hardware, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
-    /// `doca_flow_shared_resource_set_cfg(PSP, crypto_id, key)`: write the
+    /// `doca_flow_port_shared_resource_set_cfg(port, PSP, id, key)`: write the
     /// tunnel's key into a key slot.
     ProgramKey {
         /// The slot.
@@ -404,11 +422,11 @@ pub enum Step {
         /// The key, as the slot receives it.
         key: PspKeyCfg,
     },
-    /// `doca_flow_pipe_add_entry`.
+    /// `doca_flow_pipe_basic_add_entry` (or `_control_add_entry`).
     Add(DocaEntry),
-    /// `doca_flow_pipe_update_entry` of an existing entry's actions.
+    /// `doca_flow_pipe_basic_update_entry` of an existing entry's actions.
     Update(DocaEntry),
-    /// `doca_flow_pipe_rm_entry`.
+    /// `doca_flow_pipe_remove_entry`.
     Remove(EntryKey),
     /// `doca_flow_entries_process` until every queued change is done, then
     /// return these key slots to the free list.
@@ -580,7 +598,9 @@ impl Translator {
         };
         let mut v = Vec::new();
         v.push(DocaPipeSpec {
-            fwd: Some(Fwd::Rss),
+            nr_entries: 2,
+            matches: vec![(Field::OuterL3Meta, Value::PerEntry)],
+            fwd: Some(Fwd::RssPerEntry),
             ..basic(PipeId::Rss, Domain::Egress, Direction::Any)
         });
         v.push(DocaPipeSpec {
@@ -702,7 +722,7 @@ impl Translator {
         v.push(DocaPipeSpec {
             kind: PipeType::Control,
             is_root: true,
-            nr_entries: 4,
+            nr_entries: ROOT_ENTRIES,
             ..basic(PipeId::IngressRoot, Domain::Default, Direction::Any)
         });
         v
@@ -721,7 +741,13 @@ impl Translator {
             fwd: None,
             counter,
         };
-        let mut v = vec![entry(PipeId::Rss, 0, Vec::new(), "rss")];
+        // As NVIDIA's RSS_PIPE: IPv4 hashed on the outer IPv4 header, IPv6
+        // on the outer IPv6 header.
+        let rss = |i: u8, meta: u32, fwd| DocaEntry {
+            fwd: Some(fwd),
+            ..entry(PipeId::Rss, i, vec![(Field::OuterL3Meta, Value::Exact(meta))], "rss")
+        };
+        let mut v = vec![rss(0, L3_META_IPV4, Fwd::RssIpv4), rss(1, L3_META_IPV6, Fwd::RssIpv6)];
         for s in SYNDROMES {
             v.push(DocaEntry {
                 key: EntryKey::Syndrome(s),
@@ -762,29 +788,36 @@ impl Translator {
                 (Field::OuterIp4ChecksumOk, Value::Masked { value: u32::from(v4), mask: all }),
             ]
         };
-        let (outer_type, outer_v4) = match c.outer {
-            OuterVersion::Ipv6 => (ETHERTYPE_IPV6, false),
-            OuterVersion::Ipv4 => (ETHERTYPE_IPV4, true),
-        };
         let root = |i: u8, matches, fwd, counter| DocaEntry {
             priority: u32::from(i),
             fwd: Some(fwd),
             ..entry(PipeId::IngressRoot, i, matches, counter)
         };
+        // As NVIDIA's root (DOCA 3.3 `ROOT` and its miss pipe `MISS`): both
+        // outer families from the uplink to decryption, both from the VF to
+        // the egress path, ARP from the VF to RSS, the rest dropped.
+        let families = [(ETHERTYPE_IPV4, true), (ETHERTYPE_IPV6, false)];
+        let mut i = 0u8;
+        for (ethertype, v4) in families {
+            v.push(root(
+                i,
+                ip_ok(p.secure, ethertype, v4),
+                Fwd::Pipe(PipeId::IngressDecrypt),
+                "ingress_root",
+            ));
+            i += 1;
+        }
+        for (ethertype, v4) in families {
+            v.push(root(
+                i,
+                ip_ok(p.unsecured, ethertype, v4),
+                Fwd::Port(Port::Secure),
+                "ingress_root",
+            ));
+            i += 1;
+        }
         v.push(root(
-            0,
-            ip_ok(p.secure, outer_type, outer_v4),
-            Fwd::Pipe(PipeId::IngressDecrypt),
-            "ingress_root",
-        ));
-        v.push(root(
-            1,
-            ip_ok(p.unsecured, ETHERTYPE_IPV4, true),
-            Fwd::Port(Port::Secure),
-            "ingress_root",
-        ));
-        v.push(root(
-            2,
+            i,
             vec![
                 (Field::PortId, Value::Masked { value: u32::from(p.unsecured), mask: 0xffff }),
                 (Field::OuterEthType, Value::Masked { value: ETHERTYPE_ARP, mask: 0xffff }),
@@ -792,7 +825,7 @@ impl Translator {
             Fwd::Pipe(PipeId::Rss),
             "vf_arp_to_rss",
         ));
-        v.push(root(3, Vec::new(), Fwd::Drop, "root_default_drop"));
+        v.push(root(i + 1, Vec::new(), Fwd::Drop, "root_default_drop"));
         v
     }
 
@@ -938,3 +971,7 @@ pub const fn encap_len(mode: Mode, outer: OuterVersion, vc: bool) -> usize {
 #[cfg(test)]
 #[path = "translate_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "nvidia_3_3_tests.rs"]
+mod nvidia_3_3_tests;

@@ -98,7 +98,7 @@ fn pipes_without_sampling() {
         }
     }
     let rss = get(&pipes, PipeId::Rss);
-    assert_eq!((rss.fwd, rss.domain), (Some(Fwd::Rss), Domain::Egress));
+    assert_eq!((rss.fwd, rss.domain), (Some(Fwd::RssPerEntry), Domain::Egress));
 
     let syn = get(&pipes, PipeId::SyndromeStats);
     assert_eq!(syn.domain, Domain::SecureIngress);
@@ -238,31 +238,39 @@ fn static_entries_root_syndromes_and_decrypt() {
     assert_eq!(syn[1].counter, "bad_trailer");
 
     let root: Vec<_> = e.iter().filter(|x| x.pipe == PipeId::IngressRoot).collect();
-    assert_eq!(root.len(), 4);
-    assert_eq!(root[0].fwd, Some(Fwd::Pipe(PipeId::IngressDecrypt)));
-    assert!(root[0]
-        .matches
-        .contains(&(Field::OuterEthType, Value::Masked { value: 0x86dd, mask: 0xffff })));
-    assert!(root[0].matches.contains(&(Field::PortId, Value::Masked { value: 0, mask: 0xffff })));
-    // From the unsecured port, IPv4 goes to the secure port's egress root.
-    assert_eq!(root[1].fwd, Some(Fwd::Port(Port::Secure)));
-    assert!(root[1].matches.contains(&(Field::PortId, Value::Masked { value: 1, mask: 0xffff })));
-    assert_eq!((root[2].counter, root[2].fwd), ("vf_arp_to_rss", Some(Fwd::Pipe(PipeId::Rss))));
-    assert_eq!((root[3].counter, root[3].fwd), ("root_default_drop", Some(Fwd::Drop)));
+    assert_eq!(root.len(), 6);
+    // Both outer families from the secure port to decryption.
+    for (r, ethertype, csum) in [(root[0], 0x0800, 1), (root[1], 0x86dd, 0)] {
+        assert_eq!(r.fwd, Some(Fwd::Pipe(PipeId::IngressDecrypt)));
+        assert!(r.matches.contains(&(Field::PortId, Value::Masked { value: 0, mask: 0xffff })));
+        assert!(r
+            .matches
+            .contains(&(Field::OuterEthType, Value::Masked { value: ethertype, mask: 0xffff })));
+        assert!(r
+            .matches
+            .contains(&(Field::OuterIp4ChecksumOk, Value::Masked { value: csum, mask: u32::MAX })));
+    }
+    // From the unsecured port, IPv4 and IPv6 go to the secure port's egress root.
+    for r in &root[2..4] {
+        assert_eq!(r.fwd, Some(Fwd::Port(Port::Secure)));
+        assert!(r.matches.contains(&(Field::PortId, Value::Masked { value: 1, mask: 0xffff })));
+    }
+    assert_eq!((root[4].counter, root[4].fwd), ("vf_arp_to_rss", Some(Fwd::Pipe(PipeId::Rss))));
+    assert_eq!((root[5].counter, root[5].fwd), ("root_default_drop", Some(Fwd::Drop)));
     assert!(root.windows(2).all(|w| w[0].priority < w[1].priority));
+    assert_eq!(get(&t.pipes(), PipeId::IngressRoot).nr_entries, 6);
     let dec = e.iter().find(|x| x.pipe == PipeId::IngressDecrypt).unwrap();
     assert_eq!(dec.matches, [(Field::PortId, Value::Exact(0))]);
 
-    // Outer IPv4 from the secure side.
+    // Outer IPv4 configured: the same root (it takes both families).
     let cfg = PipelineConfig { outer: OuterVersion::Ipv4, ..Default::default() };
-    let t = Translator::new(cfg, ports()).unwrap();
-    let r0 = t.static_entries().into_iter().find(|x| x.pipe == PipeId::IngressRoot).unwrap();
-    assert!(r0
-        .matches
-        .contains(&(Field::OuterEthType, Value::Masked { value: 0x0800, mask: 0xffff })));
-    assert!(r0
-        .matches
-        .contains(&(Field::OuterIp4ChecksumOk, Value::Masked { value: 1, mask: u32::MAX })));
+    let t4 = Translator::new(cfg, ports()).unwrap();
+    let root4: Vec<_> =
+        t4.static_entries().into_iter().filter(|x| x.pipe == PipeId::IngressRoot).collect();
+    assert_eq!(
+        root4.iter().map(|r| &r.matches).collect::<Vec<_>>(),
+        root.iter().map(|r| &r.matches).collect::<Vec<_>>()
+    );
 
     // Ingress ACL disabled: one entry letting every clean packet through.
     let cfg = PipelineConfig { disable_ingress_acl: true, ..Default::default() };
