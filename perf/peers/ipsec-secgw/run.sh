@@ -10,7 +10,8 @@
 # librte_ipsec (-l) and SAs of type cpu-crypto (synchronous AES-GCM on the
 # lcore, as our packet cores do; TYPE=lookaside-none for the cryptodev
 # enqueue/dequeue path). Both sides get 64 UDP flows of SIZE bytes (inner
-# IP) replayed forever by net_pcap (infinite_rx) and send to net_null,
+# IP) replayed forever by net_pcap (infinite_rx, a copy per packet on the
+# lcore for both; throughput --source pcap) and send to net_null,
 # outer IPv6, and are measured as packets sent per second on the sink;
 # ipsec-secgw's from its telemetry socket. Decrypt input is what each side's
 # own encrypt direction produced.
@@ -123,7 +124,7 @@ print(c)" "$esp")
         for dir in $DIRS; do
             for k in $LCORES; do
                 ours=$("$TP" --size "$size" --dir "$dir" --lcores "$k" --version "$v" \
-                    --seconds "$SECONDS_RUN" --json 2>>"$OUT/ours.log" | tail -1)
+                    --source pcap --seconds "$SECONDS_RUN" --json 2>>"$OUT/ours.log" | tail -1)
                 ours_mpps=$(python3 -c "import json,sys; print(json.loads(sys.argv[1])['mpps'] / $k)" "$ours")
                 if [ "$dir" = encrypt ]; then
                     secgw "$k" "$OUT/sa-$bits.cfg" \

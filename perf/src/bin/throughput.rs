@@ -8,13 +8,15 @@
 //! JSON object.
 //!
 //! The source (`--source`):
-//! - `ring` (default): a generator thread on a CPU of its own (beside the
-//!   packet cores) fills fresh mbufs from the pool and puts them on
-//!   `net_ring0`'s rings, which the packet cores receive from. The core
-//!   pays what a NIC's receive costs it (a descriptor ring, mbufs from its
-//!   pool, data written by someone else), not a copy.
-//! - `pcap`: `net_pcap` replays the capture (`infinite_rx=1`), copying
-//!   every packet into an mbuf on the packet core itself.
+//! - `pcap` (default): `net_pcap` replays the capture (`infinite_rx=1`),
+//!   copying every packet into an mbuf on the packet core itself.
+//! - `ring`: a generator thread on a CPU of its own (beside the packet
+//!   cores) fills fresh mbufs from the pool and puts them on `net_ring0`'s
+//!   rings, which the packet cores receive from: no copy on the core, but
+//!   the generator's writes into mbufs that the core wrote last move cache
+//!   lines between the two CPUs, which a NIC's DMA does not. On the 2-vCPU
+//!   machine of BENCHMARKS.md the generator cannot keep up (the run says
+//!   so); it is kept for machines where it can.
 //!
 //!     throughput --size 1400 --dir encrypt --seconds 5 [--lcores 1] [--source ring|pcap] [--json]
 
@@ -71,7 +73,7 @@ struct Args {
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(0..=1))]
     version: u8,
     /// Where the packets come from.
-    #[arg(long, value_enum, default_value_t = Source::Ring)]
+    #[arg(long, value_enum, default_value_t = Source::Pcap)]
     source: Source,
     /// Print a JSON object as the last line.
     #[arg(long)]
