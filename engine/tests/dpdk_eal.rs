@@ -38,36 +38,16 @@ fn udp_frame(payload: &[u8]) -> Vec<u8> {
     f
 }
 
-/// The reference tool's captures (tests/reference/ of the workspace), each
-/// with the cleartext it decrypts to.
+/// The reference tool's captures, each with the cleartext it decrypts to.
 fn reference_captures() -> Vec<(String, Vec<u8>, Vec<u8>)> {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/reference");
-    let frame = |name: &str| {
-        let bytes = std::fs::read(dir.join("pcap").join(format!("{name}.pcap"))).unwrap();
-        engine::pcap::decode(&bytes).unwrap().remove(0).data
-    };
-    let cases = std::fs::read_to_string(dir.join("cases.txt")).unwrap();
-    cases
-        .lines()
-        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
-        .map(|l| {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            (f[0].to_string(), frame(f[0]), frame(f[2]))
-        })
-        .collect()
+    common::reference::captures(|b| engine::pcap::decode(b).unwrap().remove(0).data)
 }
 
 /// The reference tool's master keys (tests/reference/cfg/decrypt.cfg).
 fn reference_masters() -> engine::psp::kdf::MasterKeyPair {
     use engine::psp::kdf::{MasterKey, MasterKeyPair};
-    let path =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/reference/cfg/decrypt.cfg");
-    let text = std::fs::read_to_string(path).unwrap();
-    let k: Vec<u8> = text.split_whitespace().map(|t| u8::from_str_radix(t, 16).unwrap()).collect();
-    MasterKeyPair::new(
-        MasterKey::from_bytes(&k[..32]).unwrap(),
-        MasterKey::from_bytes(&k[32..]).unwrap(),
-    )
+    let (k0, k1) = common::reference::master_key_bytes();
+    MasterKeyPair::new(MasterKey::from_bytes(&k0).unwrap(), MasterKey::from_bytes(&k1).unwrap())
 }
 
 #[test]

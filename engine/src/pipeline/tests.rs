@@ -167,38 +167,18 @@ fn assert_adds_up(s: &PipeStats) {
     );
 }
 
-/// The PSP reference tool's 22 test captures (tests/reference/ of the
-/// workspace), each with the cleartext it decrypts to.
-fn reference_captures() -> Vec<(String, Vec<u8>, Vec<u8>)> {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/reference");
-    let frame = |name: &str| {
-        let bytes = std::fs::read(dir.join("pcap").join(format!("{name}.pcap"))).unwrap();
-        crate::pcap::decode(&bytes).unwrap().remove(0).data
-    };
-    let cases = std::fs::read_to_string(dir.join("cases.txt")).unwrap();
-    cases
-        .lines()
-        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
-        .map(|l| {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            (f[0].to_string(), frame(f[0]), frame(f[2]))
-        })
-        .collect()
-}
+#[path = "../../tests/common/reference.rs"]
+mod reference;
 
 #[test]
 fn reference_captures_decrypt_through_the_pipeline() {
     // The reference's master keys (tests/reference/cfg/decrypt.cfg).
-    let text = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/reference/cfg/decrypt.cfg"),
-    )
-    .unwrap();
-    let k: Vec<u8> = text.split_whitespace().map(|t| u8::from_str_radix(t, 16).unwrap()).collect();
+    let (k0, k1) = reference::master_key_bytes();
     let m = MasterKeyPair::new(
-        MasterKey::from_bytes(&k[..32]).unwrap(),
-        MasterKey::from_bytes(&k[32..]).unwrap(),
+        MasterKey::from_bytes(&k0).unwrap(),
+        MasterKey::from_bytes(&k1).unwrap(),
     );
-    let captures = reference_captures();
+    let captures = reference::captures(|b| crate::pcap::decode(b).unwrap().remove(0).data);
     assert_eq!(captures.len(), 22);
     for (name, psp, clear) in captures {
         let outer = if name.starts_with("v4") { OuterVersion::Ipv4 } else { OuterVersion::Ipv6 };

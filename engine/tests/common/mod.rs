@@ -4,6 +4,8 @@
 
 #![allow(dead_code)] // each test binary uses a subset
 
+pub mod reference;
+
 use engine::psp::encap::{EncapConfig, Encapsulator, OuterIp};
 use engine::psp::kdf::{MasterKey, MasterKeyPair};
 use engine::psp::{Mode, Spi, Version};
