@@ -197,7 +197,7 @@ fn pipeline(cfg: PipelineConfig) -> LcorePipeline {
         ops.push(TableOp::SetAcl(Spi(p.spi), p.src, entry));
     }
     assert!(backend.ready());
-    backend.commit(&ops);
+    backend.commit(&ops).expect("in-memory tables");
     let mut reader = readers.remove(0);
     reader.refresh();
     LcorePipeline::new(cfg, 0, reader)

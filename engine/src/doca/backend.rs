@@ -23,7 +23,7 @@
 //! generated, so nothing references a DOCA symbol and nothing is linked.
 
 use super::translate::{DocaPorts, EntryKey, Step, TranslateError, Translator};
-use crate::flows::FlowBackend;
+use crate::flows::{BackendFailure, FlowBackend};
 use crate::pipeline::stats::Counter;
 use crate::pipeline::{PipelineConfig, TableOp};
 use crate::psp::kdf::DerivedKey;
@@ -152,21 +152,28 @@ impl FlowBackend for DocaFlowBackend {
 
     /// Translates and applies synchronously (the flush waits for the
     /// hardware), so the version is visible when this returns. A failed
-    /// step is counted in [`failures`](DocaFlowBackend::failures): the
-    /// trait has no error path, and the programmer already validated the
-    /// batch.
-    fn commit(&mut self, ops: &[TableOp]) -> u64 {
-        self.version += 1;
+    /// step fails the commit: the programmer takes its batches back and
+    /// the control plane sees the error. It is also counted in
+    /// [`failures`](DocaFlowBackend::failures). Steps applied before the
+    /// failing one are not undone on the NIC.
+    fn commit(&mut self, ops: &[TableOp]) -> Result<u64, BackendFailure> {
         let r = self
             .translator
             .translate(ops)
             .map_err(DocaError::from)
             .and_then(|steps| hw_apply(&mut self.hw, &steps));
-        if let Err(e) = r {
-            self.failures += 1;
-            self.last_error = Some(e);
+        match r {
+            Ok(()) => {
+                self.version += 1;
+                Ok(self.version)
+            }
+            Err(e) => {
+                self.failures += 1;
+                let failure = BackendFailure(e.to_string());
+                self.last_error = Some(e);
+                Err(failure)
+            }
         }
-        self.version
     }
 
     fn visible_version(&self) -> u64 {

@@ -62,8 +62,10 @@ pub trait FlowBackend {
     /// software backend: no core still reads the copy to be written).
     fn ready(&mut self) -> bool;
     /// Applies `ops` in order and publishes them as one version; returns
-    /// the version. Only called after `ready()` returned true.
-    fn commit(&mut self, ops: &[TableOp]) -> u64;
+    /// the version. Only called after `ready()` returned true. On `Err`
+    /// the programmer takes back every batch of this commit from its own
+    /// index and fails each of them ([`FlowError::Backend`]).
+    fn commit(&mut self, ops: &[TableOp]) -> Result<u64, BackendFailure>;
     /// The newest version every core (or the hardware) is using.
     fn visible_version(&self) -> u64;
 }
@@ -115,6 +117,11 @@ pub struct FlowBatch {
     pub requests: Vec<FlowRequest>,
 }
 
+/// A backend that could not apply a commit (a hardware step failed).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct BackendFailure(pub String);
+
 /// Why a batch was refused (nothing in it was applied).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FlowError {
@@ -140,6 +147,10 @@ pub enum FlowError {
         /// Source refused.
         src: Ipv4Addr,
     },
+    /// The backend failed to apply the commit this batch was part of;
+    /// the programmer's index no longer holds any of it.
+    #[error("the flow backend failed to apply the batch: {0}")]
+    Backend(BackendFailure),
     /// A replacement tunnel with the SPI and key already installed: its
     /// IVs would restart under the same key.
     #[error("request {index}: tunnel to {dst} already uses SPI {spi} with this key")]
@@ -274,6 +285,8 @@ pub struct FlowProgrammer<B: FlowBackend> {
     generation: u64,
     ops: Vec<TableOp>,
     undo: Vec<Undo>,
+    /// The undo logs of the batches of the commit being built, in order.
+    commit_undo: Vec<Undo>,
     batch_ids: Vec<u64>,
 }
 
@@ -297,6 +310,7 @@ impl<B: FlowBackend> FlowProgrammer<B> {
             generation: 0,
             ops: Vec::new(),
             undo: Vec::new(),
+            commit_undo: Vec::new(),
             batch_ids: Vec::new(),
         };
         (p, client)
@@ -339,11 +353,13 @@ impl<B: FlowBackend> FlowProgrammer<B> {
             if self.backend.ready() {
                 self.ops.clear();
                 self.batch_ids.clear();
+                self.commit_undo.clear();
                 for _ in 0..self.cfg.max_batches_per_commit.max(1) {
                     let Some(batch) = self.requests.pop() else { break };
                     match self.resolve(&batch) {
                         Ok(()) => {
                             self.batch_ids.push(batch.id);
+                            self.commit_undo.append(&mut self.undo);
                             p.committed += 1;
                         }
                         Err(e) => {
@@ -354,8 +370,22 @@ impl<B: FlowBackend> FlowProgrammer<B> {
                     }
                 }
                 if !self.batch_ids.is_empty() {
-                    let v = self.backend.commit(&self.ops);
-                    self.in_flight.extend(self.batch_ids.iter().map(|&id| (id, v)));
+                    match self.backend.commit(&self.ops) {
+                        Ok(v) => self.in_flight.extend(self.batch_ids.iter().map(|&id| (id, v))),
+                        Err(e) => {
+                            let mut undo = std::mem::take(&mut self.commit_undo);
+                            self.roll_back(&mut undo);
+                            self.commit_undo = undo;
+                            for i in 0..self.batch_ids.len() {
+                                let id = self.batch_ids[i];
+                                let result = Err(FlowError::Backend(e.clone()));
+                                self.complete(Completion { id, result });
+                            }
+                            p.committed -= self.batch_ids.len();
+                            p.refused += self.batch_ids.len();
+                            p.completed += self.batch_ids.len();
+                        }
+                    }
                 }
             } else {
                 p.waiting = true;
@@ -389,24 +419,30 @@ impl<B: FlowBackend> FlowProgrammer<B> {
             Ok(()) => Ok(()),
             Err(e) => {
                 self.ops.truncate(ops_at);
-                while let Some(u) = self.undo.pop() {
-                    match u {
-                        Undo::Tunnel(dst, Some(s)) => drop(self.egress.insert(dst, s)),
-                        Undo::Tunnel(dst, None) => drop(self.egress.remove(&dst)),
-                        Undo::Acl(k, Some(s)) => drop(self.acl.insert(k, s)),
-                        Undo::Acl(k, None) => drop(self.acl.remove(&k)),
-                        Undo::Slot(true, s) => self.tunnel_slots.free.push(s),
-                        Undo::Slot(false, s) => self.acl_slots.free.push(s),
-                        Undo::Freed(tunnel, s) => {
-                            let slots =
-                                if tunnel { &mut self.tunnel_slots } else { &mut self.acl_slots };
-                            if let Some(i) = slots.free.iter().rposition(|&f| f == s) {
-                                slots.free.remove(i);
-                            }
-                        }
+                let mut undo = std::mem::take(&mut self.undo);
+                self.roll_back(&mut undo);
+                self.undo = undo;
+                Err(e)
+            }
+        }
+    }
+
+    /// Takes back, newest first, what `undo` records (emptying it).
+    fn roll_back(&mut self, undo: &mut Vec<Undo>) {
+        while let Some(u) = undo.pop() {
+            match u {
+                Undo::Tunnel(dst, Some(s)) => drop(self.egress.insert(dst, s)),
+                Undo::Tunnel(dst, None) => drop(self.egress.remove(&dst)),
+                Undo::Acl(k, Some(s)) => drop(self.acl.insert(k, s)),
+                Undo::Acl(k, None) => drop(self.acl.remove(&k)),
+                Undo::Slot(true, s) => self.tunnel_slots.free.push(s),
+                Undo::Slot(false, s) => self.acl_slots.free.push(s),
+                Undo::Freed(tunnel, s) => {
+                    let slots = if tunnel { &mut self.tunnel_slots } else { &mut self.acl_slots };
+                    if let Some(i) = slots.free.iter().rposition(|&f| f == s) {
+                        slots.free.remove(i);
                     }
                 }
-                Err(e)
             }
         }
     }

@@ -15,7 +15,7 @@
 //! it now uses into its own cache-padded `seen` word, which the programmer
 //! reads to tell when a version is visible everywhere.
 
-use super::FlowBackend;
+use super::{BackendFailure, FlowBackend};
 use crate::pipeline::tables::{TableOp, Tables};
 use crossbeam::queue::ArrayQueue;
 use crossbeam::utils::CachePadded;
@@ -107,7 +107,8 @@ impl FlowBackend for ReplicatedTables {
         Arc::get_mut(&mut self.sides[self.active ^ 1]).is_some()
     }
 
-    fn commit(&mut self, ops: &[TableOp]) -> u64 {
+    /// Never fails: the copies are in memory.
+    fn commit(&mut self, ops: &[TableOp]) -> Result<u64, BackendFailure> {
         let spare = self.active ^ 1;
         let t = Arc::get_mut(&mut self.sides[spare])
             .expect("commit called while a core still reads the spare copy (check ready())");
@@ -127,7 +128,7 @@ impl FlowBackend for ReplicatedTables {
             // clone of a copy we keep, so dropping it frees nothing.
             drop(mb.force_push(self.sides[spare].clone()));
         }
-        self.version
+        Ok(self.version)
     }
 
     fn visible_version(&self) -> u64 {

@@ -279,3 +279,79 @@ fn slots_stay_below_the_limit_under_churn() {
         assert_eq!(slots.len(), t.tunnels(), "slots are unique");
     }
 }
+
+/// A backend that records what it applied and fails the commits it is
+/// told to, like a NIC refusing an entry.
+#[derive(Default)]
+struct Flaky {
+    fail_next: bool,
+    applied: Vec<usize>,
+    version: u64,
+}
+
+impl FlowBackend for Flaky {
+    fn ready(&mut self) -> bool {
+        true
+    }
+    fn commit(&mut self, ops: &[TableOp]) -> Result<u64, BackendFailure> {
+        if std::mem::take(&mut self.fail_next) {
+            return Err(BackendFailure("entry refused by the NIC".into()));
+        }
+        self.applied.push(ops.len());
+        self.version += 1;
+        Ok(self.version)
+    }
+    fn visible_version(&self) -> u64 {
+        self.version
+    }
+}
+
+fn acl(spi: u32, i: u32) -> FlowRequest {
+    FlowRequest::InsertAcl { spi: Spi(spi), src: dst(i) }
+}
+
+#[test]
+fn a_failed_commit_fails_each_of_its_batches_and_takes_them_back() {
+    let cfg = FlowConfig { max_tunnels: 3, max_acl_entries: 2, ..FlowConfig::default() };
+    let (mut prog, client) = FlowProgrammer::new(Flaky::default(), cfg);
+    client.submit(FlowBatch { id: 1, requests: vec![insert(1, 0x10), acl(0x20, 1)] }).unwrap();
+    prog.run_once();
+    prog.run_once(); // completions are reported once visible, on the next turn
+    assert_eq!(client.poll().map(|c| c.result), Some(Ok(1)));
+    let (tunnels, acls) = (prog.tunnels(), prog.acl_entries());
+
+    // Two batches merged into one commit, which the backend refuses:
+    // a replacement of dst 1, a removal, new tunnels and ACL entries.
+    prog.backend.fail_next = true;
+    client.submit(FlowBatch { id: 2, requests: vec![insert(1, 0x11), insert(2, 0x12)] }).unwrap();
+    let removal = FlowRequest::RemoveAcl { spi: Spi(0x20), src: dst(1) };
+    client
+        .submit(FlowBatch { id: 3, requests: vec![removal, acl(0x21, 2), insert(3, 0x13)] })
+        .unwrap();
+    let p = prog.run_once();
+    assert_eq!((p.committed, p.refused, p.completed), (0, 2, 2), "{p:?}");
+    for id in [2, 3] {
+        let c = client.poll().expect("a completion per batch");
+        assert_eq!(c.id, id);
+        let Err(FlowError::Backend(BackendFailure(msg))) = c.result else { panic!("{c:?}") };
+        assert_eq!(msg, "entry refused by the NIC");
+    }
+    assert_eq!((prog.tunnels(), prog.acl_entries()), (tunnels, acls), "nothing of them is kept");
+    assert_eq!(prog.in_flight(), 0);
+    assert_eq!(prog.backend.applied, vec![2], "only the first commit reached the backend");
+
+    // The index is as before: the same requests go through now, within the
+    // same limits (3 tunnels, 2 ACL entries: slots and counts were given
+    // back), and the replacement of dst 1 is not taken for a reused SPI.
+    client.submit(FlowBatch { id: 4, requests: vec![insert(1, 0x11), insert(2, 0x12)] }).unwrap();
+    let removal = FlowRequest::RemoveAcl { spi: Spi(0x20), src: dst(1) };
+    client
+        .submit(FlowBatch { id: 5, requests: vec![removal, acl(0x21, 2), insert(3, 0x13)] })
+        .unwrap();
+    prog.run_once();
+    prog.run_once();
+    assert_eq!(client.poll().map(|c| (c.id, c.result)), Some((4, Ok(2))));
+    assert_eq!(client.poll().map(|c| (c.id, c.result)), Some((5, Ok(2))));
+    assert_eq!((prog.tunnels(), prog.acl_entries()), (3, 1));
+    assert_eq!(prog.backend.applied, vec![2, 5], "one op per request of the merged commit");
+}
