@@ -9,8 +9,10 @@ use engine::psp::buf::{PacketBuf, VecBuf};
 use engine::psp::cache::{CachedKeys, KeyCache};
 use engine::psp::decap::{decap, DecapOptions};
 use engine::psp::kdf::{MasterKey, MasterKeyPair};
+mod common;
+
+use common::{psptool, TempDir};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 fn dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/reference")
@@ -51,30 +53,6 @@ fn dump_bytes(p: &str) -> Vec<u8> {
         out.extend(hex::decode(hexpart.split_whitespace().collect::<String>()).expect("hex"));
     }
     out
-}
-
-fn psptool(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_psptool")).args(args).output().expect("run psptool")
-}
-
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let p = std::env::temp_dir().join(format!("psptool-ref-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).expect("temp dir");
-        TempDir(p)
-    }
-    fn file(&self, f: &str) -> String {
-        self.0.join(f).to_string_lossy().into_owned()
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 /// The master keys of the reference's decrypt.cfg (the first 64 bytes).

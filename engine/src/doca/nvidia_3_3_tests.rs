@@ -10,17 +10,8 @@
 //! the test until the row (and the README's DOCA section, which lists the
 //! same differences with their reasons) is updated.
 
+use super::tests::ports;
 use super::*;
-
-fn ports() -> DocaPorts {
-    DocaPorts {
-        secure: 0,
-        unsecured: 1,
-        secure_mac: MacAddr([2, 0, 0, 0, 0, 1]),
-        unsecured_mac: MacAddr([2, 0, 0, 0, 0, 2]),
-        next_hop_mac: MacAddr([2, 0, 0, 0, 0, 3]),
-    }
-}
 
 /// One pipe of NVIDIA's 3.3 application.
 struct Nv {

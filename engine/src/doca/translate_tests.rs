@@ -7,7 +7,7 @@ use crate::psp::kdf::DerivedKey;
 use crate::psp::Version;
 use std::sync::Arc;
 
-fn ports() -> DocaPorts {
+pub(super) fn ports() -> DocaPorts {
     DocaPorts {
         secure: 0,
         unsecured: 1,
