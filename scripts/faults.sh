@@ -191,8 +191,8 @@ while True:
     echo "   vm1 -> vm2 stream: sent $s, delivered $r; $(grep 'packets transmitted' "$OUT/ping.txt")"
     [ "$s" = "$r" ] || { echo "FAIL: traffic to the live peer lost $((s - r)) datagrams"; exit 1; }
     grep -q " 0% packet loss" "$OUT/ping.txt" || { echo "FAIL: ping to the live peer lost packets"; exit 1; }
-    cp=$(grep "control plane:" "$OUT/gw1.log" | tail -1)
-    held=$(echo "$cp" | sed -E 's/.*held_dropped: ([0-9]+).*/\1/')
+    cp=$(grep -E "^  held_dropped +[0-9]+$" "$OUT/gw1.log" | tail -1)
+    held=$(echo "$cp" | awk '{print $2}')
     failed=$(grep -c "tunnel request failed.*10.0.0.3\|dst=10.0.0.3.*tunnel request failed" "$OUT/gw1.log" || true)
     echo "   gw1: $held held packets to 10.0.0.3 dropped (64 kept at most), $failed requests to the silent peer in 8 s (backing off)"
     [ "$held" -gt 0 ] || { echo "FAIL: no held packet dropped: $cp"; exit 1; }

@@ -4,6 +4,7 @@ use crate::params::{ParamError, TunnelParams};
 use crate::pb;
 use crate::pb::psp_gateway_client::PspGatewayClient;
 use crate::pb_ext;
+use crate::pb_ext::admin_client::AdminClient;
 use crate::pb_ext::session_client::SessionClient;
 use crate::tls::{error_chain, TlsIdentity};
 use engine::psp::Version;
@@ -136,6 +137,7 @@ pub struct IssuedTunnel {
 pub struct Client {
     inner: PspGatewayClient<Channel>,
     session: SessionClient<Channel>,
+    admin: AdminClient<Channel>,
     next_request_id: u64,
 }
 
@@ -214,6 +216,9 @@ impl Client {
         let session = SessionClient::new(channel.clone())
             .max_decoding_message_size(4096)
             .max_encoding_message_size(4096);
+        let admin = AdminClient::new(channel.clone())
+            .max_decoding_message_size(64 << 20)
+            .max_encoding_message_size(4096);
         let inner = PspGatewayClient::new(channel)
             .max_decoding_message_size(16 << 20)
             .max_encoding_message_size(16 << 20);
@@ -223,7 +228,7 @@ impl Client {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos() as u64)
             .unwrap_or(1);
-        Ok(Client { inner, session, next_request_id: start })
+        Ok(Client { inner, session, admin, next_request_id: start })
     }
 
     fn request_id(&mut self) -> u64 {
@@ -286,6 +291,12 @@ impl Client {
             Err(s) if s.code() == tonic::Code::Unimplemented => Ok(PeerSession::Unknown),
             Err(s) => Err(s.into()),
         }
+    }
+
+    /// The gateway's status (`psp_gateway_ext.Admin/Status`): tunnels,
+    /// peers, counters.
+    pub async fn status(&mut self) -> Result<pb_ext::StatusResponse, ClientError> {
+        Ok(self.admin.status(pb_ext::StatusRequest {}).await?.into_inner())
     }
 
     /// Asks the peer to rotate its master key (DOCA's gateways and ours

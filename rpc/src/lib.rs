@@ -10,6 +10,9 @@
 //!   handing out SPIs and keys from a pre-generated pool; also our
 //!   `psp_gateway_ext.Session` service ([`pb_ext`]), which tells peers when
 //!   this gateway restarted or rotated its master key.
+//! - [`admin`]: `psp_gateway_ext.Admin/Status`, the operator's read-only
+//!   window (`psp-gateway status`); [`counters`]: calls by method and code.
+//! - [`directory`]: the peer directory in etcd (`--directory`).
 //! - [`limit`]: the per-peer rate limit on requests and tunnels issued.
 //! - [`client`]: requests tunnels from a peer gateway.
 //! - [`runtime`]: the dedicated one-worker tokio runtime the control plane
@@ -17,7 +20,10 @@
 //! - [`tls`]: mutual TLS for the service (`--grpc-cert/--grpc-key/--grpc-ca`);
 //!   without it the service is plaintext, as the DOCA application's is.
 
+pub mod admin;
 pub mod client;
+pub mod counters;
+pub mod directory;
 pub mod limit;
 pub mod params;
 pub mod runtime;
@@ -78,4 +84,6 @@ pub mod pb_ext {
 
     /// Path of the hello rpc.
     pub const PATH_HELLO: &str = "/psp_gateway_ext.Session/Hello";
+    /// Path of the status rpc.
+    pub const PATH_STATUS: &str = "/psp_gateway_ext.Admin/Status";
 }

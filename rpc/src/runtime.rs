@@ -1,10 +1,12 @@
 //! The control plane's own tokio runtime: one worker thread, off the packet
 //! cores, running the gRPC server (and its pool refill task) and clients.
 
+use crate::admin::{Admin, StatusSource};
 use crate::server::{Gateway, TunnelBackend};
 use crate::tls::{error_chain, TlsIdentity};
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio_stream::wrappers::TcpListenerStream;
@@ -62,7 +64,7 @@ impl RpcRuntime {
         addr: SocketAddr,
         gateway: Gateway<B>,
     ) -> std::io::Result<RunningServer> {
-        self.start(addr, gateway, None)
+        self.start::<B, NoStatus>(addr, gateway, None, None)
     }
 
     /// As [`RpcRuntime::start_server`], over mutual TLS: every peer must
@@ -75,7 +77,7 @@ impl RpcRuntime {
         gateway: Gateway<B>,
         tls: &TlsIdentity,
     ) -> std::io::Result<RunningServer> {
-        self.start(addr, gateway, Some(tls))
+        self.start::<B, NoStatus>(addr, gateway, Some(tls), None)
     }
 
     /// [`RpcRuntime::start_server_tls`] with `Some`, else
@@ -86,14 +88,28 @@ impl RpcRuntime {
         gateway: Gateway<B>,
         tls: Option<&TlsIdentity>,
     ) -> std::io::Result<RunningServer> {
-        self.start(addr, gateway, tls)
+        self.start::<B, NoStatus>(addr, gateway, tls, None)
     }
 
-    fn start<B: TunnelBackend>(
+    /// As [`RpcRuntime::start_server_with`], with the `Admin` service
+    /// (`psp-gateway status`) beside the others, answered by `status`.
+    pub fn start_server_with_status<B: TunnelBackend, S: StatusSource>(
         &self,
         addr: SocketAddr,
         gateway: Gateway<B>,
         tls: Option<&TlsIdentity>,
+        status: Arc<S>,
+    ) -> std::io::Result<RunningServer> {
+        let admin = Admin::new(status, gateway.rpc_counters(), tls.is_some());
+        self.start(addr, gateway, tls, Some(admin))
+    }
+
+    fn start<B: TunnelBackend, S: StatusSource>(
+        &self,
+        addr: SocketAddr,
+        gateway: Gateway<B>,
+        tls: Option<&TlsIdentity>,
+        admin: Option<Admin<S>>,
     ) -> std::io::Result<RunningServer> {
         let mut builder = tonic::transport::Server::builder();
         if let Some(tls) = tls {
@@ -121,6 +137,7 @@ impl RpcRuntime {
         let serve = builder
             .tcp_nodelay(true)
             .add_service(gateway.clone().into_session_service())
+            .add_optional_service(admin.map(Admin::into_service))
             .add_service(gateway.into_service())
             .serve_with_incoming_shutdown(incoming, async {
                 let _ = rx.await;
@@ -132,6 +149,16 @@ impl RpcRuntime {
         });
         tracing::info!(%local_addr, mutual_tls = tls.is_some(), "PSP_Gateway service listening");
         Ok(RunningServer { local_addr, shutdown: Some(tx), server: Some(server), refill })
+    }
+}
+
+/// The status source of a server without the `Admin` service (never made).
+enum NoStatus {}
+
+#[tonic::async_trait]
+impl StatusSource for NoStatus {
+    async fn status(&self) -> Result<crate::pb_ext::StatusResponse, tonic::Status> {
+        match *self {}
     }
 }
 

@@ -41,6 +41,7 @@
 //! poll it to learn that this gateway restarted or rotated its key, and
 //! re-key their tunnels to it.
 
+use crate::counters::{Method, RpcCounters};
 use crate::limit::RateLimiter;
 use crate::params::{parse_virt_ip, TunnelParams};
 use crate::pb;
@@ -419,6 +420,29 @@ struct Inner<B> {
     limiter: Option<Mutex<RateLimiter>>,
     instance_id: u64,
     last_rotation: Mutex<Option<Instant>>,
+    /// Peers a directory names, beside [`ServerConfig::peers`]; replaced
+    /// whole by [`Gateway::set_directory_peers`].
+    directory_peers: std::sync::RwLock<Arc<PeerMap>>,
+    counters: Arc<RpcCounters>,
+}
+
+/// Peers by the IP address they call from, with the virtual addresses
+/// each may use as `virt_src_ip`.
+pub type PeerMap = HashMap<IpAddr, HashSet<Ipv4Addr>>;
+
+/// The virtual addresses one requester may use: its static ones and the
+/// directory's.
+struct Allowed<'a> {
+    ip: IpAddr,
+    fixed: Option<&'a HashSet<Ipv4Addr>>,
+    directory: Arc<PeerMap>,
+}
+
+impl Allowed<'_> {
+    fn contains(&self, src: &Ipv4Addr) -> bool {
+        self.fixed.is_some_and(|f| f.contains(src))
+            || self.directory.get(&self.ip).is_some_and(|d| d.contains(src))
+    }
 }
 
 /// SPIs issued per (peer virtual IP, local virtual IP), oldest first.
@@ -484,8 +508,21 @@ impl<B: TunnelBackend> Gateway<B> {
                 limiter,
                 instance_id,
                 last_rotation: Mutex::new(None),
+                directory_peers: std::sync::RwLock::new(Arc::default()),
+                counters: Arc::default(),
             }),
         }
+    }
+
+    /// The calls this gateway's services answered, by method and code.
+    pub fn rpc_counters(&self) -> Arc<RpcCounters> {
+        Arc::clone(&self.inner.counters)
+    }
+
+    /// Replaces the peers a directory names (requester IP, the virtual
+    /// addresses it may use); the configured peers stay.
+    pub fn set_directory_peers(&self, peers: PeerMap) {
+        *self.inner.directory_peers.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(peers);
     }
 
     /// This process's random instance id (what `Session/Hello` answers).
@@ -616,21 +653,23 @@ impl<B: TunnelBackend> Gateway<B> {
         &self.inner.backend
     }
 
-    fn peer_allowed<T>(&self, req: &Request<T>) -> Result<(IpAddr, &HashSet<Ipv4Addr>), Status> {
+    fn peer_allowed<T>(&self, req: &Request<T>) -> Result<(IpAddr, Allowed<'_>), Status> {
         let ip = req
             .remote_addr()
             .map(|a| a.ip().to_canonical())
             .ok_or_else(|| Status::permission_denied("requester address unknown"))?;
-        let allowed =
-            self.inner.config.peers.get(&ip).ok_or_else(|| {
-                Status::permission_denied(format!("{ip} is not a configured peer"))
-            })?;
-        Ok((ip, allowed))
+        let fixed = self.inner.config.peers.get(&ip);
+        let directory =
+            Arc::clone(&self.inner.directory_peers.read().unwrap_or_else(|e| e.into_inner()));
+        if fixed.is_none() && !directory.contains_key(&ip) {
+            return Err(Status::permission_denied(format!("{ip} is not a configured peer")));
+        }
+        Ok((ip, Allowed { ip, fixed, directory }))
     }
 
     fn validate(
         &self,
-        allowed: &HashSet<Ipv4Addr>,
+        allowed: &Allowed<'_>,
         req: &pb::MultiTunnelRequest,
     ) -> Result<(Version, Vec<Validated>), Status> {
         let cfg = &self.inner.config;
@@ -723,7 +762,7 @@ impl<B: TunnelBackend> Gateway<B> {
 
     fn handle_tunnels(
         &self,
-        allowed: &HashSet<Ipv4Addr>,
+        allowed: &Allowed<'_>,
         req: &pb::MultiTunnelRequest,
     ) -> Result<Vec<pb::TunnelParameters>, Status> {
         let (version, tunnels) = self.validate(allowed, req)?;
@@ -773,9 +812,9 @@ impl<B: TunnelBackend> Gateway<B> {
     }
 }
 
-#[tonic::async_trait]
-impl<B: TunnelBackend> pb::psp_gateway_server::PspGateway for Gateway<B> {
-    async fn request_multiple_tunnel_params(
+// The handlers; the trait impls below count their outcomes.
+impl<B: TunnelBackend> Gateway<B> {
+    async fn serve_request_tunnels(
         &self,
         request: Request<pb::MultiTunnelRequest>,
     ) -> Result<Response<pb::MultiTunnelResponse>, Status> {
@@ -783,7 +822,7 @@ impl<B: TunnelBackend> pb::psp_gateway_server::PspGateway for Gateway<B> {
         let mut req = request.into_inner();
         let result = match self.admit(peer, req.tunnels.len()) {
             // Installing waits for the datapath: off the async worker.
-            Ok(()) => tokio::task::block_in_place(|| self.handle_tunnels(allowed, &req)),
+            Ok(()) => tokio::task::block_in_place(|| self.handle_tunnels(&allowed, &req)),
             Err(s) => Err(s),
         };
         for t in req.tunnels.iter_mut() {
@@ -811,7 +850,7 @@ impl<B: TunnelBackend> pb::psp_gateway_server::PspGateway for Gateway<B> {
         }
     }
 
-    async fn request_key_rotation(
+    async fn serve_key_rotation(
         &self,
         request: Request<pb::KeyRotationRequest>,
     ) -> Result<Response<pb::KeyRotationResponse>, Status> {
@@ -836,11 +875,8 @@ impl<B: TunnelBackend> pb::psp_gateway_server::PspGateway for Gateway<B> {
             "master key rotated");
         Ok(Response::new(pb::KeyRotationResponse { request_id: req.request_id }))
     }
-}
 
-#[tonic::async_trait]
-impl<B: TunnelBackend> pb_ext::session_server::Session for Gateway<B> {
-    async fn hello(
+    async fn serve_hello(
         &self,
         request: Request<pb_ext::HelloRequest>,
     ) -> Result<Response<pb_ext::HelloResponse>, Status> {
@@ -851,5 +887,38 @@ impl<B: TunnelBackend> pb_ext::session_server::Session for Gateway<B> {
             instance_id: self.inner.instance_id,
             key_epoch: self.key_epoch(),
         }))
+    }
+}
+
+#[tonic::async_trait]
+impl<B: TunnelBackend> pb::psp_gateway_server::PspGateway for Gateway<B> {
+    async fn request_multiple_tunnel_params(
+        &self,
+        request: Request<pb::MultiTunnelRequest>,
+    ) -> Result<Response<pb::MultiTunnelResponse>, Status> {
+        let r = self.serve_request_tunnels(request).await;
+        self.inner.counters.outcome(Method::RequestTunnels, &r);
+        r
+    }
+
+    async fn request_key_rotation(
+        &self,
+        request: Request<pb::KeyRotationRequest>,
+    ) -> Result<Response<pb::KeyRotationResponse>, Status> {
+        let r = self.serve_key_rotation(request).await;
+        self.inner.counters.outcome(Method::KeyRotation, &r);
+        r
+    }
+}
+
+#[tonic::async_trait]
+impl<B: TunnelBackend> pb_ext::session_server::Session for Gateway<B> {
+    async fn hello(
+        &self,
+        request: Request<pb_ext::HelloRequest>,
+    ) -> Result<Response<pb_ext::HelloResponse>, Status> {
+        let r = self.serve_hello(request).await;
+        self.inner.counters.outcome(Method::Hello, &r);
+        r
     }
 }

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// A copy of a core's counters, published for periodic printing.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct CoreSnapshot {
     /// The pipe counters.
     pub pipes: PipeStats,

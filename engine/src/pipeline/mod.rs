@@ -154,6 +154,22 @@ pub enum DropReason {
 }
 
 impl DropReason {
+    /// Every reason, each syndrome on its own, in `--stat-print` order.
+    pub fn all() -> impl Iterator<Item = DropReason> {
+        use DropReason::*;
+        [RootDefault, Malformed, Truncated, Oversized, NotPsp]
+            .into_iter()
+            .chain(crate::psp::decap::Syndrome::ALL.iter().map(|&s| DropReason::Syndrome(s)))
+            .chain([
+                VcMismatch,
+                AclUnknownSpi,
+                AclWrongSource,
+                EncapFailed,
+                EncapOversized,
+                IvExhausted,
+            ])
+    }
+
     /// The name of the [`PipeStats`] counter that counts this reason (as
     /// `--stat-print` prints it).
     pub const fn counter_name(self) -> &'static str {

@@ -2,7 +2,8 @@
 //! watches, the held packets and the timers.
 
 use super::{
-    Command, Config, Event, Notice, Peer, RekeyReason, RequestId, Session, Time, TunnelCounters,
+    Command, Config, Event, Notice, Peer, PeerView, RekeyReason, RequestId, Session, Time,
+    TunnelCounters, TunnelState, TunnelView,
 };
 use crate::flows::{HeldPackets, HoldOutcome};
 use std::collections::{HashMap, VecDeque};
@@ -131,6 +132,36 @@ impl<P, T> TunnelManager<P, T> {
     /// Packets held for `dst`.
     pub fn held(&self, dst: Ipv4Addr) -> usize {
         self.held.waiting(dst)
+    }
+
+    /// Every destination the manager knows (from the directory, a miss or
+    /// a peer's reverse tunnel), in no order.
+    pub fn tunnels(&self) -> impl Iterator<Item = TunnelView> + '_ {
+        self.dsts.iter().map(|(&dst, d)| TunnelView {
+            dst,
+            peer: d.peer,
+            state: match d.phase {
+                Phase::Requesting { .. } => TunnelState::Requesting,
+                Phase::Installing { .. } => TunnelState::Installing,
+                Phase::Waiting { .. } => TunnelState::Waiting,
+                Phase::Idle if d.ours => TunnelState::Up,
+                Phase::Idle if d.reverse => TunnelState::ReverseOnly,
+                Phase::Idle => TunnelState::Idle,
+            },
+            ours: d.ours,
+            reverse: d.reverse,
+            held: self.held.waiting(dst),
+        })
+    }
+
+    /// Every peer serving a destination or watched, in no order.
+    pub fn peers(&self) -> impl Iterator<Item = PeerView> + '_ {
+        self.peers.iter().map(|(&peer, w)| PeerView {
+            peer,
+            session: w.last,
+            unreachable: w.unreachable,
+            destinations: w.dsts.len(),
+        })
     }
 
     /// Takes one event at `now`; its commands wait in
@@ -298,12 +329,16 @@ impl<P, T> TunnelManager<P, T> {
             w.dsts.retain(|x| *x != dst);
         }
         let Some(peer) = peer else {
-            // Behind no peer now: nothing will be asked, nothing sent.
-            let ours = std::mem::replace(&mut d.ours, false);
+            // Behind no peer now: nothing will be asked, nothing sent,
+            // whichever side made the tunnel (the peer's reverse one too).
+            let had = d.has_tunnel();
+            d.ours = false;
+            d.reverse = false;
             d.phase = Phase::Idle;
             d.delay = None;
             d.again = false;
-            if ours {
+            if had {
+                self.counters.withdrawn += 1;
                 self.commands.push_back(Command::Remove { dst });
             }
             self.discard(dst);

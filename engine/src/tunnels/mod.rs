@@ -328,4 +328,68 @@ pub struct TunnelCounters {
     pub rekeys: u64,
     /// Master-key rotations of our own.
     pub rotations: u64,
+    /// Tunnels removed because the directory no longer places their
+    /// destination behind any peer (its gateway left or its lease expired).
+    pub withdrawn: u64,
+}
+
+/// Where one destination's tunnel stands ([`TunnelManager::tunnels`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TunnelState {
+    /// Our tunnel is installed.
+    Up,
+    /// Only the tunnel the peer made with its reverse parameters is.
+    ReverseOnly,
+    /// A request is with the peer.
+    Requesting,
+    /// The peer's answer is being installed.
+    Installing,
+    /// The last attempt failed; another is due.
+    Waiting,
+    /// Known, no tunnel, nothing on its way.
+    Idle,
+}
+
+impl TunnelState {
+    /// The state's name, as `psp-gateway status` prints it.
+    pub const fn name(self) -> &'static str {
+        match self {
+            TunnelState::Up => "up",
+            TunnelState::ReverseOnly => "reverse-only",
+            TunnelState::Requesting => "requesting",
+            TunnelState::Installing => "installing",
+            TunnelState::Waiting => "waiting",
+            TunnelState::Idle => "idle",
+        }
+    }
+}
+
+/// One destination as the manager sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TunnelView {
+    /// Inner destination.
+    pub dst: Ipv4Addr,
+    /// Who serves it, if anyone.
+    pub peer: Option<Peer>,
+    /// Where its tunnel stands.
+    pub state: TunnelState,
+    /// Our tunnel is installed.
+    pub ours: bool,
+    /// The peer's reverse tunnel is installed.
+    pub reverse: bool,
+    /// Packets held for it.
+    pub held: usize,
+}
+
+/// One peer as the manager sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeerView {
+    /// Its gRPC address.
+    pub peer: Peer,
+    /// Its last session answer.
+    pub session: Option<Session>,
+    /// Its last session check failed.
+    pub unreachable: bool,
+    /// Destinations behind it.
+    pub destinations: usize,
 }

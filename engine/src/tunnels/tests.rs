@@ -311,6 +311,42 @@ fn leaving_the_directory_removes_the_tunnel_and_drops_held_packets() {
 }
 
 #[test]
+fn leaving_the_directory_withdraws_a_tunnel_the_peer_made_too() {
+    let mut m = manager(Config::default());
+    // 10.0.0.3's gateway asked us first: only its reverse tunnel is here.
+    m.handle(ms(0), Event::ReverseTunnel { dst: dst(3), installed: true });
+    drain(&mut m);
+    let view = |m: &M| m.tunnels().find(|t| t.dst == dst(3)).map(|t| (t.state, t.reverse));
+    assert_eq!(view(&m), Some((TunnelState::ReverseOnly, true)));
+    m.handle(ms(1), Event::Directory { dst: dst(3), peer: None });
+    assert!(matches!(drain(&mut m)[..], [Command::Remove { dst: d }] if d == dst(3)));
+    assert_eq!(view(&m), Some((TunnelState::Idle, false)));
+    assert_eq!(m.counters().withdrawn, 1);
+    // Gone already: a second leave removes nothing.
+    m.handle(ms(2), Event::Directory { dst: dst(3), peer: Some(peer(2)) });
+    m.handle(ms(3), Event::Directory { dst: dst(3), peer: None });
+    assert!(drain(&mut m).is_empty());
+    assert_eq!(m.counters().withdrawn, 1);
+}
+
+#[test]
+fn the_views_show_each_destination_and_peer() {
+    let mut m = manager(Config::default());
+    miss(&mut m, ms(0), 2, 1);
+    miss(&mut m, ms(0), 2, 2);
+    let (id, ..) = request_of(&drain(&mut m));
+    let state = |m: &M, d| m.tunnels().find(|t| t.dst == dst(d)).map(|t| (t.state, t.held));
+    assert_eq!(state(&m, 2), Some((TunnelState::Requesting, 2)));
+    assert_eq!(state(&m, 4), Some((TunnelState::Idle, 0)));
+    bring_up(&mut m, ms(1), 2, id);
+    assert_eq!(state(&m, 2), Some((TunnelState::Up, 0)));
+    let mut peers: Vec<(Peer, usize)> = m.peers().map(|p| (p.peer, p.destinations)).collect();
+    peers.sort();
+    assert_eq!(peers, [(peer(2), 2), (peer(4), 1)]);
+    assert_eq!(m.tunnels().count(), 3);
+}
+
+#[test]
 fn shutdown_drops_every_held_packet() {
     let mut m = manager(Config::default());
     miss(&mut m, ms(0), 2, 1);

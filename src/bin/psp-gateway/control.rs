@@ -10,14 +10,17 @@
 use crate::backend::Datapath;
 use crate::config::PerfPrint;
 use crate::held::{HeldMbufs, PacketId};
+use crate::observe::{Observation, Query};
 use crate::peers::{Outcome, PeerCalls, Requests};
 use crate::stats::ControlCounters;
 use crossbeam::queue::ArrayQueue;
 use engine::dpdk::{ControlPacket, CoreSnapshot, Mbuf, ToControl};
 use engine::flows::{FlowBackend, FlowBatch, FlowProgrammer, FlowRequest};
 use engine::tunnels::{Command, Config, Event, Notice, RequestId, Time, TunnelManager};
-use std::collections::HashMap;
-use std::net::Ipv4Addr;
+use rpc::directory::view::Change;
+use rpc::directory::Health;
+use std::collections::{HashMap, HashSet};
+use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -32,6 +35,18 @@ pub struct Printing<'a> {
     pub perf_print: Option<PerfPrint>,
     /// How often.
     pub every: Duration,
+}
+
+/// What the control plane answers besides the cores and the peers: the
+/// operator's queries and the directory's changes.
+#[derive(Default)]
+pub struct Inputs {
+    /// [`Query`]s from the metrics endpoint and the status service.
+    pub queries: Option<crossbeam::channel::Receiver<Query>>,
+    /// Destinations whose peer the directory changed.
+    pub directory: Option<crossbeam::channel::Receiver<Vec<Change>>>,
+    /// The directory task's state.
+    pub directory_health: Option<Arc<std::sync::Mutex<Health>>>,
 }
 
 /// A flow batch of ours on its way.
@@ -60,6 +75,11 @@ pub struct ControlPlane<'a, B: FlowBackend> {
     last_print: Instant,
     show_rss: bool,
     driver: ControlCounters,
+    inputs: Inputs,
+    /// Destinations the command line or tunnels file places: the
+    /// directory does not move them.
+    pinned: HashSet<Ipv4Addr>,
+    static_peers: HashSet<SocketAddr>,
 }
 
 impl<'a, B: FlowBackend> ControlPlane<'a, B> {
@@ -75,6 +95,8 @@ impl<'a, B: FlowBackend> ControlPlane<'a, B> {
     ) -> ControlPlane<'a, B> {
         let cfg = Config { rotation: req.rotation, ..Config::default() };
         let mut manager = TunnelManager::new(cfg, Time::ZERO);
+        let pinned = req.peer_of.keys().copied().collect();
+        let static_peers = req.peer_of.values().copied().collect();
         for (&dst, &peer) in &req.peer_of {
             manager.handle(Time::ZERO, Event::Directory { dst, peer: Some(peer) });
         }
@@ -96,7 +118,60 @@ impl<'a, B: FlowBackend> ControlPlane<'a, B> {
             last_print: Instant::now(),
             show_rss,
             driver: ControlCounters::default(),
+            inputs: Inputs::default(),
+            pinned,
+            static_peers,
         }
+    }
+
+    /// Takes queries and directory changes from `inputs` too.
+    pub fn with_inputs(mut self, inputs: Inputs) -> Self {
+        self.inputs = inputs;
+        self
+    }
+
+    /// The control plane now, for the operator.
+    fn observe(&self) -> Observation {
+        Observation {
+            control: self.counters(),
+            cores: self.latest.iter().enumerate().filter_map(|(i, s)| Some((i, (*s)?))).collect(),
+            tunnels: self.manager.tunnels().collect(),
+            peers: self.manager.peers().collect(),
+            static_peers: self.static_peers.clone(),
+            directory: self
+                .inputs
+                .directory_health
+                .as_ref()
+                .map(|h| h.lock().unwrap_or_else(|e| e.into_inner()).clone()),
+        }
+    }
+
+    /// The directory's changes, then the operator's queries.
+    fn take_inputs(&mut self) -> bool {
+        let mut busy = false;
+        let now = self.now();
+        while let Some(changes) = self.inputs.directory.as_ref().and_then(|r| r.try_recv().ok()) {
+            busy = true;
+            for c in changes {
+                if self.pinned.contains(&c.dst) {
+                    continue;
+                }
+                self.driver.directory_updates += 1;
+                match c.peer {
+                    Some(p) => {
+                        tracing::info!(dst = %c.dst, peer = %p, "directory: destination placed")
+                    }
+                    None => tracing::info!(dst = %c.dst, "directory: destination withdrawn"),
+                }
+                self.manager.handle(now, Event::Directory { dst: c.dst, peer: c.peer });
+            }
+        }
+        while let Some(Query(reply)) = self.inputs.queries.as_ref().and_then(|r| r.try_recv().ok())
+        {
+            busy = true;
+            let _ = reply.send(self.observe());
+        }
+        busy
     }
 
     fn now(&self) -> Time {
@@ -144,6 +219,7 @@ impl<'a, B: FlowBackend> ControlPlane<'a, B> {
     /// One turn; returns whether anything happened.
     pub fn turn(&mut self) -> bool {
         let mut busy = self.programmer.run_once() != engine::flows::Progress::default();
+        busy |= self.take_inputs();
         while let Some(c) = self.dp.flows.poll() {
             busy = true;
             match self.pending.remove(&c.id) {
@@ -229,6 +305,7 @@ impl<'a, B: FlowBackend> ControlPlane<'a, B> {
                     }
                 }
                 Command::Remove { dst } => {
+                    tracing::info!(%dst, "tunnel withdrawn (its peer left the directory)");
                     if let Err(why) =
                         self.submit(vec![FlowRequest::RemoveTunnel { dst }], Pending::Remove)
                     {
@@ -283,7 +360,15 @@ impl<'a, B: FlowBackend> ControlPlane<'a, B> {
     pub fn print(&self) {
         if self.printing.stat_print {
             let snaps: Vec<CoreSnapshot> = self.latest.iter().flatten().copied().collect();
-            crate::stats::print_periodic(&snaps, &self.counters());
+            let (mut ours, mut reverse, mut held) = (0, 0, 0);
+            for t in self.manager.tunnels() {
+                ours += u64::from(t.ours);
+                reverse += u64::from(t.reverse);
+                held += t.held as u64;
+            }
+            let gauges =
+                [("tunnels_ours", ours), ("tunnels_reverse", reverse), ("held_packets", held)];
+            crate::stats::print_periodic(&snaps, &self.counters(), &gauges);
         }
         if let Some(which) = self.printing.perf_print {
             crate::stats::print_perf(&self.dp.perf, which);

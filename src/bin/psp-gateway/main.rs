@@ -15,14 +15,18 @@ mod backend;
 mod choose;
 mod config;
 mod control;
+mod directory;
 mod held;
+mod metrics;
 #[cfg(feature = "doca")]
 mod nic;
+mod observe;
 mod peers;
 mod perf;
 mod respawn;
 mod serve;
 mod stats;
+mod status;
 mod tunnels;
 
 use anyhow::{bail, Context, Result};
@@ -41,7 +45,11 @@ use std::sync::Arc;
 use tunnels::TunnelFactory;
 
 fn main() -> ExitCode {
-    let cfg = match Config::from_args(std::env::args_os()) {
+    let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args.get(1).is_some_and(|a| a == "status") {
+        return status::main(args.split_off(2));
+    }
+    let cfg = match Config::from_args(args) {
         Ok(Parsed::Run(cfg)) => cfg,
         Ok(Parsed::Help(text) | Parsed::Version(text)) => {
             print!("{text}");
@@ -171,7 +179,8 @@ fn run(cfg: Config) -> Result<()> {
     let masters = gateway.masters().context("the software datapath needs its master keys")?;
 
     let meta = FlowMetadata::register(&eal)?;
-    let rings = Rings::new(k, cfg.stat_print);
+    // Snapshots always: the status service and metrics read them too.
+    let rings = Rings::new(k, true);
     let mut handlers: Vec<GatewayCore<'_>> = readers
         .into_iter()
         .zip(&rings.resubmit)
@@ -186,7 +195,7 @@ fn run(cfg: Config) -> Result<()> {
         h.take_key_updates(ring);
     }
     for (h, ring) in handlers.iter_mut().zip(&rings.snapshots) {
-        h.publish_snapshots(ring, serve::STAT_INTERVAL / 2);
+        h.publish_snapshots(ring, serve::SNAPSHOT_INTERVAL);
     }
     let queues = CoreQueues::claim_all(&unsecured, &secure, cfg.core_mask.queues())?;
     // The cores hold on to dp's key mailboxes: the control side shares it.
@@ -217,7 +226,7 @@ fn flow_config(cfg: &Config) -> FlowConfig {
 fn tunnel_factory(cfg: &Config, p: &Prelude, uplink_mac: engine::wire::MacAddr) -> TunnelFactory {
     TunnelFactory {
         uplink_mac,
-        nexthop_mac: cfg.nexthop_dmac.unwrap_or(engine::wire::MacAddr([0xff; 6])),
+        nexthop_mac: cfg.nexthop_dmac,
         uplink_ip: p.uplink_ip,
         crypt_offset: cfg.crypt_offset,
         outer: cfg.outer_ip_type,

@@ -6,7 +6,8 @@
 
 use crate::backend::{Backend, Datapath};
 use crate::config::Config;
-use crate::control::{ControlPlane, Printing};
+use crate::control::{ControlPlane, Inputs, Printing};
+use crate::observe::Observer;
 use crate::peers::Requests;
 use crate::stats::ControlCounters;
 use crate::tunnels::{Completions, TunnelFactory};
@@ -27,6 +28,10 @@ use std::sync::Arc;
 /// How often `--stat-print` and `--perf-print` print while running.
 pub const STAT_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
 
+/// How often each packet core publishes its counters (what `--stat-print`,
+/// the metrics endpoint and status read): a copy of a few hundred bytes.
+pub const SNAPSHOT_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// The rings between the packet cores and the control plane.
 pub struct Rings {
     /// Misses, ARP and sampled copies, up to the control plane.
@@ -39,7 +44,8 @@ pub struct Rings {
 }
 
 impl Rings {
-    /// Rings for `cores` packet cores, with snapshot slots when `snapshots`.
+    /// Rings for `cores` packet cores, with snapshot slots when `snapshots`
+    /// (for `--stat-print`, the metrics endpoint and status).
     pub fn new(cores: usize, snapshots: bool) -> Rings {
         Rings {
             to_control: ArrayQueue::new(4096),
@@ -224,7 +230,20 @@ pub fn serve<B: FlowBackend + Send, H: BurstHandler>(
 ) -> Result<(Vec<CoreStats>, ControlCounters)> {
     let ControlSide { dp, programmer, rings, rt, pin, gateway, peer_of } = side;
     let stop = &*stop_on_signals()?;
-    let mut control = ControlPlane::new(
+    let (query_tx, query_rx) = crossbeam::channel::bounded(64);
+    let observer = Arc::new(Observer::new(query_tx, gateway.clone(), Arc::clone(&dp)));
+    // Bound here, so a taken port is an error before the cores start.
+    let metrics_listener = match cfg.fleet.metrics_addr {
+        Some(addr) => {
+            let l = std::net::TcpListener::bind(addr)
+                .and_then(|l| l.set_nonblocking(true).map(|()| l))
+                .map_err(|e| anyhow::anyhow!("--metrics-addr {addr}: {e}"))?;
+            Some(l)
+        }
+        None => None,
+    };
+    let uplink_mac = dp.factory.uplink_mac;
+    let control = ControlPlane::new(
         dp,
         programmer,
         &rings.to_control,
@@ -242,18 +261,65 @@ pub fn serve<B: FlowBackend + Send, H: BurstHandler>(
     std::thread::scope(|s| -> Result<_> {
         let control = s.spawn(move || {
             pin();
-            let server = rt.start_server_with(cfg.svc_addr, gateway, tls.as_deref());
+            let server = rt.start_server_with_status(
+                cfg.svc_addr,
+                gateway.clone(),
+                tls.as_deref(),
+                Arc::clone(&observer),
+            );
+            let mut inputs = Inputs { queries: Some(query_rx), ..Inputs::default() };
+            let mut dir = None;
             match &server {
-                Ok(srv) => tracing::info!(addr = %srv.local_addr(), "gRPC service up"),
+                Ok(srv) => {
+                    tracing::info!(addr = %srv.local_addr(), "gRPC service up");
+                    if let Some(l) = metrics_listener {
+                        let obs = Arc::clone(&observer);
+                        let addr = l.local_addr().ok();
+                        rt.handle().spawn(async move {
+                            match tokio::net::TcpListener::from_std(l) {
+                                Ok(l) => crate::metrics::serve(l, obs).await,
+                                Err(e) => tracing::error!("--metrics-addr: {e}"),
+                            }
+                        });
+                        if let Some(a) = addr {
+                            tracing::info!(addr = %a, "metrics endpoint up (GET /metrics)");
+                        }
+                    }
+                    if let Some(spec) = &cfg.fleet.directory {
+                        let (tx, rx) = crossbeam::channel::unbounded();
+                        let ours = crate::directory::Ours {
+                            grpc_addr: srv.local_addr(),
+                            uplink_ip: p.uplink_ip,
+                            uplink_mac,
+                            vf: (cfg.repr.clone(), p.local_virt_ip),
+                        };
+                        match crate::directory::start(spec, ours, &gateway, rt.handle(), tx) {
+                            Ok(d) => {
+                                inputs.directory = Some(rx);
+                                inputs.directory_health = Some(d.health_handle());
+                                dir = Some(d);
+                            }
+                            Err(e) => {
+                                tracing::error!("{e:#}");
+                                stop.store(true, Ordering::Relaxed);
+                            }
+                        }
+                    }
+                }
                 Err(e) => {
                     tracing::error!("-s/--svc-addr {}: {e}", cfg.svc_addr);
                     stop.store(true, Ordering::Relaxed);
                 }
             }
+            let mut control = control.with_inputs(inputs);
             if cfg.static_tunnels {
                 control.connect_all();
             }
             control.run(stop);
+            if let Some(d) = dir {
+                // Revoke our lease: peers withdraw our tunnels now.
+                rt.block_on(d.shutdown());
+            }
             if let Ok(srv) = server {
                 srv.shutdown(&rt);
             }

@@ -19,6 +19,78 @@ pub struct ControlCounters {
     pub rss: u64,
     /// Sampled packets received.
     pub sampled: u64,
+    /// Destination changes the directory sent.
+    pub directory_updates: u64,
+}
+
+impl ControlCounters {
+    /// Every counter as (name, what it counts, value), the one list
+    /// `--stat-print`, the metrics endpoint (`psp_gateway_<name>_total`)
+    /// and `psp-gateway status` print.
+    pub fn rows(&self) -> [(&'static str, &'static str, u64); 16] {
+        let t = &self.tunnels;
+        [
+            ("misses", "Packets that missed the egress ACL (no tunnel yet)", t.misses),
+            (
+                "misses_no_peer",
+                "Missed packets to destinations no peer serves (dropped)",
+                t.no_peer,
+            ),
+            (
+                "held_dropped",
+                "Held packets dropped (queue full, refused, peer gone)",
+                t.held_dropped,
+            ),
+            (
+                "held_resubmitted",
+                "Held packets resubmitted through their new tunnel",
+                t.resubmitted,
+            ),
+            ("tunnel_setups", "Tunnels set up by our requests", t.tunnels_up),
+            (
+                "tunnel_requests_failed",
+                "Tunnel requests that failed or timed out (retried)",
+                t.requests_failed,
+            ),
+            (
+                "stale_answers",
+                "Answers to superseded or timed-out requests (ignored)",
+                t.stale_answers,
+            ),
+            ("peer_restarts", "Peers found restarted", t.peer_restarts),
+            ("peer_rotations", "Peers found to have rotated their master key", t.peer_rotations),
+            ("rekeys", "Tunnels asked for again (peer restarted, rotated or moved)", t.rekeys),
+            ("master_key_rotations", "Rotations of our own master key", t.rotations),
+            (
+                "tunnels_withdrawn",
+                "Tunnels removed because the directory no longer names their peer",
+                t.withdrawn,
+            ),
+            (
+                "resubmit_ring_full",
+                "Resubmissions lost to a full core ring",
+                self.resubmit_ring_full,
+            ),
+            ("rss_packets", "ARP and other packets the cores sent up (dropped)", self.rss),
+            ("sampled_packets", "Sampled packet copies received", self.sampled),
+            (
+                "directory_updates",
+                "Destination changes learnt from the directory",
+                self.directory_updates,
+            ),
+        ]
+    }
+}
+
+/// The control plane's counters, one `name value` line each.
+fn print_control(control: &ControlCounters, gauges: &[(&str, u64)]) {
+    println!("control plane:");
+    for (name, _, v) in control.rows() {
+        println!("  {name:<32} {v:>12}");
+    }
+    for (name, v) in gauges {
+        println!("  {name:<32} {v:>12}");
+    }
 }
 
 /// Every pipe counter that is not zero, one per line.
@@ -32,11 +104,11 @@ fn print_pipes(pipes: &PipeStats) {
 
 /// `--stat-print` while running: pipe counters summed over the cores'
 /// latest snapshots, and the control plane's counters.
-pub fn print_periodic(snaps: &[CoreSnapshot], control: &ControlCounters) {
+pub fn print_periodic(snaps: &[CoreSnapshot], control: &ControlCounters, gauges: &[(&str, u64)]) {
     let pipes = PipeStats::sum(snaps.iter().map(|s| &s.pipes));
     println!("stats ({} cores reporting), pipe counters (packets / bytes):", snaps.len());
     print_pipes(&pipes);
-    println!("  control plane: {control:?}");
+    print_control(control, gauges);
 }
 
 /// `--perf-print`: the latencies asked for.
@@ -81,7 +153,7 @@ pub fn print_final(
             c.to_control, c.control_ring_full, c.mirror_no_mbuf
         );
     }
-    println!("control plane: {control:?}");
+    print_control(control, &[]);
 }
 
 /// The final statistics of an offloaded pipeline (DOCA): the NIC counts
@@ -101,7 +173,7 @@ pub fn print_final_offload(
     for (i, o) in offload.iter().enumerate() {
         println!("core {i}: {o:?}");
     }
-    println!("control plane: {control:?}");
+    print_control(control, &[]);
 }
 
 /// Each packet core's receive, transmit and idle counters.

@@ -18,8 +18,10 @@ use std::time::Duration;
 pub struct TunnelFactory {
     /// The uplink's MAC (outer source).
     pub uplink_mac: MacAddr,
-    /// The next hop's MAC (`-n`; broadcast when not given).
-    pub nexthop_mac: MacAddr,
+    /// The next hop's MAC (`-n`). Without it, the uplink MAC the peer
+    /// sent with its parameters (peers on one L2 segment, as a fleet on a
+    /// switch), else broadcast.
+    pub nexthop_mac: Option<MacAddr>,
     /// The uplink's IP address (outer source).
     pub uplink_ip: IpAddr,
     /// `-o/--crypt-offset`.
@@ -47,7 +49,10 @@ impl TunnelFactory {
             spi: p.spi,
             crypt_offset: self.crypt_offset,
             vc: p.virt_cookie,
-            eth: Some(EthAddrs { src: self.uplink_mac, dst: self.nexthop_mac }),
+            eth: Some(EthAddrs {
+                src: self.uplink_mac,
+                dst: self.nexthop_mac.or(p.mac).unwrap_or(MacAddr([0xff; 6])),
+            }),
             outer,
             ttl: 64,
         };

@@ -88,6 +88,12 @@ pub const OPTS: &[Opt] = &[
     opt("backend", None, Value, "auto|software|doca", "Flow backend: DOCA Flow offload when the SDK and a PSP-capable device are present (auto), or the software pipeline [default: auto]", OURS),
     opt("key-rotation-interval", None, Value, "SECONDS", "Rotate the master key every SECONDS (0: never; at least 2); peers re-key their tunnels before the old key is invalidated [default: 0]", OURS),
     opt("peer-rate-limit", None, Value, "N", "Most tunnels issued per second to one peer (and requests, each counting at least one); 0: unlimited [default: 20000]", OURS),
+    opt("metrics-addr", None, Value, "IP:PORT", "Serve Prometheus metrics over HTTP at IP:PORT (GET /metrics)", OURS),
+    opt("directory", None, Value, "URL", "Peer directory in etcd: etcd://HOST:PORT[,HOST:PORT...]/PREFIX; this gateway registers under a lease and learns its peers from the prefix", OURS),
+    opt("directory-ttl", None, Value, "SECONDS", "Lease of this gateway's directory entry: peers withdraw its tunnels this long after it is gone, 2..=3600 [default: 10]", OURS),
+    opt("directory-ca", None, Value, "PATH", "TLS to etcd: the CA its certificate must chain to, PEM", OURS),
+    opt("directory-cert", None, Value, "PATH", "TLS to etcd: our client certificate, PEM (with --directory-key)", OURS),
+    opt("directory-key", None, Value, "PATH", "TLS to etcd: our client key, PEM", OURS),
 ];
 
 /// The flag with this long name.

@@ -8,6 +8,7 @@
 //! [`System`], so everything else is tested without touching the machine.
 
 mod args;
+pub mod fleet;
 mod json;
 mod tunnels;
 mod vf;
@@ -102,6 +103,8 @@ pub struct Config {
     pub key_rotation_interval: Option<std::time::Duration>,
     /// `--peer-rate-limit`: tunnels per second per peer (`None`: unlimited).
     pub peer_rate_limit: Option<u32>,
+    /// `--metrics-addr`, `--directory` and its options.
+    pub fleet: fleet::FleetConfig,
 }
 
 /// `--backend`.
@@ -708,6 +711,7 @@ fn build<S: System + ?Sized>(s: &Settings, sys: &S) -> Result<Config, ConfigErro
         backend,
         key_rotation_interval,
         peer_rate_limit,
+        fleet: fleet::parse(s)?,
     })
 }
 

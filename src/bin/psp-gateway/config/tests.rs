@@ -138,8 +138,18 @@ const GARBAGE: &str = "\u{1}garbage\u{7f}";
 fn every_value_flag_refuses_garbage_naming_itself() {
     // Flags whose value is a free-form name or path: garbage is a valid
     // string there, so the check is an empty value instead.
-    let free_form =
-        ["vf-name", "tunnels-file", "grpc-cert", "grpc-key", "grpc-ca", "pci-addr", "repr"];
+    let free_form = [
+        "vf-name",
+        "tunnels-file",
+        "grpc-cert",
+        "grpc-key",
+        "grpc-ca",
+        "pci-addr",
+        "repr",
+        "directory-ca",
+        "directory-cert",
+        "directory-key",
+    ];
     for o in args::OPTS.iter().filter(|o| o.kind != args::Kind::Switch) {
         let value = if free_form.contains(&o.long) { "" } else { GARBAGE };
         let flag = format!("--{}", o.long);
@@ -654,4 +664,36 @@ fn grpc_all_three_or_none() {
         e,
         "--grpc-cert and --grpc-ca given without --grpc-key (--grpc-cert, --grpc-key and --grpc-ca: all three or none)"
     );
+}
+
+#[test]
+fn fleet_flags() {
+    let c = cfg(&with_p(&[
+        "--metrics-addr",
+        "127.0.0.1:9105",
+        "--directory",
+        "etcd://127.0.0.1:2379,10.1.0.9/fleet",
+        "--directory-ttl",
+        "5",
+    ]));
+    assert_eq!(c.fleet.metrics_addr, Some("127.0.0.1:9105".parse().unwrap()));
+    let d = c.fleet.directory.unwrap();
+    assert_eq!(d.endpoints, ["127.0.0.1:2379", "10.1.0.9:2379"]);
+    assert_eq!((d.prefix.as_str(), d.ttl), ("/fleet", std::time::Duration::from_secs(5)));
+    assert_eq!(cfg(&with_p(&[])).fleet, super::fleet::FleetConfig::default());
+    let e = err(&with_p(&["--directory-ttl", "5"]));
+    assert!(e.contains("--directory-ttl") && e.contains("needs --directory"), "{e}");
+    let e = err(&with_p(&[
+        "--directory",
+        "etcd://h/p",
+        "--directory-cert",
+        "c.pem",
+        "--directory-key",
+        "k.pem",
+    ]));
+    assert!(e.contains("--directory-ca"), "{e}");
+    let e = err(&with_p(&["--directory", "etcd://h:1/p", "--directory-ttl", "1"]));
+    assert!(e.contains("--directory-ttl 1") && e.contains("2..=3600"), "{e}");
+    let e = err(&with_p(&["--directory", "http://h/p"]));
+    assert!(e.contains("--directory http://h/p") && e.contains("etcd://"), "{e}");
 }

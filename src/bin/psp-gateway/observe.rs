@@ -1,0 +1,155 @@
+//! What the operator sees of a running gateway: the control thread answers
+//! [`Query`]s with an [`Observation`] (its counters, the cores' latest
+//! snapshots, the tunnel manager's tunnels and peers), taken between two
+//! of its turns so every part is of the same instant. The metrics endpoint
+//! and `psp_gateway_ext.Admin/Status` ask through an [`Observer`]; nothing
+//! is gathered while nobody asks.
+
+use crate::backend::{Backend, Datapath};
+use crate::metrics;
+use crate::stats::ControlCounters;
+use engine::dpdk::CoreSnapshot;
+use engine::tunnels::{PeerView, Session, TunnelView};
+use rpc::pb_ext;
+use rpc::server::Gateway;
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The control plane at one instant.
+#[derive(Debug, Clone, Default)]
+pub struct Observation {
+    /// Its counters.
+    pub control: ControlCounters,
+    /// Each core's latest snapshot, by core index (cores that have not
+    /// reported yet are left out).
+    pub cores: Vec<(usize, CoreSnapshot)>,
+    /// Every destination the tunnel manager knows.
+    pub tunnels: Vec<TunnelView>,
+    /// Every peer it knows.
+    pub peers: Vec<PeerView>,
+    /// Peers named by the command line or tunnels file (the others came
+    /// from the directory).
+    pub static_peers: HashSet<SocketAddr>,
+    /// Directory state, when `--directory` is given.
+    pub directory: Option<rpc::directory::Health>,
+}
+
+/// A request for an [`Observation`], answered by the control thread.
+pub struct Query(pub tokio::sync::oneshot::Sender<Observation>);
+
+/// How long an answer may take (the control thread turns every few
+/// hundred microseconds; longer means it is stuck or stopping).
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Asks the control thread; serves the metrics and the status service.
+pub struct Observer {
+    queries: crossbeam::channel::Sender<Query>,
+    gateway: Gateway<Backend>,
+    dp: Arc<Datapath>,
+    started: Instant,
+}
+
+impl Observer {
+    /// An observer sending its queries on `queries`.
+    pub fn new(
+        queries: crossbeam::channel::Sender<Query>,
+        gateway: Gateway<Backend>,
+        dp: Arc<Datapath>,
+    ) -> Observer {
+        Observer { queries, gateway, dp, started: Instant::now() }
+    }
+
+    /// The control plane now.
+    pub async fn observe(&self) -> Result<Observation, String> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.queries.send(Query(tx)).map_err(|_| "the control plane has stopped".to_string())?;
+        if let Some(t) = self.dp.control_thread.get() {
+            t.unpark();
+        }
+        match tokio::time::timeout(ANSWER_TIMEOUT, rx).await {
+            Ok(Ok(o)) => Ok(o),
+            Ok(Err(_)) => Err("the control plane has stopped".into()),
+            Err(_) => Err(format!("the control plane did not answer in {ANSWER_TIMEOUT:?}")),
+        }
+    }
+
+    /// Everything the metrics endpoint shows, from an observation.
+    pub fn metrics_input<'a>(&'a self, obs: &'a Observation) -> metrics::Input<'a> {
+        metrics::Input {
+            obs,
+            rpc: self.gateway.rpc_counters().snapshot(),
+            key_epoch: self.gateway.key_epoch(),
+            pool: self.gateway.pool_stats(),
+            uptime: self.started.elapsed(),
+            perf: &self.dp.perf,
+        }
+    }
+
+    /// The metrics text of the control plane now.
+    pub async fn scrape(&self) -> Result<String, String> {
+        let obs = self.observe().await?;
+        Ok(metrics::render(&self.metrics_input(&obs)))
+    }
+}
+
+#[tonic::async_trait]
+impl rpc::admin::StatusSource for Observer {
+    async fn status(&self) -> Result<pb_ext::StatusResponse, tonic::Status> {
+        let obs = self.observe().await.map_err(tonic::Status::unavailable)?;
+        let input = self.metrics_input(&obs);
+        let mut tunnels: Vec<pb_ext::TunnelStatus> = obs
+            .tunnels
+            .iter()
+            .map(|t| pb_ext::TunnelStatus {
+                virt_dst: t.dst.to_string(),
+                peer: t.peer.map(|p| p.to_string()).unwrap_or_default(),
+                state: t.state.name().into(),
+                ours: t.ours,
+                reverse: t.reverse,
+                held: t.held as u64,
+            })
+            .collect();
+        tunnels.sort_by_key(|t| t.virt_dst.parse::<std::net::Ipv4Addr>().ok());
+        let mut peers: Vec<pb_ext::PeerStatus> = obs
+            .peers
+            .iter()
+            .map(|p| {
+                let (instance_id, key_epoch) = match p.session {
+                    Some(Session::Known { instance_id, key_epoch }) => (instance_id, key_epoch),
+                    _ => (0, 0),
+                };
+                pb_ext::PeerStatus {
+                    addr: p.peer.to_string(),
+                    instance_id,
+                    key_epoch,
+                    reachable: !p.unreachable,
+                    destinations: p.destinations as u32,
+                    source: if obs.static_peers.contains(&p.peer) { "static" } else { "directory" }
+                        .into(),
+                }
+            })
+            .collect();
+        peers.sort_by(|a, b| a.addr.cmp(&b.addr));
+        let counters = metrics::families(&input)
+            .into_iter()
+            .flat_map(|f| {
+                f.samples.into_iter().map(move |(labels, value)| pb_ext::CounterValue {
+                    name: f.name.clone(),
+                    labels,
+                    value,
+                })
+            })
+            .collect();
+        Ok(pb_ext::StatusResponse {
+            instance_id: self.gateway.instance_id(),
+            key_epoch: self.gateway.key_epoch(),
+            version: crate::config::VERSION.into(),
+            uptime_ms: u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            tunnels,
+            peers,
+            counters,
+        })
+    }
+}
