@@ -209,7 +209,19 @@ echo "== 6. vm3's address moves to gw4"
 vm 3 ip link set v3 down
 add_vm 4 3
 start_gw 4 3
-for _ in $(seq 100); do grep -q "destination moved\|dst=10.0.0.3.*peer=127.0.0.1:${PORT_BASE}4\|directory: destination placed dst=10.0.0.3 peer=127.0.0.1:${PORT_BASE}4" "$OUT/gw1.log" && break; sleep 0.1; done
+# gw1 re-keys 10.0.0.3 to gw4: wait for the new tunnel (until it is
+# installed, packets still go through the old one, to gw3).
+moved=""
+for _ in $(seq 100); do
+    status 1 --json > "$OUT/status1-moving.json"
+    python3 -c "
+import json,sys
+t=[t for t in json.load(open(sys.argv[1]))['tunnels'] if t['virt_dst']=='10.0.0.3']
+sys.exit(0 if t and t[0]['peer'].endswith(':${PORT_BASE}4') and t[0]['state']=='up' else 1)
+" "$OUT/status1-moving.json" && { moved=1; break; }
+    sleep 0.1
+done
+[ -n "$moved" ] || { echo "FAIL: gw1 did not re-key 10.0.0.3 to gw4"; cat "$OUT/status1-moving.json"; exit 1; }
 vm 1 ping -q -c 5 -i 0.2 -W 2 10.0.0.3 > "$OUT/ping-moved.txt" || { echo "FAIL: traffic did not follow 10.0.0.3 to gw4"; cat "$OUT/ping-moved.txt"; tail -30 "$OUT/gw1.log"; exit 1; }
 echo "   vm1 -> 10.0.0.3 (now behind gw4): $(grep 'packets transmitted' "$OUT/ping-moved.txt")"
 status 1 --json > "$OUT/status1-moved.json"

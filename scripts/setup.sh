@@ -24,6 +24,8 @@ APT_PACKAGES=(
     librte-net-tap23                      # the DPDK virtual devices the tests and demo use
     libclang-dev                          # bindgen (clang-sys) loads libclang.so: libclang1-14
     iproute2 iputils-ping ethtool tcpdump openssl procps  # demo and fault scripts
+    protobuf-compiler                     # protoc: the etcd-client crate compiles etcd's protos
+    etcd-server curl prometheus           # the fleet test: etcd, its health check, promtool
 )
 # What the scapy cross-check and the demo's checks import, by PyPI name.
 PIP_PACKAGES=(scapy cryptography)
@@ -137,7 +139,7 @@ libclang=$(ldconfig -p 2>/dev/null |
 [ -n "$libclang" ] || miss "libclang for bindgen: no libclang.so / libclang-N.so* in ldconfig -p (package libclang-dev)"
 python3 -c 'import scapy.contrib.psp, cryptography' >/dev/null 2>&1 ||
     miss "python3 cannot import scapy.contrib.psp and cryptography (pip install 'scapy>=2.6' cryptography)"
-for tool in ip ping ethtool tcpdump openssl; do
+for tool in ip ping ethtool tcpdump openssl protoc etcd curl promtool; do
     command -v "$tool" >/dev/null || miss "$tool is not on PATH"
 done
 [ "$missing" = 0 ] || exit 1
