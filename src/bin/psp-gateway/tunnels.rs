@@ -8,7 +8,7 @@ use engine::psp::encap::{EncapConfig, Encapsulator, EthAddrs, OuterIp};
 use engine::psp::Mode;
 use engine::wire::MacAddr;
 use rpc::params::TunnelParams;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::sync::{Condvar, Mutex};
 use std::time::Duration;
@@ -63,28 +63,67 @@ impl TunnelFactory {
 /// Results of flow batches, by id, for threads that wait on them.
 #[derive(Debug, Default)]
 pub struct Completions {
-    done: Mutex<HashMap<u64, Result<u64, FlowError>>>,
+    state: Mutex<Waits>,
     cv: Condvar,
+}
+
+#[derive(Debug, Default)]
+struct Waits {
+    done: HashMap<u64, Result<u64, FlowError>>,
+    /// Batches whose waiter gave up: their result is dropped on arrival
+    /// (kept, it would stay in `done` forever).
+    abandoned: HashSet<u64>,
 }
 
 impl Completions {
     /// Records the result of batch `id` and wakes its waiter.
     pub fn complete(&self, id: u64, result: Result<u64, FlowError>) {
-        let mut done = self.done.lock().unwrap_or_else(|e| e.into_inner());
-        done.insert(id, result);
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if s.abandoned.remove(&id) {
+            return;
+        }
+        s.done.insert(id, result);
         self.cv.notify_all();
     }
 
-    /// Waits up to `timeout` for batch `id`.
+    /// Waits up to `timeout` for batch `id`; after a timeout its result is
+    /// not kept.
     pub fn wait(&self, id: u64, timeout: Duration) -> Option<Result<u64, FlowError>> {
         let deadline = std::time::Instant::now() + timeout;
-        let mut done = self.done.lock().unwrap_or_else(|e| e.into_inner());
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
         loop {
-            if let Some(r) = done.remove(&id) {
+            if let Some(r) = s.done.remove(&id) {
                 return Some(r);
             }
-            let left = deadline.checked_duration_since(std::time::Instant::now())?;
-            done = self.cv.wait_timeout(done, left).unwrap_or_else(|e| e.into_inner()).0;
+            let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) else {
+                s.abandoned.insert(id);
+                return None;
+            };
+            s = self.cv.wait_timeout(s, left).unwrap_or_else(|e| e.into_inner()).0;
         }
+    }
+
+    /// Results and abandoned ids held (both bounded by the waits in flight).
+    #[cfg(test)]
+    fn held(&self) -> (usize, usize) {
+        let s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        (s.done.len(), s.abandoned.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_result_after_its_waiter_gave_up_is_not_kept() {
+        let c = Completions::default();
+        assert!(c.wait(7, Duration::from_millis(1)).is_none());
+        c.complete(7, Ok(1));
+        assert_eq!(c.held(), (0, 0), "the late result stayed");
+        // A waiter that is in time gets its result, and nothing stays.
+        c.complete(8, Ok(2));
+        assert!(matches!(c.wait(8, Duration::from_millis(1)), Some(Ok(2))));
+        assert_eq!(c.held(), (0, 0));
     }
 }
