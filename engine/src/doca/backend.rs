@@ -393,6 +393,10 @@ mod hw {
             Field::InnerIp4 => m.inner.l3_type = sys::DOCA_FLOW_L3_TYPE_IP4,
             Field::InnerIp4Src => m.inner.__bindgen_anon_1.ip4.src_ip = v.to_be(),
             Field::OuterL3Meta => m.parser_meta.outer_l3_type = v as sys::doca_flow_l3_meta,
+            Field::OuterL4Meta => m.parser_meta.outer_l4_type = v as sys::doca_flow_l4_meta,
+            Field::OuterL4TypeExt => m.outer.l4_type_ext = v as sys::doca_flow_l4_type_ext,
+            Field::OuterIp6NextProto => m.outer.__bindgen_anon_1.ip6.next_proto = v as u8,
+            Field::OuterIcmpType => m.outer.__bindgen_anon_2.icmp.type_ = v as u8,
         }
     }
 

@@ -46,9 +46,14 @@ pub const PSP_SAMPLE_BIT: u8 = 0x80;
 /// The hardware's random parser field is 16 bits wide.
 pub const MAX_LOG2_SAMPLE_RATE: u8 = 16;
 const ETHERTYPE_ARP: u32 = 0x0806;
-/// The ingress root's entries: IPv4 and IPv6 from each port, ARP from the
-/// unsecured port, and the default drop.
-const ROOT_ENTRIES: u32 = 6;
+/// The ingress root's entries: IPv6 neighbour solicitations from the
+/// unsecured port, IPv4 and IPv6 from each port, ARP from the unsecured
+/// port, and the default drop.
+const ROOT_ENTRIES: u32 = 7;
+/// IPv6's next header for ICMPv6.
+pub const IPPROTO_ICMPV6: u32 = 58;
+/// ICMPv6 neighbour solicitation (`ND_NEIGHBOR_SOLICIT`).
+pub const ND_NEIGHBOR_SOLICIT: u32 = 135;
 const ETHERTYPE_IPV4: u16 = 0x0800;
 const ETHERTYPE_IPV6: u16 = 0x86dd;
 
@@ -164,12 +169,24 @@ pub enum Field {
     /// `parser_meta.outer_l3_type` (`enum doca_flow_l3_meta`: 1 IPv4, 2
     /// IPv6).
     OuterL3Meta,
+    /// `parser_meta.outer_l4_type` (`enum doca_flow_l4_meta`: 3 ICMP).
+    OuterL4Meta,
+    /// `outer.l4_type_ext` (`enum doca_flow_l4_type_ext`: 4 ICMPv6).
+    OuterL4TypeExt,
+    /// `outer.ip6.next_proto`.
+    OuterIp6NextProto,
+    /// `outer.icmp.type`.
+    OuterIcmpType,
 }
 
 /// `DOCA_FLOW_L3_META_IPV4` / `_IPV6` (`enum doca_flow_l3_meta`).
 pub const L3_META_IPV4: u32 = 1;
 /// See [`L3_META_IPV4`].
 pub const L3_META_IPV6: u32 = 2;
+/// `DOCA_FLOW_L4_META_ICMP` (`enum doca_flow_l4_meta`; ICMP and ICMPv6).
+pub const L4_META_ICMP: u32 = 3;
+/// `DOCA_FLOW_L4_TYPE_EXT_ICMP6` (`enum doca_flow_l4_type_ext`).
+pub const L4_TYPE_EXT_ICMP6: u32 = 4;
 
 /// How a pipe matches a field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -793,11 +810,30 @@ impl Translator {
             fwd: Some(fwd),
             ..entry(PipeId::IngressRoot, i, matches, counter)
         };
-        // As NVIDIA's root (DOCA 3.3 `ROOT` and its miss pipe `MISS`): both
-        // outer families from the uplink to decryption, both from the VF to
-        // the egress path, ARP from the VF to RSS, the rest dropped.
+        let port =
+            |port: u16| (Field::PortId, Value::Masked { value: u32::from(port), mask: 0xffff });
+        let ethertype = |t: u32| (Field::OuterEthType, Value::Masked { value: t, mask: 0xffff });
+        // As NVIDIA's root (DOCA 3.3 `ROOT` and its miss pipe `MISS`):
+        // neighbour solicitations from the VF to RSS (hashed on IPv6) ahead
+        // of the VF's other IPv6, both outer families from the uplink to
+        // decryption, both from the VF to the egress path, ARP from the VF
+        // to RSS (hashed on IPv4), the rest dropped.
+        v.push(root(
+            0,
+            vec![
+                port(p.unsecured),
+                ethertype(u32::from(ETHERTYPE_IPV6)),
+                (Field::OuterL3Meta, Value::Masked { value: L3_META_IPV6, mask: all }),
+                (Field::OuterL4Meta, Value::Masked { value: L4_META_ICMP, mask: all }),
+                (Field::OuterL4TypeExt, Value::Masked { value: L4_TYPE_EXT_ICMP6, mask: all }),
+                (Field::OuterIp6NextProto, Value::Masked { value: IPPROTO_ICMPV6, mask: 0xff }),
+                (Field::OuterIcmpType, Value::Masked { value: ND_NEIGHBOR_SOLICIT, mask: 0xff }),
+            ],
+            Fwd::RssIpv6,
+            "vf_ns_to_rss",
+        ));
         let families = [(ETHERTYPE_IPV4, true), (ETHERTYPE_IPV6, false)];
-        let mut i = 0u8;
+        let mut i = 1u8;
         for (ethertype, v4) in families {
             v.push(root(
                 i,
@@ -818,11 +854,8 @@ impl Translator {
         }
         v.push(root(
             i,
-            vec![
-                (Field::PortId, Value::Masked { value: u32::from(p.unsecured), mask: 0xffff }),
-                (Field::OuterEthType, Value::Masked { value: ETHERTYPE_ARP, mask: 0xffff }),
-            ],
-            Fwd::Pipe(PipeId::Rss),
+            vec![port(p.unsecured), ethertype(ETHERTYPE_ARP)],
+            Fwd::RssIpv4,
             "vf_arp_to_rss",
         ));
         v.push(root(i + 1, Vec::new(), Fwd::Drop, "root_default_drop"));
@@ -950,6 +983,10 @@ impl Translator {
         Ok(b)
     }
 }
+
+/// Entry counters of the NIC's pipes with no software [`crate::pipeline::PipeStats`]
+/// counterpart (printed under their own names).
+pub const NIC_ONLY_COUNTERS: &[&str] = &["vf_ns_to_rss"];
 
 /// The syndrome bits the hardware reports (`enum doca_flow_crypto_syndrome`:
 /// ICV failure and bad trailer); the software's other syndromes have no
