@@ -397,6 +397,12 @@ mod hw {
             Field::OuterL4TypeExt => m.outer.l4_type_ext = v as sys::doca_flow_l4_type_ext,
             Field::OuterIp6NextProto => m.outer.__bindgen_anon_1.ip6.next_proto = v as u8,
             Field::OuterIcmpType => m.outer.__bindgen_anon_2.icmp.type_ = v as u8,
+            Field::PspNextHdr => tun_psp(&mut m.tun).nexthdr = v as u8,
+            Field::InnerL3Meta => m.parser_meta.inner_l3_type = v as sys::doca_flow_l3_meta,
+            Field::InnerIp6 => m.inner.l3_type = sys::DOCA_FLOW_L3_TYPE_IP6,
+            Field::InnerIp6Src => m.inner.__bindgen_anon_1.ip6.src_ip = [v.to_be(); 4],
+            Field::InnerIp6Dst => m.inner.__bindgen_anon_1.ip6.dst_ip = [v.to_be(); 4],
+            Field::MetaScratch(i) => m.meta.u32_[usize::from(i)] = v.to_be(),
         }
     }
 
@@ -464,7 +470,7 @@ mod hw {
                 a.crypto.resource_type = sys::DOCA_FLOW_CRYPTO_RESOURCE_PSP;
                 a.crypto.crypto_id = sys::DOCA_FLOW_PSP_DECRYPTION_ID;
             }
-            PipeAction::DecapL2 { dst, src } => {
+            PipeAction::DecapL2 { dst, src, ethertype } => {
                 a.has_crypto_encap = true;
                 a.crypto_encap.action_type = sys::DOCA_FLOW_CRYPTO_REFORMAT_DECAP;
                 a.crypto_encap.net_type = sys::DOCA_FLOW_CRYPTO_HEADER_PSP_TUNNEL;
@@ -473,7 +479,11 @@ mod hw {
                 let d = &mut a.crypto_encap.encap_data;
                 d[..6].copy_from_slice(&dst.0);
                 d[6..12].copy_from_slice(&src.0);
-                d[12..14].copy_from_slice(&0x0800u16.to_be_bytes());
+                d[12..14].copy_from_slice(&ethertype.to_be_bytes());
+            }
+            PipeAction::SetScratch { index } => {
+                // Changeable: each entry brings its word (none do yet).
+                a.meta.u32_[usize::from(index)] = u32::MAX;
             }
             PipeAction::SetMeta { pkt_meta, sample_bit } => {
                 a.meta.pkt_meta = pkt_meta;
@@ -561,6 +571,10 @@ mod hw {
                     d.type_ = sys::DOCA_FLOW_FWD_PIPE;
                     d.__bindgen_anon_1.__bindgen_anon_3.next_pipe =
                         self.pipes.get(&id).copied().unwrap_or(ptr::null_mut());
+                }
+                Fwd::PipePerEntry => {
+                    d.type_ = sys::DOCA_FLOW_FWD_PIPE;
+                    d.__bindgen_anon_1.__bindgen_anon_3.next_pipe = ptr::null_mut();
                 }
                 Fwd::RssPerEntry => {
                     d.type_ = sys::DOCA_FLOW_FWD_RSS;

@@ -96,3 +96,133 @@ fn icmpv6_from_the_vf_is_classified_as_nvidia_3_3_miss_pipe() {
     assert!(dec.matches.contains(&(Field::OuterUdp, Value::Exact(1))));
     assert_eq!(dec.fwd_miss, Some(Fwd::Drop));
 }
+
+/// NVIDIA's names for what one of our action templates writes.
+fn nv_actions(a: &PipeAction) -> Vec<String> {
+    match *a {
+        PipeAction::EncryptEncap { len_with_vc, .. } => {
+            vec!["crypto.encrypt".into(), format!("crypto_encap.encap[{len_with_vc}]")]
+        }
+        PipeAction::Decrypt => vec!["crypto.decrypt".into()],
+        PipeAction::DecapL2 { ethertype, .. } => {
+            vec![format!("crypto_encap.decap eth.type={ethertype:#06x}")]
+        }
+        PipeAction::SetScratch { index } => vec![format!("meta.u32[{index}]")],
+        PipeAction::SetMeta { sample_bit, .. } => {
+            let mut v = vec!["meta.pkt_meta".to_owned()];
+            if sample_bit {
+                v.push("tun.psp.s_d_ver_v".into());
+            }
+            v
+        }
+    }
+}
+
+fn pipe(cfg: PipelineConfig, id: PipeId) -> DocaPipeSpec {
+    let t = Translator::new(cfg, ports()).unwrap();
+    t.pipes().into_iter().find(|p| p.id == id).unwrap_or_else(|| panic!("no {}", id.name()))
+}
+
+fn entries(cfg: PipelineConfig, id: PipeId) -> Vec<DocaEntry> {
+    let t = Translator::new(cfg, ports()).unwrap();
+    t.static_entries().into_iter().filter(|e| e.pipe == id).collect()
+}
+
+#[test]
+fn inner_ip_classifier_is_nvidia_3_3_inner_ip_classifier() {
+    // `ingress_inner_classifier_pipe_create`, tunnel mode: tun.type PSP,
+    // tun.psp.nexthdr changeable; forward to a pipe per entry, misses
+    // (counted) to SYNDROME_STATS; 2 entries with counters.
+    check(&Nv {
+        ours: PipeId::InnerIpClassifier,
+        name: "INNER_IP_CLASSIFIER",
+        domain: Domain::SecureIngress,
+        matches: &["tun.type=PSP", "tun.psp.nexthdr"],
+        fwd: "pipe:per-entry",
+        fwd_miss: "syndrome_stats_pipe",
+        known: &[],
+    });
+    let spec = pipe(PipelineConfig::default(), PipeId::InnerIpClassifier);
+    assert_eq!((spec.nr_entries, spec.miss_counter, spec.actions.len()), (2, true, 0));
+    // Entries: NEXT_HEADER_IPV6 (0x29) to ING_SRC_IP6 (with the ACL; to
+    // MATCH_INGR_ACL_IPV6 without), NEXT_HEADER_IPV4 (4) to
+    // MATCH_INGR_ACL_IPV4.
+    for (disable, v6_to) in [(false, "ingress_src_ip6_pipe"), (true, "ingress_acl_ipv6_pipe")] {
+        let cfg = PipelineConfig { disable_ingress_acl: disable, ..Default::default() };
+        let got: Vec<_> = entries(cfg, PipeId::InnerIpClassifier)
+            .iter()
+            .map(|e| (nv_entry(e), nv_fwd(e.fwd)))
+            .collect();
+        let nv = [
+            (vec![("tun.psp.nexthdr", 0x29, u32::MAX)], v6_to.to_owned()),
+            (vec![("tun.psp.nexthdr", 0x04, u32::MAX)], "ingress_acl_pipe".to_owned()),
+        ];
+        assert_eq!(got, nv, "disable_ingress_acl {disable}");
+    }
+}
+
+#[test]
+fn ingress_src_ip6_pipe_is_nvidia_3_3_ing_src_ip6() {
+    // `ingress_src_ip6_pipe_create`, tunnel mode: PSP SPI and inner IPv6
+    // source (parser_meta.inner_l3_type IPV6, inner.l3_type IP6) to the
+    // source's id in meta.u32[2], then MATCH_INGR_ACL_IPV6; misses
+    // (counted) to SYNDROME_STATS. Only with the ingress ACL.
+    check(&Nv {
+        ours: PipeId::IngressSrcIp6,
+        name: "ING_SRC_IP6",
+        domain: Domain::SecureIngress,
+        matches: &[
+            "tun.type=PSP",
+            "tun.psp.spi",
+            "parser_meta.inner_l3_type",
+            "inner.l3_type=IP6",
+            "inner.ip6.src_ip",
+        ],
+        fwd: "ingress_acl_ipv6_pipe",
+        fwd_miss: "syndrome_stats_pipe",
+        known: &[],
+    });
+    let spec = pipe(PipelineConfig::default(), PipeId::IngressSrcIp6);
+    let acts: Vec<_> = spec.actions.iter().flat_map(nv_actions).collect();
+    assert_eq!(acts, ["meta.u32[2]"]);
+    assert!(spec.matches.contains(&(Field::InnerL3Meta, Value::Exact(L3_META_IPV6))));
+    assert!(spec.miss_counter);
+    let t = Translator::new(
+        PipelineConfig { disable_ingress_acl: true, ..Default::default() },
+        ports(),
+    )
+    .unwrap();
+    assert!(t.pipes().iter().all(|p| p.id != PipeId::IngressSrcIp6), "created without the ACL");
+}
+
+#[test]
+fn ingress_acl_ipv6_pipe_is_nvidia_3_3_match_ingress_acl_ipv6() {
+    // `match_ingress_acl_pipe_create(false)`, tunnel mode: inner.l3_type
+    // IP6, meta.u32[2] (the source's id) and inner.ip6.dst_ip, forwarded
+    // to DECAP's IPv6 sequence (decap, an Ethernet header of type IPv6).
+    check(&Nv {
+        ours: PipeId::IngressAclIpv6,
+        name: "MATCH_INGR_ACL_IPV6 (then DECAP sequence 1, an ordered list)",
+        domain: Domain::SecureIngress,
+        matches: &["inner.l3_type=IP6", "meta.u32[2]", "inner.ip6.dst_ip"],
+        fwd: "DECAP",
+        fwd_miss: "none",
+        known: &[
+            "fwd: ours port:vf, NVIDIA DECAP",
+            "fwd_miss: ours syndrome_stats_pipe, NVIDIA none",
+        ],
+    });
+    let spec = pipe(PipelineConfig::default(), PipeId::IngressAclIpv6);
+    let acts: Vec<_> = spec.actions.iter().flat_map(nv_actions).collect();
+    assert_eq!(acts, ["crypto_encap.decap eth.type=0x86dd"]);
+    let v4 = pipe(PipelineConfig::default(), PipeId::IngressAcl);
+    let acts: Vec<_> = v4.actions.iter().flat_map(nv_actions).collect();
+    assert_eq!(acts, ["crypto_encap.decap eth.type=0x0800"]);
+    // Without the ACL, NVIDIA adds one match-all entry; ours matches a
+    // clean syndrome, as its IPv4 pipe does.
+    let cfg = PipelineConfig { disable_ingress_acl: true, ..Default::default() };
+    let e = entries(cfg, PipeId::IngressAclIpv6);
+    assert_eq!(e.len(), 1);
+    assert_eq!(nv_entry(&e[0]), [("parser_meta.psp_syndrome", 0, u32::MAX)]);
+    assert_eq!(pipe(cfg, PipeId::IngressAclIpv6).nr_entries, 1);
+}

@@ -53,6 +53,13 @@ pub(super) fn nv_fields(f: Field) -> &'static [&'static str] {
         Field::OuterL4TypeExt => &["outer.l4_type_ext"],
         Field::OuterIp6NextProto => &["outer.ip6.next_proto"],
         Field::OuterIcmpType => &["outer.icmp.type"],
+        Field::PspNextHdr => &["tun.psp.nexthdr"],
+        Field::InnerL3Meta => &["parser_meta.inner_l3_type"],
+        Field::InnerIp6 => &["inner.l3_type=IP6"],
+        Field::InnerIp6Src => &["inner.ip6.src_ip"],
+        Field::InnerIp6Dst => &["inner.ip6.dst_ip"],
+        Field::MetaScratch(2) => &["meta.u32[2]"],
+        Field::MetaScratch(_) => &["meta.u32[other]"],
     }
 }
 
@@ -62,6 +69,7 @@ pub(super) fn nv_fwd(f: Option<Fwd>) -> String {
         Some(Fwd::Port(Port::Secure)) | Some(Fwd::Port(Port::Rss)) => "port:uplink".into(),
         Some(Fwd::Port(Port::Unsecured)) => "port:vf".into(),
         Some(Fwd::Pipe(p)) => p.name().into(),
+        Some(Fwd::PipePerEntry) => "pipe:per-entry".into(),
         Some(Fwd::RssPerEntry) => "rss".into(),
         Some(Fwd::RssIpv4) => "rss:ipv4".into(),
         Some(Fwd::RssIpv6) => "rss:ipv6".into(),
@@ -141,7 +149,7 @@ fn ingress_decrypt_pipe_is_nvidia_3_3_match_ingress_decrypt() {
         fwd: "DECRYPT",
         fwd_miss: "none",
         known: &[
-            "fwd: ours ingress_acl_pipe, NVIDIA DECRYPT",
+            "fwd: ours inner_ip_classifier_pipe, NVIDIA DECRYPT",
             "fwd_miss: ours drop, NVIDIA none",
             "match: ours only parser_meta.outer_l4_type=UDP",
         ],

@@ -68,8 +68,17 @@ pub enum PipeId {
     IngressDecrypt,
     /// `ingress_sampling_pipe` (only with sampling).
     IngressSampling,
-    /// `ingress_acl_pipe`.
+    /// `ingress_acl_pipe`: the IPv4 inner ACL (NVIDIA's `MATCH_INGR_ACL_IPV4`).
     IngressAcl,
+    /// `inner_ip_classifier_pipe`: decrypted packets by the PSP header's
+    /// next header, to the IPv4 or the IPv6 ACL (`INNER_IP_CLASSIFIER`).
+    InnerIpClassifier,
+    /// `ingress_src_ip6_pipe`: SPI and inner IPv6 source to the source's
+    /// id in `meta.u32[2]` (`ING_SRC_IP6`; with the ingress ACL only).
+    IngressSrcIp6,
+    /// `ingress_acl_ipv6_pipe`: the IPv6 inner ACL, source id and inner
+    /// destination (`MATCH_INGR_ACL_IPV6`).
+    IngressAclIpv6,
     /// `syndrome_stats_pipe`.
     SyndromeStats,
     /// `empty_pipe`: the secure port's egress root, in front of the egress ACL.
@@ -91,6 +100,9 @@ impl PipeId {
             PipeId::IngressDecrypt => "ingress_decrypt_pipe",
             PipeId::IngressSampling => "ingress_sampling_pipe",
             PipeId::IngressAcl => "ingress_acl_pipe",
+            PipeId::InnerIpClassifier => "inner_ip_classifier_pipe",
+            PipeId::IngressSrcIp6 => "ingress_src_ip6_pipe",
+            PipeId::IngressAclIpv6 => "ingress_acl_ipv6_pipe",
             PipeId::SyndromeStats => "syndrome_stats_pipe",
             PipeId::Empty => "empty_pipe",
             PipeId::EgressAcl => "egress_acl_pipe",
@@ -177,7 +189,27 @@ pub enum Field {
     OuterIp6NextProto,
     /// `outer.icmp.type`.
     OuterIcmpType,
+    /// `tun.psp.nexthdr` (4 IPv4, 0x29 IPv6).
+    PspNextHdr,
+    /// `parser_meta.inner_l3_type` (`enum doca_flow_l3_meta`).
+    InnerL3Meta,
+    /// `inner.l3_type` = IPv6.
+    InnerIp6,
+    /// `inner.ip6.src_ip` (each of its four words).
+    InnerIp6Src,
+    /// `inner.ip6.dst_ip` (each of its four words).
+    InnerIp6Dst,
+    /// `meta.u32[i]`, a word of the scratch pad.
+    MetaScratch(u8),
 }
+
+/// The PSP header's next header of an inner IPv4 packet (`NEXT_HEADER_IPV4`).
+pub const PSP_NEXT_HEADER_IPV4: u32 = 0x04;
+/// ... and of an inner IPv6 packet (`NEXT_HEADER_IPV6`).
+pub const PSP_NEXT_HEADER_IPV6: u32 = 0x29;
+/// The scratch-pad word that carries an inner IPv6 source's id from
+/// `ingress_src_ip6_pipe` to `ingress_acl_ipv6_pipe` (NVIDIA's `meta.u32[2]`).
+pub const SRC_IP6_ID_WORD: u8 = 2;
 
 /// `DOCA_FLOW_L3_META_IPV4` / `_IPV6` (`enum doca_flow_l3_meta`).
 pub const L3_META_IPV4: u32 = 1;
@@ -211,6 +243,8 @@ pub enum Fwd {
     Port(Port),
     /// `DOCA_FLOW_FWD_PIPE`.
     Pipe(PipeId),
+    /// `DOCA_FLOW_FWD_PIPE` with no pipe: each entry names its own.
+    PipePerEntry,
     /// `DOCA_FLOW_FWD_RSS` to the control plane's queues, each entry
     /// choosing its hash (a pipe's forward: `nr_queues = -1`, as NVIDIA's
     /// `RSS_PIPE`).
@@ -244,6 +278,13 @@ pub enum PipeAction {
         dst: MacAddr,
         /// Source MAC (the secure port's).
         src: MacAddr,
+        /// Its ether type: the inner packet's family.
+        ethertype: u16,
+    },
+    /// Write the entry's value into `meta.u32[index]`.
+    SetScratch {
+        /// The scratch-pad word.
+        index: u8,
     },
     /// Set `meta.pkt_meta` (the sampling sentinel), and the S bit if asked.
     SetMeta {
@@ -639,17 +680,66 @@ impl Translator {
                 (Field::InnerIp4Src, Value::PerEntry),
             ]
         };
+        let acl_entries = if c.disable_ingress_acl { 1 } else { c.max_acl_entries as u32 };
+        let decap = |ethertype| PipeAction::DecapL2 {
+            dst: c.decap_dmac.unwrap_or(self.ports.unsecured_mac),
+            src: self.ports.secure_mac,
+            ethertype,
+        };
         v.push(DocaPipeSpec {
-            nr_entries: if c.disable_ingress_acl { 1 } else { c.max_acl_entries as u32 },
+            nr_entries: acl_entries,
             matches: acl_matches,
-            actions: vec![PipeAction::DecapL2 {
-                dst: c.decap_dmac.unwrap_or(self.ports.unsecured_mac),
-                src: self.ports.secure_mac,
-            }],
+            actions: vec![decap(ETHERTYPE_IPV4)],
             fwd: Some(Fwd::Port(Port::Unsecured)),
             fwd_miss: Some(Fwd::Pipe(PipeId::SyndromeStats)),
             miss_counter: true,
             ..basic(PipeId::IngressAcl, Domain::SecureIngress, Direction::NetToHost)
+        });
+        // The IPv6 inner ACL as NVIDIA's: the source's id (from
+        // ingress_src_ip6_pipe) and the inner destination. The flow
+        // programmer's tables hold IPv4 inner addresses only, so these
+        // pipes get no entries but the fixed one with the ACL disabled.
+        v.push(DocaPipeSpec {
+            nr_entries: acl_entries,
+            matches: if c.disable_ingress_acl {
+                vec![(Field::PspSyndrome, Value::PerEntry)]
+            } else {
+                vec![
+                    (Field::InnerIp6, Value::Exact(1)),
+                    (Field::MetaScratch(SRC_IP6_ID_WORD), Value::PerEntry),
+                    (Field::InnerIp6Dst, Value::PerEntry),
+                ]
+            },
+            actions: vec![decap(ETHERTYPE_IPV6)],
+            fwd: Some(Fwd::Port(Port::Unsecured)),
+            fwd_miss: Some(Fwd::Pipe(PipeId::SyndromeStats)),
+            miss_counter: true,
+            ..basic(PipeId::IngressAclIpv6, Domain::SecureIngress, Direction::NetToHost)
+        });
+        if !c.disable_ingress_acl {
+            v.push(DocaPipeSpec {
+                nr_entries: acl_entries,
+                matches: vec![
+                    (Field::TunPsp, Value::Exact(1)),
+                    (Field::PspSpi, Value::PerEntry),
+                    (Field::InnerL3Meta, Value::Exact(L3_META_IPV6)),
+                    (Field::InnerIp6, Value::Exact(1)),
+                    (Field::InnerIp6Src, Value::PerEntry),
+                ],
+                actions: vec![PipeAction::SetScratch { index: SRC_IP6_ID_WORD }],
+                fwd: Some(Fwd::Pipe(PipeId::IngressAclIpv6)),
+                fwd_miss: Some(Fwd::Pipe(PipeId::SyndromeStats)),
+                miss_counter: true,
+                ..basic(PipeId::IngressSrcIp6, Domain::SecureIngress, Direction::NetToHost)
+            });
+        }
+        v.push(DocaPipeSpec {
+            nr_entries: 2,
+            matches: vec![(Field::TunPsp, Value::Exact(1)), (Field::PspNextHdr, Value::PerEntry)],
+            fwd: Some(Fwd::PipePerEntry),
+            fwd_miss: Some(Fwd::Pipe(PipeId::SyndromeStats)),
+            miss_counter: true,
+            ..basic(PipeId::InnerIpClassifier, Domain::SecureIngress, Direction::NetToHost)
         });
         if sampling {
             v.push(DocaPipeSpec {
@@ -668,13 +758,14 @@ impl Translator {
                     sample_bit: false,
                 }],
                 mirror: Some(Mirror::ToRss),
-                fwd: Some(Fwd::Pipe(PipeId::IngressAcl)),
-                fwd_miss: Some(Fwd::Pipe(PipeId::IngressAcl)),
+                fwd: Some(Fwd::Pipe(PipeId::InnerIpClassifier)),
+                fwd_miss: Some(Fwd::Pipe(PipeId::InnerIpClassifier)),
                 miss_counter: true,
                 ..basic(PipeId::IngressSampling, Domain::SecureIngress, Direction::NetToHost)
             });
         }
-        let after_decrypt = if sampling { PipeId::IngressSampling } else { PipeId::IngressAcl };
+        let after_decrypt =
+            if sampling { PipeId::IngressSampling } else { PipeId::InnerIpClassifier };
         v.push(DocaPipeSpec {
             matches: vec![
                 (Field::PortId, Value::PerEntry),
@@ -777,12 +868,29 @@ impl Translator {
             });
         }
         if c.disable_ingress_acl {
-            v.push(entry(
-                PipeId::IngressAcl,
-                0,
-                vec![(Field::PspSyndrome, Value::Exact(0))],
-                "ingress_acl",
-            ));
+            for acl in [PipeId::IngressAcl, PipeId::IngressAclIpv6] {
+                v.push(entry(acl, 0, vec![(Field::PspSyndrome, Value::Exact(0))], "ingress_acl"));
+            }
+        }
+        // As NVIDIA's INNER_IP_CLASSIFIER: by the PSP next header.
+        let ipv6_acl =
+            if c.disable_ingress_acl { PipeId::IngressAclIpv6 } else { PipeId::IngressSrcIp6 };
+        for (i, (next, to, counter)) in [
+            (PSP_NEXT_HEADER_IPV6, ipv6_acl, "ingress_ipv6_classify"),
+            (PSP_NEXT_HEADER_IPV4, PipeId::IngressAcl, "ingress_ipv4_classify"),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            v.push(DocaEntry {
+                fwd: Some(Fwd::Pipe(to)),
+                ..entry(
+                    PipeId::InnerIpClassifier,
+                    i as u8,
+                    vec![(Field::PspNextHdr, Value::Exact(next))],
+                    counter,
+                )
+            });
         }
         if self.sampling() {
             v.push(entry(PipeId::IngressSampling, 0, Vec::new(), "ingress_sampling"));
@@ -986,7 +1094,8 @@ impl Translator {
 
 /// Entry counters of the NIC's pipes with no software [`crate::pipeline::PipeStats`]
 /// counterpart (printed under their own names).
-pub const NIC_ONLY_COUNTERS: &[&str] = &["vf_ns_to_rss"];
+pub const NIC_ONLY_COUNTERS: &[&str] =
+    &["vf_ns_to_rss", "ingress_ipv6_classify", "ingress_ipv4_classify"];
 
 /// The syndrome bits the hardware reports (`enum doca_flow_crypto_syndrome`:
 /// ICV failure and bad trailer); the software's other syndromes have no

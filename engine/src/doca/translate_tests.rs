@@ -82,13 +82,22 @@ fn pipes_without_sampling() {
             "rss_pipe",
             "syndrome_stats_pipe",
             "ingress_acl_pipe",
+            "ingress_acl_ipv6_pipe",
+            "ingress_src_ip6_pipe",
+            "inner_ip_classifier_pipe",
             "ingress_decrypt_pipe",
             "egress_acl_pipe",
             "empty_pipe",
             "ingress_root_pipe"
         ]
     );
-    // Every pipe a pipe forwards to exists and was created before it.
+    // Every pipe a pipe or a fixed entry forwards to exists, and a pipe's
+    // targets were created before it.
+    for e in t.static_entries() {
+        if let Some(Fwd::Pipe(to)) = e.fwd {
+            assert!(pipes.iter().any(|q| q.id == to), "{} forwards to {}", e.counter, to.name());
+        }
+    }
     for (i, p) in pipes.iter().enumerate() {
         for f in [p.fwd, p.fwd_miss].into_iter().flatten() {
             if let Fwd::Pipe(to) = f {
@@ -119,7 +128,11 @@ fn pipes_without_sampling() {
     );
     assert_eq!(
         acl.actions,
-        [PipeAction::DecapL2 { dst: ports().unsecured_mac, src: ports().secure_mac }]
+        [PipeAction::DecapL2 {
+            dst: ports().unsecured_mac,
+            src: ports().secure_mac,
+            ethertype: 0x0800
+        }]
     );
     assert_eq!(acl.fwd, Some(Fwd::Port(Port::Unsecured)));
     assert_eq!(acl.fwd_miss, Some(Fwd::Pipe(PipeId::SyndromeStats)));
@@ -128,7 +141,10 @@ fn pipes_without_sampling() {
     let dec = get(&pipes, PipeId::IngressDecrypt);
     assert_eq!(dec.actions, [PipeAction::Decrypt]);
     assert!(dec.matches.contains(&(Field::OuterUdpDstPort, Value::Exact(1000))));
-    assert_eq!((dec.fwd, dec.fwd_miss), (Some(Fwd::Pipe(PipeId::IngressAcl)), Some(Fwd::Drop)));
+    assert_eq!(
+        (dec.fwd, dec.fwd_miss),
+        (Some(Fwd::Pipe(PipeId::InnerIpClassifier)), Some(Fwd::Drop))
+    );
 
     let eacl = get(&pipes, PipeId::EgressAcl);
     assert_eq!((eacl.domain, eacl.direction), (Domain::SecureEgress, Direction::HostToNet));
@@ -176,7 +192,7 @@ fn pipes_with_sampling_and_maintain_order() {
     assert_eq!(is.mirror, Some(Mirror::ToRss));
     assert_eq!(
         (is.fwd, is.fwd_miss),
-        (Some(Fwd::Pipe(PipeId::IngressAcl)), Some(Fwd::Pipe(PipeId::IngressAcl)))
+        (Some(Fwd::Pipe(PipeId::InnerIpClassifier)), Some(Fwd::Pipe(PipeId::InnerIpClassifier)))
     );
     assert_eq!(is.actions, [PipeAction::SetMeta { pkt_meta: 0x1111_1111, sample_bit: false }]);
     assert!(is.matches.contains(&(Field::PspSDVerV, Value::Masked { value: 0x80, mask: 0x80 })));
