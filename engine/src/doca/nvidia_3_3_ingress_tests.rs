@@ -100,8 +100,8 @@ fn icmpv6_from_the_vf_is_classified_as_nvidia_3_3_miss_pipe() {
 /// NVIDIA's names for what one of our action templates writes.
 fn nv_actions(a: &PipeAction) -> Vec<String> {
     match *a {
-        PipeAction::EncryptEncap { len_with_vc, .. } => {
-            vec!["crypto.encrypt".into(), format!("crypto_encap.encap[{len_with_vc}]")]
+        PipeAction::EncryptEncap { len, .. } => {
+            vec!["crypto.encrypt".into(), format!("crypto_encap.encap[{len}]")]
         }
         PipeAction::Decrypt => vec!["crypto.decrypt".into()],
         PipeAction::DecapL2 { ethertype, .. } => {

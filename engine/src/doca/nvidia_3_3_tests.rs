@@ -302,3 +302,6 @@ fn ingress_root_classifies_as_nvidia_3_3_root_and_miss() {
 
 #[path = "nvidia_3_3_ingress_tests.rs"]
 mod ingress;
+
+#[path = "nvidia_3_3_egress_tests.rs"]
+mod egress;

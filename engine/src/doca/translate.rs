@@ -267,8 +267,9 @@ pub enum PipeAction {
         outer: OuterVersion,
         /// Tunnel (`PSP_TUNNEL`) or transport (`PSP_OVER_IPV4/6`).
         mode: Mode,
-        /// Encap data length with a virtualization cookie.
-        len_with_vc: u16,
+        /// Encap data length: 8 bytes shorter without a virtualization
+        /// cookie (`--cookie` off), as NVIDIA's template without VC.
+        len: u16,
     },
     /// PSP decrypt (`DOCA_FLOW_PSP_DECRYPTION_ID`).
     Decrypt,
@@ -803,7 +804,7 @@ impl Translator {
             actions.push(PipeAction::EncryptEncap {
                 outer,
                 mode: Mode::Tunnel,
-                len_with_vc: encap_len(Mode::Tunnel, outer, true) as u16,
+                len: encap_len(Mode::Tunnel, outer, c.expected_vc.is_some()) as u16,
             });
         }
         v.push(DocaPipeSpec {
@@ -988,6 +989,14 @@ impl Translator {
                 TableOp::SetTunnel(dst, e, hw_key) => {
                     let cfg = e.encap.config();
                     let encap_data = self.encap_data(*dst, cfg)?;
+                    if cfg.vc.is_some() != self.cfg.expected_vc.is_some() {
+                        // The template's length is the hardware's: with
+                        // a VC exactly when --cookie is on.
+                        return Err(TranslateError::Encap {
+                            dst: *dst,
+                            why: "a virtualization cookie on a tunnel exactly when --cookie is on",
+                        });
+                    }
                     let raw = hw_key.as_ref().ok_or(TranslateError::NoKey(*dst, cfg.spi))?;
                     let (got, want) = (raw.as_bytes().len(), cfg.version.key_len());
                     let key = PspKeyCfg::new(raw.as_bytes())

@@ -155,16 +155,8 @@ fn pipes_without_sampling() {
     assert_eq!(
         eacl.actions,
         [
-            PipeAction::EncryptEncap {
-                outer: OuterVersion::Ipv6,
-                mode: Mode::Tunnel,
-                len_with_vc: 86
-            },
-            PipeAction::EncryptEncap {
-                outer: OuterVersion::Ipv4,
-                mode: Mode::Tunnel,
-                len_with_vc: 66
-            },
+            PipeAction::EncryptEncap { outer: OuterVersion::Ipv6, mode: Mode::Tunnel, len: 78 },
+            PipeAction::EncryptEncap { outer: OuterVersion::Ipv4, mode: Mode::Tunnel, len: 58 },
         ]
     );
     // The miss path: to the control plane, like Action::Miss.
