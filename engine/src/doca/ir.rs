@@ -1,0 +1,341 @@
+//! The translation's description of DOCA Flow pipes and entries: pipe ids,
+//! matched fields and their values, forwards, action templates, pipe specs
+//! and entries. Plain data; [`super::translate`] builds it and
+//! `backend`'s builders turn it into `doca_flow_*` structures.
+
+use crate::pipeline::{OuterVersion, Port};
+use crate::psp::decap::Syndrome;
+use crate::psp::{Mode, Spi};
+use crate::wire::MacAddr;
+use std::net::Ipv4Addr;
+
+/// The pipes, named as in the DOCA application and the software pipeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PipeId {
+    /// `rss_pipe`: to the control plane's queues.
+    Rss,
+    /// `ingress_root_pipe`: the root of the default domain.
+    IngressRoot,
+    /// `ingress_decrypt_pipe`.
+    IngressDecrypt,
+    /// `ingress_sampling_pipe` (only with sampling).
+    IngressSampling,
+    /// `ingress_acl_pipe`: the IPv4 inner ACL (NVIDIA's `MATCH_INGR_ACL_IPV4`).
+    IngressAcl,
+    /// `inner_ip_classifier_pipe`: decrypted packets by the PSP header's
+    /// next header, to the IPv4 or the IPv6 ACL (`INNER_IP_CLASSIFIER`).
+    InnerIpClassifier,
+    /// `ingress_src_ip6_pipe`: SPI and inner IPv6 source to the source's
+    /// id in `meta.u32[2]` (`ING_SRC_IP6`; with the ingress ACL only).
+    IngressSrcIp6,
+    /// `ingress_acl_ipv6_pipe`: the IPv6 inner ACL, source id and inner
+    /// destination (`MATCH_INGR_ACL_IPV6`).
+    IngressAclIpv6,
+    /// `syndrome_stats_pipe`.
+    SyndromeStats,
+    /// `empty_pipe`: the secure port's egress root, in front of the egress ACL.
+    Empty,
+    /// `egress_acl_pipe`.
+    EgressAcl,
+    /// `egress_sampling_pipe` (only with sampling).
+    EgressSampling,
+    /// `empty_pipe_not_sampled` (only with sampling).
+    EmptyNotSampled,
+}
+
+impl PipeId {
+    /// The pipe's name (DOCA application, software pipeline and counters).
+    pub const fn name(self) -> &'static str {
+        match self {
+            PipeId::Rss => "rss_pipe",
+            PipeId::IngressRoot => "ingress_root_pipe",
+            PipeId::IngressDecrypt => "ingress_decrypt_pipe",
+            PipeId::IngressSampling => "ingress_sampling_pipe",
+            PipeId::IngressAcl => "ingress_acl_pipe",
+            PipeId::InnerIpClassifier => "inner_ip_classifier_pipe",
+            PipeId::IngressSrcIp6 => "ingress_src_ip6_pipe",
+            PipeId::IngressAclIpv6 => "ingress_acl_ipv6_pipe",
+            PipeId::SyndromeStats => "syndrome_stats_pipe",
+            PipeId::Empty => "empty_pipe",
+            PipeId::EgressAcl => "egress_acl_pipe",
+            PipeId::EgressSampling => "egress_sampling_pipe",
+            PipeId::EmptyNotSampled => "empty_pipe_not_sampled",
+        }
+    }
+}
+
+/// DOCA Flow steering domain (`enum doca_flow_pipe_domain`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Domain {
+    /// `DOCA_FLOW_PIPE_DOMAIN_DEFAULT`.
+    Default,
+    /// `DOCA_FLOW_PIPE_DOMAIN_SECURE_INGRESS`.
+    SecureIngress,
+    /// `DOCA_FLOW_PIPE_DOMAIN_EGRESS`.
+    Egress,
+    /// `DOCA_FLOW_PIPE_DOMAIN_SECURE_EGRESS`.
+    SecureEgress,
+}
+
+/// Direction hint (`enum doca_flow_direction_info`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// No hint.
+    Any,
+    /// `DOCA_FLOW_DIRECTION_NETWORK_TO_HOST`.
+    NetToHost,
+    /// `DOCA_FLOW_DIRECTION_HOST_TO_NETWORK`.
+    HostToNet,
+}
+
+/// Pipe type (`enum doca_flow_pipe_type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PipeType {
+    /// Exact match with one match template.
+    Basic,
+    /// Per-entry match and mask, with priorities.
+    Control,
+}
+
+/// A matched field of `struct doca_flow_match`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Field {
+    /// `parser_meta.port_id`: the port the packet came from.
+    PortId,
+    /// `outer.eth.type`.
+    OuterEthType,
+    /// `parser_meta.outer_l3_ok`.
+    OuterL3Ok,
+    /// `parser_meta.outer_ip4_checksum_ok`.
+    OuterIp4ChecksumOk,
+    /// `parser_meta.outer_l4_type` = UDP and `outer.l4_type_ext` = UDP.
+    OuterUdp,
+    /// `outer.udp.l4_port.dst_port`.
+    OuterUdpDstPort,
+    /// `outer.l3_type` = IPv4 (and `parser_meta.outer_l3_type`).
+    OuterIp4,
+    /// `outer.ip4.dst_ip` (before encap, the packet's only IP header).
+    OuterIp4Dst,
+    /// `parser_meta.random` (16 bits).
+    Random,
+    /// `parser_meta.psp_syndrome`.
+    PspSyndrome,
+    /// `tun.type` = PSP.
+    TunPsp,
+    /// `tun.psp.spi`.
+    PspSpi,
+    /// `tun.psp.s_d_ver_v`.
+    PspSDVerV,
+    /// `inner.l3_type` = IPv4.
+    InnerIp4,
+    /// `inner.ip4.src_ip`.
+    InnerIp4Src,
+    /// `parser_meta.outer_l3_type` (`enum doca_flow_l3_meta`: 1 IPv4, 2
+    /// IPv6).
+    OuterL3Meta,
+    /// `parser_meta.outer_l4_type` (`enum doca_flow_l4_meta`: 3 ICMP).
+    OuterL4Meta,
+    /// `outer.l4_type_ext` (`enum doca_flow_l4_type_ext`: 4 ICMPv6).
+    OuterL4TypeExt,
+    /// `outer.ip6.next_proto`.
+    OuterIp6NextProto,
+    /// `outer.icmp.type`.
+    OuterIcmpType,
+    /// `tun.psp.nexthdr` (4 IPv4, 0x29 IPv6).
+    PspNextHdr,
+    /// `parser_meta.inner_l3_type` (`enum doca_flow_l3_meta`).
+    InnerL3Meta,
+    /// `inner.l3_type` = IPv6.
+    InnerIp6,
+    /// `inner.ip6.src_ip` (each of its four words).
+    InnerIp6Src,
+    /// `inner.ip6.dst_ip` (each of its four words).
+    InnerIp6Dst,
+    /// `meta.u32[i]`, a word of the scratch pad.
+    MetaScratch(u8),
+}
+
+/// The PSP header's next header of an inner IPv4 packet (`NEXT_HEADER_IPV4`).
+pub const PSP_NEXT_HEADER_IPV4: u32 = 0x04;
+/// ... and of an inner IPv6 packet (`NEXT_HEADER_IPV6`).
+pub const PSP_NEXT_HEADER_IPV6: u32 = 0x29;
+/// The scratch-pad word that carries an inner IPv6 source's id from
+/// `ingress_src_ip6_pipe` to `ingress_acl_ipv6_pipe` (NVIDIA's `meta.u32[2]`).
+pub const SRC_IP6_ID_WORD: u8 = 2;
+
+/// `DOCA_FLOW_L3_META_IPV4` / `_IPV6` (`enum doca_flow_l3_meta`).
+pub const L3_META_IPV4: u32 = 1;
+/// See [`L3_META_IPV4`].
+pub const L3_META_IPV6: u32 = 2;
+/// `DOCA_FLOW_L4_META_ICMP` (`enum doca_flow_l4_meta`; ICMP and ICMPv6).
+pub const L4_META_ICMP: u32 = 3;
+/// `DOCA_FLOW_L4_TYPE_EXT_ICMP6` (`enum doca_flow_l4_type_ext`).
+pub const L4_TYPE_EXT_ICMP6: u32 = 4;
+
+/// How a pipe matches a field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Value {
+    /// The same value for every entry.
+    Exact(u32),
+    /// The same value under a mask for every entry.
+    Masked {
+        /// Value.
+        value: u32,
+        /// Mask.
+        mask: u32,
+    },
+    /// Each entry gives the value (the pipe's match is all ones).
+    PerEntry,
+}
+
+/// Where packets go (`struct doca_flow_fwd`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fwd {
+    /// `DOCA_FLOW_FWD_PORT` to the secure or the unsecured port.
+    Port(Port),
+    /// `DOCA_FLOW_FWD_PIPE`.
+    Pipe(PipeId),
+    /// `DOCA_FLOW_FWD_PIPE` with no pipe: each entry names its own.
+    PipePerEntry,
+    /// `DOCA_FLOW_FWD_RSS` to the control plane's queues, each entry
+    /// choosing its hash (a pipe's forward: `nr_queues = -1`, as NVIDIA's
+    /// `RSS_PIPE`).
+    RssPerEntry,
+    /// `DOCA_FLOW_FWD_RSS`, hashing on the outer IPv4 header.
+    RssIpv4,
+    /// `DOCA_FLOW_FWD_RSS`, hashing on the outer IPv6 header.
+    RssIpv6,
+    /// `DOCA_FLOW_FWD_DROP`.
+    Drop,
+}
+
+/// A pipe's action template (`struct doca_flow_actions`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PipeAction {
+    /// PSP encrypt with the entry's `crypto_id` and prepend the entry's
+    /// encap data (`crypto_encap`, `DOCA_FLOW_CRYPTO_REFORMAT_ENCAP`).
+    EncryptEncap {
+        /// Outer IP version of this template's encap data.
+        outer: OuterVersion,
+        /// Tunnel (`PSP_TUNNEL`) or transport (`PSP_OVER_IPV4/6`).
+        mode: Mode,
+        /// Encap data length: 8 bytes shorter without a virtualization
+        /// cookie (`--cookie` off), as NVIDIA's template without VC.
+        len: u16,
+    },
+    /// PSP decrypt (`DOCA_FLOW_PSP_DECRYPTION_ID`).
+    Decrypt,
+    /// Remove the outer headers and write this Ethernet header.
+    DecapL2 {
+        /// Destination MAC (`--decap-dmac`, or the unsecured port's MAC).
+        dst: MacAddr,
+        /// Source MAC (the secure port's).
+        src: MacAddr,
+        /// Its ether type: the inner packet's family.
+        ethertype: u16,
+    },
+    /// Write the entry's value into `meta.u32[index]`.
+    SetScratch {
+        /// The scratch-pad word.
+        index: u8,
+    },
+    /// Set `meta.pkt_meta` (the sampling sentinel), and the S bit if asked.
+    SetMeta {
+        /// Metadata value.
+        pkt_meta: u32,
+        /// Also set the PSP S bit.
+        sample_bit: bool,
+    },
+}
+
+/// A shared mirror resource a pipe's monitor uses (DOCA 2.x; removed in
+/// 3.0, so the backend refuses a spec that has one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mirror {
+    /// Copy to RSS.
+    ToRss,
+    /// `--maintain-order`: a mirror with a drop target, so unsampled
+    /// packets take the same path length as sampled ones.
+    Drop,
+}
+
+/// One DOCA Flow pipe, as `doca_flow_pipe_cfg_*` and `doca_flow_pipe_create`
+/// receive it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocaPipeSpec {
+    /// Which pipe.
+    pub id: PipeId,
+    /// `doca_flow_pipe_cfg_set_name`.
+    pub name: &'static str,
+    /// Basic or control.
+    pub kind: PipeType,
+    /// Steering domain.
+    pub domain: Domain,
+    /// Direction hint.
+    pub direction: Direction,
+    /// Root of its domain.
+    pub is_root: bool,
+    /// `doca_flow_pipe_cfg_set_nr_entries`.
+    pub nr_entries: u32,
+    /// The match template (control pipes: empty, entries bring their own).
+    pub matches: Vec<(Field, Value)>,
+    /// Action templates, indexed by an entry's `action_idx`.
+    pub actions: Vec<PipeAction>,
+    /// Shared mirror in the monitor.
+    pub mirror: Option<Mirror>,
+    /// Forward on match (`None`: per entry).
+    pub fwd: Option<Fwd>,
+    /// Forward on miss (`None`: DOCA's default, drop).
+    pub fwd_miss: Option<Fwd>,
+    /// Count misses (`doca_flow_pipe_cfg_set_miss_counter`).
+    pub miss_counter: bool,
+}
+
+/// What identifies an entry, to remove or update it later.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EntryKey {
+    /// A fixed entry the backend adds at start: its pipe and index.
+    Static(PipeId, u8),
+    /// The egress ACL entry of an inner destination.
+    Tunnel(Ipv4Addr),
+    /// An ingress ACL pair.
+    Acl(Spi, Ipv4Addr),
+    /// The syndrome stats entry of one syndrome bit.
+    Syndrome(Syndrome),
+}
+
+/// An entry's per-entry action values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EntryAction {
+    /// The pipe's template as is (or no action).
+    Template,
+    /// Encrypt with a key slot and prepend this encap data.
+    Encrypt {
+        /// The pipe action template (`actions.action_idx`).
+        action_idx: u8,
+        /// `actions.crypto.crypto_id`.
+        crypto_id: u32,
+        /// `actions.crypto_encap.encap_data` (and `data_size`).
+        encap_data: Vec<u8>,
+    },
+}
+
+/// One `doca_flow_pipe_basic_add_entry` (or `_control_add_entry`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocaEntry {
+    /// The pipe.
+    pub pipe: PipeId,
+    /// Its identity.
+    pub key: EntryKey,
+    /// Control pipes: priority (lower first).
+    pub priority: u32,
+    /// Match values (control pipes: with masks).
+    pub matches: Vec<(Field, Value)>,
+    /// Action values.
+    pub action: EntryAction,
+    /// Control pipes: where the entry forwards.
+    pub fwd: Option<Fwd>,
+    /// The [`crate::pipeline::PipeStats`] counter (or per-entry counter
+    /// family) this entry's hardware counter feeds.
+    pub counter: &'static str,
+}
