@@ -7,6 +7,7 @@
 mod build;
 use build::{build_actions, build_match, domain};
 
+use super::super::queues::{current_queue, pipe_queues, QueueTable};
 use super::super::translate::{
     DocaEntry, DocaPipeSpec, EntryAction, EntryKey, Fwd, KeyBits, PipeId, PipeType, PspKeyCfg,
     Step, Translator,
@@ -20,32 +21,32 @@ use doca_sys as sys;
 use std::collections::HashMap;
 use std::ffi::{CStr, CString};
 use std::ptr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use zeroize::Zeroizing;
 
 /// `doca_flow_entries_process` timeout per call.
 const PROCESS_TIMEOUT_US: u64 = 10_000;
 /// Calls before a flush gives up on entries still in process.
 const PROCESS_TRIES: usize = 100;
-const QUEUE: u16 = 0;
 const WAIT: u32 = sys::DOCA_FLOW_ENTRY_FLAGS_WAIT_FOR_BATCH as u32;
 
-/// Entries the hardware refused, counted by [`entry_processed`].
-static ENTRY_ERRORS: AtomicU64 = AtomicU64::new(0);
-
 /// The entry-process callback (`doca_flow_cfg_set_cb_entry_process`):
-/// DOCA calls it from `doca_flow_entries_process` for each entry whose
-/// operation completed; a failed one is counted for [`Hw::flush`].
+/// DOCA calls it from `doca_flow_entries_process` on `pipe_queue` for each
+/// entry operation that completed; every entry's `user_ctx` is the
+/// [`QueueTable`], which records it for that queue's [`Hw::flush`].
 extern "C" fn entry_processed(
     _entry: *mut sys::doca_flow_pipe_entry,
-    _pipe_queue: u16,
+    pipe_queue: u16,
     status: sys::doca_flow_entry_status,
     _op: sys::doca_flow_entry_op,
-    _user_ctx: *mut std::ffi::c_void,
+    user_ctx: *mut std::ffi::c_void,
 ) {
-    if status == sys::DOCA_FLOW_ENTRY_STATUS_ERROR {
-        ENTRY_ERRORS.fetch_add(1, Ordering::Relaxed);
+    if user_ctx.is_null() {
+        return;
     }
+    // SAFETY: every entry is added with the leaked, never freed table as
+    // its user_ctx (Hw::ctx), and the table is only used through `&`.
+    let table = unsafe { &*(user_ctx as *const QueueTable) };
+    table.completed(pipe_queue, status == sys::DOCA_FLOW_ENTRY_STATUS_SUCCESS);
 }
 
 /// The started device, ports, pipes and entries.
@@ -67,11 +68,17 @@ pub(super) struct Hw {
     pending: Vec<*mut sys::doca_flow_pipe_entry>,
     /// Queued operations since the last flush.
     queued: u32,
+    /// Every pipe queue's completions (the callback's `user_ctx`; leaked,
+    /// so it outlives any entry that points to it).
+    queues: &'static QueueTable,
+    /// The pipe queue of the thread applying steps now.
+    queue: u16,
 }
 
 // SAFETY: the DOCA handles are only used by the thread that owns the
-// backend (the flow programmer), on pipe queue 0; moving that owner to
-// another thread is what DOCA's per-queue threading model allows.
+// backend (the flow programmer), on that thread's pipe queue (chosen at
+// each apply); moving that owner to another thread is what DOCA's
+// per-queue threading model allows.
 unsafe impl Send for Hw {}
 
 /// The secure port, for key generation and rotation from the gRPC
@@ -262,29 +269,32 @@ impl Hw {
         // `mode` outlives the calls (DOCA copies it); the callback is a
         // plain function that lives for the whole program.
         let r = unsafe {
-            check("doca_flow_cfg_set_pipe_queues", sys::doca_flow_cfg_set_pipe_queues(flow_cfg, 1))
-                .and_then(|()| {
-                    check(
-                        "doca_flow_cfg_set_mode_args",
-                        sys::doca_flow_cfg_set_mode_args(flow_cfg, mode.as_ptr()),
-                    )
-                })
-                .and_then(|()| {
-                    check(
-                        "doca_flow_cfg_set_cb_entry_process",
-                        sys::doca_flow_cfg_set_cb_entry_process(flow_cfg, Some(entry_processed)),
-                    )
-                })
-                .and_then(|()| {
-                    check(
-                        "doca_flow_cfg_set_resource_mode",
-                        sys::doca_flow_cfg_set_resource_mode(
-                            flow_cfg,
-                            sys::DOCA_FLOW_RESOURCE_MODE_PORT,
-                        ),
-                    )
-                })
-                .and_then(|()| check("doca_flow_init", sys::doca_flow_init(flow_cfg)))
+            check(
+                "doca_flow_cfg_set_pipe_queues",
+                sys::doca_flow_cfg_set_pipe_queues(flow_cfg, pipe_queues(cfg.rss_queues)),
+            )
+            .and_then(|()| {
+                check(
+                    "doca_flow_cfg_set_mode_args",
+                    sys::doca_flow_cfg_set_mode_args(flow_cfg, mode.as_ptr()),
+                )
+            })
+            .and_then(|()| {
+                check(
+                    "doca_flow_cfg_set_cb_entry_process",
+                    sys::doca_flow_cfg_set_cb_entry_process(flow_cfg, Some(entry_processed)),
+                )
+            })
+            .and_then(|()| {
+                check(
+                    "doca_flow_cfg_set_resource_mode",
+                    sys::doca_flow_cfg_set_resource_mode(
+                        flow_cfg,
+                        sys::DOCA_FLOW_RESOURCE_MODE_PORT,
+                    ),
+                )
+            })
+            .and_then(|()| check("doca_flow_init", sys::doca_flow_init(flow_cfg)))
         };
         // SAFETY: created above, no longer used.
         unsafe { sys::doca_flow_cfg_destroy(flow_cfg) };
@@ -305,7 +315,10 @@ impl Hw {
             entries: HashMap::new(),
             pending: Vec::new(),
             queued: 0,
+            queues: Box::leak(Box::new(QueueTable::new(pipe_queues(cfg.rss_queues)))),
+            queue: 0,
         };
+        hw.queue = current_queue(hw.queues.len());
         for _ in 0..slots {
             let mut id = 0u32;
             // SAFETY: the port was started above; out-pointer to a local.
@@ -440,15 +453,16 @@ impl Hw {
         let fwd = e.fwd.map(|f| self.fwd(f));
         let fp = fwd.as_ref().map_or(ptr::null(), |f| f as *const _);
         let mut entry = ptr::null_mut();
+        let ctx = self.ctx();
         // SAFETY: pipe was created by create_pipe; every pointer points
-        // to a local that outlives the call.
+        // to a local that outlives the call; ctx to the leaked table.
         unsafe {
             if spec.kind == PipeType::Control {
                 let mask = mask.unwrap_or(m);
                 check(
                     "doca_flow_pipe_control_add_entry",
                     sys::doca_flow_pipe_control_add_entry(
-                        QUEUE,
+                        self.queue,
                         pipe,
                         &m,
                         &mask,
@@ -459,7 +473,7 @@ impl Hw {
                         &mon,
                         e.priority,
                         fp,
-                        ptr::null_mut(),
+                        ctx,
                         &mut entry,
                     ),
                 )?;
@@ -467,16 +481,7 @@ impl Hw {
                 check(
                     "doca_flow_pipe_basic_add_entry",
                     sys::doca_flow_pipe_basic_add_entry(
-                        QUEUE,
-                        pipe,
-                        &m,
-                        idx,
-                        &act,
-                        &mon,
-                        fp,
-                        WAIT,
-                        ptr::null_mut(),
-                        &mut entry,
+                        self.queue, pipe, &m, idx, &act, &mon, fp, WAIT, ctx, &mut entry,
                     ),
                 )?;
             }
@@ -484,16 +489,26 @@ impl Hw {
         self.entries.insert(e.key, (e.pipe, entry));
         self.pending.push(entry);
         self.queued += 1;
+        self.queues.queued(self.queue);
         Ok(())
+    }
+
+    /// The `user_ctx` of every entry: the queue table.
+    fn ctx(&self) -> *mut std::ffi::c_void {
+        self.queues as *const QueueTable as *mut std::ffi::c_void
     }
 
     /// `doca_flow_entries_process` until no queued entry is in process.
     fn flush(&mut self) -> Result<(), DocaError> {
-        let errors_before = ENTRY_ERRORS.load(Ordering::Relaxed);
         for _ in 0..PROCESS_TRIES {
-            // SAFETY: the port is started; queue 0 is ours.
+            // SAFETY: the port is started; self.queue is this thread's.
             check("doca_flow_entries_process", unsafe {
-                sys::doca_flow_entries_process(self.secure, QUEUE, PROCESS_TIMEOUT_US, self.queued)
+                sys::doca_flow_entries_process(
+                    self.secure,
+                    self.queue,
+                    PROCESS_TIMEOUT_US,
+                    self.queued,
+                )
             })?;
             // SAFETY: the entries were returned by add/update and not removed since.
             let busy = self.pending.iter().any(|&e| unsafe {
@@ -513,9 +528,10 @@ impl Hw {
             .count();
         self.pending.clear();
         self.queued = 0;
-        // Removals have no entry left to ask: the callback counted them.
-        let refused = ENTRY_ERRORS.load(Ordering::Relaxed).saturating_sub(errors_before);
-        let bad = bad.max(refused as usize);
+        // Removals have no entry left to ask: the callback counted them,
+        // and what is still in the queue after the last try failed too.
+        let o = self.queues.take(self.queue);
+        let bad = bad.max((o.failed + o.in_queue) as usize);
         if bad > 0 {
             return Err(DocaError::Entries(bad));
         }
@@ -546,6 +562,7 @@ impl Hw {
 
     /// Applies a commit's steps in order.
     pub(super) fn apply(&mut self, steps: &[Step]) -> Result<(), DocaError> {
+        self.queue = current_queue(self.queues.len());
         let specs = std::mem::take(&mut self.specs);
         let r = self.apply_with(&specs, steps);
         self.specs = specs;
@@ -575,7 +592,7 @@ impl Hw {
                     // SAFETY: entry belongs to pipe; pointers to locals.
                     check("doca_flow_pipe_basic_update_entry", unsafe {
                         sys::doca_flow_pipe_basic_update_entry(
-                            QUEUE,
+                            self.queue,
                             pipe,
                             idx,
                             &act,
@@ -587,15 +604,18 @@ impl Hw {
                     })?;
                     self.pending.push(entry);
                     self.queued += 1;
+                    self.queues.queued(self.queue);
                 }
                 Step::Remove(key) => {
                     if let Some((_, entry)) = self.entries.remove(key) {
                         // SAFETY: entry was added and not removed before.
                         check("doca_flow_pipe_remove_entry", unsafe {
-                            sys::doca_flow_pipe_remove_entry(QUEUE, WAIT, entry)
+                            sys::doca_flow_pipe_remove_entry(self.queue, WAIT, entry)
                         })?;
                         self.pending.retain(|&p| p != entry);
                         self.queued += 1;
+                        self.queues.queued(self.queue);
+                        self.queues.queued(self.queue);
                     }
                 }
                 Step::Flush { .. } => self.flush()?,

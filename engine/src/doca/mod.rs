@@ -27,6 +27,7 @@ pub mod backend;
 pub mod ir;
 pub mod keys;
 pub mod probe;
+pub mod queues;
 pub mod select;
 pub mod translate;
 
