@@ -22,7 +22,8 @@
 //! return [`DocaError::NoSdk`] and `mod hw` is dead code that is never
 //! generated, so nothing references a DOCA symbol and nothing is linked.
 
-use super::translate::{DocaPorts, EntryKey, Step, TranslateError, Translator};
+use super::apply::Applier;
+use super::translate::{DocaPorts, EntryKey, TranslateError, Translator};
 use crate::flows::{BackendFailure, FlowBackend};
 use crate::pipeline::stats::Counter;
 use crate::pipeline::{PipelineConfig, TableOp};
@@ -54,6 +55,15 @@ pub enum DocaError {
     /// Entries still in process, or failed, after `doca_flow_entries_process`.
     #[error("{0} flow entries failed or timed out")]
     Entries(usize),
+    /// A commit failed and undoing its NIC steps failed too: the NIC may
+    /// hold part of it.
+    #[error("{cause}; undoing the commit's NIC steps failed {failed} times")]
+    Rollback {
+        /// Why the commit failed.
+        cause: Box<DocaError>,
+        /// Undo steps that failed.
+        failed: usize,
+    },
     /// The translation asks for something this DOCA release cannot do.
     #[error("not supported on DOCA 3.x: {0}")]
     Unsupported(&'static str),
@@ -76,6 +86,7 @@ pub struct DocaConfig {
 #[derive(Debug)]
 pub struct DocaFlowBackend {
     translator: Translator,
+    applier: Applier,
     version: u64,
     failures: u64,
     last_error: Option<DocaError>,
@@ -93,7 +104,14 @@ impl DocaFlowBackend {
         }
         let translator = Translator::new(cfg.pipeline, cfg.ports)?;
         let hw = hw_start(&cfg, &translator)?;
-        Ok(DocaFlowBackend { translator, version: 0, failures: 0, last_error: None, hw })
+        Ok(DocaFlowBackend {
+            translator,
+            applier: Applier::new(),
+            version: 0,
+            failures: 0,
+            last_error: None,
+            hw,
+        })
     }
 
     /// Generates `n` SPI/key pairs on the device
@@ -154,14 +172,11 @@ impl FlowBackend for DocaFlowBackend {
     /// hardware), so the version is visible when this returns. A failed
     /// step fails the commit: the programmer takes its batches back and
     /// the control plane sees the error. It is also counted in
-    /// [`failures`](DocaFlowBackend::failures). Steps applied before the
-    /// failing one are not undone on the NIC.
+    /// [`failures`](DocaFlowBackend::failures). The steps of the commit
+    /// applied before the failing one are undone on the NIC and the
+    /// translator's state is put back ([`super::apply`]).
     fn commit(&mut self, ops: &[TableOp]) -> Result<u64, BackendFailure> {
-        let r = self
-            .translator
-            .translate(ops)
-            .map_err(DocaError::from)
-            .and_then(|steps| hw_apply(&mut self.hw, &steps));
+        let r = hw_commit(&mut self.hw, &mut self.translator, &mut self.applier, ops);
         match r {
             Ok(()) => {
                 self.version += 1;
@@ -185,8 +200,14 @@ doca_sys::sdk_only! {
     fn hw_start(cfg: &DocaConfig, t: &Translator) -> Result<hw::Hw, DocaError> {
         hw::Hw::start(cfg, t)
     }
-    fn hw_apply(h: &mut hw::Hw, steps: &[Step]) -> Result<(), DocaError> {
-        h.apply(steps)
+    fn hw_commit(
+        h: &mut hw::Hw,
+        t: &mut Translator,
+        a: &mut Applier,
+        ops: &[TableOp],
+    ) -> Result<(), DocaError> {
+        h.begin();
+        super::apply::commit(t, a, h, ops)
     }
     fn hw_spi_keys(h: &hw::Hw, n: u32, v: Version) -> Result<Vec<(Spi, DerivedKey)>, DocaError> {
         h.spi_keys(n, v)
@@ -210,7 +231,12 @@ doca_sys::without_sdk! {
     fn hw_start(_: &DocaConfig, _: &Translator) -> Result<hw::Hw, DocaError> {
         Err(DocaError::NoSdk)
     }
-    fn hw_apply(_: &mut hw::Hw, _: &[Step]) -> Result<(), DocaError> {
+    fn hw_commit(
+        _: &mut hw::Hw,
+        _: &mut Translator,
+        _: &mut Applier,
+        _: &[TableOp],
+    ) -> Result<(), DocaError> {
         Err(DocaError::NoSdk)
     }
     fn hw_spi_keys(_: &hw::Hw, _: u32, _: Version) -> Result<Vec<(Spi, DerivedKey)>, DocaError> {

@@ -7,10 +7,11 @@
 mod build;
 use build::{build_actions, build_match, domain};
 
+use super::super::apply::Nic;
 use super::super::queues::{current_queue, pipe_queues, QueueTable};
 use super::super::translate::{
     DocaEntry, DocaPipeSpec, EntryAction, EntryKey, Fwd, KeyBits, PipeId, PipeType, PspKeyCfg,
-    Step, Translator,
+    Translator,
 };
 use super::{DocaConfig, DocaError};
 use crate::pipeline::stats::Counter;
@@ -560,67 +561,44 @@ impl Hw {
         })
     }
 
-    /// Applies a commit's steps in order.
-    pub(super) fn apply(&mut self, steps: &[Step]) -> Result<(), DocaError> {
+    /// Starts a commit: its steps go on the calling thread's pipe queue.
+    pub(super) fn begin(&mut self) {
         self.queue = current_queue(self.queues.len());
-        let specs = std::mem::take(&mut self.specs);
-        let r = self.apply_with(&specs, steps);
-        self.specs = specs;
-        r
     }
 
-    fn apply_with(&mut self, specs: &[DocaPipeSpec], steps: &[Step]) -> Result<(), DocaError> {
-        for s in steps {
-            match s {
-                Step::ProgramKey { crypto_id, key, .. } => self.program_key(*crypto_id, key)?,
-                Step::Add(e) => self.add(specs, e)?,
-                Step::Update(e) => {
-                    let Some(&(_, entry)) = self.entries.get(&e.key) else {
-                        self.add(specs, e)?;
-                        continue;
-                    };
-                    let spec = specs.iter().find(|p| p.id == e.pipe).expect("known pipe");
-                    let idx = match &e.action {
-                        EntryAction::Encrypt { action_idx, .. } => *action_idx,
-                        EntryAction::Template => 0,
-                    };
-                    let psp_id = |id| self.psp_id(id);
-                    let (act, _) =
-                        build_actions(spec.actions[usize::from(idx)], Some(&e.action), &psp_id);
-                    let pipe = self.pipes[&e.pipe];
-                    let mon = Self::monitor();
-                    // SAFETY: entry belongs to pipe; pointers to locals.
-                    check("doca_flow_pipe_basic_update_entry", unsafe {
-                        sys::doca_flow_pipe_basic_update_entry(
-                            self.queue,
-                            pipe,
-                            idx,
-                            &act,
-                            &mon,
-                            ptr::null(),
-                            WAIT,
-                            entry,
-                        )
-                    })?;
-                    self.pending.push(entry);
-                    self.queued += 1;
-                    self.queues.queued(self.queue);
-                }
-                Step::Remove(key) => {
-                    if let Some((_, entry)) = self.entries.remove(key) {
-                        // SAFETY: entry was added and not removed before.
-                        check("doca_flow_pipe_remove_entry", unsafe {
-                            sys::doca_flow_pipe_remove_entry(self.queue, WAIT, entry)
-                        })?;
-                        self.pending.retain(|&p| p != entry);
-                        self.queued += 1;
-                        self.queues.queued(self.queue);
-                        self.queues.queued(self.queue);
-                    }
-                }
-                Step::Flush { .. } => self.flush()?,
-            }
-        }
+    fn update_entry(&mut self, specs: &[DocaPipeSpec], e: &DocaEntry) -> Result<(), DocaError> {
+        let Some(&(_, entry)) = self.entries.get(&e.key) else {
+            return self.add(specs, e);
+        };
+        let spec = specs.iter().find(|p| p.id == e.pipe).expect("known pipe");
+        let idx = match &e.action {
+            EntryAction::Encrypt { action_idx, .. } => *action_idx,
+            EntryAction::Template => 0,
+        };
+        let Some(&pa) = spec.actions.get(usize::from(idx)) else {
+            // No action template: nothing an update can change.
+            return Ok(());
+        };
+        let psp_id = |id| self.psp_id(id);
+        let (act, _) = build_actions(pa, Some(&e.action), &psp_id);
+        let pipe = self.pipes[&e.pipe];
+        let mon = Self::monitor();
+        // SAFETY: entry belongs to pipe; pointers to locals.
+        check("doca_flow_pipe_basic_update_entry", unsafe {
+            sys::doca_flow_pipe_basic_update_entry(
+                self.queue,
+                pipe,
+                idx,
+                &act,
+                &mon,
+                ptr::null(),
+                WAIT,
+                entry,
+            )
+        })?;
+        self.pending.push(entry);
+        self.queued += 1;
+        self.queues.queued(self.queue);
         Ok(())
     }
 
@@ -645,6 +623,47 @@ impl Hw {
         // SAFETY: a counter query fills the counter member.
         let c = unsafe { q.__bindgen_anon_1.counter };
         Ok(Counter { packets: c.total_pkts, bytes: c.total_bytes })
+    }
+}
+
+impl Nic for Hw {
+    fn program_key(&mut self, crypto_id: u32, key: &PspKeyCfg) -> Result<(), DocaError> {
+        Hw::program_key(self, crypto_id, key)
+    }
+
+    fn clear_key(&mut self, crypto_id: u32) -> Result<(), DocaError> {
+        let zero = PspKeyCfg::new(&[0; 32]).expect("a 32-byte key");
+        Hw::program_key(self, crypto_id, &zero)
+    }
+
+    fn add(&mut self, e: &DocaEntry) -> Result<(), DocaError> {
+        let specs = std::mem::take(&mut self.specs);
+        let r = Hw::add(self, &specs, e);
+        self.specs = specs;
+        r
+    }
+
+    fn update(&mut self, e: &DocaEntry) -> Result<(), DocaError> {
+        let specs = std::mem::take(&mut self.specs);
+        let r = self.update_entry(&specs, e);
+        self.specs = specs;
+        r
+    }
+
+    fn remove(&mut self, key: EntryKey) -> Result<(), DocaError> {
+        let Some((_, entry)) = self.entries.remove(&key) else { return Ok(()) };
+        // SAFETY: entry was added and not removed before.
+        check("doca_flow_pipe_remove_entry", unsafe {
+            sys::doca_flow_pipe_remove_entry(self.queue, WAIT, entry)
+        })?;
+        self.pending.retain(|&p| p != entry);
+        self.queued += 1;
+        self.queues.queued(self.queue);
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), DocaError> {
+        Hw::flush(self)
     }
 }
 

@@ -84,7 +84,7 @@ impl fmt::Debug for PspKeyCfg {
 }
 
 /// The key-slot allocator: `crypto_id`s 1..=n, freed ones reused first.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CryptoIds {
     free: Vec<u32>,
     next: u32,

@@ -23,6 +23,7 @@
 
 #![allow(unsafe_code)]
 
+pub mod apply;
 pub mod backend;
 pub mod ir;
 pub mod keys;

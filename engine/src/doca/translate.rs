@@ -139,6 +139,14 @@ pub struct DocaPorts {
     pub next_hop_mac: MacAddr,
 }
 
+/// A [`Translator`]'s state at one point (see [`Translator::checkpoint`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checkpoint {
+    ids: CryptoIds,
+    tunnels: HashMap<Ipv4Addr, (u32, Spi)>,
+    pending_release: Vec<u32>,
+}
+
 /// Builds the pipes and turns table changes into [`Step`]s; remembers each
 /// tunnel's key slot.
 #[derive(Debug)]
@@ -528,15 +536,27 @@ impl Translator {
         v
     }
 
+    /// The translator's state (key slots, tunnels, slots to release), to
+    /// put back with [`restore`](Translator::restore) when the hardware
+    /// refuses a commit after it was translated.
+    pub fn checkpoint(&self) -> Checkpoint {
+        Checkpoint {
+            ids: self.ids.clone(),
+            tunnels: self.tunnels.clone(),
+            pending_release: self.pending_release.clone(),
+        }
+    }
+
+    /// Puts back the state of a [`checkpoint`](Translator::checkpoint).
+    pub fn restore(&mut self, c: Checkpoint) {
+        (self.ids, self.tunnels, self.pending_release) = (c.ids, c.tunnels, c.pending_release);
+    }
+
     /// Turns one commit's table changes into hardware steps, ending with a
     /// flush. All or nothing: on error nothing in `ops` is remembered.
     pub fn translate(&mut self, ops: &[TableOp]) -> Result<Vec<Step>, TranslateError> {
-        let saved = (self.ids.clone(), self.tunnels.clone(), self.pending_release.clone());
-        let r = self.translate_inner(ops);
-        if r.is_err() {
-            (self.ids, self.tunnels, self.pending_release) = saved;
-        }
-        r
+        let saved = self.checkpoint();
+        self.translate_inner(ops).inspect_err(|_| self.restore(saved))
     }
 
     fn translate_inner(&mut self, ops: &[TableOp]) -> Result<Vec<Step>, TranslateError> {
@@ -682,7 +702,7 @@ pub const fn encap_len(mode: Mode, outer: OuterVersion, vc: bool) -> usize {
 
 #[cfg(test)]
 #[path = "translate_tests.rs"]
-mod tests;
+pub(crate) mod tests;
 
 #[cfg(test)]
 #[path = "nvidia_3_3_tests.rs"]

@@ -7,7 +7,7 @@ use crate::psp::kdf::DerivedKey;
 use crate::psp::Version;
 use std::sync::Arc;
 
-pub(super) fn ports() -> DocaPorts {
+pub(crate) fn ports() -> DocaPorts {
     DocaPorts {
         secure: 0,
         unsecured: 1,
