@@ -23,12 +23,15 @@
 //! generated, so nothing references a DOCA symbol and nothing is linked.
 
 use super::apply::Applier;
+use super::counters::{NicCounterReader, NicCounters};
+use super::translate::PipeId;
 use super::translate::{DocaPorts, EntryKey, TranslateError, Translator};
 use crate::flows::{BackendFailure, FlowBackend};
 use crate::pipeline::stats::Counter;
 use crate::pipeline::{PipelineConfig, TableOp};
 use crate::psp::kdf::DerivedKey;
 use crate::psp::{Spi, Version};
+use std::time::{Duration, Instant};
 
 /// Why the DOCA backend cannot start or apply a change.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -87,6 +90,12 @@ pub struct DocaConfig {
 pub struct DocaFlowBackend {
     translator: Translator,
     applier: Applier,
+    /// The fixed entries' keys and the counters they feed.
+    static_counters: Vec<(EntryKey, &'static str)>,
+    /// The pipes that count their misses.
+    miss_counters: Vec<PipeId>,
+    counters: NicCounterReader,
+    last_read: Option<Instant>,
     version: u64,
     failures: u64,
     last_error: Option<DocaError>,
@@ -104,9 +113,17 @@ impl DocaFlowBackend {
         }
         let translator = Translator::new(cfg.pipeline, cfg.ports)?;
         let hw = hw_start(&cfg, &translator)?;
+        let static_counters =
+            translator.static_entries().into_iter().map(|e| (e.key, e.counter)).collect();
+        let miss_counters =
+            translator.pipes().into_iter().filter(|p| p.miss_counter).map(|p| p.id).collect();
         Ok(DocaFlowBackend {
             translator,
             applier: Applier::new(),
+            static_counters,
+            miss_counters,
+            counters: NicCounterReader::default(),
+            last_read: None,
             version: 0,
             failures: 0,
             last_error: None,
@@ -134,6 +151,25 @@ impl DocaFlowBackend {
     /// The hardware counter of an entry.
     pub fn counter(&self, key: EntryKey) -> Result<Counter, DocaError> {
         hw_query(&self.hw, key)
+    }
+
+    /// Where the NIC's counters appear (`--stat-print`), read by the
+    /// backend's thread at most every [`COUNTER_INTERVAL`].
+    pub fn counter_reader(&self) -> NicCounterReader {
+        self.counters.clone()
+    }
+
+    /// Reads every entry's and pipe miss's counter now, and publishes it.
+    pub fn read_counters(&mut self) -> NicCounters {
+        let entries = self
+            .static_counters
+            .iter()
+            .copied()
+            .chain(self.applier.entries().map(|e| (e.key, e.counter)));
+        let n = hw_counters(&self.hw, entries, &self.miss_counters);
+        self.counters.publish(n.clone());
+        self.last_read = Some(Instant::now());
+        n
     }
 
     /// Commits whose hardware steps failed, and the last error.
@@ -194,7 +230,18 @@ impl FlowBackend for DocaFlowBackend {
     fn visible_version(&self) -> u64 {
         self.version
     }
+
+    /// Reads the NIC's counters when the last reading is older than
+    /// [`COUNTER_INTERVAL`] (on this thread, which owns the entries).
+    fn tick(&mut self) {
+        if self.last_read.is_none_or(|t| t.elapsed() >= COUNTER_INTERVAL) {
+            self.read_counters();
+        }
+    }
 }
+
+/// How often the backend reads the NIC's counters.
+pub const COUNTER_INTERVAL: Duration = Duration::from_secs(1);
 
 doca_sys::sdk_only! {
     fn hw_start(cfg: &DocaConfig, t: &Translator) -> Result<hw::Hw, DocaError> {
@@ -225,6 +272,13 @@ doca_sys::sdk_only! {
     fn hw_handle_rotate(h: &hw::KeyHandle) -> Result<(), DocaError> {
         h.rotate()
     }
+    fn hw_counters(
+        h: &hw::Hw,
+        entries: impl Iterator<Item = (EntryKey, &'static str)>,
+        misses: &[PipeId],
+    ) -> NicCounters {
+        NicCounters::collect(h, entries, misses.iter().copied())
+    }
 }
 
 doca_sys::without_sdk! {
@@ -254,6 +308,13 @@ doca_sys::without_sdk! {
     }
     fn hw_handle_rotate(_: &hw::KeyHandle) -> Result<(), DocaError> {
         Err(DocaError::NoSdk)
+    }
+    fn hw_counters(
+        _: &hw::Hw,
+        _: impl Iterator<Item = (EntryKey, &'static str)>,
+        _: &[PipeId],
+    ) -> NicCounters {
+        NicCounters::default()
     }
 }
 

@@ -8,6 +8,7 @@ mod build;
 use build::{build_actions, build_match, domain};
 
 use super::super::apply::Nic;
+use super::super::counters::CounterSource;
 use super::super::queues::{current_queue, pipe_queues, QueueTable};
 use super::super::translate::{
     DocaEntry, DocaPipeSpec, EntryAction, EntryKey, Fwd, KeyBits, PipeId, PipeType, PspKeyCfg,
@@ -664,6 +665,24 @@ impl Nic for Hw {
 
     fn flush(&mut self) -> Result<(), DocaError> {
         Hw::flush(self)
+    }
+}
+
+impl CounterSource for Hw {
+    fn entry(&self, key: EntryKey) -> Result<Counter, DocaError> {
+        self.query(key)
+    }
+
+    fn pipe_miss(&self, pipe: PipeId) -> Result<Counter, DocaError> {
+        let &p = self.pipes.get(&pipe).ok_or(DocaError::Entries(1))?;
+        let mut q = sys::doca_flow_resource_query::default();
+        // SAFETY: p is a live pipe created with a miss counter; q is a local.
+        check("doca_flow_resource_query_pipe_miss", unsafe {
+            sys::doca_flow_resource_query_pipe_miss(p, &mut q)
+        })?;
+        // SAFETY: a counter query fills the counter member.
+        let c = unsafe { q.__bindgen_anon_1.counter };
+        Ok(Counter { packets: c.total_pkts, bytes: c.total_bytes })
     }
 }
 

@@ -25,6 +25,7 @@
 
 pub mod apply;
 pub mod backend;
+pub mod counters;
 pub mod ir;
 pub mod keys;
 pub mod probe;

@@ -32,7 +32,13 @@ pub struct Printing<'a> {
     pub perf_print: Option<PerfPrint>,
     /// How often.
     pub every: Duration,
+    /// DOCA mode: the NIC's latest counters as `--stat-print` lines
+    /// (`None` before the first reading), printed instead of the cores'.
+    pub nic_lines: Option<NicLines>,
 }
+
+/// The NIC's counters as `--stat-print` lines, from any thread.
+pub type NicLines = Box<dyn Fn() -> Option<Vec<String>> + Send>;
 
 /// A flow batch of ours on its way.
 enum Pending {
@@ -282,8 +288,12 @@ impl<'a, B: FlowBackend> ControlPlane<'a, B> {
     /// Prints the periodic counters and latencies, as configured.
     pub fn print(&self) {
         if self.printing.stat_print {
-            let snaps: Vec<CoreSnapshot> = self.latest.iter().flatten().copied().collect();
-            crate::stats::print_periodic(&snaps, &self.counters());
+            if let Some(nic) = &self.printing.nic_lines {
+                crate::stats::print_nic(nic().as_deref(), &self.counters());
+            } else {
+                let snaps: Vec<CoreSnapshot> = self.latest.iter().flatten().copied().collect();
+                crate::stats::print_periodic(&snaps, &self.counters());
+            }
         }
         if let Some(which) = self.printing.perf_print {
             crate::stats::print_perf(&self.dp.perf, which);
