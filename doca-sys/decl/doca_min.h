@@ -115,6 +115,7 @@ typedef uint64_t doca_be64_t;
 #define doca_flow_pipe_basic_add_entry doca_flow_pipe_basic_add_entry_v1
 #define doca_flow_pipe_basic_update_entry doca_flow_pipe_basic_update_entry_v1
 #define doca_flow_pipe_control_add_entry doca_flow_pipe_control_add_entry_v1
+#define doca_flow_pipe_hash_add_entry doca_flow_pipe_hash_add_entry_v1
 #define doca_flow_pipe_cfg_set_actions doca_flow_pipe_cfg_set_actions_v1
 #define doca_flow_pipe_cfg_set_monitor doca_flow_pipe_cfg_set_monitor_v1
 #define doca_flow_resource_query_entry doca_flow_resource_query_entry_v1
@@ -729,7 +730,8 @@ struct doca_flow_desc_field {
 	uint32_t bit_offset;
 };
 
-/* doca_flow.h: struct doca_flow_match_condition (passed as NULL). */
+/* doca_flow.h: struct doca_flow_match_condition (egress sampling:
+ * DOCA_FLOW_COMPARE_LT on parser_meta.random). */
 struct doca_flow_match_condition {
 	enum doca_flow_compare_op operation;
 	union {
@@ -1105,6 +1107,19 @@ doca_error_t doca_flow_pipe_control_add_entry(uint16_t pipe_queue,
 					      void *usr_ctx,
 					      struct doca_flow_pipe_entry **entry);
 
+/* doca_flow.h: doca_flow_pipe_hash_add_entry (DOCA_EXPERIMENTAL; the _v1
+ * symbol of doca_ctsd_flow.h). */
+doca_error_t doca_flow_pipe_hash_add_entry(uint16_t pipe_queue,
+					   struct doca_flow_pipe *pipe,
+					   uint32_t entry_index,
+					   uint8_t action_idx,
+					   const struct doca_flow_actions *actions,
+					   const struct doca_flow_monitor *monitor,
+					   const struct doca_flow_fwd *fwd,
+					   uint32_t flags,
+					   void *usr_ctx,
+					   struct doca_flow_pipe_entry **entry);
+
 /* doca_flow.h: doca_flow_pipe_remove_entry (was doca_flow_pipe_rm_entry). */
 doca_error_t doca_flow_pipe_remove_entry(uint16_t pipe_queue, uint32_t flags, struct doca_flow_pipe_entry *entry);
 
@@ -1186,5 +1201,9 @@ doca_error_t doca_flow_pipe_cfg_set_is_root(struct doca_flow_pipe_cfg *cfg, bool
 doca_error_t doca_flow_pipe_cfg_set_nr_entries(struct doca_flow_pipe_cfg *cfg, uint32_t nr_entries);
 /* doca_flow.h: doca_flow_pipe_cfg_set_miss_counter. */
 doca_error_t doca_flow_pipe_cfg_set_miss_counter(struct doca_flow_pipe_cfg *cfg, bool miss_counter);
+
+/* doca_flow.h: doca_flow_pipe_cfg_set_hash_map_algorithm (DOCA_EXPERIMENTAL;
+ * algorithm_flags: enum doca_flow_pipe_hash_map_algorithm). */
+doca_error_t doca_flow_pipe_cfg_set_hash_map_algorithm(struct doca_flow_pipe_cfg *cfg, uint32_t algorithm_flags);
 
 #endif /* PSPGW_DOCA_MIN_H */

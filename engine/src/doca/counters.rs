@@ -37,7 +37,10 @@ pub fn miss_counter_name(pipe: PipeId) -> &'static str {
         PipeId::IngressSampling => "ingress_sampling_miss",
         PipeId::Empty => "empty_pipe_miss",
         PipeId::EgressSampling => "egress_sampling_miss",
-        PipeId::EmptyNotSampled => "empty_pipe_not_sampled_miss",
+        PipeId::FwdToRss => "fwd_to_rss_miss",
+        PipeId::IngressFloodIpv4 => "ingress_flood_ipv4_miss",
+        PipeId::IngressFloodIpv6 => "ingress_flood_ipv6_miss",
+        PipeId::EgressFlood => "egress_flood_miss",
     }
 }
 
@@ -239,7 +242,10 @@ mod tests {
             PipeId::Empty,
             PipeId::EgressAcl,
             PipeId::EgressSampling,
-            PipeId::EmptyNotSampled,
+            PipeId::FwdToRss,
+            PipeId::IngressFloodIpv4,
+            PipeId::IngressFloodIpv6,
+            PipeId::EgressFlood,
         ];
         let names: std::collections::HashSet<_> =
             all.iter().map(|&p| miss_counter_name(p)).collect();

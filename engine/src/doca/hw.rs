@@ -5,7 +5,7 @@
 
 #[path = "hw_build.rs"]
 mod build;
-use build::{build_actions, build_match, domain};
+use build::{build_actions, build_condition, build_match, domain};
 
 use super::super::apply::Nic;
 use super::super::counters::CounterSource;
@@ -231,13 +231,19 @@ impl Hw {
                 d.__bindgen_anon_1.__bindgen_anon_1.__bindgen_anon_1.rss = rss;
             }
             Fwd::Drop => d.type_ = sys::DOCA_FLOW_FWD_DROP,
+            Fwd::Flood(id) => {
+                d.type_ = sys::DOCA_FLOW_FWD_HASH_PIPE;
+                d.__bindgen_anon_1.hash_pipe.pipe =
+                    self.pipes.get(&id).copied().unwrap_or(ptr::null_mut());
+                d.__bindgen_anon_1.hash_pipe.algorithm =
+                    sys::DOCA_FLOW_PIPE_HASH_MAP_ALGORITHM_FLOODING;
+            }
+            Fwd::Changeable => d.type_ = sys::DOCA_FLOW_FWD_CHANGEABLE,
         }
         d
     }
 
-    /// A per-entry counter. DOCA 3.x has no mirror resources (nor a
-    /// monitor member naming one): a spec with a mirror is refused
-    /// before any pipe is created (see [`Hw::start`]).
+    /// A per-entry counter (NVIDIA's `monitor_count`).
     fn monitor() -> sys::doca_flow_monitor {
         sys::doca_flow_monitor {
             counter_type: sys::DOCA_FLOW_RESOURCE_TYPE_NON_SHARED,
@@ -254,14 +260,6 @@ impl Hw {
     /// `doca_flow_init`, ports, key slots, pipes, fixed entries.
     pub(super) fn start(cfg: &DocaConfig, t: &Translator) -> Result<Hw, DocaError> {
         let specs = t.pipes();
-        if specs.iter().any(|s| s.mirror.is_some()) {
-            // DOCA 3.0 removed shared mirrors; NVIDIA's 3.3 application
-            // samples through flooding hash pipes instead, which the
-            // translation does not build yet.
-            return Err(DocaError::Unsupported(
-                "sampling and --maintain-order need mirror resources (removed in DOCA 3.0)",
-            ));
-        }
         let dev = open_device(&cfg.pci)?;
         let mut flow_cfg = ptr::null_mut();
         // SAFETY: out-pointer to a local.
@@ -387,6 +385,7 @@ impl Hw {
             let kind = match spec.kind {
                 PipeType::Basic => sys::DOCA_FLOW_PIPE_BASIC,
                 PipeType::Control => sys::DOCA_FLOW_PIPE_CONTROL,
+                PipeType::Flood => sys::DOCA_FLOW_PIPE_HASH,
             };
             check("doca_flow_pipe_cfg_set_type", sys::doca_flow_pipe_cfg_set_type(cfg, kind))?;
             check(
@@ -410,6 +409,19 @@ impl Hw {
                 check(
                     "doca_flow_pipe_cfg_set_match",
                     sys::doca_flow_pipe_cfg_set_match(cfg, &m, mask_ptr),
+                )?;
+                check(
+                    "doca_flow_pipe_cfg_set_monitor",
+                    sys::doca_flow_pipe_cfg_set_monitor(cfg, &mon),
+                )?;
+            }
+            if spec.kind == PipeType::Flood {
+                check(
+                    "doca_flow_pipe_cfg_set_hash_map_algorithm",
+                    sys::doca_flow_pipe_cfg_set_hash_map_algorithm(
+                        cfg,
+                        sys::DOCA_FLOW_PIPE_HASH_MAP_ALGORITHM_FLOODING as u32,
+                    ),
                 )?;
                 check(
                     "doca_flow_pipe_cfg_set_monitor",
@@ -456,25 +468,57 @@ impl Hw {
         let fp = fwd.as_ref().map_or(ptr::null(), |f| f as *const _);
         let mut entry = ptr::null_mut();
         let ctx = self.ctx();
+        // Control entries: their own action and mask, their condition.
+        let own = match e.action {
+            EntryAction::Apply(pa) => Some(build_actions(pa, None, &|id| id)),
+            _ => None,
+        };
+        let cond = e.condition.map(build_condition);
         // SAFETY: pipe was created by create_pipe; every pointer points
         // to a local that outlives the call; ctx to the leaked table.
         unsafe {
             if spec.kind == PipeType::Control {
+                // With a condition the match holds its operand and no mask
+                // (NVIDIA: match_comp_value, mask NULL).
                 let mask = mask.unwrap_or(m);
+                let mask_ptr = if cond.is_some() { ptr::null() } else { &mask as *const _ };
+                let cond_ptr = cond.as_ref().map_or(ptr::null(), |c| c as *const _);
+                let (a_ptr, am_ptr) = own.as_ref().map_or((ptr::null(), ptr::null()), |(a, am)| {
+                    (a as *const sys::doca_flow_actions, am as *const sys::doca_flow_actions)
+                });
                 check(
                     "doca_flow_pipe_control_add_entry",
                     sys::doca_flow_pipe_control_add_entry(
                         self.queue,
                         pipe,
                         &m,
-                        &mask,
-                        ptr::null(),
-                        ptr::null(),
-                        ptr::null(),
+                        mask_ptr,
+                        cond_ptr,
+                        a_ptr,
+                        am_ptr,
                         ptr::null(),
                         &mon,
                         e.priority,
                         fp,
+                        ctx,
+                        &mut entry,
+                    ),
+                )?;
+            } else if spec.kind == PipeType::Flood {
+                let EntryKey::Static(_, index) = e.key else {
+                    unreachable!("flooding pipes have fixed entries only")
+                };
+                check(
+                    "doca_flow_pipe_hash_add_entry",
+                    sys::doca_flow_pipe_hash_add_entry(
+                        self.queue,
+                        pipe,
+                        u32::from(index),
+                        0,
+                        ptr::null(),
+                        &mon,
+                        fp,
+                        WAIT,
                         ctx,
                         &mut entry,
                     ),
@@ -574,7 +618,7 @@ impl Hw {
         let spec = specs.iter().find(|p| p.id == e.pipe).expect("known pipe");
         let idx = match &e.action {
             EntryAction::Encrypt { action_idx, .. } => *action_idx,
-            EntryAction::Template => 0,
+            EntryAction::Template | EntryAction::Apply(_) => 0,
         };
         let Some(&pa) = spec.actions.get(usize::from(idx)) else {
             // No action template: nothing an update can change.

@@ -4,7 +4,7 @@
 //! call: unit-tested against the declarations `doca-sys` binds.
 
 use crate::doca::translate::{
-    Domain, EntryAction, Field, PipeAction, Value, PSP_ICV_LEN, PSP_SAMPLE_BIT,
+    Condition, Domain, EntryAction, Field, PipeAction, Value, PSP_ICV_LEN, PSP_SAMPLE_BIT,
 };
 use doca_sys as sys;
 
@@ -74,6 +74,32 @@ pub(super) fn build_match(
     (m, masked.then_some(mask))
 }
 
+/// `parser_meta.random`'s field string for a match condition (NVIDIA:
+/// `"parser_meta.random.value"`).
+static RANDOM_FIELD: &std::ffi::CStr = c"parser_meta.random.value";
+
+/// A match condition: `a` the packet's field, `b` none (the entry's match
+/// value), over the field's width.
+pub(super) fn build_condition(c: Condition) -> sys::doca_flow_match_condition {
+    let mut m = sys::doca_flow_match_condition::default();
+    match c {
+        Condition::RandomBelow => {
+            m.operation = sys::DOCA_FLOW_COMPARE_LT;
+            // SAFETY: the union's only member, zero-initialized by
+            // default(): plain integers and pointers, valid as read.
+            let mut op = unsafe { m.__bindgen_anon_1.field_op };
+            // The string is static: it outlives any use of the condition.
+            op.a.field_string = RANDOM_FIELD.as_ptr();
+            op.a.bit_offset = 0;
+            op.b.field_string = std::ptr::null();
+            op.b.bit_offset = 0;
+            op.width = 16;
+            m.__bindgen_anon_1.field_op = op;
+        }
+    }
+    m
+}
+
 pub(super) fn domain(d: Domain) -> sys::doca_flow_pipe_domain {
     match d {
         Domain::Default => sys::DOCA_FLOW_PIPE_DOMAIN_DEFAULT,
@@ -134,18 +160,18 @@ pub(super) fn build_actions(
             // Changeable: each entry brings its word (none do yet).
             a.meta.u32_[usize::from(index)] = u32::MAX;
         }
-        PipeAction::SetMeta { pkt_meta, sample_bit } => {
+        PipeAction::SetMeta { pkt_meta } => {
             // Big-endian, as NVIDIA writes it (DOCA_HTOBE32): the field is
             // a doca_be32_t, and the RSS core reads the value back in CPU
             // order from the mbuf's metadata.
             a.meta.pkt_meta = pkt_meta.to_be();
             mask.meta.pkt_meta = u32::MAX;
-            if sample_bit {
-                a.tun.type_ = sys::DOCA_FLOW_TUN_PSP;
-                tun_psp(&mut a.tun).s_d_ver_v = PSP_SAMPLE_BIT;
-                mask.tun.type_ = sys::DOCA_FLOW_TUN_PSP;
-                tun_psp(&mut mask.tun).s_d_ver_v = PSP_SAMPLE_BIT;
-            }
+        }
+        PipeAction::SetSampleBit => {
+            a.tun.type_ = sys::DOCA_FLOW_TUN_PSP;
+            tun_psp(&mut a.tun).s_d_ver_v = PSP_SAMPLE_BIT;
+            mask.tun.type_ = sys::DOCA_FLOW_TUN_PSP;
+            tun_psp(&mut mask.tun).s_d_ver_v = PSP_SAMPLE_BIT;
         }
     }
     (a, mask)
@@ -167,14 +193,13 @@ mod tests {
         // NVIDIA: set_meta.meta.pkt_meta = DOCA_HTOBE32(indicator), mask
         // UINT32_MAX. In memory: the indicator's bytes, most significant
         // first, on any host.
-        let pa = PipeAction::SetMeta { pkt_meta: 0x1234_5678, sample_bit: false };
+        let pa = PipeAction::SetMeta { pkt_meta: 0x1234_5678 };
         let (a, mask) = build_actions(pa, None, &none);
         assert_eq!(a.meta.pkt_meta.to_ne_bytes(), [0x12, 0x34, 0x56, 0x78]);
         assert_eq!(mask.meta.pkt_meta, u32::MAX);
         assert_eq!(a.tun.type_, sys::DOCA_FLOW_TUN_NONE);
-        // With the S bit (egress sampling): tun.psp.s_d_ver_v under its mask.
-        let pa = PipeAction::SetMeta { pkt_meta: 0x1234_5678, sample_bit: true };
-        let (mut a, mut mask) = build_actions(pa, None, &none);
+        // The S bit (egress sampling): tun.psp.s_d_ver_v under its mask.
+        let (mut a, mut mask) = build_actions(PipeAction::SetSampleBit, None, &none);
         assert_eq!(a.tun.type_, sys::DOCA_FLOW_TUN_PSP);
         assert_eq!(tun_psp(&mut a.tun).s_d_ver_v, PSP_SAMPLE_BIT);
         assert_eq!(tun_psp(&mut mask.tun).s_d_ver_v, PSP_SAMPLE_BIT);
@@ -215,6 +240,23 @@ mod tests {
         let (a, _) = build_actions(PipeAction::SetScratch { index: 2 }, None, &none);
         assert_eq!(a.meta.u32_[2], u32::MAX);
         assert!(a.meta.u32_.iter().enumerate().all(|(i, &w)| i == 2 || w == 0));
+    }
+
+    #[test]
+    fn the_sampling_condition_is_nvidias_random_below_the_threshold() {
+        // NVIDIA: operation DOCA_FLOW_COMPARE_LT, a = "parser_meta.random.value"
+        // at bit 0, b = NULL (the entry's match value), width 16.
+        let c = build_condition(Condition::RandomBelow);
+        assert_eq!(c.operation, sys::DOCA_FLOW_COMPARE_LT);
+        // SAFETY: the union's only member, written by build_condition.
+        let op = unsafe { c.__bindgen_anon_1.field_op };
+        // SAFETY: a points to a static NUL-terminated string.
+        let a = unsafe { std::ffi::CStr::from_ptr(op.a.field_string) };
+        assert_eq!(a.to_str(), Ok("parser_meta.random.value"));
+        assert_eq!((op.a.bit_offset, op.b.field_string, op.width), (0, std::ptr::null(), 16));
+        // The entry's value, big-endian as NVIDIA's DOCA_HTOBE16(threshold).
+        let (m, _) = build_match(&[(Field::Random, Value::Exact(0xe000))]);
+        assert_eq!(m.parser_meta.random.to_ne_bytes(), [0xe0, 0x00]);
     }
 
     #[test]

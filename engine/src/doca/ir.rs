@@ -39,8 +39,17 @@ pub enum PipeId {
     EgressAcl,
     /// `egress_sampling_pipe` (only with sampling).
     EgressSampling,
-    /// `empty_pipe_not_sampled` (only with sampling).
-    EmptyNotSampled,
+    /// `fwd_to_rss_pipe` (only with sampling): egress-sampled copies to
+    /// RSS with the egress sentinel in `pkt_meta` (NVIDIA's `FWD_TO_RSS`).
+    FwdToRss,
+    /// `ingress_flood_ipv4_pipe` (only with sampling): a flooding hash
+    /// pipe, each packet to the IPv4 ACL and a copy to RSS (`ING_FLOOD_IPV4`).
+    IngressFloodIpv4,
+    /// `ingress_flood_ipv6_pipe`: the same to the IPv6 ACL (`ING_FLOOD_IPV6`).
+    IngressFloodIpv6,
+    /// `egress_flood_pipe` (only with sampling): each packet to the wire
+    /// and a copy to `fwd_to_rss_pipe` (`EGR_FLOOD`).
+    EgressFlood,
 }
 
 impl PipeId {
@@ -59,7 +68,10 @@ impl PipeId {
             PipeId::Empty => "empty_pipe",
             PipeId::EgressAcl => "egress_acl_pipe",
             PipeId::EgressSampling => "egress_sampling_pipe",
-            PipeId::EmptyNotSampled => "empty_pipe_not_sampled",
+            PipeId::FwdToRss => "fwd_to_rss_pipe",
+            PipeId::IngressFloodIpv4 => "ingress_flood_ipv4_pipe",
+            PipeId::IngressFloodIpv6 => "ingress_flood_ipv6_pipe",
+            PipeId::EgressFlood => "egress_flood_pipe",
         }
     }
 }
@@ -95,6 +107,10 @@ pub enum PipeType {
     Basic,
     /// Per-entry match and mask, with priorities.
     Control,
+    /// A hash pipe with the flooding algorithm
+    /// (`DOCA_FLOW_PIPE_HASH_MAP_ALGORITHM_FLOODING`): every packet goes to
+    /// every entry (entry `i` at hash index `i`).
+    Flood,
 }
 
 /// A matched field of `struct doca_flow_match`.
@@ -207,6 +223,10 @@ pub enum Fwd {
     RssIpv6,
     /// `DOCA_FLOW_FWD_DROP`.
     Drop,
+    /// `DOCA_FLOW_FWD_HASH_PIPE` to a flooding hash pipe.
+    Flood(PipeId),
+    /// `DOCA_FLOW_FWD_CHANGEABLE`: each entry brings its forward, of any type.
+    Changeable,
 }
 
 /// A pipe's action template (`struct doca_flow_actions`).
@@ -234,29 +254,18 @@ pub enum PipeAction {
         /// Its ether type: the inner packet's family.
         ethertype: u16,
     },
+    /// Set the PSP header's S bit (`tun.psp.s_d_ver_v` under the S mask).
+    SetSampleBit,
     /// Write the entry's value into `meta.u32[index]`.
     SetScratch {
         /// The scratch-pad word.
         index: u8,
     },
-    /// Set `meta.pkt_meta` (the sampling sentinel), and the S bit if asked.
+    /// Set `meta.pkt_meta` (a sampling sentinel).
     SetMeta {
         /// Metadata value.
         pkt_meta: u32,
-        /// Also set the PSP S bit.
-        sample_bit: bool,
     },
-}
-
-/// A shared mirror resource a pipe's monitor uses (DOCA 2.x; removed in
-/// 3.0, so the backend refuses a spec that has one).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mirror {
-    /// Copy to RSS.
-    ToRss,
-    /// `--maintain-order`: a mirror with a drop target, so unsampled
-    /// packets take the same path length as sampled ones.
-    Drop,
 }
 
 /// One DOCA Flow pipe, as `doca_flow_pipe_cfg_*` and `doca_flow_pipe_create`
@@ -281,8 +290,6 @@ pub struct DocaPipeSpec {
     pub matches: Vec<(Field, Value)>,
     /// Action templates, indexed by an entry's `action_idx`.
     pub actions: Vec<PipeAction>,
-    /// Shared mirror in the monitor.
-    pub mirror: Option<Mirror>,
     /// Forward on match (`None`: per entry).
     pub fwd: Option<Fwd>,
     /// Forward on miss (`None`: DOCA's default, drop).
@@ -304,11 +311,21 @@ pub enum EntryKey {
     Syndrome(Syndrome),
 }
 
+/// A comparison an entry matches on (`struct doca_flow_match_condition`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Condition {
+    /// `DOCA_FLOW_COMPARE_LT`: `parser_meta.random` (16 bits) below the
+    /// entry's [`Field::Random`] value.
+    RandomBelow,
+}
+
 /// An entry's per-entry action values.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EntryAction {
     /// The pipe's template as is (or no action).
     Template,
+    /// Control pipes: this action and its mask on this entry alone.
+    Apply(PipeAction),
     /// Encrypt with a key slot and prepend this encap data.
     Encrypt {
         /// The pipe action template (`actions.action_idx`).
@@ -333,8 +350,11 @@ pub struct DocaEntry {
     pub matches: Vec<(Field, Value)>,
     /// Action values.
     pub action: EntryAction,
-    /// Control pipes: where the entry forwards.
+    /// Where the entry forwards (control and hash pipes; basic pipes with
+    /// a per-entry forward).
     pub fwd: Option<Fwd>,
+    /// Control pipes: a comparison the entry also matches on.
+    pub condition: Option<Condition>,
     /// The [`crate::pipeline::PipeStats`] counter (or per-entry counter
     /// family) this entry's hardware counter feeds.
     pub counter: &'static str,

@@ -6,26 +6,7 @@
 
 use super::super::tests::ports;
 use super::super::*;
-use super::{check, classify, nv_fields, nv_fwd, pkt, Nv};
-
-/// One control entry's match as NVIDIA writes it: (field, value, mask),
-/// sorted by field name.
-fn nv_entry(e: &DocaEntry) -> Vec<(&'static str, u32, u32)> {
-    let mut v: Vec<_> = e
-        .matches
-        .iter()
-        .flat_map(|&(f, val)| {
-            let (value, mask) = match val {
-                Value::Masked { value, mask } => (value, mask),
-                Value::Exact(x) => (x, u32::MAX),
-                Value::PerEntry => (u32::MAX, u32::MAX),
-            };
-            nv_fields(f).iter().map(move |&n| (n, value, mask))
-        })
-        .collect();
-    v.sort();
-    v
-}
+use super::{check, classify, entries, nv_actions, nv_entry, nv_fwd, pipe, pkt, Nv};
 
 fn root_entries() -> Vec<DocaEntry> {
     let t = Translator::new(PipelineConfig::default(), ports()).unwrap();
@@ -95,37 +76,6 @@ fn icmpv6_from_the_vf_is_classified_as_nvidia_3_3_miss_pipe() {
     let dec = t.pipes().into_iter().find(|p| p.id == PipeId::IngressDecrypt).unwrap();
     assert!(dec.matches.contains(&(Field::OuterUdp, Value::Exact(1))));
     assert_eq!(dec.fwd_miss, Some(Fwd::Drop));
-}
-
-/// NVIDIA's names for what one of our action templates writes.
-fn nv_actions(a: &PipeAction) -> Vec<String> {
-    match *a {
-        PipeAction::EncryptEncap { len, .. } => {
-            vec!["crypto.encrypt".into(), format!("crypto_encap.encap[{len}]")]
-        }
-        PipeAction::Decrypt => vec!["crypto.decrypt".into()],
-        PipeAction::DecapL2 { ethertype, .. } => {
-            vec![format!("crypto_encap.decap eth.type={ethertype:#06x}")]
-        }
-        PipeAction::SetScratch { index } => vec![format!("meta.u32[{index}]")],
-        PipeAction::SetMeta { sample_bit, .. } => {
-            let mut v = vec!["meta.pkt_meta".to_owned()];
-            if sample_bit {
-                v.push("tun.psp.s_d_ver_v".into());
-            }
-            v
-        }
-    }
-}
-
-fn pipe(cfg: PipelineConfig, id: PipeId) -> DocaPipeSpec {
-    let t = Translator::new(cfg, ports()).unwrap();
-    t.pipes().into_iter().find(|p| p.id == id).unwrap_or_else(|| panic!("no {}", id.name()))
-}
-
-fn entries(cfg: PipelineConfig, id: PipeId) -> Vec<DocaEntry> {
-    let t = Translator::new(cfg, ports()).unwrap();
-    t.static_entries().into_iter().filter(|e| e.pipe == id).collect()
 }
 
 #[test]

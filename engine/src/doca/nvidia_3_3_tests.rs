@@ -63,6 +63,41 @@ pub(super) fn nv_fields(f: Field) -> &'static [&'static str] {
     }
 }
 
+/// NVIDIA's names for what one of our action templates writes.
+pub(super) fn nv_actions(a: &PipeAction) -> Vec<String> {
+    match *a {
+        PipeAction::EncryptEncap { len, .. } => {
+            vec!["crypto.encrypt".into(), format!("crypto_encap.encap[{len}]")]
+        }
+        PipeAction::Decrypt => vec!["crypto.decrypt".into()],
+        PipeAction::DecapL2 { ethertype, .. } => {
+            vec![format!("crypto_encap.decap eth.type={ethertype:#06x}")]
+        }
+        PipeAction::SetScratch { index } => vec![format!("meta.u32[{index}]")],
+        PipeAction::SetMeta { pkt_meta } => vec![format!("meta.pkt_meta={pkt_meta:#x}")],
+        PipeAction::SetSampleBit => vec!["tun.type=PSP tun.psp.s_d_ver_v=0x80/0x80".into()],
+    }
+}
+
+/// One control entry's match as NVIDIA writes it: (field, value, mask),
+/// sorted by field name.
+pub(super) fn nv_entry(e: &DocaEntry) -> Vec<(&'static str, u32, u32)> {
+    let mut v: Vec<_> = e
+        .matches
+        .iter()
+        .flat_map(|&(f, val)| {
+            let (value, mask) = match val {
+                Value::Masked { value, mask } => (value, mask),
+                Value::Exact(x) => (x, u32::MAX),
+                Value::PerEntry => (u32::MAX, u32::MAX),
+            };
+            nv_fields(f).iter().map(move |&n| (n, value, mask))
+        })
+        .collect();
+    v.sort();
+    v
+}
+
 pub(super) fn nv_fwd(f: Option<Fwd>) -> String {
     match f {
         None => "none".into(),
@@ -74,7 +109,19 @@ pub(super) fn nv_fwd(f: Option<Fwd>) -> String {
         Some(Fwd::RssIpv4) => "rss:ipv4".into(),
         Some(Fwd::RssIpv6) => "rss:ipv6".into(),
         Some(Fwd::Drop) => "drop".into(),
+        Some(Fwd::Flood(p)) => format!("hash_pipe:flooding:{}", p.name()),
+        Some(Fwd::Changeable) => "changeable".into(),
     }
+}
+
+pub(super) fn pipe(cfg: PipelineConfig, id: PipeId) -> DocaPipeSpec {
+    let t = Translator::new(cfg, ports()).unwrap();
+    t.pipes().into_iter().find(|p| p.id == id).unwrap_or_else(|| panic!("no {}", id.name()))
+}
+
+pub(super) fn entries(cfg: PipelineConfig, id: PipeId) -> Vec<DocaEntry> {
+    let t = Translator::new(cfg, ports()).unwrap();
+    t.static_entries().into_iter().filter(|e| e.pipe == id).collect()
 }
 
 /// Every difference between our pipe and NVIDIA's, sorted.
@@ -103,7 +150,12 @@ fn diff(ours: &DocaPipeSpec, nv: &Nv) -> Vec<String> {
 }
 
 pub(super) fn check(nv: &Nv) {
-    let t = Translator::new(PipelineConfig::default(), ports()).unwrap();
+    check_cfg(PipelineConfig::default(), nv)
+}
+
+/// [`check`] under another configuration.
+pub(super) fn check_cfg(cfg: PipelineConfig, nv: &Nv) {
+    let t = Translator::new(cfg, ports()).unwrap();
     let pipes = t.pipes();
     let ours = pipes.iter().find(|p| p.id == nv.ours).unwrap();
     let mut known: Vec<String> = nv.known.iter().map(|s| s.to_string()).collect();
@@ -305,3 +357,6 @@ mod ingress;
 
 #[path = "nvidia_3_3_egress_tests.rs"]
 mod egress;
+
+#[path = "nvidia_3_3_sampling_tests.rs"]
+mod sampling;

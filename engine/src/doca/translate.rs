@@ -93,6 +93,11 @@ pub enum TranslateError {
     /// The hardware's random field has 16 bits.
     #[error("--sample-rate {0}: DOCA Flow samples with a 16-bit random field (at most 16)")]
     SampleRate(u8),
+    /// `--maintain-order` sent unsampled packets through a mirror of their
+    /// own; DOCA 3.0 removed mirrors and NVIDIA's 3.3 application has no
+    /// such mode.
+    #[error("--maintain-order: not offloaded on DOCA 3.x (it used mirrors, which DOCA 3.0 removed; NVIDIA's 3.3 application has no such mode)")]
+    MaintainOrder,
     /// More tunnels than key slots.
     #[error("no free crypto_id for the tunnel to {0} ({1} key slots)")]
     NoCryptoId(Ipv4Addr, u32),
@@ -167,6 +172,9 @@ impl Translator {
         if cfg.log2_sample_rate > MAX_LOG2_SAMPLE_RATE {
             return Err(TranslateError::SampleRate(cfg.log2_sample_rate));
         }
+        if cfg.maintain_order && cfg.log2_sample_rate > 0 {
+            return Err(TranslateError::MaintainOrder);
+        }
         let slots = u32::try_from(cfg.max_tunnels).unwrap_or(u32::MAX - 1) + 1;
         Ok(Translator {
             cfg,
@@ -191,16 +199,6 @@ impl Translator {
         self.cfg.log2_sample_rate > 0
     }
 
-    /// The `parser_meta.random` mask of egress sampling: 1 in 2^N packets
-    /// match `random & mask == 0`, as in the software pipeline.
-    pub fn sample_mask(log2_rate: u8) -> u16 {
-        match log2_rate {
-            0 => 0,
-            n if n >= 16 => u16::MAX,
-            n => (1u16 << n) - 1,
-        }
-    }
-
     /// Every pipe, in creation order (a pipe after those it forwards to).
     pub fn pipes(&self) -> Vec<DocaPipeSpec> {
         let c = &self.cfg;
@@ -215,7 +213,6 @@ impl Translator {
             nr_entries: 1,
             matches: Vec::new(),
             actions: Vec::new(),
-            mirror: None,
             fwd: None,
             fwd_miss: None,
             miss_counter: false,
@@ -227,6 +224,16 @@ impl Translator {
             fwd: Some(Fwd::RssPerEntry),
             ..basic(PipeId::Rss, Domain::Egress, Direction::Any)
         });
+        if sampling {
+            v.push(DocaPipeSpec {
+                nr_entries: 2,
+                matches: vec![(Field::OuterL3Meta, Value::PerEntry)],
+                actions: vec![PipeAction::SetMeta { pkt_meta: c.egress_sample_meta_indicator }],
+                fwd: Some(Fwd::RssPerEntry),
+                miss_counter: true,
+                ..basic(PipeId::FwdToRss, Domain::Default, Direction::Any)
+            });
+        }
         v.push(DocaPipeSpec {
             nr_entries: SYNDROMES.len() as u32,
             matches: vec![(Field::PspSyndrome, Value::PerEntry)],
@@ -308,26 +315,33 @@ impl Translator {
             ..basic(PipeId::InnerIpClassifier, Domain::SecureIngress, Direction::NetToHost)
         });
         if sampling {
+            // NVIDIA 3.3's ingress sampling: flooding hash pipes copy a
+            // packet to its ACL and to RSS (ING_FLOOD_IPV4/6), reached
+            // from INGR_SAMPL's entries for packets with the S bit.
+            for id in [PipeId::IngressFloodIpv4, PipeId::IngressFloodIpv6] {
+                v.push(DocaPipeSpec {
+                    kind: PipeType::Flood,
+                    nr_entries: 2,
+                    fwd: Some(Fwd::Changeable),
+                    miss_counter: true,
+                    ..basic(id, Domain::Default, Direction::NetToHost)
+                });
+            }
             v.push(DocaPipeSpec {
+                nr_entries: 4,
                 matches: vec![
                     (Field::TunPsp, Value::Exact(1)),
                     (
                         Field::PspSDVerV,
-                        Value::Masked {
-                            value: u32::from(PSP_SAMPLE_BIT),
-                            mask: u32::from(PSP_SAMPLE_BIT),
-                        },
+                        Value::Masked { value: 0xff, mask: u32::from(PSP_SAMPLE_BIT) },
                     ),
+                    (Field::PspNextHdr, Value::PerEntry),
                 ],
-                actions: vec![PipeAction::SetMeta {
-                    pkt_meta: c.ingress_sample_meta_indicator,
-                    sample_bit: false,
-                }],
-                mirror: Some(Mirror::ToRss),
-                fwd: Some(Fwd::Pipe(PipeId::InnerIpClassifier)),
+                actions: vec![PipeAction::SetMeta { pkt_meta: c.ingress_sample_meta_indicator }],
+                fwd: Some(Fwd::Changeable),
                 fwd_miss: Some(Fwd::Pipe(PipeId::InnerIpClassifier)),
                 miss_counter: true,
-                ..basic(PipeId::IngressSampling, Domain::SecureIngress, Direction::NetToHost)
+                ..basic(PipeId::IngressSampling, Domain::Default, Direction::NetToHost)
             });
         }
         let after_decrypt =
@@ -345,23 +359,21 @@ impl Translator {
             ..basic(PipeId::IngressDecrypt, Domain::SecureIngress, Direction::NetToHost)
         });
         if sampling {
+            // NVIDIA 3.3's egress sampling: EGR_SAMPL (control) sends a
+            // packet whose parser_meta.random is below the threshold to
+            // the wire, the others, with the S bit set, to EGR_FLOOD: the
+            // wire and a copy to FWD_TO_RSS.
             v.push(DocaPipeSpec {
-                mirror: c.maintain_order.then_some(Mirror::Drop),
-                fwd: Some(Fwd::Port(Port::Secure)),
-                ..basic(PipeId::EmptyNotSampled, Domain::Egress, Direction::HostToNet)
-            });
-            let mask = u32::from(Self::sample_mask(c.log2_sample_rate));
-            v.push(DocaPipeSpec {
-                matches: vec![(Field::Random, Value::Masked { value: 0, mask })],
-                actions: vec![PipeAction::SetMeta {
-                    pkt_meta: c.egress_sample_meta_indicator,
-                    sample_bit: true,
-                }],
-                mirror: Some(Mirror::ToRss),
-                fwd: Some(Fwd::Port(Port::Secure)),
-                fwd_miss: Some(Fwd::Pipe(PipeId::EmptyNotSampled)),
+                kind: PipeType::Flood,
+                nr_entries: 2,
+                fwd: Some(Fwd::Changeable),
                 miss_counter: true,
-                ..basic(PipeId::EgressSampling, Domain::SecureEgress, Direction::HostToNet)
+                ..basic(PipeId::EgressFlood, Domain::Egress, Direction::HostToNet)
+            });
+            v.push(DocaPipeSpec {
+                kind: PipeType::Control,
+                nr_entries: 2,
+                ..basic(PipeId::EgressSampling, Domain::Egress, Direction::HostToNet)
             });
         }
         let mut actions = Vec::new();
@@ -402,6 +414,98 @@ impl Translator {
         v
     }
 
+    /// NVIDIA 3.3's egress sampling threshold: a packet whose 16-bit
+    /// `parser_meta.random` is below it is not sampled, so 1 in about 2^N
+    /// is (`UINT16_MAX - (UINT16_MAX >> N)`).
+    pub fn sample_threshold(log2_rate: u8) -> u16 {
+        u16::MAX - u16::MAX.checked_shr(u32::from(log2_rate)).unwrap_or(0)
+    }
+
+    /// The fixed entries of the sampling chain (see [`Translator::pipes`]).
+    fn sampling_entries(&self, ipv6_acl: PipeId) -> Vec<DocaEntry> {
+        let c = &self.cfg;
+        let e = |pipe: PipeId, i: u8, matches, fwd, counter| DocaEntry {
+            pipe,
+            key: EntryKey::Static(pipe, i),
+            priority: u32::from(i),
+            matches,
+            action: EntryAction::Template,
+            fwd: Some(fwd),
+            condition: None,
+            counter,
+        };
+        let mut v = Vec::new();
+        // FWD_TO_RSS: by outer family, RSS on that family's header.
+        for (i, (meta, fwd)) in
+            [(L3_META_IPV4, Fwd::RssIpv4), (L3_META_IPV6, Fwd::RssIpv6)].into_iter().enumerate()
+        {
+            let m = vec![(Field::OuterL3Meta, Value::Exact(meta))];
+            v.push(e(PipeId::FwdToRss, i as u8, m, fwd, "fwd_to_rss"));
+        }
+        // Flooding: entry 0 the datapath, entry 1 the copy.
+        for (pipe, first) in [
+            (PipeId::IngressFloodIpv4, Fwd::Pipe(PipeId::IngressAcl)),
+            (PipeId::IngressFloodIpv6, Fwd::Pipe(ipv6_acl)),
+            (PipeId::EgressFlood, Fwd::Port(Port::Secure)),
+        ] {
+            let copy = match pipe {
+                PipeId::EgressFlood => Fwd::Pipe(PipeId::FwdToRss),
+                _ => Fwd::Pipe(PipeId::Rss),
+            };
+            v.push(e(pipe, 0, Vec::new(), first, "flood_to_datapath"));
+            v.push(e(pipe, 1, Vec::new(), copy, "flood_to_rss"));
+        }
+        // INGR_SAMPL: the S bit and the next header.
+        let sampl = |s: u8, next: u32| {
+            vec![
+                (Field::PspSDVerV, Value::Exact(u32::from(s))),
+                (Field::PspNextHdr, Value::Exact(next)),
+            ]
+        };
+        let rows = [
+            (
+                PSP_SAMPLE_BIT,
+                PSP_NEXT_HEADER_IPV4,
+                Fwd::Flood(PipeId::IngressFloodIpv4),
+                "ingress_sampling",
+            ),
+            (
+                PSP_SAMPLE_BIT,
+                PSP_NEXT_HEADER_IPV6,
+                Fwd::Flood(PipeId::IngressFloodIpv6),
+                "ingress_sampling",
+            ),
+            (0, PSP_NEXT_HEADER_IPV4, Fwd::Pipe(PipeId::IngressAcl), "ingress_not_sampled"),
+            (0, PSP_NEXT_HEADER_IPV6, Fwd::Pipe(ipv6_acl), "ingress_not_sampled"),
+        ];
+        for (i, (s, next, fwd, counter)) in rows.into_iter().enumerate() {
+            v.push(e(PipeId::IngressSampling, i as u8, sampl(s, next), fwd, counter));
+        }
+        // EGR_SAMPL: below the threshold to the wire; the rest sampled.
+        let threshold = u32::from(Self::sample_threshold(c.log2_sample_rate));
+        v.push(DocaEntry {
+            condition: Some(Condition::RandomBelow),
+            ..e(
+                PipeId::EgressSampling,
+                0,
+                vec![(Field::Random, Value::Exact(threshold))],
+                Fwd::Port(Port::Secure),
+                "empty_pipe_not_sampled",
+            )
+        });
+        v.push(DocaEntry {
+            action: EntryAction::Apply(PipeAction::SetSampleBit),
+            ..e(
+                PipeId::EgressSampling,
+                1,
+                Vec::new(),
+                Fwd::Flood(PipeId::EgressFlood),
+                "egress_sampling",
+            )
+        });
+        v
+    }
+
     /// The entries the backend adds once, after creating the pipes.
     pub fn static_entries(&self) -> Vec<DocaEntry> {
         let c = &self.cfg;
@@ -413,6 +517,7 @@ impl Translator {
             matches,
             action: EntryAction::Template,
             fwd: None,
+            condition: None,
             counter,
         };
         // As NVIDIA's RSS_PIPE: IPv4 hashed on the outer IPv4 header, IPv6
@@ -459,9 +564,7 @@ impl Translator {
             });
         }
         if self.sampling() {
-            v.push(entry(PipeId::IngressSampling, 0, Vec::new(), "ingress_sampling"));
-            v.push(entry(PipeId::EgressSampling, 0, Vec::new(), "egress_sampling"));
-            v.push(entry(PipeId::EmptyNotSampled, 0, Vec::new(), "empty_pipe_not_sampled"));
+            v.extend(self.sampling_entries(ipv6_acl));
         }
         v.push(entry(
             PipeId::IngressDecrypt,
@@ -602,6 +705,7 @@ impl Translator {
                         matches: vec![(Field::OuterIp4Dst, Value::Exact(u32::from(*dst)))],
                         action: EntryAction::Encrypt { action_idx, crypto_id, encap_data },
                         fwd: None,
+                        condition: None,
                         counter: "egress_acl",
                     };
                     match self.tunnels.insert(*dst, (crypto_id, cfg.spi)) {
@@ -633,6 +737,7 @@ impl Translator {
                         ],
                         action: EntryAction::Template,
                         fwd: None,
+                        condition: None,
                         counter: "ingress_acl",
                     }));
                 }
@@ -680,8 +785,15 @@ impl Translator {
 
 /// Entry counters of the NIC's pipes with no software [`crate::pipeline::PipeStats`]
 /// counterpart (printed under their own names).
-pub const NIC_ONLY_COUNTERS: &[&str] =
-    &["vf_ns_to_rss", "ingress_ipv6_classify", "ingress_ipv4_classify"];
+pub const NIC_ONLY_COUNTERS: &[&str] = &[
+    "vf_ns_to_rss",
+    "ingress_ipv6_classify",
+    "ingress_ipv4_classify",
+    "fwd_to_rss",
+    "flood_to_datapath",
+    "flood_to_rss",
+    "ingress_not_sampled",
+];
 
 /// The syndrome bits the hardware reports (`enum doca_flow_crypto_syndrome`:
 /// ICV failure and bad trailer); the software's other syndromes have no

@@ -174,61 +174,58 @@ fn pipes_without_sampling() {
 }
 
 #[test]
-fn pipes_with_sampling_and_maintain_order() {
-    let cfg = PipelineConfig { log2_sample_rate: 3, maintain_order: true, ..Default::default() };
+fn pipes_with_sampling_and_maintain_order_refused() {
+    let cfg = PipelineConfig { log2_sample_rate: 3, ..Default::default() };
     let t = Translator::new(cfg, ports()).unwrap();
     let pipes = t.pipes();
     let dec = get(&pipes, PipeId::IngressDecrypt);
     assert_eq!(dec.fwd, Some(Fwd::Pipe(PipeId::IngressSampling)));
-    let is = get(&pipes, PipeId::IngressSampling);
-    assert_eq!(is.mirror, Some(Mirror::ToRss));
-    assert_eq!(
-        (is.fwd, is.fwd_miss),
-        (Some(Fwd::Pipe(PipeId::InnerIpClassifier)), Some(Fwd::Pipe(PipeId::InnerIpClassifier)))
-    );
-    assert_eq!(is.actions, [PipeAction::SetMeta { pkt_meta: 0x1111_1111, sample_bit: false }]);
-    assert!(is.matches.contains(&(Field::PspSDVerV, Value::Masked { value: 0x80, mask: 0x80 })));
-
     let eacl = get(&pipes, PipeId::EgressAcl);
     assert_eq!(eacl.fwd, Some(Fwd::Pipe(PipeId::EgressSampling)));
-    let es = get(&pipes, PipeId::EgressSampling);
-    assert_eq!(es.domain, Domain::SecureEgress);
-    assert_eq!(es.matches, [(Field::Random, Value::Masked { value: 0, mask: 0b111 })]);
-    assert_eq!(es.actions, [PipeAction::SetMeta { pkt_meta: 0x2222_2222, sample_bit: true }]);
-    assert_eq!(es.mirror, Some(Mirror::ToRss));
-    assert_eq!(
-        (es.fwd, es.fwd_miss),
-        (Some(Fwd::Port(Port::Secure)), Some(Fwd::Pipe(PipeId::EmptyNotSampled)))
-    );
-    let ens = get(&pipes, PipeId::EmptyNotSampled);
-    assert_eq!((ens.mirror, ens.fwd), (Some(Mirror::Drop), Some(Fwd::Port(Port::Secure))));
-
-    let t = Translator::new(PipelineConfig { log2_sample_rate: 3, ..Default::default() }, ports())
-        .unwrap();
-    assert_eq!(get(&t.pipes(), PipeId::EmptyNotSampled).mirror, None);
+    // Every pipe a pipe or an entry forwards to exists; a pipe's own
+    // targets come before it.
+    for (i, p) in pipes.iter().enumerate() {
+        for f in [p.fwd, p.fwd_miss].into_iter().flatten() {
+            if let Fwd::Pipe(to) | Fwd::Flood(to) = f {
+                let j = pipes.iter().position(|q| q.id == to).expect("target exists");
+                assert!(j < i, "{} forwards to {} created later", p.name, to.name());
+            }
+        }
+    }
+    for e in t.static_entries() {
+        if let Some(Fwd::Pipe(to) | Fwd::Flood(to)) = e.fwd {
+            assert!(pipes.iter().any(|q| q.id == to), "{} forwards to {}", e.counter, to.name());
+        }
+        if let Some(Fwd::Flood(to)) = e.fwd {
+            assert_eq!(get(&pipes, to).kind, PipeType::Flood);
+        }
+    }
+    // --maintain-order used a mirror; NVIDIA 3.3 has no such mode.
+    let cfg = PipelineConfig { log2_sample_rate: 3, maintain_order: true, ..Default::default() };
+    assert_eq!(Translator::new(cfg, ports()).unwrap_err(), TranslateError::MaintainOrder);
+    let cfg = PipelineConfig { maintain_order: true, ..Default::default() };
+    assert!(Translator::new(cfg, ports()).is_ok(), "without sampling it changes nothing");
 }
 
 #[test]
-fn sampling_mask_for_every_rate() {
-    for n in 0..=16u8 {
-        let mask = Translator::sample_mask(n);
-        // 1 in 2^n values of a 16-bit random number match `r & mask == 0`.
-        let hits = (0..=u16::MAX).filter(|r| r & mask == 0).count();
-        if n == 0 {
-            assert_eq!(mask, 0);
-            let t = Translator::new(PipelineConfig::default(), ports()).unwrap();
-            assert!(t.pipes().iter().all(|p| p.id != PipeId::EgressSampling));
-        } else {
-            assert_eq!(hits, 1 << (16 - n), "rate {n}");
-            let cfg = PipelineConfig { log2_sample_rate: n, ..Default::default() };
-            let t = Translator::new(cfg, ports()).unwrap();
-            let es = get(&t.pipes(), PipeId::EgressSampling).clone();
-            assert_eq!(
-                es.matches,
-                [(Field::Random, Value::Masked { value: 0, mask: u32::from(mask) })]
-            );
-        }
+fn sampling_threshold_for_every_rate() {
+    for n in 1..=16u8 {
+        let threshold = Translator::sample_threshold(n);
+        // Sampled: parser_meta.random not below the threshold, 1 in 2^n
+        // of the 16-bit values exactly.
+        let sampled = (0..=u16::MAX).filter(|&r| r >= threshold).count();
+        assert_eq!(sampled, 1 << (16 - n), "rate {n}");
+        let cfg = PipelineConfig { log2_sample_rate: n, ..Default::default() };
+        let t = Translator::new(cfg, ports()).unwrap();
+        let not_sampled = t
+            .static_entries()
+            .into_iter()
+            .find(|e| e.pipe == PipeId::EgressSampling && e.condition.is_some())
+            .unwrap();
+        assert_eq!(not_sampled.matches, [(Field::Random, Value::Exact(u32::from(threshold)))]);
     }
+    let t = Translator::new(PipelineConfig::default(), ports()).unwrap();
+    assert!(t.pipes().iter().all(|p| p.id != PipeId::EgressSampling));
     let cfg = PipelineConfig { log2_sample_rate: 17, ..Default::default() };
     assert_eq!(Translator::new(cfg, ports()).unwrap_err(), TranslateError::SampleRate(17));
 }
