@@ -52,6 +52,13 @@ pub(super) fn set_field(m: &mut sys::doca_flow_match, f: Field, v: u32) {
         Field::InnerIp6Src => m.inner.__bindgen_anon_1.ip6.src_ip = [v.to_be(); 4],
         Field::InnerIp6Dst => m.inner.__bindgen_anon_1.ip6.dst_ip = [v.to_be(); 4],
         Field::MetaScratch(i) => m.meta.u32_[usize::from(i)] = v.to_be(),
+        Field::PktMeta => m.meta.pkt_meta = v.to_be(),
+        Field::OuterIp6 => {
+            m.outer.l3_type = sys::DOCA_FLOW_L3_TYPE_IP6;
+            m.parser_meta.outer_l3_type = sys::DOCA_FLOW_L3_META_IPV6;
+        }
+        Field::OuterIp6Src => m.outer.__bindgen_anon_1.ip6.src_ip = [v.to_be(); 4],
+        Field::OuterIp6Dst => m.outer.__bindgen_anon_1.ip6.dst_ip = [v.to_be(); 4],
     }
 }
 

@@ -33,8 +33,17 @@ pub enum PipeId {
     IngressAclIpv6,
     /// `syndrome_stats_pipe`.
     SyndromeStats,
-    /// `empty_pipe`: the secure port's egress root, in front of the egress ACL.
+    /// `empty_pipe`: the root of the secure egress domain (NVIDIA's
+    /// `EGR_ROOT`), by ether type and `pkt_meta`: IPv4 to the egress ACL,
+    /// IPv6 to `egress_dst_ip6_pipe`. The VF's traffic and the packets the
+    /// control plane resubmits on the PF enter here.
     Empty,
+    /// `egress_dst_ip6_pipe`: an IPv6 destination to its id in
+    /// `meta.u32[2]` (NVIDIA's `EGR_ACL`, `egress_dst_ip6_pipe_create`).
+    EgressDstIp6,
+    /// `egress_acl_ipv6_pipe`: destination id and IPv6 source to the
+    /// tunnel (`MATCH_EGR_ACL_IPV6`).
+    EgressAclIpv6,
     /// `egress_acl_pipe`.
     EgressAcl,
     /// `egress_sampling_pipe` (only with sampling).
@@ -66,6 +75,8 @@ impl PipeId {
             PipeId::IngressAclIpv6 => "ingress_acl_ipv6_pipe",
             PipeId::SyndromeStats => "syndrome_stats_pipe",
             PipeId::Empty => "empty_pipe",
+            PipeId::EgressDstIp6 => "egress_dst_ip6_pipe",
+            PipeId::EgressAclIpv6 => "egress_acl_ipv6_pipe",
             PipeId::EgressAcl => "egress_acl_pipe",
             PipeId::EgressSampling => "egress_sampling_pipe",
             PipeId::FwdToRss => "fwd_to_rss_pipe",
@@ -169,6 +180,14 @@ pub enum Field {
     InnerIp6Dst,
     /// `meta.u32[i]`, a word of the scratch pad.
     MetaScratch(u8),
+    /// `meta.pkt_meta` (big-endian, as NVIDIA's `RTE_BE32`).
+    PktMeta,
+    /// `outer.l3_type` = IPv6 (and `parser_meta.outer_l3_type`).
+    OuterIp6,
+    /// `outer.ip6.src_ip` (each of its four words).
+    OuterIp6Src,
+    /// `outer.ip6.dst_ip` (each of its four words).
+    OuterIp6Dst,
 }
 
 /// The PSP header's next header of an inner IPv4 packet (`NEXT_HEADER_IPV4`).

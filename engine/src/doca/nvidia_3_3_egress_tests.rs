@@ -101,3 +101,86 @@ fn a_tunnel_entry_fills_its_template_exactly() {
         assert!(matches!(err, TranslateError::Encap { .. }), "{err}");
     }
 }
+
+#[test]
+fn egress_root_is_nvidia_3_3_egr_root() {
+    use super::{check, entries, nv_fwd};
+    // egress_root_pipe_create: the root of the secure egress domain,
+    // eth.type and meta.pkt_meta changeable, forward changeable, misses
+    // (counted) dropped; NVIDIA's 4 entries: (ARP, return_to_vf) and
+    // (IPv6, return_to_vf) to the VF, (IPv4, 0) to MATCH_EGR_ACL_IPV4,
+    // (IPv6, 0) to EGR_ACL (the IPv6 destination pipe).
+    check(&super::Nv {
+        ours: PipeId::Empty,
+        name: "EGR_ROOT",
+        domain: Domain::SecureEgress,
+        matches: &["outer.eth.type", "meta.pkt_meta"],
+        fwd: "changeable",
+        fwd_miss: "drop",
+        known: &[],
+    });
+    let t = Translator::new(PipelineConfig::default(), ports()).unwrap();
+    let p = t.pipes().into_iter().find(|p| p.id == PipeId::Empty).unwrap();
+    assert_eq!((p.is_root, p.nr_entries, p.miss_counter), (true, 4, true));
+    let got: Vec<_> = entries(PipelineConfig::default(), PipeId::Empty)
+        .iter()
+        .map(|e| (e.matches.clone(), nv_fwd(e.fwd)))
+        .collect();
+    let row = |t: u32, to: &str| {
+        (
+            vec![(Field::OuterEthType, Value::Exact(t)), (Field::PktMeta, Value::Exact(0))],
+            to.to_owned(),
+        )
+    };
+    // Known difference (README): no return-to-VF entries, this gateway
+    // sends no ARP or neighbour answers of its own.
+    assert_eq!(got, [row(0x0800, "egress_acl_pipe"), row(0x86dd, "egress_dst_ip6_pipe")]);
+}
+
+#[test]
+fn ipv6_egress_pipes_are_nvidia_3_3_egr_acl_and_match_egr_acl_ipv6() {
+    use super::{check, nv_actions};
+    // egress_dst_ip6_pipe_create ("EGR_ACL"): the IPv6 destination to its
+    // id in meta.u32[2], then MATCH_EGR_ACL_IPV6; misses (counted) to RSS.
+    check(&super::Nv {
+        ours: PipeId::EgressDstIp6,
+        name: "EGR_ACL",
+        domain: Domain::SecureEgress,
+        matches: &["parser_meta.outer_l3_type=IPV6", "outer.l3_type=IP6", "outer.ip6.dst_ip"],
+        fwd: "egress_acl_ipv6_pipe",
+        fwd_miss: "rss_pipe",
+        known: &[],
+    });
+    // match_egress_acl_pipe_create(false): the id and the IPv6 source,
+    // to ENCAP_ENCRYPT; misses to RSS.
+    check(&super::Nv {
+        ours: PipeId::EgressAclIpv6,
+        name: "MATCH_EGR_ACL_IPV6 (then ENCAP_ENCRYPT, an ordered list)",
+        domain: Domain::SecureEgress,
+        matches: &[
+            "parser_meta.outer_l3_type=IPV6",
+            "outer.l3_type=IP6",
+            "meta.u32[2]",
+            "outer.ip6.src_ip",
+        ],
+        fwd: "ENCAP_ENCRYPT",
+        fwd_miss: "rss_pipe",
+        known: &["fwd: ours port:uplink, NVIDIA ENCAP_ENCRYPT"],
+    });
+    let t = Translator::new(PipelineConfig::default(), ports()).unwrap();
+    let pipes = t.pipes();
+    let dst = pipes.iter().find(|p| p.id == PipeId::EgressDstIp6).unwrap();
+    let acts: Vec<_> = dst.actions.iter().flat_map(nv_actions).collect();
+    assert_eq!(acts, ["meta.u32[2]"]);
+    let acl6 = pipes.iter().find(|p| p.id == PipeId::EgressAclIpv6).unwrap();
+    let acl4 = pipes.iter().find(|p| p.id == PipeId::EgressAcl).unwrap();
+    assert_eq!(
+        acl6.actions, acl4.actions,
+        "the same encrypt templates (ENCAP_ENCRYPT's two lists)"
+    );
+    // No tunnel is IPv6 inside: no entries.
+    assert!(t
+        .static_entries()
+        .iter()
+        .all(|e| e.pipe != PipeId::EgressAclIpv6 && e.pipe != PipeId::EgressDstIp6));
+}

@@ -69,8 +69,8 @@ fn icmpv6_from_the_vf_is_classified_as_nvidia_3_3_miss_pipe() {
     };
     let root = root_entries();
     assert_eq!(classify(&root, &icmp6(1, 135)), Some(Fwd::RssIpv6));
-    assert_eq!(classify(&root, &icmp6(1, 136)), Some(Fwd::Port(Port::Secure)));
-    assert_eq!(classify(&root, &icmp6(1, 128)), Some(Fwd::Port(Port::Secure)));
+    assert_eq!(classify(&root, &icmp6(1, 136)), Some(Fwd::Pipe(PipeId::Empty)));
+    assert_eq!(classify(&root, &icmp6(1, 128)), Some(Fwd::Pipe(PipeId::Empty)));
     assert_eq!(classify(&root, &icmp6(0, 135)), Some(Fwd::Pipe(PipeId::IngressDecrypt)));
     let t = Translator::new(PipelineConfig::default(), ports()).unwrap();
     let dec = t.pipes().into_iter().find(|p| p.id == PipeId::IngressDecrypt).unwrap();

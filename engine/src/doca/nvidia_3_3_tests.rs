@@ -60,6 +60,10 @@ pub(super) fn nv_fields(f: Field) -> &'static [&'static str] {
         Field::InnerIp6Dst => &["inner.ip6.dst_ip"],
         Field::MetaScratch(2) => &["meta.u32[2]"],
         Field::MetaScratch(_) => &["meta.u32[other]"],
+        Field::PktMeta => &["meta.pkt_meta"],
+        Field::OuterIp6 => &["outer.l3_type=IP6", "parser_meta.outer_l3_type=IPV6"],
+        Field::OuterIp6Src => &["outer.ip6.src_ip"],
+        Field::OuterIp6Dst => &["outer.ip6.dst_ip"],
     }
 }
 
@@ -324,10 +328,9 @@ fn ingress_root_classifies_as_nvidia_3_3_root_and_miss() {
     let table = [
         ("uplink IPv4 (UDP)", pkt(up, 0x0800, true, true), Fwd::Pipe(PipeId::IngressDecrypt)),
         ("uplink IPv6 (UDP)", pkt(up, 0x86dd, true, false), Fwd::Pipe(PipeId::IngressDecrypt)),
-        // NVIDIA: fwd_egress (EGR_ROOT); ours reaches the secure port's
-        // egress root (empty_pipe) by forwarding to the port.
-        ("VF IPv4 (TCP/UDP/ESP/ICMP)", pkt(vf, 0x0800, true, true), Fwd::Port(Port::Secure)),
-        ("VF IPv6 (TCP/UDP/ESP, ICMPv6)", pkt(vf, 0x86dd, true, false), Fwd::Port(Port::Secure)),
+        // NVIDIA: fwd_egress, to EGR_ROOT (ours: empty_pipe).
+        ("VF IPv4 (TCP/UDP/ESP/ICMP)", pkt(vf, 0x0800, true, true), Fwd::Pipe(PipeId::Empty)),
+        ("VF IPv6 (TCP/UDP/ESP, ICMPv6)", pkt(vf, 0x86dd, true, false), Fwd::Pipe(PipeId::Empty)),
         ("VF ARP", pkt(vf, 0x0806, false, false), Fwd::RssIpv4),
         ("uplink ARP (tunnel mode)", pkt(up, 0x0806, false, false), Fwd::Drop),
         ("uplink IPv4, bad checksum", pkt(up, 0x0800, true, false), Fwd::Drop),

@@ -3,21 +3,30 @@
 //! [`TableOp`]s, that `backend` turns into `doca_flow_*` structures. No FFI
 //! here, so every rule can be tested without hardware.
 //!
-//! The pipes carry the DOCA PSP Gateway application's names (the same names
-//! the software pipeline and its counters use) and its layout:
+//! The pipes follow the layout of NVIDIA's DOCA 3.3 PSP Gateway
+//! (`psp_gw_flows.cpp`, tunnel mode) under our names (the software
+//! pipeline's counter names); `nvidia_3_3_*tests.rs` compare each with a
+//! table written from NVIDIA's code:
 //!
 //! ```text
-//! ingress_root_pipe (control, root) --secure port, IPv4/IPv6--> ingress_decrypt_pipe
-//!   --> [ingress_sampling_pipe] --> ingress_acl_pipe --> unsecured port
-//!                                    miss --> syndrome_stats_pipe (drop)
-//! ingress_root_pipe --unsecured port, IPv4/IPv6--> secure port egress root: empty_pipe
-//!   --> egress_acl_pipe --> [egress_sampling_pipe | miss: empty_pipe_not_sampled]
-//!   --> secure port;  egress_acl_pipe miss --> rss_pipe (the control plane)
+//! ingress_root_pipe (control, root of the default domain)
+//!   uplink IPv4/IPv6 --> ingress_decrypt_pipe --> [ingress_sampling_pipe
+//!     --S bit--> ingress_flood_ipv4/6_pipe: the ACL and a copy to rss_pipe]
+//!     --> inner_ip_classifier_pipe --next header 4--> ingress_acl_pipe
+//!                                  --next header 0x29--> ingress_src_ip6_pipe
+//!                                      --> ingress_acl_ipv6_pipe
+//!     ACL hit: decap --> VF;  classifier/ACL miss --> syndrome_stats_pipe (drop)
+//!   VF IPv4/IPv6 --> empty_pipe (root of secure egress, by ether type and pkt_meta)
+//!     IPv4 --> egress_acl_pipe; IPv6 --> egress_dst_ip6_pipe --> egress_acl_ipv6_pipe
+//!     hit: encrypt + encap --> [egress_sampling_pipe: below the threshold, or
+//!       the S bit and egress_flood_pipe: the wire and fwd_to_rss_pipe] --> uplink
+//!     miss --> rss_pipe (the control plane)
+//!   VF neighbour solicitations and ARP --> RSS; the rest dropped
 //! ```
 //!
 //! Packets the control plane resubmits (`tx_burst` on the secure port in
-//! expert mode) enter the egress domain at `empty_pipe`, exactly as the
-//! software pipeline sends `Port::Rss` packets down the host-to-net path.
+//! expert mode) enter the secure egress domain at `empty_pipe`, as
+//! NVIDIA's application's do at its `EGR_ROOT`.
 //!
 //! Key slots: DOCA Flow keeps PSP encryption keys in a bucket of shared
 //! resources indexed by `crypto_id`; an egress entry names its key by
@@ -56,6 +65,8 @@ pub const IPPROTO_ICMPV6: u32 = 58;
 /// ICMPv6 neighbour solicitation (`ND_NEIGHBOR_SOLICIT`).
 pub const ND_NEIGHBOR_SOLICIT: u32 = 135;
 const ETHERTYPE_IPV4: u16 = 0x0800;
+/// NVIDIA's EGR_ROOT size (its ARP and neighbour-answer entries included).
+const EGRESS_ROOT_ENTRIES: u32 = 4;
 const ETHERTYPE_IPV6: u16 = 0x86dd;
 
 /// One step of applying a commit to the hardware, in order.
@@ -400,10 +411,58 @@ impl Translator {
             miss_counter: true,
             ..basic(PipeId::EgressAcl, Domain::SecureEgress, Direction::HostToNet)
         });
+        // The IPv6 egress ACL as NVIDIA's: the destination's id, then the
+        // id and the source. The flow programmer's tunnels are IPv4 only,
+        // so these get no entries: IPv6 from the VF misses to RSS.
+        let mut v6_actions = Vec::new();
+        for outer in [OuterVersion::Ipv6, OuterVersion::Ipv4] {
+            v6_actions.push(PipeAction::EncryptEncap {
+                outer,
+                mode: Mode::Tunnel,
+                len: encap_len(Mode::Tunnel, outer, c.expected_vc.is_some()) as u16,
+            });
+        }
+        v.push(DocaPipeSpec {
+            nr_entries: c.max_tunnels as u32,
+            matches: vec![
+                (Field::OuterIp6, Value::Exact(1)),
+                (Field::MetaScratch(SRC_IP6_ID_WORD), Value::PerEntry),
+                (Field::OuterIp6Src, Value::PerEntry),
+            ],
+            actions: v6_actions,
+            fwd: Some(if sampling {
+                Fwd::Pipe(PipeId::EgressSampling)
+            } else {
+                Fwd::Port(Port::Secure)
+            }),
+            fwd_miss: Some(Fwd::Pipe(PipeId::Rss)),
+            miss_counter: true,
+            ..basic(PipeId::EgressAclIpv6, Domain::SecureEgress, Direction::HostToNet)
+        });
+        v.push(DocaPipeSpec {
+            nr_entries: c.max_tunnels as u32,
+            matches: vec![
+                (Field::OuterIp6, Value::Exact(1)),
+                (Field::OuterIp6Dst, Value::PerEntry),
+            ],
+            actions: vec![PipeAction::SetScratch { index: SRC_IP6_ID_WORD }],
+            fwd: Some(Fwd::Pipe(PipeId::EgressAclIpv6)),
+            fwd_miss: Some(Fwd::Pipe(PipeId::Rss)),
+            miss_counter: true,
+            ..basic(PipeId::EgressDstIp6, Domain::SecureEgress, Direction::HostToNet)
+        });
+        // NVIDIA's EGR_ROOT: by ether type and pkt_meta.
         v.push(DocaPipeSpec {
             is_root: true,
-            fwd: Some(Fwd::Pipe(PipeId::EgressAcl)),
-            ..basic(PipeId::Empty, Domain::Egress, Direction::HostToNet)
+            nr_entries: EGRESS_ROOT_ENTRIES,
+            matches: vec![
+                (Field::OuterEthType, Value::PerEntry),
+                (Field::PktMeta, Value::PerEntry),
+            ],
+            fwd: Some(Fwd::Changeable),
+            fwd_miss: Some(Fwd::Drop),
+            miss_counter: true,
+            ..basic(PipeId::Empty, Domain::SecureEgress, Direction::HostToNet)
         });
         v.push(DocaPipeSpec {
             kind: PipeType::Control,
@@ -572,7 +631,29 @@ impl Translator {
             vec![(Field::PortId, Value::Exact(u32::from(p.secure)))],
             "ingress_decrypt",
         ));
-        v.push(entry(PipeId::Empty, 0, Vec::new(), "empty_pipe"));
+        // EGR_ROOT: the datapath's families with no sentinel. (NVIDIA's
+        // two return-to-VF entries carry the application's own ARP and
+        // neighbour answers, which this gateway does not send.)
+        for (i, (ethertype, to, counter)) in [
+            (ETHERTYPE_IPV4, PipeId::EgressAcl, "fwd_egress_acl_ipv4"),
+            (ETHERTYPE_IPV6, PipeId::EgressDstIp6, "fwd_egress_acl_ipv6"),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            v.push(DocaEntry {
+                fwd: Some(Fwd::Pipe(to)),
+                ..entry(
+                    PipeId::Empty,
+                    i as u8,
+                    vec![
+                        (Field::OuterEthType, Value::Exact(u32::from(ethertype))),
+                        (Field::PktMeta, Value::Exact(0)),
+                    ],
+                    counter,
+                )
+            });
+        }
         let all = u32::MAX;
         let ip_ok = |port: u16, ethertype: u16, v4: bool| {
             vec![
@@ -624,7 +705,7 @@ impl Translator {
             v.push(root(
                 i,
                 ip_ok(p.unsecured, ethertype, v4),
-                Fwd::Port(Port::Secure),
+                Fwd::Pipe(PipeId::Empty),
                 "ingress_root",
             ));
             i += 1;
@@ -793,6 +874,8 @@ pub const NIC_ONLY_COUNTERS: &[&str] = &[
     "flood_to_datapath",
     "flood_to_rss",
     "ingress_not_sampled",
+    "fwd_egress_acl_ipv4",
+    "fwd_egress_acl_ipv6",
 ];
 
 /// The syndrome bits the hardware reports (`enum doca_flow_crypto_syndrome`:

@@ -87,6 +87,8 @@ fn pipes_without_sampling() {
             "inner_ip_classifier_pipe",
             "ingress_decrypt_pipe",
             "egress_acl_pipe",
+            "egress_acl_ipv6_pipe",
+            "egress_dst_ip6_pipe",
             "empty_pipe",
             "ingress_root_pipe"
         ]
@@ -167,7 +169,7 @@ fn pipes_without_sampling() {
 
     let empty = get(&pipes, PipeId::Empty);
     assert!(empty.is_root);
-    assert_eq!((empty.domain, empty.fwd), (Domain::Egress, Some(Fwd::Pipe(PipeId::EgressAcl))));
+    assert_eq!((empty.domain, empty.fwd), (Domain::SecureEgress, Some(Fwd::Changeable)));
 
     let root = get(&pipes, PipeId::IngressRoot);
     assert_eq!((root.kind, root.is_root, root.domain), (PipeType::Control, true, Domain::Default));
@@ -257,9 +259,9 @@ fn static_entries_root_syndromes_and_decrypt() {
             .matches
             .contains(&(Field::OuterIp4ChecksumOk, Value::Masked { value: csum, mask: u32::MAX })));
     }
-    // From the unsecured port, IPv4 and IPv6 go to the secure port's egress root.
+    // From the unsecured port, IPv4 and IPv6 go to the egress root.
     for r in &root[3..5] {
-        assert_eq!(r.fwd, Some(Fwd::Port(Port::Secure)));
+        assert_eq!(r.fwd, Some(Fwd::Pipe(PipeId::Empty)));
         assert!(r.matches.contains(&(Field::PortId, Value::Masked { value: 1, mask: 0xffff })));
     }
     assert_eq!((root[5].counter, root[5].fwd), ("vf_arp_to_rss", Some(Fwd::RssIpv4)));
