@@ -29,6 +29,7 @@ pub fn miss_counter_name(pipe: PipeId) -> &'static str {
         PipeId::IngressDecrypt => "ingress_decrypt_miss",
         PipeId::Rss => "rss_miss",
         PipeId::IngressRoot => "ingress_root_miss",
+        PipeId::IngressMiss => "ingress_miss_miss",
         PipeId::SyndromeStats => "syndrome_stats_miss",
         PipeId::IngressAcl => "ingress_acl_miss",
         PipeId::IngressAclIpv6 => "ingress_acl_ipv6_miss",
@@ -234,6 +235,7 @@ mod tests {
         let all = [
             PipeId::Rss,
             PipeId::IngressRoot,
+            PipeId::IngressMiss,
             PipeId::IngressDecrypt,
             PipeId::IngressSampling,
             PipeId::IngressAcl,

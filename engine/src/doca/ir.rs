@@ -14,8 +14,13 @@ use std::net::Ipv4Addr;
 pub enum PipeId {
     /// `rss_pipe`: to the control plane's queues.
     Rss,
-    /// `ingress_root_pipe`: the root of the default domain.
+    /// `ingress_root_pipe`: the root of the default domain (NVIDIA's
+    /// `ROOT`, basic: port, ether type, L3/L4 parser meta).
     IngressRoot,
+    /// `ingress_miss_pipe`: what the root does not take (NVIDIA's `MISS`,
+    /// control): neighbour solicitations and ARP from the VF to RSS, the
+    /// VF's other ICMPv6 to the egress root, the rest dropped.
+    IngressMiss,
     /// `ingress_decrypt_pipe`.
     IngressDecrypt,
     /// `ingress_sampling_pipe` (only with sampling).
@@ -67,6 +72,7 @@ impl PipeId {
         match self {
             PipeId::Rss => "rss_pipe",
             PipeId::IngressRoot => "ingress_root_pipe",
+            PipeId::IngressMiss => "ingress_miss_pipe",
             PipeId::IngressDecrypt => "ingress_decrypt_pipe",
             PipeId::IngressSampling => "ingress_sampling_pipe",
             PipeId::IngressAcl => "ingress_acl_pipe",

@@ -6,11 +6,12 @@
 
 use super::super::tests::ports;
 use super::super::*;
-use super::{check, classify, entries, nv_actions, nv_entry, nv_fwd, pipe, pkt, Nv};
+use super::{check, classify_root, entries, nv_actions, nv_entry, nv_fwd, pipe, pkt_l4, Nv};
 
+/// The MISS pipe's entries (where NVIDIA's ND and ARP entries are).
 fn root_entries() -> Vec<DocaEntry> {
     let t = Translator::new(PipelineConfig::default(), ports()).unwrap();
-    t.static_entries().into_iter().filter(|e| e.pipe == PipeId::IngressRoot).collect()
+    t.static_entries().into_iter().filter(|e| e.pipe == PipeId::IngressMiss).collect()
 }
 
 #[test]
@@ -59,23 +60,17 @@ fn icmpv6_from_the_vf_is_classified_as_nvidia_3_3_miss_pipe() {
     // NS entry: the packet is not PSP, so it is dropped (ours: by the
     // decrypt pipe's miss, after the root sends uplink IPv6 there).
     let icmp6 = |port: u16, icmp_type: u32| {
-        let mut p = pkt(port, 0x86dd, true, false);
-        p.insert(Field::OuterL3Meta, L3_META_IPV6);
-        p.insert(Field::OuterL4Meta, L4_META_ICMP);
+        let mut p = pkt_l4(port, 0x86dd, true, L4_META_ICMP);
         p.insert(Field::OuterL4TypeExt, L4_TYPE_EXT_ICMP6);
         p.insert(Field::OuterIp6NextProto, 58);
         p.insert(Field::OuterIcmpType, icmp_type);
         p
     };
-    let root = root_entries();
-    assert_eq!(classify(&root, &icmp6(1, 135)), Some(Fwd::RssIpv6));
-    assert_eq!(classify(&root, &icmp6(1, 136)), Some(Fwd::Pipe(PipeId::Empty)));
-    assert_eq!(classify(&root, &icmp6(1, 128)), Some(Fwd::Pipe(PipeId::Empty)));
-    assert_eq!(classify(&root, &icmp6(0, 135)), Some(Fwd::Pipe(PipeId::IngressDecrypt)));
     let t = Translator::new(PipelineConfig::default(), ports()).unwrap();
-    let dec = t.pipes().into_iter().find(|p| p.id == PipeId::IngressDecrypt).unwrap();
-    assert!(dec.matches.contains(&(Field::OuterUdp, Value::Exact(1))));
-    assert_eq!(dec.fwd_miss, Some(Fwd::Drop));
+    assert_eq!(classify_root(&t, &icmp6(1, 135)), Some(Fwd::RssIpv6));
+    assert_eq!(classify_root(&t, &icmp6(1, 136)), Some(Fwd::Pipe(PipeId::Empty)));
+    assert_eq!(classify_root(&t, &icmp6(1, 128)), Some(Fwd::Pipe(PipeId::Empty)));
+    assert_eq!(classify_root(&t, &icmp6(0, 135)), Some(Fwd::Drop));
 }
 
 #[test]

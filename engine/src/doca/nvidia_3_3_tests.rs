@@ -318,41 +318,137 @@ pub(super) fn classify(entries: &[DocaEntry], p: &HashMap<Field, u32>) -> Option
         .and_then(|e| e.fwd)
 }
 
+/// Where our root sends a packet: a ROOT entry whose values it has (a
+/// basic pipe: exact values), else the MISS pipe's first entry it passes.
+pub(super) fn classify_root(t: &Translator, p: &HashMap<Field, u32>) -> Option<Fwd> {
+    let e = t.static_entries();
+    let of = |id| e.iter().filter(|x| x.pipe == id).cloned().collect::<Vec<_>>();
+    classify(&of(PipeId::IngressRoot), p).or_else(|| classify(&of(PipeId::IngressMiss), p))
+}
+
+/// `pkt` with the parser's L3 and L4 types.
+pub(super) fn pkt_l4(port: u16, ethertype: u16, l3_ok: bool, l4: u32) -> HashMap<Field, u32> {
+    let v4 = ethertype == 0x0800;
+    let mut p = pkt(port, ethertype, l3_ok, v4 && l3_ok);
+    let l3 = match ethertype {
+        0x0800 => L3_META_IPV4,
+        0x86dd => L3_META_IPV6,
+        _ => 0,
+    };
+    p.insert(Field::OuterL3Meta, l3);
+    p.insert(Field::OuterL4Meta, l4);
+    p
+}
+
+#[test]
+fn ingress_root_is_nvidia_3_3_root() {
+    // ingress_root_pipe_create: basic, the default domain's root, port_id,
+    // eth type, outer_l3_ok, outer_ip4_checksum_ok, outer_l3_type and
+    // outer_l4_type per entry; forward changeable, misses to MISS.
+    check(&Nv {
+        ours: PipeId::IngressRoot,
+        name: "ROOT",
+        domain: Domain::Default,
+        matches: &[
+            "parser_meta.port_id",
+            "outer.eth.type",
+            "parser_meta.outer_l3_ok",
+            "parser_meta.outer_ip4_checksum_ok",
+            "parser_meta.outer_l3_type",
+            "parser_meta.outer_l4_type",
+        ],
+        fwd: "changeable",
+        fwd_miss: "ingress_miss_pipe",
+        known: &[],
+    });
+    check(&Nv {
+        ours: PipeId::IngressMiss,
+        name: "MISS (control)",
+        domain: Domain::Default,
+        matches: &[],
+        fwd: "none",
+        fwd_miss: "none",
+        known: &[],
+    });
+    let t = Translator::new(PipelineConfig::default(), ports()).unwrap();
+    let spec = |id| t.pipes().into_iter().find(|p| p.id == id).unwrap();
+    let (root, miss) = (spec(PipeId::IngressRoot), spec(PipeId::IngressMiss));
+    assert_eq!((root.kind, root.is_root, root.nr_entries), (PipeType::Basic, true, 12));
+    assert_eq!((miss.kind, miss.is_root, miss.nr_entries), (PipeType::Control, false, 7));
+    // NVIDIA's 9 ROOT entries: (port, eth type, l3_ok, ip4 checksum ok,
+    // L3 type, L4 type) -> where.
+    let (up, vf) = (0u32, 1u32);
+    let (tcp, udp, icmp, esp) = (1, 2, 3, 4);
+    let row = |port, ty: u32, l4, to: &str| {
+        let (csum, l3) = if ty == 0x0800 { (1, L3_META_IPV4) } else { (0, L3_META_IPV6) };
+        (vec![port, ty, 1, csum, l3, l4], to.to_owned())
+    };
+    let (dec, egr) = ("ingress_decrypt_pipe", "empty_pipe");
+    let nv = vec![
+        row(up, 0x0800, udp, dec),
+        row(up, 0x86dd, udp, dec),
+        row(vf, 0x0800, tcp, egr),
+        row(vf, 0x0800, udp, egr),
+        row(vf, 0x0800, esp, egr),
+        row(vf, 0x0800, icmp, egr),
+        row(vf, 0x86dd, tcp, egr),
+        row(vf, 0x86dd, udp, egr),
+        row(vf, 0x86dd, esp, egr),
+    ];
+    let ours: Vec<_> = t
+        .static_entries()
+        .into_iter()
+        .filter(|e| e.pipe == PipeId::IngressRoot)
+        .map(|e| {
+            let v = e
+                .matches
+                .iter()
+                .map(|&(_, v)| match v {
+                    Value::Exact(x) => x,
+                    other => panic!("{other:?}"),
+                })
+                .collect::<Vec<_>>();
+            (v, nv_fwd(e.fwd))
+        })
+        .collect();
+    assert_eq!(ours, nv);
+}
+
 #[test]
 fn ingress_root_classifies_as_nvidia_3_3_root_and_miss() {
-    // NVIDIA 3.3: `ROOT` (basic, default domain, port_id + eth type + L3/L4
-    // parser meta) with `MISS` (control) behind it. In the terms of our
-    // one control pipe, the rows (uplink 0, VF 1) and where each goes:
-    // decryption, the egress path, RSS, or drop.
+    // Where NVIDIA's ROOT, then MISS, send a packet (uplink 0, VF 1):
+    // decryption, the egress root, RSS, or drop.
     let (up, vf) = (0, 1);
+    let (tcp, udp, icmp, esp, none) = (1, 2, 3, 4, 0);
+    let dec = Fwd::Pipe(PipeId::IngressDecrypt);
+    let egr = Fwd::Pipe(PipeId::Empty);
     let table = [
-        ("uplink IPv4 (UDP)", pkt(up, 0x0800, true, true), Fwd::Pipe(PipeId::IngressDecrypt)),
-        ("uplink IPv6 (UDP)", pkt(up, 0x86dd, true, false), Fwd::Pipe(PipeId::IngressDecrypt)),
-        // NVIDIA: fwd_egress, to EGR_ROOT (ours: empty_pipe).
-        ("VF IPv4 (TCP/UDP/ESP/ICMP)", pkt(vf, 0x0800, true, true), Fwd::Pipe(PipeId::Empty)),
-        ("VF IPv6 (TCP/UDP/ESP, ICMPv6)", pkt(vf, 0x86dd, true, false), Fwd::Pipe(PipeId::Empty)),
-        ("VF ARP", pkt(vf, 0x0806, false, false), Fwd::RssIpv4),
-        ("uplink ARP (tunnel mode)", pkt(up, 0x0806, false, false), Fwd::Drop),
-        ("uplink IPv4, bad checksum", pkt(up, 0x0800, true, false), Fwd::Drop),
-        ("VF IPv4, bad L3", pkt(vf, 0x0800, false, false), Fwd::Drop),
-        ("other ethertype", pkt(vf, 0x88cc, false, false), Fwd::Drop),
+        ("uplink IPv4 UDP", pkt_l4(up, 0x0800, true, udp), dec),
+        ("uplink IPv6 UDP", pkt_l4(up, 0x86dd, true, udp), dec),
+        ("uplink IPv4 TCP", pkt_l4(up, 0x0800, true, tcp), Fwd::Drop),
+        ("uplink IPv6 ESP", pkt_l4(up, 0x86dd, true, esp), Fwd::Drop),
+        ("VF IPv4 TCP", pkt_l4(vf, 0x0800, true, tcp), egr),
+        ("VF IPv4 UDP", pkt_l4(vf, 0x0800, true, udp), egr),
+        ("VF IPv4 ESP", pkt_l4(vf, 0x0800, true, esp), egr),
+        ("VF IPv4 ICMP", pkt_l4(vf, 0x0800, true, icmp), egr),
+        ("VF IPv4, no L4 (a fragment)", pkt_l4(vf, 0x0800, true, none), Fwd::Drop),
+        ("VF IPv6 TCP", pkt_l4(vf, 0x86dd, true, tcp), egr),
+        ("VF IPv6 UDP", pkt_l4(vf, 0x86dd, true, udp), egr),
+        ("VF IPv6 ESP", pkt_l4(vf, 0x86dd, true, esp), egr),
+        ("VF IPv6 ICMPv6 echo (MISS ipv6_from_vf)", pkt_l4(vf, 0x86dd, true, icmp), egr),
+        ("VF ARP", pkt_l4(vf, 0x0806, false, none), Fwd::RssIpv4),
+        ("uplink ARP (tunnel mode)", pkt_l4(up, 0x0806, false, none), Fwd::Drop),
+        ("VF IPv4, bad L3", pkt_l4(vf, 0x0800, false, udp), Fwd::Drop),
+        ("other ethertype", pkt_l4(vf, 0x88cc, false, none), Fwd::Drop),
     ];
     let t = Translator::new(PipelineConfig::default(), ports()).unwrap();
-    let root: Vec<_> =
-        t.static_entries().into_iter().filter(|e| e.pipe == PipeId::IngressRoot).collect();
     for (what, p, nv) in &table {
-        assert_eq!(classify(&root, p), Some(*nv), "{what}");
+        assert_eq!(classify_root(&t, p), Some(*nv), "{what}");
     }
-    let spec = t.pipes().into_iter().find(|p| p.id == PipeId::IngressRoot).unwrap();
-    assert_eq!((spec.domain, spec.is_root), (Domain::Default, true));
-    // Known difference (README): NVIDIA also matches the L4 type (UDP
-    // from the uplink; TCP/UDP/ESP/ICMP from the VF); ours leaves L4 to
-    // the decrypt pipe (UDP port 1000) and the egress ACL (whose miss goes
-    // to RSS). Neighbour solicitations: `nvidia_3_3_ingress_tests`.
-    assert!(root.iter().all(|e| e
-        .matches
-        .iter()
-        .all(|(f, _)| !matches!(f, Field::OuterUdp | Field::OuterUdpDstPort))));
+    // Uplink IPv4 with a bad checksum: no ROOT entry has it, MISS drops.
+    let mut bad = pkt_l4(up, 0x0800, true, udp);
+    bad.insert(Field::OuterIp4ChecksumOk, 0);
+    assert_eq!(classify_root(&t, &bad), Some(Fwd::Drop));
 }
 
 #[path = "nvidia_3_3_ingress_tests.rs"]

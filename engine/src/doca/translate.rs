@@ -56,10 +56,14 @@ pub const PSP_SAMPLE_BIT: u8 = 0x80;
 /// The hardware's random parser field is 16 bits wide.
 pub const MAX_LOG2_SAMPLE_RATE: u8 = 16;
 const ETHERTYPE_ARP: u32 = 0x0806;
-/// The ingress root's entries: IPv6 neighbour solicitations from the
-/// unsecured port, IPv4 and IPv6 from each port, ARP from the unsecured
-/// port, and the default drop.
-const ROOT_ENTRIES: u32 = 7;
+/// NVIDIA's ROOT size (its 9 entries and room).
+const ROOT_ENTRIES: u32 = 12;
+/// NVIDIA's MISS size in tunnel mode.
+const MISS_ENTRIES: u32 = 7;
+/// `DOCA_FLOW_L4_META_TCP` / `_UDP` / `_ESP` (`enum doca_flow_l4_meta`).
+const L4_META_TCP: u32 = 1;
+const L4_META_UDP: u32 = 2;
+const L4_META_ESP: u32 = 4;
 /// IPv6's next header for ICMPv6.
 pub const IPPROTO_ICMPV6: u32 = 58;
 /// ICMPv6 neighbour solicitation (`ND_NEIGHBOR_SOLICIT`).
@@ -466,8 +470,22 @@ impl Translator {
         });
         v.push(DocaPipeSpec {
             kind: PipeType::Control,
+            nr_entries: MISS_ENTRIES,
+            ..basic(PipeId::IngressMiss, Domain::Default, Direction::Any)
+        });
+        v.push(DocaPipeSpec {
             is_root: true,
             nr_entries: ROOT_ENTRIES,
+            matches: vec![
+                (Field::PortId, Value::PerEntry),
+                (Field::OuterEthType, Value::PerEntry),
+                (Field::OuterL3Ok, Value::PerEntry),
+                (Field::OuterIp4ChecksumOk, Value::PerEntry),
+                (Field::OuterL3Meta, Value::PerEntry),
+                (Field::OuterL4Meta, Value::PerEntry),
+            ],
+            fwd: Some(Fwd::Changeable),
+            fwd_miss: Some(Fwd::Pipe(PipeId::IngressMiss)),
             ..basic(PipeId::IngressRoot, Domain::Default, Direction::Any)
         });
         v
@@ -654,35 +672,72 @@ impl Translator {
                 )
             });
         }
-        let all = u32::MAX;
-        let ip_ok = |port: u16, ethertype: u16, v4: bool| {
+        v.extend(self.root_entries());
+        v
+    }
+
+    /// The ingress root as NVIDIA's (DOCA 3.3 `ROOT`, basic, and its miss
+    /// pipe `MISS`, control): from the uplink, UDP over IPv4 and IPv6 to
+    /// decryption; from the VF, TCP/UDP/ESP/ICMP over IPv4 and TCP/UDP/ESP
+    /// over IPv6 to the egress root; then in `MISS` neighbour
+    /// solicitations from the VF to RSS (hashed on IPv6), the VF's other
+    /// ICMPv6 to the egress root, ARP from the VF to RSS (hashed on IPv4),
+    /// the rest dropped.
+    fn root_entries(&self) -> Vec<DocaEntry> {
+        let p = &self.ports;
+        let mut v = Vec::new();
+        let e = |pipe: PipeId, i: u8, priority: u32, matches, fwd, counter| DocaEntry {
+            pipe,
+            key: EntryKey::Static(pipe, i),
+            priority,
+            matches,
+            action: EntryAction::Template,
+            fwd: Some(fwd),
+            condition: None,
+            counter,
+        };
+        let ip = |port: u16, v4: bool, l4: u32| {
+            let (ethertype, l3) =
+                if v4 { (ETHERTYPE_IPV4, L3_META_IPV4) } else { (ETHERTYPE_IPV6, L3_META_IPV6) };
             vec![
-                (Field::PortId, Value::Masked { value: u32::from(port), mask: 0xffff }),
-                (Field::OuterEthType, Value::Masked { value: u32::from(ethertype), mask: 0xffff }),
-                (Field::OuterL3Ok, Value::Masked { value: 1, mask: all }),
-                (Field::OuterIp4ChecksumOk, Value::Masked { value: u32::from(v4), mask: all }),
+                (Field::PortId, Value::Exact(u32::from(port))),
+                (Field::OuterEthType, Value::Exact(u32::from(ethertype))),
+                (Field::OuterL3Ok, Value::Exact(1)),
+                (Field::OuterIp4ChecksumOk, Value::Exact(u32::from(v4))),
+                (Field::OuterL3Meta, Value::Exact(l3)),
+                (Field::OuterL4Meta, Value::Exact(l4)),
             ]
         };
-        let root = |i: u8, matches, fwd, counter| DocaEntry {
-            priority: u32::from(i),
-            fwd: Some(fwd),
-            ..entry(PipeId::IngressRoot, i, matches, counter)
-        };
+        let mut rows = vec![
+            (p.secure, true, L4_META_UDP, PipeId::IngressDecrypt),
+            (p.secure, false, L4_META_UDP, PipeId::IngressDecrypt),
+        ];
+        for l4 in [L4_META_TCP, L4_META_UDP, L4_META_ESP, L4_META_ICMP] {
+            rows.push((p.unsecured, true, l4, PipeId::Empty));
+        }
+        for l4 in [L4_META_TCP, L4_META_UDP, L4_META_ESP] {
+            rows.push((p.unsecured, false, l4, PipeId::Empty));
+        }
+        for (i, (port, v4, l4, to)) in rows.into_iter().enumerate() {
+            let m = ip(port, v4, l4);
+            v.push(e(PipeId::IngressRoot, i as u8, 0, m, Fwd::Pipe(to), "ingress_root"));
+        }
+        let all = u32::MAX;
         let port =
             |port: u16| (Field::PortId, Value::Masked { value: u32::from(port), mask: 0xffff });
         let ethertype = |t: u32| (Field::OuterEthType, Value::Masked { value: t, mask: 0xffff });
-        // As NVIDIA's root (DOCA 3.3 `ROOT` and its miss pipe `MISS`):
-        // neighbour solicitations from the VF to RSS (hashed on IPv6) ahead
-        // of the VF's other IPv6, both outer families from the uplink to
-        // decryption, both from the VF to the egress path, ARP from the VF
-        // to RSS (hashed on IPv4), the rest dropped.
-        v.push(root(
+        let l3 = |m: u32| (Field::OuterL3Meta, Value::Masked { value: m, mask: all });
+        let l4 = |m: u32| (Field::OuterL4Meta, Value::Masked { value: m, mask: all });
+        let miss = PipeId::IngressMiss;
+        v.push(e(
+            miss,
             0,
+            1,
             vec![
                 port(p.unsecured),
                 ethertype(u32::from(ETHERTYPE_IPV6)),
-                (Field::OuterL3Meta, Value::Masked { value: L3_META_IPV6, mask: all }),
-                (Field::OuterL4Meta, Value::Masked { value: L4_META_ICMP, mask: all }),
+                l3(L3_META_IPV6),
+                l4(L4_META_ICMP),
                 (Field::OuterL4TypeExt, Value::Masked { value: L4_TYPE_EXT_ICMP6, mask: all }),
                 (Field::OuterIp6NextProto, Value::Masked { value: IPPROTO_ICMPV6, mask: 0xff }),
                 (Field::OuterIcmpType, Value::Masked { value: ND_NEIGHBOR_SOLICIT, mask: 0xff }),
@@ -690,33 +745,29 @@ impl Translator {
             Fwd::RssIpv6,
             "vf_ns_to_rss",
         ));
-        let families = [(ETHERTYPE_IPV4, true), (ETHERTYPE_IPV6, false)];
-        let mut i = 1u8;
-        for (ethertype, v4) in families {
-            v.push(root(
-                i,
-                ip_ok(p.secure, ethertype, v4),
-                Fwd::Pipe(PipeId::IngressDecrypt),
-                "ingress_root",
-            ));
-            i += 1;
-        }
-        for (ethertype, v4) in families {
-            v.push(root(
-                i,
-                ip_ok(p.unsecured, ethertype, v4),
-                Fwd::Pipe(PipeId::Empty),
-                "ingress_root",
-            ));
-            i += 1;
-        }
-        v.push(root(
-            i,
+        v.push(e(
+            miss,
+            1,
+            2,
+            vec![
+                port(p.unsecured),
+                (Field::OuterL3Ok, Value::Masked { value: 1, mask: 0xff }),
+                l3(L3_META_IPV6),
+                l4(L4_META_ICMP),
+                ethertype(u32::from(ETHERTYPE_IPV6)),
+            ],
+            Fwd::Pipe(PipeId::Empty),
+            "miss_to_egress_ipv6_icmp",
+        ));
+        v.push(e(
+            miss,
+            2,
+            3,
             vec![port(p.unsecured), ethertype(ETHERTYPE_ARP)],
             Fwd::RssIpv4,
             "vf_arp_to_rss",
         ));
-        v.push(root(i + 1, Vec::new(), Fwd::Drop, "root_default_drop"));
+        v.push(e(miss, 3, 4, Vec::new(), Fwd::Drop, "root_default_drop"));
         v
     }
 
@@ -876,6 +927,7 @@ pub const NIC_ONLY_COUNTERS: &[&str] = &[
     "ingress_not_sampled",
     "fwd_egress_acl_ipv4",
     "fwd_egress_acl_ipv6",
+    "miss_to_egress_ipv6_icmp",
 ];
 
 /// The syndrome bits the hardware reports (`enum doca_flow_crypto_syndrome`:

@@ -90,6 +90,7 @@ fn pipes_without_sampling() {
             "egress_acl_ipv6_pipe",
             "egress_dst_ip6_pipe",
             "empty_pipe",
+            "ingress_miss_pipe",
             "ingress_root_pipe"
         ]
     );
@@ -172,7 +173,7 @@ fn pipes_without_sampling() {
     assert_eq!((empty.domain, empty.fwd), (Domain::SecureEgress, Some(Fwd::Changeable)));
 
     let root = get(&pipes, PipeId::IngressRoot);
-    assert_eq!((root.kind, root.is_root, root.domain), (PipeType::Control, true, Domain::Default));
+    assert_eq!((root.kind, root.is_root, root.domain), (PipeType::Basic, true, Domain::Default));
 }
 
 #[test]
@@ -245,29 +246,27 @@ fn static_entries_root_syndromes_and_decrypt() {
     assert_eq!(syn[1].counter, "bad_trailer");
 
     let root: Vec<_> = e.iter().filter(|x| x.pipe == PipeId::IngressRoot).collect();
-    assert_eq!(root.len(), 7);
-    // Neighbour solicitations from the unsecured port first, to RSS.
-    assert_eq!((root[0].counter, root[0].fwd), ("vf_ns_to_rss", Some(Fwd::RssIpv6)));
-    // Both outer families from the secure port to decryption.
-    for (r, ethertype, csum) in [(root[1], 0x0800, 1), (root[2], 0x86dd, 0)] {
-        assert_eq!(r.fwd, Some(Fwd::Pipe(PipeId::IngressDecrypt)));
-        assert!(r.matches.contains(&(Field::PortId, Value::Masked { value: 0, mask: 0xffff })));
-        assert!(r
-            .matches
-            .contains(&(Field::OuterEthType, Value::Masked { value: ethertype, mask: 0xffff })));
-        assert!(r
-            .matches
-            .contains(&(Field::OuterIp4ChecksumOk, Value::Masked { value: csum, mask: u32::MAX })));
+    assert_eq!(root.len(), 9);
+    // From the secure port, UDP over both families to decryption; the
+    // rest from the unsecured port to the egress root.
+    for (i, r) in root.iter().enumerate() {
+        let port = if i < 2 { 0 } else { 1 };
+        assert_eq!(r.matches[0], (Field::PortId, Value::Exact(port)), "{i}");
+        let to = if i < 2 { PipeId::IngressDecrypt } else { PipeId::Empty };
+        assert_eq!(r.fwd, Some(Fwd::Pipe(to)), "{i}");
     }
-    // From the unsecured port, IPv4 and IPv6 go to the egress root.
-    for r in &root[3..5] {
-        assert_eq!(r.fwd, Some(Fwd::Pipe(PipeId::Empty)));
-        assert!(r.matches.contains(&(Field::PortId, Value::Masked { value: 1, mask: 0xffff })));
-    }
-    assert_eq!((root[5].counter, root[5].fwd), ("vf_arp_to_rss", Some(Fwd::RssIpv4)));
-    assert_eq!((root[6].counter, root[6].fwd), ("root_default_drop", Some(Fwd::Drop)));
-    assert!(root.windows(2).all(|w| w[0].priority < w[1].priority));
-    assert_eq!(get(&t.pipes(), PipeId::IngressRoot).nr_entries, 7);
+    let miss: Vec<_> = e.iter().filter(|x| x.pipe == PipeId::IngressMiss).collect();
+    let got: Vec<_> = miss.iter().map(|m| (m.priority, m.counter, m.fwd)).collect();
+    assert_eq!(
+        got,
+        [
+            (1, "vf_ns_to_rss", Some(Fwd::RssIpv6)),
+            (2, "miss_to_egress_ipv6_icmp", Some(Fwd::Pipe(PipeId::Empty))),
+            (3, "vf_arp_to_rss", Some(Fwd::RssIpv4)),
+            (4, "root_default_drop", Some(Fwd::Drop)),
+        ]
+    );
+    assert_eq!(get(&t.pipes(), PipeId::IngressRoot).nr_entries, 12);
     let dec = e.iter().find(|x| x.pipe == PipeId::IngressDecrypt).unwrap();
     assert_eq!(dec.matches, [(Field::PortId, Value::Exact(0))]);
 
