@@ -20,10 +20,6 @@ pub(super) fn set_field(m: &mut sys::doca_flow_match, f: Field, v: u32) {
         Field::OuterEthType => m.outer.eth.type_ = (v as u16).to_be(),
         Field::OuterL3Ok => m.parser_meta.outer_l3_ok = v as u8,
         Field::OuterIp4ChecksumOk => m.parser_meta.outer_ip4_checksum_ok = v as u8,
-        Field::OuterUdp => {
-            m.parser_meta.outer_l4_type = sys::DOCA_FLOW_L4_META_UDP;
-            m.outer.l4_type_ext = sys::DOCA_FLOW_L4_TYPE_EXT_UDP;
-        }
         // Writes to union members (here and below) are safe.
         Field::OuterUdpDstPort => {
             m.outer.__bindgen_anon_2.udp.l4_port.dst_port = (v as u16).to_be()

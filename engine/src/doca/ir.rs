@@ -141,8 +141,6 @@ pub enum Field {
     OuterL3Ok,
     /// `parser_meta.outer_ip4_checksum_ok`.
     OuterIp4ChecksumOk,
-    /// `parser_meta.outer_l4_type` = UDP and `outer.l4_type_ext` = UDP.
-    OuterUdp,
     /// `outer.udp.l4_port.dst_port`.
     OuterUdpDstPort,
     /// `outer.l3_type` = IPv4 (and `parser_meta.outer_l3_type`).
@@ -210,6 +208,8 @@ pub const L3_META_IPV4: u32 = 1;
 pub const L3_META_IPV6: u32 = 2;
 /// `DOCA_FLOW_L4_META_ICMP` (`enum doca_flow_l4_meta`; ICMP and ICMPv6).
 pub const L4_META_ICMP: u32 = 3;
+/// `DOCA_FLOW_L4_TYPE_EXT_UDP` (`enum doca_flow_l4_type_ext`).
+pub const L4_TYPE_EXT_UDP: u32 = 2;
 /// `DOCA_FLOW_L4_TYPE_EXT_ICMP6` (`enum doca_flow_l4_type_ext`).
 pub const L4_TYPE_EXT_ICMP6: u32 = 4;
 

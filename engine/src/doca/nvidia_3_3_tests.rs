@@ -37,7 +37,6 @@ pub(super) fn nv_fields(f: Field) -> &'static [&'static str] {
         Field::OuterEthType => &["outer.eth.type"],
         Field::OuterL3Ok => &["parser_meta.outer_l3_ok"],
         Field::OuterIp4ChecksumOk => &["parser_meta.outer_ip4_checksum_ok"],
-        Field::OuterUdp => &["outer.l4_type_ext=UDP", "parser_meta.outer_l4_type=UDP"],
         Field::OuterUdpDstPort => &["outer.udp.dst_port"],
         Field::OuterIp4 => &["outer.l3_type=IP4", "parser_meta.outer_l3_type=IPV4"],
         Field::OuterIp4Dst => &["outer.ip4.dst_ip"],
@@ -201,15 +200,25 @@ fn ingress_decrypt_pipe_is_nvidia_3_3_match_ingress_decrypt() {
         ours: PipeId::IngressDecrypt,
         name: "MATCH_INGR_DECRYPT (then DECRYPT, an ordered list)",
         domain: Domain::SecureIngress,
-        matches: &["parser_meta.port_id", "outer.l4_type_ext=UDP", "outer.udp.dst_port"],
+        matches: &["parser_meta.port_id", "outer.l4_type_ext", "outer.udp.dst_port"],
         fwd: "DECRYPT",
         fwd_miss: "none",
-        known: &[
-            "fwd: ours inner_ip_classifier_pipe, NVIDIA DECRYPT",
-            "fwd_miss: ours drop, NVIDIA none",
-            "match: ours only parser_meta.outer_l4_type=UDP",
-        ],
+        known: &["fwd: ours inner_ip_classifier_pipe, NVIDIA DECRYPT"],
     });
+    // Its fixed values: DOCA_FLOW_L4_TYPE_EXT_UDP and UDP port 1000
+    // (DOCA_FLOW_PSP_DEFAULT_PORT); port_id per entry, the uplink's.
+    let spec = pipe(PipelineConfig::default(), PipeId::IngressDecrypt);
+    assert_eq!(
+        spec.matches,
+        [
+            (Field::PortId, Value::PerEntry),
+            (Field::OuterL4TypeExt, Value::Exact(2)),
+            (Field::OuterUdpDstPort, Value::Exact(1000)),
+        ]
+    );
+    let e = entries(PipelineConfig::default(), PipeId::IngressDecrypt);
+    assert_eq!(e.len(), 1);
+    assert_eq!(e[0].matches, [(Field::PortId, Value::Exact(0))]);
 }
 
 #[test]

@@ -364,12 +364,12 @@ impl Translator {
         v.push(DocaPipeSpec {
             matches: vec![
                 (Field::PortId, Value::PerEntry),
-                (Field::OuterUdp, Value::Exact(1)),
+                (Field::OuterL4TypeExt, Value::Exact(L4_TYPE_EXT_UDP)),
                 (Field::OuterUdpDstPort, Value::Exact(u32::from(UDP_PORT))),
             ],
             actions: vec![PipeAction::Decrypt],
             fwd: Some(Fwd::Pipe(after_decrypt)),
-            fwd_miss: Some(Fwd::Drop),
+            fwd_miss: None,
             miss_counter: true,
             ..basic(PipeId::IngressDecrypt, Domain::SecureIngress, Direction::NetToHost)
         });

@@ -146,7 +146,8 @@ fn pipes_without_sampling() {
     assert!(dec.matches.contains(&(Field::OuterUdpDstPort, Value::Exact(1000))));
     assert_eq!(
         (dec.fwd, dec.fwd_miss),
-        (Some(Fwd::Pipe(PipeId::InnerIpClassifier)), Some(Fwd::Drop))
+        (Some(Fwd::Pipe(PipeId::InnerIpClassifier)), None),
+        "misses take DOCA's default (dropped), as NVIDIA's MATCH_INGR_DECRYPT"
     );
 
     let eacl = get(&pipes, PipeId::EgressAcl);
