@@ -40,9 +40,9 @@ mod unversioned {
     pub use super::doca_flow_pipe_cfg_set_actions_v1 as doca_flow_pipe_cfg_set_actions;
     pub use super::doca_flow_pipe_cfg_set_match_v1 as doca_flow_pipe_cfg_set_match;
     pub use super::doca_flow_pipe_cfg_set_monitor_v1 as doca_flow_pipe_cfg_set_monitor;
+    pub use super::doca_flow_pipe_cfg_set_ordered_lists_v1 as doca_flow_pipe_cfg_set_ordered_lists;
     pub use super::doca_flow_pipe_control_add_entry_v1 as doca_flow_pipe_control_add_entry;
     pub use super::doca_flow_pipe_create_v1 as doca_flow_pipe_create;
-    pub use super::doca_flow_pipe_cfg_set_ordered_lists_v1 as doca_flow_pipe_cfg_set_ordered_lists;
     pub use super::doca_flow_pipe_hash_add_entry_v1 as doca_flow_pipe_hash_add_entry;
     pub use super::doca_flow_pipe_ordered_list_add_entry_v1 as doca_flow_pipe_ordered_list_add_entry;
     pub use super::doca_flow_port_shared_resource_set_cfg_v1 as doca_flow_port_shared_resource_set_cfg;

@@ -26,7 +26,10 @@ pub trait CounterSource {
 pub fn miss_counter_name(pipe: PipeId) -> &'static str {
     match pipe {
         PipeId::EgressAcl => "egress_acl_miss",
-        PipeId::IngressDecrypt => "ingress_decrypt_miss",
+        PipeId::IngressDecrypt => "ingress_decrypt_match_miss",
+        PipeId::Decrypt => "ingress_decrypt_miss",
+        PipeId::Decap => "decap_miss",
+        PipeId::EncapEncrypt => "encap_encrypt_miss",
         PipeId::Rss => "rss_miss",
         PipeId::IngressRoot => "ingress_root_miss",
         PipeId::IngressMiss => "ingress_miss_miss",
@@ -67,7 +70,8 @@ impl NicCounters {
         misses: impl IntoIterator<Item = PipeId>,
     ) -> NicCounters {
         let mut n = NicCounters::default();
-        for (key, name) in entries {
+        // An empty name: an entry without a counter (ordered-list entries).
+        for (key, name) in entries.into_iter().filter(|(_, n)| !n.is_empty()) {
             match src.entry(key) {
                 Ok(c) => n.add(name, c),
                 Err(_) => n.failed += 1,
@@ -237,6 +241,9 @@ mod tests {
             PipeId::IngressRoot,
             PipeId::IngressMiss,
             PipeId::IngressDecrypt,
+            PipeId::Decrypt,
+            PipeId::Decap,
+            PipeId::EncapEncrypt,
             PipeId::IngressSampling,
             PipeId::IngressAcl,
             PipeId::InnerIpClassifier,

@@ -5,7 +5,7 @@
 
 #[path = "hw_build.rs"]
 mod build;
-use build::{build_actions, build_condition, build_match, domain};
+use build::{build_actions, build_condition, build_match, crypto_of, domain, OrderedLists};
 
 use super::super::apply::Nic;
 use super::super::counters::CounterSource;
@@ -239,6 +239,13 @@ impl Hw {
                     sys::DOCA_FLOW_PIPE_HASH_MAP_ALGORITHM_FLOODING;
             }
             Fwd::Changeable => d.type_ = sys::DOCA_FLOW_FWD_CHANGEABLE,
+            Fwd::OrderedList(id, idx) => {
+                d.type_ = sys::DOCA_FLOW_FWD_ORDERED_LIST_PIPE;
+                d.__bindgen_anon_1.ordered_list_pipe.pipe =
+                    self.pipes.get(&id).copied().unwrap_or(ptr::null_mut());
+                // UINT32_MAX: each entry gives its index.
+                d.__bindgen_anon_1.ordered_list_pipe.idx = idx.unwrap_or(u32::MAX);
+            }
         }
         d
     }
@@ -372,6 +379,8 @@ impl Hw {
         let mon = Self::monitor();
         let fwd = spec.fwd.map(|f| self.fwd(f));
         let miss = spec.fwd_miss.map(|f| self.fwd(f));
+        // An ordered-list pipe's lists: list i, one crypto element, actions[i].
+        let ol = OrderedLists::new(acts.iter().map(|(a, _)| crypto_of(a)).collect());
         // DOCA 3.x has no direction hint (doca_flow_pipe_cfg_set_dir_info
         // is gone): `spec.direction` stays a description only.
         let mut pipe = ptr::null_mut();
@@ -386,6 +395,7 @@ impl Hw {
                 PipeType::Basic => sys::DOCA_FLOW_PIPE_BASIC,
                 PipeType::Control => sys::DOCA_FLOW_PIPE_CONTROL,
                 PipeType::Flood => sys::DOCA_FLOW_PIPE_HASH,
+                PipeType::OrderedList => sys::DOCA_FLOW_PIPE_ORDERED_LIST,
             };
             check("doca_flow_pipe_cfg_set_type", sys::doca_flow_pipe_cfg_set_type(cfg, kind))?;
             check(
@@ -428,7 +438,16 @@ impl Hw {
                     sys::doca_flow_pipe_cfg_set_monitor(cfg, &mon),
                 )?;
             }
-            if !a_ptrs.is_empty() {
+            if spec.kind == PipeType::OrderedList {
+                check(
+                    "doca_flow_pipe_cfg_set_ordered_lists",
+                    sys::doca_flow_pipe_cfg_set_ordered_lists(
+                        cfg,
+                        ol.list_ptrs.as_ptr(),
+                        ol.list_ptrs.len(),
+                    ),
+                )?;
+            } else if !a_ptrs.is_empty() {
                 check(
                     "doca_flow_pipe_cfg_set_actions",
                     sys::doca_flow_pipe_cfg_set_actions(
@@ -453,13 +472,17 @@ impl Hw {
         let pipe = self.pipes.get(&e.pipe).copied().unwrap_or(ptr::null_mut());
         let (m, mask) = build_match(&e.matches);
         let psp_id = |id| self.psp_id(id);
-        let (idx, (act, _)) = match (spec.actions.first(), &e.action) {
-            (Some(_), EntryAction::Encrypt { action_idx, .. }) => (
+        let (idx, (act, _)) = match (spec.actions.first(), &e.action, e.key) {
+            (Some(_), EntryAction::Encrypt { action_idx, .. }, _) => (
                 *action_idx,
                 build_actions(spec.actions[usize::from(*action_idx)], Some(&e.action), &psp_id),
             ),
-            (Some(&pa), _) => (0, build_actions(pa, None, &psp_id)),
-            (None, _) => {
+            // A fixed ordered-list entry picks the list of its index.
+            (Some(_), _, EntryKey::Static(_, i)) if spec.kind == PipeType::OrderedList => {
+                (0, build_actions(spec.actions[usize::from(i)], None, &psp_id))
+            }
+            (Some(&pa), _, _) => (0, build_actions(pa, None, &psp_id)),
+            (None, _, _) => {
                 (0, (sys::doca_flow_actions::default(), sys::doca_flow_actions::default()))
             }
         };
@@ -502,6 +525,25 @@ impl Hw {
                         fp,
                         ctx,
                         &mut entry,
+                    ),
+                )?;
+            } else if spec.kind == PipeType::OrderedList {
+                // The entry's index (a key slot, or a fixed entry's) and
+                // its list: an encrypt entry's action_idx, else the index.
+                let (index, list) = match (e.key, &e.action) {
+                    (EntryKey::Crypto(id), EntryAction::Encrypt { action_idx, .. }) => {
+                        (id, u32::from(*action_idx))
+                    }
+                    (EntryKey::Static(_, i), _) => (u32::from(i), u32::from(i)),
+                    (k, _) => unreachable!("no ordered-list entry {k:?}"),
+                };
+                let one = OrderedLists::new(vec![crypto_of(&act)]);
+                let mut l = one.lists[0];
+                l.idx = list;
+                check(
+                    "doca_flow_pipe_ordered_list_add_entry",
+                    sys::doca_flow_pipe_ordered_list_add_entry(
+                        self.queue, pipe, index, &l, fp, WAIT, ctx, &mut entry,
                     ),
                 )?;
             } else if spec.kind == PipeType::Flood {
@@ -620,26 +662,21 @@ impl Hw {
             EntryAction::Encrypt { action_idx, .. } => *action_idx,
             EntryAction::Template | EntryAction::Apply(_) => 0,
         };
-        let Some(&pa) = spec.actions.get(usize::from(idx)) else {
-            // No action template: nothing an update can change.
-            return Ok(());
-        };
+        // A match pipe's entry changes its forward (a tunnel's new key
+        // slot); an entry with actions, its actions.
         let psp_id = |id| self.psp_id(id);
-        let (act, _) = build_actions(pa, Some(&e.action), &psp_id);
+        let act = spec
+            .actions
+            .get(usize::from(idx))
+            .map(|&pa| build_actions(pa, Some(&e.action), &psp_id).0);
+        let fwd = e.fwd.map(|f| self.fwd(f));
         let pipe = self.pipes[&e.pipe];
         let mon = Self::monitor();
+        let ap = act.as_ref().map_or(ptr::null(), |a| a as *const _);
+        let fp = fwd.as_ref().map_or(ptr::null(), |f| f as *const _);
         // SAFETY: entry belongs to pipe; pointers to locals.
         check("doca_flow_pipe_basic_update_entry", unsafe {
-            sys::doca_flow_pipe_basic_update_entry(
-                self.queue,
-                pipe,
-                idx,
-                &act,
-                &mon,
-                ptr::null(),
-                WAIT,
-                entry,
-            )
+            sys::doca_flow_pipe_basic_update_entry(self.queue, pipe, idx, ap, &mon, fp, WAIT, entry)
         })?;
         self.pending.push(entry);
         self.queued += 1;

@@ -103,6 +103,56 @@ pub(super) fn build_condition(c: Condition) -> sys::doca_flow_match_condition {
     m
 }
 
+/// An ordered-list element's crypto actions: those of an action template.
+pub(super) fn crypto_of(a: &sys::doca_flow_actions) -> sys::doca_flow_crypto {
+    sys::doca_flow_crypto {
+        has_crypto_encap: a.has_crypto_encap,
+        crypto_encap: a.crypto_encap,
+        crypto: a.crypto,
+    }
+}
+
+/// Ordered lists of one crypto element each (list `i`: `cryptos[i]`), with
+/// the pointers DOCA takes; every pointer points into this value's own
+/// heap buffers, which do not move while it lives.
+pub(super) struct OrderedLists {
+    cryptos: Vec<sys::doca_flow_crypto>,
+    elements: Vec<sys::doca_flow_ordered_list_element>,
+    /// The lists (`idx` = position).
+    pub(super) lists: Vec<sys::doca_flow_ordered_list>,
+    /// Pointers to `lists`, for `doca_flow_pipe_cfg_set_ordered_lists`.
+    pub(super) list_ptrs: Vec<*mut sys::doca_flow_ordered_list>,
+}
+
+impl OrderedLists {
+    pub(super) fn new(cryptos: Vec<sys::doca_flow_crypto>) -> OrderedLists {
+        let mut o = OrderedLists {
+            cryptos,
+            elements: Vec::new(),
+            lists: Vec::new(),
+            list_ptrs: Vec::new(),
+        };
+        for c in o.cryptos.iter_mut() {
+            let mut el = sys::doca_flow_ordered_list_element {
+                type_: sys::DOCA_FLOW_ORDERED_LIST_ELEMENT_CRYPTO,
+                ..Default::default()
+            };
+            // Writing a union member is safe.
+            el.__bindgen_anon_1.crypto = c as *mut _;
+            o.elements.push(el);
+        }
+        for (i, el) in o.elements.iter_mut().enumerate() {
+            o.lists.push(sys::doca_flow_ordered_list {
+                idx: i as u32,
+                size: 1,
+                elements: el as *mut _,
+            });
+        }
+        o.list_ptrs = o.lists.iter_mut().map(|l| l as *mut _).collect();
+        o
+    }
+}
+
 pub(super) fn domain(d: Domain) -> sys::doca_flow_pipe_domain {
     match d {
         Domain::Default => sys::DOCA_FLOW_PIPE_DOMAIN_DEFAULT,
@@ -243,6 +293,37 @@ mod tests {
         let (a, _) = build_actions(PipeAction::SetScratch { index: 2 }, None, &none);
         assert_eq!(a.meta.u32_[2], u32::MAX);
         assert!(a.meta.u32_.iter().enumerate().all(|(i, &w)| i == 2 || w == 0));
+    }
+
+    #[test]
+    fn ordered_lists_hold_one_crypto_element_each_as_nvidia_builds_them() {
+        // NVIDIA: list i has idx i, size 1, one element of type
+        // DOCA_FLOW_ORDERED_LIST_ELEMENT_CRYPTO pointing to its crypto.
+        let e = EntryAction::Encrypt { action_idx: 1, crypto_id: 4, encap_data: vec![9; 78] };
+        let enc =
+            PipeAction::EncryptEncap { outer: OuterVersion::Ipv6, mode: Mode::Tunnel, len: 78 };
+        let (a0, _) = build_actions(PipeAction::Decrypt, None, &none);
+        let (a1, _) = build_actions(enc, Some(&e), &|id| id + 10);
+        let ol = OrderedLists::new(vec![crypto_of(&a0), crypto_of(&a1)]);
+        assert_eq!((ol.lists.len(), ol.list_ptrs.len()), (2, 2));
+        for (i, l) in ol.lists.iter().enumerate() {
+            assert_eq!((l.idx, l.size), (i as u32, 1));
+            assert_eq!(ol.list_ptrs[i] as *const _, l as *const _);
+            // SAFETY: elements points to this list's element in `ol`.
+            let el = unsafe { &*l.elements };
+            assert_eq!(el.type_, sys::DOCA_FLOW_ORDERED_LIST_ELEMENT_CRYPTO);
+            // SAFETY: a crypto element's member, set by OrderedLists::new,
+            // pointing into `ol`.
+            let c = unsafe { &*el.__bindgen_anon_1.crypto };
+            let want = if i == 0 { &a0 } else { &a1 };
+            assert_eq!(c.has_crypto_encap, want.has_crypto_encap);
+            assert_eq!(c.crypto.crypto_id, want.crypto.crypto_id);
+            assert_eq!(c.crypto_encap.data_size, want.crypto_encap.data_size);
+        }
+        // SAFETY: as above.
+        let c1 = unsafe { &*(*ol.lists[1].elements).__bindgen_anon_1.crypto };
+        assert_eq!((c1.crypto.crypto_id, c1.crypto_encap.data_size), (14, 78));
+        assert_eq!(c1.crypto.action_type, sys::DOCA_FLOW_CRYPTO_ACTION_ENCRYPT);
     }
 
     #[test]

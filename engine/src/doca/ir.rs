@@ -21,8 +21,19 @@ pub enum PipeId {
     /// control): neighbour solicitations and ARP from the VF to RSS, the
     /// VF's other ICMPv6 to the egress root, the rest dropped.
     IngressMiss,
-    /// `ingress_decrypt_pipe`.
+    /// `ingress_decrypt_pipe`: PSP packets from the uplink to `decrypt_pipe`
+    /// (NVIDIA's `MATCH_INGR_DECRYPT`).
     IngressDecrypt,
+    /// `decrypt_pipe`: an ordered-list pipe whose one list decrypts
+    /// (NVIDIA's `DECRYPT`).
+    Decrypt,
+    /// `decap_pipe`: an ordered-list pipe, list 0 decaps IPv4 inside,
+    /// list 1 IPv6, then to the VF (NVIDIA's `DECAP`).
+    Decap,
+    /// `encap_encrypt_pipe`: an ordered-list pipe, list 0 encrypts and
+    /// encaps into IPv4, list 1 into IPv6; one entry per tunnel at the
+    /// index of its key slot (NVIDIA's `ENCAP_ENCRYPT`).
+    EncapEncrypt,
     /// `ingress_sampling_pipe` (only with sampling).
     IngressSampling,
     /// `ingress_acl_pipe`: the IPv4 inner ACL (NVIDIA's `MATCH_INGR_ACL_IPV4`).
@@ -74,6 +85,9 @@ impl PipeId {
             PipeId::IngressRoot => "ingress_root_pipe",
             PipeId::IngressMiss => "ingress_miss_pipe",
             PipeId::IngressDecrypt => "ingress_decrypt_pipe",
+            PipeId::Decrypt => "decrypt_pipe",
+            PipeId::Decap => "decap_pipe",
+            PipeId::EncapEncrypt => "encap_encrypt_pipe",
             PipeId::IngressSampling => "ingress_sampling_pipe",
             PipeId::IngressAcl => "ingress_acl_pipe",
             PipeId::InnerIpClassifier => "inner_ip_classifier_pipe",
@@ -124,6 +138,10 @@ pub enum PipeType {
     Basic,
     /// Per-entry match and mask, with priorities.
     Control,
+    /// An ordered-list pipe (`DOCA_FLOW_PIPE_ORDERED_LIST`): its action
+    /// templates are its lists (list `i` is `actions[i]`, one crypto
+    /// element), an entry picks one.
+    OrderedList,
     /// A hash pipe with the flooding algorithm
     /// (`DOCA_FLOW_PIPE_HASH_MAP_ALGORITHM_FLOODING`): every packet goes to
     /// every entry (entry `i` at hash index `i`).
@@ -248,6 +266,9 @@ pub enum Fwd {
     RssIpv6,
     /// `DOCA_FLOW_FWD_DROP`.
     Drop,
+    /// `DOCA_FLOW_FWD_ORDERED_LIST_PIPE`: to this entry of an ordered-list
+    /// pipe (`None`: each entry gives it, `UINT32_MAX`).
+    OrderedList(PipeId, Option<u32>),
     /// `DOCA_FLOW_FWD_HASH_PIPE` to a flooding hash pipe.
     Flood(PipeId),
     /// `DOCA_FLOW_FWD_CHANGEABLE`: each entry brings its forward, of any type.
@@ -330,6 +351,8 @@ pub enum EntryKey {
     Static(PipeId, u8),
     /// The egress ACL entry of an inner destination.
     Tunnel(Ipv4Addr),
+    /// The `encap_encrypt_pipe` entry of a key slot (index `crypto_id`).
+    Crypto(u32),
     /// An ingress ACL pair.
     Acl(Spi, Ipv4Addr),
     /// The syndrome stats entry of one syndrome bit.

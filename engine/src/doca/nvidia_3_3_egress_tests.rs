@@ -31,8 +31,8 @@ fn encap_template_is_nvidia_3_3_encap_encrypt_with_and_without_vc() {
     for cookie in [None, Some(0x5053_5047)] {
         let cfg = PipelineConfig { expected_vc: cookie, ..Default::default() };
         let t = Translator::new(cfg, ports()).unwrap();
-        let eacl = t.pipes().into_iter().find(|p| p.id == PipeId::EgressAcl).unwrap();
-        let got: Vec<_> = eacl
+        let ee = t.pipes().into_iter().find(|p| p.id == PipeId::EncapEncrypt).unwrap();
+        let got: Vec<_> = ee
             .actions
             .iter()
             .map(|a| match *a {
@@ -44,10 +44,10 @@ fn encap_template_is_nvidia_3_3_encap_encrypt_with_and_without_vc() {
             })
             .collect();
         let vc = cookie.is_some();
-        // Ours: action_idx 0 IPv6, 1 IPv4 (NVIDIA: ordered list 1 IPv6, 0 IPv4).
+        // NVIDIA: ordered list 0 into IPv4, 1 into IPv6.
         let nv = [
-            (OuterVersion::Ipv6, nv_template_len(OuterVersion::Ipv6, vc)),
             (OuterVersion::Ipv4, nv_template_len(OuterVersion::Ipv4, vc)),
+            (OuterVersion::Ipv6, nv_template_len(OuterVersion::Ipv6, vc)),
         ];
         assert_eq!(got, nv, "--cookie {vc}");
     }
@@ -86,8 +86,8 @@ fn a_tunnel_entry_fills_its_template_exactly() {
             panic!("{steps:?}")
         };
         let EntryAction::Encrypt { encap_data, action_idx, .. } = &e.action else { panic!() };
-        let eacl = t.pipes().into_iter().find(|p| p.id == PipeId::EgressAcl).unwrap();
-        let PipeAction::EncryptEncap { len, .. } = eacl.actions[usize::from(*action_idx)] else {
+        let ee = t.pipes().into_iter().find(|p| p.id == PipeId::EncapEncrypt).unwrap();
+        let PipeAction::EncryptEncap { len, .. } = ee.actions[usize::from(*action_idx)] else {
             panic!()
         };
         assert_eq!(encap_data.len(), usize::from(len));
@@ -155,7 +155,7 @@ fn ipv6_egress_pipes_are_nvidia_3_3_egr_acl_and_match_egr_acl_ipv6() {
     // to ENCAP_ENCRYPT; misses to RSS.
     check(&super::Nv {
         ours: PipeId::EgressAclIpv6,
-        name: "MATCH_EGR_ACL_IPV6 (then ENCAP_ENCRYPT, an ordered list)",
+        name: "MATCH_EGR_ACL_IPV6",
         domain: Domain::SecureEgress,
         matches: &[
             "parser_meta.outer_l3_type=IPV6",
@@ -163,9 +163,9 @@ fn ipv6_egress_pipes_are_nvidia_3_3_egr_acl_and_match_egr_acl_ipv6() {
             "meta.u32[2]",
             "outer.ip6.src_ip",
         ],
-        fwd: "ENCAP_ENCRYPT",
+        fwd: "ordered_list:encap_encrypt_pipe[per-entry]",
         fwd_miss: "rss_pipe",
-        known: &["fwd: ours port:uplink, NVIDIA ENCAP_ENCRYPT"],
+        known: &[],
     });
     let t = Translator::new(PipelineConfig::default(), ports()).unwrap();
     let pipes = t.pipes();
@@ -174,13 +174,56 @@ fn ipv6_egress_pipes_are_nvidia_3_3_egr_acl_and_match_egr_acl_ipv6() {
     assert_eq!(acts, ["meta.u32[2]"]);
     let acl6 = pipes.iter().find(|p| p.id == PipeId::EgressAclIpv6).unwrap();
     let acl4 = pipes.iter().find(|p| p.id == PipeId::EgressAcl).unwrap();
-    assert_eq!(
-        acl6.actions, acl4.actions,
-        "the same encrypt templates (ENCAP_ENCRYPT's two lists)"
-    );
+    assert_eq!(acl6.fwd, acl4.fwd, "both to ENCAP_ENCRYPT, the entry's index");
     // No tunnel is IPv6 inside: no entries.
     assert!(t
         .static_entries()
         .iter()
         .all(|e| e.pipe != PipeId::EgressAclIpv6 && e.pipe != PipeId::EgressDstIp6));
+}
+
+#[test]
+fn encap_encrypt_pipe_is_nvidia_3_3_encap_encrypt() {
+    use super::{check, nv_actions, nv_fwd};
+    // egress_encap_encrypt_pipe_create: an ordered-list pipe in the secure
+    // egress domain, list 0 encrypts (PSP, crypto_id per entry) and encaps
+    // into IPv4, list 1 into IPv6; forward to the wire (EGR_SAMPL when
+    // sampling), misses (counted) to RSS.
+    check(&super::Nv {
+        ours: PipeId::EncapEncrypt,
+        name: "ENCAP_ENCRYPT",
+        domain: Domain::SecureEgress,
+        matches: &[],
+        fwd: "port:uplink",
+        fwd_miss: "rss_pipe",
+        known: &[],
+    });
+    let mut t = Translator::new(PipelineConfig::default(), ports()).unwrap();
+    let ee = t.pipes().into_iter().find(|p| p.id == PipeId::EncapEncrypt).unwrap();
+    assert_eq!((ee.kind, ee.miss_counter), (PipeType::OrderedList, true));
+    let acts: Vec<_> = ee.actions.iter().flat_map(nv_actions).collect();
+    assert_eq!(
+        acts,
+        ["crypto.encrypt", "crypto_encap.encap[58]", "crypto.encrypt", "crypto_encap.encap[78]"]
+    );
+    // add_encrypt_entry: an ordered-list entry at the slot's index (NVIDIA:
+    // session->crypto_id) in the list of the outer family, forwarding to
+    // the wire, and the match entry forwarding to that index.
+    let steps = t.translate(&[tunnel_op(None)]).unwrap();
+    let adds: Vec<_> = steps
+        .iter()
+        .filter_map(|s| match s {
+            Step::Add(e) => Some(e),
+            _ => None,
+        })
+        .collect();
+    let id = t.crypto_id(Ipv4Addr::new(10, 0, 0, 7)).unwrap();
+    assert_eq!(adds[0].key, EntryKey::Crypto(id));
+    assert!(matches!(
+        adds[0].action,
+        EntryAction::Encrypt { action_idx: 1, crypto_id, .. } if crypto_id == id
+    ));
+    assert_eq!(nv_fwd(adds[0].fwd), "port:uplink");
+    assert_eq!(adds[1].key, EntryKey::Tunnel(Ipv4Addr::new(10, 0, 0, 7)));
+    assert_eq!(nv_fwd(adds[1].fwd), format!("ordered_list:encap_encrypt_pipe[{id}]"));
 }

@@ -149,7 +149,9 @@ fn ingress_sampling_is_nvidia_3_3_ingr_sampl() {
         ]
     );
     // Decryption goes to it (NVIDIA's DECRYPT: sampling ? INGR_SAMPL : INNER_IP_CLASSIFIER).
-    assert_eq!(pipe(cfg(), PipeId::IngressDecrypt).fwd, Some(Fwd::Pipe(PipeId::IngressSampling)));
+    assert_eq!(pipe(cfg(), PipeId::Decrypt).fwd, Some(Fwd::Pipe(PipeId::IngressSampling)));
+    let e = entries(cfg(), PipeId::Decrypt);
+    assert_eq!(e[0].fwd, Some(Fwd::Pipe(PipeId::IngressSampling)));
 }
 
 #[test]
@@ -193,5 +195,5 @@ fn egress_sampling_is_nvidia_3_3_egr_sampl() {
     let EntryAction::Apply(a) = e[1].action.clone() else { panic!("{:?}", e[1].action) };
     assert_eq!(nv_actions(&a), ["tun.type=PSP tun.psp.s_d_ver_v=0x80/0x80"]);
     // NVIDIA's ENCAP_ENCRYPT forwards to it when sampling.
-    assert_eq!(pipe(cfg(), PipeId::EgressAcl).fwd, Some(Fwd::Pipe(PipeId::EgressSampling)));
+    assert_eq!(pipe(cfg(), PipeId::EncapEncrypt).fwd, Some(Fwd::Pipe(PipeId::EgressSampling)));
 }

@@ -114,6 +114,8 @@ pub(super) fn nv_fwd(f: Option<Fwd>) -> String {
         Some(Fwd::Drop) => "drop".into(),
         Some(Fwd::Flood(p)) => format!("hash_pipe:flooding:{}", p.name()),
         Some(Fwd::Changeable) => "changeable".into(),
+        Some(Fwd::OrderedList(p, Some(i))) => format!("ordered_list:{}[{i}]", p.name()),
+        Some(Fwd::OrderedList(p, None)) => format!("ordered_list:{}[per-entry]", p.name()),
     }
 }
 
@@ -201,9 +203,9 @@ fn ingress_decrypt_pipe_is_nvidia_3_3_match_ingress_decrypt() {
         name: "MATCH_INGR_DECRYPT (then DECRYPT, an ordered list)",
         domain: Domain::SecureIngress,
         matches: &["parser_meta.port_id", "outer.l4_type_ext", "outer.udp.dst_port"],
-        fwd: "DECRYPT",
+        fwd: "ordered_list:decrypt_pipe[0]",
         fwd_miss: "none",
-        known: &["fwd: ours inner_ip_classifier_pipe, NVIDIA DECRYPT"],
+        known: &[],
     });
     // Its fixed values: DOCA_FLOW_L4_TYPE_EXT_UDP and UDP port 1000
     // (DOCA_FLOW_PSP_DEFAULT_PORT); port_id per entry, the uplink's.
@@ -225,7 +227,7 @@ fn ingress_decrypt_pipe_is_nvidia_3_3_match_ingress_decrypt() {
 fn ingress_acl_pipe_is_nvidia_3_3_match_ingress_acl_ipv4() {
     check(&Nv {
         ours: PipeId::IngressAcl,
-        name: "MATCH_INGR_ACL_IPV4 (then DECAP, an ordered list)",
+        name: "MATCH_INGR_ACL_IPV4",
         domain: Domain::SecureIngress,
         matches: &[
             "inner.l3_type=IP4",
@@ -234,10 +236,9 @@ fn ingress_acl_pipe_is_nvidia_3_3_match_ingress_acl_ipv4() {
             "inner.ip4.src_ip",
             "inner.ip4.dst_ip",
         ],
-        fwd: "DECAP",
+        fwd: "ordered_list:decap_pipe[per-entry]",
         fwd_miss: "none",
         known: &[
-            "fwd: ours port:vf, NVIDIA DECAP",
             "fwd_miss: ours syndrome_stats_pipe, NVIDIA none",
             "match: NVIDIA only inner.ip4.dst_ip",
             "match: ours only parser_meta.psp_syndrome",
@@ -246,10 +247,69 @@ fn ingress_acl_pipe_is_nvidia_3_3_match_ingress_acl_ipv4() {
 }
 
 #[test]
+fn decrypt_and_decap_pipes_are_nvidia_3_3_decrypt_and_decap() {
+    // ingress_decrypt_pipe_create: an ordered-list pipe, one list with one
+    // crypto element (decrypt, DOCA_FLOW_PSP_DECRYPTION_ID), 1 entry,
+    // forward to INNER_IP_CLASSIFIER (INGR_SAMPL when sampling), misses
+    // (counted) to SYNDROME_STATS.
+    check(&Nv {
+        ours: PipeId::Decrypt,
+        name: "DECRYPT",
+        domain: Domain::SecureIngress,
+        matches: &[],
+        fwd: "inner_ip_classifier_pipe",
+        fwd_miss: "syndrome_stats_pipe",
+        known: &[],
+    });
+    // decap_pipe_create: an ordered-list pipe, list 0 decaps and writes an
+    // Ethernet header of type IPv4, list 1 of type IPv6; 2 entries (entry
+    // i, list i); forward to the VF, misses (counted) to SYNDROME_STATS.
+    check(&Nv {
+        ours: PipeId::Decap,
+        name: "DECAP",
+        domain: Domain::SecureIngress,
+        matches: &[],
+        fwd: "port:vf",
+        fwd_miss: "syndrome_stats_pipe",
+        known: &[],
+    });
+    let cfg = PipelineConfig::default();
+    let (dec, decap) = (pipe(cfg, PipeId::Decrypt), pipe(cfg, PipeId::Decap));
+    assert_eq!((dec.kind, dec.nr_entries, dec.miss_counter), (PipeType::OrderedList, 1, true));
+    assert_eq!(dec.actions.iter().flat_map(nv_actions).collect::<Vec<_>>(), ["crypto.decrypt"]);
+    assert_eq!(
+        (decap.kind, decap.nr_entries, decap.miss_counter),
+        (PipeType::OrderedList, 2, true)
+    );
+    assert_eq!(
+        decap.actions.iter().flat_map(nv_actions).collect::<Vec<_>>(),
+        ["crypto_encap.decap eth.type=0x0800", "crypto_encap.decap eth.type=0x86dd"]
+    );
+    let e: Vec<_> = entries(cfg, PipeId::Decap).iter().map(|e| (e.key, nv_fwd(e.fwd))).collect();
+    assert_eq!(
+        e,
+        [
+            (EntryKey::Static(PipeId::Decap, 0), "port:vf".to_owned()),
+            (EntryKey::Static(PipeId::Decap, 1), "port:vf".to_owned()),
+        ]
+    );
+    let e = entries(cfg, PipeId::Decrypt);
+    assert_eq!((e.len(), nv_fwd(e[0].fwd)), (1, "inner_ip_classifier_pipe".to_owned()));
+    // The ACL entries pick DECAP's list by family (NVIDIA:
+    // INGRESS_ACL_IPV4_SEQ_IDX 0, INGRESS_ACL_IPV6_SEQ_IDX 1); without the
+    // ACL, the fixed entries.
+    let cfg = PipelineConfig { disable_ingress_acl: true, ..Default::default() };
+    for (acl, idx) in [(PipeId::IngressAcl, 0), (PipeId::IngressAclIpv6, 1)] {
+        let e = entries(cfg, acl);
+        assert_eq!(e[0].fwd, Some(Fwd::OrderedList(PipeId::Decap, Some(idx))));
+    }
+}
+
+#[test]
 fn egress_acl_pipe_is_nvidia_3_3_match_egress_acl_ipv4() {
     check(&Nv {
         ours: PipeId::EgressAcl,
-        name: "MATCH_EGR_ACL_IPV4 (then ENCAP_ENCRYPT, an ordered list)",
+        name: "MATCH_EGR_ACL_IPV4",
         domain: Domain::SecureEgress,
         matches: &[
             "parser_meta.outer_l3_type=IPV4",
@@ -257,12 +317,9 @@ fn egress_acl_pipe_is_nvidia_3_3_match_egress_acl_ipv4() {
             "outer.ip4.dst_ip",
             "outer.ip4.src_ip",
         ],
-        fwd: "ENCAP_ENCRYPT",
+        fwd: "ordered_list:encap_encrypt_pipe[per-entry]",
         fwd_miss: "rss_pipe",
-        known: &[
-            "fwd: ours port:uplink, NVIDIA ENCAP_ENCRYPT",
-            "match: NVIDIA only outer.ip4.src_ip",
-        ],
+        known: &["match: NVIDIA only outer.ip4.src_ip"],
     });
 }
 

@@ -274,11 +274,20 @@ impl Translator {
             src: self.ports.secure_mac,
             ethertype,
         };
+        // NVIDIA's DECAP: list 0 IPv4 inside, list 1 IPv6.
+        v.push(DocaPipeSpec {
+            kind: PipeType::OrderedList,
+            nr_entries: 2,
+            actions: vec![decap(ETHERTYPE_IPV4), decap(ETHERTYPE_IPV6)],
+            fwd: Some(Fwd::Port(Port::Unsecured)),
+            fwd_miss: Some(Fwd::Pipe(PipeId::SyndromeStats)),
+            miss_counter: true,
+            ..basic(PipeId::Decap, Domain::SecureIngress, Direction::NetToHost)
+        });
         v.push(DocaPipeSpec {
             nr_entries: acl_entries,
             matches: acl_matches,
-            actions: vec![decap(ETHERTYPE_IPV4)],
-            fwd: Some(Fwd::Port(Port::Unsecured)),
+            fwd: Some(Fwd::OrderedList(PipeId::Decap, None)),
             fwd_miss: Some(Fwd::Pipe(PipeId::SyndromeStats)),
             miss_counter: true,
             ..basic(PipeId::IngressAcl, Domain::SecureIngress, Direction::NetToHost)
@@ -298,8 +307,7 @@ impl Translator {
                     (Field::InnerIp6Dst, Value::PerEntry),
                 ]
             },
-            actions: vec![decap(ETHERTYPE_IPV6)],
-            fwd: Some(Fwd::Port(Port::Unsecured)),
+            fwd: Some(Fwd::OrderedList(PipeId::Decap, None)),
             fwd_miss: Some(Fwd::Pipe(PipeId::SyndromeStats)),
             miss_counter: true,
             ..basic(PipeId::IngressAclIpv6, Domain::SecureIngress, Direction::NetToHost)
@@ -361,16 +369,23 @@ impl Translator {
         }
         let after_decrypt =
             if sampling { PipeId::IngressSampling } else { PipeId::InnerIpClassifier };
+        // NVIDIA's DECRYPT, then MATCH_INGR_DECRYPT in front of it.
+        v.push(DocaPipeSpec {
+            kind: PipeType::OrderedList,
+            actions: vec![PipeAction::Decrypt],
+            fwd: Some(Fwd::Pipe(after_decrypt)),
+            fwd_miss: Some(Fwd::Pipe(PipeId::SyndromeStats)),
+            miss_counter: true,
+            ..basic(PipeId::Decrypt, Domain::SecureIngress, Direction::NetToHost)
+        });
         v.push(DocaPipeSpec {
             matches: vec![
                 (Field::PortId, Value::PerEntry),
                 (Field::OuterL4TypeExt, Value::Exact(L4_TYPE_EXT_UDP)),
                 (Field::OuterUdpDstPort, Value::Exact(u32::from(UDP_PORT))),
             ],
-            actions: vec![PipeAction::Decrypt],
-            fwd: Some(Fwd::Pipe(after_decrypt)),
+            fwd: Some(Fwd::OrderedList(PipeId::Decrypt, Some(0))),
             fwd_miss: None,
-            miss_counter: true,
             ..basic(PipeId::IngressDecrypt, Domain::SecureIngress, Direction::NetToHost)
         });
         if sampling {
@@ -391,26 +406,33 @@ impl Translator {
                 ..basic(PipeId::EgressSampling, Domain::Egress, Direction::HostToNet)
             });
         }
-        let mut actions = Vec::new();
-        for outer in [OuterVersion::Ipv6, OuterVersion::Ipv4] {
-            actions.push(PipeAction::EncryptEncap {
-                outer,
-                mode: Mode::Tunnel,
-                len: encap_len(Mode::Tunnel, outer, c.expected_vc.is_some()) as u16,
-            });
-        }
+        // NVIDIA's ENCAP_ENCRYPT: list 0 into IPv4, list 1 into IPv6, an
+        // entry per tunnel at the index of its key slot.
+        let to_wire =
+            if sampling { Fwd::Pipe(PipeId::EgressSampling) } else { Fwd::Port(Port::Secure) };
+        v.push(DocaPipeSpec {
+            kind: PipeType::OrderedList,
+            nr_entries: self.ids.max() + 1,
+            actions: [OuterVersion::Ipv4, OuterVersion::Ipv6]
+                .into_iter()
+                .map(|outer| PipeAction::EncryptEncap {
+                    outer,
+                    mode: Mode::Tunnel,
+                    len: encap_len(Mode::Tunnel, outer, c.expected_vc.is_some()) as u16,
+                })
+                .collect(),
+            fwd: Some(to_wire),
+            fwd_miss: Some(Fwd::Pipe(PipeId::Rss)),
+            miss_counter: true,
+            ..basic(PipeId::EncapEncrypt, Domain::SecureEgress, Direction::HostToNet)
+        });
         v.push(DocaPipeSpec {
             nr_entries: c.max_tunnels as u32,
             matches: vec![
                 (Field::OuterIp4, Value::Exact(1)),
                 (Field::OuterIp4Dst, Value::PerEntry),
             ],
-            actions,
-            fwd: Some(if sampling {
-                Fwd::Pipe(PipeId::EgressSampling)
-            } else {
-                Fwd::Port(Port::Secure)
-            }),
+            fwd: Some(Fwd::OrderedList(PipeId::EncapEncrypt, None)),
             fwd_miss: Some(Fwd::Pipe(PipeId::Rss)),
             miss_counter: true,
             ..basic(PipeId::EgressAcl, Domain::SecureEgress, Direction::HostToNet)
@@ -418,14 +440,6 @@ impl Translator {
         // The IPv6 egress ACL as NVIDIA's: the destination's id, then the
         // id and the source. The flow programmer's tunnels are IPv4 only,
         // so these get no entries: IPv6 from the VF misses to RSS.
-        let mut v6_actions = Vec::new();
-        for outer in [OuterVersion::Ipv6, OuterVersion::Ipv4] {
-            v6_actions.push(PipeAction::EncryptEncap {
-                outer,
-                mode: Mode::Tunnel,
-                len: encap_len(Mode::Tunnel, outer, c.expected_vc.is_some()) as u16,
-            });
-        }
         v.push(DocaPipeSpec {
             nr_entries: c.max_tunnels as u32,
             matches: vec![
@@ -433,12 +447,7 @@ impl Translator {
                 (Field::MetaScratch(SRC_IP6_ID_WORD), Value::PerEntry),
                 (Field::OuterIp6Src, Value::PerEntry),
             ],
-            actions: v6_actions,
-            fwd: Some(if sampling {
-                Fwd::Pipe(PipeId::EgressSampling)
-            } else {
-                Fwd::Port(Port::Secure)
-            }),
+            fwd: Some(Fwd::OrderedList(PipeId::EncapEncrypt, None)),
             fwd_miss: Some(Fwd::Pipe(PipeId::Rss)),
             miss_counter: true,
             ..basic(PipeId::EgressAclIpv6, Domain::SecureEgress, Direction::HostToNet)
@@ -489,6 +498,15 @@ impl Translator {
             ..basic(PipeId::IngressRoot, Domain::Default, Direction::Any)
         });
         v
+    }
+
+    /// Where an encrypted packet goes: the sampling pipe, or the wire.
+    fn to_wire(&self) -> Fwd {
+        if self.sampling() {
+            Fwd::Pipe(PipeId::EgressSampling)
+        } else {
+            Fwd::Port(Port::Secure)
+        }
     }
 
     /// NVIDIA 3.3's egress sampling threshold: a packet whose 16-bit
@@ -616,8 +634,12 @@ impl Translator {
             });
         }
         if c.disable_ingress_acl {
-            for acl in [PipeId::IngressAcl, PipeId::IngressAclIpv6] {
-                v.push(entry(acl, 0, vec![(Field::PspSyndrome, Value::Exact(0))], "ingress_acl"));
+            for (list, acl) in [PipeId::IngressAcl, PipeId::IngressAclIpv6].into_iter().enumerate()
+            {
+                v.push(DocaEntry {
+                    fwd: Some(Fwd::OrderedList(PipeId::Decap, Some(list as u32))),
+                    ..entry(acl, 0, vec![(Field::PspSyndrome, Value::Exact(0))], "ingress_acl")
+                });
             }
         }
         // As NVIDIA's INNER_IP_CLASSIFIER: by the PSP next header.
@@ -643,12 +665,29 @@ impl Translator {
         if self.sampling() {
             v.extend(self.sampling_entries(ipv6_acl));
         }
-        v.push(entry(
-            PipeId::IngressDecrypt,
-            0,
-            vec![(Field::PortId, Value::Exact(u32::from(p.secure)))],
-            "ingress_decrypt",
-        ));
+        v.push(DocaEntry {
+            fwd: Some(Fwd::OrderedList(PipeId::Decrypt, Some(0))),
+            ..entry(
+                PipeId::IngressDecrypt,
+                0,
+                vec![(Field::PortId, Value::Exact(u32::from(p.secure)))],
+                "ingress_decrypt",
+            )
+        });
+        // The ordered lists' fixed entries (entry i picks list i); they
+        // have no counter (NVIDIA's have none either).
+        let after_decrypt =
+            if self.sampling() { PipeId::IngressSampling } else { PipeId::InnerIpClassifier };
+        v.push(DocaEntry {
+            fwd: Some(Fwd::Pipe(after_decrypt)),
+            ..entry(PipeId::Decrypt, 0, Vec::new(), "")
+        });
+        for i in 0..2 {
+            v.push(DocaEntry {
+                fwd: Some(Fwd::Port(Port::Unsecured)),
+                ..entry(PipeId::Decap, i, Vec::new(), "")
+            });
+        }
         // EGR_ROOT: the datapath's families with no sentinel. (NVIDIA's
         // two return-to-VF entries carry the application's own ARP and
         // neighbour answers, which this gateway does not send.)
@@ -826,23 +865,39 @@ impl Translator {
                         None => return Err(TranslateError::NoCryptoId(*dst, self.ids.max())),
                     };
                     steps.push(Step::ProgramKey { crypto_id, dst: *dst, spi: cfg.spi, key });
+                    // NVIDIA's add_encrypt_entry: the ENCAP_ENCRYPT entry at
+                    // the slot's index (list 0 into IPv4, 1 into IPv6), then
+                    // the match entry forwarding to it.
                     let action_idx = match cfg.outer {
-                        OuterIp::V6 { .. } => 0,
-                        OuterIp::V4 { .. } => 1,
+                        OuterIp::V4 { .. } => 0,
+                        OuterIp::V6 { .. } => 1,
                     };
+                    steps.push(Step::Add(DocaEntry {
+                        pipe: PipeId::EncapEncrypt,
+                        key: EntryKey::Crypto(crypto_id),
+                        priority: 0,
+                        matches: Vec::new(),
+                        action: EntryAction::Encrypt { action_idx, crypto_id, encap_data },
+                        fwd: Some(self.to_wire()),
+                        condition: None,
+                        counter: "",
+                    }));
                     let entry = DocaEntry {
                         pipe: PipeId::EgressAcl,
                         key: EntryKey::Tunnel(*dst),
                         priority: 0,
                         matches: vec![(Field::OuterIp4Dst, Value::Exact(u32::from(*dst)))],
-                        action: EntryAction::Encrypt { action_idx, crypto_id, encap_data },
-                        fwd: None,
+                        action: EntryAction::Template,
+                        fwd: Some(Fwd::OrderedList(PipeId::EncapEncrypt, Some(crypto_id))),
                         condition: None,
                         counter: "egress_acl",
                     };
                     match self.tunnels.insert(*dst, (crypto_id, cfg.spi)) {
                         Some((old, _)) => {
+                            // Hitless: the match entry moves to the new
+                            // slot's entry, then the old one goes.
                             steps.push(Step::Update(entry));
+                            steps.push(Step::Remove(EntryKey::Crypto(old)));
                             self.pending_release.push(old);
                         }
                         None => steps.push(Step::Add(entry)),
@@ -851,6 +906,7 @@ impl Translator {
                 TableOp::DelTunnel(dst) => {
                     if let Some((old, _)) = self.tunnels.remove(dst) {
                         steps.push(Step::Remove(EntryKey::Tunnel(*dst)));
+                        steps.push(Step::Remove(EntryKey::Crypto(old)));
                         self.pending_release.push(old);
                     }
                 }
@@ -868,7 +924,7 @@ impl Translator {
                             (Field::InnerIp4Src, Value::Exact(u32::from(*src))),
                         ],
                         action: EntryAction::Template,
-                        fwd: None,
+                        fwd: Some(Fwd::OrderedList(PipeId::Decap, Some(0))),
                         condition: None,
                         counter: "ingress_acl",
                     }));

@@ -81,11 +81,14 @@ fn pipes_without_sampling() {
         [
             "rss_pipe",
             "syndrome_stats_pipe",
+            "decap_pipe",
             "ingress_acl_pipe",
             "ingress_acl_ipv6_pipe",
             "ingress_src_ip6_pipe",
             "inner_ip_classifier_pipe",
+            "decrypt_pipe",
             "ingress_decrypt_pipe",
+            "encap_encrypt_pipe",
             "egress_acl_pipe",
             "egress_acl_ipv6_pipe",
             "egress_dst_ip6_pipe",
@@ -97,13 +100,13 @@ fn pipes_without_sampling() {
     // Every pipe a pipe or a fixed entry forwards to exists, and a pipe's
     // targets were created before it.
     for e in t.static_entries() {
-        if let Some(Fwd::Pipe(to)) = e.fwd {
+        if let Some(Fwd::Pipe(to) | Fwd::OrderedList(to, _)) = e.fwd {
             assert!(pipes.iter().any(|q| q.id == to), "{} forwards to {}", e.counter, to.name());
         }
     }
     for (i, p) in pipes.iter().enumerate() {
         for f in [p.fwd, p.fwd_miss].into_iter().flatten() {
-            if let Fwd::Pipe(to) = f {
+            if let Fwd::Pipe(to) | Fwd::OrderedList(to, _) = f {
                 let j = pipes.iter().position(|q| q.id == to).expect("target exists");
                 assert!(j < i, "{} forwards to {} created later", p.name, to.name());
             }
@@ -129,25 +132,41 @@ fn pipes_without_sampling() {
             (Field::InnerIp4Src, Value::PerEntry),
         ]
     );
-    assert_eq!(
-        acl.actions,
-        [PipeAction::DecapL2 {
-            dst: ports().unsecured_mac,
-            src: ports().secure_mac,
-            ethertype: 0x0800
-        }]
-    );
-    assert_eq!(acl.fwd, Some(Fwd::Port(Port::Unsecured)));
+    assert!(acl.actions.is_empty());
+    assert_eq!(acl.fwd, Some(Fwd::OrderedList(PipeId::Decap, None)));
     assert_eq!(acl.fwd_miss, Some(Fwd::Pipe(PipeId::SyndromeStats)));
     assert_eq!(acl.nr_entries, 1 << 16);
+    let decap = get(&pipes, PipeId::Decap);
+    let mac = |ethertype| PipeAction::DecapL2 {
+        dst: ports().unsecured_mac,
+        src: ports().secure_mac,
+        ethertype,
+    };
+    assert_eq!(
+        (decap.kind, decap.actions.clone()),
+        (PipeType::OrderedList, vec![mac(0x0800), mac(0x86dd)])
+    );
+    assert_eq!(
+        (decap.fwd, decap.fwd_miss),
+        (Some(Fwd::Port(Port::Unsecured)), Some(Fwd::Pipe(PipeId::SyndromeStats)))
+    );
 
     let dec = get(&pipes, PipeId::IngressDecrypt);
-    assert_eq!(dec.actions, [PipeAction::Decrypt]);
+    assert!(dec.actions.is_empty());
     assert!(dec.matches.contains(&(Field::OuterUdpDstPort, Value::Exact(1000))));
     assert_eq!(
         (dec.fwd, dec.fwd_miss),
-        (Some(Fwd::Pipe(PipeId::InnerIpClassifier)), None),
+        (Some(Fwd::OrderedList(PipeId::Decrypt, Some(0))), None),
         "misses take DOCA's default (dropped), as NVIDIA's MATCH_INGR_DECRYPT"
+    );
+    let decrypt = get(&pipes, PipeId::Decrypt);
+    assert_eq!(
+        (decrypt.kind, decrypt.actions.clone()),
+        (PipeType::OrderedList, vec![PipeAction::Decrypt])
+    );
+    assert_eq!(
+        (decrypt.fwd, decrypt.fwd_miss),
+        (Some(Fwd::Pipe(PipeId::InnerIpClassifier)), Some(Fwd::Pipe(PipeId::SyndromeStats)))
     );
 
     let eacl = get(&pipes, PipeId::EgressAcl);
@@ -156,16 +175,23 @@ fn pipes_without_sampling() {
         eacl.matches,
         [(Field::OuterIp4, Value::Exact(1)), (Field::OuterIp4Dst, Value::PerEntry)]
     );
+    assert!(eacl.actions.is_empty());
+    let ee = get(&pipes, PipeId::EncapEncrypt);
     assert_eq!(
-        eacl.actions,
+        ee.actions,
         [
-            PipeAction::EncryptEncap { outer: OuterVersion::Ipv6, mode: Mode::Tunnel, len: 78 },
             PipeAction::EncryptEncap { outer: OuterVersion::Ipv4, mode: Mode::Tunnel, len: 58 },
+            PipeAction::EncryptEncap { outer: OuterVersion::Ipv6, mode: Mode::Tunnel, len: 78 },
         ]
     );
+    assert_eq!((ee.kind, ee.nr_entries), (PipeType::OrderedList, (1 << 16) + 2));
     // The miss path: to the control plane, like Action::Miss.
     assert_eq!(
         (eacl.fwd, eacl.fwd_miss),
+        (Some(Fwd::OrderedList(PipeId::EncapEncrypt, None)), Some(Fwd::Pipe(PipeId::Rss)))
+    );
+    assert_eq!(
+        (ee.fwd, ee.fwd_miss),
         (Some(Fwd::Port(Port::Secure)), Some(Fwd::Pipe(PipeId::Rss)))
     );
 
@@ -182,10 +208,10 @@ fn pipes_with_sampling_and_maintain_order_refused() {
     let cfg = PipelineConfig { log2_sample_rate: 3, ..Default::default() };
     let t = Translator::new(cfg, ports()).unwrap();
     let pipes = t.pipes();
-    let dec = get(&pipes, PipeId::IngressDecrypt);
+    let dec = get(&pipes, PipeId::Decrypt);
     assert_eq!(dec.fwd, Some(Fwd::Pipe(PipeId::IngressSampling)));
-    let eacl = get(&pipes, PipeId::EgressAcl);
-    assert_eq!(eacl.fwd, Some(Fwd::Pipe(PipeId::EgressSampling)));
+    let ee = get(&pipes, PipeId::EncapEncrypt);
+    assert_eq!(ee.fwd, Some(Fwd::Pipe(PipeId::EgressSampling)));
     // Every pipe a pipe or an entry forwards to exists; a pipe's own
     // targets come before it.
     for (i, p) in pipes.iter().enumerate() {
@@ -298,7 +324,7 @@ fn tunnels_and_acls_inserted_and_removed() {
     let acl = AclEntry { slot: 0, generation: 1 };
     let steps =
         t.translate(&[tunnel([10, 0, 0, 1], 0x100), TableOp::SetAcl(Spi(0x55), src, acl)]).unwrap();
-    assert_eq!(steps.len(), 4, "{steps:?}");
+    assert_eq!(steps.len(), 5, "{steps:?}");
     assert_eq!(
         steps[0],
         Step::ProgramKey {
@@ -308,12 +334,21 @@ fn tunnels_and_acls_inserted_and_removed() {
             key: PspKeyCfg::new(&key_of(0x100)).unwrap(),
         }
     );
-    let Step::Add(e) = &steps[1] else { panic!("{:?}", steps[1]) };
+    // The encap-encrypt entry at the slot's index (list 1: into IPv6),
+    // then the match entry that forwards to it.
+    let Step::Add(o) = &steps[1] else { panic!("{:?}", steps[1]) };
+    assert_eq!((o.pipe, o.key), (PipeId::EncapEncrypt, EntryKey::Crypto(1)));
+    let EntryAction::Encrypt { action_idx, crypto_id, encap_data } = &o.action else { panic!() };
+    assert_eq!((*action_idx, *crypto_id, encap_data.len()), (1, 1, 78));
+    assert_eq!(o.fwd, Some(Fwd::Port(Port::Secure)));
+    let Step::Add(e) = &steps[2] else { panic!("{:?}", steps[2]) };
     assert_eq!((e.pipe, e.key), (PipeId::EgressAcl, EntryKey::Tunnel(Ipv4Addr::new(10, 0, 0, 1))));
     assert_eq!(e.matches, [(Field::OuterIp4Dst, Value::Exact(0x0a00_0001))]);
-    let EntryAction::Encrypt { action_idx, crypto_id, encap_data } = &e.action else { panic!() };
-    assert_eq!((*action_idx, *crypto_id, encap_data.len()), (0, 1, 78));
-    let Step::Add(a) = &steps[2] else { panic!("{:?}", steps[2]) };
+    assert_eq!(
+        (&e.action, e.fwd),
+        (&EntryAction::Template, Some(Fwd::OrderedList(PipeId::EncapEncrypt, Some(1))))
+    );
+    let Step::Add(a) = &steps[3] else { panic!("{:?}", steps[3]) };
     assert_eq!((a.pipe, a.key), (PipeId::IngressAcl, EntryKey::Acl(Spi(0x55), src)));
     assert_eq!(
         a.matches,
@@ -323,7 +358,8 @@ fn tunnels_and_acls_inserted_and_removed() {
             (Field::InnerIp4Src, Value::Exact(0x0a00_0009)),
         ]
     );
-    assert_eq!(steps[3], Step::Flush { release: vec![] });
+    assert_eq!(a.fwd, Some(Fwd::OrderedList(PipeId::Decap, Some(0))));
+    assert_eq!(steps[4], Step::Flush { release: vec![] });
     assert_eq!(t.crypto_id(Ipv4Addr::new(10, 0, 0, 1)), Some(1));
 
     let steps = t
@@ -336,6 +372,7 @@ fn tunnels_and_acls_inserted_and_removed() {
         steps,
         [
             Step::Remove(EntryKey::Tunnel(Ipv4Addr::new(10, 0, 0, 1))),
+            Step::Remove(EntryKey::Crypto(1)),
             Step::Remove(EntryKey::Acl(Spi(0x55), src)),
             Step::Flush { release: vec![1] },
         ]
@@ -356,13 +393,18 @@ fn crypto_ids_are_reused_and_replacement_is_hitless() {
     t.translate(&[tunnel([10, 0, 0, 1], 1), tunnel([10, 0, 0, 2], 2)]).unwrap();
     let (a, b) = (Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 0, 2));
     assert_eq!((t.crypto_id(a), t.crypto_id(b)), (Some(1), Some(2)));
-    // Replacing a's tunnel: new slot programmed, entry updated, old slot
-    // released only after the flush.
+    // Replacing a's tunnel: new slot programmed, its encap-encrypt entry
+    // added, the match entry moved to it, the old one removed, the old
+    // slot released only after the flush.
     let steps = t.translate(&[tunnel([10, 0, 0, 1], 11)]).unwrap();
     assert!(matches!(steps[0], Step::ProgramKey { crypto_id: 3, spi: Spi(11), .. }));
-    let Step::Update(e) = &steps[1] else { panic!("{:?}", steps[1]) };
-    assert!(matches!(e.action, EntryAction::Encrypt { crypto_id: 3, .. }));
-    assert_eq!(steps[2], Step::Flush { release: vec![1] });
+    let Step::Add(o) = &steps[1] else { panic!("{:?}", steps[1]) };
+    assert!(matches!(o.action, EntryAction::Encrypt { crypto_id: 3, .. }));
+    assert_eq!(o.key, EntryKey::Crypto(3));
+    let Step::Update(e) = &steps[2] else { panic!("{:?}", steps[2]) };
+    assert_eq!(e.fwd, Some(Fwd::OrderedList(PipeId::EncapEncrypt, Some(3))));
+    assert_eq!(steps[3], Step::Remove(EntryKey::Crypto(1)));
+    assert_eq!(steps[4], Step::Flush { release: vec![1] });
     // The freed slot is the next one handed out.
     t.translate(&[TableOp::DelTunnel(b)]).unwrap();
     let steps = t.translate(&[tunnel([10, 0, 0, 3], 3)]).unwrap();
@@ -373,12 +415,27 @@ fn crypto_ids_are_reused_and_replacement_is_hitless() {
         .iter()
         .map(|s| match s {
             Step::ProgramKey { crypto_id, .. } => format!("key{crypto_id}"),
+            Step::Add(e) => format!("add{:?}", e.key),
             Step::Update(_) => "update".to_owned(),
+            Step::Remove(k) => format!("remove{k:?}"),
             Step::Flush { release } => format!("flush{release:?}"),
-            other => format!("{other:?}"),
         })
         .collect();
-    assert_eq!(kinds, ["key1", "update", "flush[3]", "key3", "update", "flush[2]"]);
+    assert_eq!(
+        kinds,
+        [
+            "key1",
+            "addCrypto(1)",
+            "update",
+            "removeCrypto(3)",
+            "flush[3]",
+            "key3",
+            "addCrypto(3)",
+            "update",
+            "removeCrypto(2)",
+            "flush[2]"
+        ]
+    );
 }
 
 #[test]
@@ -481,7 +538,8 @@ fn names_match_the_software_counters() {
         // The vestigial empty pipe has no software counterpart, nor have
         // the NIC-only entries (the software root leaves neighbour
         // solicitations to the egress path).
-        if e.pipe == PipeId::Empty || NIC_ONLY_COUNTERS.contains(&e.counter) {
+        if e.pipe == PipeId::Empty || NIC_ONLY_COUNTERS.contains(&e.counter) || e.counter.is_empty()
+        {
             continue;
         }
         assert!(names.contains(&e.counter), "{} feeds no software counter", e.counter);
@@ -541,11 +599,20 @@ fn key_slots_get_the_exact_key_of_the_tunnels_spi() {
         assert_eq!(slot_bytes(slot), *key, "{dst}: slot {crypto_id}");
         let bits = if key.len() == 16 { KeyBits::K128 } else { KeyBits::K256 };
         assert_eq!(slot.bits(), bits);
-        // The entry that uses the slot encapsulates with this SPI.
+        // The tunnel's match entry goes to the slot's encap-encrypt entry,
+        // which encapsulates with this SPI.
+        let fwd = steps
+            .iter()
+            .find_map(|s| match s {
+                Step::Add(e) if e.key == EntryKey::Tunnel(*dst) => e.fwd,
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!(fwd, Fwd::OrderedList(PipeId::EncapEncrypt, Some(crypto_id)));
         let entry = steps
             .iter()
             .find_map(|s| match s {
-                Step::Add(e) if e.key == EntryKey::Tunnel(*dst) => Some(e),
+                Step::Add(e) if e.key == EntryKey::Crypto(crypto_id) => Some(e),
                 _ => None,
             })
             .unwrap();
