@@ -115,7 +115,8 @@ fn ingress_src_ip6_pipe_is_nvidia_3_3_ing_src_ip6() {
     check(&Nv {
         ours: PipeId::IngressSrcIp6,
         name: "ING_SRC_IP6",
-        domain: Domain::SecureIngress,
+        // ingress_src_ip6_pipe_create sets no domain.
+        domain: Domain::Default,
         matches: &[
             "tun.type=PSP",
             "tun.psp.spi",

@@ -517,6 +517,81 @@ fn ingress_root_classifies_as_nvidia_3_3_root_and_miss() {
     assert_eq!(classify_root(&t, &bad), Some(Fwd::Drop));
 }
 
+#[test]
+fn every_nvidia_3_3_pipe_is_ours_with_its_type_and_domain() {
+    // create_pipes in tunnel mode with the ingress ACL and sampling on:
+    // NVIDIA's name, ours, the pipe type, the domain each sets (none set:
+    // the default domain) and its size (T: max_tunnels).
+    use Domain::*;
+    use PipeType::*;
+    const T: u32 = 1000;
+    let nv = [
+        ("RSS_PIPE", PipeId::Rss, Basic, Egress, 2),
+        ("FWD_TO_RSS", PipeId::FwdToRss, Basic, Default, 2),
+        ("SYNDROME_STATS", PipeId::SyndromeStats, Basic, SecureIngress, 2),
+        ("DECAP", PipeId::Decap, OrderedList, SecureIngress, 2),
+        ("MATCH_INGR_ACL_IPV4", PipeId::IngressAcl, Basic, SecureIngress, T),
+        ("MATCH_INGR_ACL_IPV6", PipeId::IngressAclIpv6, Basic, SecureIngress, T),
+        ("ING_SRC_IP6", PipeId::IngressSrcIp6, Basic, Default, T),
+        ("INNER_IP_CLASSIFIER", PipeId::InnerIpClassifier, Basic, SecureIngress, 2),
+        ("ING_FLOOD_IPV4", PipeId::IngressFloodIpv4, Flood, Default, 2),
+        ("ING_FLOOD_IPV6", PipeId::IngressFloodIpv6, Flood, Default, 2),
+        ("EGR_FLOOD", PipeId::EgressFlood, Flood, Egress, 2),
+        ("INGR_SAMPL", PipeId::IngressSampling, Basic, Default, 4),
+        ("DECRYPT", PipeId::Decrypt, OrderedList, SecureIngress, 1),
+        ("MATCH_INGR_DECRYPT", PipeId::IngressDecrypt, Basic, SecureIngress, 1),
+        ("EGR_SAMPL", PipeId::EgressSampling, Control, Egress, 2),
+        ("ENCAP_ENCRYPT", PipeId::EncapEncrypt, OrderedList, SecureEgress, T),
+        ("MATCH_EGR_ACL_IPV4", PipeId::EgressAcl, Basic, SecureEgress, T),
+        ("MATCH_EGR_ACL_IPV6", PipeId::EgressAclIpv6, Basic, SecureEgress, T),
+        ("EGR_ACL", PipeId::EgressDstIp6, Basic, SecureEgress, T),
+        ("EGR_ROOT", PipeId::Empty, Basic, SecureEgress, 4),
+        ("MISS", PipeId::IngressMiss, Control, Default, 7),
+        ("ROOT", PipeId::IngressRoot, Basic, Default, 12),
+    ];
+    // The gateway sizes the ACL like the tunnel table in DOCA mode.
+    let cfg = PipelineConfig {
+        log2_sample_rate: 3,
+        max_tunnels: T as usize,
+        max_acl_entries: T as usize,
+        ..PipelineConfig::default()
+    };
+    let pipes = Translator::new(cfg, ports()).unwrap().pipes();
+    assert_eq!(
+        pipes.len(),
+        nv.len(),
+        "ours: {:?}",
+        pipes.iter().map(|p| p.name).collect::<Vec<_>>()
+    );
+    for (name, id, kind, domain, size) in nv {
+        let p = pipes.iter().find(|p| p.id == id).unwrap_or_else(|| panic!("no pipe for {name}"));
+        assert_eq!((p.kind, p.domain), (kind, domain), "{name} (ours {})", p.name);
+        // Known difference (README): ENCAP_ENCRYPT is indexed by key slot,
+        // and there are max_tunnels + 1 slots (1-based).
+        let size = if id == PipeId::EncapEncrypt { size + 2 } else { size };
+        assert_eq!(p.nr_entries, size, "{name} (ours {}): entries", p.name);
+    }
+    // The roots: ROOT (default domain) and EGR_ROOT (secure egress), no other.
+    let roots: Vec<_> = pipes.iter().filter(|p| p.is_root).map(|p| p.id).collect();
+    assert_eq!(roots, [PipeId::Empty, PipeId::IngressRoot]);
+    // Without sampling, NVIDIA creates neither the flooding pipes nor the
+    // sampling pipes nor FWD_TO_RSS; with the ACL off, no ING_SRC_IP6.
+    let cfg = PipelineConfig { disable_ingress_acl: true, ..PipelineConfig::default() };
+    let ids: Vec<_> = Translator::new(cfg, ports()).unwrap().pipes().iter().map(|p| p.id).collect();
+    for absent in [
+        PipeId::FwdToRss,
+        PipeId::IngressFloodIpv4,
+        PipeId::IngressFloodIpv6,
+        PipeId::EgressFlood,
+        PipeId::IngressSampling,
+        PipeId::EgressSampling,
+        PipeId::IngressSrcIp6,
+    ] {
+        assert!(!ids.contains(&absent), "{}", absent.name());
+    }
+    assert_eq!(ids.len(), nv.len() - 7);
+}
+
 #[path = "nvidia_3_3_ingress_tests.rs"]
 mod ingress;
 

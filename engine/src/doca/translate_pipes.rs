@@ -116,7 +116,8 @@ impl Translator {
                 fwd: Some(Fwd::Pipe(PipeId::IngressAclIpv6)),
                 fwd_miss: Some(Fwd::Pipe(PipeId::SyndromeStats)),
                 miss_counter: true,
-                ..basic(PipeId::IngressSrcIp6, Domain::SecureIngress, Direction::NetToHost)
+                // No domain set in NVIDIA's ingress_src_ip6_pipe_create: the default.
+                ..basic(PipeId::IngressSrcIp6, Domain::Default, Direction::NetToHost)
             });
         }
         v.push(DocaPipeSpec {
