@@ -18,10 +18,9 @@
  * values. Declarations of the same C API are facts about it; the comments
  * and layout of this file are our own. Declared are only the symbols
  * engine::doca uses (directly, or as the type of a member of a struct it
- * uses), the teardown and query calls that go with them
- * (doca_flow_destroy, doca_flow_port_stop, doca_flow_pipe_destroy,
- * doca_dev_close, doca_flow_resource_query_pipe_miss) and a few constants
- * of the same headers that the code and its comments cite.
+ * uses), the teardown calls that go with them (doca_flow_destroy,
+ * doca_flow_port_stop, doca_flow_pipe_destroy, doca_dev_close) and a few
+ * constants of the same headers that the code and its comments cite.
  *
  * Differences from the SDK that remain, on purpose:
  * - The DOCA_STABLE / DOCA_EXPERIMENTAL attributes (doca_compat.h) are
