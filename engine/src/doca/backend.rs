@@ -95,6 +95,8 @@ pub struct DocaFlowBackend {
     /// The pipes that count their misses.
     miss_counters: Vec<PipeId>,
     counters: NicCounterReader,
+    /// How often [`FlowBackend::tick`] reads them (`None`: never).
+    counter_interval: Option<Duration>,
     last_read: Option<Instant>,
     version: u64,
     failures: u64,
@@ -123,6 +125,7 @@ impl DocaFlowBackend {
             static_counters,
             miss_counters,
             counters: NicCounterReader::default(),
+            counter_interval: None,
             last_read: None,
             version: 0,
             failures: 0,
@@ -154,8 +157,10 @@ impl DocaFlowBackend {
     }
 
     /// Where the NIC's counters appear (`--stat-print`), read by the
-    /// backend's thread at most every [`COUNTER_INTERVAL`].
-    pub fn counter_reader(&self) -> NicCounterReader {
+    /// backend's thread every `interval` (`None`, the default: never; the
+    /// gateway asks for [`COUNTER_INTERVAL`] with `--stat-print`).
+    pub fn counter_reader(&mut self, interval: Option<Duration>) -> NicCounterReader {
+        self.counter_interval = interval;
         self.counters.clone()
     }
 
@@ -231,10 +236,11 @@ impl FlowBackend for DocaFlowBackend {
         self.version
     }
 
-    /// Reads the NIC's counters when the last reading is older than
-    /// [`COUNTER_INTERVAL`] (on this thread, which owns the entries).
+    /// Reads the NIC's counters when asked to and the last reading is
+    /// older than the interval (on this thread, which owns the entries).
     fn tick(&mut self) {
-        if self.last_read.is_none_or(|t| t.elapsed() >= COUNTER_INTERVAL) {
+        let Some(every) = self.counter_interval else { return };
+        if self.last_read.is_none_or(|t| t.elapsed() >= every) {
             self.read_counters();
         }
     }

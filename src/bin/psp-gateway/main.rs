@@ -294,10 +294,11 @@ fn run_doca(cfg: &Config, plan: &PortsPlan) -> Result<()> {
         rss_queues: nq,
     };
     let r = (|| -> Result<()> {
-        let backend =
+        let mut backend =
             DocaFlowBackend::new(doca).map_err(|e| anyhow::anyhow!("--backend doca: {e}"))?;
         let keys = backend.keys();
-        let nic = backend.counter_reader();
+        let nic = backend
+            .counter_reader(cfg.stat_print.then_some(engine::doca::backend::COUNTER_INTERVAL));
         let (programmer, flows) = FlowProgrammer::new(backend, flow_config(cfg));
         let dp = serve::datapath(cfg, flows, tunnel_factory(cfg, &prelude, uplink_mac), k, true);
         let (rt, pin) = serve::control_runtime(&allowed_cpus, &cores)?;
