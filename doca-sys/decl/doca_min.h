@@ -18,10 +18,9 @@
  * values. Declarations of the same C API are facts about it; the comments
  * and layout of this file are our own. Declared are only the symbols
  * engine::doca uses (directly, or as the type of a member of a struct it
- * uses), the teardown and query calls that go with them
- * (doca_flow_destroy, doca_flow_port_stop, doca_flow_pipe_destroy,
- * doca_dev_close, doca_flow_resource_query_pipe_miss) and a few constants
- * of the same headers that the code and its comments cite.
+ * uses), the teardown calls that go with them (doca_flow_destroy,
+ * doca_flow_port_stop, doca_flow_pipe_destroy, doca_dev_close) and a few
+ * constants of the same headers that the code and its comments cite.
  *
  * Differences from the SDK that remain, on purpose:
  * - The DOCA_STABLE / DOCA_EXPERIMENTAL attributes (doca_compat.h) are
@@ -72,6 +71,7 @@ typedef uint64_t doca_be64_t;
 #define doca_flow_action_desc doca_flow_action_desc_v1
 #define doca_flow_action_descs doca_flow_action_descs_v1
 #define doca_flow_actions doca_flow_actions_v1
+#define doca_flow_crypto doca_flow_crypto_v1
 #define doca_flow_crypto_action doca_flow_crypto_action_v1
 #define doca_flow_crypto_encap_action doca_flow_crypto_encap_action_v1
 #define doca_flow_crypto_key_cfg doca_flow_crypto_key_cfg_v1
@@ -96,6 +96,8 @@ typedef uint64_t doca_be64_t;
 #define doca_flow_meta doca_flow_meta_v1
 #define doca_flow_monitor doca_flow_monitor_v1
 #define doca_flow_nat64_action doca_flow_nat64_action_v1
+#define doca_flow_ordered_list doca_flow_ordered_list_v1
+#define doca_flow_ordered_list_element doca_flow_ordered_list_element_v1
 #define doca_flow_parser_meta doca_flow_parser_meta_v1
 #define doca_flow_push_action doca_flow_push_action_v1
 #define doca_flow_push_vlan_action doca_flow_push_vlan_action_v1
@@ -115,6 +117,9 @@ typedef uint64_t doca_be64_t;
 #define doca_flow_pipe_basic_add_entry doca_flow_pipe_basic_add_entry_v1
 #define doca_flow_pipe_basic_update_entry doca_flow_pipe_basic_update_entry_v1
 #define doca_flow_pipe_control_add_entry doca_flow_pipe_control_add_entry_v1
+#define doca_flow_pipe_hash_add_entry doca_flow_pipe_hash_add_entry_v1
+#define doca_flow_pipe_ordered_list_add_entry doca_flow_pipe_ordered_list_add_entry_v1
+#define doca_flow_pipe_cfg_set_ordered_lists doca_flow_pipe_cfg_set_ordered_lists_v1
 #define doca_flow_pipe_cfg_set_actions doca_flow_pipe_cfg_set_actions_v1
 #define doca_flow_pipe_cfg_set_monitor doca_flow_pipe_cfg_set_monitor_v1
 #define doca_flow_resource_query_entry doca_flow_resource_query_entry_v1
@@ -729,7 +734,8 @@ struct doca_flow_desc_field {
 	uint32_t bit_offset;
 };
 
-/* doca_flow.h: struct doca_flow_match_condition (passed as NULL). */
+/* doca_flow.h: struct doca_flow_match_condition (egress sampling:
+ * DOCA_FLOW_COMPARE_LT on parser_meta.random). */
 struct doca_flow_match_condition {
 	enum doca_flow_compare_op operation;
 	union {
@@ -1035,6 +1041,44 @@ struct doca_flow_action_descs {
 	struct doca_flow_action_desc *desc_array;
 };
 
+/* doca_flow.h: struct doca_flow_crypto (an ordered-list element's crypto
+ * actions). */
+struct doca_flow_crypto {
+	bool has_crypto_encap;
+	struct doca_flow_crypto_encap_action crypto_encap;
+	struct doca_flow_crypto_action crypto;
+};
+
+/* doca_flow.h: enum doca_flow_ordered_list_element_type. */
+enum doca_flow_ordered_list_element_type {
+	DOCA_FLOW_ORDERED_LIST_ELEMENT_ACTIONS,
+	DOCA_FLOW_ORDERED_LIST_ELEMENT_MONITOR,
+	DOCA_FLOW_ORDERED_LIST_ELEMENT_NAT64,
+	DOCA_FLOW_ORDERED_LIST_ELEMENT_CRYPTO,
+};
+
+/* doca_flow.h: struct doca_flow_ordered_list_element. */
+struct doca_flow_ordered_list_element {
+	enum doca_flow_ordered_list_element_type type;
+	union {
+		struct {
+			struct doca_flow_actions *actions;
+			struct doca_flow_actions *actions_mask;
+			struct doca_flow_action_descs *action_descs;
+		};
+		struct doca_flow_monitor *monitor;
+		struct doca_flow_nat64_action *nat64;
+		struct doca_flow_crypto *crypto;
+	};
+};
+
+/* doca_flow.h: struct doca_flow_ordered_list. */
+struct doca_flow_ordered_list {
+	uint32_t idx;
+	uint32_t size;
+	struct doca_flow_ordered_list_element *elements;
+};
+
 /* doca_flow.h: struct doca_flow_resource_query. */
 struct doca_flow_resource_query {
 	union {
@@ -1104,6 +1148,30 @@ doca_error_t doca_flow_pipe_control_add_entry(uint16_t pipe_queue,
 					      const struct doca_flow_fwd *fwd,
 					      void *usr_ctx,
 					      struct doca_flow_pipe_entry **entry);
+
+/* doca_flow.h: doca_flow_pipe_hash_add_entry (DOCA_EXPERIMENTAL; the _v1
+ * symbol of doca_ctsd_flow.h). */
+doca_error_t doca_flow_pipe_hash_add_entry(uint16_t pipe_queue,
+					   struct doca_flow_pipe *pipe,
+					   uint32_t entry_index,
+					   uint8_t action_idx,
+					   const struct doca_flow_actions *actions,
+					   const struct doca_flow_monitor *monitor,
+					   const struct doca_flow_fwd *fwd,
+					   uint32_t flags,
+					   void *usr_ctx,
+					   struct doca_flow_pipe_entry **entry);
+
+/* doca_flow.h: doca_flow_pipe_ordered_list_add_entry (DOCA_EXPERIMENTAL;
+ * the _v1 symbol of doca_ctsd_flow.h). */
+doca_error_t doca_flow_pipe_ordered_list_add_entry(uint16_t pipe_queue,
+						   struct doca_flow_pipe *pipe,
+						   uint32_t idx,
+						   const struct doca_flow_ordered_list *ordered_list,
+						   const struct doca_flow_fwd *fwd,
+						   uint32_t flags,
+						   void *user_ctx,
+						   struct doca_flow_pipe_entry **entry);
 
 /* doca_flow.h: doca_flow_pipe_remove_entry (was doca_flow_pipe_rm_entry). */
 doca_error_t doca_flow_pipe_remove_entry(uint16_t pipe_queue, uint32_t flags, struct doca_flow_pipe_entry *entry);
@@ -1186,5 +1254,15 @@ doca_error_t doca_flow_pipe_cfg_set_is_root(struct doca_flow_pipe_cfg *cfg, bool
 doca_error_t doca_flow_pipe_cfg_set_nr_entries(struct doca_flow_pipe_cfg *cfg, uint32_t nr_entries);
 /* doca_flow.h: doca_flow_pipe_cfg_set_miss_counter. */
 doca_error_t doca_flow_pipe_cfg_set_miss_counter(struct doca_flow_pipe_cfg *cfg, bool miss_counter);
+
+/* doca_flow.h: doca_flow_pipe_cfg_set_ordered_lists (the _v1 symbol of
+ * doca_ctsd_flow.h). */
+doca_error_t doca_flow_pipe_cfg_set_ordered_lists(struct doca_flow_pipe_cfg *cfg,
+						  struct doca_flow_ordered_list *const *ordered_lists,
+						  size_t nr_ordered_lists);
+
+/* doca_flow.h: doca_flow_pipe_cfg_set_hash_map_algorithm (DOCA_EXPERIMENTAL;
+ * algorithm_flags: enum doca_flow_pipe_hash_map_algorithm). */
+doca_error_t doca_flow_pipe_cfg_set_hash_map_algorithm(struct doca_flow_pipe_cfg *cfg, uint32_t algorithm_flags);
 
 #endif /* PSPGW_DOCA_MIN_H */

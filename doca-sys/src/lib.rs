@@ -40,19 +40,27 @@ mod unversioned {
     pub use super::doca_flow_pipe_cfg_set_actions_v1 as doca_flow_pipe_cfg_set_actions;
     pub use super::doca_flow_pipe_cfg_set_match_v1 as doca_flow_pipe_cfg_set_match;
     pub use super::doca_flow_pipe_cfg_set_monitor_v1 as doca_flow_pipe_cfg_set_monitor;
+    pub use super::doca_flow_pipe_cfg_set_ordered_lists_v1 as doca_flow_pipe_cfg_set_ordered_lists;
     pub use super::doca_flow_pipe_control_add_entry_v1 as doca_flow_pipe_control_add_entry;
     pub use super::doca_flow_pipe_create_v1 as doca_flow_pipe_create;
+    pub use super::doca_flow_pipe_hash_add_entry_v1 as doca_flow_pipe_hash_add_entry;
+    pub use super::doca_flow_pipe_ordered_list_add_entry_v1 as doca_flow_pipe_ordered_list_add_entry;
     pub use super::doca_flow_port_shared_resource_set_cfg_v1 as doca_flow_port_shared_resource_set_cfg;
     pub use super::doca_flow_resource_query_entry_v1 as doca_flow_resource_query_entry;
     pub use super::doca_flow_resource_query_pipe_miss_v1 as doca_flow_resource_query_pipe_miss;
 
     pub type doca_flow_actions = super::doca_flow_actions_v1;
+    pub type doca_flow_crypto = super::doca_flow_crypto_v1;
     pub type doca_flow_crypto_encap_action = super::doca_flow_crypto_encap_action_v1;
+    pub type doca_flow_desc_field = super::doca_flow_desc_field_v1;
     pub type doca_flow_fwd = super::doca_flow_fwd_v1;
     pub type doca_flow_header_psp = super::doca_flow_header_psp_v1;
     pub type doca_flow_match = super::doca_flow_match_v1;
+    pub type doca_flow_match_condition = super::doca_flow_match_condition_v1;
     pub type doca_flow_meta = super::doca_flow_meta_v1;
     pub type doca_flow_monitor = super::doca_flow_monitor_v1;
+    pub type doca_flow_ordered_list = super::doca_flow_ordered_list_v1;
+    pub type doca_flow_ordered_list_element = super::doca_flow_ordered_list_element_v1;
     pub type doca_flow_resource_query = super::doca_flow_resource_query_v1;
     pub type doca_flow_resource_rss_cfg = super::doca_flow_resource_rss_cfg_v1;
     pub type doca_flow_shared_resource_cfg = super::doca_flow_shared_resource_cfg_v1;
@@ -105,6 +113,10 @@ mod tests {
         // The declarations the backend relies on exist either way.
         let _ = super::doca_flow_pipe_basic_add_entry;
         let _ = super::doca_flow_pipe_remove_entry;
+        let _ = super::doca_flow_pipe_hash_add_entry;
+        let _ = super::doca_flow_pipe_cfg_set_hash_map_algorithm;
+        let _ = super::doca_flow_pipe_ordered_list_add_entry;
+        let _ = super::doca_flow_pipe_cfg_set_ordered_lists;
         let _ = super::doca_flow_entries_process;
         let _ = super::doca_flow_crypto_psp_spi_key_bulk_generate;
         assert_eq!(super::DOCA_SUCCESS, 0);
@@ -125,6 +137,11 @@ mod tests {
         assert_eq!(DOCA_FLOW_PIPE_DOMAIN_SECURE_EGRESS, 3);
         assert_eq!(DOCA_FLOW_FWD_HASH_PIPE, 7);
         assert_eq!(DOCA_FLOW_FWD_CHANGEABLE, 100);
+        assert_eq!(DOCA_FLOW_PIPE_HASH_MAP_ALGORITHM_FLOODING, 1 << 4);
+        assert_eq!(DOCA_FLOW_COMPARE_LT, 2);
+        assert_eq!(DOCA_FLOW_ORDERED_LIST_ELEMENT_CRYPTO, 3);
+        assert_eq!(DOCA_FLOW_PIPE_ORDERED_LIST, 5);
+        assert_eq!(DOCA_FLOW_FWD_ORDERED_LIST_PIPE, 6);
         assert_eq!(DOCA_FLOW_L4_META_ESP, 4);
         assert_eq!(DOCA_FLOW_RSS_AUTO, 1 << 30);
         assert_eq!(DOCA_FLOW_PSP_DECRYPTION_ID, u32::MAX);

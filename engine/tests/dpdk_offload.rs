@@ -75,6 +75,19 @@ fn rss_traffic_goes_up_and_held_packets_go_out_the_pf() {
     });
     assert_eq!(dsts, vec![0, 1, 2, 3, 4]);
     assert_eq!(core.stats().resubmitted, 5);
+
+    // An IPv6 neighbour solicitation from the VF (NVIDIA's vf_ns_to_rss)
+    // goes up like ARP, and is counted on its own.
+    let mut ns = vec![0u8; 14 + 40 + 24];
+    ns[12..14].copy_from_slice(&[0x86, 0xdd]);
+    ns[14] = 0x60;
+    ns[14 + 5] = 24; // payload length
+    ns[14 + 6] = 58; // ICMPv6
+    ns[14 + 40] = 135;
+    let _ = rx.push(mbuf(&ns, None));
+    core.net_to_host(&mut rx, &mut out);
+    assert_eq!(to_control.pop().map(|c| c.why), Some(ToControl::Rss));
+    assert_eq!((core.stats().nd, core.stats().other), (1, 1));
     drop(pool);
     eal.cleanup().unwrap();
 }

@@ -22,12 +22,16 @@
 //! return [`DocaError::NoSdk`] and `mod hw` is dead code that is never
 //! generated, so nothing references a DOCA symbol and nothing is linked.
 
-use super::translate::{DocaPorts, EntryKey, Step, TranslateError, Translator};
+use super::apply::Applier;
+use super::counters::{NicCounterReader, NicCounters};
+use super::translate::PipeId;
+use super::translate::{DocaPorts, EntryKey, TranslateError, Translator};
 use crate::flows::{BackendFailure, FlowBackend};
 use crate::pipeline::stats::Counter;
 use crate::pipeline::{PipelineConfig, TableOp};
 use crate::psp::kdf::DerivedKey;
 use crate::psp::{Spi, Version};
+use std::time::{Duration, Instant};
 
 /// Why the DOCA backend cannot start or apply a change.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -54,6 +58,15 @@ pub enum DocaError {
     /// Entries still in process, or failed, after `doca_flow_entries_process`.
     #[error("{0} flow entries failed or timed out")]
     Entries(usize),
+    /// A commit failed and undoing its NIC steps failed too: the NIC may
+    /// hold part of it.
+    #[error("{cause}; undoing the commit's NIC steps failed {failed} times")]
+    Rollback {
+        /// Why the commit failed.
+        cause: Box<DocaError>,
+        /// Undo steps that failed.
+        failed: usize,
+    },
     /// The translation asks for something this DOCA release cannot do.
     #[error("not supported on DOCA 3.x: {0}")]
     Unsupported(&'static str),
@@ -76,6 +89,15 @@ pub struct DocaConfig {
 #[derive(Debug)]
 pub struct DocaFlowBackend {
     translator: Translator,
+    applier: Applier,
+    /// The fixed entries' keys and the counters they feed.
+    static_counters: Vec<(EntryKey, &'static str)>,
+    /// The pipes that count their misses.
+    miss_counters: Vec<PipeId>,
+    counters: NicCounterReader,
+    /// How often [`FlowBackend::tick`] reads them (`None`: never).
+    counter_interval: Option<Duration>,
+    last_read: Option<Instant>,
     version: u64,
     failures: u64,
     last_error: Option<DocaError>,
@@ -93,7 +115,23 @@ impl DocaFlowBackend {
         }
         let translator = Translator::new(cfg.pipeline, cfg.ports)?;
         let hw = hw_start(&cfg, &translator)?;
-        Ok(DocaFlowBackend { translator, version: 0, failures: 0, last_error: None, hw })
+        let static_counters =
+            translator.static_entries().into_iter().map(|e| (e.key, e.counter)).collect();
+        let miss_counters =
+            translator.pipes().into_iter().filter(|p| p.miss_counter).map(|p| p.id).collect();
+        Ok(DocaFlowBackend {
+            translator,
+            applier: Applier::new(),
+            static_counters,
+            miss_counters,
+            counters: NicCounterReader::default(),
+            counter_interval: None,
+            last_read: None,
+            version: 0,
+            failures: 0,
+            last_error: None,
+            hw,
+        })
     }
 
     /// Generates `n` SPI/key pairs on the device
@@ -116,6 +154,27 @@ impl DocaFlowBackend {
     /// The hardware counter of an entry.
     pub fn counter(&self, key: EntryKey) -> Result<Counter, DocaError> {
         hw_query(&self.hw, key)
+    }
+
+    /// Where the NIC's counters appear (`--stat-print`), read by the
+    /// backend's thread every `interval` (`None`, the default: never; the
+    /// gateway asks for [`COUNTER_INTERVAL`] with `--stat-print`).
+    pub fn counter_reader(&mut self, interval: Option<Duration>) -> NicCounterReader {
+        self.counter_interval = interval;
+        self.counters.clone()
+    }
+
+    /// Reads every entry's and pipe miss's counter now, and publishes it.
+    pub fn read_counters(&mut self) -> NicCounters {
+        let entries = self
+            .static_counters
+            .iter()
+            .copied()
+            .chain(self.applier.entries().map(|e| (e.key, e.counter)));
+        let n = hw_counters(&self.hw, entries, &self.miss_counters);
+        self.counters.publish(n.clone());
+        self.last_read = Some(Instant::now());
+        n
     }
 
     /// Commits whose hardware steps failed, and the last error.
@@ -154,14 +213,11 @@ impl FlowBackend for DocaFlowBackend {
     /// hardware), so the version is visible when this returns. A failed
     /// step fails the commit: the programmer takes its batches back and
     /// the control plane sees the error. It is also counted in
-    /// [`failures`](DocaFlowBackend::failures). Steps applied before the
-    /// failing one are not undone on the NIC.
+    /// [`failures`](DocaFlowBackend::failures). The steps of the commit
+    /// applied before the failing one are undone on the NIC and the
+    /// translator's state is put back ([`super::apply`]).
     fn commit(&mut self, ops: &[TableOp]) -> Result<u64, BackendFailure> {
-        let r = self
-            .translator
-            .translate(ops)
-            .map_err(DocaError::from)
-            .and_then(|steps| hw_apply(&mut self.hw, &steps));
+        let r = hw_commit(&mut self.hw, &mut self.translator, &mut self.applier, ops);
         match r {
             Ok(()) => {
                 self.version += 1;
@@ -179,14 +235,32 @@ impl FlowBackend for DocaFlowBackend {
     fn visible_version(&self) -> u64 {
         self.version
     }
+
+    /// Reads the NIC's counters when asked to and the last reading is
+    /// older than the interval (on this thread, which owns the entries).
+    fn tick(&mut self) {
+        let Some(every) = self.counter_interval else { return };
+        if self.last_read.is_none_or(|t| t.elapsed() >= every) {
+            self.read_counters();
+        }
+    }
 }
+
+/// How often the backend reads the NIC's counters.
+pub const COUNTER_INTERVAL: Duration = Duration::from_secs(1);
 
 doca_sys::sdk_only! {
     fn hw_start(cfg: &DocaConfig, t: &Translator) -> Result<hw::Hw, DocaError> {
         hw::Hw::start(cfg, t)
     }
-    fn hw_apply(h: &mut hw::Hw, steps: &[Step]) -> Result<(), DocaError> {
-        h.apply(steps)
+    fn hw_commit(
+        h: &mut hw::Hw,
+        t: &mut Translator,
+        a: &mut Applier,
+        ops: &[TableOp],
+    ) -> Result<(), DocaError> {
+        h.begin();
+        super::apply::commit(t, a, h, ops)
     }
     fn hw_spi_keys(h: &hw::Hw, n: u32, v: Version) -> Result<Vec<(Spi, DerivedKey)>, DocaError> {
         h.spi_keys(n, v)
@@ -204,13 +278,25 @@ doca_sys::sdk_only! {
     fn hw_handle_rotate(h: &hw::KeyHandle) -> Result<(), DocaError> {
         h.rotate()
     }
+    fn hw_counters(
+        h: &hw::Hw,
+        entries: impl Iterator<Item = (EntryKey, &'static str)>,
+        misses: &[PipeId],
+    ) -> NicCounters {
+        NicCounters::collect(h, entries, misses.iter().copied())
+    }
 }
 
 doca_sys::without_sdk! {
     fn hw_start(_: &DocaConfig, _: &Translator) -> Result<hw::Hw, DocaError> {
         Err(DocaError::NoSdk)
     }
-    fn hw_apply(_: &mut hw::Hw, _: &[Step]) -> Result<(), DocaError> {
+    fn hw_commit(
+        _: &mut hw::Hw,
+        _: &mut Translator,
+        _: &mut Applier,
+        _: &[TableOp],
+    ) -> Result<(), DocaError> {
         Err(DocaError::NoSdk)
     }
     fn hw_spi_keys(_: &hw::Hw, _: u32, _: Version) -> Result<Vec<(Spi, DerivedKey)>, DocaError> {
@@ -229,6 +315,13 @@ doca_sys::without_sdk! {
     fn hw_handle_rotate(_: &hw::KeyHandle) -> Result<(), DocaError> {
         Err(DocaError::NoSdk)
     }
+    fn hw_counters(
+        _: &hw::Hw,
+        _: impl Iterator<Item = (EntryKey, &'static str)>,
+        _: &[PipeId],
+    ) -> NicCounters {
+        NicCounters::default()
+    }
 }
 
 /// The FFI: type-checked in every build, called only with the SDK.
@@ -236,865 +329,8 @@ doca_sys::without_sdk! {
 // `..Default::default()` may look needless) and its own enum types (so a
 // cast to u32 may look redundant); both are needed against the real headers.
 #[allow(dead_code, clippy::needless_update, clippy::unnecessary_cast)]
-mod hw {
-    use super::super::translate::{
-        DocaEntry, DocaPipeSpec, Domain, EntryAction, EntryKey, Field, Fwd, KeyBits, PipeAction,
-        PipeId, PipeType, PspKeyCfg, Step, Translator, Value, PSP_ICV_LEN, PSP_SAMPLE_BIT,
-    };
-    use super::{DocaConfig, DocaError};
-    use crate::pipeline::stats::Counter;
-    use crate::pipeline::Port;
-    use crate::psp::kdf::DerivedKey;
-    use crate::psp::{Spi, Version};
-    use doca_sys as sys;
-    use std::collections::HashMap;
-    use std::ffi::{CStr, CString};
-    use std::ptr;
-    use std::sync::atomic::{AtomicU64, Ordering};
-    use zeroize::Zeroizing;
-
-    /// `doca_flow_entries_process` timeout per call.
-    const PROCESS_TIMEOUT_US: u64 = 10_000;
-    /// Calls before a flush gives up on entries still in process.
-    const PROCESS_TRIES: usize = 100;
-    const QUEUE: u16 = 0;
-    const WAIT: u32 = sys::DOCA_FLOW_ENTRY_FLAGS_WAIT_FOR_BATCH as u32;
-
-    /// Entries the hardware refused, counted by [`entry_processed`].
-    static ENTRY_ERRORS: AtomicU64 = AtomicU64::new(0);
-
-    /// The entry-process callback (`doca_flow_cfg_set_cb_entry_process`):
-    /// DOCA calls it from `doca_flow_entries_process` for each entry whose
-    /// operation completed; a failed one is counted for [`Hw::flush`].
-    extern "C" fn entry_processed(
-        _entry: *mut sys::doca_flow_pipe_entry,
-        _pipe_queue: u16,
-        status: sys::doca_flow_entry_status,
-        _op: sys::doca_flow_entry_op,
-        _user_ctx: *mut std::ffi::c_void,
-    ) {
-        if status == sys::DOCA_FLOW_ENTRY_STATUS_ERROR {
-            ENTRY_ERRORS.fetch_add(1, Ordering::Relaxed);
-        }
-    }
-
-    /// The started device, ports, pipes and entries.
-    #[derive(Debug)]
-    pub(super) struct Hw {
-        dev: *mut sys::doca_dev,
-        secure: *mut sys::doca_flow_port,
-        unsecured: *mut sys::doca_flow_port,
-        port_ids: (u16, u16),
-        rss_queues: Vec<u16>,
-        /// DOCA's PSP shared-resource id of each translator `crypto_id`
-        /// (index `crypto_id - 1`), from `doca_flow_port_shared_resource_get`.
-        psp_ids: Vec<u32>,
-        /// The pipe specs, for the entries' action templates and monitors.
-        specs: Vec<DocaPipeSpec>,
-        pipes: HashMap<PipeId, *mut sys::doca_flow_pipe>,
-        entries: HashMap<EntryKey, (PipeId, *mut sys::doca_flow_pipe_entry)>,
-        /// Entries added or updated since the last flush.
-        pending: Vec<*mut sys::doca_flow_pipe_entry>,
-        /// Queued operations since the last flush.
-        queued: u32,
-    }
-
-    // SAFETY: the DOCA handles are only used by the thread that owns the
-    // backend (the flow programmer), on pipe queue 0; moving that owner to
-    // another thread is what DOCA's per-queue threading model allows.
-    unsafe impl Send for Hw {}
-
-    /// The secure port, for key generation and rotation from the gRPC
-    /// side; every call holds the lock, so at most one runs at a time.
-    #[derive(Debug, Clone)]
-    pub(super) struct KeyHandle {
-        port: std::sync::Arc<std::sync::Mutex<PortPtr>>,
-    }
-
-    #[derive(Debug)]
-    struct PortPtr(*mut sys::doca_flow_port);
-
-    // SAFETY: the pointer is only used under KeyHandle's mutex, by the
-    // bulk-key and master-key calls, which touch the port's crypto
-    // context and not its pipe queues; the port outlives every handle
-    // (the gateway stops DOCA Flow only after its control plane and gRPC
-    // runtime have stopped).
-    unsafe impl Send for PortPtr {}
-
-    impl KeyHandle {
-        fn port(&self) -> std::sync::MutexGuard<'_, PortPtr> {
-            self.port.lock().unwrap_or_else(|e| e.into_inner())
-        }
-
-        pub(super) fn spi_keys(
-            &self,
-            n: u32,
-            v: Version,
-        ) -> Result<Vec<(Spi, DerivedKey)>, DocaError> {
-            spi_keys(self.port().0, n, v)
-        }
-
-        pub(super) fn rotate(&self) -> Result<(), DocaError> {
-            let port = self.port();
-            // SAFETY: the port is started and outlives the handle (above).
-            check("doca_flow_crypto_psp_master_key_rotate", unsafe {
-                sys::doca_flow_crypto_psp_master_key_rotate(port.0)
-            })
-        }
-    }
-
-    fn check(call: &'static str, rc: sys::doca_error_t) -> Result<(), DocaError> {
-        if rc == sys::DOCA_SUCCESS {
-            return Ok(());
-        }
-        // SAFETY: doca_error_get_descr returns a static NUL-terminated
-        // string (or null) for any code.
-        let p = unsafe { sys::doca_error_get_descr(rc) };
-        let descr = if p.is_null() {
-            String::new()
-        } else {
-            // SAFETY: non-null and NUL-terminated, per the function's contract.
-            unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned()
-        };
-        Err(DocaError::Call { call, code: rc as u32, descr })
-    }
-
-    /// The anonymous union member that holds the PSP header.
-    fn tun_psp(t: &mut sys::doca_flow_tun) -> &mut sys::doca_flow_header_psp {
-        // SAFETY: the union holds plain integers; any bit pattern is valid.
-        unsafe { &mut t.__bindgen_anon_1.__bindgen_anon_7.psp }
-    }
-
-    fn set_field(m: &mut sys::doca_flow_match, f: Field, v: u32) {
-        match f {
-            Field::PortId => m.parser_meta.port_id = v as u16,
-            Field::OuterEthType => m.outer.eth.type_ = (v as u16).to_be(),
-            Field::OuterL3Ok => m.parser_meta.outer_l3_ok = v as u8,
-            Field::OuterIp4ChecksumOk => m.parser_meta.outer_ip4_checksum_ok = v as u8,
-            Field::OuterUdp => {
-                m.parser_meta.outer_l4_type = sys::DOCA_FLOW_L4_META_UDP;
-                m.outer.l4_type_ext = sys::DOCA_FLOW_L4_TYPE_EXT_UDP;
-            }
-            // Writes to union members (here and below) are safe.
-            Field::OuterUdpDstPort => {
-                m.outer.__bindgen_anon_2.udp.l4_port.dst_port = (v as u16).to_be()
-            }
-            Field::OuterIp4 => {
-                m.outer.l3_type = sys::DOCA_FLOW_L3_TYPE_IP4;
-                m.parser_meta.outer_l3_type = sys::DOCA_FLOW_L3_META_IPV4;
-            }
-            Field::OuterIp4Dst => m.outer.__bindgen_anon_1.ip4.dst_ip = v.to_be(),
-            // doca_be16_t in 3.3 (doca_flow.h, parser_meta.random).
-            Field::Random => m.parser_meta.random = (v as u16).to_be(),
-            Field::PspSyndrome => m.parser_meta.psp_syndrome = v as u8,
-            Field::TunPsp => m.tun.type_ = sys::DOCA_FLOW_TUN_PSP,
-            Field::PspSpi => tun_psp(&mut m.tun).spi = v.to_be(),
-            Field::PspSDVerV => tun_psp(&mut m.tun).s_d_ver_v = v as u8,
-            Field::InnerIp4 => m.inner.l3_type = sys::DOCA_FLOW_L3_TYPE_IP4,
-            Field::InnerIp4Src => m.inner.__bindgen_anon_1.ip4.src_ip = v.to_be(),
-            Field::OuterL3Meta => m.parser_meta.outer_l3_type = v as sys::doca_flow_l3_meta,
-        }
-    }
-
-    /// A match and, if any field is masked, its mask.
-    fn build_match(
-        fields: &[(Field, Value)],
-    ) -> (sys::doca_flow_match, Option<sys::doca_flow_match>) {
-        let mut m = sys::doca_flow_match::default();
-        let mut mask = sys::doca_flow_match::default();
-        let masked = fields.iter().any(|(_, v)| matches!(v, Value::Masked { .. }));
-        for &(f, v) in fields {
-            let (val, msk) = match v {
-                Value::Exact(x) => (x, u32::MAX),
-                Value::PerEntry => (u32::MAX, u32::MAX),
-                Value::Masked { value, mask } => (value, mask),
-            };
-            set_field(&mut m, f, val);
-            set_field(&mut mask, f, msk);
-        }
-        (m, masked.then_some(mask))
-    }
-
-    fn domain(d: Domain) -> sys::doca_flow_pipe_domain {
-        match d {
-            Domain::Default => sys::DOCA_FLOW_PIPE_DOMAIN_DEFAULT,
-            Domain::SecureIngress => sys::DOCA_FLOW_PIPE_DOMAIN_SECURE_INGRESS,
-            Domain::Egress => sys::DOCA_FLOW_PIPE_DOMAIN_EGRESS,
-            Domain::SecureEgress => sys::DOCA_FLOW_PIPE_DOMAIN_SECURE_EGRESS,
-        }
-    }
-
-    /// An action template (`entry`: with the entry's values).
-    /// `psp_id` maps a translator `crypto_id` to DOCA's shared-resource id.
-    fn build_actions(
-        pa: PipeAction,
-        entry: Option<&EntryAction>,
-        psp_id: &dyn Fn(u32) -> u32,
-    ) -> (sys::doca_flow_actions, sys::doca_flow_actions) {
-        let mut a = sys::doca_flow_actions::default();
-        let mut mask = sys::doca_flow_actions::default();
-        match pa {
-            PipeAction::EncryptEncap { len_with_vc, .. } => {
-                a.has_crypto_encap = true;
-                a.crypto_encap.action_type = sys::DOCA_FLOW_CRYPTO_REFORMAT_ENCAP;
-                a.crypto_encap.net_type = sys::DOCA_FLOW_CRYPTO_HEADER_PSP_TUNNEL;
-                a.crypto_encap.icv_size = PSP_ICV_LEN;
-                a.crypto.action_type = sys::DOCA_FLOW_CRYPTO_ACTION_ENCRYPT;
-                a.crypto.resource_type = sys::DOCA_FLOW_CRYPTO_RESOURCE_PSP;
-                match entry {
-                    Some(EntryAction::Encrypt { crypto_id, encap_data, .. }) => {
-                        a.crypto.crypto_id = psp_id(*crypto_id);
-                        a.crypto_encap.data_size = encap_data.len() as u16;
-                        a.crypto_encap.encap_data[..encap_data.len()].copy_from_slice(encap_data);
-                    }
-                    _ => {
-                        // Changeable per entry.
-                        a.crypto.crypto_id = u32::MAX;
-                        a.crypto_encap.data_size = len_with_vc;
-                        a.crypto_encap.encap_data[..usize::from(len_with_vc)].fill(0xff);
-                    }
-                }
-            }
-            PipeAction::Decrypt => {
-                a.crypto.action_type = sys::DOCA_FLOW_CRYPTO_ACTION_DECRYPT;
-                a.crypto.resource_type = sys::DOCA_FLOW_CRYPTO_RESOURCE_PSP;
-                a.crypto.crypto_id = sys::DOCA_FLOW_PSP_DECRYPTION_ID;
-            }
-            PipeAction::DecapL2 { dst, src } => {
-                a.has_crypto_encap = true;
-                a.crypto_encap.action_type = sys::DOCA_FLOW_CRYPTO_REFORMAT_DECAP;
-                a.crypto_encap.net_type = sys::DOCA_FLOW_CRYPTO_HEADER_PSP_TUNNEL;
-                a.crypto_encap.icv_size = PSP_ICV_LEN;
-                a.crypto_encap.data_size = 14;
-                let d = &mut a.crypto_encap.encap_data;
-                d[..6].copy_from_slice(&dst.0);
-                d[6..12].copy_from_slice(&src.0);
-                d[12..14].copy_from_slice(&0x0800u16.to_be_bytes());
-            }
-            PipeAction::SetMeta { pkt_meta, sample_bit } => {
-                a.meta.pkt_meta = pkt_meta;
-                mask.meta.pkt_meta = u32::MAX;
-                if sample_bit {
-                    a.tun.type_ = sys::DOCA_FLOW_TUN_PSP;
-                    tun_psp(&mut a.tun).s_d_ver_v = PSP_SAMPLE_BIT;
-                    mask.tun.type_ = sys::DOCA_FLOW_TUN_PSP;
-                    tun_psp(&mut mask.tun).s_d_ver_v = PSP_SAMPLE_BIT;
-                }
-            }
-        }
-        (a, mask)
-    }
-
-    /// SPI/key pairs from the bulk generator of a started `port`.
-    fn spi_keys(
-        port: *mut sys::doca_flow_port,
-        n: u32,
-        v: Version,
-    ) -> Result<Vec<(Spi, DerivedKey)>, DocaError> {
-        let key_type = if v.key_len() == 16 {
-            sys::DOCA_FLOW_CRYPTO_KEY_128
-        } else {
-            sys::DOCA_FLOW_CRYPTO_KEY_256
-        };
-        let mut bulk = ptr::null_mut();
-        // SAFETY: the port is started; out-pointer to a local.
-        check("doca_flow_crypto_psp_spi_key_bulk_alloc", unsafe {
-            sys::doca_flow_crypto_psp_spi_key_bulk_alloc(port, key_type, n, &mut bulk)
-        })?;
-        let r = (|| {
-            // SAFETY: bulk was allocated above.
-            check("doca_flow_crypto_psp_spi_key_bulk_generate", unsafe {
-                sys::doca_flow_crypto_psp_spi_key_bulk_generate(bulk)
-            })?;
-            let mut out = Vec::with_capacity(n as usize);
-            for i in 0..n {
-                let mut spi = 0u32;
-                let mut words = Zeroizing::new([0u32; 8]);
-                // SAFETY: i < n; words has room for a 256-bit key.
-                check("doca_flow_crypto_psp_spi_key_bulk_get", unsafe {
-                    sys::doca_flow_crypto_psp_spi_key_bulk_get(
-                        bulk,
-                        i,
-                        &mut spi,
-                        words.as_mut_ptr(),
-                    )
-                })?;
-                // SAFETY: i < n.
-                check("doca_flow_crypto_psp_spi_key_wipe", unsafe {
-                    sys::doca_flow_crypto_psp_spi_key_wipe(bulk, i)
-                })?;
-                let mut bytes = Zeroizing::new([0u8; 32]);
-                for (c, w) in bytes.chunks_mut(4).zip(words.iter()) {
-                    c.copy_from_slice(&w.to_ne_bytes());
-                }
-                let key = DerivedKey::from_bytes(&bytes[..v.key_len()])
-                    .map_err(|_| DocaError::Entries(1))?;
-                out.push((Spi(spi), key));
-            }
-            Ok(out)
-        })();
-        // SAFETY: allocated above, not used after.
-        unsafe { sys::doca_flow_crypto_psp_spi_key_bulk_free(bulk) };
-        r
-    }
-
-    impl Hw {
-        fn port_id(&self, p: Port) -> u16 {
-            match p {
-                Port::Secure | Port::Rss => self.port_ids.0,
-                Port::Unsecured => self.port_ids.1,
-            }
-        }
-
-        fn fwd(&mut self, f: Fwd) -> sys::doca_flow_fwd {
-            let mut d = sys::doca_flow_fwd::default();
-            match f {
-                Fwd::Port(p) => {
-                    d.type_ = sys::DOCA_FLOW_FWD_PORT;
-                    d.__bindgen_anon_1.__bindgen_anon_2.port_id = self.port_id(p);
-                }
-                Fwd::Pipe(id) => {
-                    d.type_ = sys::DOCA_FLOW_FWD_PIPE;
-                    d.__bindgen_anon_1.__bindgen_anon_3.next_pipe =
-                        self.pipes.get(&id).copied().unwrap_or(ptr::null_mut());
-                }
-                Fwd::RssPerEntry => {
-                    d.type_ = sys::DOCA_FLOW_FWD_RSS;
-                    d.__bindgen_anon_1.__bindgen_anon_1.rss_type =
-                        sys::DOCA_FLOW_RESOURCE_TYPE_NON_SHARED;
-                    // Changeable: each entry brings its RSS.
-                    d.__bindgen_anon_1.__bindgen_anon_1.__bindgen_anon_1.rss.nr_queues = -1;
-                }
-                Fwd::RssIpv4 | Fwd::RssIpv6 => {
-                    d.type_ = sys::DOCA_FLOW_FWD_RSS;
-                    let outer_flags = if f == Fwd::RssIpv4 {
-                        sys::DOCA_FLOW_RSS_IPV4
-                    } else {
-                        sys::DOCA_FLOW_RSS_IPV6
-                    };
-                    let rss = sys::doca_flow_resource_rss_cfg {
-                        outer_flags: outer_flags as u32,
-                        queues_array: self.rss_queues.as_mut_ptr(),
-                        nr_queues: self.rss_queues.len() as i32,
-                        ..Default::default()
-                    };
-                    d.__bindgen_anon_1.__bindgen_anon_1.rss_type =
-                        sys::DOCA_FLOW_RESOURCE_TYPE_NON_SHARED;
-                    d.__bindgen_anon_1.__bindgen_anon_1.__bindgen_anon_1.rss = rss;
-                }
-                Fwd::Drop => d.type_ = sys::DOCA_FLOW_FWD_DROP,
-            }
-            d
-        }
-
-        /// A per-entry counter. DOCA 3.x has no mirror resources (nor a
-        /// monitor member naming one): a spec with a mirror is refused
-        /// before any pipe is created (see [`Hw::start`]).
-        fn monitor() -> sys::doca_flow_monitor {
-            sys::doca_flow_monitor {
-                counter_type: sys::DOCA_FLOW_RESOURCE_TYPE_NON_SHARED,
-                ..Default::default()
-            }
-        }
-
-        /// DOCA's shared-resource id of a translator `crypto_id`.
-        fn psp_id(&self, crypto_id: u32) -> u32 {
-            let i = (crypto_id as usize).wrapping_sub(1);
-            self.psp_ids.get(i).copied().unwrap_or(crypto_id)
-        }
-
-        /// `doca_flow_init`, ports, key slots, pipes, fixed entries.
-        pub(super) fn start(cfg: &DocaConfig, t: &Translator) -> Result<Hw, DocaError> {
-            let specs = t.pipes();
-            if specs.iter().any(|s| s.mirror.is_some()) {
-                // DOCA 3.0 removed shared mirrors; NVIDIA's 3.3 application
-                // samples through flooding hash pipes instead, which the
-                // translation does not build yet.
-                return Err(DocaError::Unsupported(
-                    "sampling and --maintain-order need mirror resources (removed in DOCA 3.0)",
-                ));
-            }
-            let dev = open_device(&cfg.pci)?;
-            let mut flow_cfg = ptr::null_mut();
-            // SAFETY: out-pointer to a local.
-            check("doca_flow_cfg_create", unsafe { sys::doca_flow_cfg_create(&mut flow_cfg) })?;
-            let mode = CString::new("switch,hws,isolated,expert").expect("no NUL");
-            // SAFETY: flow_cfg was created above and is destroyed below;
-            // `mode` outlives the calls (DOCA copies it); the callback is a
-            // plain function that lives for the whole program.
-            let r = unsafe {
-                check(
-                    "doca_flow_cfg_set_pipe_queues",
-                    sys::doca_flow_cfg_set_pipe_queues(flow_cfg, 1),
-                )
-                .and_then(|()| {
-                    check(
-                        "doca_flow_cfg_set_mode_args",
-                        sys::doca_flow_cfg_set_mode_args(flow_cfg, mode.as_ptr()),
-                    )
-                })
-                .and_then(|()| {
-                    check(
-                        "doca_flow_cfg_set_cb_entry_process",
-                        sys::doca_flow_cfg_set_cb_entry_process(flow_cfg, Some(entry_processed)),
-                    )
-                })
-                .and_then(|()| {
-                    check(
-                        "doca_flow_cfg_set_resource_mode",
-                        sys::doca_flow_cfg_set_resource_mode(
-                            flow_cfg,
-                            sys::DOCA_FLOW_RESOURCE_MODE_PORT,
-                        ),
-                    )
-                })
-                .and_then(|()| check("doca_flow_init", sys::doca_flow_init(flow_cfg)))
-            };
-            // SAFETY: created above, no longer used.
-            unsafe { sys::doca_flow_cfg_destroy(flow_cfg) };
-            r?;
-            let p = cfg.ports;
-            let slots = t.crypto_ids().all().count() as u32;
-            let counters = (cfg.pipeline.max_tunnels + cfg.pipeline.max_acl_entries + 64) as u32;
-            let secure = start_port(p.secure, dev, Some((counters, slots)))?;
-            let mut hw = Hw {
-                dev,
-                secure,
-                unsecured: start_port(p.unsecured, ptr::null_mut(), None)?,
-                port_ids: (p.secure, p.unsecured),
-                rss_queues: (0..cfg.rss_queues.max(1)).collect(),
-                psp_ids: Vec::with_capacity(slots as usize),
-                specs: Vec::new(),
-                pipes: HashMap::new(),
-                entries: HashMap::new(),
-                pending: Vec::new(),
-                queued: 0,
-            };
-            for _ in 0..slots {
-                let mut id = 0u32;
-                // SAFETY: the port was started above; out-pointer to a local.
-                check("doca_flow_port_shared_resource_get", unsafe {
-                    sys::doca_flow_port_shared_resource_get(
-                        hw.secure,
-                        sys::DOCA_FLOW_SHARED_RESOURCE_PSP,
-                        &mut id,
-                    )
-                })?;
-                hw.psp_ids.push(id);
-            }
-            for spec in &specs {
-                hw.create_pipe(spec)?;
-            }
-            for e in t.static_entries() {
-                hw.add(&specs, &e)?;
-            }
-            hw.flush()?;
-            hw.specs = specs;
-            Ok(hw)
-        }
-
-        fn create_pipe(&mut self, spec: &DocaPipeSpec) -> Result<(), DocaError> {
-            let mut cfg = ptr::null_mut();
-            // SAFETY: out-pointer to a local; the port is started.
-            check("doca_flow_pipe_cfg_create", unsafe {
-                sys::doca_flow_pipe_cfg_create(&mut cfg, self.secure)
-            })?;
-            let r = self.fill_pipe_cfg(cfg, spec);
-            // SAFETY: created above, no longer used (DOCA copied it).
-            unsafe { sys::doca_flow_pipe_cfg_destroy(cfg) };
-            let pipe = r?;
-            self.pipes.insert(spec.id, pipe);
-            Ok(())
-        }
-
-        fn fill_pipe_cfg(
-            &mut self,
-            cfg: *mut sys::doca_flow_pipe_cfg,
-            spec: &DocaPipeSpec,
-        ) -> Result<*mut sys::doca_flow_pipe, DocaError> {
-            let name = CString::new(spec.name).expect("pipe names have no NUL");
-            let (m, mask) = build_match(&spec.matches);
-            let mut acts: Vec<_> =
-                spec.actions.iter().map(|&a| build_actions(a, None, &|id| id)).collect();
-            let mut a_ptrs: Vec<*mut sys::doca_flow_actions> =
-                acts.iter_mut().map(|(a, _)| a as *mut _).collect();
-            let mut m_ptrs: Vec<*mut sys::doca_flow_actions> =
-                acts.iter_mut().map(|(_, m)| m as *mut _).collect();
-            let mon = Self::monitor();
-            let fwd = spec.fwd.map(|f| self.fwd(f));
-            let miss = spec.fwd_miss.map(|f| self.fwd(f));
-            // DOCA 3.x has no direction hint (doca_flow_pipe_cfg_set_dir_info
-            // is gone): `spec.direction` stays a description only.
-            let mut pipe = ptr::null_mut();
-            // SAFETY: cfg is a live pipe configuration; every pointer passed
-            // points to a local that outlives the call (DOCA copies them).
-            unsafe {
-                check(
-                    "doca_flow_pipe_cfg_set_name",
-                    sys::doca_flow_pipe_cfg_set_name(cfg, name.as_ptr()),
-                )?;
-                let kind = match spec.kind {
-                    PipeType::Basic => sys::DOCA_FLOW_PIPE_BASIC,
-                    PipeType::Control => sys::DOCA_FLOW_PIPE_CONTROL,
-                };
-                check("doca_flow_pipe_cfg_set_type", sys::doca_flow_pipe_cfg_set_type(cfg, kind))?;
-                check(
-                    "doca_flow_pipe_cfg_set_domain",
-                    sys::doca_flow_pipe_cfg_set_domain(cfg, domain(spec.domain)),
-                )?;
-                check(
-                    "doca_flow_pipe_cfg_set_is_root",
-                    sys::doca_flow_pipe_cfg_set_is_root(cfg, spec.is_root),
-                )?;
-                check(
-                    "doca_flow_pipe_cfg_set_nr_entries",
-                    sys::doca_flow_pipe_cfg_set_nr_entries(cfg, spec.nr_entries),
-                )?;
-                check(
-                    "doca_flow_pipe_cfg_set_miss_counter",
-                    sys::doca_flow_pipe_cfg_set_miss_counter(cfg, spec.miss_counter),
-                )?;
-                if spec.kind == PipeType::Basic {
-                    let mask_ptr = mask.as_ref().map_or(ptr::null(), |k| k as *const _);
-                    check(
-                        "doca_flow_pipe_cfg_set_match",
-                        sys::doca_flow_pipe_cfg_set_match(cfg, &m, mask_ptr),
-                    )?;
-                    check(
-                        "doca_flow_pipe_cfg_set_monitor",
-                        sys::doca_flow_pipe_cfg_set_monitor(cfg, &mon),
-                    )?;
-                }
-                if !a_ptrs.is_empty() {
-                    check(
-                        "doca_flow_pipe_cfg_set_actions",
-                        sys::doca_flow_pipe_cfg_set_actions(
-                            cfg,
-                            a_ptrs.as_mut_ptr(),
-                            m_ptrs.as_mut_ptr(),
-                            ptr::null_mut(),
-                            a_ptrs.len(),
-                        ),
-                    )?;
-                }
-                let fp = fwd.as_ref().map_or(ptr::null(), |f| f as *const _);
-                let mp = miss.as_ref().map_or(ptr::null(), |f| f as *const _);
-                check("doca_flow_pipe_create", sys::doca_flow_pipe_create(cfg, fp, mp, &mut pipe))?;
-            }
-            Ok(pipe)
-        }
-
-        /// Queues one entry add (control pipes: with its priority and mask).
-        fn add(&mut self, specs: &[DocaPipeSpec], e: &DocaEntry) -> Result<(), DocaError> {
-            let spec = specs.iter().find(|s| s.id == e.pipe).expect("entry of a known pipe");
-            let pipe = self.pipes.get(&e.pipe).copied().unwrap_or(ptr::null_mut());
-            let (m, mask) = build_match(&e.matches);
-            let psp_id = |id| self.psp_id(id);
-            let (idx, (act, _)) = match (spec.actions.first(), &e.action) {
-                (Some(_), EntryAction::Encrypt { action_idx, .. }) => (
-                    *action_idx,
-                    build_actions(spec.actions[usize::from(*action_idx)], Some(&e.action), &psp_id),
-                ),
-                (Some(&pa), _) => (0, build_actions(pa, None, &psp_id)),
-                (None, _) => {
-                    (0, (sys::doca_flow_actions::default(), sys::doca_flow_actions::default()))
-                }
-            };
-            let mon = Self::monitor();
-            let fwd = e.fwd.map(|f| self.fwd(f));
-            let fp = fwd.as_ref().map_or(ptr::null(), |f| f as *const _);
-            let mut entry = ptr::null_mut();
-            // SAFETY: pipe was created by create_pipe; every pointer points
-            // to a local that outlives the call.
-            unsafe {
-                if spec.kind == PipeType::Control {
-                    let mask = mask.unwrap_or(m);
-                    check(
-                        "doca_flow_pipe_control_add_entry",
-                        sys::doca_flow_pipe_control_add_entry(
-                            QUEUE,
-                            pipe,
-                            &m,
-                            &mask,
-                            ptr::null(),
-                            ptr::null(),
-                            ptr::null(),
-                            ptr::null(),
-                            &mon,
-                            e.priority,
-                            fp,
-                            ptr::null_mut(),
-                            &mut entry,
-                        ),
-                    )?;
-                } else {
-                    check(
-                        "doca_flow_pipe_basic_add_entry",
-                        sys::doca_flow_pipe_basic_add_entry(
-                            QUEUE,
-                            pipe,
-                            &m,
-                            idx,
-                            &act,
-                            &mon,
-                            fp,
-                            WAIT,
-                            ptr::null_mut(),
-                            &mut entry,
-                        ),
-                    )?;
-                }
-            }
-            self.entries.insert(e.key, (e.pipe, entry));
-            self.pending.push(entry);
-            self.queued += 1;
-            Ok(())
-        }
-
-        /// `doca_flow_entries_process` until no queued entry is in process.
-        fn flush(&mut self) -> Result<(), DocaError> {
-            let errors_before = ENTRY_ERRORS.load(Ordering::Relaxed);
-            for _ in 0..PROCESS_TRIES {
-                // SAFETY: the port is started; queue 0 is ours.
-                check("doca_flow_entries_process", unsafe {
-                    sys::doca_flow_entries_process(
-                        self.secure,
-                        QUEUE,
-                        PROCESS_TIMEOUT_US,
-                        self.queued,
-                    )
-                })?;
-                // SAFETY: the entries were returned by add/update and not removed since.
-                let busy = self.pending.iter().any(|&e| unsafe {
-                    sys::doca_flow_pipe_entry_get_status(e)
-                        == sys::DOCA_FLOW_ENTRY_STATUS_IN_PROCESS
-                });
-                if !busy {
-                    break;
-                }
-            }
-            // SAFETY: as above.
-            let bad = self
-                .pending
-                .iter()
-                .filter(|&&e| unsafe {
-                    sys::doca_flow_pipe_entry_get_status(e) != sys::DOCA_FLOW_ENTRY_STATUS_SUCCESS
-                })
-                .count();
-            self.pending.clear();
-            self.queued = 0;
-            // Removals have no entry left to ask: the callback counted them.
-            let refused = ENTRY_ERRORS.load(Ordering::Relaxed).saturating_sub(errors_before);
-            let bad = bad.max(refused as usize);
-            if bad > 0 {
-                return Err(DocaError::Entries(bad));
-            }
-            Ok(())
-        }
-
-        fn program_key(&mut self, crypto_id: u32, key: &PspKeyCfg) -> Result<(), DocaError> {
-            let mut words = key.words_copy();
-            let mut res = sys::doca_flow_shared_resource_cfg::default();
-            let key_type = match key.bits() {
-                KeyBits::K128 => sys::DOCA_FLOW_CRYPTO_KEY_128,
-                KeyBits::K256 => sys::DOCA_FLOW_CRYPTO_KEY_256,
-            };
-            // `words` outlives the call below.
-            res.__bindgen_anon_1.psp_cfg.key_cfg.key_type = key_type;
-            res.__bindgen_anon_1.psp_cfg.key_cfg.key = words.as_mut_ptr();
-            // SAFETY: res points to the key words, valid for the call; the
-            // secure port is started.
-            check("doca_flow_port_shared_resource_set_cfg", unsafe {
-                sys::doca_flow_port_shared_resource_set_cfg(
-                    self.secure,
-                    sys::DOCA_FLOW_SHARED_RESOURCE_PSP,
-                    self.psp_id(crypto_id),
-                    &mut res,
-                )
-            })
-        }
-
-        /// Applies a commit's steps in order.
-        pub(super) fn apply(&mut self, steps: &[Step]) -> Result<(), DocaError> {
-            let specs = std::mem::take(&mut self.specs);
-            let r = self.apply_with(&specs, steps);
-            self.specs = specs;
-            r
-        }
-
-        fn apply_with(&mut self, specs: &[DocaPipeSpec], steps: &[Step]) -> Result<(), DocaError> {
-            for s in steps {
-                match s {
-                    Step::ProgramKey { crypto_id, key, .. } => self.program_key(*crypto_id, key)?,
-                    Step::Add(e) => self.add(specs, e)?,
-                    Step::Update(e) => {
-                        let Some(&(_, entry)) = self.entries.get(&e.key) else {
-                            self.add(specs, e)?;
-                            continue;
-                        };
-                        let spec = specs.iter().find(|p| p.id == e.pipe).expect("known pipe");
-                        let idx = match &e.action {
-                            EntryAction::Encrypt { action_idx, .. } => *action_idx,
-                            EntryAction::Template => 0,
-                        };
-                        let psp_id = |id| self.psp_id(id);
-                        let (act, _) =
-                            build_actions(spec.actions[usize::from(idx)], Some(&e.action), &psp_id);
-                        let pipe = self.pipes[&e.pipe];
-                        let mon = Self::monitor();
-                        // SAFETY: entry belongs to pipe; pointers to locals.
-                        check("doca_flow_pipe_basic_update_entry", unsafe {
-                            sys::doca_flow_pipe_basic_update_entry(
-                                QUEUE,
-                                pipe,
-                                idx,
-                                &act,
-                                &mon,
-                                ptr::null(),
-                                WAIT,
-                                entry,
-                            )
-                        })?;
-                        self.pending.push(entry);
-                        self.queued += 1;
-                    }
-                    Step::Remove(key) => {
-                        if let Some((_, entry)) = self.entries.remove(key) {
-                            // SAFETY: entry was added and not removed before.
-                            check("doca_flow_pipe_remove_entry", unsafe {
-                                sys::doca_flow_pipe_remove_entry(QUEUE, WAIT, entry)
-                            })?;
-                            self.pending.retain(|&p| p != entry);
-                            self.queued += 1;
-                        }
-                    }
-                    Step::Flush { .. } => self.flush()?,
-                }
-            }
-            Ok(())
-        }
-
-        /// SPI/key pairs from the device's bulk generator.
-        pub(super) fn spi_keys(
-            &self,
-            n: u32,
-            v: Version,
-        ) -> Result<Vec<(Spi, DerivedKey)>, DocaError> {
-            spi_keys(self.secure, n, v)
-        }
-
-        /// A handle on the secure port's key generator.
-        pub(super) fn key_handle(&self) -> KeyHandle {
-            KeyHandle { port: std::sync::Arc::new(std::sync::Mutex::new(PortPtr(self.secure))) }
-        }
-
-        /// `doca_flow_resource_query_entry`.
-        pub(super) fn query(&self, key: EntryKey) -> Result<Counter, DocaError> {
-            let &(_, entry) = self.entries.get(&key).ok_or(DocaError::Entries(1))?;
-            let mut q = sys::doca_flow_resource_query::default();
-            // SAFETY: entry is live; q is a local.
-            check("doca_flow_resource_query_entry", unsafe {
-                sys::doca_flow_resource_query_entry(entry, &mut q)
-            })?;
-            // SAFETY: a counter query fills the counter member.
-            let c = unsafe { q.__bindgen_anon_1.counter };
-            Ok(Counter { packets: c.total_pkts, bytes: c.total_bytes })
-        }
-    }
-
-    /// Starts a port; `resources`: its (counters, PSP key slots) in the
-    /// port resource mode.
-    fn start_port(
-        id: u16,
-        dev: *mut sys::doca_dev,
-        resources: Option<(u32, u32)>,
-    ) -> Result<*mut sys::doca_flow_port, DocaError> {
-        let mut cfg = ptr::null_mut();
-        let mut port = ptr::null_mut();
-        // SAFETY: out-pointers to locals; cfg is destroyed once the port started.
-        unsafe {
-            check("doca_flow_port_cfg_create", sys::doca_flow_port_cfg_create(&mut cfg))?;
-            let r = match resources {
-                None => Ok(()),
-                Some((counters, slots)) => check(
-                    "doca_flow_port_cfg_set_nr_resources",
-                    sys::doca_flow_port_cfg_set_nr_resources(
-                        cfg,
-                        sys::DOCA_FLOW_RESOURCE_COUNTER,
-                        counters,
-                    ),
-                )
-                .and_then(|()| {
-                    check(
-                        "doca_flow_port_cfg_set_nr_resources",
-                        sys::doca_flow_port_cfg_set_nr_resources(
-                            cfg,
-                            sys::DOCA_FLOW_RESOURCE_PSP,
-                            slots,
-                        ),
-                    )
-                }),
-            }
-            .and_then(|()| {
-                check(
-                    "doca_flow_port_cfg_set_port_id",
-                    sys::doca_flow_port_cfg_set_port_id(cfg, id),
-                )
-            })
-            .and_then(|()| {
-                if dev.is_null() {
-                    Ok(())
-                } else {
-                    check(
-                        "doca_flow_port_cfg_set_dev",
-                        sys::doca_flow_port_cfg_set_dev(cfg, dev.cast()),
-                    )
-                }
-            })
-            .and_then(|()| {
-                check("doca_flow_port_start", sys::doca_flow_port_start(cfg, &mut port))
-            });
-            sys::doca_flow_port_cfg_destroy(cfg);
-            r?;
-        }
-        Ok(port)
-    }
-
-    /// Opens the DOCA device with this PCI address.
-    pub(super) fn open_device(pci: &str) -> Result<*mut sys::doca_dev, DocaError> {
-        let mut list = ptr::null_mut();
-        let mut n = 0u32;
-        // SAFETY: out-pointers to locals; the list is destroyed below.
-        check("doca_devinfo_create_list", unsafe {
-            sys::doca_devinfo_create_list(&mut list, &mut n)
-        })?;
-        let mut found = Err(DocaError::NoDevice(pci.to_owned()));
-        for i in 0..n as usize {
-            // SAFETY: list holds n entries.
-            let info = unsafe { *list.add(i) };
-            let mut buf = [0 as std::ffi::c_char; 32];
-            // SAFETY: buf is larger than a PCI address string
-            // (DOCA_DEVINFO_PCI_ADDR_SIZE, 13).
-            if unsafe { sys::doca_devinfo_get_pci_addr_str(info, buf.as_mut_ptr()) }
-                != sys::DOCA_SUCCESS
-            {
-                continue;
-            }
-            // SAFETY: NUL-terminated by the call above.
-            let addr = unsafe { CStr::from_ptr(buf.as_ptr()) }.to_string_lossy();
-            if addr.ends_with(pci) || pci.ends_with(&*addr) {
-                let mut dev = ptr::null_mut();
-                // SAFETY: info is a live entry of the list.
-                found = check("doca_dev_open", unsafe { sys::doca_dev_open(info, &mut dev) })
-                    .map(|()| dev);
-                break;
-            }
-        }
-        // SAFETY: created above; opened devices stay valid after.
-        unsafe { sys::doca_devinfo_destroy_list(list) };
-        found
-    }
-}
+#[path = "hw.rs"]
+mod hw;
 
 #[cfg(test)]
 mod tests {

@@ -5,22 +5,31 @@
 //!   (`DocaEntry`) built from [`crate::pipeline::PipelineConfig`] and the
 //!   flow programmer's [`crate::pipeline::TableOp`]s, key slot
 //!   (`crypto_id`) assignment, encap data. Unit-tested without hardware.
+//! - [`ir`]: the description those are made of (fields, values,
+//!   forwards, action templates); [`keys`]: key-slot images and the
+//!   `crypto_id` allocator.
 //! - [`backend`]: [`DocaFlowBackend`], a [`crate::flows::FlowBackend`] that
 //!   applies the translation with `doca_flow_*` calls. Its FFI code always
 //!   type-checks against `doca-sys`, but runs only where `doca-sys` found
 //!   the DOCA SDK; otherwise [`DocaFlowBackend::new`] returns
-//!   [`DocaError::NoSdk`] before any DOCA call.
+//!   [`DocaError::NoSdk`] before any DOCA call. Its FFI is in `hw.rs`,
+//!   the pure structure builders in `hw_build.rs`.
 //! - [`probe`]: whether the `-p` device is a DOCA device (a pure decision
 //!   over the device list, which only an SDK build asks DOCA for).
 //! - [`select`]: `--backend auto|software|doca` from the flag and the probe.
 //!
 //! The only `unsafe` code of the engine besides `engine::dpdk` is in
-//! `backend` and `probe`, each block with its `SAFETY:` comment.
+//! `backend` (with `hw` and `hw_build`) and `probe`, each block with its `SAFETY:` comment.
 
 #![allow(unsafe_code)]
 
+pub mod apply;
 pub mod backend;
+pub mod counters;
+pub mod ir;
+pub mod keys;
 pub mod probe;
+pub mod queues;
 pub mod select;
 pub mod translate;
 

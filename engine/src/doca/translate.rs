@@ -3,21 +3,30 @@
 //! [`TableOp`]s, that `backend` turns into `doca_flow_*` structures. No FFI
 //! here, so every rule can be tested without hardware.
 //!
-//! The pipes carry the DOCA PSP Gateway application's names (the same names
-//! the software pipeline and its counters use) and its layout:
+//! The pipes follow the layout of NVIDIA's DOCA 3.3 PSP Gateway
+//! (`psp_gw_flows.cpp`, tunnel mode) under our names (the software
+//! pipeline's counter names); `nvidia_3_3_*tests.rs` compare each with a
+//! table written from NVIDIA's code:
 //!
 //! ```text
-//! ingress_root_pipe (control, root) --secure port, IPv4/IPv6--> ingress_decrypt_pipe
-//!   --> [ingress_sampling_pipe] --> ingress_acl_pipe --> unsecured port
-//!                                    miss --> syndrome_stats_pipe (drop)
-//! ingress_root_pipe --unsecured port, IPv4/IPv6--> secure port egress root: empty_pipe
-//!   --> egress_acl_pipe --> [egress_sampling_pipe | miss: empty_pipe_not_sampled]
-//!   --> secure port;  egress_acl_pipe miss --> rss_pipe (the control plane)
+//! ingress_root_pipe (control, root of the default domain)
+//!   uplink IPv4/IPv6 --> ingress_decrypt_pipe --> [ingress_sampling_pipe
+//!     --S bit--> ingress_flood_ipv4/6_pipe: the ACL and a copy to rss_pipe]
+//!     --> inner_ip_classifier_pipe --next header 4--> ingress_acl_pipe
+//!                                  --next header 0x29--> ingress_src_ip6_pipe
+//!                                      --> ingress_acl_ipv6_pipe
+//!     ACL hit: decap --> VF;  classifier/ACL miss --> syndrome_stats_pipe (drop)
+//!   VF IPv4/IPv6 --> empty_pipe (root of secure egress, by ether type and pkt_meta)
+//!     IPv4 --> egress_acl_pipe; IPv6 --> egress_dst_ip6_pipe --> egress_acl_ipv6_pipe
+//!     hit: encrypt + encap --> [egress_sampling_pipe: below the threshold, or
+//!       the S bit and egress_flood_pipe: the wire and fwd_to_rss_pipe] --> uplink
+//!     miss --> rss_pipe (the control plane)
+//!   VF neighbour solicitations and ARP --> RSS; the rest dropped
 //! ```
 //!
 //! Packets the control plane resubmits (`tx_burst` on the secure port in
-//! expert mode) enter the egress domain at `empty_pipe`, exactly as the
-//! software pipeline sends `Port::Rss` packets down the host-to-net path.
+//! expert mode) enter the secure egress domain at `empty_pipe`, as
+//! NVIDIA's application's do at its `EGR_ROOT`.
 //!
 //! Key slots: DOCA Flow keeps PSP encryption keys in a bucket of shared
 //! resources indexed by `crypto_id`; an egress entry names its key by
@@ -34,10 +43,11 @@ use crate::psp::{Mode, Spi, UDP_PORT};
 use crate::wire::{
     MacAddr, ETHERNET_HEADER_LEN as ETH, IPV4_MIN_HEADER_LEN, IPV6_HEADER_LEN, UDP_HEADER_LEN,
 };
-use core::fmt;
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
-use zeroize::Zeroizing;
+
+pub use super::ir::*;
+pub use super::keys::*;
 
 /// PSP's ICV length, the trailer the hardware appends.
 pub const PSP_ICV_LEN: u16 = 16;
@@ -46,366 +56,22 @@ pub const PSP_SAMPLE_BIT: u8 = 0x80;
 /// The hardware's random parser field is 16 bits wide.
 pub const MAX_LOG2_SAMPLE_RATE: u8 = 16;
 const ETHERTYPE_ARP: u32 = 0x0806;
-/// The ingress root's entries: IPv4 and IPv6 from each port, ARP from the
-/// unsecured port, and the default drop.
-const ROOT_ENTRIES: u32 = 6;
+/// NVIDIA's ROOT size (its 9 entries and room).
+const ROOT_ENTRIES: u32 = 12;
+/// NVIDIA's MISS size in tunnel mode.
+const MISS_ENTRIES: u32 = 7;
+/// `DOCA_FLOW_L4_META_TCP` / `_UDP` / `_ESP` (`enum doca_flow_l4_meta`).
+const L4_META_TCP: u32 = 1;
+const L4_META_UDP: u32 = 2;
+const L4_META_ESP: u32 = 4;
+/// IPv6's next header for ICMPv6.
+pub const IPPROTO_ICMPV6: u32 = 58;
+/// ICMPv6 neighbour solicitation (`ND_NEIGHBOR_SOLICIT`).
+pub const ND_NEIGHBOR_SOLICIT: u32 = 135;
 const ETHERTYPE_IPV4: u16 = 0x0800;
+/// NVIDIA's EGR_ROOT size (its ARP and neighbour-answer entries included).
+const EGRESS_ROOT_ENTRIES: u32 = 4;
 const ETHERTYPE_IPV6: u16 = 0x86dd;
-
-/// The pipes, named as in the DOCA application and the software pipeline.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum PipeId {
-    /// `rss_pipe`: to the control plane's queues.
-    Rss,
-    /// `ingress_root_pipe`: the root of the default domain.
-    IngressRoot,
-    /// `ingress_decrypt_pipe`.
-    IngressDecrypt,
-    /// `ingress_sampling_pipe` (only with sampling).
-    IngressSampling,
-    /// `ingress_acl_pipe`.
-    IngressAcl,
-    /// `syndrome_stats_pipe`.
-    SyndromeStats,
-    /// `empty_pipe`: the secure port's egress root, in front of the egress ACL.
-    Empty,
-    /// `egress_acl_pipe`.
-    EgressAcl,
-    /// `egress_sampling_pipe` (only with sampling).
-    EgressSampling,
-    /// `empty_pipe_not_sampled` (only with sampling).
-    EmptyNotSampled,
-}
-
-impl PipeId {
-    /// The pipe's name (DOCA application, software pipeline and counters).
-    pub const fn name(self) -> &'static str {
-        match self {
-            PipeId::Rss => "rss_pipe",
-            PipeId::IngressRoot => "ingress_root_pipe",
-            PipeId::IngressDecrypt => "ingress_decrypt_pipe",
-            PipeId::IngressSampling => "ingress_sampling_pipe",
-            PipeId::IngressAcl => "ingress_acl_pipe",
-            PipeId::SyndromeStats => "syndrome_stats_pipe",
-            PipeId::Empty => "empty_pipe",
-            PipeId::EgressAcl => "egress_acl_pipe",
-            PipeId::EgressSampling => "egress_sampling_pipe",
-            PipeId::EmptyNotSampled => "empty_pipe_not_sampled",
-        }
-    }
-}
-
-/// DOCA Flow steering domain (`enum doca_flow_pipe_domain`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Domain {
-    /// `DOCA_FLOW_PIPE_DOMAIN_DEFAULT`.
-    Default,
-    /// `DOCA_FLOW_PIPE_DOMAIN_SECURE_INGRESS`.
-    SecureIngress,
-    /// `DOCA_FLOW_PIPE_DOMAIN_EGRESS`.
-    Egress,
-    /// `DOCA_FLOW_PIPE_DOMAIN_SECURE_EGRESS`.
-    SecureEgress,
-}
-
-/// Direction hint (`enum doca_flow_direction_info`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Direction {
-    /// No hint.
-    Any,
-    /// `DOCA_FLOW_DIRECTION_NETWORK_TO_HOST`.
-    NetToHost,
-    /// `DOCA_FLOW_DIRECTION_HOST_TO_NETWORK`.
-    HostToNet,
-}
-
-/// Pipe type (`enum doca_flow_pipe_type`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PipeType {
-    /// Exact match with one match template.
-    Basic,
-    /// Per-entry match and mask, with priorities.
-    Control,
-}
-
-/// A matched field of `struct doca_flow_match`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Field {
-    /// `parser_meta.port_id`: the port the packet came from.
-    PortId,
-    /// `outer.eth.type`.
-    OuterEthType,
-    /// `parser_meta.outer_l3_ok`.
-    OuterL3Ok,
-    /// `parser_meta.outer_ip4_checksum_ok`.
-    OuterIp4ChecksumOk,
-    /// `parser_meta.outer_l4_type` = UDP and `outer.l4_type_ext` = UDP.
-    OuterUdp,
-    /// `outer.udp.l4_port.dst_port`.
-    OuterUdpDstPort,
-    /// `outer.l3_type` = IPv4 (and `parser_meta.outer_l3_type`).
-    OuterIp4,
-    /// `outer.ip4.dst_ip` (before encap, the packet's only IP header).
-    OuterIp4Dst,
-    /// `parser_meta.random` (16 bits).
-    Random,
-    /// `parser_meta.psp_syndrome`.
-    PspSyndrome,
-    /// `tun.type` = PSP.
-    TunPsp,
-    /// `tun.psp.spi`.
-    PspSpi,
-    /// `tun.psp.s_d_ver_v`.
-    PspSDVerV,
-    /// `inner.l3_type` = IPv4.
-    InnerIp4,
-    /// `inner.ip4.src_ip`.
-    InnerIp4Src,
-    /// `parser_meta.outer_l3_type` (`enum doca_flow_l3_meta`: 1 IPv4, 2
-    /// IPv6).
-    OuterL3Meta,
-}
-
-/// `DOCA_FLOW_L3_META_IPV4` / `_IPV6` (`enum doca_flow_l3_meta`).
-pub const L3_META_IPV4: u32 = 1;
-/// See [`L3_META_IPV4`].
-pub const L3_META_IPV6: u32 = 2;
-
-/// How a pipe matches a field.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Value {
-    /// The same value for every entry.
-    Exact(u32),
-    /// The same value under a mask for every entry.
-    Masked {
-        /// Value.
-        value: u32,
-        /// Mask.
-        mask: u32,
-    },
-    /// Each entry gives the value (the pipe's match is all ones).
-    PerEntry,
-}
-
-/// Where packets go (`struct doca_flow_fwd`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Fwd {
-    /// `DOCA_FLOW_FWD_PORT` to the secure or the unsecured port.
-    Port(Port),
-    /// `DOCA_FLOW_FWD_PIPE`.
-    Pipe(PipeId),
-    /// `DOCA_FLOW_FWD_RSS` to the control plane's queues, each entry
-    /// choosing its hash (a pipe's forward: `nr_queues = -1`, as NVIDIA's
-    /// `RSS_PIPE`).
-    RssPerEntry,
-    /// `DOCA_FLOW_FWD_RSS`, hashing on the outer IPv4 header.
-    RssIpv4,
-    /// `DOCA_FLOW_FWD_RSS`, hashing on the outer IPv6 header.
-    RssIpv6,
-    /// `DOCA_FLOW_FWD_DROP`.
-    Drop,
-}
-
-/// A pipe's action template (`struct doca_flow_actions`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PipeAction {
-    /// PSP encrypt with the entry's `crypto_id` and prepend the entry's
-    /// encap data (`crypto_encap`, `DOCA_FLOW_CRYPTO_REFORMAT_ENCAP`).
-    EncryptEncap {
-        /// Outer IP version of this template's encap data.
-        outer: OuterVersion,
-        /// Tunnel (`PSP_TUNNEL`) or transport (`PSP_OVER_IPV4/6`).
-        mode: Mode,
-        /// Encap data length with a virtualization cookie.
-        len_with_vc: u16,
-    },
-    /// PSP decrypt (`DOCA_FLOW_PSP_DECRYPTION_ID`).
-    Decrypt,
-    /// Remove the outer headers and write this Ethernet header.
-    DecapL2 {
-        /// Destination MAC (`--decap-dmac`, or the unsecured port's MAC).
-        dst: MacAddr,
-        /// Source MAC (the secure port's).
-        src: MacAddr,
-    },
-    /// Set `meta.pkt_meta` (the sampling sentinel), and the S bit if asked.
-    SetMeta {
-        /// Metadata value.
-        pkt_meta: u32,
-        /// Also set the PSP S bit.
-        sample_bit: bool,
-    },
-}
-
-/// A shared mirror resource a pipe's monitor uses (DOCA 2.x; removed in
-/// 3.0, so the backend refuses a spec that has one).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mirror {
-    /// Copy to RSS.
-    ToRss,
-    /// `--maintain-order`: a mirror with a drop target, so unsampled
-    /// packets take the same path length as sampled ones.
-    Drop,
-}
-
-/// One DOCA Flow pipe, as `doca_flow_pipe_cfg_*` and `doca_flow_pipe_create`
-/// receive it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DocaPipeSpec {
-    /// Which pipe.
-    pub id: PipeId,
-    /// `doca_flow_pipe_cfg_set_name`.
-    pub name: &'static str,
-    /// Basic or control.
-    pub kind: PipeType,
-    /// Steering domain.
-    pub domain: Domain,
-    /// Direction hint.
-    pub direction: Direction,
-    /// Root of its domain.
-    pub is_root: bool,
-    /// `doca_flow_pipe_cfg_set_nr_entries`.
-    pub nr_entries: u32,
-    /// The match template (control pipes: empty, entries bring their own).
-    pub matches: Vec<(Field, Value)>,
-    /// Action templates, indexed by an entry's `action_idx`.
-    pub actions: Vec<PipeAction>,
-    /// Shared mirror in the monitor.
-    pub mirror: Option<Mirror>,
-    /// Forward on match (`None`: per entry).
-    pub fwd: Option<Fwd>,
-    /// Forward on miss (`None`: DOCA's default, drop).
-    pub fwd_miss: Option<Fwd>,
-    /// Count misses (`doca_flow_pipe_cfg_set_miss_counter`).
-    pub miss_counter: bool,
-}
-
-/// What identifies an entry, to remove or update it later.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum EntryKey {
-    /// A fixed entry the backend adds at start: its pipe and index.
-    Static(PipeId, u8),
-    /// The egress ACL entry of an inner destination.
-    Tunnel(Ipv4Addr),
-    /// An ingress ACL pair.
-    Acl(Spi, Ipv4Addr),
-    /// The syndrome stats entry of one syndrome bit.
-    Syndrome(Syndrome),
-}
-
-/// An entry's per-entry action values.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum EntryAction {
-    /// The pipe's template as is (or no action).
-    Template,
-    /// Encrypt with a key slot and prepend this encap data.
-    Encrypt {
-        /// The pipe action template (`actions.action_idx`).
-        action_idx: u8,
-        /// `actions.crypto.crypto_id`.
-        crypto_id: u32,
-        /// `actions.crypto_encap.encap_data` (and `data_size`).
-        encap_data: Vec<u8>,
-    },
-}
-
-/// One `doca_flow_pipe_basic_add_entry` (or `_control_add_entry`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DocaEntry {
-    /// The pipe.
-    pub pipe: PipeId,
-    /// Its identity.
-    pub key: EntryKey,
-    /// Control pipes: priority (lower first).
-    pub priority: u32,
-    /// Match values (control pipes: with masks).
-    pub matches: Vec<(Field, Value)>,
-    /// Action values.
-    pub action: EntryAction,
-    /// Control pipes: where the entry forwards.
-    pub fwd: Option<Fwd>,
-    /// The [`crate::pipeline::PipeStats`] counter (or per-entry counter
-    /// family) this entry's hardware counter feeds.
-    pub counter: &'static str,
-}
-
-/// DOCA's key sizes (`enum doca_flow_crypto_key_type`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeyBits {
-    /// `DOCA_FLOW_CRYPTO_KEY_128` (PSP versions 0 and 2).
-    K128,
-    /// `DOCA_FLOW_CRYPTO_KEY_256` (PSP versions 1 and 3).
-    K256,
-}
-
-/// What `doca_flow_port_shared_resource_set_cfg(port, DOCA_FLOW_SHARED_RESOURCE_PSP,
-/// crypto_id, cfg)` writes into a key slot: `cfg.psp_cfg.key_cfg`, its key
-/// type and the `uint32_t` words its `key` member points to.
-///
-/// DOCA takes the key as bytes in memory order: the DOCA application copies
-/// the bytes it receives over gRPC straight into these words, and hands out
-/// the words of `doca_flow_crypto_psp_spi_key_bulk_get` as bytes. So word
-/// `i` holds key bytes `4i..4i+4` in native byte order. Wiped on drop,
-/// redacted in `Debug`.
-#[derive(Clone)]
-pub struct PspKeyCfg {
-    bits: KeyBits,
-    words: Zeroizing<[u32; 8]>,
-}
-
-impl PspKeyCfg {
-    /// The slot image of a 16- or 32-byte key; `None` for other lengths.
-    pub fn new(key: &[u8]) -> Option<PspKeyCfg> {
-        let bits = match key.len() {
-            16 => KeyBits::K128,
-            32 => KeyBits::K256,
-            _ => return None,
-        };
-        let mut words = Zeroizing::new([0u32; 8]);
-        for (w, c) in words.iter_mut().zip(key.chunks_exact(4)) {
-            *w = u32::from_ne_bytes([c[0], c[1], c[2], c[3]]);
-        }
-        Some(PspKeyCfg { bits, words })
-    }
-
-    /// `key_cfg.key_type`.
-    pub fn bits(&self) -> KeyBits {
-        self.bits
-    }
-
-    /// The words `key_cfg.key` points to (4 or 8 of them; the array
-    /// behind them is always 8 long, zero-padded).
-    pub fn words(&self) -> &[u32] {
-        let n = match self.bits {
-            KeyBits::K128 => 4,
-            KeyBits::K256 => 8,
-        };
-        &self.words[..n]
-    }
-
-    /// A wiped-on-drop copy of all 8 words, for the FFI call (which wants a
-    /// mutable pointer).
-    pub fn words_copy(&self) -> Zeroizing<[u32; 8]> {
-        self.words.clone()
-    }
-}
-
-/// Compares without an early exit (test use; keys are never compared on a
-/// path an attacker can time, but there is no reason to leak either).
-impl PartialEq for PspKeyCfg {
-    fn eq(&self, other: &PspKeyCfg) -> bool {
-        let diff = self.words.iter().zip(other.words.iter()).fold(0u32, |d, (a, b)| d | (a ^ b));
-        self.bits == other.bits && diff == 0
-    }
-}
-
-impl Eq for PspKeyCfg {}
-
-impl fmt::Debug for PspKeyCfg {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "PspKeyCfg({:?}, <redacted>)", self.bits)
-    }
-}
 
 /// One step of applying a commit to the hardware, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -442,6 +108,11 @@ pub enum TranslateError {
     /// The hardware's random field has 16 bits.
     #[error("--sample-rate {0}: DOCA Flow samples with a 16-bit random field (at most 16)")]
     SampleRate(u8),
+    /// `--maintain-order` sent unsampled packets through a mirror of their
+    /// own; DOCA 3.0 removed mirrors and NVIDIA's 3.3 application has no
+    /// such mode.
+    #[error("--maintain-order: not offloaded on DOCA 3.x (it used mirrors, which DOCA 3.0 removed; NVIDIA's 3.3 application has no such mode)")]
+    MaintainOrder,
     /// More tunnels than key slots.
     #[error("no free crypto_id for the tunnel to {0} ({1} key slots)")]
     NoCryptoId(Ipv4Addr, u32),
@@ -488,39 +159,12 @@ pub struct DocaPorts {
     pub next_hop_mac: MacAddr,
 }
 
-/// The key-slot allocator: `crypto_id`s 1..=n, freed ones reused first.
-#[derive(Debug, Clone)]
-pub struct CryptoIds {
-    free: Vec<u32>,
-    next: u32,
-    max: u32,
-}
-
-impl CryptoIds {
-    /// Slots 1..=`max`.
-    pub fn new(max: u32) -> CryptoIds {
-        CryptoIds { free: Vec::new(), next: 1, max }
-    }
-
-    /// A free slot, the most recently freed first.
-    pub fn alloc(&mut self) -> Option<u32> {
-        self.free.pop().or_else(|| {
-            (self.next <= self.max).then(|| {
-                self.next += 1;
-                self.next - 1
-            })
-        })
-    }
-
-    /// Gives a slot back.
-    pub fn release(&mut self, id: u32) {
-        self.free.push(id);
-    }
-
-    /// Every slot, to bind to the secure port at start.
-    pub fn all(&self) -> impl Iterator<Item = u32> {
-        1..=self.max
-    }
+/// A [`Translator`]'s state at one point (see [`Translator::checkpoint`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checkpoint {
+    ids: CryptoIds,
+    tunnels: HashMap<Ipv4Addr, (u32, Spi)>,
+    pending_release: Vec<u32>,
 }
 
 /// Builds the pipes and turns table changes into [`Step`]s; remembers each
@@ -542,6 +186,9 @@ impl Translator {
     pub fn new(cfg: PipelineConfig, ports: DocaPorts) -> Result<Translator, TranslateError> {
         if cfg.log2_sample_rate > MAX_LOG2_SAMPLE_RATE {
             return Err(TranslateError::SampleRate(cfg.log2_sample_rate));
+        }
+        if cfg.maintain_order && cfg.log2_sample_rate > 0 {
+            return Err(TranslateError::MaintainOrder);
         }
         let slots = u32::try_from(cfg.max_tunnels).unwrap_or(u32::MAX - 1) + 1;
         Ok(Translator {
@@ -567,277 +214,27 @@ impl Translator {
         self.cfg.log2_sample_rate > 0
     }
 
-    /// The `parser_meta.random` mask of egress sampling: 1 in 2^N packets
-    /// match `random & mask == 0`, as in the software pipeline.
-    pub fn sample_mask(log2_rate: u8) -> u16 {
-        match log2_rate {
-            0 => 0,
-            n if n >= 16 => u16::MAX,
-            n => (1u16 << n) - 1,
+    /// The translator's state (key slots, tunnels, slots to release), to
+    /// put back with [`restore`](Translator::restore) when the hardware
+    /// refuses a commit after it was translated.
+    pub fn checkpoint(&self) -> Checkpoint {
+        Checkpoint {
+            ids: self.ids.clone(),
+            tunnels: self.tunnels.clone(),
+            pending_release: self.pending_release.clone(),
         }
     }
 
-    /// Every pipe, in creation order (a pipe after those it forwards to).
-    pub fn pipes(&self) -> Vec<DocaPipeSpec> {
-        let c = &self.cfg;
-        let sampling = self.sampling();
-        let basic = |id: PipeId, domain, direction| DocaPipeSpec {
-            id,
-            name: id.name(),
-            kind: PipeType::Basic,
-            domain,
-            direction,
-            is_root: false,
-            nr_entries: 1,
-            matches: Vec::new(),
-            actions: Vec::new(),
-            mirror: None,
-            fwd: None,
-            fwd_miss: None,
-            miss_counter: false,
-        };
-        let mut v = Vec::new();
-        v.push(DocaPipeSpec {
-            nr_entries: 2,
-            matches: vec![(Field::OuterL3Meta, Value::PerEntry)],
-            fwd: Some(Fwd::RssPerEntry),
-            ..basic(PipeId::Rss, Domain::Egress, Direction::Any)
-        });
-        v.push(DocaPipeSpec {
-            nr_entries: SYNDROMES.len() as u32,
-            matches: vec![(Field::PspSyndrome, Value::PerEntry)],
-            fwd: Some(Fwd::Drop),
-            fwd_miss: Some(Fwd::Drop),
-            miss_counter: true,
-            ..basic(PipeId::SyndromeStats, Domain::SecureIngress, Direction::NetToHost)
-        });
-        let acl_matches = if c.disable_ingress_acl {
-            vec![(Field::PspSyndrome, Value::PerEntry)]
-        } else {
-            vec![
-                (Field::PspSyndrome, Value::PerEntry),
-                (Field::TunPsp, Value::Exact(1)),
-                (Field::PspSpi, Value::PerEntry),
-                (Field::InnerIp4, Value::Exact(1)),
-                (Field::InnerIp4Src, Value::PerEntry),
-            ]
-        };
-        v.push(DocaPipeSpec {
-            nr_entries: if c.disable_ingress_acl { 1 } else { c.max_acl_entries as u32 },
-            matches: acl_matches,
-            actions: vec![PipeAction::DecapL2 {
-                dst: c.decap_dmac.unwrap_or(self.ports.unsecured_mac),
-                src: self.ports.secure_mac,
-            }],
-            fwd: Some(Fwd::Port(Port::Unsecured)),
-            fwd_miss: Some(Fwd::Pipe(PipeId::SyndromeStats)),
-            miss_counter: true,
-            ..basic(PipeId::IngressAcl, Domain::SecureIngress, Direction::NetToHost)
-        });
-        if sampling {
-            v.push(DocaPipeSpec {
-                matches: vec![
-                    (Field::TunPsp, Value::Exact(1)),
-                    (
-                        Field::PspSDVerV,
-                        Value::Masked {
-                            value: u32::from(PSP_SAMPLE_BIT),
-                            mask: u32::from(PSP_SAMPLE_BIT),
-                        },
-                    ),
-                ],
-                actions: vec![PipeAction::SetMeta {
-                    pkt_meta: c.ingress_sample_meta_indicator,
-                    sample_bit: false,
-                }],
-                mirror: Some(Mirror::ToRss),
-                fwd: Some(Fwd::Pipe(PipeId::IngressAcl)),
-                fwd_miss: Some(Fwd::Pipe(PipeId::IngressAcl)),
-                miss_counter: true,
-                ..basic(PipeId::IngressSampling, Domain::SecureIngress, Direction::NetToHost)
-            });
-        }
-        let after_decrypt = if sampling { PipeId::IngressSampling } else { PipeId::IngressAcl };
-        v.push(DocaPipeSpec {
-            matches: vec![
-                (Field::PortId, Value::PerEntry),
-                (Field::OuterUdp, Value::Exact(1)),
-                (Field::OuterUdpDstPort, Value::Exact(u32::from(UDP_PORT))),
-            ],
-            actions: vec![PipeAction::Decrypt],
-            fwd: Some(Fwd::Pipe(after_decrypt)),
-            fwd_miss: Some(Fwd::Drop),
-            miss_counter: true,
-            ..basic(PipeId::IngressDecrypt, Domain::SecureIngress, Direction::NetToHost)
-        });
-        if sampling {
-            v.push(DocaPipeSpec {
-                mirror: c.maintain_order.then_some(Mirror::Drop),
-                fwd: Some(Fwd::Port(Port::Secure)),
-                ..basic(PipeId::EmptyNotSampled, Domain::Egress, Direction::HostToNet)
-            });
-            let mask = u32::from(Self::sample_mask(c.log2_sample_rate));
-            v.push(DocaPipeSpec {
-                matches: vec![(Field::Random, Value::Masked { value: 0, mask })],
-                actions: vec![PipeAction::SetMeta {
-                    pkt_meta: c.egress_sample_meta_indicator,
-                    sample_bit: true,
-                }],
-                mirror: Some(Mirror::ToRss),
-                fwd: Some(Fwd::Port(Port::Secure)),
-                fwd_miss: Some(Fwd::Pipe(PipeId::EmptyNotSampled)),
-                miss_counter: true,
-                ..basic(PipeId::EgressSampling, Domain::SecureEgress, Direction::HostToNet)
-            });
-        }
-        let mut actions = Vec::new();
-        for outer in [OuterVersion::Ipv6, OuterVersion::Ipv4] {
-            actions.push(PipeAction::EncryptEncap {
-                outer,
-                mode: Mode::Tunnel,
-                len_with_vc: encap_len(Mode::Tunnel, outer, true) as u16,
-            });
-        }
-        v.push(DocaPipeSpec {
-            nr_entries: c.max_tunnels as u32,
-            matches: vec![
-                (Field::OuterIp4, Value::Exact(1)),
-                (Field::OuterIp4Dst, Value::PerEntry),
-            ],
-            actions,
-            fwd: Some(if sampling {
-                Fwd::Pipe(PipeId::EgressSampling)
-            } else {
-                Fwd::Port(Port::Secure)
-            }),
-            fwd_miss: Some(Fwd::Pipe(PipeId::Rss)),
-            miss_counter: true,
-            ..basic(PipeId::EgressAcl, Domain::SecureEgress, Direction::HostToNet)
-        });
-        v.push(DocaPipeSpec {
-            is_root: true,
-            fwd: Some(Fwd::Pipe(PipeId::EgressAcl)),
-            ..basic(PipeId::Empty, Domain::Egress, Direction::HostToNet)
-        });
-        v.push(DocaPipeSpec {
-            kind: PipeType::Control,
-            is_root: true,
-            nr_entries: ROOT_ENTRIES,
-            ..basic(PipeId::IngressRoot, Domain::Default, Direction::Any)
-        });
-        v
-    }
-
-    /// The entries the backend adds once, after creating the pipes.
-    pub fn static_entries(&self) -> Vec<DocaEntry> {
-        let c = &self.cfg;
-        let p = &self.ports;
-        let entry = |pipe: PipeId, i: u8, matches: Vec<(Field, Value)>, counter| DocaEntry {
-            pipe,
-            key: EntryKey::Static(pipe, i),
-            priority: 0,
-            matches,
-            action: EntryAction::Template,
-            fwd: None,
-            counter,
-        };
-        // As NVIDIA's RSS_PIPE: IPv4 hashed on the outer IPv4 header, IPv6
-        // on the outer IPv6 header.
-        let rss = |i: u8, meta: u32, fwd| DocaEntry {
-            fwd: Some(fwd),
-            ..entry(PipeId::Rss, i, vec![(Field::OuterL3Meta, Value::Exact(meta))], "rss")
-        };
-        let mut v = vec![rss(0, L3_META_IPV4, Fwd::RssIpv4), rss(1, L3_META_IPV6, Fwd::RssIpv6)];
-        for s in SYNDROMES {
-            v.push(DocaEntry {
-                key: EntryKey::Syndrome(s),
-                ..entry(
-                    PipeId::SyndromeStats,
-                    0,
-                    vec![(Field::PspSyndrome, Value::Exact(s.bit()))],
-                    s.name(),
-                )
-            });
-        }
-        if c.disable_ingress_acl {
-            v.push(entry(
-                PipeId::IngressAcl,
-                0,
-                vec![(Field::PspSyndrome, Value::Exact(0))],
-                "ingress_acl",
-            ));
-        }
-        if self.sampling() {
-            v.push(entry(PipeId::IngressSampling, 0, Vec::new(), "ingress_sampling"));
-            v.push(entry(PipeId::EgressSampling, 0, Vec::new(), "egress_sampling"));
-            v.push(entry(PipeId::EmptyNotSampled, 0, Vec::new(), "empty_pipe_not_sampled"));
-        }
-        v.push(entry(
-            PipeId::IngressDecrypt,
-            0,
-            vec![(Field::PortId, Value::Exact(u32::from(p.secure)))],
-            "ingress_decrypt",
-        ));
-        v.push(entry(PipeId::Empty, 0, Vec::new(), "empty_pipe"));
-        let all = u32::MAX;
-        let ip_ok = |port: u16, ethertype: u16, v4: bool| {
-            vec![
-                (Field::PortId, Value::Masked { value: u32::from(port), mask: 0xffff }),
-                (Field::OuterEthType, Value::Masked { value: u32::from(ethertype), mask: 0xffff }),
-                (Field::OuterL3Ok, Value::Masked { value: 1, mask: all }),
-                (Field::OuterIp4ChecksumOk, Value::Masked { value: u32::from(v4), mask: all }),
-            ]
-        };
-        let root = |i: u8, matches, fwd, counter| DocaEntry {
-            priority: u32::from(i),
-            fwd: Some(fwd),
-            ..entry(PipeId::IngressRoot, i, matches, counter)
-        };
-        // As NVIDIA's root (DOCA 3.3 `ROOT` and its miss pipe `MISS`): both
-        // outer families from the uplink to decryption, both from the VF to
-        // the egress path, ARP from the VF to RSS, the rest dropped.
-        let families = [(ETHERTYPE_IPV4, true), (ETHERTYPE_IPV6, false)];
-        let mut i = 0u8;
-        for (ethertype, v4) in families {
-            v.push(root(
-                i,
-                ip_ok(p.secure, ethertype, v4),
-                Fwd::Pipe(PipeId::IngressDecrypt),
-                "ingress_root",
-            ));
-            i += 1;
-        }
-        for (ethertype, v4) in families {
-            v.push(root(
-                i,
-                ip_ok(p.unsecured, ethertype, v4),
-                Fwd::Port(Port::Secure),
-                "ingress_root",
-            ));
-            i += 1;
-        }
-        v.push(root(
-            i,
-            vec![
-                (Field::PortId, Value::Masked { value: u32::from(p.unsecured), mask: 0xffff }),
-                (Field::OuterEthType, Value::Masked { value: ETHERTYPE_ARP, mask: 0xffff }),
-            ],
-            Fwd::Pipe(PipeId::Rss),
-            "vf_arp_to_rss",
-        ));
-        v.push(root(i + 1, Vec::new(), Fwd::Drop, "root_default_drop"));
-        v
+    /// Puts back the state of a [`checkpoint`](Translator::checkpoint).
+    pub fn restore(&mut self, c: Checkpoint) {
+        (self.ids, self.tunnels, self.pending_release) = (c.ids, c.tunnels, c.pending_release);
     }
 
     /// Turns one commit's table changes into hardware steps, ending with a
     /// flush. All or nothing: on error nothing in `ops` is remembered.
     pub fn translate(&mut self, ops: &[TableOp]) -> Result<Vec<Step>, TranslateError> {
-        let saved = (self.ids.clone(), self.tunnels.clone(), self.pending_release.clone());
-        let r = self.translate_inner(ops);
-        if r.is_err() {
-            (self.ids, self.tunnels, self.pending_release) = saved;
-        }
-        r
+        let saved = self.checkpoint();
+        self.translate_inner(ops).inspect_err(|_| self.restore(saved))
     }
 
     fn translate_inner(&mut self, ops: &[TableOp]) -> Result<Vec<Step>, TranslateError> {
@@ -847,6 +244,14 @@ impl Translator {
                 TableOp::SetTunnel(dst, e, hw_key) => {
                     let cfg = e.encap.config();
                     let encap_data = self.encap_data(*dst, cfg)?;
+                    if cfg.vc.is_some() != self.cfg.expected_vc.is_some() {
+                        // The template's length is the hardware's: with
+                        // a VC exactly when --cookie is on.
+                        return Err(TranslateError::Encap {
+                            dst: *dst,
+                            why: "a virtualization cookie on a tunnel exactly when --cookie is on",
+                        });
+                    }
                     let raw = hw_key.as_ref().ok_or(TranslateError::NoKey(*dst, cfg.spi))?;
                     let (got, want) = (raw.as_bytes().len(), cfg.version.key_len());
                     let key = PspKeyCfg::new(raw.as_bytes())
@@ -861,25 +266,42 @@ impl Translator {
                             steps.push(Step::Flush { release });
                             self.ids.alloc().expect("a slot was just released")
                         }
-                        None => return Err(TranslateError::NoCryptoId(*dst, self.ids.max)),
+                        None => return Err(TranslateError::NoCryptoId(*dst, self.ids.max())),
                     };
                     steps.push(Step::ProgramKey { crypto_id, dst: *dst, spi: cfg.spi, key });
+                    // NVIDIA's add_encrypt_entry: the ENCAP_ENCRYPT entry at
+                    // the slot's index (list 0 into IPv4, 1 into IPv6), then
+                    // the match entry forwarding to it.
                     let action_idx = match cfg.outer {
-                        OuterIp::V6 { .. } => 0,
-                        OuterIp::V4 { .. } => 1,
+                        OuterIp::V4 { .. } => 0,
+                        OuterIp::V6 { .. } => 1,
                     };
+                    steps.push(Step::Add(DocaEntry {
+                        pipe: PipeId::EncapEncrypt,
+                        key: EntryKey::Crypto(crypto_id),
+                        priority: 0,
+                        matches: Vec::new(),
+                        action: EntryAction::Encrypt { action_idx, crypto_id, encap_data },
+                        fwd: Some(self.to_wire()),
+                        condition: None,
+                        counter: "",
+                    }));
                     let entry = DocaEntry {
                         pipe: PipeId::EgressAcl,
                         key: EntryKey::Tunnel(*dst),
                         priority: 0,
                         matches: vec![(Field::OuterIp4Dst, Value::Exact(u32::from(*dst)))],
-                        action: EntryAction::Encrypt { action_idx, crypto_id, encap_data },
-                        fwd: None,
+                        action: EntryAction::Template,
+                        fwd: Some(Fwd::OrderedList(PipeId::EncapEncrypt, Some(crypto_id))),
+                        condition: None,
                         counter: "egress_acl",
                     };
                     match self.tunnels.insert(*dst, (crypto_id, cfg.spi)) {
                         Some((old, _)) => {
+                            // Hitless: the match entry moves to the new
+                            // slot's entry, then the old one goes.
                             steps.push(Step::Update(entry));
+                            steps.push(Step::Remove(EntryKey::Crypto(old)));
                             self.pending_release.push(old);
                         }
                         None => steps.push(Step::Add(entry)),
@@ -888,6 +310,7 @@ impl Translator {
                 TableOp::DelTunnel(dst) => {
                     if let Some((old, _)) = self.tunnels.remove(dst) {
                         steps.push(Step::Remove(EntryKey::Tunnel(*dst)));
+                        steps.push(Step::Remove(EntryKey::Crypto(old)));
                         self.pending_release.push(old);
                     }
                 }
@@ -905,7 +328,8 @@ impl Translator {
                             (Field::InnerIp4Src, Value::Exact(u32::from(*src))),
                         ],
                         action: EntryAction::Template,
-                        fwd: None,
+                        fwd: Some(Fwd::OrderedList(PipeId::Decap, Some(0))),
+                        condition: None,
                         counter: "ingress_acl",
                     }));
                 }
@@ -951,6 +375,21 @@ impl Translator {
     }
 }
 
+/// Entry counters of the NIC's pipes with no software [`crate::pipeline::PipeStats`]
+/// counterpart (printed under their own names).
+pub const NIC_ONLY_COUNTERS: &[&str] = &[
+    "vf_ns_to_rss",
+    "ingress_ipv6_classify",
+    "ingress_ipv4_classify",
+    "fwd_to_rss",
+    "flood_to_datapath",
+    "flood_to_rss",
+    "ingress_not_sampled",
+    "fwd_egress_acl_ipv4",
+    "fwd_egress_acl_ipv6",
+    "miss_to_egress_ipv6_icmp",
+];
+
 /// The syndrome bits the hardware reports (`enum doca_flow_crypto_syndrome`:
 /// ICV failure and bad trailer); the software's other syndromes have no
 /// hardware counter.
@@ -968,9 +407,15 @@ pub const fn encap_len(mode: Mode, outer: OuterVersion, vc: bool) -> usize {
     ETH + ip + UDP_HEADER_LEN + crate::psp::HEADER_LEN + vc
 }
 
+#[path = "translate_pipes.rs"]
+mod pipes;
+
+#[path = "translate_entries.rs"]
+mod entries;
+
 #[cfg(test)]
 #[path = "translate_tests.rs"]
-mod tests;
+pub(crate) mod tests;
 
 #[cfg(test)]
 #[path = "nvidia_3_3_tests.rs"]

@@ -28,6 +28,8 @@ pub struct OffloadStats {
     pub sampled: u64,
     /// ARP handed to the control plane.
     pub arp: u64,
+    /// IPv6 neighbour solicitations handed to the control plane.
+    pub nd: u64,
     /// Neither: dropped.
     pub other: u64,
     /// Packets freed because the control ring was full.
@@ -90,6 +92,10 @@ impl<'a> OffloadCore<'a> {
             }
             RssClass::Arp => {
                 self.stats.arp += 1;
+                ToControl::Rss
+            }
+            RssClass::NeighbourSolicitation => {
+                self.stats.nd += 1;
                 ToControl::Rss
             }
             RssClass::Other => {

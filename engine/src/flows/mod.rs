@@ -68,6 +68,9 @@ pub trait FlowBackend {
     fn commit(&mut self, ops: &[TableOp]) -> Result<u64, BackendFailure>;
     /// The newest version every core (or the hardware) is using.
     fn visible_version(&self) -> u64;
+    /// Called on every turn of the programmer's loop, on its thread (the
+    /// DOCA backend reads the NIC's counters there now and then).
+    fn tick(&mut self) {}
 }
 
 /// One table change asked by the control plane.
@@ -339,6 +342,7 @@ impl<B: FlowBackend> FlowProgrammer<B> {
     /// Reports what became visible, then applies and publishes queued
     /// batches if the backend is ready. Never blocks.
     pub fn run_once(&mut self) -> Progress {
+        self.backend.tick();
         let mut p = Progress::default();
         let visible = self.backend.visible_version();
         while let Some(&(id, v)) = self.in_flight.front() {

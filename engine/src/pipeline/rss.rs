@@ -6,7 +6,7 @@
 //! miss). Sans-IO: bytes and the metadata in, a class out.
 
 use super::PipelineConfig;
-use crate::wire::{EtherType, EthernetFrame, Ipv4Packet};
+use crate::wire::{EtherType, EthernetFrame, Ipv4Packet, Ipv6Packet, IPV6_HEADER_LEN};
 use std::net::Ipv4Addr;
 
 /// What a packet from an RSS queue is.
@@ -24,6 +24,9 @@ pub enum RssClass {
     },
     /// ARP (the control plane's to answer or ignore).
     Arp,
+    /// An ICMPv6 neighbour solicitation from the unsecured side (the
+    /// control plane's to answer or ignore, as ARP; NVIDIA's `vf_ns_to_rss`).
+    NeighbourSolicitation,
     /// Neither: not IPv4 or ARP, or truncated. Dropped and counted.
     Other,
 }
@@ -43,6 +46,15 @@ pub fn classify_rss(frame: &[u8], meta: Option<u32>, cfg: &PipelineConfig) -> Rs
             Err(_) => RssClass::Other,
         },
         EtherType::Other(0x0806) => RssClass::Arp,
+        EtherType::Ipv6 => match Ipv6Packet::new_checked(eth.payload()) {
+            // ICMPv6 (58) type 135, as NVIDIA's `is_ns_request`.
+            Ok(ip)
+                if ip.next_header() == 58 && eth.payload().get(IPV6_HEADER_LEN) == Some(&135) =>
+            {
+                RssClass::NeighbourSolicitation
+            }
+            _ => RssClass::Other,
+        },
         _ => RssClass::Other,
     }
 }
@@ -74,6 +86,17 @@ mod tests {
         let mut v6 = vec![0u8; 54];
         v6[12..14].copy_from_slice(&[0x86, 0xdd]);
         assert_eq!(classify_rss(&v6, None, &cfg), RssClass::Other);
+        // ICMPv6: a neighbour solicitation (135) goes up, an
+        // advertisement (136) or a truncated one does not.
+        let mut ns = vec![0u8; 14 + 40 + 24];
+        ns[12..14].copy_from_slice(&[0x86, 0xdd]);
+        ns[14] = 0x60;
+        ns[14 + 6] = 58;
+        ns[54] = 135;
+        assert_eq!(classify_rss(&ns, None, &cfg), RssClass::NeighbourSolicitation);
+        ns[54] = 136;
+        assert_eq!(classify_rss(&ns, None, &cfg), RssClass::Other);
+        assert_eq!(classify_rss(&ns[..54], None, &cfg), RssClass::Other);
         for cut in [0, 10, 14, 20, 33] {
             assert_eq!(classify_rss(&f[..cut], None, &cfg), RssClass::Other, "{cut}");
         }

@@ -205,6 +205,24 @@ impl PipeStats {
     }
 }
 
+/// One `--stat-print` line: a counter's name, packets and bytes (the
+/// gateway prints the software pipeline's and the NIC's counters alike).
+pub fn stat_line(name: &str, c: Counter) -> String {
+    format!("  {name:<32} {:>12} {:>16}", c.packets, c.bytes)
+}
+
+/// The `--stat-print` lines of every counter that is not zero, in
+/// [`PipeStats::for_each`] order.
+pub fn stat_lines(p: &PipeStats) -> Vec<String> {
+    let mut v = Vec::new();
+    p.for_each(|name, c| {
+        if c.packets > 0 {
+            v.push(stat_line(name, c));
+        }
+    });
+    v
+}
+
 impl fmt::Display for PipeStats {
     /// One `name packets bytes` line per non-zero counter.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

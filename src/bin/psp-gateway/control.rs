@@ -35,6 +35,9 @@ pub struct Printing<'a> {
     pub perf_print: Option<PerfPrint>,
     /// How often.
     pub every: Duration,
+    /// DOCA mode: the NIC's latest counters as `--stat-print` lines
+    /// (`None` before the first reading), printed instead of the cores'.
+    pub nic_lines: Option<NicLines>,
 }
 
 /// What the control plane answers besides the cores and the peers: the
@@ -48,6 +51,9 @@ pub struct Inputs {
     /// The directory task's state.
     pub directory_health: Option<Arc<std::sync::Mutex<Health>>>,
 }
+
+/// The NIC's counters as `--stat-print` lines, from any thread.
+pub type NicLines = Box<dyn Fn() -> Option<Vec<String>> + Send>;
 
 /// A flow batch of ours on its way.
 enum Pending {
@@ -359,7 +365,6 @@ impl<'a, B: FlowBackend> ControlPlane<'a, B> {
     /// Prints the periodic counters and latencies, as configured.
     pub fn print(&self) {
         if self.printing.stat_print {
-            let snaps: Vec<CoreSnapshot> = self.latest.iter().flatten().copied().collect();
             let (mut ours, mut reverse, mut held) = (0, 0, 0);
             for t in self.manager.tunnels() {
                 ours += u64::from(t.ours);
@@ -368,7 +373,12 @@ impl<'a, B: FlowBackend> ControlPlane<'a, B> {
             }
             let gauges =
                 [("tunnels_ours", ours), ("tunnels_reverse", reverse), ("held_packets", held)];
-            crate::stats::print_periodic(&snaps, &self.counters(), &gauges);
+            if let Some(nic) = &self.printing.nic_lines {
+                crate::stats::print_nic(nic().as_deref(), &self.counters(), &gauges);
+            } else {
+                let snaps: Vec<CoreSnapshot> = self.latest.iter().flatten().copied().collect();
+                crate::stats::print_periodic(&snaps, &self.counters(), &gauges);
+            }
         }
         if let Some(which) = self.printing.perf_print {
             crate::stats::print_perf(&self.dp.perf, which);

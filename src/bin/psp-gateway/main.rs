@@ -199,8 +199,16 @@ fn run(cfg: Config) -> Result<()> {
     }
     let queues = CoreQueues::claim_all(&unsecured, &secure, cfg.core_mask.queues())?;
     // The cores hold on to dp's key mailboxes: the control side shares it.
-    let side =
-        ControlSide { dp: Arc::clone(&dp), programmer, rings: &rings, rt, pin, gateway, peer_of };
+    let side = ControlSide {
+        dp: Arc::clone(&dp),
+        programmer,
+        rings: &rings,
+        rt,
+        pin,
+        gateway,
+        peer_of,
+        nic_lines: None,
+    };
     let (core_stats, counters) =
         serve::serve(&cfg, &prelude, &eal, &cores, queues, &mut handlers, side)?;
     stats::print_final(&core_stats, &handlers, &counters, cfg.stat_print);
@@ -295,9 +303,11 @@ fn run_doca(cfg: &Config, plan: &PortsPlan) -> Result<()> {
         rss_queues: nq,
     };
     let r = (|| -> Result<()> {
-        let backend =
+        let mut backend =
             DocaFlowBackend::new(doca).map_err(|e| anyhow::anyhow!("--backend doca: {e}"))?;
         let keys = backend.keys();
+        let nic = backend
+            .counter_reader(cfg.stat_print.then_some(engine::doca::backend::COUNTER_INTERVAL));
         let (programmer, flows) = FlowProgrammer::new(backend, flow_config(cfg));
         let dp = serve::datapath(cfg, flows, tunnel_factory(cfg, &prelude, uplink_mac), k, true);
         let (rt, pin) = serve::control_runtime(&allowed_cpus, &cores)?;
@@ -320,11 +330,24 @@ fn run_doca(cfg: &Config, plan: &PortsPlan) -> Result<()> {
             .map(|ring| OffloadCore::new(pipeline, meta, &rings.to_control, ring))
             .collect();
         let queues = CoreQueues::claim_all(&unsecured, &secure, cfg.core_mask.queues())?;
-        let side = ControlSide { dp, programmer, rings: &rings, rt, pin, gateway, peer_of };
+        let reader = nic.clone();
+        let nic_lines: crate::control::NicLines =
+            Box::new(move || reader.latest().map(|n| n.lines()));
+        let side = ControlSide {
+            dp,
+            programmer,
+            rings: &rings,
+            rt,
+            pin,
+            gateway,
+            peer_of,
+            nic_lines: Some(nic_lines),
+        };
         let (core_stats, counters) =
             serve::serve(cfg, &prelude, &eal, &cores, queues, &mut handlers, side)?;
         let offload: Vec<engine::dpdk::OffloadStats> = handlers.iter().map(|h| h.stats()).collect();
-        stats::print_final_offload(&core_stats, &offload, &counters);
+        let nic_lines = cfg.stat_print.then(|| nic.latest().map(|n| n.lines())).flatten();
+        stats::print_final_offload(&core_stats, &offload, &counters, nic_lines.as_deref());
         Ok(())
     })();
     for port in [&mut secure, &mut unsecured] {

@@ -75,6 +75,8 @@ pub struct ControlSide<'r, B: FlowBackend> {
     pub gateway: Gateway<Backend>,
     /// Which peer serves each remote virtual address.
     pub peer_of: HashMap<Ipv4Addr, SocketAddr>,
+    /// DOCA mode: the NIC's counters for `--stat-print`.
+    pub nic_lines: Option<crate::control::NicLines>,
 }
 
 /// The flags every backend needs, checked.
@@ -228,7 +230,7 @@ pub fn serve<B: FlowBackend + Send, H: BurstHandler>(
     handlers: &mut [H],
     side: ControlSide<'_, B>,
 ) -> Result<(Vec<CoreStats>, ControlCounters)> {
-    let ControlSide { dp, programmer, rings, rt, pin, gateway, peer_of } = side;
+    let ControlSide { dp, programmer, rings, rt, pin, gateway, peer_of, nic_lines } = side;
     let stop = &*stop_on_signals()?;
     let (query_tx, query_rx) = crossbeam::channel::bounded(64);
     let observer = Arc::new(Observer::new(query_tx, gateway.clone(), Arc::clone(&dp)));
@@ -255,6 +257,7 @@ pub fn serve<B: FlowBackend + Send, H: BurstHandler>(
             stat_print: cfg.stat_print,
             perf_print: cfg.perf_print,
             every: STAT_INTERVAL,
+            nic_lines,
         },
     );
     let tls = p.tls.clone();

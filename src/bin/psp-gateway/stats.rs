@@ -95,11 +95,7 @@ fn print_control(control: &ControlCounters, gauges: &[(&str, u64)]) {
 
 /// Every pipe counter that is not zero, one per line.
 fn print_pipes(pipes: &PipeStats) {
-    pipes.for_each(|name, c| {
-        if c.packets > 0 {
-            println!("  {name:<32} {:>12} {:>16}", c.packets, c.bytes);
-        }
-    });
+    engine::pipeline::stats::stat_lines(pipes).iter().for_each(|l| println!("{l}"));
 }
 
 /// `--stat-print` while running: pipe counters summed over the cores'
@@ -108,6 +104,20 @@ pub fn print_periodic(snaps: &[CoreSnapshot], control: &ControlCounters, gauges:
     let pipes = PipeStats::sum(snaps.iter().map(|s| &s.pipes));
     println!("stats ({} cores reporting), pipe counters (packets / bytes):", snaps.len());
     print_pipes(&pipes);
+    print_control(control, gauges);
+}
+
+/// `--stat-print` while running in DOCA mode: the NIC's counters (entry
+/// and pipe-miss counters the backend read) in the same lines as
+/// [`print_periodic`]'s, and the control plane's counters.
+pub fn print_nic(lines: Option<&[String]>, control: &ControlCounters, gauges: &[(&str, u64)]) {
+    match lines {
+        Some(lines) => {
+            println!("stats (NIC), pipe counters (packets / bytes):");
+            lines.iter().for_each(|l| println!("{l}"));
+        }
+        None => println!("stats (NIC): no counters read yet"),
+    }
     print_control(control, gauges);
 }
 
@@ -157,18 +167,24 @@ pub fn print_final(
 }
 
 /// The final statistics of an offloaded pipeline (DOCA): the NIC counts
-/// the packets it encrypts and decrypts; the cores count what reached
-/// them on the RSS queues.
+/// the packets it encrypts and decrypts (`nic`: its counters' lines, with
+/// `--stat-print`, as of the backend's last reading); the cores count what
+/// reached them on the RSS queues.
 #[cfg(feature = "doca")]
 pub fn print_final_offload(
     cores: &[CoreStats],
     offload: &[engine::dpdk::OffloadStats],
     control: &ControlCounters,
+    nic: Option<&[String]>,
 ) {
     println!(
         "psp-gateway (DOCA offload): {} tunnels up; {} misses",
         control.tunnels.tunnels_up, control.tunnels.misses
     );
+    if let Some(lines) = nic {
+        println!("NIC pipe counters (packets / bytes):");
+        lines.iter().for_each(|l| println!("{l}"));
+    }
     print_cores(cores);
     for (i, o) in offload.iter().enumerate() {
         println!("core {i}: {o:?}");
