@@ -15,6 +15,8 @@
 # STATIC_LATE=1: gw1 connects at startup (-z) and gw2 starts 2 s later; the
 # tunnel must come up by gw1's retries before any traffic, so no packet
 # misses.
+# DOCA28=1: DOCA 2.8 flags only (no --uplink-ip, no --idle-backoff): the
+# gateways find their outer addresses on the uplink interfaces.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rm -f "${OUT:-demo-out}"/gw[12].log
@@ -37,20 +39,25 @@ if [ -n "${TLS:-}" ]; then
     TLS_ARGS2=(--grpc-cert "$OUT/gw2.crt" --grpc-key "$OUT/gw2.key" --grpc-ca "$OUT/ca.crt")
 fi
 
-echo "== starting two gateways (gRPC on 127.0.0.1:50151 and :50152, one core each, idle back-off)"
+echo "== starting two gateways (gRPC on 127.0.0.1:${PORT_BASE}1 and :${PORT_BASE}2, one core each)"
+OURS=(--idle-backoff); [ -z "${DOCA28:-}" ] || OURS=()
 start_gw 1 $(gw_args 1) ${STATIC_LATE:+-z} ${DEBUG_KEYS:+-k} \
-    --idle-backoff --stat-print --perf-print all ${TLS_ARGS1[@]+"${TLS_ARGS1[@]}"}
+    ${OURS[@]+"${OURS[@]}"} --stat-print --perf-print all ${TLS_ARGS1[@]+"${TLS_ARGS1[@]}"}
 if [ -n "${STATIC_LATE:-}" ]; then sleep 2; fi
 start_gw 2 $(gw_args 2) ${DEBUG_KEYS:+-k} \
-    --idle-backoff --stat-print --perf-print all ${TLS_ARGS2[@]+"${TLS_ARGS2[@]}"}
+    ${OURS[@]+"${OURS[@]}"} --stat-print --perf-print all ${TLS_ARGS2[@]+"${TLS_ARGS2[@]}"}
 
 if [ -n "${STATIC_LATE:-}" ]; then
     for _ in $(seq 100); do grep -q "tunnel up" "$OUT/gw1.log" && break; sleep 0.1; done
     grep -q "tunnel up" "$OUT/gw1.log" || { echo "FAIL: -z did not bring the tunnel up"; cat "$OUT/gw1.log"; exit 1; }
     echo "== -z: gw1 brought the tunnel up at startup (peer started late): $(grep -c 'tunnel request failed' "$OUT/gw1.log") failed attempts before"
 fi
+# One capture per end of the uplink: af_packet's transmit path bypasses
+# the qdisc, so a capture on one end sees only the frames it receives.
 tcpdump -i ${P}u1 -w "$OUT/uplink.pcap" -U -s 0 >/dev/null 2>&1 &
-CAP_PID=$!; EXTRA_PIDS=$CAP_PID
+CAP_PID=$!
+tcpdump -i ${P}u2 -w "$OUT/uplink2.pcap" -U -s 0 >/dev/null 2>&1 &
+CAP_PID="$CAP_PID $!"; EXTRA_PIDS=$CAP_PID
 sleep 0.5
 
 echo "== ping vm1 -> vm2 (the first packet misses, is held, keys are exchanged, it is resubmitted)"
@@ -67,7 +74,7 @@ echo "   received: $(cat "$OUT/sink.txt")"
 
 kill -INT $CAP_PID; wait $CAP_PID 2>/dev/null || true; CAP_PID=""; EXTRA_PIDS=""
 echo "== the uplink capture"
-python3 scripts/check_uplink.py "$OUT/uplink.pcap"
+python3 scripts/check_uplink.py "$OUT/uplink.pcap" "$OUT/uplink2.pcap"
 
 echo "== stopping the gateways (SIGINT): their counters"
 kill -INT $GW1_PID $GW2_PID
@@ -75,4 +82,4 @@ wait $GW1_PID $GW2_PID || true
 GW1_PID=""; GW2_PID=""
 echo "--- gw1"; grep -v "^$" "$OUT/gw1.log" | tail -25
 echo "--- gw2"; grep -v "^$" "$OUT/gw2.log" | tail -25
-echo "two-gateways: OK (logs and uplink.pcap in $OUT/)"
+echo "two-gateways: OK (logs, uplink.pcap and uplink2.pcap in $OUT/)"

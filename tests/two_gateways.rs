@@ -106,6 +106,56 @@ fn two_gateways_exchange_keys_over_mutual_tls() {
     let _ = std::fs::remove_dir_all(&out_dir);
 }
 
+/// The flags that are ours, not DOCA 2.8's.
+const OUR_FLAGS: &[&str] = &[
+    "--uplink-ip",
+    "--grpc-cert",
+    "--grpc-key",
+    "--grpc-ca",
+    "--idle-backoff",
+    "--backend",
+    "--key-rotation-interval",
+    "--peer-rate-limit",
+];
+
+/// The numbers of frames and of PSP frames in check_uplink.py's summary.
+fn uplink_frames(stdout: &str) -> (u64, u64) {
+    let line =
+        stdout.lines().find(|l| l.trim_start().starts_with("uplink: ")).expect("uplink line");
+    let words: Vec<&str> = line.split_whitespace().collect();
+    (words[1].parse().unwrap(), words[3].parse().unwrap())
+}
+
+#[test]
+fn a_doca_2_8_command_line_needs_no_flag_of_ours() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    // DOCA28: no --uplink-ip (the uplink veths carry the outer addresses,
+    // where DOCA finds its PF's) and no --idle-backoff.
+    let (out, out_dir) = demo("doca28", &[("DOCA28", "1"), ("PORT_BASE", "5031")]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "two-gateways DOCA28 failed:\n{stdout}\n{stderr}");
+    assert!(stdout.contains("5 packets transmitted, 5 received, 0% packet loss"), "{stdout}");
+    assert!(stdout.contains("plaintext marker: not found"), "{stdout}");
+    let (frames, psp) = uplink_frames(&stdout);
+    assert!(frames > 1000 && psp == frames, "{stdout}");
+    for n in [1, 2] {
+        let log = std::fs::read_to_string(out_dir.join(format!("gw{n}.log"))).expect("log");
+        let cmd = log.lines().find(|l| l.starts_with("+ psp-gateway ")).expect("command line");
+        for flag in OUR_FLAGS {
+            assert!(!cmd.split_whitespace().any(|w| w == *flag), "{flag} in {cmd}");
+        }
+        assert!(cmd.contains(&format!("-s 127.0.0.1:5031{n}")), "{cmd}");
+        let want = format!(
+            "outer source address uplink_ip=fd00:1::{n} from=the IPv6 address of uplink interface"
+        );
+        assert!(log.contains(&want), "gw{n}: {log}");
+        assert!(summary_number(&log, " packets encrypted") > 1000, "gw{n}: {log}");
+        assert!(summary_number(&log, " decrypted to the host") > 100, "gw{n}: {log}");
+    }
+    let _ = std::fs::remove_dir_all(&out_dir);
+}
+
 /// Runs `scripts/faults.sh MODE` with the built gateway; its own checks
 /// decide (exit status), and the test checks the verdict line.
 fn faults(mode: &str) -> String {

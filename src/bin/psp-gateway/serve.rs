@@ -85,8 +85,13 @@ impl Prelude {
     /// Checks the addresses and loads the TLS files.
     pub fn new(cfg: &Config) -> Result<Prelude> {
         let Some(uplink_ip) = cfg.uplink_ip else {
-            bail!("--uplink-ip is required: the outer source address of our tunnels");
+            bail!(
+                "no outer source address for our tunnels: --uplink-ip not given and none \
+                 derived ({}); give --uplink-ip",
+                cfg.uplink_ip_note
+            );
         };
+        tracing::info!(%uplink_ip, from = %cfg.uplink_ip_note, "outer source address");
         let Some(local_virt_ip) = cfg.local_virt_ip else {
             bail!("--local-virt-ip (or -d/--vf-name) is required: this gateway's virtual address");
         };

@@ -10,6 +10,7 @@
 mod args;
 mod json;
 mod tunnels;
+mod uplink;
 mod vf;
 
 use engine::datapath::{CoreMask, PortSpec};
@@ -86,8 +87,12 @@ pub struct Config {
     pub log_level: u8,
     /// `--sdk-log-level`, same scale (default 40).
     pub sdk_log_level: u8,
-    /// `--uplink-ip`: outer source address of our tunnels.
+    /// The outer source address of our tunnels: `--uplink-ip`, or derived
+    /// from the uplink's interface or the management address (`None`:
+    /// neither works; [`Config::uplink_ip_note`] says why).
     pub uplink_ip: Option<IpAddr>,
+    /// Where [`Config::uplink_ip`] came from, or why there is none.
+    pub uplink_ip_note: String,
     /// `--grpc-cert` (with key and CA, or none of them).
     pub grpc_cert: Option<PathBuf>,
     /// `--grpc-key`.
@@ -262,6 +267,11 @@ pub trait System {
     /// The output of `ip -4 -o addr show dev IFACE`, or one line saying why
     /// there is none.
     fn ip_addr_show(&self, iface: &str) -> Result<String, String>;
+    /// The output of `ip -4|-6 -o addr show [dev IFACE]` (every
+    /// interface's addresses when `iface` is `None`).
+    fn ip_addrs(&self, v6: bool, iface: Option<&str>) -> Result<String, String>;
+    /// The names in a directory.
+    fn list_dir(&self, path: &Path) -> std::io::Result<Vec<String>>;
 }
 
 /// The real machine.
@@ -284,6 +294,33 @@ impl System for Host {
             return Err(format!("`ip -4 -o addr show dev {iface}`: {}", line.trim()));
         }
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    fn ip_addrs(&self, v6: bool, iface: Option<&str>) -> Result<String, String> {
+        let mut args = vec![if v6 { "-6" } else { "-4" }, "-o", "addr", "show"];
+        if let Some(i) = iface {
+            args.extend(["dev", i]);
+        }
+        let cmd = format!("ip {}", args.join(" "));
+        let out = std::process::Command::new("ip")
+            .args(&args)
+            .output()
+            .map_err(|e| format!("cannot run `{cmd}`: {e}"))?;
+        if !out.status.success() {
+            let err = String::from_utf8_lossy(&out.stderr);
+            let line = err.lines().find(|l| !l.trim().is_empty()).unwrap_or("failed");
+            return Err(format!("`{cmd}`: {}", line.trim()));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    fn list_dir(&self, path: &Path) -> std::io::Result<Vec<String>> {
+        let mut names = Vec::new();
+        for e in std::fs::read_dir(path)? {
+            names.push(e?.file_name().to_string_lossy().into_owned());
+        }
+        names.sort();
+        Ok(names)
     }
 }
 
@@ -637,6 +674,13 @@ fn build<S: System + ?Sized>(s: &Settings, sys: &S) -> Result<Config, ConfigErro
             (IpAddr::V6(_), OuterVersion::Ipv4) => Err(format!("must be IPv4 to match {outer}")),
         }
     })?;
+    let (uplink_ip, uplink_ip_note) = match uplink_ip {
+        Some(ip) => (Some(ip), "--uplink-ip".to_string()),
+        None => match uplink::derive(&secure_port, svc_addr, outer_ip_type, sys) {
+            Ok((ip, note)) => (Some(ip), note),
+            Err(why) => (None, why),
+        },
+    };
 
     let backend = parse_opt(s, "backend", |v| match v.trim() {
         "auto" => Ok(BackendChoice::Auto),
@@ -701,6 +745,7 @@ fn build<S: System + ?Sized>(s: &Settings, sys: &S) -> Result<Config, ConfigErro
         log_level,
         sdk_log_level,
         uplink_ip,
+        uplink_ip_note,
         grpc_cert,
         grpc_key,
         grpc_ca,

@@ -8,6 +8,9 @@ use std::io;
 struct Fake {
     files: HashMap<PathBuf, String>,
     ip: HashMap<String, String>,
+    /// `ip -4|-6 -o addr show [dev IFACE]` output by "-6 IFACE" or "-6".
+    addrs: HashMap<String, String>,
+    dirs: HashMap<PathBuf, Vec<String>>,
 }
 
 impl Fake {
@@ -22,6 +25,22 @@ impl Fake {
         self.ip.insert(name.to_string(), ip_out.to_string());
         self
     }
+
+    /// `ip -4|-6 -o addr show [dev IFACE]` gives `out`.
+    fn addrs(mut self, v6: bool, iface: Option<&str>, out: &str) -> Fake {
+        let key = format!(
+            "-{}{}",
+            if v6 { 6 } else { 4 },
+            iface.map(|i| format!(" {i}")).unwrap_or_default()
+        );
+        self.addrs.insert(key, out.to_string());
+        self
+    }
+
+    fn dir(mut self, path: &str, names: &[&str]) -> Fake {
+        self.dirs.insert(PathBuf::from(path), names.iter().map(|n| n.to_string()).collect());
+        self
+    }
 }
 
 impl System for Fake {
@@ -34,6 +53,26 @@ impl System for Fake {
 
     fn ip_addr_show(&self, iface: &str) -> Result<String, String> {
         self.ip.get(iface).cloned().ok_or_else(|| format!("Device \"{iface}\" does not exist."))
+    }
+
+    fn ip_addrs(&self, v6: bool, iface: Option<&str>) -> Result<String, String> {
+        let key = format!(
+            "-{}{}",
+            if v6 { 6 } else { 4 },
+            iface.map(|i| format!(" {i}")).unwrap_or_default()
+        );
+        match (self.addrs.get(&key), iface) {
+            (Some(out), _) => Ok(out.clone()),
+            (None, Some(i)) => Err(format!("Device \"{i}\" does not exist.")),
+            (None, None) => Ok(String::new()),
+        }
+    }
+
+    fn list_dir(&self, path: &Path) -> io::Result<Vec<String>> {
+        self.dirs
+            .get(path)
+            .cloned()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "No such file or directory"))
     }
 }
 
@@ -105,6 +144,11 @@ fn defaults() {
     assert_eq!(c.outer_ip_type, OuterVersion::Ipv6);
     assert_eq!((c.log_level, c.sdk_log_level, c.tracing_filter()), (50, 40, "info"));
     assert_eq!((c.uplink_ip, &c.grpc_cert, &c.grpc_key, &c.grpc_ca), (None, &None, &None, &None));
+    assert_eq!(
+        c.uplink_ip_note,
+        "-p/--pci-addr 0000:03:00.0 has no network interface (/sys/bus/pci/devices/0000:03:00.0/net: \
+         No such file or directory); -s/--svc-addr 0.0.0.0 names no interface"
+    );
     let pc = c.pipeline_config();
     assert_eq!((pc.max_tunnels, pc.outer, pc.log2_sample_rate), (4096, OuterVersion::Ipv6, 0));
     assert_eq!((c.virt_cookie(), pc.expected_vc), (None, None));
@@ -654,4 +698,77 @@ fn grpc_all_three_or_none() {
         e,
         "--grpc-cert and --grpc-ca given without --grpc-key (--grpc-cert, --grpc-key and --grpc-ca: all three or none)"
     );
+}
+
+/// `--uplink-ip` is ours; without it the outer source address comes from
+/// the uplink's interface (as DOCA's `doca_devinfo_get_ipv6_addr` on the
+/// PF), else from the management side (`-s` or its interface).
+#[test]
+fn uplink_ip_is_derived_as_doca_does() {
+    const UP0: &str = "5: up0    inet6 fe80::1/64 scope link \\       valid_lft forever\n\
+                       5: up0    inet6 fd00:1::1/64 scope global \\       valid_lft forever\n";
+    let af = ["-p", "net_af_packet0,iface=up0", "-r", "net_af_packet1,iface=vm0"];
+    let sys = Fake::default().addrs(true, Some("up0"), UP0);
+    let c = cfg_with(&sys, &af);
+    assert_eq!(c.uplink_ip, Some("fd00:1::1".parse().unwrap()));
+    assert_eq!(c.uplink_ip_note, "the IPv6 address of uplink interface up0");
+    // The flag overrides.
+    let mut args = af.to_vec();
+    args.extend(["--uplink-ip", "fd00:9::9"]);
+    let c = cfg_with(&sys, &args);
+    assert_eq!(
+        (c.uplink_ip, c.uplink_ip_note.as_str()),
+        (Some("fd00:9::9".parse().unwrap()), "--uplink-ip")
+    );
+    // --outer-ip-type ipv4: up0 has no IPv4; -s is IPv4 and not loopback.
+    let mut args = af.to_vec();
+    args.extend(["--outer-ip-type", "ipv4", "-s", "10.1.1.50:4000"]);
+    let c = cfg_with(&sys, &args);
+    assert_eq!(c.uplink_ip, Some("10.1.1.50".parse().unwrap()));
+    assert_eq!(c.uplink_ip_note, "-s/--svc-addr 10.1.1.50");
+
+    // DOCA's own example command line (guide, "Application Execution"):
+    // the PF's netdev under sysfs carries the IPv6 address.
+    let sys = Fake::default()
+        .iface(
+            "ens2f0v0",
+            "02:aa:bb:cc:dd:ee",
+            "9: ens2f0v0    inet 192.168.1.10/24 scope global ens2f0v0\n",
+        )
+        .dir("/sys/bus/pci/devices/0000:03:00.0/net", &["p0"])
+        .addrs(
+            true,
+            Some("p0"),
+            "4: p0    inet6 2001:db8::3/64 scope global \\ valid_lft forever\n",
+        );
+    let c = cfg_with(
+        &sys,
+        &["-p", "03:00.0", "-r", "vf0pf0", "-d", "ens2f0v0", "-t", "10.1.1.55:192.168.1.55"],
+    );
+    assert_eq!(c.uplink_ip, Some("2001:db8::3".parse().unwrap()));
+    assert_eq!(c.uplink_ip_note, "the IPv6 address of uplink interface p0");
+    assert_eq!(c.local_virt_ip, Some(ip4("192.168.1.10")));
+
+    // No uplink address: the IPv6 address of the interface holding -s.
+    let sys = Fake::default()
+        .dir("/sys/bus/pci/devices/0000:03:00.0/net", &["p0"])
+        .addrs(true, Some("p0"), "")
+        .addrs(false, None, "1: lo    inet 127.0.0.1/8 scope host lo\n2: mgmt0    inet 10.1.1.50/24 scope global mgmt0\n")
+        .addrs(true, Some("mgmt0"), "2: mgmt0    inet6 fd00:77::50/64 scope global \\ valid_lft forever\n");
+    let c = cfg_with(&sys, &with_p(&["-s", "10.1.1.50"]));
+    assert_eq!(c.uplink_ip, Some("fd00:77::50".parse().unwrap()));
+    assert_eq!(
+        c.uplink_ip_note,
+        "the IPv6 address of management interface mgmt0 (holding -s/--svc-addr 10.1.1.50)"
+    );
+    // Loopback is never taken: nothing derived, and the note says why.
+    let c = cfg_with(&sys, &with_p(&["-s", "127.0.0.1:50151"]));
+    assert_eq!(c.uplink_ip, None);
+    assert_eq!(
+        c.uplink_ip_note,
+        "uplink interface p0 has no global IPv6 address; management interface lo (holding \
+         -s/--svc-addr 127.0.0.1) has no global IPv6 address"
+    );
+    let e = err(&with_p(&["--uplink-ip", "10.0.0.1"]));
+    assert_eq!(e, "--uplink-ip 10.0.0.1: must be IPv6 to match --outer-ip-type (default ipv6)");
 }
