@@ -17,6 +17,8 @@
 # misses.
 # DOCA28=1: DOCA 2.8 flags only (no --uplink-ip, no --idle-backoff): the
 # gateways find their outer addresses on the uplink interfaces.
+# MODE=transport: both gateways run --mode transport (DOCA 3.x): the VMs'
+# IPv4 headers stay outermost on the uplink, with UDP 1000 and PSP after.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rm -f "${OUT:-demo-out}"/gw[12].log
@@ -41,6 +43,7 @@ fi
 
 echo "== starting two gateways (gRPC on 127.0.0.1:${PORT_BASE}1 and :${PORT_BASE}2, one core each)"
 OURS=(--idle-backoff); [ -z "${DOCA28:-}" ] || OURS=()
+[ -z "${MODE:-}" ] || OURS+=(--mode "$MODE")
 start_gw 1 $(gw_args 1) ${STATIC_LATE:+-z} ${DEBUG_KEYS:+-k} \
     ${OURS[@]+"${OURS[@]}"} --stat-print --perf-print all ${TLS_ARGS1[@]+"${TLS_ARGS1[@]}"}
 if [ -n "${STATIC_LATE:-}" ]; then sleep 2; fi
@@ -74,7 +77,7 @@ echo "   received: $(cat "$OUT/sink.txt")"
 
 kill -INT $CAP_PID; wait $CAP_PID 2>/dev/null || true; CAP_PID=""; EXTRA_PIDS=""
 echo "== the uplink capture"
-python3 scripts/check_uplink.py "$OUT/uplink.pcap" "$OUT/uplink2.pcap"
+python3 scripts/check_uplink.py ${MODE:+--$MODE} "$OUT/uplink.pcap" "$OUT/uplink2.pcap"
 
 echo "== stopping the gateways (SIGINT): their counters"
 kill -INT $GW1_PID $GW2_PID

@@ -156,6 +156,32 @@ fn a_doca_2_8_command_line_needs_no_flag_of_ours() {
     let _ = std::fs::remove_dir_all(&out_dir);
 }
 
+#[test]
+fn transport_mode_between_two_gateways() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let (out, out_dir) = demo("transport", &[("MODE", "transport"), ("PORT_BASE", "5032")]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "two-gateways --mode transport failed:\n{stdout}\n{stderr}");
+    assert!(stdout.contains("5 packets transmitted, 5 received, 0% packet loss"), "{stdout}");
+    assert!(stdout.contains("plaintext marker: not found"), "{stdout}");
+    // Only PSP, and over the VMs' own IPv4 headers: transport mode.
+    let (frames, psp) = uplink_frames(&stdout);
+    assert!(frames > 1000 && psp == frames, "{stdout}");
+    assert!(stdout.contains("PSP (IPv4/UDP 1000)"), "{stdout}");
+    let addrs = stdout.lines().find(|l| l.contains("uplink addresses:")).expect("addresses");
+    let mut pairs: Vec<&str> = addrs.split_whitespace().skip(2).collect();
+    pairs.sort();
+    assert_eq!(pairs, ["10.0.0.1>10.0.0.2", "10.0.0.2>10.0.0.1"], "{stdout}");
+    for n in [1, 2] {
+        let log = std::fs::read_to_string(out_dir.join(format!("gw{n}.log"))).expect("log");
+        assert!(log.contains("--mode transport"), "gw{n}: {log}");
+        assert!(summary_number(&log, " packets encrypted") > 1000, "gw{n}: {log}");
+        assert!(summary_number(&log, " decrypted to the host") > 100, "gw{n}: {log}");
+    }
+    let _ = std::fs::remove_dir_all(&out_dir);
+}
+
 /// Runs `scripts/faults.sh MODE` with the built gateway; its own checks
 /// decide (exit status), and the test checks the verdict line.
 fn faults(mode: &str) -> String {

@@ -439,6 +439,9 @@ pub enum Step {
 /// Why a configuration or a table change cannot be offloaded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TranslateError {
+    /// `--mode transport`: the translation builds tunnel-mode pipes only.
+    #[error("--mode transport: the DOCA Flow translation builds tunnel-mode pipes only")]
+    TransportMode,
     /// The hardware's random field has 16 bits.
     #[error("--sample-rate {0}: DOCA Flow samples with a 16-bit random field (at most 16)")]
     SampleRate(u8),
@@ -542,6 +545,9 @@ impl Translator {
     pub fn new(cfg: PipelineConfig, ports: DocaPorts) -> Result<Translator, TranslateError> {
         if cfg.log2_sample_rate > MAX_LOG2_SAMPLE_RATE {
             return Err(TranslateError::SampleRate(cfg.log2_sample_rate));
+        }
+        if cfg.mode == crate::psp::Mode::Transport {
+            return Err(TranslateError::TransportMode);
         }
         let slots = u32::try_from(cfg.max_tunnels).unwrap_or(u32::MAX - 1) + 1;
         Ok(Translator {

@@ -166,6 +166,16 @@ fn pipes_without_sampling() {
 }
 
 #[test]
+fn transport_mode_is_refused() {
+    let cfg = PipelineConfig { mode: crate::psp::Mode::Transport, ..Default::default() };
+    let e = Translator::new(cfg, ports()).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "--mode transport: the DOCA Flow translation builds tunnel-mode pipes only"
+    );
+}
+
+#[test]
 fn pipes_with_sampling_and_maintain_order() {
     let cfg = PipelineConfig { log2_sample_rate: 3, maintain_order: true, ..Default::default() };
     let t = Translator::new(cfg, ports()).unwrap();

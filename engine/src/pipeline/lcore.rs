@@ -8,7 +8,7 @@ use crate::psp::buf::PacketBuf;
 use crate::psp::cache::{CachedKeys, KeyCache};
 use crate::psp::decap::{self, DecapOptions};
 use crate::psp::kdf::MasterKeyPair;
-use crate::psp::Spi;
+use crate::psp::{Mode, Spi};
 use crate::wire::{self, Ipv4Packet, ETHERNET_HEADER_LEN as ETH};
 use std::net::{IpAddr, Ipv4Addr};
 
@@ -161,10 +161,14 @@ impl LcorePipeline {
                 self.stats.rss.hit(len);
                 Verdict::new(Action::Forward(Port::Rss))
             }
-            (Port::Secure, ETHERTYPE_IPV6) if self.cfg.outer == OuterVersion::Ipv6 => {
+            (Port::Secure, ETHERTYPE_IPV6)
+                if self.cfg.outer == OuterVersion::Ipv6 || self.cfg.mode == Mode::Transport =>
+            {
                 self.net_to_host(buf, masters)
             }
-            (Port::Secure, ETHERTYPE_IPV4) if self.cfg.outer == OuterVersion::Ipv4 => {
+            (Port::Secure, ETHERTYPE_IPV4)
+                if self.cfg.outer == OuterVersion::Ipv4 || self.cfg.mode == Mode::Transport =>
+            {
                 self.net_to_host(buf, masters)
             }
             _ => {
@@ -275,6 +279,11 @@ impl LcorePipeline {
             self.stats.ingress_sampling.hit(n);
             self.stats.rss.hit(n);
             v.mirror_to_rss = Some(self.cfg.ingress_sample_meta_indicator);
+        }
+        if info.mode != self.cfg.mode {
+            self.stats.ingress_mode_mismatch.hit(n);
+            v.action = Action::Drop(DropReason::ModeMismatch);
+            return v;
         }
         if let Some(want) = self.cfg.expected_vc {
             if info.vc != Some(want) {

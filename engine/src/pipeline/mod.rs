@@ -20,7 +20,8 @@
 //! to the egress ACL, ARP to RSS (`vf_arp_to_rss`) and anything else is
 //! counted in `root_default_drop` and dropped (inner IPv6 is not routed
 //! through tunnels yet); from the secure port, only the configured outer
-//! IP version goes to decrypt, anything else is counted in
+//! IP version goes to decrypt (in transport mode: IPv4 and IPv6, whose
+//! IP header is the sender VM's), anything else is counted in
 //! `root_default_drop` and dropped. Secure-port IP that is not UDP 1000
 //! misses the decrypt pipe: counted (`ingress_decrypt_miss`) and dropped,
 //! since the secure uplink carries only PSP. Frames shorter than their
@@ -49,6 +50,7 @@ pub use stats::{Counter, PipeStats};
 pub use tables::{AclReject, HwKey, TableOp, Tables};
 
 use crate::psp::decap::Syndrome;
+use crate::psp::Mode;
 use crate::wire::{MacAddr, ETHERNET_HEADER_LEN};
 use std::net::Ipv4Addr;
 
@@ -80,8 +82,14 @@ pub struct PipelineConfig {
     pub maintain_order: bool,
     /// Let any packet that decrypts through.
     pub disable_ingress_acl: bool,
-    /// Outer IP version accepted from the secure port.
+    /// Outer IP version accepted from the secure port (tunnel mode).
     pub outer: OuterVersion,
+    /// `--mode`: tunnel (outer IP of the gateways) or transport (the VM's
+    /// IP header stays outermost; UDP and PSP go after it). In transport
+    /// mode the secure port's IPv4 and IPv6 both go to decryption, since
+    /// their IP header is the VM's; a decrypted packet of the other mode
+    /// is dropped (`ingress_mode_mismatch`).
+    pub mode: Mode,
     /// Ethernet destination of decapsulated packets (`--decap-dmac`).
     pub decap_dmac: Option<MacAddr>,
     /// Metadata value marking ingress-sampled mirrors.
@@ -111,6 +119,7 @@ impl Default for PipelineConfig {
             maintain_order: false,
             disable_ingress_acl: false,
             outer: OuterVersion::Ipv6,
+            mode: Mode::Tunnel,
             decap_dmac: None,
             ingress_sample_meta_indicator: 0x1111_1111,
             egress_sample_meta_indicator: 0x2222_2222,
@@ -139,6 +148,9 @@ pub enum DropReason {
     /// Decrypted, but without the expected virtualization cookie
     /// (`vc_mismatch`).
     VcMismatch,
+    /// Decrypted, but tunnel mode on a transport-mode gateway or the
+    /// other way round (`ingress_mode_mismatch`).
+    ModeMismatch,
     /// Ingress ACL: no pair with the packet's SPI.
     AclUnknownSpi,
     /// Ingress ACL: the SPI is not permitted from the inner source.
@@ -165,6 +177,7 @@ impl DropReason {
             DropReason::NotPsp => "ingress_decrypt_miss",
             DropReason::Syndrome(s) => s.name(),
             DropReason::VcMismatch => "vc_mismatch",
+            DropReason::ModeMismatch => "ingress_mode_mismatch",
             DropReason::AclUnknownSpi => "ingress_acl_unknown_spi",
             DropReason::AclWrongSource => "ingress_acl_wrong_source",
             DropReason::EncapFailed => "egress_encap_fail",

@@ -81,6 +81,9 @@ pub struct PipeStats {
     /// Decrypted packets without the virtualization cookie this gateway
     /// expects ([`super::PipelineConfig::expected_vc`]).
     pub vc_mismatch: Counter,
+    /// Decrypted packets of the other mode (tunnel or transport) than
+    /// this gateway's ([`super::PipelineConfig::mode`]).
+    pub ingress_mode_mismatch: Counter,
     /// `ingress_acl_pipe` accepts (or every decrypted packet when the ACL
     /// is disabled).
     pub ingress_acl: Counter,
@@ -118,6 +121,7 @@ impl PipeStats {
             DropReason::NotPsp => self.ingress_decrypt_miss,
             DropReason::Syndrome(s) => self.syndrome(s),
             DropReason::VcMismatch => self.vc_mismatch,
+            DropReason::ModeMismatch => self.ingress_mode_mismatch,
             DropReason::AclUnknownSpi => self.ingress_acl_unknown_spi,
             DropReason::AclWrongSource => self.ingress_acl_wrong_source,
             DropReason::EncapFailed => self.egress_encap_fail,
@@ -136,6 +140,7 @@ impl PipeStats {
             self.oversized,
             self.ingress_decrypt_miss,
             self.vc_mismatch,
+            self.ingress_mode_mismatch,
             self.ingress_acl_unknown_spi,
             self.ingress_acl_wrong_source,
             self.egress_encap_fail,
@@ -197,6 +202,7 @@ impl PipeStats {
         }
         f("ingress_sampling", &mut self.ingress_sampling);
         f("vc_mismatch", &mut self.vc_mismatch);
+        f("ingress_mode_mismatch", &mut self.ingress_mode_mismatch);
         f("ingress_acl", &mut self.ingress_acl);
         f("ingress_acl_unknown_spi", &mut self.ingress_acl_unknown_spi);
         f("ingress_acl_wrong_source", &mut self.ingress_acl_wrong_source);
@@ -259,6 +265,7 @@ mod tests {
             DropReason::Oversized,
             DropReason::NotPsp,
             DropReason::VcMismatch,
+            DropReason::ModeMismatch,
             DropReason::AclUnknownSpi,
             DropReason::AclWrongSource,
             DropReason::EncapFailed,

@@ -140,6 +140,7 @@ fn assert_adds_up(s: &PipeStats) {
     assert_eq!(
         s.ingress_decrypt.packets,
         s.vc_mismatch.packets
+            + s.ingress_mode_mismatch.packets
             + s.ingress_acl.packets
             + s.ingress_acl_unknown_spi.packets
             + s.ingress_acl_wrong_source.packets,
@@ -182,7 +183,9 @@ fn reference_captures_decrypt_through_the_pipeline() {
     assert_eq!(captures.len(), 22);
     for (name, psp, clear) in captures {
         let outer = if name.starts_with("v4") { OuterVersion::Ipv4 } else { OuterVersion::Ipv6 };
-        let cfg = PipelineConfig { outer, disable_ingress_acl: true, ..PipelineConfig::default() };
+        let mode = if name.contains("transport") { Mode::Transport } else { Mode::Tunnel };
+        let cfg =
+            PipelineConfig { outer, mode, disable_ingress_acl: true, ..PipelineConfig::default() };
         let mut g = Gw::new(cfg, 1);
         let mut b = VecBuf::new(&psp);
         let v = g.core().process(Port::Secure, &mut b, 0, &m);
@@ -843,4 +846,66 @@ proptest! {
         assert_adds_up(&s);
         prop_assert_eq!(s.ingress_root.packets, 6);
     }
+}
+
+/// `--mode transport`: the VM's IPv4 header stays outermost (UDP 1000 and
+/// PSP after it), the secure port takes IPv4 even with outer IPv6
+/// configured, the ACL checks (SPI, the VM's source), and a gateway in
+/// the other mode drops the packet as `ingress_mode_mismatch`.
+#[test]
+fn transport_mode_end_to_end_and_mode_mismatch() {
+    let mut a = Gw::new(PipelineConfig { mode: Mode::Transport, ..PipelineConfig::default() }, 1);
+    let mut cfg = EncapConfig { mode: Mode::Transport, ..tunnel(0x20, v6()).config().clone() };
+    cfg.crypt_offset = 1;
+    let key = masters_b().derive(Spi(0x20), Version::AesGcm256);
+    let encap = Arc::new(Encapsulator::new(cfg, &key).unwrap());
+    let insert = FlowRequest::InsertTunnel { dst: DST, encap, hw_key: None };
+    assert!(a.program(vec![insert]).result.is_ok());
+    let m = masters_b();
+    let f = frame(SRC, DST, b"transport mode payload, kept secret");
+    let mut b = VecBuf::new(&f);
+    let v = a.core().process(Port::Unsecured, &mut b, 1, &m);
+    assert_eq!(v.action, Action::Forward(Port::Secure));
+    let wire = b.data().to_vec();
+    // Ethernet (uplink MACs), the VM's IPv4 header (protocol now UDP),
+    // UDP to 1000, PSP with next header 17 (the VM's UDP).
+    assert_eq!(&wire[..12], &[[0xb; 6], [0xa; 6]].concat()[..]);
+    assert_eq!(&wire[12..14], &[0x08, 0x00]);
+    let ip = wire::Ipv4Packet::new_checked(&wire[14..]).unwrap();
+    assert_eq!((ip.src(), ip.dst(), ip.protocol()), (SRC, DST, 17));
+    assert_eq!(u16::from_be_bytes([wire[36], wire[37]]), 1000);
+    assert_eq!((wire[42], u32::from_be_bytes(wire[46..50].try_into().unwrap())), (17, 0x20));
+    assert!(!wire.windows(6).any(|w| w == b"secret"));
+
+    // B in transport mode, outer IPv6 configured (it does not matter).
+    let cfg_b = PipelineConfig { mode: Mode::Transport, ..PipelineConfig::default() };
+    let mut gb = Gw::new(cfg_b, 1);
+    gb.program(vec![FlowRequest::InsertAcl { spi: Spi(0x20), src: SRC }]);
+    let mut rb = VecBuf::new(&wire);
+    let v = gb.core().process(Port::Secure, &mut rb, 0, &m);
+    assert_eq!(v.action, Action::Forward(Port::Unsecured));
+    assert_eq!(&rb.data()[12..], &f[12..], "the VM's packet back, byte for byte");
+    assert_eq!(gb.cores[0].acl_counter(Spi(0x20), SRC).unwrap().packets, 1);
+    // Another source on the same SPI: refused by the ACL.
+    let mut other = frame(Ipv4Addr::new(192, 168, 1, 9), DST, b"spoof");
+    let mut ob = VecBuf::new(&other);
+    a.core().process(Port::Unsecured, &mut ob, 1, &m);
+    other = ob.data().to_vec();
+    let v = gb.core().process(Port::Secure, &mut VecBuf::new(&other), 0, &m);
+    assert_eq!(v.action, Action::Drop(DropReason::AclWrongSource));
+    assert_adds_up(gb.cores[0].stats());
+
+    // A tunnel-mode gateway: its root drops outer IPv4 (it expects IPv6);
+    // with outer IPv4 it decrypts but drops the transport packet.
+    let mut gt = Gw::new(PipelineConfig::default(), 1);
+    gt.program(vec![FlowRequest::InsertAcl { spi: Spi(0x20), src: SRC }]);
+    let v = gt.core().process(Port::Secure, &mut VecBuf::new(&wire), 0, &m);
+    assert_eq!(v.action, Action::Drop(DropReason::RootDefault));
+    let cfg4 = PipelineConfig { outer: OuterVersion::Ipv4, ..PipelineConfig::default() };
+    let mut gt4 = Gw::new(cfg4, 1);
+    gt4.program(vec![FlowRequest::InsertAcl { spi: Spi(0x20), src: SRC }]);
+    let v = gt4.core().process(Port::Secure, &mut VecBuf::new(&wire), 0, &m);
+    assert_eq!(v.action, Action::Drop(DropReason::ModeMismatch));
+    assert_eq!(gt4.cores[0].stats().ingress_mode_mismatch.packets, 1);
+    assert_adds_up(gt4.cores[0].stats());
 }

@@ -39,6 +39,7 @@ impl Opt {
 const DOCA: &str = "DOCA Flags";
 const PROGRAM: &str = "Program Flags";
 const OURS: &str = "Beyond DOCA";
+const DOCA3: &str = "DOCA 3.x Flags";
 
 use Kind::{List, Switch, Value};
 
@@ -80,6 +81,7 @@ pub const OPTS: &[Opt] = &[
     opt("perf-print", None, Value, "WHAT", "Enable printing performance metrics (key-gen, insertion, all)", PROGRAM),
     opt("show-rss-rx-packets", None, Switch, "", "Show RSS rx packets", PROGRAM),
     opt("outer-ip-type", None, Value, "ipv4|ipv6", "outer IP type [default: ipv6]", PROGRAM),
+    opt("mode", None, Value, "tunnel|transport", "PSP mode: tunnel (outer IP of the gateways) or transport (the VM's IP header, then UDP 1000 and PSP); both peers must use the same [default: tunnel]", DOCA3),
     opt("uplink-ip", None, Value, "IP", "Outer source address of our tunnels (family of --outer-ip-type)", OURS),
     opt("grpc-cert", None, Value, "PATH", "gRPC server certificate, PEM (with --grpc-key and --grpc-ca: mutual TLS)", OURS),
     opt("grpc-key", None, Value, "PATH", "gRPC server private key, PEM", OURS),

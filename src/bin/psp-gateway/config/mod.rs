@@ -15,7 +15,7 @@ mod vf;
 
 use engine::datapath::{CoreMask, PortSpec};
 use engine::pipeline::{OuterVersion, PipelineConfig};
-use engine::psp::Version;
+use engine::psp::{Mode, Version};
 use engine::wire::MacAddr;
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -83,6 +83,8 @@ pub struct Config {
     pub show_rss_rx_packets: bool,
     /// `--outer-ip-type` (default ipv6).
     pub outer_ip_type: OuterVersion,
+    /// `--mode` (DOCA 3.x; default tunnel).
+    pub mode: Mode,
     /// `-l/--log-level`, DOCA's scale 10..=70 (default 50).
     pub log_level: u8,
     /// `--sdk-log-level`, same scale (default 40).
@@ -466,6 +468,7 @@ impl Config {
             maintain_order: self.maintain_order,
             disable_ingress_acl: self.disable_ingress_acl,
             outer: self.outer_ip_type,
+            mode: self.mode,
             decap_dmac: self.decap_dmac,
             ..PipelineConfig::default()
         }
@@ -659,6 +662,12 @@ fn build<S: System + ?Sized>(s: &Settings, sys: &S) -> Result<Config, ConfigErro
             _ => Err("must be ipv4 or ipv6".into()),
         })?
         .unwrap_or(OuterVersion::Ipv6);
+    let mode = parse_opt(s, "mode", |v| match v.trim().to_lowercase().as_str() {
+        "tunnel" => Ok(Mode::Tunnel),
+        "transport" => Ok(Mode::Transport),
+        _ => Err("must be tunnel or transport".into()),
+    })?
+    .unwrap_or(Mode::Tunnel);
     let log_level = parse_opt(s, "log-level", parse_log_level)?.unwrap_or(50);
     let sdk_log_level = parse_opt(s, "sdk-log-level", parse_log_level)?.unwrap_or(40);
 
@@ -742,6 +751,7 @@ fn build<S: System + ?Sized>(s: &Settings, sys: &S) -> Result<Config, ConfigErro
         perf_print,
         show_rss_rx_packets: get_switch(s, "show-rss-rx-packets"),
         outer_ip_type,
+        mode,
         log_level,
         sdk_log_level,
         uplink_ip,

@@ -772,3 +772,27 @@ fn uplink_ip_is_derived_as_doca_does() {
     let e = err(&with_p(&["--uplink-ip", "10.0.0.1"]));
     assert_eq!(e, "--uplink-ip 10.0.0.1: must be IPv6 to match --outer-ip-type (default ipv6)");
 }
+
+/// `--mode` (DOCA 3.x): tunnel by default, transport on the command line
+/// and in JSON, into the pipeline; garbage named with its flag or line.
+#[test]
+fn mode_flag_and_json_key() {
+    assert_eq!(cfg(&P).mode, Mode::Tunnel);
+    let c = cfg(&with_p(&["--mode", "transport"]));
+    assert_eq!((c.mode, c.pipeline_config().mode), (Mode::Transport, Mode::Transport));
+    assert_eq!(cfg(&with_p(&["--mode", "tunnel"])).mode, Mode::Tunnel);
+    assert_eq!(err(&with_p(&["--mode", "tunel"])), "--mode tunel: must be tunnel or transport");
+    let sys = Fake::default().file(
+        "gw.json",
+        "{\n  \"pci-addr\": \"03:00.0\",\n  \"repr\": \"vf0pf0\",\n  \"mode\": \"transport\"\n}\n",
+    );
+    assert_eq!(cfg_with(&sys, &["-j", "gw.json"]).mode, Mode::Transport);
+    let sys = Fake::default().file(
+        "gw.json",
+        "{\n  \"pci-addr\": \"03:00.0\",\n  \"repr\": \"vf0pf0\",\n  \"mode\": \"both\"\n}\n",
+    );
+    assert_eq!(
+        err_with(&sys, &["-j", "gw.json"]),
+        "gw.json:4: \"mode\" both: must be tunnel or transport"
+    );
+}
