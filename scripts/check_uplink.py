@@ -49,6 +49,7 @@ def main():
     total = psp = 0
     bad = []
     spis = set()
+    offsets = set()
     pairs = set()
     versions = set()
     for f in (f for p in paths for f in frames(p)):
@@ -69,6 +70,7 @@ def main():
             versions.add(ver)
             pairs.add(f"{addrs[0]}>{addrs[1]}")
             spis.add(struct.unpack(">I", f[l4 + 8 + 4 : l4 + 8 + 8])[0])
+            offsets.add(f[l4 + 8 + 2] & 0x3F)
         else:
             bad.append(f[:64].hex())
         if MARKER in f:
@@ -76,6 +78,7 @@ def main():
     ipv = "/".join(f"IPv{v}" for v in sorted(versions)) or "IP"
     print(f"   uplink: {total} frames, {psp} PSP ({ipv}/UDP 1000), SPIs {sorted(hex(s) for s in spis)}; plaintext marker: not found")
     print(f"   uplink addresses: {' '.join(sorted(pairs))}")
+    print(f"   uplink crypt offsets: {sorted(offsets)}")
     if bad or total == 0:
         sys.exit(f"FAIL: {len(bad)} non-PSP frames on the uplink, e.g. {bad[:2]}")
 

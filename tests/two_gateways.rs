@@ -139,6 +139,8 @@ fn a_doca_2_8_command_line_needs_no_flag_of_ours() {
     assert!(stdout.contains("plaintext marker: not found"), "{stdout}");
     let (frames, psp) = uplink_frames(&stdout);
     assert!(frames > 1000 && psp == frames, "{stdout}");
+    // No -o: DOCA 3.x's default for inner IPv4 without a cookie.
+    assert!(stdout.contains("uplink crypt offsets: [5]"), "{stdout}");
     for n in [1, 2] {
         let log = std::fs::read_to_string(out_dir.join(format!("gw{n}.log"))).expect("log");
         let cmd = log.lines().find(|l| l.starts_with("+ psp-gateway ")).expect("command line");

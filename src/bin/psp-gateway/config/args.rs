@@ -73,7 +73,7 @@ pub const OPTS: &[Opt] = &[
     opt("sample-rate", None, Value, "N", "Sets the log2 sample rate: 0: disabled, 1: 50%, ... 16: 1.5e-3%", PROGRAM),
     opt("maintain-order", None, Switch, "", "Keep sampled and unsampled packets in order", PROGRAM),
     opt("max-tunnels", Some('x'), Value, "N", "Specify the max number of PSP tunnels [default: 4096]", PROGRAM),
-    opt("crypt-offset", Some('o'), Value, "N", "Specify the PSP crypt offset, in 4-byte words, 0..=63 [default: 0]", PROGRAM),
+    opt("crypt-offset", Some('o'), Value, "N", "Specify the PSP crypt offset, in 4-byte words, 0..=63 [default: inner IPv4 5, 7 with -c; IPv6 10, 12 with -c]", PROGRAM),
     opt("psp-version", None, Value, "N", "Specify the PSP version for outgoing connections (0 or 1; 2 and 3 are GMAC) [default: 1]", PROGRAM),
     opt("static-tunnels", Some('z'), Switch, "", "Create tunnels at startup", PROGRAM),
     opt("debug-keys", Some('k'), Switch, "", "Enable debug keys", PROGRAM),

@@ -67,7 +67,8 @@ pub struct Config {
     pub maintain_order: bool,
     /// `-x/--max-tunnels` (default 4096).
     pub max_tunnels: usize,
-    /// `-o/--crypt-offset` in 4-byte units (default 0).
+    /// `-o/--crypt-offset` in 4-byte units (default: DOCA 3.x's per inner
+    /// IP version, [`default_crypt_offset`]).
     pub crypt_offset: u8,
     /// `--psp-version` (default 1).
     pub psp_version: Version,
@@ -554,6 +555,20 @@ fn path(v: &str) -> Result<PathBuf, String> {
     Ok(PathBuf::from(v))
 }
 
+/// DOCA 3.x's crypt offset when `-o/--crypt-offset` is not given, in
+/// 4-byte words from the end of the IV (the cookie included, as ours): the
+/// inner IP header stays in clear (authenticated, not encrypted), so IPv4
+/// 5 (20 bytes), IPv6 10 (40 bytes), each 2 more with a virtualization
+/// cookie (`-c/--cookie`, 8 bytes). NVIDIA's `DEFAULT_CRYPT_OFFSET_IPV4`
+/// and friends (`psp_gw_config.h`). The same numbers in transport mode,
+/// as NVIDIA's: there they count into the L4 header, so a packet whose L4
+/// header and payload are shorter than the offset cannot be sent
+/// (`egress_encap_fail`).
+pub fn default_crypt_offset(inner_v6: bool, cookie: bool) -> u8 {
+    let ip_words = if inner_v6 { 10 } else { 5 };
+    ip_words + if cookie { 2 } else { 0 }
+}
+
 fn build<S: System + ?Sized>(s: &Settings, sys: &S) -> Result<Config, ConfigError> {
     let (pci, repr) = (get_str(s, "pci-addr"), get_str(s, "repr"));
     let ((p_origin, pci_addr), (r_origin, repr)) = match (pci, repr) {
@@ -641,7 +656,11 @@ fn build<S: System + ?Sized>(s: &Settings, sys: &S) -> Result<Config, ConfigErro
         number(v, 1, u64::MAX).and_then(|n| usize::try_from(n).map_err(|_| "too large".into()))
     })?
     .unwrap_or(4096);
-    let crypt_offset = parse_opt(s, "crypt-offset", |v| number(v, 0, 63))?.unwrap_or(0) as u8;
+    let crypt_offset = match parse_opt(s, "crypt-offset", |v| number(v, 0, 63))? {
+        Some(n) => n as u8,
+        // Inner IPv4 until --inner-ip-type arrives.
+        None => default_crypt_offset(false, get_switch(s, "cookie")),
+    };
     let psp_version = parse_opt(s, "psp-version", |v| {
         number(v, 0, 3)
             .ok()

@@ -138,7 +138,7 @@ fn defaults() {
     assert!(c.peers.is_empty());
     assert!(!c.cookie && !c.disable_ingress_acl && !c.maintain_order && !c.static_tunnels);
     assert!(!c.debug_keys && !c.stat_print && !c.show_rss_rx_packets && !c.idle_backoff);
-    assert_eq!((c.sample_rate, c.max_tunnels, c.crypt_offset), (0, 4096, 0));
+    assert_eq!((c.sample_rate, c.max_tunnels, c.crypt_offset), (0, 4096, 5));
     assert_eq!(c.psp_version, Version::AesGcm256);
     assert_eq!(c.perf_print, None);
     assert_eq!(c.outer_ip_type, OuterVersion::Ipv6);
@@ -795,4 +795,22 @@ fn mode_flag_and_json_key() {
         err_with(&sys, &["-j", "gw.json"]),
         "gw.json:4: \"mode\" both: must be tunnel or transport"
     );
+}
+
+/// `-o/--crypt-offset` defaults as DOCA 3.x: the inner IP header in clear,
+/// 2 words more with the cookie; a given value (0 too) wins.
+#[test]
+fn crypt_offset_defaults_per_ip_version() {
+    assert_eq!(
+        [(false, false), (false, true), (true, false), (true, true)]
+            .map(|(v6, vc)| default_crypt_offset(v6, vc)),
+        [5, 7, 10, 12]
+    );
+    assert_eq!(cfg(&P).crypt_offset, 5);
+    assert_eq!(cfg(&with_p(&["-c"])).crypt_offset, 7);
+    assert_eq!(cfg(&with_p(&["-c", "-o", "0"])).crypt_offset, 0);
+    assert_eq!(cfg(&with_p(&["--crypt-offset", "3"])).crypt_offset, 3);
+    let sys = Fake::default()
+        .file("gw.json", "{\"pci-addr\": \"03:00.0\", \"repr\": \"vf0pf0\", \"cookie\": true}");
+    assert_eq!(cfg_with(&sys, &["-j", "gw.json"]).crypt_offset, 7);
 }
