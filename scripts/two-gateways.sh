@@ -19,6 +19,8 @@
 # gateways find their outer addresses on the uplink interfaces.
 # MODE=transport: both gateways run --mode transport (DOCA 3.x): the VMs'
 # IPv4 headers stay outermost on the uplink, with UDP 1000 and PSP after.
+# INNER6=1: IPv6 VMs (fd00:10::1, fd00:10::2), --inner-ip-type ipv6; vm1
+# also sends a neighbour solicitation, which gw1 hands to its control plane.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rm -f "${OUT:-demo-out}"/gw[12].log
@@ -64,12 +66,19 @@ CAP_PID="$CAP_PID $!"; EXTRA_PIDS=$CAP_PID
 sleep 0.5
 
 echo "== ping vm1 -> vm2 (the first packet misses, is held, keys are exchanged, it is resubmitted)"
-ip netns exec ${P}vm1 ping -c 5 -i 0.2 -W 2 10.0.0.2
+ip netns exec ${P}vm1 ping -c 5 -i 0.2 -W 2 $VM2_IP
+if [ -n "${INNER6:-}" ]; then
+    echo "== vm1: a neighbour solicitation for $VM2_IP (to gw1's control plane, as ARP)"
+    ip netns exec ${P}vm1 python3 -c "
+from scapy.all import Ether, IPv6, ICMPv6ND_NS, sendp
+sendp(Ether(src='02:00:00:00:01:01', dst='33:33:ff:00:00:02') / IPv6(src='fd00:10::1', dst='ff02::1:ff00:2')
+      / ICMPv6ND_NS(tgt='fd00:10::2'), iface='v1', verbose=False)"
+fi
 echo "== TCP: 20 MB from vm1 to vm2"
-ip netns exec ${P}vm2 python3 scripts/tcp_sink.py --listen 10.0.0.2:5201 > "$OUT/sink.txt" &
+ip netns exec ${P}vm2 python3 scripts/tcp_sink.py --listen $VM2_HOSTPORT_PREFIX:5201 > "$OUT/sink.txt" &
 SINK_PID=$!
 sleep 0.5
-ip netns exec ${P}vm1 python3 scripts/tcp_sink.py --send 10.0.0.2:5201 --bytes 20000000 > "$OUT/source.txt"
+ip netns exec ${P}vm1 python3 scripts/tcp_sink.py --send $VM2_HOSTPORT_PREFIX:5201 --bytes 20000000 > "$OUT/source.txt"
 wait $SINK_PID
 echo "   sent:     $(cat "$OUT/source.txt")"
 echo "   received: $(cat "$OUT/sink.txt")"

@@ -184,6 +184,40 @@ fn transport_mode_between_two_gateways() {
     let _ = std::fs::remove_dir_all(&out_dir);
 }
 
+/// `--inner-ip-type ipv6` (DOCA 3.x): IPv6 VMs ping and send 20 MB of TCP
+/// through on-demand tunnels; a neighbour solicitation from vm1 reaches
+/// gw1's control plane, as ARP does.
+#[test]
+fn ipv6_vms_through_on_demand_tunnels() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let (out, out_dir) = demo("inner6", &[("INNER6", "1"), ("PORT_BASE", "5033")]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "two-gateways INNER6 failed:\n{stdout}\n{stderr}");
+    assert!(stdout.contains("PING fd00:10::2"), "{stdout}");
+    assert!(stdout.contains("5 packets transmitted, 5 received, 0% packet loss"), "{stdout}");
+    assert!(stdout.contains("plaintext marker: not found"), "{stdout}");
+    let (frames, psp) = uplink_frames(&stdout);
+    assert!(frames > 1000 && psp == frames, "{stdout}");
+    // No -o: DOCA 3.x's default for inner IPv6.
+    assert!(stdout.contains("uplink crypt offsets: [10]"), "{stdout}");
+    let gw1 = std::fs::read_to_string(out_dir.join("gw1.log")).expect("gw1.log");
+    let gw2 = std::fs::read_to_string(out_dir.join("gw2.log")).expect("gw2.log");
+    for (name, log) in [("gw1", &gw1), ("gw2", &gw2)] {
+        assert!(log.contains("--inner-ip-type ipv6"), "{name}: {log}");
+        assert!(summary_number(log, " packets encrypted") > 1000, "{name}: {log}");
+        assert!(summary_number(log, " decrypted to the host") > 100, "{name}: {log}");
+    }
+    // The first ping missed on gw1 and was held; the tunnel came up on
+    // demand, with gw2's way back from the request.
+    assert!(summary_number(&gw1, " misses") >= 1, "{gw1}");
+    assert!(gw1.contains("tunnel up") && gw1.contains("dst=fd00:10::2"), "{gw1}");
+    assert!(gw2.contains("egress tunnels created (reverse params)"), "{gw2}");
+    let nd = gw1.lines().find(|l| l.trim_start().starts_with("vf_nd_to_rss")).expect("ND counter");
+    assert_eq!(nd.split_whitespace().nth(1), Some("1"), "{gw1}");
+    let _ = std::fs::remove_dir_all(&out_dir);
+}
+
 /// Runs `scripts/faults.sh MODE` with the built gateway; its own checks
 /// decide (exit status), and the test checks the verdict line.
 fn faults(mode: &str) -> String {

@@ -36,7 +36,7 @@ use crate::wire::{
 };
 use core::fmt;
 use std::collections::HashMap;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use zeroize::Zeroizing;
 
 /// PSP's ICV length, the trailer the hardware appends.
@@ -286,9 +286,9 @@ pub enum EntryKey {
     /// A fixed entry the backend adds at start: its pipe and index.
     Static(PipeId, u8),
     /// The egress ACL entry of an inner destination.
-    Tunnel(Ipv4Addr),
+    Tunnel(IpAddr),
     /// An ingress ACL pair.
-    Acl(Spi, Ipv4Addr),
+    Acl(Spi, IpAddr),
     /// The syndrome stats entry of one syndrome bit.
     Syndrome(Syndrome),
 }
@@ -416,7 +416,7 @@ pub enum Step {
         /// The slot.
         crypto_id: u32,
         /// The tunnel's destination.
-        dst: Ipv4Addr,
+        dst: IpAddr,
         /// The tunnel's SPI (the egress entry's encap data carries it).
         spi: Spi,
         /// The key, as the slot receives it.
@@ -439,6 +439,12 @@ pub enum Step {
 /// Why a configuration or a table change cannot be offloaded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TranslateError {
+    /// `--inner-ip-type ipv6`: no IPv6 classifier or ACL pipes yet.
+    #[error("--inner-ip-type ipv6: the DOCA Flow translation has no inner IPv6 pipes yet")]
+    InnerIpv6,
+    /// An entry with an IPv6 inner address.
+    #[error("{0}: inner IPv6 addresses are not offloaded")]
+    Ipv6Entry(IpAddr),
     /// `--mode transport`: the translation builds tunnel-mode pipes only.
     #[error("--mode transport: the DOCA Flow translation builds tunnel-mode pipes only")]
     TransportMode,
@@ -447,16 +453,16 @@ pub enum TranslateError {
     SampleRate(u8),
     /// More tunnels than key slots.
     #[error("no free crypto_id for the tunnel to {0} ({1} key slots)")]
-    NoCryptoId(Ipv4Addr, u32),
+    NoCryptoId(IpAddr, u32),
     /// A tunnel op without its raw key: hardware key slots need the bytes,
     /// the expanded software key cannot be read back.
     #[error("tunnel to {0} (SPI {1}): no raw key for its hardware key slot")]
-    NoKey(Ipv4Addr, Spi),
+    NoKey(IpAddr, Spi),
     /// The raw key's length does not match the tunnel's PSP version.
     #[error("tunnel to {dst} (SPI {spi}): {got}-byte key for a version that takes {want}")]
     KeyLength {
         /// Destination.
-        dst: Ipv4Addr,
+        dst: IpAddr,
         /// SPI.
         spi: Spi,
         /// Bytes given.
@@ -468,7 +474,7 @@ pub enum TranslateError {
     #[error("tunnel to {dst}: {why}")]
     Encap {
         /// Destination.
-        dst: Ipv4Addr,
+        dst: IpAddr,
         /// What is wrong.
         why: &'static str,
     },
@@ -534,7 +540,7 @@ pub struct Translator {
     ports: DocaPorts,
     ids: CryptoIds,
     /// dst -> (crypto_id, SPI) of the installed egress entries.
-    tunnels: HashMap<Ipv4Addr, (u32, Spi)>,
+    tunnels: HashMap<IpAddr, (u32, Spi)>,
     /// Slots freed by the steps handed out but not yet flushed.
     pending_release: Vec<u32>,
 }
@@ -548,6 +554,9 @@ impl Translator {
         }
         if cfg.mode == crate::psp::Mode::Transport {
             return Err(TranslateError::TransportMode);
+        }
+        if cfg.inner == crate::pipeline::InnerVersion::Ipv6 {
+            return Err(TranslateError::InnerIpv6);
         }
         let slots = u32::try_from(cfg.max_tunnels).unwrap_or(u32::MAX - 1) + 1;
         Ok(Translator {
@@ -565,7 +574,7 @@ impl Translator {
     }
 
     /// The key slot of the tunnel to `dst`.
-    pub fn crypto_id(&self, dst: Ipv4Addr) -> Option<u32> {
+    pub fn crypto_id(&self, dst: IpAddr) -> Option<u32> {
         self.tunnels.get(&dst).map(|t| t.0)
     }
 
@@ -847,6 +856,13 @@ impl Translator {
     }
 
     fn translate_inner(&mut self, ops: &[TableOp]) -> Result<Vec<Step>, TranslateError> {
+        /// The pipes match inner IPv4 only.
+        fn v4(ip: IpAddr) -> Result<u32, TranslateError> {
+            match ip {
+                IpAddr::V4(a) => Ok(u32::from(a)),
+                IpAddr::V6(_) => Err(TranslateError::Ipv6Entry(ip)),
+            }
+        }
         let mut steps = Vec::with_capacity(ops.len() + 1);
         for op in ops {
             match op {
@@ -878,7 +894,7 @@ impl Translator {
                         pipe: PipeId::EgressAcl,
                         key: EntryKey::Tunnel(*dst),
                         priority: 0,
-                        matches: vec![(Field::OuterIp4Dst, Value::Exact(u32::from(*dst)))],
+                        matches: vec![(Field::OuterIp4Dst, Value::Exact(v4(*dst)?))],
                         action: EntryAction::Encrypt { action_idx, crypto_id, encap_data },
                         fwd: None,
                         counter: "egress_acl",
@@ -908,7 +924,7 @@ impl Translator {
                         matches: vec![
                             (Field::PspSyndrome, Value::Exact(0)),
                             (Field::PspSpi, Value::Exact(spi.0)),
-                            (Field::InnerIp4Src, Value::Exact(u32::from(*src))),
+                            (Field::InnerIp4Src, Value::Exact(v4(*src)?)),
                         ],
                         action: EntryAction::Template,
                         fwd: None,
@@ -934,7 +950,7 @@ impl Translator {
     /// length, IV, S bit) as its template leaves them: zero, except the
     /// IPv4 checksum computed over the zero-length header. The hardware
     /// fills in lengths, checksum and IV.
-    pub fn encap_data(&self, dst: Ipv4Addr, cfg: &EncapConfig) -> Result<Vec<u8>, TranslateError> {
+    pub fn encap_data(&self, dst: IpAddr, cfg: &EncapConfig) -> Result<Vec<u8>, TranslateError> {
         if cfg.mode != Mode::Tunnel {
             return Err(TranslateError::Encap {
                 dst,

@@ -5,6 +5,7 @@ use crate::psp::buf::{PacketBuf, VecBuf};
 use crate::psp::encap::{Encapsulator, EthAddrs};
 use crate::psp::kdf::DerivedKey;
 use crate::psp::Version;
+use std::net::Ipv4Addr;
 use std::sync::Arc;
 
 pub(super) fn ports() -> DocaPorts {
@@ -51,7 +52,7 @@ fn tunnel(dst: [u8; 4], spi: u32) -> TableOp {
     let key = DerivedKey::from_bytes(&key_of(spi)).unwrap();
     let e = Encapsulator::new(encap_cfg(spi, v6(), None), &key).unwrap();
     TableOp::SetTunnel(
-        Ipv4Addr::from(dst),
+        IpAddr::V4(Ipv4Addr::from(dst)),
         TunnelEntry { slot: 0, generation: u64::from(spi), encap: Arc::new(e) },
         Some(HwKey::new(key)),
     )
@@ -172,6 +173,16 @@ fn transport_mode_is_refused() {
     assert_eq!(
         e.to_string(),
         "--mode transport: the DOCA Flow translation builds tunnel-mode pipes only"
+    );
+}
+
+#[test]
+fn inner_ipv6_is_refused() {
+    let cfg = PipelineConfig { inner: crate::pipeline::InnerVersion::Ipv6, ..Default::default() };
+    let e = Translator::new(cfg, ports()).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "--inner-ip-type ipv6: the DOCA Flow translation has no inner IPv6 pipes yet"
     );
 }
 
@@ -297,25 +308,32 @@ fn tunnels_and_acls_inserted_and_removed() {
     let mut t = Translator::new(PipelineConfig::default(), ports()).unwrap();
     let src = Ipv4Addr::new(10, 0, 0, 9);
     let acl = AclEntry { slot: 0, generation: 1 };
-    let steps =
-        t.translate(&[tunnel([10, 0, 0, 1], 0x100), TableOp::SetAcl(Spi(0x55), src, acl)]).unwrap();
+    let steps = t
+        .translate(&[
+            tunnel([10, 0, 0, 1], 0x100),
+            TableOp::SetAcl(Spi(0x55), IpAddr::V4(src), acl),
+        ])
+        .unwrap();
     assert_eq!(steps.len(), 4, "{steps:?}");
     assert_eq!(
         steps[0],
         Step::ProgramKey {
             crypto_id: 1,
-            dst: Ipv4Addr::new(10, 0, 0, 1),
+            dst: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)),
             spi: Spi(0x100),
             key: PspKeyCfg::new(&key_of(0x100)).unwrap(),
         }
     );
     let Step::Add(e) = &steps[1] else { panic!("{:?}", steps[1]) };
-    assert_eq!((e.pipe, e.key), (PipeId::EgressAcl, EntryKey::Tunnel(Ipv4Addr::new(10, 0, 0, 1))));
+    assert_eq!(
+        (e.pipe, e.key),
+        (PipeId::EgressAcl, EntryKey::Tunnel(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1))))
+    );
     assert_eq!(e.matches, [(Field::OuterIp4Dst, Value::Exact(0x0a00_0001))]);
     let EntryAction::Encrypt { action_idx, crypto_id, encap_data } = &e.action else { panic!() };
     assert_eq!((*action_idx, *crypto_id, encap_data.len()), (0, 1, 78));
     let Step::Add(a) = &steps[2] else { panic!("{:?}", steps[2]) };
-    assert_eq!((a.pipe, a.key), (PipeId::IngressAcl, EntryKey::Acl(Spi(0x55), src)));
+    assert_eq!((a.pipe, a.key), (PipeId::IngressAcl, EntryKey::Acl(Spi(0x55), IpAddr::V4(src))));
     assert_eq!(
         a.matches,
         [
@@ -325,26 +343,26 @@ fn tunnels_and_acls_inserted_and_removed() {
         ]
     );
     assert_eq!(steps[3], Step::Flush { release: vec![] });
-    assert_eq!(t.crypto_id(Ipv4Addr::new(10, 0, 0, 1)), Some(1));
+    assert_eq!(t.crypto_id(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1))), Some(1));
 
     let steps = t
         .translate(&[
-            TableOp::DelTunnel(Ipv4Addr::new(10, 0, 0, 1)),
-            TableOp::DelAcl(Spi(0x55), src),
+            TableOp::DelTunnel(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1))),
+            TableOp::DelAcl(Spi(0x55), IpAddr::V4(src)),
         ])
         .unwrap();
     assert_eq!(
         steps,
         [
-            Step::Remove(EntryKey::Tunnel(Ipv4Addr::new(10, 0, 0, 1))),
-            Step::Remove(EntryKey::Acl(Spi(0x55), src)),
+            Step::Remove(EntryKey::Tunnel(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)))),
+            Step::Remove(EntryKey::Acl(Spi(0x55), IpAddr::V4(src))),
             Step::Flush { release: vec![1] },
         ]
     );
-    assert_eq!(t.crypto_id(Ipv4Addr::new(10, 0, 0, 1)), None);
+    assert_eq!(t.crypto_id(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1))), None);
     // Removing what is not there does nothing.
     assert_eq!(
-        t.translate(&[TableOp::DelTunnel(Ipv4Addr::new(1, 1, 1, 1))]).unwrap(),
+        t.translate(&[TableOp::DelTunnel(IpAddr::V4(Ipv4Addr::new(1, 1, 1, 1)))]).unwrap(),
         [Step::Flush { release: vec![] }]
     );
 }
@@ -356,7 +374,7 @@ fn crypto_ids_are_reused_and_replacement_is_hitless() {
     assert_eq!(t.crypto_ids().all().collect::<Vec<_>>(), [1, 2, 3]);
     t.translate(&[tunnel([10, 0, 0, 1], 1), tunnel([10, 0, 0, 2], 2)]).unwrap();
     let (a, b) = (Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 0, 2));
-    assert_eq!((t.crypto_id(a), t.crypto_id(b)), (Some(1), Some(2)));
+    assert_eq!((t.crypto_id(IpAddr::V4(a)), t.crypto_id(IpAddr::V4(b))), (Some(1), Some(2)));
     // Replacing a's tunnel: new slot programmed, entry updated, old slot
     // released only after the flush.
     let steps = t.translate(&[tunnel([10, 0, 0, 1], 11)]).unwrap();
@@ -365,7 +383,7 @@ fn crypto_ids_are_reused_and_replacement_is_hitless() {
     assert!(matches!(e.action, EntryAction::Encrypt { crypto_id: 3, .. }));
     assert_eq!(steps[2], Step::Flush { release: vec![1] });
     // The freed slot is the next one handed out.
-    t.translate(&[TableOp::DelTunnel(b)]).unwrap();
+    t.translate(&[TableOp::DelTunnel(IpAddr::V4(b))]).unwrap();
     let steps = t.translate(&[tunnel([10, 0, 0, 3], 3)]).unwrap();
     assert!(matches!(steps[0], Step::ProgramKey { crypto_id: 2, .. }), "{steps:?}");
     // Full: replacing both in one batch needs the flush between them.
@@ -390,8 +408,8 @@ fn translate_is_all_or_nothing() {
     let err = t
         .translate(&[tunnel([10, 0, 0, 1], 1), tunnel([10, 0, 0, 2], 2), tunnel([10, 0, 0, 3], 3)])
         .unwrap_err();
-    assert_eq!(err, TranslateError::NoCryptoId(Ipv4Addr::new(10, 0, 0, 3), 2));
-    assert_eq!(t.crypto_id(Ipv4Addr::new(10, 0, 0, 1)), None);
+    assert_eq!(err, TranslateError::NoCryptoId(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 3)), 2));
+    assert_eq!(t.crypto_id(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1))), None);
     let steps = t.translate(&[tunnel([10, 0, 0, 1], 1)]).unwrap();
     assert!(matches!(steps[0], Step::ProgramKey { crypto_id: 1, .. }));
 }
@@ -411,7 +429,7 @@ fn encap_data_is_the_software_encap_header() {
     ] {
         let mut cfg = encap_cfg(0x8000_0042, outer, vc);
         cfg.crypt_offset = crypt_offset;
-        let data = t.encap_data(dst, &cfg).unwrap();
+        let data = t.encap_data(IpAddr::V4(dst), &cfg).unwrap();
         let e = Encapsulator::new(cfg.clone(), &key).unwrap();
         let frame = udp4_frame(b"offloaded");
         let mut b = VecBuf::new(&frame);
@@ -463,12 +481,12 @@ fn encap_data_is_the_software_encap_header() {
     // No Ethernet addresses in the tunnel: ours and the next hop's.
     let mut cfg = encap_cfg(1, v6(), None);
     cfg.eth = None;
-    let data = t.encap_data(dst, &cfg).unwrap();
+    let data = t.encap_data(IpAddr::V4(dst), &cfg).unwrap();
     assert_eq!(&data[..6], &ports().next_hop_mac.0);
     assert_eq!(&data[6..12], &ports().secure_mac.0);
     // Transport mode is not offloaded.
     cfg.mode = Mode::Transport;
-    assert!(matches!(t.encap_data(dst, &cfg), Err(TranslateError::Encap { .. })));
+    assert!(matches!(t.encap_data(IpAddr::V4(dst), &cfg), Err(TranslateError::Encap { .. })));
 }
 
 #[test]
@@ -519,7 +537,7 @@ fn key_slots_get_the_exact_key_of_the_tunnels_spi() {
         let e = Encapsulator::new(cfg, &dk).unwrap();
         let dst = Ipv4Addr::new(10, 0, 1, i as u8);
         let entry = TunnelEntry { slot: i as u32, generation: 1, encap: Arc::new(e) };
-        ops.push(TableOp::SetTunnel(dst, entry, Some(HwKey::new(dk))));
+        ops.push(TableOp::SetTunnel(IpAddr::V4(dst), entry, Some(HwKey::new(dk))));
         want.push((dst, Spi(spi), key));
     }
     let steps = t.translate(&ops).unwrap();
@@ -543,7 +561,7 @@ fn key_slots_get_the_exact_key_of_the_tunnels_spi() {
         let entry = steps
             .iter()
             .find_map(|s| match s {
-                Step::Add(e) if e.key == EntryKey::Tunnel(*dst) => Some(e),
+                Step::Add(e) if e.key == EntryKey::Tunnel(IpAddr::V4(*dst)) => Some(e),
                 _ => None,
             })
             .unwrap();
@@ -563,7 +581,7 @@ fn key_material_is_redacted_in_debug() {
     let cfg = EncapConfig { version: Version::AesGcm256, ..encap_cfg(9, v6(), None) };
     let e = Encapsulator::new(cfg, &dk).unwrap();
     let op = TableOp::SetTunnel(
-        Ipv4Addr::new(10, 0, 0, 1),
+        IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)),
         TunnelEntry { slot: 0, generation: 1, encap: Arc::new(e) },
         Some(HwKey::new(dk)),
     );
@@ -586,11 +604,14 @@ fn a_tunnel_without_its_raw_key_or_with_the_wrong_length_is_refused() {
     let mut t = Translator::new(PipelineConfig::default(), ports()).unwrap();
     let dst = Ipv4Addr::new(10, 0, 0, 1);
     let TableOp::SetTunnel(_, entry, _) = tunnel([10, 0, 0, 1], 5) else { unreachable!() };
-    let err = t.translate(&[TableOp::SetTunnel(dst, entry.clone(), None)]).unwrap_err();
-    assert_eq!(err, TranslateError::NoKey(dst, Spi(5)));
+    let err = t.translate(&[TableOp::SetTunnel(IpAddr::V4(dst), entry.clone(), None)]).unwrap_err();
+    assert_eq!(err, TranslateError::NoKey(IpAddr::V4(dst), Spi(5)));
     // A 256-bit key for a 128-bit version.
     let wide = HwKey::new(DerivedKey::from_bytes(&[1; 32]).unwrap());
-    let err = t.translate(&[TableOp::SetTunnel(dst, entry, Some(wide))]).unwrap_err();
-    assert_eq!(err, TranslateError::KeyLength { dst, spi: Spi(5), got: 32, want: 16 });
-    assert_eq!(t.crypto_id(dst), None);
+    let err = t.translate(&[TableOp::SetTunnel(IpAddr::V4(dst), entry, Some(wide))]).unwrap_err();
+    assert_eq!(
+        err,
+        TranslateError::KeyLength { dst: IpAddr::V4(dst), spi: Spi(5), got: 32, want: 16 }
+    );
+    assert_eq!(t.crypto_id(IpAddr::V4(dst)), None);
 }

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! host-to-net (from the unsecured port):
-//!   ingress_root_pipe -> egress_acl_pipe (match inner IPv4 dst; encrypt with
+//!   ingress_root_pipe -> egress_acl_pipe (match inner dst; encrypt with
 //!   the tunnel's key, encap) -> [egress_sampling_pipe: 1 in 2^N gets the S
 //!   bit and a mirror to RSS | empty_pipe_not_sampled with maintain_order]
 //!   -> secure port.                 miss -> rss_pipe (Miss { dst })
@@ -11,15 +11,17 @@
 //! net-to-host (from the secure port):
 //!   ingress_root_pipe (outer IPv6 or IPv4 per config) -> ingress_decrypt_pipe
 //!   (UDP dst 1000) -> [ingress_sampling_pipe: S bit -> mirror to RSS] ->
-//!   ingress_acl_pipe (syndrome clean and (SPI, inner IPv4 src) permitted)
+//!   ingress_acl_pipe (syndrome clean and (SPI, inner src) permitted)
 //!   -> unsecured port (Ethernet dst rewritten to decap_dmac).
 //!   failures -> syndrome_stats_pipe (counted per syndrome, dropped)
 //! ```
 //!
-//! The root's rule for other traffic: from the unsecured port, IPv4 goes
-//! to the egress ACL, ARP to RSS (`vf_arp_to_rss`) and anything else is
-//! counted in `root_default_drop` and dropped (inner IPv6 is not routed
-//! through tunnels yet); from the secure port, only the configured outer
+//! The root's rule for other traffic: from the unsecured port, IP of the
+//! inner version ([`PipelineConfig::inner`]: IPv4, or IPv6) goes to the
+//! egress ACL, ARP to RSS (`vf_arp_to_rss`), with inner IPv6 neighbour
+//! solicitations and advertisements to RSS too (`vf_nd_to_rss`), and
+//! anything else is counted in `root_default_drop` and dropped; from the
+//! secure port, only the configured outer
 //! IP version goes to decrypt (in transport mode: IPv4 and IPv6, whose
 //! IP header is the sender VM's), anything else is counted in
 //! `root_default_drop` and dropped. Secure-port IP that is not UDP 1000
@@ -52,7 +54,17 @@ pub use tables::{AclReject, HwKey, TableOp, Tables};
 use crate::psp::decap::Syndrome;
 use crate::psp::Mode;
 use crate::wire::{MacAddr, ETHERNET_HEADER_LEN};
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
+
+/// The inner IP version, of the VMs' traffic (`--inner-ip-type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum InnerVersion {
+    /// Inner IPv4 (DOCA's default).
+    #[default]
+    Ipv4,
+    /// Inner IPv6.
+    Ipv6,
+}
 
 /// The outer IP version of the secure side (`--outer ipv6|ipv4`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,6 +102,12 @@ pub struct PipelineConfig {
     /// their IP header is the VM's; a decrypted packet of the other mode
     /// is dropped (`ingress_mode_mismatch`).
     pub mode: Mode,
+    /// `--inner-ip-type`: the IP version the unsecured port's traffic is
+    /// tunneled in (the other one is dropped at the root, as NVIDIA's
+    /// application configures one); with IPv6, neighbour solicitations
+    /// and advertisements from the unsecured port go to RSS
+    /// (`vf_nd_to_rss`) as ARP does with IPv4.
+    pub inner: InnerVersion,
     /// Ethernet destination of decapsulated packets (`--decap-dmac`).
     pub decap_dmac: Option<MacAddr>,
     /// Metadata value marking ingress-sampled mirrors.
@@ -120,6 +138,7 @@ impl Default for PipelineConfig {
             disable_ingress_acl: false,
             outer: OuterVersion::Ipv6,
             mode: Mode::Tunnel,
+            inner: InnerVersion::Ipv4,
             decap_dmac: None,
             ingress_sample_meta_indicator: 0x1111_1111,
             egress_sample_meta_indicator: 0x2222_2222,
@@ -197,8 +216,8 @@ pub enum Action {
     /// No tunnel for the inner destination: hand it to the control plane
     /// (RSS), which sets one up and may hold the packet meanwhile.
     Miss {
-        /// The inner IPv4 destination.
-        dst: Ipv4Addr,
+        /// The inner destination.
+        dst: IpAddr,
     },
 }
 

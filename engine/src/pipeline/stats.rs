@@ -44,6 +44,9 @@ pub struct PipeStats {
     pub root_default_drop: Counter,
     /// `vf_arp_to_rss`: ARP from the unsecured port, to the control plane.
     pub vf_arp_to_rss: Counter,
+    /// IPv6 neighbour solicitations and advertisements from the unsecured
+    /// port, to the control plane (inner IPv6).
+    pub vf_nd_to_rss: Counter,
     /// Frames whose headers hold invalid values.
     pub malformed: Counter,
     /// Frames shorter than their headers (Ethernet, IP, UDP) announce.
@@ -184,6 +187,7 @@ impl PipeStats {
         f("ingress_root", &mut self.ingress_root);
         f("root_default_drop", &mut self.root_default_drop);
         f("vf_arp_to_rss", &mut self.vf_arp_to_rss);
+        f("vf_nd_to_rss", &mut self.vf_nd_to_rss);
         f("malformed", &mut self.malformed);
         f("truncated", &mut self.truncated);
         f("oversized", &mut self.oversized);

@@ -17,7 +17,7 @@ use engine::dpdk::{ControlPacket, CoreSnapshot, Mbuf, ToControl};
 use engine::flows::{FlowBackend, FlowBatch, FlowProgrammer, FlowRequest};
 use engine::tunnels::{Command, Config, Event, Notice, RequestId, Time, TunnelManager};
 use std::collections::HashMap;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -37,7 +37,7 @@ pub struct Printing<'a> {
 /// A flow batch of ours on its way.
 enum Pending {
     /// The manager's install of `id` for `dst`, submitted at the instant.
-    Install(Ipv4Addr, RequestId, Instant),
+    Install(IpAddr, RequestId, Instant),
     /// A removal (nobody waits for it).
     Remove,
 }
@@ -112,7 +112,7 @@ impl<'a, B: FlowBackend> ControlPlane<'a, B> {
     /// are retried.
     pub fn connect_all(&mut self) {
         let now = self.now();
-        let dsts: Vec<Ipv4Addr> = self.calls.requests().peer_of.keys().copied().collect();
+        let dsts: Vec<IpAddr> = self.calls.requests().peer_of.keys().copied().collect();
         for dst in dsts {
             self.manager.handle(now, Event::Connect { dst });
         }

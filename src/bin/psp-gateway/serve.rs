@@ -20,7 +20,7 @@ use engine::psp::Version;
 use rpc::runtime::RpcRuntime;
 use rpc::server::{Gateway, ServerConfig};
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -68,7 +68,7 @@ pub struct ControlSide<'r, B: FlowBackend> {
     /// The gRPC service.
     pub gateway: Gateway<Backend>,
     /// Which peer serves each remote virtual address.
-    pub peer_of: HashMap<Ipv4Addr, SocketAddr>,
+    pub peer_of: HashMap<IpAddr, SocketAddr>,
 }
 
 /// The flags every backend needs, checked.
@@ -76,7 +76,7 @@ pub struct Prelude {
     /// `--uplink-ip`.
     pub uplink_ip: IpAddr,
     /// `--local-virt-ip` (or from `-d`).
-    pub local_virt_ip: Ipv4Addr,
+    pub local_virt_ip: IpAddr,
     /// Mutual TLS, when configured.
     pub tls: Option<Arc<rpc::tls::TlsIdentity>>,
 }
@@ -166,7 +166,7 @@ pub fn server_config(
     cfg: &Config,
     p: &Prelude,
     uplink_mac: engine::wire::MacAddr,
-) -> (ServerConfig, HashMap<Ipv4Addr, SocketAddr>) {
+) -> (ServerConfig, HashMap<IpAddr, SocketAddr>) {
     let mut scfg = ServerConfig::new(p.uplink_ip);
     scfg.local_mac = Some(uplink_mac);
     scfg.local_virt_ips.insert(p.local_virt_ip);
@@ -190,7 +190,7 @@ pub fn requests(
     p: &Prelude,
     rt: &RpcRuntime,
     gateway: &Gateway<Backend>,
-    peer_of: HashMap<Ipv4Addr, SocketAddr>,
+    peer_of: HashMap<IpAddr, SocketAddr>,
 ) -> Requests {
     Requests {
         rt: rt.handle().clone(),

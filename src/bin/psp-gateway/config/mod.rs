@@ -14,7 +14,7 @@ mod uplink;
 mod vf;
 
 use engine::datapath::{CoreMask, PortSpec};
-use engine::pipeline::{OuterVersion, PipelineConfig};
+use engine::pipeline::{InnerVersion, OuterVersion, PipelineConfig};
 use engine::psp::{Mode, Version};
 use engine::wire::MacAddr;
 use std::collections::BTreeMap;
@@ -47,8 +47,9 @@ pub struct Config {
     pub core_mask: CoreMask,
     /// `--decap-dmac`, or detected from `-d/--vf-name`.
     pub decap_dmac: Option<MacAddr>,
-    /// `--local-virt-ip`, or detected from `-d/--vf-name`.
-    pub local_virt_ip: Option<Ipv4Addr>,
+    /// `--local-virt-ip`, or detected from `-d/--vf-name`; of the
+    /// `--inner-ip-type` version.
+    pub local_virt_ip: Option<IpAddr>,
     /// `-d/--vf-name`.
     pub vf_name: Option<String>,
     /// `-n/--nexthop-dmac`.
@@ -86,6 +87,8 @@ pub struct Config {
     pub outer_ip_type: OuterVersion,
     /// `--mode` (DOCA 3.x; default tunnel).
     pub mode: Mode,
+    /// `--inner-ip-type` (DOCA 3.x; default ipv4).
+    pub inner_ip_type: InnerVersion,
     /// `-l/--log-level`, DOCA's scale 10..=70 (default 50).
     pub log_level: u8,
     /// `--sdk-log-level`, same scale (default 40).
@@ -133,7 +136,7 @@ pub struct Peer {
     /// Where its gRPC server listens.
     pub svc_addr: SocketAddr,
     /// Virtual addresses reached through it, in order of mention.
-    pub virt_ips: Vec<Ipv4Addr>,
+    pub virt_ips: Vec<IpAddr>,
 }
 
 /// `--perf-print`.
@@ -245,7 +248,7 @@ pub enum ConfigError {
         /// The second mapping's source (`tunnels.txt:3`, `-t/--tunnel ...`).
         at: String,
         /// The address.
-        virt_ip: Ipv4Addr,
+        virt_ip: IpAddr,
         /// The peer it was mapped to first.
         first: SocketAddr,
         /// The other peer.
@@ -470,6 +473,7 @@ impl Config {
             disable_ingress_acl: self.disable_ingress_acl,
             outer: self.outer_ip_type,
             mode: self.mode,
+            inner: self.inner_ip_type,
             decap_dmac: self.decap_dmac,
             ..PipelineConfig::default()
         }
@@ -592,10 +596,30 @@ fn build<S: System + ?Sized>(s: &Settings, sys: &S) -> Result<Config, ConfigErro
         None => "0x1".parse().expect("default core mask"),
     };
 
+    let inner_ip_type =
+        parse_opt(s, "inner-ip-type", |v| match v.trim().to_lowercase().as_str() {
+            "ipv4" => Ok(InnerVersion::Ipv4),
+            "ipv6" => Ok(InnerVersion::Ipv6),
+            _ => Err("must be ipv4 or ipv6".into()),
+        })?
+        .unwrap_or_default();
+    let inner_v6 = inner_ip_type == InnerVersion::Ipv6;
+    let inner_name = match get_str(s, "inner-ip-type") {
+        Some((o, v)) => format!("{o} {}", v.trim()),
+        None => "--inner-ip-type (default ipv4)".to_string(),
+    };
+    // A virtual address of the inner version, or why not.
+    let virt = |v: &str| -> Result<IpAddr, String> {
+        let want = if inner_v6 { "not an IPv6 address" } else { "not an IPv4 address" };
+        let ip = v.trim().parse::<IpAddr>().map_err(|_| want.to_string())?;
+        match (ip.is_ipv6(), inner_v6) {
+            (false, false) | (true, true) => Ok(ip),
+            (true, false) => Err(format!("must be IPv4 to match {inner_name}")),
+            (false, true) => Err(format!("must be IPv6 to match {inner_name}")),
+        }
+    };
     let mut decap_dmac = parse_opt(s, "decap-dmac", mac)?;
-    let mut local_virt_ip = parse_opt(s, "local-virt-ip", |v| {
-        v.trim().parse::<Ipv4Addr>().map_err(|_| "not an IPv4 address".to_string())
-    })?;
+    let mut local_virt_ip = parse_opt(s, "local-virt-ip", virt)?;
     let vf_name = match get_str(s, "vf-name") {
         None => None,
         Some((origin, name)) => {
@@ -619,8 +643,20 @@ fn build<S: System + ?Sized>(s: &Settings, sys: &S) -> Result<Config, ConfigErro
                 .read_file(Path::new(&sysfs))
                 .map_err(|e| fail(format!("no such interface? cannot read {sysfs}: {e}")))?;
             let mac = vf::parse_sysfs_address(&addr_text).map_err(&fail)?;
-            let ip =
-                vf::parse_ip_addr_output(&sys.ip_addr_show(name).map_err(&fail)?).map_err(&fail)?;
+            let ip = if inner_v6 {
+                // The VF's global IPv6 address (DOCA 3.x's inner IPv6).
+                let text = sys.ip_addrs(true, Some(name)).map_err(&fail)?;
+                uplink::parse_ip_o(&text)
+                    .into_iter()
+                    .find(|a| a.scope == "global" && a.ip.is_ipv6())
+                    .map(|a| a.ip)
+                    .ok_or_else(|| fail("no global IPv6 address bound to the interface".into()))?
+            } else {
+                IpAddr::V4(
+                    vf::parse_ip_addr_output(&sys.ip_addr_show(name).map_err(&fail)?)
+                        .map_err(&fail)?,
+                )
+            };
             decap_dmac = Some(mac);
             local_virt_ip = Some(ip);
             Some(name.to_string())
@@ -634,6 +670,9 @@ fn build<S: System + ?Sized>(s: &Settings, sys: &S) -> Result<Config, ConfigErro
     if let Some(Setting { origin, raw: Raw::List(list) }) = s.get("tunnel") {
         for t in list {
             let (svc, ips) = parse_tunnel(t).map_err(|why| bad(origin, t, why))?;
+            if let Some(ip) = ips.iter().find(|ip| ip.is_ipv6() != inner_v6) {
+                return Err(bad(origin, t, virt(&ip.to_string()).unwrap_err()));
+            }
             peers.add(&format!("{origin} {t}"), svc, &ips)?;
         }
     }
@@ -647,6 +686,13 @@ fn build<S: System + ?Sized>(s: &Settings, sys: &S) -> Result<Config, ConfigErro
             err: e.to_string(),
         })?;
         for (line, svc, ips) in parse_tunnels_file(file, &text)? {
+            if let Some(ip) = ips.iter().find(|ip| ip.is_ipv6() != inner_v6) {
+                return Err(ConfigError::TunnelsFile {
+                    file: file.to_string(),
+                    line,
+                    msg: format!("virtual IP {ip}: {}", virt(&ip.to_string()).unwrap_err()),
+                });
+            }
             peers.add(&format!("{file}:{line}"), svc, &ips)?;
         }
     }
@@ -658,8 +704,7 @@ fn build<S: System + ?Sized>(s: &Settings, sys: &S) -> Result<Config, ConfigErro
     .unwrap_or(4096);
     let crypt_offset = match parse_opt(s, "crypt-offset", |v| number(v, 0, 63))? {
         Some(n) => n as u8,
-        // Inner IPv4 until --inner-ip-type arrives.
-        None => default_crypt_offset(false, get_switch(s, "cookie")),
+        None => default_crypt_offset(inner_v6, get_switch(s, "cookie")),
     };
     let psp_version = parse_opt(s, "psp-version", |v| {
         number(v, 0, 3)
@@ -771,6 +816,7 @@ fn build<S: System + ?Sized>(s: &Settings, sys: &S) -> Result<Config, ConfigErro
         show_rss_rx_packets: get_switch(s, "show-rss-rx-packets"),
         outer_ip_type,
         mode,
+        inner_ip_type,
         log_level,
         sdk_log_level,
         uplink_ip,

@@ -118,7 +118,7 @@ fn sa(s: &str) -> SocketAddr {
     s.parse().unwrap()
 }
 
-fn ip4(s: &str) -> Ipv4Addr {
+fn ip4(s: &str) -> IpAddr {
     s.parse().unwrap()
 }
 
@@ -541,7 +541,11 @@ fn tunnels_merge_from_flags_and_file() {
     let sys =
         Fake::default().file("bad.txt", "# ok\n10.1.1.55:192.168.1.1\n\n10.1.1.56:192.168.1.x\n");
     let e = err_with(&sys, &with_p(&["-f", "bad.txt"]));
-    assert_eq!(e, "bad.txt:4: 10.1.1.56:192.168.1.x: virtual IP 192.168.1.x is not IPv4");
+    assert_eq!(
+        e,
+        "bad.txt:4: 10.1.1.56:192.168.1.x: virtual IP 192.168.1.x is not IPv4 (IPv6 goes in \
+         brackets: [fd00::2])"
+    );
     let e = err(&with_p(&["-f", "nope.txt"]));
     assert_eq!(e, "-f/--tunnels-file nope.txt: cannot read: No such file or directory");
 }
@@ -813,4 +817,79 @@ fn crypt_offset_defaults_per_ip_version() {
     let sys = Fake::default()
         .file("gw.json", "{\"pci-addr\": \"03:00.0\", \"repr\": \"vf0pf0\", \"cookie\": true}");
     assert_eq!(cfg_with(&sys, &["-j", "gw.json"]).crypt_offset, 7);
+}
+
+/// `--inner-ip-type ipv6` (DOCA 3.x): IPv6 virtual addresses in
+/// `--local-virt-ip`, `-t` (in brackets) and `-f`, detected by `-d`; every
+/// one of the inner version, else an error naming the flag or file line;
+/// into the pipeline, and the crypt offset default for IPv6.
+#[test]
+fn inner_ipv6_virtual_addresses() {
+    let c = cfg(&P);
+    assert_eq!(
+        (c.inner_ip_type, c.pipeline_config().inner),
+        (InnerVersion::Ipv4, InnerVersion::Ipv4)
+    );
+    let v6 = |s: &str| s.parse::<IpAddr>().unwrap();
+    let sys = Fake::default().file("t6.txt", "127.0.0.1:50152:[fd00:10::2],[fd00:10::3]\n");
+    let c = cfg_with(
+        &sys,
+        &with_p(&[
+            "--inner-ip-type",
+            "ipv6",
+            "--local-virt-ip",
+            "fd00:10::1",
+            "-t",
+            "10.1.1.9:[fd00:10::9]",
+            "-f",
+            "t6.txt",
+        ]),
+    );
+    assert_eq!(
+        (c.inner_ip_type, c.pipeline_config().inner),
+        (InnerVersion::Ipv6, InnerVersion::Ipv6)
+    );
+    assert_eq!(c.local_virt_ip, Some(v6("fd00:10::1")));
+    assert_eq!(c.peers[0].virt_ips, vec![v6("fd00:10::9")]);
+    assert_eq!(c.peers[1].virt_ips, vec![v6("fd00:10::2"), v6("fd00:10::3")]);
+    assert_eq!(c.crypt_offset, 10);
+    assert_eq!(cfg(&with_p(&["--inner-ip-type", "ipv6", "-c"])).crypt_offset, 12);
+    // The other version anywhere: one line naming where.
+    assert_eq!(
+        err(&with_p(&["--inner-ip-type", "ipv6", "--local-virt-ip", "10.0.0.1"])),
+        "--local-virt-ip 10.0.0.1: must be IPv6 to match --inner-ip-type ipv6"
+    );
+    assert_eq!(
+        err(&with_p(&["--local-virt-ip", "fd00::1"])),
+        "--local-virt-ip fd00::1: must be IPv4 to match --inner-ip-type (default ipv4)"
+    );
+    assert_eq!(
+        err(&with_p(&["--inner-ip-type", "ipv6", "-t", "10.1.1.9:10.0.0.9"])),
+        "-t/--tunnel 10.1.1.9:10.0.0.9: must be IPv6 to match --inner-ip-type ipv6"
+    );
+    assert_eq!(
+        err_with(&sys, &with_p(&["-f", "t6.txt"])),
+        "t6.txt:1: virtual IP fd00:10::2: must be IPv4 to match --inner-ip-type (default ipv4)"
+    );
+    assert_eq!(
+        err(&with_p(&["--inner-ip-type", "ip6"])),
+        "--inner-ip-type ip6: must be ipv4 or ipv6"
+    );
+    // -d finds the VF's global IPv6 address.
+    let sys = Fake::default()
+        .iface("vf0", "02:00:00:00:00:07", "")
+        .addrs(true, Some("vf0"), "9: vf0    inet6 fe80::7/64 scope link \\ x\n9: vf0    inet6 fd00:10::7/64 scope global \\ x\n");
+    let c = cfg_with(&sys, &with_p(&["--inner-ip-type", "ipv6", "-d", "vf0"]));
+    assert_eq!(c.local_virt_ip, Some(v6("fd00:10::7")));
+    let sys = Fake::default().iface("vf1", "02:00:00:00:00:07", "").addrs(true, Some("vf1"), "");
+    assert_eq!(
+        err_with(&sys, &with_p(&["--inner-ip-type", "ipv6", "-d", "vf1"])),
+        "-d/--vf-name vf1: no global IPv6 address bound to the interface"
+    );
+    // JSON too.
+    let sys = Fake::default().file(
+        "gw.json",
+        "{\"pci-addr\": \"03:00.0\", \"repr\": \"vf0pf0\", \"inner-ip-type\": \"ipv6\", \"local-virt-ip\": \"fd00:10::1\"}",
+    );
+    assert_eq!(cfg_with(&sys, &["-j", "gw.json"]).local_virt_ip, Some(v6("fd00:10::1")));
 }
