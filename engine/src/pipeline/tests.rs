@@ -999,3 +999,59 @@ fn inner_ipv6_through_the_pipeline_and_nd_to_rss() {
     assert_adds_up(a.cores[0].stats());
     assert_adds_up(gb.cores[0].stats());
 }
+
+/// Transport mode with inner IPv6: the VM's IPv6 header stays outermost
+/// (next header UDP, then PSP with next header TCP) and comes back byte
+/// for byte. With DOCA 3.x's default crypt offset for IPv6 (10 words, 40
+/// bytes into the L4 header) a bare 32-byte TCP header cannot be sent:
+/// `egress_encap_fail`, as the README says.
+#[test]
+fn transport_mode_with_inner_ipv6() {
+    let cfg = PipelineConfig {
+        inner: InnerVersion::Ipv6,
+        mode: Mode::Transport,
+        ..PipelineConfig::default()
+    };
+    let (src6, dst6): (IpAddr, IpAddr) =
+        ("fd00:10::1".parse().unwrap(), "fd00:10::2".parse().unwrap());
+    let tunnel_with = |spi, crypt_offset| {
+        let key = masters_b().derive(Spi(spi), Version::AesGcm256);
+        let c = EncapConfig {
+            mode: Mode::Transport,
+            crypt_offset,
+            ..tunnel(spi, v6()).config().clone()
+        };
+        Arc::new(Encapsulator::new(c, &key).unwrap())
+    };
+    let mut a = Gw::new(cfg, 1);
+    let insert = FlowRequest::InsertTunnel { dst: dst6, encap: tunnel_with(0x40, 1), hw_key: None };
+    assert!(a.program(vec![insert]).result.is_ok());
+    let m = masters_b();
+    let mut tcp = [0u8; 32];
+    tcp[12] = 8 << 4; // data offset: 32 bytes
+    let f = frame6("fd00:10::1", "fd00:10::2", 6, &tcp);
+    let mut b = VecBuf::new(&f);
+    assert_eq!(
+        a.core().process(Port::Unsecured, &mut b, 1, &m).action,
+        Action::Forward(Port::Secure)
+    );
+    let wire = b.data().to_vec();
+    assert_eq!((&wire[12..14], wire[14 + 6]), (&[0x86, 0xdd][..], 17), "the VM's IPv6, now UDP");
+    assert_eq!(&wire[22..54], &f[22..54], "the VMs' addresses on the wire");
+    assert_eq!(wire[54 + 8], 6, "PSP next header: TCP");
+    let mut gb = Gw::new(cfg, 1);
+    gb.program(vec![FlowRequest::InsertAcl { spi: Spi(0x40), src: src6 }]);
+    let mut rb = VecBuf::new(&wire);
+    assert_eq!(
+        gb.core().process(Port::Secure, &mut rb, 0, &m).action,
+        Action::Forward(Port::Unsecured)
+    );
+    assert_eq!(&rb.data()[12..], &f[12..]);
+    // Crypt offset 10: 40 bytes past the IV, more than the 32 there are.
+    let insert =
+        FlowRequest::InsertTunnel { dst: dst6, encap: tunnel_with(0x41, 10), hw_key: None };
+    assert!(a.program(vec![insert]).result.is_ok());
+    let v = a.core().process(Port::Unsecured, &mut VecBuf::new(&f), 1, &m);
+    assert_eq!(v.action, Action::Drop(DropReason::EncapFailed));
+    assert_adds_up(a.cores[0].stats());
+}
