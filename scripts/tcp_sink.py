@@ -15,8 +15,9 @@ MARKER = b"PSP-DEMO-PLAINTEXT"
 
 
 def addr(s):
+    """ADDR:PORT, IPv6 in brackets: [fd00:10::2]:5201."""
     host, port = s.rsplit(":", 1)
-    return host, int(port)
+    return host.strip("[]"), int(port)
 
 
 def main():
@@ -28,7 +29,9 @@ def main():
     h = hashlib.sha256()
     total = 0
     if a.listen:
-        srv = socket.create_server(addr(a.listen))
+        host, port = addr(a.listen)
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        srv = socket.create_server((host, port), family=family)
         srv.settimeout(30)
         conn, _ = srv.accept()
         conn.settimeout(30)

@@ -4,7 +4,13 @@
 #   vm1 (netns, 10.0.0.1) --veth-- [gw1] --pspgw-u1==pspgw-u2-- [gw2] --veth-- vm2 (netns, 10.0.0.2)
 #
 # Needs root. Uses: GW (gateway binary; built when unset), OUT (log dir),
-# PORT_BASE (gRPC ports PORT_BASE1 and PORT_BASE2; default 5015).
+# PORT_BASE (gRPC ports PORT_BASE1 and PORT_BASE2; default 5015),
+# DOCA28 (set: the uplink veths carry fd00:1::1 and fd00:1::2 and gw_args
+# gives no --uplink-ip: the gateways derive it, as DOCA does), INNER6 (set:
+# the VMs also carry fd00:10::1 and fd00:10::2, and gw_args runs the
+# gateways with --inner-ip-type ipv6 on those).
+# Sets VM1_IP, VM2_IP (the VMs' virtual addresses the gateways tunnel) and
+# VM2_HOSTPORT_PREFIX (VM2_IP as host of a host:port, IPv6 in brackets).
 # Sets: P (name prefix), U1_MAC, U2_MAC, GW1_PID, GW2_PID, and an EXIT trap
 # that removes everything created (EXTRA_PIDS are killed too).
 [ "$(id -u)" -eq 0 ] || { echo "$(basename "$0"): run as root (namespaces, veths, DPDK)" >&2; exit 1; }
@@ -38,6 +44,20 @@ quiet_link() { # no IPv6 autoconf chatter, no offloads that af_packet would see 
 # The uplink.
 ip link add ${P}u1 type veth peer name ${P}u2
 for l in ${P}u1 ${P}u2; do quiet_link $l; ip link set $l up; done
+if [ -n "${DOCA28:-}" ]; then
+    # The gateways' outer addresses on the uplink interfaces themselves,
+    # where DOCA finds its PF's. IPv6 on, but silent: no link-local
+    # address, no DAD, no router solicitations, MLD reports over at once.
+    for i in 1 2; do
+        l=${P}u$i
+        for kv in addr_gen_mode=1 accept_dad=0 accept_ra=0 router_solicitations=0 \
+                  mldv1_unsolicited_report_interval=1 mldv2_unsolicited_report_interval=1 \
+                  disable_ipv6=0; do
+            sysctl -qw net.ipv6.conf.$l.$kv 2>/dev/null || true
+        done
+        ip addr add fd00:1::$i/128 dev $l nodad noprefixroute
+    done
+fi
 # The VMs.
 for i in 1 2; do
     ip netns add ${P}vm$i
@@ -52,6 +72,22 @@ for i in 1 2; do
 done
 ip netns exec ${P}vm1 ip neigh add 10.0.0.2 lladdr 02:00:00:00:02:02 dev v1
 ip netns exec ${P}vm2 ip neigh add 10.0.0.1 lladdr 02:00:00:00:01:01 dev v2
+VM1_IP=10.0.0.1; VM2_IP=10.0.0.2; VM2_HOSTPORT_PREFIX=10.0.0.2
+if [ -n "${INNER6:-}" ]; then
+    # IPv6 VMs, quiet: no link-local address, no DAD, no router
+    # solicitations; neighbours static, as for IPv4 above.
+    for i in 1 2; do
+        o=$((3 - i))
+        ip netns exec ${P}vm$i sh -c "
+            for kv in addr_gen_mode=1 accept_dad=0 accept_ra=0 router_solicitations=0 disable_ipv6=0; do
+                sysctl -qw net.ipv6.conf.all.\${kv%%=*}=\${kv#*=} 2>/dev/null
+                sysctl -qw net.ipv6.conf.v$i.\$kv 2>/dev/null
+            done
+            ip addr add fd00:10::$i/64 dev v$i nodad
+            ip -6 neigh add fd00:10::$o lladdr 02:00:00:00:0$o:0$o dev v$i nud permanent"
+    done
+    VM1_IP=fd00:10::1; VM2_IP=fd00:10::2; VM2_HOSTPORT_PREFIX=[fd00:10::2]
+fi
 U1_MAC=$(cat /sys/class/net/${P}u1/address); U2_MAC=$(cat /sys/class/net/${P}u2/address)
 
 # gw_args N: the ports, addresses and peer of gateway N (1 or 2).
@@ -59,8 +95,13 @@ gw_args() {
     local n=$1 o=$((3 - $1))
     local mac; if [ "$n" = 1 ]; then mac=$U2_MAC; else mac=$U1_MAC; fi
     echo -p net_af_packet0,iface=${P}u$n -r net_af_packet1,iface=${P}h$n -m 0x$n \
-        --decap-dmac 02:00:00:00:0$n:0$n --local-virt-ip 10.0.0.$n -n $mac \
-        --uplink-ip fd00:1::$n -s 127.0.0.1:${PORT_BASE}$n -t 127.0.0.1:${PORT_BASE}$o:10.0.0.$o
+        --decap-dmac 02:00:00:00:0$n:0$n -n $mac \
+        $([ -n "${DOCA28:-}" ] || echo --uplink-ip fd00:1::$n) -s 127.0.0.1:${PORT_BASE}$n \
+        $(if [ -n "${INNER6:-}" ]; then
+            echo --inner-ip-type ipv6 --local-virt-ip fd00:10::$n -t "127.0.0.1:${PORT_BASE}$o:[fd00:10::$o]"
+          else
+            echo --local-virt-ip 10.0.0.$n -t 127.0.0.1:${PORT_BASE}$o:10.0.0.$o
+          fi)
 }
 
 # launch_gw N ARGS...: starts gateway N in the background (log appended to
@@ -70,6 +111,7 @@ launch_gw() {
     local n=$1; shift
     local log="$OUT/gw$n.log"
     local mark=0; [ -f "$log" ] && mark=$(wc -l < "$log")
+    echo "+ psp-gateway $*" >> "$log"
     ${LAUNCH_WRAP:-} $GW "$@" >> "$log" 2>&1 &
     eval GW${n}_PID=$!; eval GW${n}_MARK=$mark
 }

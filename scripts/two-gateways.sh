@@ -15,6 +15,12 @@
 # STATIC_LATE=1: gw1 connects at startup (-z) and gw2 starts 2 s later; the
 # tunnel must come up by gw1's retries before any traffic, so no packet
 # misses.
+# DOCA28=1: DOCA 2.8 flags only (no --uplink-ip, no --idle-backoff): the
+# gateways find their outer addresses on the uplink interfaces.
+# MODE=transport: both gateways run --mode transport (DOCA 3.x): the VMs'
+# IPv4 headers stay outermost on the uplink, with UDP 1000 and PSP after.
+# INNER6=1: IPv6 VMs (fd00:10::1, fd00:10::2), --inner-ip-type ipv6; vm1
+# also sends a neighbour solicitation, which gw1 hands to its control plane.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rm -f "${OUT:-demo-out}"/gw[12].log
@@ -37,29 +43,42 @@ if [ -n "${TLS:-}" ]; then
     TLS_ARGS2=(--grpc-cert "$OUT/gw2.crt" --grpc-key "$OUT/gw2.key" --grpc-ca "$OUT/ca.crt")
 fi
 
-echo "== starting two gateways (gRPC on 127.0.0.1:50151 and :50152, one core each, idle back-off)"
+echo "== starting two gateways (gRPC on 127.0.0.1:${PORT_BASE}1 and :${PORT_BASE}2, one core each)"
+OURS=(--idle-backoff); [ -z "${DOCA28:-}" ] || OURS=()
+[ -z "${MODE:-}" ] || OURS+=(--mode "$MODE")
 start_gw 1 $(gw_args 1) ${STATIC_LATE:+-z} ${DEBUG_KEYS:+-k} \
-    --idle-backoff --stat-print --perf-print all ${TLS_ARGS1[@]+"${TLS_ARGS1[@]}"}
+    ${OURS[@]+"${OURS[@]}"} --stat-print --perf-print all ${TLS_ARGS1[@]+"${TLS_ARGS1[@]}"}
 if [ -n "${STATIC_LATE:-}" ]; then sleep 2; fi
 start_gw 2 $(gw_args 2) ${DEBUG_KEYS:+-k} \
-    --idle-backoff --stat-print --perf-print all ${TLS_ARGS2[@]+"${TLS_ARGS2[@]}"}
+    ${OURS[@]+"${OURS[@]}"} --stat-print --perf-print all ${TLS_ARGS2[@]+"${TLS_ARGS2[@]}"}
 
 if [ -n "${STATIC_LATE:-}" ]; then
     for _ in $(seq 100); do grep -q "tunnel up" "$OUT/gw1.log" && break; sleep 0.1; done
     grep -q "tunnel up" "$OUT/gw1.log" || { echo "FAIL: -z did not bring the tunnel up"; cat "$OUT/gw1.log"; exit 1; }
     echo "== -z: gw1 brought the tunnel up at startup (peer started late): $(grep -c 'tunnel request failed' "$OUT/gw1.log") failed attempts before"
 fi
+# One capture per end of the uplink: af_packet's transmit path bypasses
+# the qdisc, so a capture on one end sees only the frames it receives.
 tcpdump -i ${P}u1 -w "$OUT/uplink.pcap" -U -s 0 >/dev/null 2>&1 &
-CAP_PID=$!; EXTRA_PIDS=$CAP_PID
+CAP_PID=$!
+tcpdump -i ${P}u2 -w "$OUT/uplink2.pcap" -U -s 0 >/dev/null 2>&1 &
+CAP_PID="$CAP_PID $!"; EXTRA_PIDS=$CAP_PID
 sleep 0.5
 
 echo "== ping vm1 -> vm2 (the first packet misses, is held, keys are exchanged, it is resubmitted)"
-ip netns exec ${P}vm1 ping -c 5 -i 0.2 -W 2 10.0.0.2
+ip netns exec ${P}vm1 ping -c 5 -i 0.2 -W 2 $VM2_IP
+if [ -n "${INNER6:-}" ]; then
+    echo "== vm1: a neighbour solicitation for $VM2_IP (to gw1's control plane, as ARP)"
+    ip netns exec ${P}vm1 python3 -c "
+from scapy.all import Ether, IPv6, ICMPv6ND_NS, sendp
+sendp(Ether(src='02:00:00:00:01:01', dst='33:33:ff:00:00:02') / IPv6(src='fd00:10::1', dst='ff02::1:ff00:2')
+      / ICMPv6ND_NS(tgt='fd00:10::2'), iface='v1', verbose=False)"
+fi
 echo "== TCP: 20 MB from vm1 to vm2"
-ip netns exec ${P}vm2 python3 scripts/tcp_sink.py --listen 10.0.0.2:5201 > "$OUT/sink.txt" &
+ip netns exec ${P}vm2 python3 scripts/tcp_sink.py --listen $VM2_HOSTPORT_PREFIX:5201 > "$OUT/sink.txt" &
 SINK_PID=$!
 sleep 0.5
-ip netns exec ${P}vm1 python3 scripts/tcp_sink.py --send 10.0.0.2:5201 --bytes 20000000 > "$OUT/source.txt"
+ip netns exec ${P}vm1 python3 scripts/tcp_sink.py --send $VM2_HOSTPORT_PREFIX:5201 --bytes 20000000 > "$OUT/source.txt"
 wait $SINK_PID
 echo "   sent:     $(cat "$OUT/source.txt")"
 echo "   received: $(cat "$OUT/sink.txt")"
@@ -67,7 +86,7 @@ echo "   received: $(cat "$OUT/sink.txt")"
 
 kill -INT $CAP_PID; wait $CAP_PID 2>/dev/null || true; CAP_PID=""; EXTRA_PIDS=""
 echo "== the uplink capture"
-python3 scripts/check_uplink.py "$OUT/uplink.pcap"
+python3 scripts/check_uplink.py ${MODE:+--$MODE} "$OUT/uplink.pcap" "$OUT/uplink2.pcap"
 
 echo "== stopping the gateways (SIGINT): their counters"
 kill -INT $GW1_PID $GW2_PID
@@ -75,4 +94,4 @@ wait $GW1_PID $GW2_PID || true
 GW1_PID=""; GW2_PID=""
 echo "--- gw1"; grep -v "^$" "$OUT/gw1.log" | tail -25
 echo "--- gw2"; grep -v "^$" "$OUT/gw2.log" | tail -25
-echo "two-gateways: OK (logs and uplink.pcap in $OUT/)"
+echo "two-gateways: OK (logs, uplink.pcap and uplink2.pcap in $OUT/)"

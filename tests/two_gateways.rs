@@ -106,6 +106,118 @@ fn two_gateways_exchange_keys_over_mutual_tls() {
     let _ = std::fs::remove_dir_all(&out_dir);
 }
 
+/// The flags that are ours, not DOCA 2.8's.
+const OUR_FLAGS: &[&str] = &[
+    "--uplink-ip",
+    "--grpc-cert",
+    "--grpc-key",
+    "--grpc-ca",
+    "--idle-backoff",
+    "--backend",
+    "--key-rotation-interval",
+    "--peer-rate-limit",
+];
+
+/// The numbers of frames and of PSP frames in check_uplink.py's summary.
+fn uplink_frames(stdout: &str) -> (u64, u64) {
+    let line =
+        stdout.lines().find(|l| l.trim_start().starts_with("uplink: ")).expect("uplink line");
+    let words: Vec<&str> = line.split_whitespace().collect();
+    (words[1].parse().unwrap(), words[3].parse().unwrap())
+}
+
+#[test]
+fn a_doca_2_8_command_line_needs_no_flag_of_ours() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    // DOCA28: no --uplink-ip (the uplink veths carry the outer addresses,
+    // where DOCA finds its PF's) and no --idle-backoff.
+    let (out, out_dir) = demo("doca28", &[("DOCA28", "1"), ("PORT_BASE", "5031")]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "two-gateways DOCA28 failed:\n{stdout}\n{stderr}");
+    assert!(stdout.contains("5 packets transmitted, 5 received, 0% packet loss"), "{stdout}");
+    assert!(stdout.contains("plaintext marker: not found"), "{stdout}");
+    let (frames, psp) = uplink_frames(&stdout);
+    assert!(frames > 1000 && psp == frames, "{stdout}");
+    // No -o: DOCA 3.x's default for inner IPv4 without a cookie.
+    assert!(stdout.contains("uplink crypt offsets: [5]"), "{stdout}");
+    for n in [1, 2] {
+        let log = std::fs::read_to_string(out_dir.join(format!("gw{n}.log"))).expect("log");
+        let cmd = log.lines().find(|l| l.starts_with("+ psp-gateway ")).expect("command line");
+        for flag in OUR_FLAGS {
+            assert!(!cmd.split_whitespace().any(|w| w == *flag), "{flag} in {cmd}");
+        }
+        assert!(cmd.contains(&format!("-s 127.0.0.1:5031{n}")), "{cmd}");
+        let want = format!(
+            "outer source address uplink_ip=fd00:1::{n} from=the IPv6 address of uplink interface"
+        );
+        assert!(log.contains(&want), "gw{n}: {log}");
+        assert!(summary_number(&log, " packets encrypted") > 1000, "gw{n}: {log}");
+        assert!(summary_number(&log, " decrypted to the host") > 100, "gw{n}: {log}");
+    }
+    let _ = std::fs::remove_dir_all(&out_dir);
+}
+
+#[test]
+fn transport_mode_between_two_gateways() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let (out, out_dir) = demo("transport", &[("MODE", "transport"), ("PORT_BASE", "5032")]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "two-gateways --mode transport failed:\n{stdout}\n{stderr}");
+    assert!(stdout.contains("5 packets transmitted, 5 received, 0% packet loss"), "{stdout}");
+    assert!(stdout.contains("plaintext marker: not found"), "{stdout}");
+    // Only PSP, and over the VMs' own IPv4 headers: transport mode.
+    let (frames, psp) = uplink_frames(&stdout);
+    assert!(frames > 1000 && psp == frames, "{stdout}");
+    assert!(stdout.contains("PSP (IPv4/UDP 1000)"), "{stdout}");
+    let addrs = stdout.lines().find(|l| l.contains("uplink addresses:")).expect("addresses");
+    let mut pairs: Vec<&str> = addrs.split_whitespace().skip(2).collect();
+    pairs.sort();
+    assert_eq!(pairs, ["10.0.0.1>10.0.0.2", "10.0.0.2>10.0.0.1"], "{stdout}");
+    for n in [1, 2] {
+        let log = std::fs::read_to_string(out_dir.join(format!("gw{n}.log"))).expect("log");
+        assert!(log.contains("--mode transport"), "gw{n}: {log}");
+        assert!(summary_number(&log, " packets encrypted") > 1000, "gw{n}: {log}");
+        assert!(summary_number(&log, " decrypted to the host") > 100, "gw{n}: {log}");
+    }
+    let _ = std::fs::remove_dir_all(&out_dir);
+}
+
+/// `--inner-ip-type ipv6` (DOCA 3.x): IPv6 VMs ping and send 20 MB of TCP
+/// through on-demand tunnels; a neighbour solicitation from vm1 reaches
+/// gw1's control plane, as ARP does.
+#[test]
+fn ipv6_vms_through_on_demand_tunnels() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let (out, out_dir) = demo("inner6", &[("INNER6", "1"), ("PORT_BASE", "5033")]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "two-gateways INNER6 failed:\n{stdout}\n{stderr}");
+    assert!(stdout.contains("PING fd00:10::2"), "{stdout}");
+    assert!(stdout.contains("5 packets transmitted, 5 received, 0% packet loss"), "{stdout}");
+    assert!(stdout.contains("plaintext marker: not found"), "{stdout}");
+    let (frames, psp) = uplink_frames(&stdout);
+    assert!(frames > 1000 && psp == frames, "{stdout}");
+    // No -o: DOCA 3.x's default for inner IPv6.
+    assert!(stdout.contains("uplink crypt offsets: [10]"), "{stdout}");
+    let gw1 = std::fs::read_to_string(out_dir.join("gw1.log")).expect("gw1.log");
+    let gw2 = std::fs::read_to_string(out_dir.join("gw2.log")).expect("gw2.log");
+    for (name, log) in [("gw1", &gw1), ("gw2", &gw2)] {
+        assert!(log.contains("--inner-ip-type ipv6"), "{name}: {log}");
+        assert!(summary_number(log, " packets encrypted") > 1000, "{name}: {log}");
+        assert!(summary_number(log, " decrypted to the host") > 100, "{name}: {log}");
+    }
+    // The first ping missed on gw1 and was held; the tunnel came up on
+    // demand, with gw2's way back from the request.
+    assert!(summary_number(&gw1, " misses") >= 1, "{gw1}");
+    assert!(gw1.contains("tunnel up") && gw1.contains("dst=fd00:10::2"), "{gw1}");
+    assert!(gw2.contains("egress tunnels created (reverse params)"), "{gw2}");
+    let nd = gw1.lines().find(|l| l.trim_start().starts_with("vf_nd_to_rss")).expect("ND counter");
+    assert_eq!(nd.split_whitespace().nth(1), Some("1"), "{gw1}");
+    let _ = std::fs::remove_dir_all(&out_dir);
+}
+
 /// Runs `scripts/faults.sh MODE` with the built gateway; its own checks
 /// decide (exit status), and the test checks the verdict line.
 fn faults(mode: &str) -> String {

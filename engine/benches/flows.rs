@@ -22,7 +22,7 @@ use engine::psp::encap::{EncapConfig, Encapsulator, OuterIp};
 use engine::psp::kdf::{DerivedKey, MasterKey, MasterKeyPair};
 use engine::psp::{Mode, Spi, Version};
 use engine::wire::{ipv4_emit, udp_emit};
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
@@ -44,8 +44,8 @@ fn encap(spi: u32) -> Arc<Encapsulator> {
     Arc::new(Encapsulator::new(cfg, &DerivedKey::from_bytes(&[7; 16]).unwrap()).unwrap())
 }
 
-fn dst(i: u32) -> Ipv4Addr {
-    Ipv4Addr::from(0x0a00_0000 + i)
+fn dst(i: u32) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + i))
 }
 
 /// xorshift: random table keys without a dependency.
@@ -163,7 +163,8 @@ fn flows(c: &mut Criterion) {
     g.finish();
 }
 
-fn frame(dst: Ipv4Addr) -> Vec<u8> {
+fn frame(dst: IpAddr) -> Vec<u8> {
+    let IpAddr::V4(dst) = dst else { unreachable!("IPv4 destinations") };
     let mut f = vec![0u8; 14 + 28 + 64];
     f[12..14].copy_from_slice(&[0x08, 0x00]);
     ipv4_emit(&mut f[14..], Ipv4Addr::new(192, 168, 0, 1), dst, 17, 0, 64, 92);

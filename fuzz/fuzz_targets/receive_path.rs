@@ -190,11 +190,11 @@ fn pipeline(cfg: PipelineConfig) -> LcorePipeline {
     let mut ops = Vec::new();
     for (i, (&(dst, ..), encap)) in TUNNELS.iter().zip(&w.tunnels).enumerate() {
         let entry = TunnelEntry { slot: i as u32, generation: i as u64 + 1, encap: encap.clone() };
-        ops.push(TableOp::SetTunnel(dst, entry, None));
+        ops.push(TableOp::SetTunnel(dst.into(), entry, None));
     }
     for (i, p) in PEERS.iter().enumerate().filter(|(_, p)| p.in_acl) {
         let entry = AclEntry { slot: i as u32, generation: i as u64 + 1 };
-        ops.push(TableOp::SetAcl(Spi(p.spi), p.src, entry));
+        ops.push(TableOp::SetAcl(Spi(p.spi), p.src.into(), entry));
     }
     assert!(backend.ready());
     backend.commit(&ops).expect("in-memory tables");
@@ -532,7 +532,7 @@ fn egress(u: &mut Input<'_>, cfg: &PipelineConfig) {
     }
     let want = match TUNNELS.iter().position(|t| t.0 == dst) {
         _ if f.len() > cfg.max_frame_len => Action::Drop(DropReason::Oversized),
-        None => Action::Miss { dst },
+        None => Action::Miss { dst: dst.into() },
         Some(i) if f.len() + world().tunnels[i].overhead() > cfg.max_frame_len => {
             Action::Drop(DropReason::EncapOversized)
         }

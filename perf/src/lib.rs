@@ -89,7 +89,7 @@ impl Gateway {
 /// `max_tunnels`, `--perf-print perf_print`.
 pub fn gateway_args(
     unsecured: &str,
-    local_virt: std::net::Ipv4Addr,
+    local_virt: std::net::IpAddr,
     svc: &str,
     tunnels_file: &std::path::Path,
     max_tunnels: u32,

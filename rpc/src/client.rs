@@ -8,7 +8,7 @@ use crate::pb_ext::admin_client::AdminClient;
 use crate::pb_ext::session_client::SessionClient;
 use crate::tls::{error_chain, TlsIdentity};
 use engine::psp::Version;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 use tonic::transport::{Channel, Endpoint};
 
@@ -114,9 +114,9 @@ fn service_target(svc_addr: &str) -> Result<(String, String), ClientError> {
 #[derive(Debug, Clone)]
 pub struct TunnelRequest {
     /// Our virtual address (the inner source of our packets).
-    pub virt_src: Ipv4Addr,
+    pub virt_src: IpAddr,
     /// The peer's virtual address.
-    pub virt_dst: Ipv4Addr,
+    pub virt_dst: IpAddr,
     /// Our parameters for the way back, so the peer can send at once.
     pub reverse: Option<TunnelParams>,
 }
@@ -125,9 +125,9 @@ pub struct TunnelRequest {
 #[derive(Debug, Clone)]
 pub struct IssuedTunnel {
     /// Our virtual address, as requested.
-    pub virt_src: Ipv4Addr,
+    pub virt_src: IpAddr,
     /// The peer's virtual address, as requested.
-    pub virt_dst: Ipv4Addr,
+    pub virt_dst: IpAddr,
     /// The peer's SPI, key, version, addresses and cookie.
     pub params: TunnelParams,
 }
@@ -257,7 +257,7 @@ impl Client {
                 .map(|t| pb::SingleTunnelRequest {
                     virt_src_ip: t.virt_src.to_string(),
                     virt_dst_ip: t.virt_dst.to_string(),
-                    inner_type: 0,
+                    inner_type: crate::params::inner_type_of(t.virt_src),
                     reverse_params: t.reverse.as_ref().map(TunnelParams::to_wire),
                 })
                 .collect(),
@@ -359,6 +359,7 @@ fn check_response(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::Ipv4Addr;
 
     #[test]
     fn service_addresses() {
@@ -394,8 +395,8 @@ mod tests {
     #[test]
     fn response_checks() {
         let t = TunnelRequest {
-            virt_src: Ipv4Addr::new(10, 0, 0, 1),
-            virt_dst: Ipv4Addr::new(10, 0, 1, 1),
+            virt_src: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)),
+            virt_dst: IpAddr::V4(Ipv4Addr::new(10, 0, 1, 1)),
             reverse: None,
         };
         let v = [Version::AesGcm256];

@@ -28,9 +28,13 @@ pub enum ParamError {
     /// `mac_addr` is not a MAC address.
     #[error("bad gateway MAC address {0:?}")]
     BadMac(String),
-    /// A virtual address that is not an IPv4 address.
-    #[error("virtual address {0:?} is not an IPv4 address")]
-    BadVirtIp(String),
+    /// A virtual address that is not an IP address (of `inner_type`'s
+    /// version when it names one).
+    #[error("virtual address {0:?} is not an {1} address")]
+    BadVirtIp(String, &'static str),
+    /// An `inner_type` other than 0 (not given), 4 or 6.
+    #[error("inner_type {0}: must be 4 (IPv4) or 6 (IPv6)")]
+    BadInnerType(u32),
 }
 
 /// At most this many characters of a peer's value go into an error (and
@@ -45,9 +49,27 @@ pub fn excerpt(s: &str) -> String {
     }
 }
 
-/// Parses a virtual (inner) address: IPv4 only, as the DOCA application.
-pub fn parse_virt_ip(s: &str) -> Result<Ipv4Addr, ParamError> {
-    s.parse::<Ipv4Addr>().map_err(|_| ParamError::BadVirtIp(excerpt(s)))
+/// Parses a virtual (inner) address of the request's `inner_type`, as
+/// DOCA 3.x's `SingleTunnelRequest.inner_type`: 4 IPv4, 6 IPv6, and 0 (a
+/// DOCA 2.8 peer, which does not set it) takes either by its form.
+pub fn parse_virt_ip(s: &str, inner_type: u32) -> Result<IpAddr, ParamError> {
+    let (ip, want) = match inner_type {
+        0 => (s.parse::<IpAddr>().ok(), "IP"),
+        4 => (s.parse::<Ipv4Addr>().ok().map(IpAddr::V4), "IPv4"),
+        6 => (s.parse::<std::net::Ipv6Addr>().ok().map(IpAddr::V6), "IPv6"),
+        n => return Err(ParamError::BadInnerType(n)),
+    };
+    ip.ok_or_else(|| ParamError::BadVirtIp(excerpt(s), want))
+}
+
+/// The `inner_type` of a request between these virtual addresses (4 or 6,
+/// by the source's version), as DOCA 3.x sets it.
+pub fn inner_type_of(ip: IpAddr) -> u32 {
+    if ip.is_ipv6() {
+        6
+    } else {
+        4
+    }
 }
 
 /// One direction of one tunnel, validated: what a sender needs to reach a
@@ -168,9 +190,21 @@ mod tests {
         let mut bad = wire(0, 16);
         bad.mac_addr = "02:00".into();
         assert!(matches!(TunnelParams::from_wire(&bad), Err(ParamError::BadMac(_))));
-        assert!(parse_virt_ip("fd00::1").is_err());
-        assert!(parse_virt_ip("10.0.0.300").is_err());
-        assert_eq!(parse_virt_ip("10.0.0.3").unwrap(), Ipv4Addr::new(10, 0, 0, 3));
+        assert_eq!(
+            parse_virt_ip("fd00::1", 4).unwrap_err().to_string(),
+            "virtual address \"fd00::1\" is not an IPv4 address"
+        );
+        assert!(parse_virt_ip("10.0.0.3", 6).is_err());
+        assert!(parse_virt_ip("10.0.0.300", 0).is_err());
+        assert_eq!(parse_virt_ip("10.0.0.3", 4).unwrap(), IpAddr::from([10, 0, 0, 3]));
+        assert_eq!(parse_virt_ip("10.0.0.3", 0).unwrap(), IpAddr::from([10, 0, 0, 3]));
+        let v6: IpAddr = "fd00:10::2".parse().unwrap();
+        assert_eq!(
+            (parse_virt_ip("fd00:10::2", 6).unwrap(), parse_virt_ip("fd00:10::2", 0).unwrap()),
+            (v6, v6)
+        );
+        assert_eq!(parse_virt_ip("10.0.0.3", 5).unwrap_err(), ParamError::BadInnerType(5));
+        assert_eq!((inner_type_of(v6), inner_type_of([10, 0, 0, 3].into())), (6, 4));
     }
 
     #[test]

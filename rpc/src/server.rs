@@ -21,7 +21,7 @@
 //! | over the peer's rate limit ([`crate::limit`]; checked first, costs nothing) | `RESOURCE_EXHAUSTED` |
 //! | no tunnels, or more than the per-request limit | `INVALID_ARGUMENT` |
 //! | none of `psp_versions_accepted` is a version this gateway allows | `FAILED_PRECONDITION` |
-//! | a virtual IP that is not IPv4, a duplicate (src, dst) pair | `INVALID_ARGUMENT` |
+//! | a virtual IP that is not of its `inner_type` (4, 6, or 0: either), of two IP versions, or an unknown `inner_type`; a duplicate (src, dst) pair | `INVALID_ARGUMENT` |
 //! | `virt_dst_ip` not one of this gateway's virtual IPs | `NOT_FOUND` |
 //! | `virt_src_ip` not among the requester's allowed virtual IPs | `PERMISSION_DENIED` |
 //! | `reverse_params`: unknown or disallowed version, wrong key length, bad IP or MAC | `INVALID_ARGUMENT` |
@@ -54,7 +54,7 @@ use rand_chacha::rand_core::RngCore;
 use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -76,9 +76,9 @@ use tonic::{Request, Response, Status};
 #[derive(Debug, Clone)]
 pub struct EgressTunnel {
     /// Our virtual address (the request's `virt_dst_ip`): the inner source.
-    pub local_virt_ip: Ipv4Addr,
+    pub local_virt_ip: IpAddr,
     /// The peer's virtual address (the request's `virt_src_ip`).
-    pub peer_virt_ip: Ipv4Addr,
+    pub peer_virt_ip: IpAddr,
     /// How to reach and encrypt for the peer (its SPI and key).
     pub params: TunnelParams,
 }
@@ -89,7 +89,7 @@ pub struct Install {
     /// The SPI we issued to the requester.
     pub spi: Spi,
     /// The requester's virtual address (inner source of its packets).
-    pub peer_virt_ip: Ipv4Addr,
+    pub peer_virt_ip: IpAddr,
     /// The tunnel back to the requester, when it sent reverse parameters.
     pub egress: Option<EgressTunnel>,
 }
@@ -113,12 +113,12 @@ pub trait TunnelBackend: Send + Sync + 'static {
     /// Tunnels installed now (ingress ACL entries), for the `max_tunnels` check.
     fn tunnel_count(&self) -> usize;
     /// Admits packets with `spi` whose inner source is `peer_virt_ip`.
-    fn install_ingress_acl(&self, spi: Spi, peer_virt_ip: Ipv4Addr) -> Result<(), BackendError>;
+    fn install_ingress_acl(&self, spi: Spi, peer_virt_ip: IpAddr) -> Result<(), BackendError>;
     /// Undoes [`TunnelBackend::install_ingress_acl`] (rollback).
-    fn remove_ingress_acl(&self, spi: Spi, peer_virt_ip: Ipv4Addr);
+    fn remove_ingress_acl(&self, spi: Spi, peer_virt_ip: IpAddr);
     /// Removes several ingress ACL entries (SPIs retired by newer ones);
     /// the default goes one by one, a backend that can batch should.
-    fn remove_ingress_acls(&self, entries: &[(Spi, Ipv4Addr)]) {
+    fn remove_ingress_acls(&self, entries: &[(Spi, IpAddr)]) {
         for &(spi, ip) in entries {
             self.remove_ingress_acl(spi, ip);
         }
@@ -126,7 +126,7 @@ pub trait TunnelBackend: Send + Sync + 'static {
     /// Creates (or replaces) the tunnel to a peer virtual address.
     fn create_egress_tunnel(&self, tunnel: &EgressTunnel) -> Result<(), BackendError>;
     /// Undoes [`TunnelBackend::create_egress_tunnel`] (rollback).
-    fn remove_egress_tunnel(&self, local_virt_ip: Ipv4Addr, peer_virt_ip: Ipv4Addr);
+    fn remove_egress_tunnel(&self, local_virt_ip: IpAddr, peer_virt_ip: IpAddr);
     /// Installs one request's tunnels at once, all or nothing: for each,
     /// the ingress ACL entry and, with reverse parameters, the egress
     /// tunnel. The default goes entry by entry and rolls back on failure;
@@ -170,10 +170,10 @@ pub struct ServerConfig {
     /// This gateway's outer IP address, sent to requesters.
     pub local_ip: IpAddr,
     /// This gateway's virtual (inner) addresses: valid `virt_dst_ip`s.
-    pub local_virt_ips: HashSet<Ipv4Addr>,
+    pub local_virt_ips: HashSet<IpAddr>,
     /// Peers by the IP address they call from, with the virtual addresses
     /// each may ask tunnels for (`virt_src_ip`).
-    pub peers: HashMap<IpAddr, HashSet<Ipv4Addr>>,
+    pub peers: HashMap<IpAddr, HashSet<IpAddr>>,
     /// PSP versions this gateway allows.
     pub versions: Vec<Version>,
     /// Most tunnels in one request.
@@ -428,28 +428,28 @@ struct Inner<B> {
 
 /// Peers by the IP address they call from, with the virtual addresses
 /// each may use as `virt_src_ip`.
-pub type PeerMap = HashMap<IpAddr, HashSet<Ipv4Addr>>;
+pub type PeerMap = HashMap<IpAddr, HashSet<IpAddr>>;
 
 /// The virtual addresses one requester may use: its static ones and the
 /// directory's.
 struct Allowed<'a> {
     ip: IpAddr,
-    fixed: Option<&'a HashSet<Ipv4Addr>>,
+    fixed: Option<&'a HashSet<IpAddr>>,
     directory: Arc<PeerMap>,
 }
 
 impl Allowed<'_> {
-    fn contains(&self, src: &Ipv4Addr) -> bool {
+    fn contains(&self, src: &IpAddr) -> bool {
         self.fixed.is_some_and(|f| f.contains(src))
             || self.directory.get(&self.ip).is_some_and(|d| d.contains(src))
     }
 }
 
 /// SPIs issued per (peer virtual IP, local virtual IP), oldest first.
-type Issued = HashMap<(Ipv4Addr, Ipv4Addr), VecDeque<Spi>>;
+type Issued = HashMap<(IpAddr, IpAddr), VecDeque<Spi>>;
 
 /// Records `spi` for `pair`; returns the SPI it retires, if any.
-fn record(issued: &mut Issued, pair: (Ipv4Addr, Ipv4Addr), spi: Spi) -> Option<(Spi, Ipv4Addr)> {
+fn record(issued: &mut Issued, pair: (IpAddr, IpAddr), spi: Spi) -> Option<(Spi, IpAddr)> {
     let spis = issued.entry(pair).or_default();
     spis.push_back(spi);
     (spis.len() > MAX_SPIS_PER_PAIR).then(|| spis.pop_front().map(|old| (old, pair.0))).flatten()
@@ -468,8 +468,8 @@ impl<B> Clone for Gateway<B> {
 
 /// One validated requested tunnel.
 struct Validated {
-    src: Ipv4Addr,
-    dst: Ipv4Addr,
+    src: IpAddr,
+    dst: IpAddr,
     reverse: Option<TunnelParams>,
 }
 
@@ -568,8 +568,8 @@ impl<B: TunnelBackend> Gateway<B> {
     pub fn issue_reverse(
         &self,
         version: Version,
-        peer_virt_ip: Ipv4Addr,
-        local_virt_ip: Ipv4Addr,
+        peer_virt_ip: IpAddr,
+        local_virt_ip: IpAddr,
     ) -> Result<SpiKey, BackendError> {
         let mut issued = lock(&self.inner.install);
         let have = self.inner.backend.tunnel_count();
@@ -707,8 +707,13 @@ impl<B: TunnelBackend> Gateway<B> {
         for (i, t) in req.tunnels.iter().enumerate() {
             let bad =
                 |e: crate::params::ParamError| Status::invalid_argument(format!("tunnel {i}: {e}"));
-            let src = parse_virt_ip(&t.virt_src_ip).map_err(bad)?;
-            let dst = parse_virt_ip(&t.virt_dst_ip).map_err(bad)?;
+            let src = parse_virt_ip(&t.virt_src_ip, t.inner_type).map_err(bad)?;
+            let dst = parse_virt_ip(&t.virt_dst_ip, t.inner_type).map_err(bad)?;
+            if src.is_ipv6() != dst.is_ipv6() {
+                return Err(Status::invalid_argument(format!(
+                    "tunnel {i}: virtual addresses {src} and {dst} are of two IP versions"
+                )));
+            }
             if !cfg.local_virt_ips.contains(&dst) {
                 return Err(Status::not_found(format!("tunnel {i}: {dst} is not served here")));
             }
@@ -786,7 +791,7 @@ impl<B: TunnelBackend> Gateway<B> {
             BackendError::Full => Status::resource_exhausted(e.to_string()),
             BackendError::Failed(_) => Status::internal(e.to_string()),
         })?;
-        let retired: Vec<(Spi, Ipv4Addr)> = tunnels
+        let retired: Vec<(Spi, IpAddr)> = tunnels
             .iter()
             .zip(&keys)
             .filter_map(|(t, k)| record(&mut issued, (t.src, t.dst), k.spi))

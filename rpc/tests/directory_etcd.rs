@@ -128,7 +128,10 @@ fn record(id: &str, port: u16, vip: u8) -> Record {
         grpc_addr: SocketAddr::from(([127, 0, 0, 1], port)),
         uplink_ip: "fd00:1::1".parse().unwrap(),
         uplink_mac: None,
-        vfs: vec![VfRecord { name: "vf0".into(), virt_ips: vec![Ipv4Addr::new(10, 0, 0, vip)] }],
+        vfs: vec![VfRecord {
+            name: "vf0".into(),
+            virt_ips: vec![Ipv4Addr::new(10, 0, 0, vip).into()],
+        }],
         psp_versions: Version::ALL.to_vec(),
         version: "test".into(),
     }
@@ -160,7 +163,7 @@ fn start(rt: &RpcRuntime, cfg: EtcdConfig) -> (EtcdDirectory, mpsc::Receiver<Vec
 /// Waits for the change that places (or, `None`, withdraws) 10.0.0.`vip`.
 fn wait_for(rx: &mpsc::Receiver<Vec<Change>>, vip: u8, peer: Option<u16>, within: Duration) {
     let want = Change {
-        dst: Ipv4Addr::new(10, 0, 0, vip),
+        dst: Ipv4Addr::new(10, 0, 0, vip).into(),
         peer: peer.map(|p| SocketAddr::from(([127, 0, 0, 1], p))),
     };
     let deadline = Instant::now() + within;
@@ -234,6 +237,6 @@ fn tls_with_a_client_certificate_and_without() {
     let h = n.health();
     assert!(!h.connected && h.registrations == 0 && h.last_error.is_some(), "{h:?}");
     assert!(rx_n.try_iter().flatten().next().is_none());
-    assert!(rx_a.try_iter().flatten().all(|c| c.dst != Ipv4Addr::new(10, 0, 0, 3)));
+    assert!(rx_a.try_iter().flatten().all(|c| c.dst != std::net::IpAddr::from([10, 0, 0, 3])));
     rt.block_on(a.shutdown());
 }

@@ -111,7 +111,7 @@ fn every_field_at_and_beyond_its_limits() {
 fn a_flood_from_one_peer_is_limited_and_the_other_peer_is_served() {
     let mut cfg = config();
     let other: IpAddr = "127.0.0.2".parse().unwrap();
-    cfg.peers.insert(other, [Ipv4Addr::new(10, 0, 0, 9)].into_iter().collect());
+    cfg.peers.insert(other, [IpAddr::V4(Ipv4Addr::new(10, 0, 0, 9))].into_iter().collect());
     // 10 tunnels/s per peer: one second of burst, then 1 token per 100 ms.
     // The checks hold however slowly the machine runs the flood: they are
     // bounds in terms of the time it took.

@@ -466,3 +466,48 @@ fn a_nic_key_source_hands_out_its_own_keys_and_rotates() {
     );
     server.shutdown(&rt);
 }
+
+/// Inner IPv6 (DOCA 3.x `inner_type`): IPv6 virtual addresses are issued
+/// tunnels like IPv4 ones; our client sets `inner_type` 6 (4 for IPv4), as
+/// NVIDIA's, and the server holds a request to its `inner_type` (0, a DOCA
+/// 2.8 peer's, takes the addresses by their form).
+#[test]
+fn ipv6_virtual_addresses_and_inner_type() {
+    let (ours, theirs): (IpAddr, IpAddr) =
+        ("fd00:10::1".parse().unwrap(), "fd00:10::2".parse().unwrap());
+    let mut cfg = config();
+    cfg.local_virt_ips.insert(theirs);
+    cfg.peers.get_mut(&LOCALHOST).unwrap().insert(ours);
+    let h = Harness::start(cfg);
+    let mut c = h.client();
+    let req = [TunnelRequest {
+        virt_src: ours,
+        virt_dst: theirs,
+        reverse: Some(reverse(0, Version::AesGcm256)),
+    }];
+    let issued = h.rt.block_on(c.request_tunnels(&[Version::AesGcm256], &req)).unwrap();
+    assert_eq!((issued[0].virt_src, issued[0].virt_dst), (ours, theirs));
+    assert_keys_derive(&h, &issued);
+    let state = h.backend().snapshot();
+    assert_eq!(state.acl.get(&issued[0].params.spi.0), Some(&ours));
+    assert!(state.egress.contains_key(&(theirs, ours)));
+
+    let t = |s: &str, d: &str, inner: u32| pb::SingleTunnelRequest {
+        inner_type: inner,
+        ..wire_tunnel(s, d)
+    };
+    for (tunnel, want) in [
+        (t("fd00:10::1", "fd00:10::2", 6), Code::Ok),
+        (t("fd00:10::1", "fd00:10::2", 0), Code::Ok),
+        // inner_type 4 with IPv6 addresses, 6 with IPv4 ones, an unknown one.
+        (t("fd00:10::1", "fd00:10::2", 4), Code::InvalidArgument),
+        (t("10.0.0.1", "10.1.0.1", 6), Code::InvalidArgument),
+        (t("10.0.0.1", "10.1.0.1", 5), Code::InvalidArgument),
+        // Two IP versions in one tunnel.
+        (t("10.0.0.1", "fd00:10::2", 0), Code::InvalidArgument),
+        (t("10.0.0.1", "10.1.0.1", 4), Code::Ok),
+    ] {
+        let what = format!("{tunnel:?}");
+        assert_eq!(h.raw_code(wire_request(vec![tunnel])), want, "{what}");
+    }
+}

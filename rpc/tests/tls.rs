@@ -30,8 +30,8 @@ use tonic::transport::{Certificate, ClientTlsConfig, Endpoint};
 /// The fake datapath: ingress ACL and egress tunnels, comparable.
 #[derive(Default)]
 struct FakeBackend {
-    acl: Mutex<BTreeMap<u32, Ipv4Addr>>,
-    egress: Mutex<BTreeMap<(Ipv4Addr, Ipv4Addr), u32>>,
+    acl: Mutex<BTreeMap<u32, IpAddr>>,
+    egress: Mutex<BTreeMap<(IpAddr, IpAddr), u32>>,
     masters: Mutex<Option<MasterKeyPair>>,
 }
 
@@ -45,18 +45,18 @@ impl TunnelBackend for FakeBackend {
     fn tunnel_count(&self) -> usize {
         self.acl.lock().unwrap().len()
     }
-    fn install_ingress_acl(&self, spi: Spi, peer: Ipv4Addr) -> Result<(), BackendError> {
+    fn install_ingress_acl(&self, spi: Spi, peer: IpAddr) -> Result<(), BackendError> {
         self.acl.lock().unwrap().insert(spi.0, peer);
         Ok(())
     }
-    fn remove_ingress_acl(&self, spi: Spi, _: Ipv4Addr) {
+    fn remove_ingress_acl(&self, spi: Spi, _: IpAddr) {
         self.acl.lock().unwrap().remove(&spi.0);
     }
     fn create_egress_tunnel(&self, t: &EgressTunnel) -> Result<(), BackendError> {
         self.egress.lock().unwrap().insert((t.local_virt_ip, t.peer_virt_ip), t.params.spi.0);
         Ok(())
     }
-    fn remove_egress_tunnel(&self, local: Ipv4Addr, peer: Ipv4Addr) {
+    fn remove_egress_tunnel(&self, local: IpAddr, peer: IpAddr) {
         self.egress.lock().unwrap().remove(&(local, peer));
     }
     fn set_master_keys(&self, masters: Option<&MasterKeyPair>, _: Option<usize>) {
@@ -67,8 +67,8 @@ impl TunnelBackend for FakeBackend {
 // ---------------------------------------------------------------- certificates
 
 const TIMEOUT: Duration = Duration::from_secs(10);
-const OUR_VIRT: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
-const THEIR_VIRT: Ipv4Addr = Ipv4Addr::new(10, 1, 0, 1);
+const OUR_VIRT: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1));
+const THEIR_VIRT: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 1, 0, 1));
 
 /// A temporary directory, removed on drop.
 struct TempDir(PathBuf);

@@ -94,14 +94,18 @@ fn tunnel(dst: u8, spi: u32) -> TableOp {
     };
     let e = Encapsulator::new(cfg, &key(spi)).unwrap();
     TableOp::SetTunnel(
-        Ipv4Addr::new(10, 0, 0, dst),
+        std::net::IpAddr::from(Ipv4Addr::new(10, 0, 0, dst)),
         TunnelEntry { slot: 0, generation: u64::from(spi), encap: Arc::new(e) },
         Some(HwKey::new(key(spi))),
     )
 }
 
 fn acl(spi: u32, src: u8) -> TableOp {
-    TableOp::SetAcl(Spi(spi), Ipv4Addr::new(10, 0, 1, src), AclEntry { slot: 0, generation: 1 })
+    TableOp::SetAcl(
+        Spi(spi),
+        std::net::IpAddr::from(Ipv4Addr::new(10, 0, 1, src)),
+        AclEntry { slot: 0, generation: 1 },
+    )
 }
 
 /// Two tunnels (A, B) and an ACL pair, on 3 key slots.
@@ -119,9 +123,9 @@ fn setup() -> (Translator, Applier, FakeNic) {
 fn second_commit() -> Vec<TableOp> {
     vec![
         tunnel(1, 3),
-        TableOp::DelTunnel(Ipv4Addr::new(10, 0, 0, 2)),
+        TableOp::DelTunnel(std::net::IpAddr::from(Ipv4Addr::new(10, 0, 0, 2))),
         tunnel(3, 4),
-        TableOp::DelAcl(Spi(1), Ipv4Addr::new(10, 0, 1, 1)),
+        TableOp::DelAcl(Spi(1), std::net::IpAddr::from(Ipv4Addr::new(10, 0, 1, 1))),
         acl(3, 1),
     ]
 }

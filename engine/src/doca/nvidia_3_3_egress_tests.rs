@@ -67,7 +67,7 @@ fn tunnel_op(vc: Option<u64>) -> TableOp {
     };
     let e = Encapsulator::new(cfg, &key).unwrap();
     TableOp::SetTunnel(
-        Ipv4Addr::new(10, 0, 0, 7),
+        std::net::IpAddr::from(Ipv4Addr::new(10, 0, 0, 7)),
         TunnelEntry { slot: 0, generation: 1, encap: Arc::new(e) },
         Some(HwKey::new(key)),
     )

@@ -105,6 +105,15 @@ pub enum Step {
 /// Why a configuration or a table change cannot be offloaded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TranslateError {
+    /// `--inner-ip-type ipv6`: the IPv6 pipes are built but get no entries yet.
+    #[error("--inner-ip-type ipv6: the DOCA Flow translation fills no inner IPv6 entries yet")]
+    InnerIpv6,
+    /// An entry with an IPv6 inner address.
+    #[error("{0}: inner IPv6 addresses are not offloaded")]
+    Ipv6Entry(std::net::IpAddr),
+    /// `--mode transport`: the translation builds tunnel-mode pipes only.
+    #[error("--mode transport: the DOCA Flow translation builds tunnel-mode pipes only")]
+    TransportMode,
     /// The hardware's random field has 16 bits.
     #[error("--sample-rate {0}: DOCA Flow samples with a 16-bit random field (at most 16)")]
     SampleRate(u8),
@@ -190,6 +199,12 @@ impl Translator {
         if cfg.maintain_order && cfg.log2_sample_rate > 0 {
             return Err(TranslateError::MaintainOrder);
         }
+        if cfg.mode == crate::psp::Mode::Transport {
+            return Err(TranslateError::TransportMode);
+        }
+        if cfg.inner == crate::pipeline::InnerVersion::Ipv6 {
+            return Err(TranslateError::InnerIpv6);
+        }
         let slots = u32::try_from(cfg.max_tunnels).unwrap_or(u32::MAX - 1) + 1;
         Ok(Translator {
             cfg,
@@ -238,10 +253,18 @@ impl Translator {
     }
 
     fn translate_inner(&mut self, ops: &[TableOp]) -> Result<Vec<Step>, TranslateError> {
+        /// The entries match inner IPv4 only (see [`TranslateError::InnerIpv6`]).
+        fn v4(ip: &std::net::IpAddr) -> Result<Ipv4Addr, TranslateError> {
+            match ip {
+                std::net::IpAddr::V4(a) => Ok(*a),
+                std::net::IpAddr::V6(_) => Err(TranslateError::Ipv6Entry(*ip)),
+            }
+        }
         let mut steps = Vec::with_capacity(ops.len() + 1);
         for op in ops {
             match op {
                 TableOp::SetTunnel(dst, e, hw_key) => {
+                    let dst = &v4(dst)?;
                     let cfg = e.encap.config();
                     let encap_data = self.encap_data(*dst, cfg)?;
                     if cfg.vc.is_some() != self.cfg.expected_vc.is_some() {
@@ -308,6 +331,7 @@ impl Translator {
                     }
                 }
                 TableOp::DelTunnel(dst) => {
+                    let dst = &v4(dst)?;
                     if let Some((old, _)) = self.tunnels.remove(dst) {
                         steps.push(Step::Remove(EntryKey::Tunnel(*dst)));
                         steps.push(Step::Remove(EntryKey::Crypto(old)));
@@ -315,6 +339,7 @@ impl Translator {
                     }
                 }
                 TableOp::SetAcl(spi, src, _) => {
+                    let src = &v4(src)?;
                     if self.cfg.disable_ingress_acl {
                         continue;
                     }
@@ -334,6 +359,7 @@ impl Translator {
                     }));
                 }
                 TableOp::DelAcl(spi, src) => {
+                    let src = &v4(src)?;
                     if !self.cfg.disable_ingress_acl {
                         steps.push(Step::Remove(EntryKey::Acl(*spi, *src)));
                     }

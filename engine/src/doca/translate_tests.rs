@@ -51,7 +51,7 @@ fn tunnel(dst: [u8; 4], spi: u32) -> TableOp {
     let key = DerivedKey::from_bytes(&key_of(spi)).unwrap();
     let e = Encapsulator::new(encap_cfg(spi, v6(), None), &key).unwrap();
     TableOp::SetTunnel(
-        Ipv4Addr::from(dst),
+        std::net::IpAddr::from(Ipv4Addr::from(dst)),
         TunnelEntry { slot: 0, generation: u64::from(spi), encap: Arc::new(e) },
         Some(HwKey::new(key)),
     )
@@ -322,8 +322,12 @@ fn tunnels_and_acls_inserted_and_removed() {
     let mut t = Translator::new(PipelineConfig::default(), ports()).unwrap();
     let src = Ipv4Addr::new(10, 0, 0, 9);
     let acl = AclEntry { slot: 0, generation: 1 };
-    let steps =
-        t.translate(&[tunnel([10, 0, 0, 1], 0x100), TableOp::SetAcl(Spi(0x55), src, acl)]).unwrap();
+    let steps = t
+        .translate(&[
+            tunnel([10, 0, 0, 1], 0x100),
+            TableOp::SetAcl(Spi(0x55), std::net::IpAddr::from(src), acl),
+        ])
+        .unwrap();
     assert_eq!(steps.len(), 5, "{steps:?}");
     assert_eq!(
         steps[0],
@@ -364,8 +368,8 @@ fn tunnels_and_acls_inserted_and_removed() {
 
     let steps = t
         .translate(&[
-            TableOp::DelTunnel(Ipv4Addr::new(10, 0, 0, 1)),
-            TableOp::DelAcl(Spi(0x55), src),
+            TableOp::DelTunnel(std::net::IpAddr::from(Ipv4Addr::new(10, 0, 0, 1))),
+            TableOp::DelAcl(Spi(0x55), std::net::IpAddr::from(src)),
         ])
         .unwrap();
     assert_eq!(
@@ -380,7 +384,8 @@ fn tunnels_and_acls_inserted_and_removed() {
     assert_eq!(t.crypto_id(Ipv4Addr::new(10, 0, 0, 1)), None);
     // Removing what is not there does nothing.
     assert_eq!(
-        t.translate(&[TableOp::DelTunnel(Ipv4Addr::new(1, 1, 1, 1))]).unwrap(),
+        t.translate(&[TableOp::DelTunnel(std::net::IpAddr::from(Ipv4Addr::new(1, 1, 1, 1)))])
+            .unwrap(),
         [Step::Flush { release: vec![] }]
     );
 }
@@ -406,7 +411,7 @@ fn crypto_ids_are_reused_and_replacement_is_hitless() {
     assert_eq!(steps[3], Step::Remove(EntryKey::Crypto(1)));
     assert_eq!(steps[4], Step::Flush { release: vec![1] });
     // The freed slot is the next one handed out.
-    t.translate(&[TableOp::DelTunnel(b)]).unwrap();
+    t.translate(&[TableOp::DelTunnel(std::net::IpAddr::from(b))]).unwrap();
     let steps = t.translate(&[tunnel([10, 0, 0, 3], 3)]).unwrap();
     assert!(matches!(steps[0], Step::ProgramKey { crypto_id: 2, .. }), "{steps:?}");
     // Full: replacing both in one batch needs the flush between them.
@@ -579,7 +584,7 @@ fn key_slots_get_the_exact_key_of_the_tunnels_spi() {
         let e = Encapsulator::new(cfg, &dk).unwrap();
         let dst = Ipv4Addr::new(10, 0, 1, i as u8);
         let entry = TunnelEntry { slot: i as u32, generation: 1, encap: Arc::new(e) };
-        ops.push(TableOp::SetTunnel(dst, entry, Some(HwKey::new(dk))));
+        ops.push(TableOp::SetTunnel(std::net::IpAddr::from(dst), entry, Some(HwKey::new(dk))));
         want.push((dst, Spi(spi), key));
     }
     let steps = t.translate(&ops).unwrap();
@@ -632,7 +637,7 @@ fn key_material_is_redacted_in_debug() {
     let cfg = EncapConfig { version: Version::AesGcm256, ..encap_cfg(9, v6(), None) };
     let e = Encapsulator::new(cfg, &dk).unwrap();
     let op = TableOp::SetTunnel(
-        Ipv4Addr::new(10, 0, 0, 1),
+        std::net::IpAddr::from(Ipv4Addr::new(10, 0, 0, 1)),
         TunnelEntry { slot: 0, generation: 1, encap: Arc::new(e) },
         Some(HwKey::new(dk)),
     );
@@ -655,11 +660,15 @@ fn a_tunnel_without_its_raw_key_or_with_the_wrong_length_is_refused() {
     let mut t = Translator::new(PipelineConfig::default(), ports()).unwrap();
     let dst = Ipv4Addr::new(10, 0, 0, 1);
     let TableOp::SetTunnel(_, entry, _) = tunnel([10, 0, 0, 1], 5) else { unreachable!() };
-    let err = t.translate(&[TableOp::SetTunnel(dst, entry.clone(), None)]).unwrap_err();
+    let err = t
+        .translate(&[TableOp::SetTunnel(std::net::IpAddr::from(dst), entry.clone(), None)])
+        .unwrap_err();
     assert_eq!(err, TranslateError::NoKey(dst, Spi(5)));
     // A 256-bit key for a 128-bit version.
     let wide = HwKey::new(DerivedKey::from_bytes(&[1; 32]).unwrap());
-    let err = t.translate(&[TableOp::SetTunnel(dst, entry, Some(wide))]).unwrap_err();
+    let err = t
+        .translate(&[TableOp::SetTunnel(std::net::IpAddr::from(dst), entry, Some(wide))])
+        .unwrap_err();
     assert_eq!(err, TranslateError::KeyLength { dst, spi: Spi(5), got: 32, want: 16 });
     assert_eq!(t.crypto_id(dst), None);
 }

@@ -15,7 +15,7 @@ use crate::pipeline::{Action, LcorePipeline, PipeStats, Port};
 use crate::psp::buf::PacketBuf;
 use crate::psp::kdf::MasterKeyPair;
 use crossbeam::queue::ArrayQueue;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -38,8 +38,8 @@ const SNAPSHOT_CHECK_POLLS: u64 = 4096;
 pub enum ToControl {
     /// No tunnel for this inner destination: set one up, hold the packet.
     Miss {
-        /// The inner IPv4 destination.
-        dst: Ipv4Addr,
+        /// The inner destination.
+        dst: IpAddr,
     },
     /// A copy of a sampled packet; its flow metadata holds the sentinel.
     Sampled {

@@ -10,7 +10,7 @@
 //! reserved at creation: holding and releasing never allocate.
 
 use std::collections::{HashMap, VecDeque};
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 /// What [`HeldPackets::hold`] did with a packet.
 #[derive(Debug, PartialEq, Eq)]
@@ -42,7 +42,7 @@ pub struct HeldStats {
 /// Bounded per-destination queues of packets waiting for a tunnel.
 #[derive(Debug)]
 pub struct HeldPackets<P> {
-    index: HashMap<Ipv4Addr, usize>,
+    index: HashMap<IpAddr, usize>,
     queues: Vec<VecDeque<P>>,
     free: Vec<usize>,
     per_dst: usize,
@@ -65,7 +65,7 @@ impl<P> HeldPackets<P> {
 
     /// Queues `p` for `dst`. Returns whether `dst` was new (the caller
     /// asks the control plane for a tunnel only then) and what happened.
-    pub fn hold(&mut self, dst: Ipv4Addr, p: P) -> (bool, HoldOutcome<P>) {
+    pub fn hold(&mut self, dst: IpAddr, p: P) -> (bool, HoldOutcome<P>) {
         let (new, q) = match self.index.get(&dst) {
             Some(&q) => (false, q),
             None => match self.free.pop() {
@@ -92,7 +92,7 @@ impl<P> HeldPackets<P> {
         }
     }
 
-    fn take(&mut self, dst: Ipv4Addr, mut f: impl FnMut(P)) -> usize {
+    fn take(&mut self, dst: IpAddr, mut f: impl FnMut(P)) -> usize {
         let Some(q) = self.index.remove(&dst) else { return 0 };
         let n = self.queues[q].len();
         self.queues[q].drain(..).for_each(&mut f);
@@ -102,21 +102,21 @@ impl<P> HeldPackets<P> {
 
     /// The tunnel to `dst` is installed: hands its packets to `resubmit`,
     /// oldest first. Returns how many.
-    pub fn release(&mut self, dst: Ipv4Addr, resubmit: impl FnMut(P)) -> usize {
+    pub fn release(&mut self, dst: IpAddr, resubmit: impl FnMut(P)) -> usize {
         let n = self.take(dst, resubmit);
         self.stats.released += n as u64;
         n
     }
 
     /// No tunnel will come for `dst`: hands its packets to `free`.
-    pub fn discard(&mut self, dst: Ipv4Addr, free: impl FnMut(P)) -> usize {
+    pub fn discard(&mut self, dst: IpAddr, free: impl FnMut(P)) -> usize {
         let n = self.take(dst, free);
         self.stats.discarded += n as u64;
         n
     }
 
     /// Packets waiting for `dst`.
-    pub fn waiting(&self, dst: Ipv4Addr) -> usize {
+    pub fn waiting(&self, dst: IpAddr) -> usize {
         self.index.get(&dst).map_or(0, |&q| self.queues[q].len())
     }
 
@@ -134,32 +134,44 @@ impl<P> HeldPackets<P> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::Ipv4Addr;
 
     #[test]
     fn bounded_per_destination_and_in_destinations() {
         let (a, b, c) =
             (Ipv4Addr::new(1, 0, 0, 1), Ipv4Addr::new(1, 0, 0, 2), Ipv4Addr::new(9, 9, 9, 9));
         let mut h: HeldPackets<u32> = HeldPackets::new(2, 3);
-        assert_eq!(h.hold(a, 1), (true, HoldOutcome::Held));
-        assert_eq!(h.hold(a, 2), (false, HoldOutcome::Held));
-        assert_eq!(h.hold(a, 3), (false, HoldOutcome::Held));
-        assert_eq!(h.hold(a, 4), (false, HoldOutcome::DroppedOldest(1)));
-        assert_eq!(h.hold(b, 10), (true, HoldOutcome::Held));
-        assert_eq!(h.hold(c, 20), (false, HoldOutcome::Refused(20)));
-        assert_eq!((h.waiting(a), h.waiting(b), h.waiting(c), h.destinations()), (3, 1, 0, 2));
+        assert_eq!(h.hold(IpAddr::V4(a), 1), (true, HoldOutcome::Held));
+        assert_eq!(h.hold(IpAddr::V4(a), 2), (false, HoldOutcome::Held));
+        assert_eq!(h.hold(IpAddr::V4(a), 3), (false, HoldOutcome::Held));
+        assert_eq!(h.hold(IpAddr::V4(a), 4), (false, HoldOutcome::DroppedOldest(1)));
+        assert_eq!(h.hold(IpAddr::V4(b), 10), (true, HoldOutcome::Held));
+        assert_eq!(h.hold(IpAddr::V4(c), 20), (false, HoldOutcome::Refused(20)));
+        assert_eq!(
+            (
+                h.waiting(IpAddr::V4(a)),
+                h.waiting(IpAddr::V4(b)),
+                h.waiting(IpAddr::V4(c)),
+                h.destinations()
+            ),
+            (3, 1, 0, 2)
+        );
         let mut out = Vec::new();
-        assert_eq!(h.release(a, |p| out.push(p)), 3);
+        assert_eq!(h.release(IpAddr::V4(a), |p| out.push(p)), 3);
         assert_eq!(out, [2, 3, 4], "oldest first, the dropped one gone");
-        assert_eq!(h.release(a, |p| out.push(p)), 0);
+        assert_eq!(h.release(IpAddr::V4(a), |p| out.push(p)), 0);
         // The freed queue serves a new destination.
-        assert_eq!(h.hold(c, 21), (true, HoldOutcome::Held));
+        assert_eq!(h.hold(IpAddr::V4(c), 21), (true, HoldOutcome::Held));
         let mut freed = Vec::new();
-        assert_eq!(h.discard(b, |p| freed.push(p)), 1);
+        assert_eq!(h.discard(IpAddr::V4(b), |p| freed.push(p)), 1);
         assert_eq!(freed, [10]);
         let s = h.stats();
         assert_eq!((s.held, s.dropped_oldest, s.refused, s.released, s.discarded), (6, 1, 1, 3, 1));
         // Every packet is accounted for: held = waiting + released +
         // discarded + dropped.
-        assert_eq!(s.held, h.waiting(c) as u64 + s.released + s.discarded + s.dropped_oldest);
+        assert_eq!(
+            s.held,
+            h.waiting(IpAddr::V4(c)) as u64 + s.released + s.discarded + s.dropped_oldest
+        );
     }
 }

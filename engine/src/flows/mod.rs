@@ -1,8 +1,8 @@
 //! Flow programming: the one writer of the pipeline's tables.
 //!
 //! Packet cores never write tables. The control plane submits batches of
-//! insert/remove requests (egress tunnel entries: inner IPv4 destination ->
-//! encap data and key; ingress ACL pairs: (SPI, inner IPv4 source)) into a
+//! insert/remove requests (egress tunnel entries: inner destination ->
+//! encap data and key; ingress ACL pairs: (SPI, inner source)) into a
 //! lock-free ring ([`FlowClient::submit`]). One [`FlowProgrammer`], which
 //! the caller drives with [`run_once`](FlowProgrammer::run_once) on its own
 //! core or thread, validates each batch (all or nothing: the `max_tunnels`
@@ -53,7 +53,7 @@ use crate::psp::encap::Encapsulator;
 use crate::psp::Spi;
 use crossbeam::queue::ArrayQueue;
 use std::collections::{HashMap, VecDeque};
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::sync::Arc;
 
 /// Where validated table changes go: the software tables, or hardware.
@@ -80,8 +80,8 @@ pub enum FlowRequest {
     /// (replaces the destination's tunnel if it has one; the new tunnel
     /// must have a new SPI, since IV counters restart with it).
     InsertTunnel {
-        /// Inner IPv4 destination.
-        dst: Ipv4Addr,
+        /// Inner destination.
+        dst: IpAddr,
         /// Encap data and expanded key, built by the caller (so key
         /// expansion runs on the control-plane thread, not here).
         encap: Arc<Encapsulator>,
@@ -91,23 +91,23 @@ pub enum FlowRequest {
     },
     /// Stop sending to `dst` (no-op if there is no tunnel).
     RemoveTunnel {
-        /// Inner IPv4 destination.
-        dst: Ipv4Addr,
+        /// Inner destination.
+        dst: IpAddr,
     },
     /// Permit packets with `spi` from inner source `src` (no-op if
     /// permitted already).
     InsertAcl {
         /// The SPI we gave the peer.
         spi: Spi,
-        /// The peer's inner IPv4 source.
-        src: Ipv4Addr,
+        /// The peer's inner source.
+        src: IpAddr,
     },
     /// Withdraw a permission (no-op if absent).
     RemoveAcl {
         /// SPI.
         spi: Spi,
-        /// Inner IPv4 source.
-        src: Ipv4Addr,
+        /// Inner source.
+        src: IpAddr,
     },
 }
 
@@ -136,7 +136,7 @@ pub enum FlowError {
         /// The limit.
         max: usize,
         /// The destination refused.
-        dst: Ipv4Addr,
+        dst: IpAddr,
     },
     /// Inserting would exceed the ingress ACL's size.
     #[error("request {index}: ingress ACL full ({max} pairs); ({spi}, {src}) refused")]
@@ -148,7 +148,7 @@ pub enum FlowError {
         /// SPI refused.
         spi: Spi,
         /// Source refused.
-        src: Ipv4Addr,
+        src: IpAddr,
     },
     /// The backend failed to apply the commit this batch was part of;
     /// the programmer's index no longer holds any of it.
@@ -161,7 +161,7 @@ pub enum FlowError {
         /// Index of the request in the batch.
         index: usize,
         /// Destination.
-        dst: Ipv4Addr,
+        dst: IpAddr,
         /// SPI.
         spi: Spi,
     },
@@ -249,8 +249,8 @@ impl Slots {
 /// What a batch changed in the programmer's own index, to undo on refusal.
 #[derive(Debug)]
 enum Undo {
-    Tunnel(Ipv4Addr, Option<Shadow>),
-    Acl(u64, Option<u32>),
+    Tunnel(IpAddr, Option<Shadow>),
+    Acl((u32, IpAddr), Option<u32>),
     /// A slot was allocated: give it back.
     Slot(bool, u32),
     /// A slot was freed: take it out of the free list again.
@@ -281,8 +281,8 @@ pub struct FlowProgrammer<B: FlowBackend> {
     unsent: VecDeque<Completion>,
     /// (batch id, version) waiting to be visible everywhere.
     in_flight: VecDeque<(u64, u64)>,
-    egress: HashMap<Ipv4Addr, Shadow>,
-    acl: HashMap<u64, u32>,
+    egress: HashMap<IpAddr, Shadow>,
+    acl: HashMap<(u32, IpAddr), u32>,
     tunnel_slots: Slots,
     acl_slots: Slots,
     generation: u64,
@@ -494,7 +494,7 @@ impl<B: FlowBackend> FlowProgrammer<B> {
                 }
             }
             FlowRequest::InsertAcl { spi, src } => {
-                let k = (u64::from(spi.0) << 32) | u64::from(u32::from(*src));
+                let k = (spi.0, *src);
                 if self.acl.contains_key(&k) {
                     return Ok(());
                 }
@@ -514,7 +514,7 @@ impl<B: FlowBackend> FlowProgrammer<B> {
                 self.ops.push(TableOp::SetAcl(*spi, *src, AclEntry { slot, generation }));
             }
             FlowRequest::RemoveAcl { spi, src } => {
-                let k = (u64::from(spi.0) << 32) | u64::from(u32::from(*src));
+                let k = (spi.0, *src);
                 if let Some(slot) = self.acl.remove(&k) {
                     self.undo.push(Undo::Acl(k, Some(slot)));
                     self.acl_slots.free.push(slot);

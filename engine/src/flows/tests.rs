@@ -4,11 +4,12 @@ use super::*;
 use crate::pipeline::tests::{masters_b, tunnel, v6, Gw, DST};
 use crate::pipeline::{Action, PipelineConfig, Port};
 use crate::psp::buf::VecBuf;
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 
-fn dst(i: u32) -> Ipv4Addr {
-    Ipv4Addr::from(0x0a00_0000 + i)
+fn dst(i: u32) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + i))
 }
 
 fn insert(i: u32, spi: u32) -> FlowRequest {
@@ -139,7 +140,7 @@ fn max_tunnels_refuses_and_changes_nothing() {
     assert!(g.cores[0].tables().egress(dst(2)).is_some());
     assert!(g.program(vec![insert(6, 6)]).result.is_err(), "still full");
     // The ACL limit too.
-    let a = |s| FlowRequest::InsertAcl { spi: Spi(s), src: DST };
+    let a = |s| FlowRequest::InsertAcl { spi: Spi(s), src: IpAddr::V4(DST) };
     assert!(g.program(vec![a(1)]).result.is_ok());
     assert!(g.program(vec![a(1)]).result.is_ok(), "an existing pair is a no-op");
     assert!(matches!(
@@ -207,13 +208,19 @@ fn held_packets_are_resubmitted_after_insertion() {
             );
         }
     }
-    assert_eq!((asked, held.waiting(DST), held.stats().dropped_oldest), (1, 2, 1));
+    assert_eq!((asked, held.waiting(IpAddr::V4(DST)), held.stats().dropped_oldest), (1, 2, 1));
     assert!(g
-        .program(vec![FlowRequest::InsertTunnel { dst: DST, encap: tunnel(3, v6()), hw_key: None }])
+        .program(vec![FlowRequest::InsertTunnel {
+            dst: IpAddr::V4(DST),
+            encap: tunnel(3, v6()),
+            hw_key: None
+        }])
         .result
         .is_ok());
     let mut out = Vec::new();
-    held.release(DST, |mut b| out.push(g.cores[0].process(Port::Rss, &mut b, 0, &m).action));
+    held.release(IpAddr::V4(DST), |mut b| {
+        out.push(g.cores[0].process(Port::Rss, &mut b, 0, &m).action)
+    });
     assert_eq!(out, [Action::Forward(Port::Secure); 2]);
     assert_eq!(g.cores[0].tunnel_counter(DST).unwrap().packets, 2);
 }
@@ -252,10 +259,10 @@ fn slots_stay_below_the_limit_under_churn() {
             for r in &reqs {
                 match r {
                     FlowRequest::InsertTunnel { dst: d, encap, .. } => {
-                        spi_of[(u32::from(*d) & 15) as usize] = encap.config().spi.0
+                        spi_of[(v4(*d) & 15) as usize] = encap.config().spi.0
                     }
                     FlowRequest::RemoveTunnel { dst: d } => {
-                        spi_of[(u32::from(*d) & 15) as usize] = u32::MAX
+                        spi_of[(v4(*d) & 15) as usize] = u32::MAX
                     }
                     _ => {}
                 }
@@ -354,4 +361,11 @@ fn a_failed_commit_fails_each_of_its_batches_and_takes_them_back() {
     assert_eq!(client.poll().map(|c| (c.id, c.result)), Some((5, Ok(2))));
     assert_eq!((prog.tunnels(), prog.acl_entries()), (3, 1));
     assert_eq!(prog.backend.applied, vec![2, 5], "one op per request of the merged commit");
+}
+
+fn v4(ip: IpAddr) -> u32 {
+    match ip {
+        IpAddr::V4(a) => u32::from(a),
+        IpAddr::V6(_) => unreachable!("the tests' destinations are IPv4"),
+    }
 }

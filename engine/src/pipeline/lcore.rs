@@ -2,15 +2,17 @@
 
 use super::stats::{Counter, PipeStats};
 use super::tables::{AclReject, Tables};
-use super::{Action, DropReason, OuterVersion, PipelineConfig, Verdict};
+use super::{Action, DropReason, InnerVersion, OuterVersion, PipelineConfig, Verdict};
 use crate::flows::TableReader;
 use crate::psp::buf::PacketBuf;
 use crate::psp::cache::{CachedKeys, KeyCache};
 use crate::psp::decap::{self, DecapOptions};
 use crate::psp::kdf::MasterKeyPair;
-use crate::psp::Spi;
-use crate::wire::{self, Ipv4Packet, ETHERNET_HEADER_LEN as ETH};
-use std::net::{IpAddr, Ipv4Addr};
+use crate::psp::{Mode, Spi};
+use crate::wire::{
+    self, ip_proto, Ipv4Packet, Ipv6Packet, ETHERNET_HEADER_LEN as ETH, IPV6_HEADER_LEN,
+};
+use std::net::IpAddr;
 
 /// A port of the gateway, as a packet source or destination.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -105,14 +107,14 @@ impl LcorePipeline {
 
     /// This core's counters of the egress entry of `dst` (zero if the
     /// entry has not carried a packet here yet).
-    pub fn tunnel_counter(&self, dst: Ipv4Addr) -> Option<Counter> {
+    pub fn tunnel_counter(&self, dst: impl Into<IpAddr>) -> Option<Counter> {
         let e = self.reader.tables().egress(dst)?;
         let s = self.tunnels.get(e.slot as usize)?;
         Some(if s.generation == e.generation { s.counter } else { Counter::default() })
     }
 
     /// This core's counters of the ingress ACL entry (`spi`, `src`).
-    pub fn acl_counter(&self, spi: Spi, src: Ipv4Addr) -> Option<Counter> {
+    pub fn acl_counter(&self, spi: Spi, src: impl Into<IpAddr>) -> Option<Counter> {
         let e = self.reader.tables().ingress_acl(spi, src).ok()?;
         let s = self.acl.get(e.slot as usize)?;
         Some(if s.generation == e.generation { s.counter } else { Counter::default() })
@@ -121,7 +123,7 @@ impl LcorePipeline {
     /// Moves this core's IV counter of the tunnel to `dst` to `iv` (tests
     /// of IV exhaustion).
     #[cfg(test)]
-    pub(crate) fn set_tunnel_iv(&mut self, dst: Ipv4Addr, iv: u64) {
+    pub(crate) fn set_tunnel_iv(&mut self, dst: impl Into<IpAddr>, iv: u64) {
         let e = self.reader.tables().egress(dst).expect("a tunnel to dst");
         let s = &mut self.tunnels[e.slot as usize];
         *s = TunnelSlot { generation: e.generation, iv, counter: Counter::default() };
@@ -155,16 +157,36 @@ impl LcorePipeline {
         }
         let ethertype = u16::from_be_bytes([d[12], d[13]]);
         match (from, ethertype) {
-            (Port::Unsecured | Port::Rss, ETHERTYPE_IPV4) => self.host_to_net(buf, random),
+            (Port::Unsecured | Port::Rss, ETHERTYPE_IPV4)
+                if self.cfg.inner == InnerVersion::Ipv4 =>
+            {
+                self.host_to_net(buf, random)
+            }
+            (Port::Unsecured, ETHERTYPE_IPV6)
+                if self.cfg.inner == InnerVersion::Ipv6 && is_nd(buf.data()) =>
+            {
+                self.stats.vf_nd_to_rss.hit(len);
+                self.stats.rss.hit(len);
+                Verdict::new(Action::Forward(Port::Rss))
+            }
+            (Port::Unsecured | Port::Rss, ETHERTYPE_IPV6)
+                if self.cfg.inner == InnerVersion::Ipv6 =>
+            {
+                self.host_to_net(buf, random)
+            }
             (Port::Unsecured, ETHERTYPE_ARP) => {
                 self.stats.vf_arp_to_rss.hit(len);
                 self.stats.rss.hit(len);
                 Verdict::new(Action::Forward(Port::Rss))
             }
-            (Port::Secure, ETHERTYPE_IPV6) if self.cfg.outer == OuterVersion::Ipv6 => {
+            (Port::Secure, ETHERTYPE_IPV6)
+                if self.cfg.outer == OuterVersion::Ipv6 || self.cfg.mode == Mode::Transport =>
+            {
                 self.net_to_host(buf, masters)
             }
-            (Port::Secure, ETHERTYPE_IPV4) if self.cfg.outer == OuterVersion::Ipv4 => {
+            (Port::Secure, ETHERTYPE_IPV4)
+                if self.cfg.outer == OuterVersion::Ipv4 || self.cfg.mode == Mode::Transport =>
+            {
                 self.net_to_host(buf, masters)
             }
             _ => {
@@ -174,18 +196,29 @@ impl LcorePipeline {
         }
     }
 
-    /// Host to net, from the egress ACL on: the frame must hold IPv4.
+    /// Host to net, from the egress ACL on: the frame must hold IPv4 (or
+    /// IPv6 with inner IPv6 configured).
     pub fn host_to_net<B: PacketBuf + ?Sized>(&mut self, buf: &mut B, random: u32) -> Verdict {
         let len = buf.data().len();
-        let (dst, ip_len) = match buf.data().get(ETH..).map(Ipv4Packet::new_checked) {
-            Some(Ok(ip)) if buf.data()[12..14] == ETHERTYPE_IPV4.to_be_bytes() => {
-                (ip.dst(), ip.total_len())
+        let d = buf.data();
+        let parsed = match (self.cfg.inner, d.get(12..14)) {
+            (InnerVersion::Ipv4, Some(t)) if t == ETHERTYPE_IPV4.to_be_bytes() => {
+                Ipv4Packet::new_checked(&d[ETH..]).map(|ip| (IpAddr::V4(ip.dst()), ip.total_len()))
             }
-            None | Some(Err(wire::Error::Truncated(_))) => {
+            (InnerVersion::Ipv6, Some(t)) if t == ETHERTYPE_IPV6.to_be_bytes() => {
+                Ipv6Packet::new_checked(&d[ETH..])
+                    .map(|ip| (IpAddr::V6(ip.dst()), IPV6_HEADER_LEN + ip.payload_len()))
+            }
+            (_, None) => Err(wire::Error::Truncated("ethernet")),
+            _ => Err(wire::Error::Malformed("not the inner IP version")),
+        };
+        let (dst, ip_len) = match parsed {
+            Ok(v) => v,
+            Err(wire::Error::Truncated(_)) => {
                 self.stats.truncated.hit(len);
                 return Verdict::drop(DropReason::Truncated);
             }
-            _ => {
+            Err(_) => {
                 self.stats.malformed.hit(len);
                 return Verdict::drop(DropReason::Malformed);
             }
@@ -276,6 +309,11 @@ impl LcorePipeline {
             self.stats.rss.hit(n);
             v.mirror_to_rss = Some(self.cfg.ingress_sample_meta_indicator);
         }
+        if info.mode != self.cfg.mode {
+            self.stats.ingress_mode_mismatch.hit(n);
+            v.action = Action::Drop(DropReason::ModeMismatch);
+            return v;
+        }
         if let Some(want) = self.cfg.expected_vc {
             if info.vc != Some(want) {
                 self.stats.vc_mismatch.hit(n);
@@ -285,11 +323,7 @@ impl LcorePipeline {
         }
         if !self.cfg.disable_ingress_acl {
             let tables = self.reader.tables();
-            let found = match info.inner_src {
-                IpAddr::V4(src) => tables.ingress_acl(info.spi, src),
-                IpAddr::V6(_) if tables.knows_spi(info.spi) => Err(AclReject::WrongSource),
-                IpAddr::V6(_) => Err(AclReject::UnknownSpi),
-            };
+            let found = tables.ingress_acl(info.spi, info.inner_src);
             match found {
                 Ok(e) => {
                     if let Some(s) = self.acl.get_mut(e.slot as usize) {
@@ -314,5 +348,17 @@ impl LcorePipeline {
         self.stats.ingress_acl.hit(n);
         self.stats.fwd_to_unsecured.hit(n);
         v
+    }
+}
+
+/// An ICMPv6 neighbour solicitation or advertisement (types 135, 136)
+/// right after the IPv6 header, as NVIDIA's 3.x root sends to RSS.
+fn is_nd(d: &[u8]) -> bool {
+    match d.get(ETH..).map(Ipv6Packet::new_checked) {
+        Some(Ok(ip)) => {
+            ip.next_header() == ip_proto::ICMPV6
+                && matches!(ip.payload().first(), Some(135) | Some(136))
+        }
+        _ => false,
     }
 }

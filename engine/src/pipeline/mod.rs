@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! host-to-net (from the unsecured port):
-//!   ingress_root_pipe -> egress_acl_pipe (match inner IPv4 dst; encrypt with
+//!   ingress_root_pipe -> egress_acl_pipe (match inner dst; encrypt with
 //!   the tunnel's key, encap) -> [egress_sampling_pipe: 1 in 2^N gets the S
 //!   bit and a mirror to RSS | empty_pipe_not_sampled with maintain_order]
 //!   -> secure port.                 miss -> rss_pipe (Miss { dst })
@@ -11,16 +11,19 @@
 //! net-to-host (from the secure port):
 //!   ingress_root_pipe (outer IPv6 or IPv4 per config) -> ingress_decrypt_pipe
 //!   (UDP dst 1000) -> [ingress_sampling_pipe: S bit -> mirror to RSS] ->
-//!   ingress_acl_pipe (syndrome clean and (SPI, inner IPv4 src) permitted)
+//!   ingress_acl_pipe (syndrome clean and (SPI, inner src) permitted)
 //!   -> unsecured port (Ethernet dst rewritten to decap_dmac).
 //!   failures -> syndrome_stats_pipe (counted per syndrome, dropped)
 //! ```
 //!
-//! The root's rule for other traffic: from the unsecured port, IPv4 goes
-//! to the egress ACL, ARP to RSS (`vf_arp_to_rss`) and anything else is
-//! counted in `root_default_drop` and dropped (inner IPv6 is not routed
-//! through tunnels yet); from the secure port, only the configured outer
-//! IP version goes to decrypt, anything else is counted in
+//! The root's rule for other traffic: from the unsecured port, IP of the
+//! inner version ([`PipelineConfig::inner`]: IPv4, or IPv6) goes to the
+//! egress ACL, ARP to RSS (`vf_arp_to_rss`), with inner IPv6 neighbour
+//! solicitations and advertisements to RSS too (`vf_nd_to_rss`), and
+//! anything else is counted in `root_default_drop` and dropped; from the
+//! secure port, only the configured outer
+//! IP version goes to decrypt (in transport mode: IPv4 and IPv6, whose
+//! IP header is the sender VM's), anything else is counted in
 //! `root_default_drop` and dropped. Secure-port IP that is not UDP 1000
 //! misses the decrypt pipe: counted (`ingress_decrypt_miss`) and dropped,
 //! since the secure uplink carries only PSP. Frames shorter than their
@@ -49,8 +52,19 @@ pub use stats::{Counter, PipeStats};
 pub use tables::{AclReject, HwKey, TableOp, Tables};
 
 use crate::psp::decap::Syndrome;
+use crate::psp::Mode;
 use crate::wire::{MacAddr, ETHERNET_HEADER_LEN};
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
+
+/// The inner IP version, of the VMs' traffic (`--inner-ip-type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum InnerVersion {
+    /// Inner IPv4 (DOCA's default).
+    #[default]
+    Ipv4,
+    /// Inner IPv6.
+    Ipv6,
+}
 
 /// The outer IP version of the secure side (`--outer ipv6|ipv4`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,8 +94,20 @@ pub struct PipelineConfig {
     pub maintain_order: bool,
     /// Let any packet that decrypts through.
     pub disable_ingress_acl: bool,
-    /// Outer IP version accepted from the secure port.
+    /// Outer IP version accepted from the secure port (tunnel mode).
     pub outer: OuterVersion,
+    /// `--mode`: tunnel (outer IP of the gateways) or transport (the VM's
+    /// IP header stays outermost; UDP and PSP go after it). In transport
+    /// mode the secure port's IPv4 and IPv6 both go to decryption, since
+    /// their IP header is the VM's; a decrypted packet of the other mode
+    /// is dropped (`ingress_mode_mismatch`).
+    pub mode: Mode,
+    /// `--inner-ip-type`: the IP version the unsecured port's traffic is
+    /// tunneled in (the other one is dropped at the root, as NVIDIA's
+    /// application configures one); with IPv6, neighbour solicitations
+    /// and advertisements from the unsecured port go to RSS
+    /// (`vf_nd_to_rss`) as ARP does with IPv4.
+    pub inner: InnerVersion,
     /// Ethernet destination of decapsulated packets (`--decap-dmac`).
     pub decap_dmac: Option<MacAddr>,
     /// Metadata value marking ingress-sampled mirrors.
@@ -111,6 +137,8 @@ impl Default for PipelineConfig {
             maintain_order: false,
             disable_ingress_acl: false,
             outer: OuterVersion::Ipv6,
+            mode: Mode::Tunnel,
+            inner: InnerVersion::Ipv4,
             decap_dmac: None,
             ingress_sample_meta_indicator: 0x1111_1111,
             egress_sample_meta_indicator: 0x2222_2222,
@@ -139,6 +167,9 @@ pub enum DropReason {
     /// Decrypted, but without the expected virtualization cookie
     /// (`vc_mismatch`).
     VcMismatch,
+    /// Decrypted, but tunnel mode on a transport-mode gateway or the
+    /// other way round (`ingress_mode_mismatch`).
+    ModeMismatch,
     /// Ingress ACL: no pair with the packet's SPI.
     AclUnknownSpi,
     /// Ingress ACL: the SPI is not permitted from the inner source.
@@ -181,6 +212,7 @@ impl DropReason {
             DropReason::NotPsp => "ingress_decrypt_miss",
             DropReason::Syndrome(s) => s.name(),
             DropReason::VcMismatch => "vc_mismatch",
+            DropReason::ModeMismatch => "ingress_mode_mismatch",
             DropReason::AclUnknownSpi => "ingress_acl_unknown_spi",
             DropReason::AclWrongSource => "ingress_acl_wrong_source",
             DropReason::EncapFailed => "egress_encap_fail",
@@ -200,8 +232,8 @@ pub enum Action {
     /// No tunnel for the inner destination: hand it to the control plane
     /// (RSS), which sets one up and may hold the packet meanwhile.
     Miss {
-        /// The inner IPv4 destination.
-        dst: Ipv4Addr,
+        /// The inner destination.
+        dst: IpAddr,
     },
 }
 

@@ -6,28 +6,31 @@
 //! miss). Sans-IO: bytes and the metadata in, a class out.
 
 use super::PipelineConfig;
-use crate::wire::{EtherType, EthernetFrame, Ipv4Packet, Ipv6Packet, IPV6_HEADER_LEN};
-use std::net::Ipv4Addr;
+use crate::wire::{ip_proto, EtherType, EthernetFrame, Ipv4Packet, Ipv6Packet, IPV6_HEADER_LEN};
+use std::net::IpAddr;
 
 /// What a packet from an RSS queue is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RssClass {
     /// An egress miss: no tunnel for this inner destination yet.
     Miss {
-        /// The inner IPv4 destination.
-        dst: Ipv4Addr,
+        /// The inner destination.
+        dst: IpAddr,
     },
     /// A sampled copy (ingress or egress sentinel in the metadata).
     Sampled {
         /// The sentinel.
         meta: u32,
     },
-    /// ARP (the control plane's to answer or ignore).
+    /// ARP, or IPv6 neighbour solicitation/advertisement (the control
+    /// plane's to answer or ignore).
     Arp,
-    /// An ICMPv6 neighbour solicitation from the unsecured side (the
-    /// control plane's to answer or ignore, as ARP; NVIDIA's `vf_ns_to_rss`).
+    /// IPv6 neighbour discovery from the unsecured side (the control
+    /// plane's to answer or ignore, as ARP; NVIDIA's `vf_ns_to_rss`): a
+    /// solicitation, and with inner IPv6 an advertisement too.
     NeighbourSolicitation,
-    /// Neither: not IPv4 or ARP, or truncated. Dropped and counted.
+    /// Neither: not IP of the inner version, ND or ARP, or truncated.
+    /// Dropped and counted.
     Other,
 }
 
@@ -40,21 +43,27 @@ pub fn classify_rss(frame: &[u8], meta: Option<u32>, cfg: &PipelineConfig) -> Rs
         }
     }
     let Ok(eth) = EthernetFrame::new_checked(frame) else { return RssClass::Other };
+    let inner6 = cfg.inner == super::InnerVersion::Ipv6;
     match eth.ethertype() {
-        EtherType::Ipv4 => match Ipv4Packet::new_checked(eth.payload()) {
-            Ok(ip) => RssClass::Miss { dst: ip.dst() },
+        EtherType::Ipv4 if !inner6 => match Ipv4Packet::new_checked(eth.payload()) {
+            Ok(ip) => RssClass::Miss { dst: ip.dst().into() },
             Err(_) => RssClass::Other,
         },
-        EtherType::Other(0x0806) => RssClass::Arp,
         EtherType::Ipv6 => match Ipv6Packet::new_checked(eth.payload()) {
-            // ICMPv6 (58) type 135, as NVIDIA's `is_ns_request`.
-            Ok(ip)
-                if ip.next_header() == 58 && eth.payload().get(IPV6_HEADER_LEN) == Some(&135) =>
-            {
-                RssClass::NeighbourSolicitation
+            // ICMPv6 type 135, as NVIDIA's `is_ns_request`; 136 too when
+            // the VMs speak IPv6.
+            Ok(ip) if ip.next_header() == ip_proto::ICMPV6 => {
+                match eth.payload().get(IPV6_HEADER_LEN) {
+                    Some(135) => RssClass::NeighbourSolicitation,
+                    Some(136) if inner6 => RssClass::NeighbourSolicitation,
+                    Some(_) if inner6 => RssClass::Miss { dst: ip.dst().into() },
+                    _ => RssClass::Other,
+                }
             }
+            Ok(ip) if inner6 => RssClass::Miss { dst: ip.dst().into() },
             _ => RssClass::Other,
         },
+        EtherType::Other(0x0806) => RssClass::Arp,
         _ => RssClass::Other,
     }
 }
@@ -74,9 +83,10 @@ mod tests {
     fn misses_samples_arp_and_the_rest() {
         let cfg = PipelineConfig::default();
         let f = ipv4_frame([10, 0, 0, 2]);
-        assert_eq!(classify_rss(&f, None, &cfg), RssClass::Miss { dst: [10, 0, 0, 2].into() });
+        let dst = IpAddr::from([10, 0, 0, 2]);
+        assert_eq!(classify_rss(&f, None, &cfg), RssClass::Miss { dst });
         // Metadata other than a sentinel: still a miss.
-        assert_eq!(classify_rss(&f, Some(7), &cfg), RssClass::Miss { dst: [10, 0, 0, 2].into() });
+        assert_eq!(classify_rss(&f, Some(7), &cfg), RssClass::Miss { dst });
         for m in [cfg.ingress_sample_meta_indicator, cfg.egress_sample_meta_indicator] {
             assert_eq!(classify_rss(&f, Some(m), &cfg), RssClass::Sampled { meta: m });
         }
@@ -97,6 +107,28 @@ mod tests {
         ns[54] = 136;
         assert_eq!(classify_rss(&ns, None, &cfg), RssClass::Other);
         assert_eq!(classify_rss(&ns[..54], None, &cfg), RssClass::Other);
+        // Inner IPv6: a miss by its destination, ND like ARP, IPv4 other.
+        let cfg6 = PipelineConfig { inner: super::super::InnerVersion::Ipv6, ..cfg };
+        let mut v6 = vec![0u8; 14 + 40 + 8];
+        v6[12..14].copy_from_slice(&[0x86, 0xdd]);
+        let d6: std::net::Ipv6Addr = "fd00:10::2".parse().unwrap();
+        crate::wire::ipv6_emit(
+            &mut v6[14..],
+            crate::wire::Ipv6Fields {
+                src: "fd00:10::1".parse().unwrap(),
+                dst: d6,
+                next_header: 17,
+                traffic_class: 0,
+                flow_label: 0,
+                hop_limit: 64,
+                payload_len: 8,
+            },
+        );
+        assert_eq!(classify_rss(&v6, None, &cfg6), RssClass::Miss { dst: d6.into() });
+        v6[14 + 6] = 58;
+        v6[14 + 40] = 135;
+        assert_eq!(classify_rss(&v6, None, &cfg6), RssClass::NeighbourSolicitation);
+        assert_eq!(classify_rss(&f, None, &cfg6), RssClass::Other);
         for cut in [0, 10, 14, 20, 33] {
             assert_eq!(classify_rss(&f[..cut], None, &cfg), RssClass::Other, "{cut}");
         }

@@ -44,6 +44,9 @@ pub struct PipeStats {
     pub root_default_drop: Counter,
     /// `vf_arp_to_rss`: ARP from the unsecured port, to the control plane.
     pub vf_arp_to_rss: Counter,
+    /// IPv6 neighbour solicitations and advertisements from the unsecured
+    /// port, to the control plane (inner IPv6).
+    pub vf_nd_to_rss: Counter,
     /// Frames whose headers hold invalid values.
     pub malformed: Counter,
     /// Frames shorter than their headers (Ethernet, IP, UDP) announce.
@@ -81,6 +84,9 @@ pub struct PipeStats {
     /// Decrypted packets without the virtualization cookie this gateway
     /// expects ([`super::PipelineConfig::expected_vc`]).
     pub vc_mismatch: Counter,
+    /// Decrypted packets of the other mode (tunnel or transport) than
+    /// this gateway's ([`super::PipelineConfig::mode`]).
+    pub ingress_mode_mismatch: Counter,
     /// `ingress_acl_pipe` accepts (or every decrypted packet when the ACL
     /// is disabled).
     pub ingress_acl: Counter,
@@ -118,6 +124,7 @@ impl PipeStats {
             DropReason::NotPsp => self.ingress_decrypt_miss,
             DropReason::Syndrome(s) => self.syndrome(s),
             DropReason::VcMismatch => self.vc_mismatch,
+            DropReason::ModeMismatch => self.ingress_mode_mismatch,
             DropReason::AclUnknownSpi => self.ingress_acl_unknown_spi,
             DropReason::AclWrongSource => self.ingress_acl_wrong_source,
             DropReason::EncapFailed => self.egress_encap_fail,
@@ -136,6 +143,7 @@ impl PipeStats {
             self.oversized,
             self.ingress_decrypt_miss,
             self.vc_mismatch,
+            self.ingress_mode_mismatch,
             self.ingress_acl_unknown_spi,
             self.ingress_acl_wrong_source,
             self.egress_encap_fail,
@@ -179,6 +187,7 @@ impl PipeStats {
         f("ingress_root", &mut self.ingress_root);
         f("root_default_drop", &mut self.root_default_drop);
         f("vf_arp_to_rss", &mut self.vf_arp_to_rss);
+        f("vf_nd_to_rss", &mut self.vf_nd_to_rss);
         f("malformed", &mut self.malformed);
         f("truncated", &mut self.truncated);
         f("oversized", &mut self.oversized);
@@ -197,6 +206,7 @@ impl PipeStats {
         }
         f("ingress_sampling", &mut self.ingress_sampling);
         f("vc_mismatch", &mut self.vc_mismatch);
+        f("ingress_mode_mismatch", &mut self.ingress_mode_mismatch);
         f("ingress_acl", &mut self.ingress_acl);
         f("ingress_acl_unknown_spi", &mut self.ingress_acl_unknown_spi);
         f("ingress_acl_wrong_source", &mut self.ingress_acl_wrong_source);
@@ -277,6 +287,7 @@ mod tests {
             DropReason::Oversized,
             DropReason::NotPsp,
             DropReason::VcMismatch,
+            DropReason::ModeMismatch,
             DropReason::AclUnknownSpi,
             DropReason::AclWrongSource,
             DropReason::EncapFailed,

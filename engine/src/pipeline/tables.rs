@@ -1,5 +1,5 @@
-//! The match tables the pipes look up: the egress ACL (inner IPv4
-//! destination -> tunnel) and the ingress ACL ((SPI, inner IPv4 source)
+//! The match tables the pipes look up: the egress ACL (inner IPv4 or
+//! IPv6 destination -> tunnel) and the ingress ACL ((SPI, inner source)
 //! pairs).
 //!
 //! A [`Tables`] value is immutable while packet cores read it; only the
@@ -12,7 +12,7 @@ use crate::psp::Spi;
 use std::collections::HashMap;
 use std::fmt;
 use std::hash::{BuildHasher, Hasher};
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::sync::Arc;
 
 /// A fast hasher for the tables' integer keys (one multiply and a fold).
@@ -125,26 +125,21 @@ pub enum TableOp {
     /// Insert or replace the egress entry of a destination; with the
     /// tunnel's raw key when the backend programs hardware key slots (the
     /// software tables ignore it, so their entries stay as small as before).
-    SetTunnel(Ipv4Addr, TunnelEntry, Option<HwKey>),
+    SetTunnel(IpAddr, TunnelEntry, Option<HwKey>),
     /// Remove the egress entry of a destination.
-    DelTunnel(Ipv4Addr),
+    DelTunnel(IpAddr),
     /// Insert or replace an ingress ACL pair.
-    SetAcl(Spi, Ipv4Addr, AclEntry),
+    SetAcl(Spi, IpAddr, AclEntry),
     /// Remove an ingress ACL pair.
-    DelAcl(Spi, Ipv4Addr),
-}
-
-#[inline]
-fn acl_key(spi: Spi, src: Ipv4Addr) -> u64 {
-    (u64::from(spi.0) << 32) | u64::from(u32::from(src))
+    DelAcl(Spi, IpAddr),
 }
 
 /// The egress and ingress ACL tables, at one version.
 #[derive(Debug, Clone, Default)]
 pub struct Tables {
     version: u64,
-    egress: HashMap<u32, TunnelEntry, FastHash>,
-    acl: HashMap<u64, AclEntry, FastHash>,
+    egress: HashMap<IpAddr, TunnelEntry, FastHash>,
+    acl: HashMap<(u32, IpAddr), AclEntry, FastHash>,
     /// SPI -> number of permitted pairs, to tell an unknown SPI from a
     /// wrong source.
     acl_spis: HashMap<u32, u32, FastHash>,
@@ -175,14 +170,14 @@ impl Tables {
 
     /// The egress ACL: the tunnel of inner destination `dst`.
     #[inline]
-    pub fn egress(&self, dst: Ipv4Addr) -> Option<&TunnelEntry> {
-        self.egress.get(&u32::from(dst))
+    pub fn egress(&self, dst: impl Into<IpAddr>) -> Option<&TunnelEntry> {
+        self.egress.get(&dst.into())
     }
 
     /// The ingress ACL: the entry of (`spi`, `src`), or why there is none.
     #[inline]
-    pub fn ingress_acl(&self, spi: Spi, src: Ipv4Addr) -> Result<&AclEntry, AclReject> {
-        match self.acl.get(&acl_key(spi, src)) {
+    pub fn ingress_acl(&self, spi: Spi, src: impl Into<IpAddr>) -> Result<&AclEntry, AclReject> {
+        match self.acl.get(&(spi.0, src.into())) {
             Some(e) => Ok(e),
             None if self.acl_spis.contains_key(&spi.0) => Err(AclReject::WrongSource),
             None => Err(AclReject::UnknownSpi),
@@ -209,18 +204,18 @@ impl Tables {
     pub fn apply(&mut self, op: &TableOp) {
         match op {
             TableOp::SetTunnel(dst, e, _) => {
-                self.egress.insert(u32::from(*dst), e.clone());
+                self.egress.insert(*dst, e.clone());
             }
             TableOp::DelTunnel(dst) => {
-                self.egress.remove(&u32::from(*dst));
+                self.egress.remove(dst);
             }
             TableOp::SetAcl(spi, src, e) => {
-                if self.acl.insert(acl_key(*spi, *src), *e).is_none() {
+                if self.acl.insert((spi.0, *src), *e).is_none() {
                     *self.acl_spis.entry(spi.0).or_insert(0) += 1;
                 }
             }
             TableOp::DelAcl(spi, src) => {
-                if self.acl.remove(&acl_key(*spi, *src)).is_some() {
+                if self.acl.remove(&(spi.0, *src)).is_some() {
                     if let Some(n) = self.acl_spis.get_mut(&spi.0) {
                         *n -= 1;
                         if *n == 0 {
@@ -240,14 +235,18 @@ mod tests {
     #[test]
     fn acl_reasons_and_spi_refcount() {
         let mut t = Tables::with_capacity(4, 4, 1);
-        let (a, b) = (Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 0, 2));
+        let (a, b): (IpAddr, IpAddr) = ([10, 0, 0, 1].into(), "fd00::2".parse().unwrap());
         let e = AclEntry { slot: 0, generation: 1 };
         t.apply(&TableOp::SetAcl(Spi(5), a, e));
         t.apply(&TableOp::SetAcl(Spi(5), b, AclEntry { slot: 1, generation: 2 }));
         t.apply(&TableOp::SetAcl(Spi(5), b, AclEntry { slot: 1, generation: 2 }));
         assert_eq!(t.ingress_acl(Spi(5), a), Ok(&e));
         assert_eq!(t.ingress_acl(Spi(6), a), Err(AclReject::UnknownSpi));
-        assert_eq!(t.ingress_acl(Spi(5), Ipv4Addr::new(1, 1, 1, 1)), Err(AclReject::WrongSource));
+        assert_eq!(t.ingress_acl(Spi(5), [1, 1, 1, 1]), Err(AclReject::WrongSource));
+        // An IPv4 address and its IPv4-mapped IPv6 form are two sources.
+        let mapped: IpAddr = "::ffff:10.0.0.1".parse().unwrap();
+        assert_eq!(t.ingress_acl(Spi(5), mapped), Err(AclReject::WrongSource));
+        assert_eq!(t.ingress_acl(Spi(5), b), Ok(&AclEntry { slot: 1, generation: 2 }));
         t.apply(&TableOp::DelAcl(Spi(5), a));
         assert_eq!(t.ingress_acl(Spi(5), a), Err(AclReject::WrongSource));
         t.apply(&TableOp::DelAcl(Spi(5), b));
@@ -267,14 +266,14 @@ mod tests {
             generation: 1,
             encap: crate::pipeline::tests::tunnel(7, crate::pipeline::tests::v6()),
         };
-        let op = TableOp::SetTunnel(Ipv4Addr::new(10, 0, 0, 1), e, Some(key));
+        let op = TableOp::SetTunnel([10, 0, 0, 1].into(), e, Some(key));
         let text = format!("{op:?}");
         assert!(text.contains("HwKey(128 bits, <redacted>)"), "{text}");
         assert!(!text.contains("90, 90") && !text.contains("5a5a"), "{text}");
         let mut t = Tables::with_capacity(1, 1, 1);
         t.apply(&op);
         drop(op);
-        assert!(t.egress(Ipv4Addr::new(10, 0, 0, 1)).is_some());
+        assert!(t.egress([10, 0, 0, 1]).is_some());
         assert_eq!(Arc::strong_count(&held.0), 1);
         assert_eq!(held.as_bytes(), &[0x5a; 16]);
     }

@@ -11,6 +11,7 @@ use crate::psp::kdf::{MasterKey, MasterKeyPair};
 use crate::psp::{Mode, Spi, Version};
 use crate::wire::{self, MacAddr};
 use proptest::prelude::*;
+use std::net::Ipv4Addr;
 use std::sync::Arc;
 
 pub(crate) const SRC: Ipv4Addr = Ipv4Addr::new(192, 168, 1, 1);
@@ -103,7 +104,7 @@ impl Gw {
 }
 
 fn insert_tunnel(dst: Ipv4Addr, spi: u32) -> FlowRequest {
-    FlowRequest::InsertTunnel { dst, encap: tunnel(spi, v6()), hw_key: None }
+    FlowRequest::InsertTunnel { dst: IpAddr::V4(dst), encap: tunnel(spi, v6()), hw_key: None }
 }
 
 fn psp_header(d: &[u8]) -> (u32, u64, bool) {
@@ -118,6 +119,7 @@ fn assert_adds_up(s: &PipeStats) {
     assert_eq!(
         s.ingress_root.packets,
         s.vf_arp_to_rss.packets
+            + s.vf_nd_to_rss.packets
             + s.root_default_drop.packets
             + s.malformed.packets
             + s.truncated.packets
@@ -140,6 +142,7 @@ fn assert_adds_up(s: &PipeStats) {
     assert_eq!(
         s.ingress_decrypt.packets,
         s.vc_mismatch.packets
+            + s.ingress_mode_mismatch.packets
             + s.ingress_acl.packets
             + s.ingress_acl_unknown_spi.packets
             + s.ingress_acl_wrong_source.packets,
@@ -154,12 +157,14 @@ fn assert_adds_up(s: &PipeStats) {
             + s.fwd_to_wire.packets
             + s.fwd_to_unsecured.packets
             + s.vf_arp_to_rss.packets
+            + s.vf_nd_to_rss.packets
             + s.egress_acl_miss.packets,
         "{s}"
     );
     assert_eq!(
         s.rss.packets,
         s.vf_arp_to_rss.packets
+            + s.vf_nd_to_rss.packets
             + s.egress_acl_miss.packets
             + s.egress_sampling.packets
             + s.ingress_sampling.packets,
@@ -182,7 +187,9 @@ fn reference_captures_decrypt_through_the_pipeline() {
     assert_eq!(captures.len(), 22);
     for (name, psp, clear) in captures {
         let outer = if name.starts_with("v4") { OuterVersion::Ipv4 } else { OuterVersion::Ipv6 };
-        let cfg = PipelineConfig { outer, disable_ingress_acl: true, ..PipelineConfig::default() };
+        let mode = if name.contains("transport") { Mode::Transport } else { Mode::Tunnel };
+        let cfg =
+            PipelineConfig { outer, mode, disable_ingress_acl: true, ..PipelineConfig::default() };
         let mut g = Gw::new(cfg, 1);
         let mut b = VecBuf::new(&psp);
         let v = g.core().process(Port::Secure, &mut b, 0, &m);
@@ -218,7 +225,7 @@ fn egress_acl_hit_encrypts_to_the_secure_port() {
     // B decrypts it back to the original inner frame.
     let cfg_b = PipelineConfig { decap_dmac: Some(MacAddr([0xd; 6])), ..PipelineConfig::default() };
     let mut gb = Gw::new(cfg_b, 1);
-    gb.program(vec![FlowRequest::InsertAcl { spi: Spi(0x10), src: SRC }]);
+    gb.program(vec![FlowRequest::InsertAcl { spi: Spi(0x10), src: IpAddr::V4(SRC) }]);
     let v = gb.core().process(Port::Secure, &mut b, 0, &m);
     assert_eq!(v.action, Action::Forward(Port::Unsecured));
     let mut want = f.clone();
@@ -244,7 +251,7 @@ fn egress_acl_miss_goes_to_the_control_plane() {
     let f = frame(SRC, DST, b"x");
     let mut b = VecBuf::new(&f);
     let v = a.core().process(Port::Unsecured, &mut b, 0, &masters_b());
-    assert_eq!(v, Verdict { action: Action::Miss { dst: DST }, mirror_to_rss: None });
+    assert_eq!(v, Verdict { action: Action::Miss { dst: IpAddr::V4(DST) }, mirror_to_rss: None });
     assert_eq!(b.data(), &f[..], "a miss leaves the packet untouched");
     let s = *a.core().stats();
     assert_eq!((s.egress_acl_miss.packets, s.rss.packets, s.egress_acl.packets), (1, 1, 0));
@@ -314,8 +321,8 @@ fn ingress_sampling_and_acl() {
     let mut gb = Gw::new(PipelineConfig { log2_sample_rate: 1, ..PipelineConfig::default() }, 1);
     let other = Ipv4Addr::new(10, 9, 9, 9);
     gb.program(vec![
-        FlowRequest::InsertAcl { spi: Spi(0x20), src: SRC },
-        FlowRequest::InsertAcl { spi: Spi(0x21), src: other },
+        FlowRequest::InsertAcl { spi: Spi(0x20), src: IpAddr::V4(SRC) },
+        FlowRequest::InsertAcl { spi: Spi(0x21), src: IpAddr::V4(other) },
     ]);
     let meta = PipelineConfig::default().ingress_sample_meta_indicator;
     let cases = [
@@ -337,7 +344,7 @@ fn ingress_sampling_and_acl() {
     assert_eq!(s.ingress_sampling.packets, 2);
     // Sampling off: the S bit is not acted on, nothing is copied up.
     let mut off = Gw::new(PipelineConfig::default(), 1);
-    off.program(vec![FlowRequest::InsertAcl { spi: Spi(0x20), src: SRC }]);
+    off.program(vec![FlowRequest::InsertAcl { spi: Spi(0x20), src: IpAddr::V4(SRC) }]);
     let mut b = psp_packet(0x20, SRC, true);
     let v = off.core().process(Port::Secure, &mut b, 0, &m);
     assert_eq!(v, Verdict { action: Action::Forward(Port::Unsecured), mirror_to_rss: None });
@@ -350,7 +357,7 @@ fn ingress_sampling_and_acl() {
     assert_adds_up(&s);
 
     // Removing the pair closes it again.
-    gb.program(vec![FlowRequest::RemoveAcl { spi: Spi(0x20), src: SRC }]);
+    gb.program(vec![FlowRequest::RemoveAcl { spi: Spi(0x20), src: IpAddr::V4(SRC) }]);
     let v = gb.core().process(Port::Secure, &mut psp_packet(0x20, SRC, false), 0, &m);
     assert_eq!(v.action, Action::Drop(DropReason::AclUnknownSpi));
 
@@ -556,7 +563,9 @@ fn assert_forwarded(g: &mut Gw, from: Port, data: &[u8]) -> Vec<u8> {
 
 fn gateway_b(cfg: PipelineConfig, acl: &[(u32, Ipv4Addr)]) -> Gw {
     let mut g = Gw::new(cfg, 1);
-    let requests = acl.iter().map(|&(spi, src)| FlowRequest::InsertAcl { spi: Spi(spi), src });
+    let requests = acl
+        .iter()
+        .map(|&(spi, src)| FlowRequest::InsertAcl { spi: Spi(spi), src: IpAddr::V4(src) });
     assert!(g.program(requests.collect()).result.is_ok());
     g
 }
@@ -813,7 +822,7 @@ proptest! {
         let mut g = Gw::new(cfg, 1);
         g.program(vec![
             insert_tunnel(DST, 0x60),
-            FlowRequest::InsertAcl { spi: Spi(0x60), src: SRC },
+            FlowRequest::InsertAcl { spi: Spi(0x60), src: IpAddr::V4(SRC) },
         ]);
         let mut bytes = match which {
             0 => data.clone(),
@@ -843,4 +852,206 @@ proptest! {
         assert_adds_up(&s);
         prop_assert_eq!(s.ingress_root.packets, 6);
     }
+}
+
+/// `--mode transport`: the VM's IPv4 header stays outermost (UDP 1000 and
+/// PSP after it), the secure port takes IPv4 even with outer IPv6
+/// configured, the ACL checks (SPI, the VM's source), and a gateway in
+/// the other mode drops the packet as `ingress_mode_mismatch`.
+#[test]
+fn transport_mode_end_to_end_and_mode_mismatch() {
+    let mut a = Gw::new(PipelineConfig { mode: Mode::Transport, ..PipelineConfig::default() }, 1);
+    let mut cfg = EncapConfig { mode: Mode::Transport, ..tunnel(0x20, v6()).config().clone() };
+    cfg.crypt_offset = 1;
+    let key = masters_b().derive(Spi(0x20), Version::AesGcm256);
+    let encap = Arc::new(Encapsulator::new(cfg, &key).unwrap());
+    let insert = FlowRequest::InsertTunnel { dst: IpAddr::V4(DST), encap, hw_key: None };
+    assert!(a.program(vec![insert]).result.is_ok());
+    let m = masters_b();
+    let f = frame(SRC, DST, b"transport mode payload, kept secret");
+    let mut b = VecBuf::new(&f);
+    let v = a.core().process(Port::Unsecured, &mut b, 1, &m);
+    assert_eq!(v.action, Action::Forward(Port::Secure));
+    let wire = b.data().to_vec();
+    // Ethernet (uplink MACs), the VM's IPv4 header (protocol now UDP),
+    // UDP to 1000, PSP with next header 17 (the VM's UDP).
+    assert_eq!(&wire[..12], &[[0xb; 6], [0xa; 6]].concat()[..]);
+    assert_eq!(&wire[12..14], &[0x08, 0x00]);
+    let ip = wire::Ipv4Packet::new_checked(&wire[14..]).unwrap();
+    assert_eq!((ip.src(), ip.dst(), ip.protocol()), (SRC, DST, 17));
+    assert_eq!(u16::from_be_bytes([wire[36], wire[37]]), 1000);
+    assert_eq!((wire[42], u32::from_be_bytes(wire[46..50].try_into().unwrap())), (17, 0x20));
+    assert!(!wire.windows(6).any(|w| w == b"secret"));
+
+    // B in transport mode, outer IPv6 configured (it does not matter).
+    let cfg_b = PipelineConfig { mode: Mode::Transport, ..PipelineConfig::default() };
+    let mut gb = Gw::new(cfg_b, 1);
+    gb.program(vec![FlowRequest::InsertAcl { spi: Spi(0x20), src: IpAddr::V4(SRC) }]);
+    let mut rb = VecBuf::new(&wire);
+    let v = gb.core().process(Port::Secure, &mut rb, 0, &m);
+    assert_eq!(v.action, Action::Forward(Port::Unsecured));
+    assert_eq!(&rb.data()[12..], &f[12..], "the VM's packet back, byte for byte");
+    assert_eq!(gb.cores[0].acl_counter(Spi(0x20), SRC).unwrap().packets, 1);
+    // Another source on the same SPI: refused by the ACL.
+    let mut other = frame(Ipv4Addr::new(192, 168, 1, 9), DST, b"spoof");
+    let mut ob = VecBuf::new(&other);
+    a.core().process(Port::Unsecured, &mut ob, 1, &m);
+    other = ob.data().to_vec();
+    let v = gb.core().process(Port::Secure, &mut VecBuf::new(&other), 0, &m);
+    assert_eq!(v.action, Action::Drop(DropReason::AclWrongSource));
+    assert_adds_up(gb.cores[0].stats());
+
+    // A tunnel-mode gateway: its root drops outer IPv4 (it expects IPv6);
+    // with outer IPv4 it decrypts but drops the transport packet.
+    let mut gt = Gw::new(PipelineConfig::default(), 1);
+    gt.program(vec![FlowRequest::InsertAcl { spi: Spi(0x20), src: IpAddr::V4(SRC) }]);
+    let v = gt.core().process(Port::Secure, &mut VecBuf::new(&wire), 0, &m);
+    assert_eq!(v.action, Action::Drop(DropReason::RootDefault));
+    let cfg4 = PipelineConfig { outer: OuterVersion::Ipv4, ..PipelineConfig::default() };
+    let mut gt4 = Gw::new(cfg4, 1);
+    gt4.program(vec![FlowRequest::InsertAcl { spi: Spi(0x20), src: IpAddr::V4(SRC) }]);
+    let v = gt4.core().process(Port::Secure, &mut VecBuf::new(&wire), 0, &m);
+    assert_eq!(v.action, Action::Drop(DropReason::ModeMismatch));
+    assert_eq!(gt4.cores[0].stats().ingress_mode_mismatch.packets, 1);
+    assert_adds_up(gt4.cores[0].stats());
+}
+
+fn frame6(src: &str, dst: &str, next_header: u8, payload: &[u8]) -> Vec<u8> {
+    let mut f = vec![0u8; 14 + 40 + payload.len()];
+    f[..12].copy_from_slice(&[2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1]);
+    f[12..14].copy_from_slice(&[0x86, 0xdd]);
+    wire::ipv6_emit(
+        &mut f[14..],
+        wire::Ipv6Fields {
+            src: src.parse().unwrap(),
+            dst: dst.parse().unwrap(),
+            next_header,
+            traffic_class: 0,
+            flow_label: 0,
+            hop_limit: 64,
+            payload_len: payload.len() as u16,
+        },
+    );
+    f[54..].copy_from_slice(payload);
+    f
+}
+
+/// `--inner-ip-type ipv6`: IPv6 from the unsecured port is looked up by
+/// its destination (a miss, then the tunnel), encrypted in tunnel mode
+/// (next header 41), decrypted by a peer whose ACL permits (SPI, IPv6
+/// source); ND goes to RSS like ARP; IPv4 is dropped at the root, as
+/// IPv6 is with inner IPv4.
+#[test]
+fn inner_ipv6_through_the_pipeline_and_nd_to_rss() {
+    let cfg = PipelineConfig { inner: InnerVersion::Ipv6, ..PipelineConfig::default() };
+    let (src6, dst6): (IpAddr, IpAddr) =
+        ("fd00:10::1".parse().unwrap(), "fd00:10::2".parse().unwrap());
+    let mut a = Gw::new(cfg, 1);
+    let m = masters_b();
+    let f =
+        frame6("fd00:10::1", "fd00:10::2", 17, b"\x04\xd2\x16\x2e\x00\x1dxxsecret ipv6 payload");
+    let v = a.core().process(Port::Unsecured, &mut VecBuf::new(&f), 1, &m);
+    assert_eq!(v.action, Action::Miss { dst: dst6 });
+    let insert = FlowRequest::InsertTunnel { dst: dst6, encap: tunnel(0x30, v6()), hw_key: None };
+    assert!(a.program(vec![insert]).result.is_ok());
+    let mut b = VecBuf::new(&f);
+    let v = a.core().process(Port::Unsecured, &mut b, 1, &m);
+    assert_eq!(v.action, Action::Forward(Port::Secure));
+    let wire = b.data().to_vec();
+    assert_eq!((wire[PSP_AT], psp_header(&wire).0), (41, 0x30), "next header IPv6, our SPI");
+    assert!(!wire.windows(6).any(|w| w == b"secret"));
+    assert_eq!(a.cores[0].tunnel_counter(dst6).unwrap().packets, 1);
+
+    let mut gb = Gw::new(cfg, 1);
+    gb.program(vec![FlowRequest::InsertAcl { spi: Spi(0x30), src: src6 }]);
+    let mut rb = VecBuf::new(&wire);
+    let v = gb.core().process(Port::Secure, &mut rb, 0, &m);
+    assert_eq!(v.action, Action::Forward(Port::Unsecured));
+    assert_eq!(&rb.data()[12..], &f[12..]);
+    assert_eq!(gb.cores[0].acl_counter(Spi(0x30), src6).unwrap().packets, 1);
+    // The same SPI from another IPv6 source, or IPv4: wrong source.
+    let mut gw2 = Gw::new(cfg, 1);
+    gw2.program(vec![FlowRequest::InsertAcl {
+        spi: Spi(0x30),
+        src: "fd00:10::9".parse().unwrap(),
+    }]);
+    let v = gw2.core().process(Port::Secure, &mut VecBuf::new(&wire), 0, &m);
+    assert_eq!(v.action, Action::Drop(DropReason::AclWrongSource));
+
+    // Neighbour solicitation (ICMPv6 135) and advertisement (136): RSS.
+    for t in [135u8, 136] {
+        let nd = frame6("fd00:10::1", "ff02::1:ff00:2", 58, &[t, 0, 0, 0, 0, 0, 0, 0]);
+        let v = a.core().process(Port::Unsecured, &mut VecBuf::new(&nd), 0, &m);
+        assert_eq!(v.action, Action::Forward(Port::Rss), "{t}");
+    }
+    // Other ICMPv6 (an echo request) takes the tunnel path.
+    let echo = frame6("fd00:10::1", "fd00:10::2", 58, &[128, 0, 0, 0, 0, 1, 0, 1]);
+    let v = a.core().process(Port::Unsecured, &mut VecBuf::new(&echo), 0, &m);
+    assert_eq!(v.action, Action::Forward(Port::Secure));
+    let s = a.cores[0].stats();
+    assert_eq!((s.vf_nd_to_rss.packets, s.rss.packets), (2, 3));
+    // IPv4 with inner IPv6, IPv6 with inner IPv4: dropped at the root.
+    let v = a.core().process(Port::Unsecured, &mut VecBuf::new(&frame(SRC, DST, b"v4")), 0, &m);
+    assert_eq!(v.action, Action::Drop(DropReason::RootDefault));
+    let mut g4 = Gw::new(PipelineConfig::default(), 1);
+    let v = g4.core().process(Port::Unsecured, &mut VecBuf::new(&f), 0, &m);
+    assert_eq!(v.action, Action::Drop(DropReason::RootDefault));
+    assert_adds_up(a.cores[0].stats());
+    assert_adds_up(gb.cores[0].stats());
+}
+
+/// Transport mode with inner IPv6: the VM's IPv6 header stays outermost
+/// (next header UDP, then PSP with next header TCP) and comes back byte
+/// for byte. With DOCA 3.x's default crypt offset for IPv6 (10 words, 40
+/// bytes into the L4 header) a bare 32-byte TCP header cannot be sent:
+/// `egress_encap_fail`, as the README says.
+#[test]
+fn transport_mode_with_inner_ipv6() {
+    let cfg = PipelineConfig {
+        inner: InnerVersion::Ipv6,
+        mode: Mode::Transport,
+        ..PipelineConfig::default()
+    };
+    let (src6, dst6): (IpAddr, IpAddr) =
+        ("fd00:10::1".parse().unwrap(), "fd00:10::2".parse().unwrap());
+    let tunnel_with = |spi, crypt_offset| {
+        let key = masters_b().derive(Spi(spi), Version::AesGcm256);
+        let c = EncapConfig {
+            mode: Mode::Transport,
+            crypt_offset,
+            ..tunnel(spi, v6()).config().clone()
+        };
+        Arc::new(Encapsulator::new(c, &key).unwrap())
+    };
+    let mut a = Gw::new(cfg, 1);
+    let insert = FlowRequest::InsertTunnel { dst: dst6, encap: tunnel_with(0x40, 1), hw_key: None };
+    assert!(a.program(vec![insert]).result.is_ok());
+    let m = masters_b();
+    let mut tcp = [0u8; 32];
+    tcp[12] = 8 << 4; // data offset: 32 bytes
+    let f = frame6("fd00:10::1", "fd00:10::2", 6, &tcp);
+    let mut b = VecBuf::new(&f);
+    assert_eq!(
+        a.core().process(Port::Unsecured, &mut b, 1, &m).action,
+        Action::Forward(Port::Secure)
+    );
+    let wire = b.data().to_vec();
+    assert_eq!((&wire[12..14], wire[14 + 6]), (&[0x86, 0xdd][..], 17), "the VM's IPv6, now UDP");
+    assert_eq!(&wire[22..54], &f[22..54], "the VMs' addresses on the wire");
+    assert_eq!(wire[54 + 8], 6, "PSP next header: TCP");
+    let mut gb = Gw::new(cfg, 1);
+    gb.program(vec![FlowRequest::InsertAcl { spi: Spi(0x40), src: src6 }]);
+    let mut rb = VecBuf::new(&wire);
+    assert_eq!(
+        gb.core().process(Port::Secure, &mut rb, 0, &m).action,
+        Action::Forward(Port::Unsecured)
+    );
+    assert_eq!(&rb.data()[12..], &f[12..]);
+    // Crypt offset 10: 40 bytes past the IV, more than the 32 there are.
+    let insert =
+        FlowRequest::InsertTunnel { dst: dst6, encap: tunnel_with(0x41, 10), hw_key: None };
+    assert!(a.program(vec![insert]).result.is_ok());
+    let v = a.core().process(Port::Unsecured, &mut VecBuf::new(&f), 1, &m);
+    assert_eq!(v.action, Action::Drop(DropReason::EncapFailed));
+    assert_adds_up(a.cores[0].stats());
 }

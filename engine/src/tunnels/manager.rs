@@ -7,7 +7,7 @@ use super::{
 };
 use crate::flows::{HeldPackets, HoldOutcome};
 use std::collections::{HashMap, VecDeque};
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::time::Duration;
 
 /// Where a destination's tunnel setup stands.
@@ -64,7 +64,7 @@ impl Dst {
 #[derive(Debug, Default)]
 struct PeerWatch {
     /// The destinations behind it.
-    dsts: Vec<Ipv4Addr>,
+    dsts: Vec<IpAddr>,
     /// Its last answer, if it ever answered.
     last: Option<Session>,
     /// Whether the last check failed.
@@ -80,7 +80,7 @@ struct PeerWatch {
 #[derive(Debug)]
 pub struct TunnelManager<P, T> {
     cfg: Config,
-    dsts: HashMap<Ipv4Addr, Dst>,
+    dsts: HashMap<IpAddr, Dst>,
     peers: HashMap<Peer, PeerWatch>,
     held: HeldPackets<P>,
     commands: VecDeque<Command<P, T>>,
@@ -125,12 +125,12 @@ impl<P, T> TunnelManager<P, T> {
     }
 
     /// Whether our tunnel to `dst` is installed.
-    pub fn is_up(&self, dst: Ipv4Addr) -> bool {
+    pub fn is_up(&self, dst: IpAddr) -> bool {
         self.dsts.get(&dst).is_some_and(|d| d.ours)
     }
 
     /// Packets held for `dst`.
-    pub fn held(&self, dst: Ipv4Addr) -> usize {
+    pub fn held(&self, dst: IpAddr) -> usize {
         self.held.waiting(dst)
     }
 
@@ -187,7 +187,7 @@ impl<P, T> TunnelManager<P, T> {
             }
             Event::Tick => self.tick(now),
             Event::Shutdown => {
-                let dsts: Vec<Ipv4Addr> = self.dsts.keys().copied().collect();
+                let dsts: Vec<IpAddr> = self.dsts.keys().copied().collect();
                 for dst in dsts {
                     self.discard(dst);
                 }
@@ -205,7 +205,7 @@ impl<P, T> TunnelManager<P, T> {
         id
     }
 
-    fn missed(&mut self, now: Time, dst: Ipv4Addr, packet: P) {
+    fn missed(&mut self, now: Time, dst: IpAddr, packet: P) {
         self.counters.misses += 1;
         let Some(d) = self.dsts.get(&dst).filter(|d| d.peer.is_some()) else {
             self.counters.no_peer += 1;
@@ -235,7 +235,7 @@ impl<P, T> TunnelManager<P, T> {
     }
 
     /// Sends a request for `dst` (the caller checked that none is on its way).
-    fn request(&mut self, now: Time, dst: Ipv4Addr) {
+    fn request(&mut self, now: Time, dst: IpAddr) {
         let id = self.fresh_id();
         let deadline = now + self.cfg.request_timeout;
         let Some(d) = self.dsts.get_mut(&dst) else { return };
@@ -246,7 +246,7 @@ impl<P, T> TunnelManager<P, T> {
         self.wake_at(deadline);
     }
 
-    fn answered(&mut self, now: Time, dst: Ipv4Addr, id: RequestId, result: Result<T, String>) {
+    fn answered(&mut self, now: Time, dst: IpAddr, id: RequestId, result: Result<T, String>) {
         let current = self.dsts.get(&dst).map(|d| d.phase);
         if !matches!(current, Some(Phase::Requesting { id: i, .. }) if i == id) {
             self.counters.stale_answers += 1;
@@ -263,7 +263,7 @@ impl<P, T> TunnelManager<P, T> {
         }
     }
 
-    fn installed(&mut self, now: Time, dst: Ipv4Addr, id: RequestId, result: Result<(), String>) {
+    fn installed(&mut self, now: Time, dst: IpAddr, id: RequestId, result: Result<(), String>) {
         let Some(d) = self.dsts.get_mut(&dst) else { return };
         if d.phase != (Phase::Installing { id }) {
             return;
@@ -286,7 +286,7 @@ impl<P, T> TunnelManager<P, T> {
         }
     }
 
-    fn failed(&mut self, now: Time, dst: Ipv4Addr, why: String) {
+    fn failed(&mut self, now: Time, dst: IpAddr, why: String) {
         let Some(d) = self.dsts.get_mut(&dst) else { return };
         self.counters.requests_failed += 1;
         let delay = d.delay.map_or(self.cfg.retry_min, |r| (r * 2).min(self.cfg.retry_max));
@@ -301,7 +301,7 @@ impl<P, T> TunnelManager<P, T> {
         self.wake_at(now + delay);
     }
 
-    fn release(&mut self, dst: Ipv4Addr) {
+    fn release(&mut self, dst: IpAddr) {
         let commands = &mut self.commands;
         let n = self.held.release(dst, |p| commands.push_back(Command::Resubmit(p)));
         self.counters.resubmitted += n as u64;
@@ -310,7 +310,7 @@ impl<P, T> TunnelManager<P, T> {
         }
     }
 
-    fn discard(&mut self, dst: Ipv4Addr) {
+    fn discard(&mut self, dst: IpAddr) {
         let commands = &mut self.commands;
         let n = self.held.discard(dst, |p| commands.push_back(Command::Drop(p)));
         self.counters.held_dropped += n as u64;
@@ -319,7 +319,7 @@ impl<P, T> TunnelManager<P, T> {
         }
     }
 
-    fn directory(&mut self, now: Time, dst: Ipv4Addr, peer: Option<Peer>) {
+    fn directory(&mut self, now: Time, dst: IpAddr, peer: Option<Peer>) {
         let d = self.dsts.entry(dst).or_insert_with(|| Dst::new(None));
         let before = std::mem::replace(&mut d.peer, peer);
         if before == peer {
@@ -364,7 +364,7 @@ impl<P, T> TunnelManager<P, T> {
     }
 
     /// Asks for `dst`'s tunnel again: now, or once what is on its way is done.
-    fn rekey(&mut self, now: Time, dst: Ipv4Addr) {
+    fn rekey(&mut self, now: Time, dst: IpAddr) {
         let Some(d) = self.dsts.get_mut(&dst) else { return };
         self.counters.rekeys += 1;
         d.delay = None;
@@ -411,7 +411,7 @@ impl<P, T> TunnelManager<P, T> {
             }
             _ => return,
         };
-        let dsts: Vec<Ipv4Addr> = w
+        let dsts: Vec<IpAddr> = w
             .dsts
             .iter()
             .copied()

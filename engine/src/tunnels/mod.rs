@@ -32,7 +32,7 @@ mod tests;
 
 pub use manager::TunnelManager;
 
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 /// A point in time: how long after the driver's start. Virtual in tests.
@@ -134,14 +134,14 @@ pub enum Event<P, T> {
     /// A packet to `dst` missed the egress ACL.
     Miss {
         /// Inner destination.
-        dst: Ipv4Addr,
+        dst: IpAddr,
         /// The packet (the driver keeps what it refers to).
         packet: P,
     },
     /// A peer answered [`Command::Request`] `id` (or the call failed).
     Answer {
         /// The destination asked for.
-        dst: Ipv4Addr,
+        dst: IpAddr,
         /// The request's id.
         id: RequestId,
         /// The issued tunnel, or why there is none.
@@ -150,7 +150,7 @@ pub enum Event<P, T> {
     /// [`Command::Install`] `id` was carried out (or refused).
     Installed {
         /// The destination.
-        dst: Ipv4Addr,
+        dst: IpAddr,
         /// The id of the request whose answer was installed.
         id: RequestId,
         /// Whether every packet core now sends through it.
@@ -170,7 +170,7 @@ pub enum Event<P, T> {
     /// re-keying like our own.
     ReverseTunnel {
         /// The peer's inner address.
-        dst: Ipv4Addr,
+        dst: IpAddr,
         /// Made (true) or removed.
         installed: bool,
     },
@@ -178,14 +178,14 @@ pub enum Event<P, T> {
     /// no peer any more).
     Directory {
         /// Inner destination.
-        dst: Ipv4Addr,
+        dst: IpAddr,
         /// Its peer.
         peer: Option<Peer>,
     },
     /// Ask for a tunnel to `dst` now, without waiting for a miss (`-z`).
     Connect {
         /// Inner destination.
-        dst: Ipv4Addr,
+        dst: IpAddr,
     },
     /// Time passed: act on whatever is due at `now`.
     Tick,
@@ -202,7 +202,7 @@ pub enum Command<P, T> {
         /// The request's id.
         id: RequestId,
         /// Inner destination.
-        dst: Ipv4Addr,
+        dst: IpAddr,
         /// Who serves it.
         peer: Peer,
     },
@@ -212,14 +212,14 @@ pub enum Command<P, T> {
         /// The id of the request it answers.
         id: RequestId,
         /// Inner destination.
-        dst: Ipv4Addr,
+        dst: IpAddr,
         /// The tunnel.
         tunnel: T,
     },
     /// Stop sending to `dst` (its peer left the directory).
     Remove {
         /// Inner destination.
-        dst: Ipv4Addr,
+        dst: IpAddr,
     },
     /// Resubmit a held packet to the packet cores: its tunnel is up.
     Resubmit(P),
@@ -271,14 +271,14 @@ pub enum Notice {
     /// Our tunnel to `dst` is up; `waited`: since its first held packet.
     TunnelUp {
         /// Inner destination.
-        dst: Ipv4Addr,
+        dst: IpAddr,
         /// Miss to installation, if packets were waiting.
         waited: Option<Duration>,
     },
     /// A request failed; it is retried in `retry_in`.
     RequestFailed {
         /// Inner destination.
-        dst: Ipv4Addr,
+        dst: IpAddr,
         /// Why.
         why: String,
         /// The back-off.
@@ -368,7 +368,7 @@ impl TunnelState {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TunnelView {
     /// Inner destination.
-    pub dst: Ipv4Addr,
+    pub dst: IpAddr,
     /// Who serves it, if anyone.
     pub peer: Option<Peer>,
     /// Where its tunnel stands.

@@ -6,7 +6,7 @@
 
 use super::*;
 use std::collections::{BTreeMap, HashMap};
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 /// A key as its issuer gave it out.
@@ -28,14 +28,14 @@ enum Msg {
     /// A session check reaching `to`.
     Hello { to: usize, from: usize, life: u64, id: RequestId },
     /// An install finishing on `at`'s packet cores.
-    Installed { at: usize, life: u64, dst: Ipv4Addr, id: RequestId, key: Key },
+    Installed { at: usize, life: u64, dst: IpAddr, id: RequestId, key: Key },
     /// One packet from `from` to the other gateway.
     Send { from: usize },
 }
 
 /// One gateway.
 struct Gw {
-    virt: Ipv4Addr,
+    virt: IpAddr,
     svc: Peer,
     cfg: Config,
     m: TunnelManager<u64, Key>,
@@ -49,7 +49,7 @@ struct Gw {
     epoch: u64,
     next_spi: u32,
     /// What the packet cores send with, by inner destination.
-    egress: HashMap<Ipv4Addr, Key>,
+    egress: HashMap<IpAddr, Key>,
     next_packet: u64,
     resubmitted: Vec<u64>,
     dropped: Vec<u64>,
@@ -62,7 +62,7 @@ struct Gw {
 impl Gw {
     fn new(n: u8, cfg: Config, now: Time) -> Gw {
         Gw {
-            virt: Ipv4Addr::new(10, 0, 0, n),
+            virt: IpAddr::V4(Ipv4Addr::new(10, 0, 0, n)),
             svc: Peer::from(([127, 0, 0, 1], 50150 + n as u16)),
             cfg,
             m: TunnelManager::new(cfg, now),

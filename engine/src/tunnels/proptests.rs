@@ -8,7 +8,7 @@
 use super::*;
 use proptest::prelude::*;
 use std::collections::{HashMap, HashSet};
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 #[derive(Debug, Clone)]
@@ -39,8 +39,8 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-fn dst(n: u8) -> Ipv4Addr {
-    Ipv4Addr::new(10, 0, 0, 2 + n)
+fn dst(n: u8) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2 + n))
 }
 
 fn peer(n: u8) -> Peer {
@@ -53,9 +53,9 @@ struct Model {
     /// Packets with the manager.
     live: HashSet<u64>,
     next_packet: u64,
-    requests: Vec<(RequestId, Ipv4Addr)>,
-    asked: HashMap<RequestId, Ipv4Addr>,
-    installs: Vec<(RequestId, Ipv4Addr)>,
+    requests: Vec<(RequestId, IpAddr)>,
+    asked: HashMap<RequestId, IpAddr>,
+    installs: Vec<(RequestId, IpAddr)>,
     installed: HashSet<RequestId>,
     hellos: Vec<(RequestId, Peer)>,
     resubmits: u64,

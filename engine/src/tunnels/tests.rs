@@ -2,7 +2,7 @@
 //! timers, the bounds and the session checks.
 
 use super::*;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 type M = TunnelManager<u32, &'static str>;
@@ -12,8 +12,8 @@ fn ms(n: u64) -> Time {
     Time::from_start(Duration::from_millis(n))
 }
 
-fn dst(n: u8) -> Ipv4Addr {
-    Ipv4Addr::new(10, 0, 0, n)
+fn dst(n: u8) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::new(10, 0, 0, n))
 }
 
 fn peer(n: u16) -> Peer {
@@ -43,7 +43,7 @@ fn miss(m: &mut M, now: Time, d: u8, p: u32) {
 }
 
 /// The one request in `cmds`.
-fn request_of(cmds: &[C]) -> (RequestId, Ipv4Addr, Peer) {
+fn request_of(cmds: &[C]) -> (RequestId, IpAddr, Peer) {
     let r: Vec<_> = cmds
         .iter()
         .filter_map(|c| match c {

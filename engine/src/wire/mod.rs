@@ -30,6 +30,8 @@ pub mod ip_proto {
     pub const IPV6_ROUTE: u8 = 43;
     /// IPv6 fragment header.
     pub const IPV6_FRAG: u8 = 44;
+    /// ICMPv6 (neighbour discovery among it).
+    pub const ICMPV6: u8 = 58;
 }
 
 /// Why a header view could not be made.

@@ -20,7 +20,7 @@ use engine::psp::kdf::MasterKeyPair;
 use engine::psp::Spi;
 use rpc::runtime::RpcRuntime;
 use rpc::server::{BackendError, EgressTunnel, Gateway, ServerConfig, TunnelBackend};
-use std::net::{Ipv4Addr, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, UdpSocket};
 use std::process::Command;
 use std::time::Duration;
 
@@ -48,20 +48,20 @@ impl TunnelBackend for Accept {
     fn tunnel_count(&self) -> usize {
         0
     }
-    fn install_ingress_acl(&self, _: Spi, _: Ipv4Addr) -> Result<(), BackendError> {
+    fn install_ingress_acl(&self, _: Spi, _: IpAddr) -> Result<(), BackendError> {
         Ok(())
     }
-    fn remove_ingress_acl(&self, _: Spi, _: Ipv4Addr) {}
+    fn remove_ingress_acl(&self, _: Spi, _: IpAddr) {}
     fn create_egress_tunnel(&self, _: &EgressTunnel) -> Result<(), BackendError> {
         Ok(())
     }
-    fn remove_egress_tunnel(&self, _: Ipv4Addr, _: Ipv4Addr) {}
+    fn remove_egress_tunnel(&self, _: IpAddr, _: IpAddr) {}
     fn set_master_keys(&self, _: Option<&MasterKeyPair>, _: Option<usize>) {}
 }
 
 /// The k-th destination, 11.0.0.1 on.
-fn dst(k: u32) -> Ipv4Addr {
-    Ipv4Addr::from(0x0b00_0001 + k)
+fn dst(k: u32) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::from(0x0b00_0001 + k))
 }
 
 fn ip(args: &[&str]) -> Result<()> {
@@ -88,7 +88,7 @@ impl Drop for Route {
 fn main() -> Result<()> {
     let a = Args::parse();
     let gw_bin = perf::Gateway::binary(a.gateway.as_deref())?;
-    let local_virt = Ipv4Addr::new(10, 200, 0, 1);
+    let local_virt = IpAddr::V4(Ipv4Addr::new(10, 200, 0, 1));
 
     // The peer.
     let rt = RpcRuntime::new()?;

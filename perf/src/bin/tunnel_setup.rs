@@ -20,7 +20,7 @@ use rand_chacha::rand_core::SeedableRng;
 use rpc::client::{Client, TunnelRequest};
 use rpc::params::TunnelParams;
 use std::io::Write;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -46,8 +46,8 @@ struct Args {
 }
 
 /// The i-th peer virtual address: 11.0.0.1 on.
-fn peer_ip(i: u32) -> Ipv4Addr {
-    Ipv4Addr::from(0x0b00_0001 + i)
+fn peer_ip(i: u32) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::from(0x0b00_0001 + i))
 }
 
 fn rss_kb(pid: u32) -> u64 {
@@ -75,7 +75,7 @@ fn main() -> Result<()> {
         }
     }
     let svc = format!("127.0.0.1:{}", perf::free_port()?);
-    let local_virt = Ipv4Addr::new(192, 168, 0, 1);
+    let local_virt = IpAddr::V4(Ipv4Addr::new(192, 168, 0, 1));
     let mut args = perf::gateway_args(
         "net_null1,no-rx=1",
         local_virt,

@@ -11,7 +11,7 @@
 use engine::psp::Version;
 use engine::wire::MacAddr;
 use serde_json::{json, Map, Value};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 
 /// The largest entry read (a hostile or broken writer cannot make us
 /// parse megabytes per key).
@@ -22,8 +22,9 @@ pub const MAX_RECORD_BYTES: usize = 64 << 10;
 pub struct VfRecord {
     /// Its name (the `-r` device, or the VF's).
     pub name: String,
-    /// Virtual addresses served behind it.
-    pub virt_ips: Vec<Ipv4Addr>,
+    /// Virtual addresses served behind it (IPv4, or IPv6 with
+    /// `--inner-ip-type ipv6`).
+    pub virt_ips: Vec<IpAddr>,
 }
 
 /// A gateway's directory entry.
@@ -141,12 +142,14 @@ impl Record {
                 .iter()
                 .map(|ip| {
                     ip.as_str()
-                        .and_then(|s| s.parse::<Ipv4Addr>().ok())
+                        .and_then(|s| s.parse::<IpAddr>().ok())
                         .filter(|ip| {
-                            !ip.is_unspecified() && !ip.is_broadcast() && !ip.is_multicast()
+                            !ip.is_unspecified()
+                                && !ip.is_multicast()
+                                && *ip != IpAddr::from([255, 255, 255, 255])
                         })
                         .ok_or_else(|| {
-                            field("vfs", format!("virt_ips: {ip} is not a unicast IPv4 address"))
+                            field("vfs", format!("virt_ips: {ip} is not a unicast IP address"))
                         })
                 })
                 .collect::<Result<Vec<_>, _>>()?;
@@ -175,7 +178,7 @@ impl Record {
     }
 
     /// Every virtual address behind it.
-    pub fn virt_ips(&self) -> impl Iterator<Item = Ipv4Addr> + '_ {
+    pub fn virt_ips(&self) -> impl Iterator<Item = IpAddr> + '_ {
         self.vfs.iter().flat_map(|v| v.virt_ips.iter().copied())
     }
 }

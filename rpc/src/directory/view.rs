@@ -9,13 +9,13 @@
 use super::record::{Record, RecordError};
 use crate::server::PeerMap;
 use std::collections::{BTreeMap, HashMap};
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 
 /// A destination whose peer changed (`None`: no gateway serves it now).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Change {
     /// The virtual address.
-    pub dst: Ipv4Addr,
+    pub dst: IpAddr,
     /// The gRPC address of the gateway serving it now.
     pub peer: Option<SocketAddr>,
 }
@@ -26,7 +26,7 @@ pub struct View {
     own_key: Vec<u8>,
     /// Entries by key, with their create revision.
     entries: BTreeMap<Vec<u8>, (i64, Record)>,
-    resolved: HashMap<Ipv4Addr, SocketAddr>,
+    resolved: HashMap<IpAddr, SocketAddr>,
     /// Entries that did not parse (ignored), counted.
     pub rejected: u64,
 }
@@ -43,7 +43,7 @@ impl View {
     }
 
     /// Who serves each remote virtual address now.
-    pub fn resolved(&self) -> &HashMap<Ipv4Addr, SocketAddr> {
+    pub fn resolved(&self) -> &HashMap<IpAddr, SocketAddr> {
         &self.resolved
     }
 
@@ -119,12 +119,12 @@ impl View {
 
     /// Recomputes who serves what and returns the differences.
     fn resolve(&mut self) -> Vec<Change> {
-        let ours: std::collections::HashSet<Ipv4Addr> = self
+        let ours: std::collections::HashSet<IpAddr> = self
             .entries
             .get(&self.own_key)
             .map(|(_, r)| r.virt_ips().collect())
             .unwrap_or_default();
-        let mut best: HashMap<Ipv4Addr, (i64, &[u8], SocketAddr)> = HashMap::new();
+        let mut best: HashMap<IpAddr, (i64, &[u8], SocketAddr)> = HashMap::new();
         for (key, (rev, r)) in &self.entries {
             if *key == self.own_key {
                 continue;
@@ -140,7 +140,7 @@ impl View {
                 }
             }
         }
-        let next: HashMap<Ipv4Addr, SocketAddr> =
+        let next: HashMap<IpAddr, SocketAddr> =
             best.into_iter().map(|(ip, (_, _, a))| (ip, a)).collect();
         let mut changes: Vec<Change> = next
             .iter()
@@ -173,7 +173,7 @@ mod tests {
             uplink_mac: None,
             vfs: vec![VfRecord {
                 name: "vf0".into(),
-                virt_ips: ips.iter().map(|&o| Ipv4Addr::new(10, 0, 0, o)).collect(),
+                virt_ips: ips.iter().map(|&o| IpAddr::from([10, 0, 0, o])).collect(),
             }],
             psp_versions: Version::ALL.to_vec(),
             version: String::new(),
@@ -184,7 +184,7 @@ mod tests {
 
     fn ch(o: u8, port: Option<u16>) -> Change {
         Change {
-            dst: Ipv4Addr::new(10, 0, 0, o),
+            dst: IpAddr::from([10, 0, 0, o]),
             peer: port.map(|p| SocketAddr::from(([127, 0, 0, 1], p))),
         }
     }

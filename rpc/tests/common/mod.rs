@@ -27,9 +27,9 @@ use tonic::Code;
 /// What the fake datapath holds; comparable, to prove "no state change".
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct State {
-    pub acl: BTreeMap<u32, Ipv4Addr>,
+    pub acl: BTreeMap<u32, IpAddr>,
     /// (local virt, peer virt) -> what the egress tunnel sends with.
-    pub egress: BTreeMap<(Ipv4Addr, Ipv4Addr), Egress>,
+    pub egress: BTreeMap<(IpAddr, IpAddr), Egress>,
 }
 
 /// (spi, version, key bytes, peer ip, cookie).
@@ -65,12 +65,12 @@ impl TunnelBackend for FakeBackend {
     fn tunnel_count(&self) -> usize {
         self.state.lock().unwrap().acl.len()
     }
-    fn install_ingress_acl(&self, spi: Spi, peer: Ipv4Addr) -> Result<(), BackendError> {
+    fn install_ingress_acl(&self, spi: Spi, peer: IpAddr) -> Result<(), BackendError> {
         self.step()?;
         assert!(self.state.lock().unwrap().acl.insert(spi.0, peer).is_none(), "SPI reused");
         Ok(())
     }
-    fn remove_ingress_acl(&self, spi: Spi, peer: Ipv4Addr) {
+    fn remove_ingress_acl(&self, spi: Spi, peer: IpAddr) {
         assert_eq!(self.state.lock().unwrap().acl.remove(&spi.0), Some(peer));
     }
     fn create_egress_tunnel(&self, t: &EgressTunnel) -> Result<(), BackendError> {
@@ -80,7 +80,7 @@ impl TunnelBackend for FakeBackend {
         self.state.lock().unwrap().egress.insert((t.local_virt_ip, t.peer_virt_ip), v);
         Ok(())
     }
-    fn remove_egress_tunnel(&self, local: Ipv4Addr, peer: Ipv4Addr) {
+    fn remove_egress_tunnel(&self, local: IpAddr, peer: IpAddr) {
         assert!(self.state.lock().unwrap().egress.remove(&(local, peer)).is_some());
     }
     fn set_master_keys(&self, masters: Option<&MasterKeyPair>, invalidated: Option<usize>) {
@@ -97,13 +97,13 @@ pub const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 pub const TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Our (the requester's) virtual addresses 10.0.0.1..=10.0.0.4.
-pub fn src(i: u8) -> Ipv4Addr {
-    Ipv4Addr::new(10, 0, 0, i)
+pub fn src(i: u8) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::new(10, 0, 0, i))
 }
 
 /// The server's virtual addresses 10.1.0.0..=10.1.3.255.
-pub fn dst(i: u16) -> Ipv4Addr {
-    Ipv4Addr::new(10, 1, (i >> 8) as u8, i as u8)
+pub fn dst(i: u16) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::new(10, 1, (i >> 8) as u8, i as u8))
 }
 
 pub fn config() -> ServerConfig {

@@ -13,7 +13,7 @@ use engine::psp::Spi;
 use rpc::params::TunnelParams;
 use rpc::server::{BackendError, EgressTunnel, Install, TunnelBackend};
 use std::collections::HashSet;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -44,7 +44,7 @@ pub struct Datapath {
     pub perf: PerfMetrics,
     /// The ingress ACL entries installed, so a rotation can withdraw those
     /// of the invalidated master key.
-    pub acl: Mutex<HashSet<(Spi, Ipv4Addr)>>,
+    pub acl: Mutex<HashSet<(Spi, IpAddr)>>,
     /// One mailbox per packet core for new master keys.
     pub key_updates: Vec<ArrayQueue<Arc<MasterKeyPair>>>,
     /// The control-plane thread, woken when a batch is submitted.
@@ -52,9 +52,9 @@ pub struct Datapath {
     /// Egress tunnels made (true) or removed from a peer's reverse
     /// parameters, for the tunnel manager (it re-keys them when the peer
     /// restarts or rotates).
-    pub egress: crossbeam::channel::Sender<(Ipv4Addr, bool)>,
+    pub egress: crossbeam::channel::Sender<(IpAddr, bool)>,
     /// The control plane's end of [`egress`](Self::egress).
-    pub egress_events: crossbeam::channel::Receiver<(Ipv4Addr, bool)>,
+    pub egress_events: crossbeam::channel::Receiver<(IpAddr, bool)>,
 }
 
 impl Datapath {
@@ -62,7 +62,7 @@ impl Datapath {
     /// describes (encap data and expanded key; the raw key with
     /// [`hw_keys`](Self::hw_keys)).
     /// With `--debug-keys` (only then) the key is logged, in hex.
-    pub fn insert_tunnel(&self, dst: Ipv4Addr, p: &TunnelParams) -> Result<FlowRequest, String> {
+    pub fn insert_tunnel(&self, dst: IpAddr, p: &TunnelParams) -> Result<FlowRequest, String> {
         let encap = Arc::new(self.factory.build(p)?);
         if self.debug_keys {
             tracing::info!(%dst, spi = %p.spi, key = %hex_key(p.key.as_bytes()),
@@ -103,7 +103,7 @@ impl TunnelBackend for Backend {
         self.0.acl_entries.load(Ordering::Relaxed)
     }
 
-    fn install_ingress_acl(&self, spi: Spi, peer_virt_ip: Ipv4Addr) -> Result<(), BackendError> {
+    fn install_ingress_acl(&self, spi: Spi, peer_virt_ip: IpAddr) -> Result<(), BackendError> {
         self.0.apply(vec![FlowRequest::InsertAcl { spi, src: peer_virt_ip }])?;
         self.0.acl_entries.fetch_add(1, Ordering::Relaxed);
         self.0.acl.lock().unwrap_or_else(|e| e.into_inner()).insert((spi, peer_virt_ip));
@@ -141,12 +141,12 @@ impl TunnelBackend for Backend {
         Ok(())
     }
 
-    fn remove_ingress_acl(&self, spi: Spi, peer_virt_ip: Ipv4Addr) {
+    fn remove_ingress_acl(&self, spi: Spi, peer_virt_ip: IpAddr) {
         self.remove_ingress_acls(&[(spi, peer_virt_ip)]);
     }
 
     /// Retired SPIs in one batch.
-    fn remove_ingress_acls(&self, entries: &[(Spi, Ipv4Addr)]) {
+    fn remove_ingress_acls(&self, entries: &[(Spi, IpAddr)]) {
         let requests =
             entries.iter().map(|&(spi, src)| FlowRequest::RemoveAcl { spi, src }).collect();
         if self.0.apply(requests).is_ok() {
@@ -166,7 +166,7 @@ impl TunnelBackend for Backend {
         Ok(())
     }
 
-    fn remove_egress_tunnel(&self, _local_virt_ip: Ipv4Addr, peer_virt_ip: Ipv4Addr) {
+    fn remove_egress_tunnel(&self, _local_virt_ip: IpAddr, peer_virt_ip: IpAddr) {
         if self.0.apply(vec![FlowRequest::RemoveTunnel { dst: peer_virt_ip }]).is_ok() {
             let _ = self.0.egress.send((peer_virt_ip, false));
         }
@@ -184,7 +184,7 @@ impl TunnelBackend for Backend {
         let Some(slot) = invalidated_slot else { return };
         // SPIs of the invalidated key will be handed out again: their
         // ACL entries go now.
-        let stale: Vec<(Spi, Ipv4Addr)> = {
+        let stale: Vec<(Spi, IpAddr)> = {
             let acl = self.0.acl.lock().unwrap_or_else(|e| e.into_inner());
             acl.iter().filter(|(spi, _)| spi.key_slot() == slot).copied().collect()
         };

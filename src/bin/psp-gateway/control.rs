@@ -20,7 +20,7 @@ use engine::tunnels::{Command, Config, Event, Notice, RequestId, Time, TunnelMan
 use rpc::directory::view::Change;
 use rpc::directory::Health;
 use std::collections::{HashMap, HashSet};
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -58,7 +58,7 @@ pub type NicLines = Box<dyn Fn() -> Option<Vec<String>> + Send>;
 /// A flow batch of ours on its way.
 enum Pending {
     /// The manager's install of `id` for `dst`, submitted at the instant.
-    Install(Ipv4Addr, RequestId, Instant),
+    Install(IpAddr, RequestId, Instant),
     /// A removal (nobody waits for it).
     Remove,
 }
@@ -84,7 +84,7 @@ pub struct ControlPlane<'a, B: FlowBackend> {
     inputs: Inputs,
     /// Destinations the command line or tunnels file places: the
     /// directory does not move them.
-    pinned: HashSet<Ipv4Addr>,
+    pinned: HashSet<IpAddr>,
     static_peers: HashSet<SocketAddr>,
 }
 
@@ -193,7 +193,7 @@ impl<'a, B: FlowBackend> ControlPlane<'a, B> {
     /// are retried.
     pub fn connect_all(&mut self) {
         let now = self.now();
-        let dsts: Vec<Ipv4Addr> = self.calls.requests().peer_of.keys().copied().collect();
+        let dsts: Vec<IpAddr> = self.calls.requests().peer_of.keys().copied().collect();
         for dst in dsts {
             self.manager.handle(now, Event::Connect { dst });
         }

@@ -12,7 +12,7 @@ use rpc::directory::etcd::{EtcdConfig, EtcdDirectory, EtcdTls};
 use rpc::directory::record::{Record, VfRecord};
 use rpc::directory::view::Change;
 use rpc::server::Gateway;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 
 /// Our side of the directory.
 pub struct Ours {
@@ -23,7 +23,7 @@ pub struct Ours {
     /// Our uplink's MAC.
     pub uplink_mac: MacAddr,
     /// The unsecured port's name and its virtual address.
-    pub vf: (String, Ipv4Addr),
+    pub vf: (String, IpAddr),
 }
 
 /// Starts the directory task on `rt`; changes go to `to_control`.

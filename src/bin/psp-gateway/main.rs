@@ -238,6 +238,7 @@ fn tunnel_factory(cfg: &Config, p: &Prelude, uplink_mac: engine::wire::MacAddr) 
         uplink_ip: p.uplink_ip,
         crypt_offset: cfg.crypt_offset,
         outer: cfg.outer_ip_type,
+        mode: cfg.mode,
     }
 }
 

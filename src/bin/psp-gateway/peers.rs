@@ -11,7 +11,7 @@ use rpc::client::{Client, PeerSession, TunnelRequest};
 use rpc::params::TunnelParams;
 use rpc::server::Gateway;
 use std::collections::HashMap;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -22,9 +22,9 @@ pub struct Requests {
     /// Our service (its pool gives our reverse SPIs and keys).
     pub gateway: Gateway<Backend>,
     /// Which peer serves each remote virtual address.
-    pub peer_of: HashMap<Ipv4Addr, SocketAddr>,
+    pub peer_of: HashMap<IpAddr, SocketAddr>,
     /// Our virtual address (inner source).
-    pub local_virt_ip: Ipv4Addr,
+    pub local_virt_ip: IpAddr,
     /// The PSP version we offer.
     pub version: Version,
     /// Our virtualization cookie for the way back, if cookies are on.
@@ -40,7 +40,7 @@ pub enum Outcome {
     /// A tunnel request's answer.
     Answer {
         /// Asked for.
-        dst: Ipv4Addr,
+        dst: IpAddr,
         /// The manager's id of the request.
         id: RequestId,
         /// The peer's parameters, or why there are none.
@@ -120,7 +120,7 @@ impl PeerCalls {
     }
 
     /// Asks `svc` for a tunnel to `dst`, with our reverse parameters.
-    pub fn request(&self, id: RequestId, dst: Ipv4Addr, svc: SocketAddr) {
+    pub fn request(&self, id: RequestId, dst: IpAddr, svc: SocketAddr) {
         let tx = self.tx.clone();
         let gateway = self.req.gateway.clone();
         let (local, version, cookie) =

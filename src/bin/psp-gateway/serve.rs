@@ -21,7 +21,7 @@ use engine::psp::Version;
 use rpc::runtime::RpcRuntime;
 use rpc::server::{Gateway, ServerConfig};
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -74,7 +74,7 @@ pub struct ControlSide<'r, B: FlowBackend> {
     /// The gRPC service.
     pub gateway: Gateway<Backend>,
     /// Which peer serves each remote virtual address.
-    pub peer_of: HashMap<Ipv4Addr, SocketAddr>,
+    pub peer_of: HashMap<IpAddr, SocketAddr>,
     /// DOCA mode: the NIC's counters for `--stat-print`.
     pub nic_lines: Option<crate::control::NicLines>,
 }
@@ -84,7 +84,7 @@ pub struct Prelude {
     /// `--uplink-ip`.
     pub uplink_ip: IpAddr,
     /// `--local-virt-ip` (or from `-d`).
-    pub local_virt_ip: Ipv4Addr,
+    pub local_virt_ip: IpAddr,
     /// Mutual TLS, when configured.
     pub tls: Option<Arc<rpc::tls::TlsIdentity>>,
 }
@@ -93,8 +93,13 @@ impl Prelude {
     /// Checks the addresses and loads the TLS files.
     pub fn new(cfg: &Config) -> Result<Prelude> {
         let Some(uplink_ip) = cfg.uplink_ip else {
-            bail!("--uplink-ip is required: the outer source address of our tunnels");
+            bail!(
+                "no outer source address for our tunnels: --uplink-ip not given and none \
+                 derived ({}); give --uplink-ip",
+                cfg.uplink_ip_note
+            );
         };
+        tracing::info!(%uplink_ip, from = %cfg.uplink_ip_note, "outer source address");
         let Some(local_virt_ip) = cfg.local_virt_ip else {
             bail!("--local-virt-ip (or -d/--vf-name) is required: this gateway's virtual address");
         };
@@ -169,7 +174,7 @@ pub fn server_config(
     cfg: &Config,
     p: &Prelude,
     uplink_mac: engine::wire::MacAddr,
-) -> (ServerConfig, HashMap<Ipv4Addr, SocketAddr>) {
+) -> (ServerConfig, HashMap<IpAddr, SocketAddr>) {
     let mut scfg = ServerConfig::new(p.uplink_ip);
     scfg.local_mac = Some(uplink_mac);
     scfg.local_virt_ips.insert(p.local_virt_ip);
@@ -193,7 +198,7 @@ pub fn requests(
     p: &Prelude,
     rt: &RpcRuntime,
     gateway: &Gateway<Backend>,
-    peer_of: HashMap<Ipv4Addr, SocketAddr>,
+    peer_of: HashMap<IpAddr, SocketAddr>,
 ) -> Requests {
     Requests {
         rt: rt.handle().clone(),

@@ -28,6 +28,9 @@ pub struct TunnelFactory {
     pub crypt_offset: u8,
     /// `--outer-ip-type`.
     pub outer: OuterVersion,
+    /// `--mode`: in transport mode the outer addresses are not written
+    /// (the VM's IP header stays outermost).
+    pub mode: Mode,
 }
 
 impl TunnelFactory {
@@ -44,7 +47,7 @@ impl TunnelFactory {
             }
         };
         let cfg = EncapConfig {
-            mode: Mode::Tunnel,
+            mode: self.mode,
             version: p.version,
             spi: p.spi,
             crypt_offset: self.crypt_offset,

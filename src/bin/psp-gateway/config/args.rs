@@ -39,6 +39,7 @@ impl Opt {
 const DOCA: &str = "DOCA Flags";
 const PROGRAM: &str = "Program Flags";
 const OURS: &str = "Beyond DOCA";
+const DOCA3: &str = "DOCA 3.x Flags";
 
 use Kind::{List, Switch, Value};
 
@@ -61,7 +62,7 @@ pub const OPTS: &[Opt] = &[
     opt("repr", Some('r'), Value, "REPR", "Device representor list in vf[x-y]pf[x-y] format, or a DPDK device (net_...) (required)", PROGRAM),
     opt("core-mask", Some('m'), Value, "MASK", "EAL core mask [default: 0x1]", PROGRAM),
     opt("decap-dmac", None, Value, "MAC", "mac_dst addr of the decapped packets (cannot use w/ vf-name)", PROGRAM),
-    opt("local-virt-ip", None, Value, "IPV4", "Local IP addr of VF (cannot use w/ vf-name)", PROGRAM),
+    opt("local-virt-ip", None, Value, "IP", "Local IP addr of VF (cannot use w/ vf-name); IPv6 with --inner-ip-type ipv6", PROGRAM),
     opt("vf-name", Some('d'), Value, "NAME", "Name of the virtual function device / unsecured port (Host only. Automatically detects MAC/VIP. Requires IPv4 addr bound to VF.)", PROGRAM),
     opt("nexthop-dmac", Some('n'), Value, "MAC", "next-hop mac_dst addr of the encapped packets", PROGRAM),
     opt("svc-addr", Some('s'), Value, "IP[:PORT]", "Service address of locally running gRPC server; port number optional [default: 0.0.0.0:3000]", PROGRAM),
@@ -72,7 +73,7 @@ pub const OPTS: &[Opt] = &[
     opt("sample-rate", None, Value, "N", "Sets the log2 sample rate: 0: disabled, 1: 50%, ... 16: 1.5e-3%", PROGRAM),
     opt("maintain-order", None, Switch, "", "Keep sampled and unsampled packets in order", PROGRAM),
     opt("max-tunnels", Some('x'), Value, "N", "Specify the max number of PSP tunnels [default: 4096]", PROGRAM),
-    opt("crypt-offset", Some('o'), Value, "N", "Specify the PSP crypt offset, in 4-byte words, 0..=63 [default: 0]", PROGRAM),
+    opt("crypt-offset", Some('o'), Value, "N", "Specify the PSP crypt offset, in 4-byte words, 0..=63 [default: inner IPv4 5, 7 with -c; IPv6 10, 12 with -c]", PROGRAM),
     opt("psp-version", None, Value, "N", "Specify the PSP version for outgoing connections (0 or 1; 2 and 3 are GMAC) [default: 1]", PROGRAM),
     opt("static-tunnels", Some('z'), Switch, "", "Create tunnels at startup", PROGRAM),
     opt("debug-keys", Some('k'), Switch, "", "Enable debug keys", PROGRAM),
@@ -80,6 +81,8 @@ pub const OPTS: &[Opt] = &[
     opt("perf-print", None, Value, "WHAT", "Enable printing performance metrics (key-gen, insertion, all)", PROGRAM),
     opt("show-rss-rx-packets", None, Switch, "", "Show RSS rx packets", PROGRAM),
     opt("outer-ip-type", None, Value, "ipv4|ipv6", "outer IP type [default: ipv6]", PROGRAM),
+    opt("mode", None, Value, "tunnel|transport", "PSP mode: tunnel (outer IP of the gateways) or transport (the VM's IP header, then UDP 1000 and PSP); both peers must use the same [default: tunnel]", DOCA3),
+    opt("inner-ip-type", None, Value, "ipv4|ipv6", "inner IP type: of the VMs' traffic, --local-virt-ip and the tunnels' virtual IPs (IPv6 in brackets: svc-ip:[fd00::2]) [default: ipv4]", DOCA3),
     opt("uplink-ip", None, Value, "IP", "Outer source address of our tunnels (family of --outer-ip-type)", OURS),
     opt("grpc-cert", None, Value, "PATH", "gRPC server certificate, PEM (with --grpc-key and --grpc-ca: mutual TLS)", OURS),
     opt("grpc-key", None, Value, "PATH", "gRPC server private key, PEM", OURS),

@@ -11,11 +11,12 @@ mod args;
 pub mod fleet;
 mod json;
 mod tunnels;
+mod uplink;
 mod vf;
 
 use engine::datapath::{CoreMask, PortSpec};
-use engine::pipeline::{OuterVersion, PipelineConfig};
-use engine::psp::Version;
+use engine::pipeline::{InnerVersion, OuterVersion, PipelineConfig};
+use engine::psp::{Mode, Version};
 use engine::wire::MacAddr;
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -47,8 +48,9 @@ pub struct Config {
     pub core_mask: CoreMask,
     /// `--decap-dmac`, or detected from `-d/--vf-name`.
     pub decap_dmac: Option<MacAddr>,
-    /// `--local-virt-ip`, or detected from `-d/--vf-name`.
-    pub local_virt_ip: Option<Ipv4Addr>,
+    /// `--local-virt-ip`, or detected from `-d/--vf-name`; of the
+    /// `--inner-ip-type` version.
+    pub local_virt_ip: Option<IpAddr>,
     /// `-d/--vf-name`.
     pub vf_name: Option<String>,
     /// `-n/--nexthop-dmac`.
@@ -67,7 +69,8 @@ pub struct Config {
     pub maintain_order: bool,
     /// `-x/--max-tunnels` (default 4096).
     pub max_tunnels: usize,
-    /// `-o/--crypt-offset` in 4-byte units (default 0).
+    /// `-o/--crypt-offset` in 4-byte units (default: DOCA 3.x's per inner
+    /// IP version, [`default_crypt_offset`]).
     pub crypt_offset: u8,
     /// `--psp-version` (default 1).
     pub psp_version: Version,
@@ -83,12 +86,20 @@ pub struct Config {
     pub show_rss_rx_packets: bool,
     /// `--outer-ip-type` (default ipv6).
     pub outer_ip_type: OuterVersion,
+    /// `--mode` (DOCA 3.x; default tunnel).
+    pub mode: Mode,
+    /// `--inner-ip-type` (DOCA 3.x; default ipv4).
+    pub inner_ip_type: InnerVersion,
     /// `-l/--log-level`, DOCA's scale 10..=70 (default 50).
     pub log_level: u8,
     /// `--sdk-log-level`, same scale (default 40).
     pub sdk_log_level: u8,
-    /// `--uplink-ip`: outer source address of our tunnels.
+    /// The outer source address of our tunnels: `--uplink-ip`, or derived
+    /// from the uplink's interface or the management address (`None`:
+    /// neither works; [`Config::uplink_ip_note`] says why).
     pub uplink_ip: Option<IpAddr>,
+    /// Where [`Config::uplink_ip`] came from, or why there is none.
+    pub uplink_ip_note: String,
     /// `--grpc-cert` (with key and CA, or none of them).
     pub grpc_cert: Option<PathBuf>,
     /// `--grpc-key`.
@@ -128,7 +139,7 @@ pub struct Peer {
     /// Where its gRPC server listens.
     pub svc_addr: SocketAddr,
     /// Virtual addresses reached through it, in order of mention.
-    pub virt_ips: Vec<Ipv4Addr>,
+    pub virt_ips: Vec<IpAddr>,
 }
 
 /// `--perf-print`.
@@ -240,7 +251,7 @@ pub enum ConfigError {
         /// The second mapping's source (`tunnels.txt:3`, `-t/--tunnel ...`).
         at: String,
         /// The address.
-        virt_ip: Ipv4Addr,
+        virt_ip: IpAddr,
         /// The peer it was mapped to first.
         first: SocketAddr,
         /// The other peer.
@@ -265,6 +276,11 @@ pub trait System {
     /// The output of `ip -4 -o addr show dev IFACE`, or one line saying why
     /// there is none.
     fn ip_addr_show(&self, iface: &str) -> Result<String, String>;
+    /// The output of `ip -4|-6 -o addr show [dev IFACE]` (every
+    /// interface's addresses when `iface` is `None`).
+    fn ip_addrs(&self, v6: bool, iface: Option<&str>) -> Result<String, String>;
+    /// The names in a directory.
+    fn list_dir(&self, path: &Path) -> std::io::Result<Vec<String>>;
 }
 
 /// The real machine.
@@ -287,6 +303,33 @@ impl System for Host {
             return Err(format!("`ip -4 -o addr show dev {iface}`: {}", line.trim()));
         }
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    fn ip_addrs(&self, v6: bool, iface: Option<&str>) -> Result<String, String> {
+        let mut args = vec![if v6 { "-6" } else { "-4" }, "-o", "addr", "show"];
+        if let Some(i) = iface {
+            args.extend(["dev", i]);
+        }
+        let cmd = format!("ip {}", args.join(" "));
+        let out = std::process::Command::new("ip")
+            .args(&args)
+            .output()
+            .map_err(|e| format!("cannot run `{cmd}`: {e}"))?;
+        if !out.status.success() {
+            let err = String::from_utf8_lossy(&out.stderr);
+            let line = err.lines().find(|l| !l.trim().is_empty()).unwrap_or("failed");
+            return Err(format!("`{cmd}`: {}", line.trim()));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    fn list_dir(&self, path: &Path) -> std::io::Result<Vec<String>> {
+        let mut names = Vec::new();
+        for e in std::fs::read_dir(path)? {
+            names.push(e?.file_name().to_string_lossy().into_owned());
+        }
+        names.sort();
+        Ok(names)
     }
 }
 
@@ -432,6 +475,8 @@ impl Config {
             maintain_order: self.maintain_order,
             disable_ingress_acl: self.disable_ingress_acl,
             outer: self.outer_ip_type,
+            mode: self.mode,
+            inner: self.inner_ip_type,
             decap_dmac: self.decap_dmac,
             ..PipelineConfig::default()
         }
@@ -517,6 +562,20 @@ fn path(v: &str) -> Result<PathBuf, String> {
     Ok(PathBuf::from(v))
 }
 
+/// DOCA 3.x's crypt offset when `-o/--crypt-offset` is not given, in
+/// 4-byte words from the end of the IV (the cookie included, as ours): the
+/// inner IP header stays in clear (authenticated, not encrypted), so IPv4
+/// 5 (20 bytes), IPv6 10 (40 bytes), each 2 more with a virtualization
+/// cookie (`-c/--cookie`, 8 bytes). NVIDIA's `DEFAULT_CRYPT_OFFSET_IPV4`
+/// and friends (`psp_gw_config.h`). The same numbers in transport mode,
+/// as NVIDIA's: there they count into the L4 header, so a packet whose L4
+/// header and payload are shorter than the offset cannot be sent
+/// (`egress_encap_fail`).
+pub fn default_crypt_offset(inner_v6: bool, cookie: bool) -> u8 {
+    let ip_words = if inner_v6 { 10 } else { 5 };
+    ip_words + if cookie { 2 } else { 0 }
+}
+
 fn build<S: System + ?Sized>(s: &Settings, sys: &S) -> Result<Config, ConfigError> {
     let (pci, repr) = (get_str(s, "pci-addr"), get_str(s, "repr"));
     let ((p_origin, pci_addr), (r_origin, repr)) = match (pci, repr) {
@@ -540,10 +599,30 @@ fn build<S: System + ?Sized>(s: &Settings, sys: &S) -> Result<Config, ConfigErro
         None => "0x1".parse().expect("default core mask"),
     };
 
+    let inner_ip_type =
+        parse_opt(s, "inner-ip-type", |v| match v.trim().to_lowercase().as_str() {
+            "ipv4" => Ok(InnerVersion::Ipv4),
+            "ipv6" => Ok(InnerVersion::Ipv6),
+            _ => Err("must be ipv4 or ipv6".into()),
+        })?
+        .unwrap_or_default();
+    let inner_v6 = inner_ip_type == InnerVersion::Ipv6;
+    let inner_name = match get_str(s, "inner-ip-type") {
+        Some((o, v)) => format!("{o} {}", v.trim()),
+        None => "--inner-ip-type (default ipv4)".to_string(),
+    };
+    // A virtual address of the inner version, or why not.
+    let virt = |v: &str| -> Result<IpAddr, String> {
+        let want = if inner_v6 { "not an IPv6 address" } else { "not an IPv4 address" };
+        let ip = v.trim().parse::<IpAddr>().map_err(|_| want.to_string())?;
+        match (ip.is_ipv6(), inner_v6) {
+            (false, false) | (true, true) => Ok(ip),
+            (true, false) => Err(format!("must be IPv4 to match {inner_name}")),
+            (false, true) => Err(format!("must be IPv6 to match {inner_name}")),
+        }
+    };
     let mut decap_dmac = parse_opt(s, "decap-dmac", mac)?;
-    let mut local_virt_ip = parse_opt(s, "local-virt-ip", |v| {
-        v.trim().parse::<Ipv4Addr>().map_err(|_| "not an IPv4 address".to_string())
-    })?;
+    let mut local_virt_ip = parse_opt(s, "local-virt-ip", virt)?;
     let vf_name = match get_str(s, "vf-name") {
         None => None,
         Some((origin, name)) => {
@@ -567,8 +646,20 @@ fn build<S: System + ?Sized>(s: &Settings, sys: &S) -> Result<Config, ConfigErro
                 .read_file(Path::new(&sysfs))
                 .map_err(|e| fail(format!("no such interface? cannot read {sysfs}: {e}")))?;
             let mac = vf::parse_sysfs_address(&addr_text).map_err(&fail)?;
-            let ip =
-                vf::parse_ip_addr_output(&sys.ip_addr_show(name).map_err(&fail)?).map_err(&fail)?;
+            let ip = if inner_v6 {
+                // The VF's global IPv6 address (DOCA 3.x's inner IPv6).
+                let text = sys.ip_addrs(true, Some(name)).map_err(&fail)?;
+                uplink::parse_ip_o(&text)
+                    .into_iter()
+                    .find(|a| a.scope == "global" && a.ip.is_ipv6())
+                    .map(|a| a.ip)
+                    .ok_or_else(|| fail("no global IPv6 address bound to the interface".into()))?
+            } else {
+                IpAddr::V4(
+                    vf::parse_ip_addr_output(&sys.ip_addr_show(name).map_err(&fail)?)
+                        .map_err(&fail)?,
+                )
+            };
             decap_dmac = Some(mac);
             local_virt_ip = Some(ip);
             Some(name.to_string())
@@ -582,6 +673,9 @@ fn build<S: System + ?Sized>(s: &Settings, sys: &S) -> Result<Config, ConfigErro
     if let Some(Setting { origin, raw: Raw::List(list) }) = s.get("tunnel") {
         for t in list {
             let (svc, ips) = parse_tunnel(t).map_err(|why| bad(origin, t, why))?;
+            if let Some(ip) = ips.iter().find(|ip| ip.is_ipv6() != inner_v6) {
+                return Err(bad(origin, t, virt(&ip.to_string()).unwrap_err()));
+            }
             peers.add(&format!("{origin} {t}"), svc, &ips)?;
         }
     }
@@ -595,6 +689,13 @@ fn build<S: System + ?Sized>(s: &Settings, sys: &S) -> Result<Config, ConfigErro
             err: e.to_string(),
         })?;
         for (line, svc, ips) in parse_tunnels_file(file, &text)? {
+            if let Some(ip) = ips.iter().find(|ip| ip.is_ipv6() != inner_v6) {
+                return Err(ConfigError::TunnelsFile {
+                    file: file.to_string(),
+                    line,
+                    msg: format!("virtual IP {ip}: {}", virt(&ip.to_string()).unwrap_err()),
+                });
+            }
             peers.add(&format!("{file}:{line}"), svc, &ips)?;
         }
     }
@@ -604,7 +705,10 @@ fn build<S: System + ?Sized>(s: &Settings, sys: &S) -> Result<Config, ConfigErro
         number(v, 1, u64::MAX).and_then(|n| usize::try_from(n).map_err(|_| "too large".into()))
     })?
     .unwrap_or(4096);
-    let crypt_offset = parse_opt(s, "crypt-offset", |v| number(v, 0, 63))?.unwrap_or(0) as u8;
+    let crypt_offset = match parse_opt(s, "crypt-offset", |v| number(v, 0, 63))? {
+        Some(n) => n as u8,
+        None => default_crypt_offset(inner_v6, get_switch(s, "cookie")),
+    };
     let psp_version = parse_opt(s, "psp-version", |v| {
         number(v, 0, 3)
             .ok()
@@ -625,6 +729,12 @@ fn build<S: System + ?Sized>(s: &Settings, sys: &S) -> Result<Config, ConfigErro
             _ => Err("must be ipv4 or ipv6".into()),
         })?
         .unwrap_or(OuterVersion::Ipv6);
+    let mode = parse_opt(s, "mode", |v| match v.trim().to_lowercase().as_str() {
+        "tunnel" => Ok(Mode::Tunnel),
+        "transport" => Ok(Mode::Transport),
+        _ => Err("must be tunnel or transport".into()),
+    })?
+    .unwrap_or(Mode::Tunnel);
     let log_level = parse_opt(s, "log-level", parse_log_level)?.unwrap_or(50);
     let sdk_log_level = parse_opt(s, "sdk-log-level", parse_log_level)?.unwrap_or(40);
 
@@ -640,6 +750,13 @@ fn build<S: System + ?Sized>(s: &Settings, sys: &S) -> Result<Config, ConfigErro
             (IpAddr::V6(_), OuterVersion::Ipv4) => Err(format!("must be IPv4 to match {outer}")),
         }
     })?;
+    let (uplink_ip, uplink_ip_note) = match uplink_ip {
+        Some(ip) => (Some(ip), "--uplink-ip".to_string()),
+        None => match uplink::derive(&secure_port, svc_addr, outer_ip_type, sys) {
+            Ok((ip, note)) => (Some(ip), note),
+            Err(why) => (None, why),
+        },
+    };
 
     let backend = parse_opt(s, "backend", |v| match v.trim() {
         "auto" => Ok(BackendChoice::Auto),
@@ -701,9 +818,12 @@ fn build<S: System + ?Sized>(s: &Settings, sys: &S) -> Result<Config, ConfigErro
         perf_print,
         show_rss_rx_packets: get_switch(s, "show-rss-rx-packets"),
         outer_ip_type,
+        mode,
+        inner_ip_type,
         log_level,
         sdk_log_level,
         uplink_ip,
+        uplink_ip_note,
         grpc_cert,
         grpc_key,
         grpc_ca,

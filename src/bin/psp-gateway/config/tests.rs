@@ -8,6 +8,9 @@ use std::io;
 struct Fake {
     files: HashMap<PathBuf, String>,
     ip: HashMap<String, String>,
+    /// `ip -4|-6 -o addr show [dev IFACE]` output by "-6 IFACE" or "-6".
+    addrs: HashMap<String, String>,
+    dirs: HashMap<PathBuf, Vec<String>>,
 }
 
 impl Fake {
@@ -22,6 +25,22 @@ impl Fake {
         self.ip.insert(name.to_string(), ip_out.to_string());
         self
     }
+
+    /// `ip -4|-6 -o addr show [dev IFACE]` gives `out`.
+    fn addrs(mut self, v6: bool, iface: Option<&str>, out: &str) -> Fake {
+        let key = format!(
+            "-{}{}",
+            if v6 { 6 } else { 4 },
+            iface.map(|i| format!(" {i}")).unwrap_or_default()
+        );
+        self.addrs.insert(key, out.to_string());
+        self
+    }
+
+    fn dir(mut self, path: &str, names: &[&str]) -> Fake {
+        self.dirs.insert(PathBuf::from(path), names.iter().map(|n| n.to_string()).collect());
+        self
+    }
 }
 
 impl System for Fake {
@@ -34,6 +53,26 @@ impl System for Fake {
 
     fn ip_addr_show(&self, iface: &str) -> Result<String, String> {
         self.ip.get(iface).cloned().ok_or_else(|| format!("Device \"{iface}\" does not exist."))
+    }
+
+    fn ip_addrs(&self, v6: bool, iface: Option<&str>) -> Result<String, String> {
+        let key = format!(
+            "-{}{}",
+            if v6 { 6 } else { 4 },
+            iface.map(|i| format!(" {i}")).unwrap_or_default()
+        );
+        match (self.addrs.get(&key), iface) {
+            (Some(out), _) => Ok(out.clone()),
+            (None, Some(i)) => Err(format!("Device \"{i}\" does not exist.")),
+            (None, None) => Ok(String::new()),
+        }
+    }
+
+    fn list_dir(&self, path: &Path) -> io::Result<Vec<String>> {
+        self.dirs
+            .get(path)
+            .cloned()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "No such file or directory"))
     }
 }
 
@@ -79,7 +118,7 @@ fn sa(s: &str) -> SocketAddr {
     s.parse().unwrap()
 }
 
-fn ip4(s: &str) -> Ipv4Addr {
+fn ip4(s: &str) -> IpAddr {
     s.parse().unwrap()
 }
 
@@ -99,12 +138,17 @@ fn defaults() {
     assert!(c.peers.is_empty());
     assert!(!c.cookie && !c.disable_ingress_acl && !c.maintain_order && !c.static_tunnels);
     assert!(!c.debug_keys && !c.stat_print && !c.show_rss_rx_packets && !c.idle_backoff);
-    assert_eq!((c.sample_rate, c.max_tunnels, c.crypt_offset), (0, 4096, 0));
+    assert_eq!((c.sample_rate, c.max_tunnels, c.crypt_offset), (0, 4096, 5));
     assert_eq!(c.psp_version, Version::AesGcm256);
     assert_eq!(c.perf_print, None);
     assert_eq!(c.outer_ip_type, OuterVersion::Ipv6);
     assert_eq!((c.log_level, c.sdk_log_level, c.tracing_filter()), (50, 40, "info"));
     assert_eq!((c.uplink_ip, &c.grpc_cert, &c.grpc_key, &c.grpc_ca), (None, &None, &None, &None));
+    assert_eq!(
+        c.uplink_ip_note,
+        "-p/--pci-addr 0000:03:00.0 has no network interface (/sys/bus/pci/devices/0000:03:00.0/net: \
+         No such file or directory); -s/--svc-addr 0.0.0.0 names no interface"
+    );
     let pc = c.pipeline_config();
     assert_eq!((pc.max_tunnels, pc.outer, pc.log2_sample_rate), (4096, OuterVersion::Ipv6, 0));
     assert_eq!((c.virt_cookie(), pc.expected_vc), (None, None));
@@ -507,7 +551,11 @@ fn tunnels_merge_from_flags_and_file() {
     let sys =
         Fake::default().file("bad.txt", "# ok\n10.1.1.55:192.168.1.1\n\n10.1.1.56:192.168.1.x\n");
     let e = err_with(&sys, &with_p(&["-f", "bad.txt"]));
-    assert_eq!(e, "bad.txt:4: 10.1.1.56:192.168.1.x: virtual IP 192.168.1.x is not IPv4");
+    assert_eq!(
+        e,
+        "bad.txt:4: 10.1.1.56:192.168.1.x: virtual IP 192.168.1.x is not IPv4 (IPv6 goes in \
+         brackets: [fd00::2])"
+    );
     let e = err(&with_p(&["-f", "nope.txt"]));
     assert_eq!(e, "-f/--tunnels-file nope.txt: cannot read: No such file or directory");
 }
@@ -696,4 +744,194 @@ fn fleet_flags() {
     assert!(e.contains("--directory-ttl 1") && e.contains("2..=3600"), "{e}");
     let e = err(&with_p(&["--directory", "http://h/p"]));
     assert!(e.contains("--directory http://h/p") && e.contains("etcd://"), "{e}");
+}
+
+/// `--uplink-ip` is ours; without it the outer source address comes from
+/// the uplink's interface (as DOCA's `doca_devinfo_get_ipv6_addr` on the
+/// PF), else from the management side (`-s` or its interface).
+#[test]
+fn uplink_ip_is_derived_as_doca_does() {
+    const UP0: &str = "5: up0    inet6 fe80::1/64 scope link \\       valid_lft forever\n\
+                       5: up0    inet6 fd00:1::1/64 scope global \\       valid_lft forever\n";
+    let af = ["-p", "net_af_packet0,iface=up0", "-r", "net_af_packet1,iface=vm0"];
+    let sys = Fake::default().addrs(true, Some("up0"), UP0);
+    let c = cfg_with(&sys, &af);
+    assert_eq!(c.uplink_ip, Some("fd00:1::1".parse().unwrap()));
+    assert_eq!(c.uplink_ip_note, "the IPv6 address of uplink interface up0");
+    // The flag overrides.
+    let mut args = af.to_vec();
+    args.extend(["--uplink-ip", "fd00:9::9"]);
+    let c = cfg_with(&sys, &args);
+    assert_eq!(
+        (c.uplink_ip, c.uplink_ip_note.as_str()),
+        (Some("fd00:9::9".parse().unwrap()), "--uplink-ip")
+    );
+    // --outer-ip-type ipv4: up0 has no IPv4; -s is IPv4 and not loopback.
+    let mut args = af.to_vec();
+    args.extend(["--outer-ip-type", "ipv4", "-s", "10.1.1.50:4000"]);
+    let c = cfg_with(&sys, &args);
+    assert_eq!(c.uplink_ip, Some("10.1.1.50".parse().unwrap()));
+    assert_eq!(c.uplink_ip_note, "-s/--svc-addr 10.1.1.50");
+
+    // DOCA's own example command line (guide, "Application Execution"):
+    // the PF's netdev under sysfs carries the IPv6 address.
+    let sys = Fake::default()
+        .iface(
+            "ens2f0v0",
+            "02:aa:bb:cc:dd:ee",
+            "9: ens2f0v0    inet 192.168.1.10/24 scope global ens2f0v0\n",
+        )
+        .dir("/sys/bus/pci/devices/0000:03:00.0/net", &["p0"])
+        .addrs(
+            true,
+            Some("p0"),
+            "4: p0    inet6 2001:db8::3/64 scope global \\ valid_lft forever\n",
+        );
+    let c = cfg_with(
+        &sys,
+        &["-p", "03:00.0", "-r", "vf0pf0", "-d", "ens2f0v0", "-t", "10.1.1.55:192.168.1.55"],
+    );
+    assert_eq!(c.uplink_ip, Some("2001:db8::3".parse().unwrap()));
+    assert_eq!(c.uplink_ip_note, "the IPv6 address of uplink interface p0");
+    assert_eq!(c.local_virt_ip, Some(ip4("192.168.1.10")));
+
+    // No uplink address: the IPv6 address of the interface holding -s.
+    let sys = Fake::default()
+        .dir("/sys/bus/pci/devices/0000:03:00.0/net", &["p0"])
+        .addrs(true, Some("p0"), "")
+        .addrs(false, None, "1: lo    inet 127.0.0.1/8 scope host lo\n2: mgmt0    inet 10.1.1.50/24 scope global mgmt0\n")
+        .addrs(true, Some("mgmt0"), "2: mgmt0    inet6 fd00:77::50/64 scope global \\ valid_lft forever\n");
+    let c = cfg_with(&sys, &with_p(&["-s", "10.1.1.50"]));
+    assert_eq!(c.uplink_ip, Some("fd00:77::50".parse().unwrap()));
+    assert_eq!(
+        c.uplink_ip_note,
+        "the IPv6 address of management interface mgmt0 (holding -s/--svc-addr 10.1.1.50)"
+    );
+    // Loopback is never taken: nothing derived, and the note says why.
+    let c = cfg_with(&sys, &with_p(&["-s", "127.0.0.1:50151"]));
+    assert_eq!(c.uplink_ip, None);
+    assert_eq!(
+        c.uplink_ip_note,
+        "uplink interface p0 has no global IPv6 address; management interface lo (holding \
+         -s/--svc-addr 127.0.0.1) has no global IPv6 address"
+    );
+    let e = err(&with_p(&["--uplink-ip", "10.0.0.1"]));
+    assert_eq!(e, "--uplink-ip 10.0.0.1: must be IPv6 to match --outer-ip-type (default ipv6)");
+}
+
+/// `--mode` (DOCA 3.x): tunnel by default, transport on the command line
+/// and in JSON, into the pipeline; garbage named with its flag or line.
+#[test]
+fn mode_flag_and_json_key() {
+    assert_eq!(cfg(&P).mode, Mode::Tunnel);
+    let c = cfg(&with_p(&["--mode", "transport"]));
+    assert_eq!((c.mode, c.pipeline_config().mode), (Mode::Transport, Mode::Transport));
+    assert_eq!(cfg(&with_p(&["--mode", "tunnel"])).mode, Mode::Tunnel);
+    assert_eq!(err(&with_p(&["--mode", "tunel"])), "--mode tunel: must be tunnel or transport");
+    let sys = Fake::default().file(
+        "gw.json",
+        "{\n  \"pci-addr\": \"03:00.0\",\n  \"repr\": \"vf0pf0\",\n  \"mode\": \"transport\"\n}\n",
+    );
+    assert_eq!(cfg_with(&sys, &["-j", "gw.json"]).mode, Mode::Transport);
+    let sys = Fake::default().file(
+        "gw.json",
+        "{\n  \"pci-addr\": \"03:00.0\",\n  \"repr\": \"vf0pf0\",\n  \"mode\": \"both\"\n}\n",
+    );
+    assert_eq!(
+        err_with(&sys, &["-j", "gw.json"]),
+        "gw.json:4: \"mode\" both: must be tunnel or transport"
+    );
+}
+
+/// `-o/--crypt-offset` defaults as DOCA 3.x: the inner IP header in clear,
+/// 2 words more with the cookie; a given value (0 too) wins.
+#[test]
+fn crypt_offset_defaults_per_ip_version() {
+    assert_eq!(
+        [(false, false), (false, true), (true, false), (true, true)]
+            .map(|(v6, vc)| default_crypt_offset(v6, vc)),
+        [5, 7, 10, 12]
+    );
+    assert_eq!(cfg(&P).crypt_offset, 5);
+    assert_eq!(cfg(&with_p(&["-c"])).crypt_offset, 7);
+    assert_eq!(cfg(&with_p(&["-c", "-o", "0"])).crypt_offset, 0);
+    assert_eq!(cfg(&with_p(&["--crypt-offset", "3"])).crypt_offset, 3);
+    let sys = Fake::default()
+        .file("gw.json", "{\"pci-addr\": \"03:00.0\", \"repr\": \"vf0pf0\", \"cookie\": true}");
+    assert_eq!(cfg_with(&sys, &["-j", "gw.json"]).crypt_offset, 7);
+}
+
+/// `--inner-ip-type ipv6` (DOCA 3.x): IPv6 virtual addresses in
+/// `--local-virt-ip`, `-t` (in brackets) and `-f`, detected by `-d`; every
+/// one of the inner version, else an error naming the flag or file line;
+/// into the pipeline, and the crypt offset default for IPv6.
+#[test]
+fn inner_ipv6_virtual_addresses() {
+    let c = cfg(&P);
+    assert_eq!(
+        (c.inner_ip_type, c.pipeline_config().inner),
+        (InnerVersion::Ipv4, InnerVersion::Ipv4)
+    );
+    let v6 = |s: &str| s.parse::<IpAddr>().unwrap();
+    let sys = Fake::default().file("t6.txt", "127.0.0.1:50152:[fd00:10::2],[fd00:10::3]\n");
+    let c = cfg_with(
+        &sys,
+        &with_p(&[
+            "--inner-ip-type",
+            "ipv6",
+            "--local-virt-ip",
+            "fd00:10::1",
+            "-t",
+            "10.1.1.9:[fd00:10::9]",
+            "-f",
+            "t6.txt",
+        ]),
+    );
+    assert_eq!(
+        (c.inner_ip_type, c.pipeline_config().inner),
+        (InnerVersion::Ipv6, InnerVersion::Ipv6)
+    );
+    assert_eq!(c.local_virt_ip, Some(v6("fd00:10::1")));
+    assert_eq!(c.peers[0].virt_ips, vec![v6("fd00:10::9")]);
+    assert_eq!(c.peers[1].virt_ips, vec![v6("fd00:10::2"), v6("fd00:10::3")]);
+    assert_eq!(c.crypt_offset, 10);
+    assert_eq!(cfg(&with_p(&["--inner-ip-type", "ipv6", "-c"])).crypt_offset, 12);
+    // The other version anywhere: one line naming where.
+    assert_eq!(
+        err(&with_p(&["--inner-ip-type", "ipv6", "--local-virt-ip", "10.0.0.1"])),
+        "--local-virt-ip 10.0.0.1: must be IPv6 to match --inner-ip-type ipv6"
+    );
+    assert_eq!(
+        err(&with_p(&["--local-virt-ip", "fd00::1"])),
+        "--local-virt-ip fd00::1: must be IPv4 to match --inner-ip-type (default ipv4)"
+    );
+    assert_eq!(
+        err(&with_p(&["--inner-ip-type", "ipv6", "-t", "10.1.1.9:10.0.0.9"])),
+        "-t/--tunnel 10.1.1.9:10.0.0.9: must be IPv6 to match --inner-ip-type ipv6"
+    );
+    assert_eq!(
+        err_with(&sys, &with_p(&["-f", "t6.txt"])),
+        "t6.txt:1: virtual IP fd00:10::2: must be IPv4 to match --inner-ip-type (default ipv4)"
+    );
+    assert_eq!(
+        err(&with_p(&["--inner-ip-type", "ip6"])),
+        "--inner-ip-type ip6: must be ipv4 or ipv6"
+    );
+    // -d finds the VF's global IPv6 address.
+    let sys = Fake::default()
+        .iface("vf0", "02:00:00:00:00:07", "")
+        .addrs(true, Some("vf0"), "9: vf0    inet6 fe80::7/64 scope link \\ x\n9: vf0    inet6 fd00:10::7/64 scope global \\ x\n");
+    let c = cfg_with(&sys, &with_p(&["--inner-ip-type", "ipv6", "-d", "vf0"]));
+    assert_eq!(c.local_virt_ip, Some(v6("fd00:10::7")));
+    let sys = Fake::default().iface("vf1", "02:00:00:00:00:07", "").addrs(true, Some("vf1"), "");
+    assert_eq!(
+        err_with(&sys, &with_p(&["--inner-ip-type", "ipv6", "-d", "vf1"])),
+        "-d/--vf-name vf1: no global IPv6 address bound to the interface"
+    );
+    // JSON too.
+    let sys = Fake::default().file(
+        "gw.json",
+        "{\"pci-addr\": \"03:00.0\", \"repr\": \"vf0pf0\", \"inner-ip-type\": \"ipv6\", \"local-virt-ip\": \"fd00:10::1\"}",
+    );
+    assert_eq!(cfg_with(&sys, &["-j", "gw.json"]).local_virt_ip, Some(v6("fd00:10::1")));
 }

@@ -39,13 +39,29 @@ pub fn parse_svc_addr(s: &str, allow_port_0: bool) -> Result<SocketAddr, String>
     Ok(addr)
 }
 
+/// `s` split at its last `:` outside brackets.
+fn split_last_colon(s: &str) -> Option<(&str, &str)> {
+    let mut depth = 0i32;
+    let mut at = None;
+    for (i, c) in s.char_indices() {
+        match c {
+            '[' => depth += 1,
+            ']' => depth -= 1,
+            ':' if depth == 0 => at = Some(i),
+            _ => {}
+        }
+    }
+    at.map(|i| (&s[..i], &s[i + 1..]))
+}
+
 /// One mapping, `svc-addr[:port]:virt-ip[,virt-ip...]`: the service
 /// address of the peer gateway and the virtual addresses behind it.
-pub fn parse_tunnel(s: &str) -> Result<(SocketAddr, Vec<Ipv4Addr>), String> {
+/// IPv6 virtual addresses (`--inner-ip-type ipv6`) go in brackets, as
+/// IPv6 service addresses do: `10.1.1.55:[fd00:10::2]`.
+pub fn parse_tunnel(s: &str) -> Result<(SocketAddr, Vec<IpAddr>), String> {
     let s = s.trim();
-    let (svc, virts) = s
-        .rsplit_once(':')
-        .ok_or("expected svc-addr[:port]:virt-ip (IPv6 service addresses in brackets)")?;
+    let (svc, virts) = split_last_colon(s)
+        .ok_or("expected svc-addr[:port]:virt-ip (IPv6 addresses in brackets)")?;
     let svc = svc.trim();
     if !svc.starts_with('[') && svc.matches(':').count() > 1 {
         return Err("IPv6 service addresses need brackets: [fd00::1]:3000:192.168.1.2".into());
@@ -58,7 +74,15 @@ pub fn parse_tunnel(s: &str) -> Result<(SocketAddr, Vec<Ipv4Addr>), String> {
         if v.is_empty() {
             return Err("empty virtual IP".into());
         }
-        let ip = v.parse::<Ipv4Addr>().map_err(|_| format!("virtual IP {v} is not IPv4"))?;
+        let ip = match v.strip_prefix('[').and_then(|t| t.strip_suffix(']')) {
+            Some(v6) => v6
+                .parse::<std::net::Ipv6Addr>()
+                .map(IpAddr::V6)
+                .map_err(|_| format!("virtual IP {v} is not an IPv6 address in brackets"))?,
+            None => IpAddr::V4(v.parse::<Ipv4Addr>().map_err(|_| {
+                format!("virtual IP {v} is not IPv4 (IPv6 goes in brackets: [fd00::2])")
+            })?),
+        };
         if seen.insert(ip) {
             ips.push(ip);
         }
@@ -72,7 +96,7 @@ pub fn parse_tunnel(s: &str) -> Result<(SocketAddr, Vec<Ipv4Addr>), String> {
 pub fn parse_tunnels_file(
     file: &str,
     text: &str,
-) -> Result<Vec<(usize, SocketAddr, Vec<Ipv4Addr>)>, ConfigError> {
+) -> Result<Vec<(usize, SocketAddr, Vec<IpAddr>)>, ConfigError> {
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let content = line.split_once('#').map_or(line, |(c, _)| c).trim();
@@ -96,13 +120,13 @@ pub struct PeerSet {
     peers: Vec<Peer>,
     /// Which peer (index) each virtual IP belongs to: files map up to
     /// millions of addresses, so lookups must not scan.
-    owner: std::collections::HashMap<Ipv4Addr, usize>,
+    owner: std::collections::HashMap<IpAddr, usize>,
 }
 
 impl PeerSet {
     /// Adds the mapping `svc -> ips`; `at` says where it came from
     /// (`-t/--tunnel 10.1.1.55:192.168.1.2`, `tunnels.txt:3`).
-    pub fn add(&mut self, at: &str, svc: SocketAddr, ips: &[Ipv4Addr]) -> Result<(), ConfigError> {
+    pub fn add(&mut self, at: &str, svc: SocketAddr, ips: &[IpAddr]) -> Result<(), ConfigError> {
         for ip in ips {
             if let Some(other) = self.owner.get(ip).map(|&i| &self.peers[i]) {
                 if other.svc_addr != svc {
@@ -168,7 +192,7 @@ mod tests {
 
     #[test]
     fn tunnel_forms() {
-        let ip = |s: &str| s.parse::<Ipv4Addr>().unwrap();
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
         assert_eq!(
             parse_tunnel("10.1.1.55:192.168.1.55").unwrap(),
             (sa("10.1.1.55:3000"), vec![ip("192.168.1.55")])
@@ -185,7 +209,18 @@ mod tests {
             parse_tunnel("[fd00::1]:192.168.1.2").unwrap(),
             (sa("[fd00::1]:3000"), vec![ip("192.168.1.2")])
         );
+        // IPv6 virtual addresses in brackets (--inner-ip-type ipv6).
+        assert_eq!(
+            parse_tunnel("127.0.0.1:50152:[fd00:10::2],[fd00:10::3]").unwrap(),
+            (sa("127.0.0.1:50152"), vec![ip("fd00:10::2"), ip("fd00:10::3")])
+        );
+        assert_eq!(
+            parse_tunnel("[fd00::1]:[fd00:10::2]").unwrap(),
+            (sa("[fd00::1]:3000"), vec![ip("fd00:10::2")])
+        );
         for (bad, why) in [
+            ("10.1.1.55:[fd00:10::zz]", "not an IPv6 address in brackets"),
+            ("10.1.1.55:[10.0.0.1]", "not an IPv6 address in brackets"),
             ("10.1.1.55", "expected svc-addr"),
             ("fd00::1:192.168.1.2", "brackets"),
             ("10.1.1.55:fd00::2", "brackets"),
@@ -218,7 +253,7 @@ mod tests {
 
     #[test]
     fn peers_merge_and_conflicts() {
-        let ip = |s: &str| s.parse::<Ipv4Addr>().unwrap();
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
         let mut set = PeerSet::default();
         set.add("a", sa("10.0.0.1:3000"), &[ip("192.168.1.1")]).unwrap();
         set.add("b", sa("10.0.0.2:3000"), &[ip("192.168.1.2")]).unwrap();
