@@ -1,14 +1,13 @@
 //! One packet core's pipeline instance.
 
 use super::stats::{Counter, PipeStats};
-use super::tables::{AclReject, Tables};
 use super::{Action, DropReason, InnerVersion, OuterVersion, PipelineConfig, Verdict};
-use crate::flows::TableReader;
 use crate::psp::buf::PacketBuf;
 use crate::psp::cache::{CachedKeys, KeyCache};
 use crate::psp::decap::{self, DecapOptions};
 use crate::psp::kdf::MasterKeyPair;
 use crate::psp::{Mode, Spi};
+use crate::tables::{AclReject, TableReader, Tables};
 use crate::wire::{
     self, ip_proto, Ipv4Packet, Ipv6Packet, ETHERNET_HEADER_LEN as ETH, IPV6_HEADER_LEN,
 };

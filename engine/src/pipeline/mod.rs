@@ -39,17 +39,16 @@
 //! `&mut impl PacketBuf`, return a [`Verdict`] the core acts on, and never
 //! allocate, lock or block (one exception: a receive-key cache miss expands
 //! a key, which allocates inside aws-lc, bounded by the cache size). Tables
-//! come from [`crate::flows`]; randomness and master keys are passed in.
+//! come from [`crate::tables`] (written by the flow programmer); randomness
+//! and master keys are passed in.
 
 mod lcore;
 pub mod rss;
 pub mod stats;
-pub mod tables;
 
 pub use lcore::{LcorePipeline, Port};
 pub use rss::{classify_rss, RssClass};
 pub use stats::{Counter, PipeStats};
-pub use tables::{AclReject, HwKey, TableOp, Tables};
 
 use crate::psp::decap::Syndrome;
 use crate::psp::Mode;
