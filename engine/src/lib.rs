@@ -6,7 +6,7 @@
 //! and on the DPDK packet cores.
 //!
 //! - [`wire`]: zero-copy views of the Ethernet, IPv4, IPv6 and UDP headers.
-//! - [`datapath`]: port specs (`-p`, `-r`), core mask (`-m`) and idle
+//! - [`config`]: port specs (`-p`, `-r`), core mask (`-m`) and idle
 //!   back-off of the packet cores, parsed and decided without DPDK.
 //! - [`pcap`]: classic pcap files over bytes, for tools and tests.
 //! - [`psp`]: the PSP protocol core (header, KDF, AEAD, encap/decap, keys).
@@ -24,7 +24,7 @@
 //! - `doca` (feature `doca`, off by default): the DOCA Flow backend, the
 //!   same pipeline offloaded to BlueField/ConnectX (see `doca-sys`).
 
-pub mod datapath;
+pub mod config;
 #[cfg(feature = "doca")]
 pub mod doca;
 #[cfg(feature = "dpdk")]

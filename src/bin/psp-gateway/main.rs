@@ -32,7 +32,7 @@ mod tunnels;
 use anyhow::{bail, Context, Result};
 use backend::Backend;
 use config::{Config, Parsed};
-use engine::datapath::{PortSpec, PortsPlan};
+use engine::config::{PortSpec, PortsPlan};
 use engine::dpdk::{
     CoreQueues, Eal, EalArgs, FlowMetadata, GatewayCore, Mempool, Port, PortConfig,
 };
