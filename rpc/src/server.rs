@@ -105,6 +105,24 @@ pub enum BackendError {
     Failed(String),
 }
 
+/// Why a key source could not hand out SPIs and keys.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeySourceError {
+    /// This gateway's own generator ([`SoftwareKeys`]): its SPI space is
+    /// exhausted.
+    #[error(transparent)]
+    Keygen(#[from] engine::psp::keygen::Error),
+    /// More SPIs in one bulk than the source can ask for at once.
+    #[error("{0} SPIs at once")]
+    TooMany(usize),
+    /// The key material a source produced is not a key (wrong length).
+    #[error(transparent)]
+    Key(#[from] engine::psp::kdf::Error),
+    /// A device's bulk generator refused (its message).
+    #[error("{0}")]
+    Device(String),
+}
+
 /// Where the server installs state: the datapath, or a fake in tests.
 ///
 /// Calls come from the control-plane runtime's thread, never from a packet
@@ -239,7 +257,7 @@ pub trait SpiKeySource: Send + 'static {
         version: Version,
         n: usize,
         out: &mut Vec<SpiKey>,
-    ) -> Result<(), String>;
+    ) -> Result<(), KeySourceError>;
     /// Rotates the master key: the active one becomes deprecated (its SPIs
     /// keep working), the deprecated one is replaced and becomes active.
     /// Returns the slot now active (bit 31 of its SPIs): the SPIs issued
@@ -268,8 +286,8 @@ impl SpiKeySource for SoftwareKeys {
         version: Version,
         n: usize,
         out: &mut Vec<SpiKey>,
-    ) -> Result<(), String> {
-        self.gen.bulk_into(version, n, out).map_err(|e| e.to_string())
+    ) -> Result<(), KeySourceError> {
+        Ok(self.gen.bulk_into(version, n, out)?)
     }
 
     fn rotate(&mut self) -> usize {
@@ -357,7 +375,7 @@ impl KeyPool {
     }
 
     /// `n` SPIs and keys for `version`.
-    fn take(&self, version: Version, n: usize) -> Result<Vec<SpiKey>, String> {
+    fn take(&self, version: Version, n: usize) -> Result<Vec<SpiKey>, KeySourceError> {
         let idx = usize::from(version.wire());
         let (mut out, left) = {
             let mut q = lock(&self.queues);
@@ -634,7 +652,11 @@ impl<B: TunnelBackend> Gateway<B> {
     /// for (a request's `reverse_params`): from the same pool and master
     /// keys as those it hands to requesters, so the datapath derives every
     /// receive key from one pair.
-    pub fn allocate_local(&self, version: Version, n: usize) -> Result<Vec<SpiKey>, String> {
+    pub fn allocate_local(
+        &self,
+        version: Version,
+        n: usize,
+    ) -> Result<Vec<SpiKey>, KeySourceError> {
         self.inner.pool.take(version, n)
     }
 
