@@ -199,26 +199,6 @@ impl DropReason {
                 IvExhausted,
             ])
     }
-
-    /// The name of the [`PipeStats`] counter that counts this reason (as
-    /// `--stat-print` prints it).
-    pub const fn counter_name(self) -> &'static str {
-        match self {
-            DropReason::RootDefault => "root_default_drop",
-            DropReason::Malformed => "malformed",
-            DropReason::Truncated => "truncated",
-            DropReason::Oversized => "oversized",
-            DropReason::NotPsp => "ingress_decrypt_miss",
-            DropReason::Syndrome(s) => s.name(),
-            DropReason::VcMismatch => "vc_mismatch",
-            DropReason::ModeMismatch => "ingress_mode_mismatch",
-            DropReason::AclUnknownSpi => "ingress_acl_unknown_spi",
-            DropReason::AclWrongSource => "ingress_acl_wrong_source",
-            DropReason::EncapFailed => "egress_encap_fail",
-            DropReason::EncapOversized => "egress_oversized",
-            DropReason::IvExhausted => "egress_iv_exhausted",
-        }
-    }
 }
 
 /// What the core does with the packet.
@@ -253,9 +233,21 @@ impl Verdict {
         Verdict { action, mirror_to_rss: None }
     }
 
+    /// A drop for `reason`, counted in the reason's counter
+    /// ([`PipeStats::count_drop`]).
     #[inline]
-    const fn drop(reason: DropReason) -> Verdict {
-        Verdict::new(Action::Drop(reason))
+    fn drop(stats: &mut PipeStats, reason: DropReason, bytes: usize) -> Verdict {
+        Verdict::new(Action::Drop(reason)).then_drop(stats, reason, bytes)
+    }
+
+    /// This verdict turned into a drop for `reason` (a mirror to RSS it
+    /// has stays), counted in the reason's counter
+    /// ([`PipeStats::count_drop`]).
+    #[inline]
+    fn then_drop(mut self, stats: &mut PipeStats, reason: DropReason, bytes: usize) -> Verdict {
+        stats.count_drop(reason, bytes);
+        self.action = Action::Drop(reason);
+        self
     }
 }
 
