@@ -184,7 +184,8 @@ pub enum DropReason {
 }
 
 impl DropReason {
-    /// Every reason, each syndrome on its own, in `--stat-print` order.
+    /// Every reason once, each syndrome on its own (the metrics' order:
+    /// the root's, then the ingress path's, then the egress path's).
     pub fn all() -> impl Iterator<Item = DropReason> {
         use DropReason::*;
         [RootDefault, Malformed, Truncated, Oversized, NotPsp]
@@ -192,6 +193,7 @@ impl DropReason {
             .chain(crate::psp::decap::Syndrome::ALL.iter().map(|&s| DropReason::Syndrome(s)))
             .chain([
                 VcMismatch,
+                ModeMismatch,
                 AclUnknownSpi,
                 AclWrongSource,
                 EncapFailed,

@@ -347,6 +347,11 @@ mod tests {
             DropReason::IvExhausted,
         ];
         reasons.extend(Syndrome::ALL.map(DropReason::Syndrome));
+        // `DropReason::all` lists each of them once.
+        let all: Vec<DropReason> = DropReason::all().collect();
+        let listed: std::collections::HashSet<DropReason> = all.iter().copied().collect();
+        assert_eq!(listed.len(), all.len(), "{all:?}");
+        assert_eq!(listed, reasons.iter().copied().collect(), "DropReason::all() misses some");
         let mut seen = std::collections::HashSet::new();
         let mut total = 0;
         for r in reasons {
