@@ -14,13 +14,12 @@
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use engine::flows::{FlowBatch, FlowClient, FlowConfig, FlowProgrammer, FlowRequest};
-use engine::flows::{ReplicatedTables, TableReader};
-use engine::pipeline::tables::{AclEntry, TableOp, Tables, TunnelEntry};
 use engine::pipeline::{LcorePipeline, PipelineConfig, Port};
 use engine::psp::buf::VecBuf;
 use engine::psp::encap::{EncapConfig, Encapsulator, OuterIp};
 use engine::psp::kdf::{DerivedKey, MasterKey, MasterKeyPair};
 use engine::psp::{Mode, Spi, Version};
+use engine::tables::{AclEntry, ReplicatedTables, TableOp, TableReader, Tables, TunnelEntry};
 use engine::wire::{ipv4_emit, udp_emit};
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -6,15 +6,17 @@
 //! and on the DPDK packet cores.
 //!
 //! - [`wire`]: zero-copy views of the Ethernet, IPv4, IPv6 and UDP headers.
-//! - [`datapath`]: port specs (`-p`, `-r`), core mask (`-m`) and idle
+//! - [`config`]: port specs (`-p`, `-r`), core mask (`-m`) and idle
 //!   back-off of the packet cores, parsed and decided without DPDK.
 //! - [`pcap`]: classic pcap files over bytes, for tools and tests.
 //! - [`psp`]: the PSP protocol core (header, KDF, AEAD, encap/decap, keys).
+//! - [`tables`]: the match tables (egress and ingress ACLs) and their
+//!   replica; the pipeline reads them, flows write them.
 //! - [`pipeline`]: the software match-action pipeline (DOCA Flow's pipes)
-//!   a packet core runs, with its counters and tables.
+//!   a packet core runs, with its counters.
 //! - [`tunnels`]: the tunnel manager (miss, hold, request, install,
 //!   resubmit; retries, re-keying), a state machine on virtual time.
-//! - [`flows`]: the flow programmer that alone writes the tables and
+//! - [`flows`]: the flow programmer that alone writes the [`tables`] and
 //!   publishes them to the cores; held packets on a miss.
 //! - `dpdk` (feature `dpdk`, on by default): the safe DPDK wrapper (EAL,
 //!   mempools, mbufs as [`psp::buf::PacketBuf`], ports, bursts), the one
@@ -22,7 +24,7 @@
 //! - `doca` (feature `doca`, off by default): the DOCA Flow backend, the
 //!   same pipeline offloaded to BlueField/ConnectX (see `doca-sys`).
 
-pub mod datapath;
+pub mod config;
 #[cfg(feature = "doca")]
 pub mod doca;
 #[cfg(feature = "dpdk")]
@@ -31,5 +33,8 @@ pub mod flows;
 pub mod pcap;
 pub mod pipeline;
 pub mod psp;
+pub mod tables;
+#[cfg(test)]
+mod testkit;
 pub mod tunnels;
 pub mod wire;

@@ -27,7 +27,6 @@ use engine::dpdk::{
     run_lcores, ControlPacket, CoreQueues, CoreSnapshot, Eal, EalArgs, FlowMetadata, GatewayCore,
     Mbuf, Mempool, Port, PortConfig, ToControl,
 };
-use engine::flows::ReplicatedTables;
 use engine::flows::{FlowBatch, FlowConfig, FlowProgrammer, FlowRequest, HeldPackets, HoldOutcome};
 use engine::pipeline::{DropReason, LcorePipeline, PipeStats, PipelineConfig};
 use engine::psp::cache::{CachedKeys, KeyCache};
@@ -35,6 +34,7 @@ use engine::psp::decap::{decap, DecapOptions, Syndrome};
 use engine::psp::encap::{EncapConfig, Encapsulator, OuterIp};
 use engine::psp::kdf::MasterKeyPair;
 use engine::psp::{buf::PacketBuf, buf::VecBuf, Mode, Spi, Version};
+use engine::tables::ReplicatedTables;
 use engine::wire::{self, ETHERNET_HEADER_LEN as ETH};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;

@@ -23,8 +23,9 @@
 //! the original inner frame.
 #![no_main]
 
-use engine::flows::{FlowBackend, ReplicatedTables};
-use engine::pipeline::tables::{AclEntry, TableOp, TunnelEntry};
+use engine::flows::FlowBackend;
+use engine::tables::ReplicatedTables;
+use engine::tables::{AclEntry, TableOp, TunnelEntry};
 use engine::pipeline::{
     Action, DropReason, LcorePipeline, OuterVersion, PipeStats, PipelineConfig, Port, Verdict,
     DEFAULT_MAX_FRAME_LEN,

@@ -406,14 +406,13 @@ impl rpc::server::SpiKeySource for NicKeys {
         version: Version,
         n: usize,
         out: &mut Vec<engine::psp::keygen::SpiKey>,
-    ) -> Result<(), String> {
+    ) -> Result<(), rpc::server::KeySourceError> {
         for _ in 0..n {
             let spi = engine::psp::Spi(self.slot << 31 | self.next);
             self.next += 1;
             let bytes: Vec<u8> =
                 spi.0.to_be_bytes().iter().cycle().take(version.key_len()).copied().collect();
-            let key =
-                engine::psp::kdf::DerivedKey::from_bytes(&bytes).map_err(|e| e.to_string())?;
+            let key = engine::psp::kdf::DerivedKey::from_bytes(&bytes)?;
             out.push(engine::psp::keygen::SpiKey { spi, key });
         }
         Ok(())

@@ -9,7 +9,7 @@
 
 use super::backend::DocaError;
 use super::translate::{DocaEntry, EntryKey, PspKeyCfg, Step, Translator};
-use crate::pipeline::TableOp;
+use crate::tables::TableOp;
 use std::collections::HashMap;
 
 /// The NIC-side operations of a commit (the backend: `doca_flow_*` calls

@@ -1,10 +1,10 @@
 use super::*;
 use crate::doca::translate::tests::ports;
-use crate::pipeline::tables::{AclEntry, HwKey, TunnelEntry};
 use crate::pipeline::PipelineConfig;
 use crate::psp::encap::{EncapConfig, Encapsulator, EthAddrs, OuterIp};
 use crate::psp::kdf::DerivedKey;
 use crate::psp::{Mode, Spi, Version};
+use crate::tables::{AclEntry, HwKey, TunnelEntry};
 use crate::wire::MacAddr;
 use std::net::Ipv4Addr;
 use std::sync::Arc;

@@ -6,7 +6,7 @@
 //! start, in the port resource mode) programmed with
 //! `doca_flow_port_shared_resource_set_cfg`
 //! (the raw key travels with the tunnel's [`TableOp::SetTunnel`] as a
-//! [`crate::pipeline::HwKey`] and reaches the slot as a
+//! [`crate::tables::HwKey`] and reaches the slot as a
 //! [`super::translate::PspKeyCfg`]),
 //! entries added, updated and removed (`doca_flow_pipe_basic_add_entry`
 //! with the entry's `action_idx`, `_control_add_entry`,
@@ -28,9 +28,10 @@ use super::translate::PipeId;
 use super::translate::{DocaPorts, EntryKey, TranslateError, Translator};
 use crate::flows::{BackendFailure, FlowBackend};
 use crate::pipeline::stats::Counter;
-use crate::pipeline::{PipelineConfig, TableOp};
+use crate::pipeline::PipelineConfig;
 use crate::psp::kdf::DerivedKey;
 use crate::psp::{Spi, Version};
+use crate::tables::TableOp;
 use std::time::{Duration, Instant};
 
 /// Why the DOCA backend cannot start or apply a change.

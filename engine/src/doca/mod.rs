@@ -3,7 +3,7 @@
 //!
 //! - [`translate`]: sans-IO, no FFI: the pipes (`DocaPipeSpec`) and entries
 //!   (`DocaEntry`) built from [`crate::pipeline::PipelineConfig`] and the
-//!   flow programmer's [`crate::pipeline::TableOp`]s, key slot
+//!   flow programmer's [`crate::tables::TableOp`]s, key slot
 //!   (`crypto_id`) assignment, encap data. Unit-tested without hardware.
 //! - [`ir`]: the description those are made of (fields, values,
 //!   forwards, action templates); [`keys`]: key-slot images and the

@@ -3,10 +3,10 @@
 
 use super::super::tests::ports;
 use super::super::*;
-use crate::pipeline::tables::{HwKey, TunnelEntry};
 use crate::psp::encap::{EncapConfig, Encapsulator, EthAddrs};
 use crate::psp::kdf::DerivedKey;
 use crate::psp::Version;
+use crate::tables::{HwKey, TunnelEntry};
 use std::sync::Arc;
 
 /// NVIDIA's template sizes: `sizeof(eth_ipv6_psp_tunnel_hdr)` (Ethernet

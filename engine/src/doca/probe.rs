@@ -17,7 +17,7 @@
 //! secure domains), and a failure there is [`super::DocaError`] with the
 //! failing call's name.
 
-use crate::datapath::PortSpec;
+use crate::config::PortSpec;
 use core::fmt;
 
 /// What the probe found.

@@ -34,7 +34,7 @@ impl FromStr for BackendFlag {
 /// The backend that runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
-    /// `engine::flows::ReplicatedTables` and the software pipeline.
+    /// `engine::tables::ReplicatedTables` and the software pipeline.
     Software,
     /// `engine::doca::DocaFlowBackend`.
     Doca,

@@ -36,10 +36,11 @@
 //! entry is updated, then the old id is released), so no packet is ever sent
 //! with the new key under the old SPI.
 
-use crate::pipeline::{OuterVersion, PipelineConfig, Port, TableOp};
+use crate::pipeline::{OuterVersion, PipelineConfig, Port};
 use crate::psp::decap::Syndrome;
 use crate::psp::encap::{EncapConfig, EthAddrs, OuterIp};
 use crate::psp::{Mode, Spi, UDP_PORT};
+use crate::tables::TableOp;
 use crate::wire::{
     MacAddr, ETHERNET_HEADER_LEN as ETH, IPV4_MIN_HEADER_LEN, IPV6_HEADER_LEN, UDP_HEADER_LEN,
 };

@@ -1,10 +1,10 @@
 use super::*;
-use crate::pipeline::tables::HwKey;
-use crate::pipeline::tables::{AclEntry, TunnelEntry};
 use crate::psp::buf::{PacketBuf, VecBuf};
 use crate::psp::encap::{Encapsulator, EthAddrs};
 use crate::psp::kdf::DerivedKey;
 use crate::psp::Version;
+use crate::tables::HwKey;
+use crate::tables::{AclEntry, TunnelEntry};
 use std::sync::Arc;
 
 pub(crate) fn ports() -> DocaPorts {

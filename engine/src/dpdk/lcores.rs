@@ -19,7 +19,7 @@ use super::error::{Error, Result};
 use super::ids::QueueId;
 use super::port::Port;
 use super::queue::{RxQueue, TxQueue};
-use crate::datapath::{Backoff, BackoffStats, IdleAction};
+use crate::config::{Backoff, BackoffStats, IdleAction};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 

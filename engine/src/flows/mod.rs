@@ -12,7 +12,7 @@
 //!
 //! # Replicas or RCU
 //!
-//! The software backend ([`ReplicatedTables`]) is an RCU-style pointer
+//! The software backend ([`ReplicatedTables`](crate::tables::ReplicatedTables)) is an RCU-style pointer
 //! swap over *two* copies written in turn (left-right), not one replica
 //! per core fed by rings and not a fresh snapshot per change:
 //!
@@ -43,14 +43,13 @@
 //! missed the egress ACL while their tunnel is being set up.
 
 mod held;
-mod replica;
+mod software;
 
 pub use held::{HeldPackets, HoldOutcome};
-pub use replica::{ReplicatedTables, TableReader};
 
-use crate::pipeline::tables::{AclEntry, HwKey, TableOp, TunnelEntry};
 use crate::psp::encap::Encapsulator;
 use crate::psp::Spi;
+use crate::tables::{AclEntry, HwKey, TableOp, TunnelEntry};
 use crossbeam::queue::ArrayQueue;
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;

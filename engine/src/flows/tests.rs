@@ -1,9 +1,10 @@
 //! Tests of the flow programmer and its software backend.
 
 use super::*;
-use crate::pipeline::tests::{masters_b, tunnel, v6, Gw, DST};
 use crate::pipeline::{Action, PipelineConfig, Port};
 use crate::psp::buf::VecBuf;
+use crate::tables::ReplicatedTables;
+use crate::testkit::{masters_b, tunnel, v6, Gw, DST};
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
@@ -195,7 +196,7 @@ fn held_packets_are_resubmitted_after_insertion() {
     let m = masters_b();
     let mut g = Gw::new(PipelineConfig::default(), 1);
     let mut held: HeldPackets<VecBuf> = HeldPackets::new(8, 2);
-    let f = crate::pipeline::tests::frame(crate::pipeline::tests::SRC, DST, b"wait for me");
+    let f = crate::testkit::frame(crate::testkit::SRC, DST, b"wait for me");
     let mut asked = 0;
     for _ in 0..3 {
         let mut b = VecBuf::new(&f);

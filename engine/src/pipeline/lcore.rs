@@ -1,14 +1,13 @@
 //! One packet core's pipeline instance.
 
 use super::stats::{Counter, PipeStats};
-use super::tables::{AclReject, Tables};
 use super::{Action, DropReason, InnerVersion, OuterVersion, PipelineConfig, Verdict};
-use crate::flows::TableReader;
 use crate::psp::buf::PacketBuf;
 use crate::psp::cache::{CachedKeys, KeyCache};
 use crate::psp::decap::{self, DecapOptions};
 use crate::psp::kdf::MasterKeyPair;
 use crate::psp::{Mode, Spi};
+use crate::tables::{AclReject, TableReader, Tables};
 use crate::wire::{
     self, ip_proto, Ipv4Packet, Ipv6Packet, ETHERNET_HEADER_LEN as ETH, IPV6_HEADER_LEN,
 };
@@ -148,12 +147,10 @@ impl LcorePipeline {
         let len = d.len();
         self.stats.ingress_root.hit(len);
         if len < ETH {
-            self.stats.truncated.hit(len);
-            return Verdict::drop(DropReason::Truncated);
+            return Verdict::drop(&mut self.stats, DropReason::Truncated, len);
         }
         if len > self.cfg.max_frame_len {
-            self.stats.oversized.hit(len);
-            return Verdict::drop(DropReason::Oversized);
+            return Verdict::drop(&mut self.stats, DropReason::Oversized, len);
         }
         let ethertype = u16::from_be_bytes([d[12], d[13]]);
         match (from, ethertype) {
@@ -189,10 +186,7 @@ impl LcorePipeline {
             {
                 self.net_to_host(buf, masters)
             }
-            _ => {
-                self.stats.root_default_drop.hit(len);
-                Verdict::drop(DropReason::RootDefault)
-            }
+            _ => Verdict::drop(&mut self.stats, DropReason::RootDefault, len),
         }
     }
 
@@ -215,12 +209,10 @@ impl LcorePipeline {
         let (dst, ip_len) = match parsed {
             Ok(v) => v,
             Err(wire::Error::Truncated(_)) => {
-                self.stats.truncated.hit(len);
-                return Verdict::drop(DropReason::Truncated);
+                return Verdict::drop(&mut self.stats, DropReason::Truncated, len);
             }
             Err(_) => {
-                self.stats.malformed.hit(len);
-                return Verdict::drop(DropReason::Malformed);
+                return Verdict::drop(&mut self.stats, DropReason::Malformed, len);
             }
         };
         let Some(entry) = self.reader.tables().egress(dst) else {
@@ -231,22 +223,19 @@ impl LcorePipeline {
         self.stats.egress_acl.hit(len);
         let Some(slot) = self.tunnels.get_mut(entry.slot as usize) else {
             // Only if the programmer's max_tunnels exceeds this core's.
-            self.stats.egress_encap_fail.hit(len);
-            return Verdict::drop(DropReason::EncapFailed);
+            return Verdict::drop(&mut self.stats, DropReason::EncapFailed, len);
         };
         if slot.generation != entry.generation {
             *slot = TunnelSlot { generation: entry.generation, ..TunnelSlot::default() };
         }
         slot.counter.hit(len);
         if slot.iv + 1 >= IV_LIMIT {
-            self.stats.egress_iv_exhausted.hit(len);
-            return Verdict::drop(DropReason::IvExhausted);
+            return Verdict::drop(&mut self.stats, DropReason::IvExhausted, len);
         }
         // Encap drops Ethernet padding: the result is the IP packet plus
         // the tunnel's overhead, behind the Ethernet header.
         if ETH + ip_len + entry.encap.overhead() > self.cfg.max_frame_len {
-            self.stats.egress_oversized.hit(len);
-            return Verdict::drop(DropReason::EncapOversized);
+            return Verdict::drop(&mut self.stats, DropReason::EncapOversized, len);
         }
         slot.iv += 1;
         let iv = self.iv_base | slot.iv;
@@ -254,8 +243,7 @@ impl LcorePipeline {
         let n = match entry.encap.encap(buf, iv, sampled) {
             Ok(n) => n,
             Err(_) => {
-                self.stats.egress_encap_fail.hit(len);
-                return Verdict::drop(DropReason::EncapFailed);
+                return Verdict::drop(&mut self.stats, DropReason::EncapFailed, len);
             }
         };
         let mut v = Verdict::new(Action::Forward(Port::Secure));
@@ -282,20 +270,16 @@ impl LcorePipeline {
         {
             Ok(info) => info,
             Err(decap::Error::NotPsp(_)) => {
-                self.stats.ingress_decrypt_miss.hit(len);
-                return Verdict::drop(DropReason::NotPsp);
+                return Verdict::drop(&mut self.stats, DropReason::NotPsp, len);
             }
             Err(decap::Error::Outer(wire::Error::Truncated(_))) => {
-                self.stats.truncated.hit(len);
-                return Verdict::drop(DropReason::Truncated);
+                return Verdict::drop(&mut self.stats, DropReason::Truncated, len);
             }
             Err(decap::Error::Outer(wire::Error::Malformed(_))) => {
-                self.stats.malformed.hit(len);
-                return Verdict::drop(DropReason::Malformed);
+                return Verdict::drop(&mut self.stats, DropReason::Malformed, len);
             }
             Err(decap::Error::Syndrome(s)) => {
-                self.stats.syndrome_mut(s).hit(len);
-                return Verdict::drop(DropReason::Syndrome(s));
+                return Verdict::drop(&mut self.stats, DropReason::Syndrome(s), len);
             }
         };
         let n = buf.data().len();
@@ -310,15 +294,11 @@ impl LcorePipeline {
             v.mirror_to_rss = Some(self.cfg.ingress_sample_meta_indicator);
         }
         if info.mode != self.cfg.mode {
-            self.stats.ingress_mode_mismatch.hit(n);
-            v.action = Action::Drop(DropReason::ModeMismatch);
-            return v;
+            return v.then_drop(&mut self.stats, DropReason::ModeMismatch, n);
         }
         if let Some(want) = self.cfg.expected_vc {
             if info.vc != Some(want) {
-                self.stats.vc_mismatch.hit(n);
-                v.action = Action::Drop(DropReason::VcMismatch);
-                return v;
+                return v.then_drop(&mut self.stats, DropReason::VcMismatch, n);
             }
         }
         if !self.cfg.disable_ingress_acl {
@@ -334,14 +314,10 @@ impl LcorePipeline {
                     }
                 }
                 Err(AclReject::UnknownSpi) => {
-                    self.stats.ingress_acl_unknown_spi.hit(n);
-                    v.action = Action::Drop(DropReason::AclUnknownSpi);
-                    return v;
+                    return v.then_drop(&mut self.stats, DropReason::AclUnknownSpi, n);
                 }
                 Err(AclReject::WrongSource) => {
-                    self.stats.ingress_acl_wrong_source.hit(n);
-                    v.action = Action::Drop(DropReason::AclWrongSource);
-                    return v;
+                    return v.then_drop(&mut self.stats, DropReason::AclWrongSource, n);
                 }
             }
         }

@@ -39,17 +39,16 @@
 //! `&mut impl PacketBuf`, return a [`Verdict`] the core acts on, and never
 //! allocate, lock or block (one exception: a receive-key cache miss expands
 //! a key, which allocates inside aws-lc, bounded by the cache size). Tables
-//! come from [`crate::flows`]; randomness and master keys are passed in.
+//! come from [`crate::tables`] (written by the flow programmer); randomness
+//! and master keys are passed in.
 
 mod lcore;
 pub mod rss;
 pub mod stats;
-pub mod tables;
 
 pub use lcore::{LcorePipeline, Port};
 pub use rss::{classify_rss, RssClass};
 pub use stats::{Counter, PipeStats};
-pub use tables::{AclReject, HwKey, TableOp, Tables};
 
 use crate::psp::decap::Syndrome;
 use crate::psp::Mode;
@@ -185,7 +184,8 @@ pub enum DropReason {
 }
 
 impl DropReason {
-    /// Every reason, each syndrome on its own, in `--stat-print` order.
+    /// Every reason once, each syndrome on its own (the metrics' order:
+    /// the root's, then the ingress path's, then the egress path's).
     pub fn all() -> impl Iterator<Item = DropReason> {
         use DropReason::*;
         [RootDefault, Malformed, Truncated, Oversized, NotPsp]
@@ -193,32 +193,13 @@ impl DropReason {
             .chain(crate::psp::decap::Syndrome::ALL.iter().map(|&s| DropReason::Syndrome(s)))
             .chain([
                 VcMismatch,
+                ModeMismatch,
                 AclUnknownSpi,
                 AclWrongSource,
                 EncapFailed,
                 EncapOversized,
                 IvExhausted,
             ])
-    }
-
-    /// The name of the [`PipeStats`] counter that counts this reason (as
-    /// `--stat-print` prints it).
-    pub const fn counter_name(self) -> &'static str {
-        match self {
-            DropReason::RootDefault => "root_default_drop",
-            DropReason::Malformed => "malformed",
-            DropReason::Truncated => "truncated",
-            DropReason::Oversized => "oversized",
-            DropReason::NotPsp => "ingress_decrypt_miss",
-            DropReason::Syndrome(s) => s.name(),
-            DropReason::VcMismatch => "vc_mismatch",
-            DropReason::ModeMismatch => "ingress_mode_mismatch",
-            DropReason::AclUnknownSpi => "ingress_acl_unknown_spi",
-            DropReason::AclWrongSource => "ingress_acl_wrong_source",
-            DropReason::EncapFailed => "egress_encap_fail",
-            DropReason::EncapOversized => "egress_oversized",
-            DropReason::IvExhausted => "egress_iv_exhausted",
-        }
     }
 }
 
@@ -254,9 +235,21 @@ impl Verdict {
         Verdict { action, mirror_to_rss: None }
     }
 
+    /// A drop for `reason`, counted in the reason's counter
+    /// ([`PipeStats::count_drop`]).
     #[inline]
-    const fn drop(reason: DropReason) -> Verdict {
-        Verdict::new(Action::Drop(reason))
+    fn drop(stats: &mut PipeStats, reason: DropReason, bytes: usize) -> Verdict {
+        Verdict::new(Action::Drop(reason)).then_drop(stats, reason, bytes)
+    }
+
+    /// This verdict turned into a drop for `reason` (a mirror to RSS it
+    /// has stays), counted in the reason's counter
+    /// ([`PipeStats::count_drop`]).
+    #[inline]
+    fn then_drop(mut self, stats: &mut PipeStats, reason: DropReason, bytes: usize) -> Verdict {
+        stats.count_drop(reason, bytes);
+        self.action = Action::Drop(reason);
+        self
     }
 }
 

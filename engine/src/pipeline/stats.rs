@@ -2,6 +2,12 @@
 //!
 //! Each core owns its [`PipeStats`] (plain `u64`s, cache-aligned, no
 //! atomics); a printer sums copies of them with [`PipeStats::add`].
+//!
+//! A drop is counted through one table, `drop_counters!` below: each
+//! [`DropReason`] names its counter (the field, whose name is the one
+//! `--stat-print` and the metrics print), and the pipeline's counting
+//! ([`PipeStats::count_drop`]), the reading ([`PipeStats::dropped`]) and
+//! the name ([`DropReason::counter_name`]) all come from it.
 
 use super::DropReason;
 use crate::psp::decap::Syndrome;
@@ -113,48 +119,6 @@ impl PipeStats {
         self.syndrome_stats[s.bit().trailing_zeros() as usize]
     }
 
-    /// The counter a drop for `reason` is counted in: each reason has
-    /// its own.
-    pub fn dropped(&self, reason: DropReason) -> Counter {
-        match reason {
-            DropReason::RootDefault => self.root_default_drop,
-            DropReason::Malformed => self.malformed,
-            DropReason::Truncated => self.truncated,
-            DropReason::Oversized => self.oversized,
-            DropReason::NotPsp => self.ingress_decrypt_miss,
-            DropReason::Syndrome(s) => self.syndrome(s),
-            DropReason::VcMismatch => self.vc_mismatch,
-            DropReason::ModeMismatch => self.ingress_mode_mismatch,
-            DropReason::AclUnknownSpi => self.ingress_acl_unknown_spi,
-            DropReason::AclWrongSource => self.ingress_acl_wrong_source,
-            DropReason::EncapFailed => self.egress_encap_fail,
-            DropReason::EncapOversized => self.egress_oversized,
-            DropReason::IvExhausted => self.egress_iv_exhausted,
-        }
-    }
-
-    /// Packets dropped, over every reason.
-    pub fn dropped_total(&self) -> u64 {
-        let syn: u64 = self.syndrome_stats.iter().map(|c| c.packets).sum();
-        syn + [
-            self.root_default_drop,
-            self.malformed,
-            self.truncated,
-            self.oversized,
-            self.ingress_decrypt_miss,
-            self.vc_mismatch,
-            self.ingress_mode_mismatch,
-            self.ingress_acl_unknown_spi,
-            self.ingress_acl_wrong_source,
-            self.egress_encap_fail,
-            self.egress_oversized,
-            self.egress_iv_exhausted,
-        ]
-        .iter()
-        .map(|c| c.packets)
-        .sum::<u64>()
-    }
-
     /// Adds another core's counters.
     pub fn add(&mut self, o: &PipeStats) {
         let mut rows = [Counter::default(); 48];
@@ -215,6 +179,68 @@ impl PipeStats {
     }
 }
 
+/// The one table from drop reason to counter: `Reason => field` for every
+/// [`DropReason`] but `Syndrome`, whose counters are
+/// [`PipeStats::syndrome_stats`] (named by [`Syndrome::name`]). The field's
+/// name is the counter's printed name ([`PipeStats::for_each`] prints the
+/// same; a test checks the two agree).
+macro_rules! drop_counters {
+    ($($reason:ident => $field:ident),* $(,)?) => {
+        impl DropReason {
+            /// The name of the [`PipeStats`] counter that counts this
+            /// reason (as `--stat-print` prints it).
+            pub const fn counter_name(self) -> &'static str {
+                match self {
+                    $(DropReason::$reason => stringify!($field),)*
+                    DropReason::Syndrome(s) => s.name(),
+                }
+            }
+        }
+
+        impl PipeStats {
+            /// Counts one dropped packet of `bytes` bytes in the counter of
+            /// `reason`: how the pipeline counts every drop.
+            #[inline]
+            pub fn count_drop(&mut self, reason: DropReason, bytes: usize) {
+                match reason {
+                    $(DropReason::$reason => self.$field.hit(bytes),)*
+                    DropReason::Syndrome(s) => self.syndrome_mut(s).hit(bytes),
+                }
+            }
+
+            /// The counter a drop for `reason` is counted in: each reason
+            /// has its own.
+            pub fn dropped(&self, reason: DropReason) -> Counter {
+                match reason {
+                    $(DropReason::$reason => self.$field,)*
+                    DropReason::Syndrome(s) => self.syndrome(s),
+                }
+            }
+
+            /// Packets dropped, over every reason.
+            pub fn dropped_total(&self) -> u64 {
+                let syn: u64 = self.syndrome_stats.iter().map(|c| c.packets).sum();
+                syn $(+ self.$field.packets)*
+            }
+        }
+    };
+}
+
+drop_counters! {
+    RootDefault => root_default_drop,
+    Malformed => malformed,
+    Truncated => truncated,
+    Oversized => oversized,
+    NotPsp => ingress_decrypt_miss,
+    VcMismatch => vc_mismatch,
+    ModeMismatch => ingress_mode_mismatch,
+    AclUnknownSpi => ingress_acl_unknown_spi,
+    AclWrongSource => ingress_acl_wrong_source,
+    EncapFailed => egress_encap_fail,
+    EncapOversized => egress_oversized,
+    IvExhausted => egress_iv_exhausted,
+}
+
 /// One `--stat-print` line: a counter's name, packets and bytes (the
 /// gateway prints the software pipeline's and the NIC's counters alike).
 pub fn stat_line(name: &str, c: Counter) -> String {
@@ -267,6 +293,32 @@ mod tests {
         assert_eq!(core::mem::align_of::<PipeStats>(), 64);
     }
 
+    /// Counting a drop for a reason moves exactly the counter `dropped`
+    /// reads for it, the one printed under its `counter_name`, and no
+    /// other.
+    #[test]
+    fn count_drop_increments_exactly_the_counter_dropped_reads() {
+        let mut n = 0;
+        for r in DropReason::all() {
+            n += 1;
+            let mut s = PipeStats::default();
+            s.count_drop(r, 100);
+            assert_eq!(s.dropped(r), Counter { packets: 1, bytes: 100 }, "{r:?}");
+            assert_eq!(s.dropped_total(), 1, "{r:?}");
+            let mut moved = Vec::new();
+            s.for_each(|name, c| {
+                if c != Counter::default() {
+                    moved.push(name);
+                }
+            });
+            assert_eq!(moved, [r.counter_name()], "{r:?}");
+            for other in DropReason::all().filter(|&o| o != r) {
+                assert_eq!(s.dropped(other), Counter::default(), "{r:?} moved {other:?}");
+            }
+        }
+        assert!(n > Syndrome::ALL.len(), "{n} reasons");
+    }
+
     #[test]
     fn every_drop_reason_has_a_counter_of_its_own() {
         // Number every counter by its position, then look each reason up
@@ -295,6 +347,11 @@ mod tests {
             DropReason::IvExhausted,
         ];
         reasons.extend(Syndrome::ALL.map(DropReason::Syndrome));
+        // `DropReason::all` lists each of them once.
+        let all: Vec<DropReason> = DropReason::all().collect();
+        let listed: std::collections::HashSet<DropReason> = all.iter().copied().collect();
+        assert_eq!(listed.len(), all.len(), "{all:?}");
+        assert_eq!(listed, reasons.iter().copied().collect(), "DropReason::all() misses some");
         let mut seen = std::collections::HashSet::new();
         let mut total = 0;
         for r in reasons {

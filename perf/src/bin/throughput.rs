@@ -27,13 +27,14 @@ use engine::dpdk::{
     run_lcores, Burst, BurstHandler, ControlPacket, CoreQueues, CoreStats, Eal, EalArgs,
     FlowMetadata, GatewayCore, Mbuf, Mempool, Port, PortConfig, QueueId, Registration, TxQueue,
 };
-use engine::flows::{FlowBatch, FlowConfig, FlowProgrammer, FlowRequest, ReplicatedTables};
+use engine::flows::{FlowBatch, FlowConfig, FlowProgrammer, FlowRequest};
 use engine::pipeline::{LcorePipeline, PipelineConfig};
 use engine::psp::aead::AeadKey;
 use engine::psp::buf::{PacketBuf, VecBuf};
 use engine::psp::encap::{EncapConfig, Encapsulator, OuterIp};
 use engine::psp::kdf::{MasterKey, MasterKeyPair};
 use engine::psp::{Mode, Spi, Version};
+use engine::tables::ReplicatedTables;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -4,12 +4,12 @@
 //! our answer are admitted.
 
 use crate::perf::PerfMetrics;
-use crate::tunnels::{Completions, TunnelFactory};
+use crate::tunnels::{Completions, TunnelError, TunnelFactory};
 use crossbeam::queue::ArrayQueue;
 use engine::flows::{FlowBatch, FlowClient, FlowError, FlowRequest};
-use engine::pipeline::HwKey;
 use engine::psp::kdf::MasterKeyPair;
 use engine::psp::Spi;
+use engine::tables::HwKey;
 use rpc::params::TunnelParams;
 use rpc::server::{BackendError, EgressTunnel, Install, TunnelBackend};
 use std::collections::HashSet;
@@ -62,7 +62,7 @@ impl Datapath {
     /// describes (encap data and expanded key; the raw key with
     /// [`hw_keys`](Self::hw_keys)).
     /// With `--debug-keys` (only then) the key is logged, in hex.
-    pub fn insert_tunnel(&self, dst: IpAddr, p: &TunnelParams) -> Result<FlowRequest, String> {
+    pub fn insert_tunnel(&self, dst: IpAddr, p: &TunnelParams) -> Result<FlowRequest, TunnelError> {
         let encap = Arc::new(self.factory.build(p)?);
         if self.debug_keys {
             tracing::info!(%dst, spi = %p.spi, key = %hex_key(p.key.as_bytes()),
@@ -118,7 +118,7 @@ impl TunnelBackend for Backend {
             requests.push(FlowRequest::InsertAcl { spi: it.spi, src: it.peer_virt_ip });
             if let Some(t) = &it.egress {
                 let r = self.0.insert_tunnel(t.peer_virt_ip, &t.params);
-                requests.push(r.map_err(BackendError::Failed)?);
+                requests.push(r.map_err(|e| BackendError::Failed(e.to_string()))?);
             }
         }
         self.0.apply(requests)?;
@@ -158,8 +158,10 @@ impl TunnelBackend for Backend {
     }
 
     fn create_egress_tunnel(&self, t: &EgressTunnel) -> Result<(), BackendError> {
-        let request =
-            self.0.insert_tunnel(t.peer_virt_ip, &t.params).map_err(BackendError::Failed)?;
+        let request = self
+            .0
+            .insert_tunnel(t.peer_virt_ip, &t.params)
+            .map_err(|e| BackendError::Failed(e.to_string()))?;
         self.0.apply(vec![request])?;
         let _ = self.0.egress.send((t.peer_virt_ip, true));
         tracing::info!(peer = %t.peer_virt_ip, spi = %t.params.spi, "egress tunnel created (reverse params)");

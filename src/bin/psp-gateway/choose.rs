@@ -6,7 +6,7 @@
 //! `auto` is software and says so, `doca` is refused.
 
 use crate::config::BackendChoice;
-use engine::datapath::PortSpec;
+use engine::config::PortSpec;
 
 /// The backend that runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

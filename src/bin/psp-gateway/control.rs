@@ -244,7 +244,9 @@ impl<'a, B: FlowBackend> ControlPlane<'a, B> {
             busy = true;
             let event = match outcome {
                 Outcome::Answer { dst, id, result } => {
-                    let result = result.and_then(|p| self.dp.insert_tunnel(dst, &p));
+                    // The manager's events carry reasons as text, for its log lines.
+                    let result = result
+                        .and_then(|p| self.dp.insert_tunnel(dst, &p).map_err(|e| e.to_string()));
                     Event::Answer { dst, id, result }
                 }
                 Outcome::Hello { peer, id, result } => Event::Hello { peer, id, result },

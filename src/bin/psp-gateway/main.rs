@@ -32,12 +32,13 @@ mod tunnels;
 use anyhow::{bail, Context, Result};
 use backend::Backend;
 use config::{Config, Parsed};
-use engine::datapath::{PortSpec, PortsPlan};
+use engine::config::{PortSpec, PortsPlan};
 use engine::dpdk::{
     CoreQueues, Eal, EalArgs, FlowMetadata, GatewayCore, Mempool, Port, PortConfig,
 };
-use engine::flows::{FlowConfig, FlowProgrammer, ReplicatedTables};
+use engine::flows::{FlowConfig, FlowProgrammer};
 use engine::pipeline::{LcorePipeline, PipelineConfig};
+use engine::tables::ReplicatedTables;
 use rpc::server::Gateway;
 use serve::{ControlSide, Prelude, Rings};
 use std::process::ExitCode;

@@ -5,7 +5,7 @@ use engine::doca::DocaKeys;
 use engine::psp::kdf::MasterKeyPair;
 use engine::psp::keygen::SpiKey;
 use engine::psp::Version;
-use rpc::server::SpiKeySource;
+use rpc::server::{KeySourceError, SpiKeySource};
 
 /// [`SpiKeySource`] over the device.
 pub struct NicKeys {
@@ -27,9 +27,10 @@ impl SpiKeySource for NicKeys {
         version: Version,
         n: usize,
         out: &mut Vec<SpiKey>,
-    ) -> Result<(), String> {
-        let n = u32::try_from(n).map_err(|_| format!("{n} SPIs at once"))?;
-        let pairs = self.keys.generate(n, version).map_err(|e| e.to_string())?;
+    ) -> Result<(), KeySourceError> {
+        let n = u32::try_from(n).map_err(|_| KeySourceError::TooMany(n))?;
+        let pairs =
+            self.keys.generate(n, version).map_err(|e| KeySourceError::Device(e.to_string()))?;
         out.extend(pairs.into_iter().map(|(spi, key)| SpiKey { spi, key }));
         Ok(())
     }

@@ -7,7 +7,7 @@
 //! process and kills it stops the gateway.
 
 use anyhow::{Context, Result};
-use engine::datapath::PortsPlan;
+use engine::config::PortsPlan;
 use engine::dpdk::{probe_fanout, send_signal, set_parent_death_signal, StartLock};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::Command;

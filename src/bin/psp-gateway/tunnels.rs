@@ -33,18 +33,31 @@ pub struct TunnelFactory {
     pub mode: Mode,
 }
 
+/// Why a tunnel could not be built from a peer's parameters.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TunnelError {
+    /// Our uplink address and the peer's are not both of `--outer-ip-type`.
+    #[error("outer addresses {src} -> {dst} do not fit --outer-ip-type {outer:?}")]
+    OuterMismatch {
+        /// Our uplink address.
+        src: IpAddr,
+        /// The peer's address.
+        dst: IpAddr,
+        /// `--outer-ip-type`.
+        outer: OuterVersion,
+    },
+    /// The encapsulator refused the parameters (key, crypt offset).
+    #[error(transparent)]
+    Encap(#[from] engine::psp::encap::Error),
+}
+
 impl TunnelFactory {
     /// The sending half of a tunnel to the peer that issued `p`.
-    pub fn build(&self, p: &TunnelParams) -> Result<Encapsulator, String> {
+    pub fn build(&self, p: &TunnelParams) -> Result<Encapsulator, TunnelError> {
         let outer = match (self.outer, self.uplink_ip, p.ip) {
             (OuterVersion::Ipv6, IpAddr::V6(src), IpAddr::V6(dst)) => OuterIp::V6 { src, dst },
             (OuterVersion::Ipv4, IpAddr::V4(src), IpAddr::V4(dst)) => OuterIp::V4 { src, dst },
-            (_, src, dst) => {
-                return Err(format!(
-                    "outer addresses {src} -> {dst} do not fit --outer-ip-type {:?}",
-                    self.outer
-                ))
-            }
+            (outer, src, dst) => return Err(TunnelError::OuterMismatch { src, dst, outer }),
         };
         let cfg = EncapConfig {
             mode: self.mode,
@@ -59,7 +72,7 @@ impl TunnelFactory {
             outer,
             ttl: 64,
         };
-        Encapsulator::new(cfg, &p.key).map_err(|e| e.to_string())
+        Ok(Encapsulator::new(cfg, &p.key)?)
     }
 }
 

@@ -14,7 +14,7 @@ mod tunnels;
 mod uplink;
 mod vf;
 
-use engine::datapath::{CoreMask, PortSpec};
+use engine::config::{CoreMask, PortSpec};
 use engine::pipeline::{InnerVersion, OuterVersion, PipelineConfig};
 use engine::psp::{Mode, Version};
 use engine::wire::MacAddr;
@@ -190,7 +190,7 @@ pub enum ConfigError {
         /// `gw.json:3: ` when the value came from the JSON file, else empty.
         at: String,
         /// The engine's error.
-        err: engine::datapath::Error,
+        err: engine::config::Error,
     },
     /// Flags that cannot go together.
     #[error("{0}")]

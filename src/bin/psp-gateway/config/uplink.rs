@@ -11,7 +11,7 @@
 //! [`System`].
 
 use super::System;
-use engine::datapath::PortSpec;
+use engine::config::PortSpec;
 use engine::pipeline::OuterVersion;
 use std::net::{IpAddr, SocketAddr};
 

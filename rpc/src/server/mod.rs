@@ -40,25 +40,36 @@
 //! with this process's random instance id and its master-key epoch: peers
 //! poll it to learn that this gateway restarted or rotated its key, and
 //! re-key their tunnels to it.
+//!
+//! The module's files: this one (the backend port [`TunnelBackend`], the
+//! configuration and [`Gateway`]'s own API), `keys` (key sources and the
+//! pool), `validate` (who may ask and what) and `service` (the tonic
+//! services and their handlers).
 
-use crate::counters::{Method, RpcCounters};
+mod keys;
+mod service;
+mod validate;
+
+pub use keys::{KeySourceError, PoolStats, SoftwareKeys, SpiKeySource};
+
+use crate::counters::RpcCounters;
 use crate::limit::RateLimiter;
-use crate::params::{parse_virt_ip, TunnelParams};
+use crate::params::TunnelParams;
 use crate::pb;
 use crate::pb_ext;
 use engine::psp::kdf::MasterKeyPair;
-use engine::psp::keygen::{SpiKey, SpiKeyGenerator};
+use engine::psp::keygen::SpiKey;
 use engine::psp::{Spi, Version};
 use engine::wire::MacAddr;
+use keys::KeyPool;
 use rand_chacha::rand_core::RngCore;
 use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
-use tokio::sync::Notify;
+use tonic::Status;
 
 /// Most SPIs one (peer virtual IP, local virtual IP) pair holds. Two would
 /// do if every SPI reached the peer in the order issued; but both gateways
@@ -69,7 +80,6 @@ use tokio::sync::Notify;
 /// and none of them reached it, while one peer repeating its request in a
 /// loop still holds at most four entries per pair.
 pub const MAX_SPIS_PER_PAIR: usize = 4;
-use tonic::{Request, Response, Status};
 
 /// A tunnel from this gateway to a peer, created from a request's
 /// `reverse_params`.
@@ -215,199 +225,9 @@ impl ServerConfig {
     }
 }
 
-/// Counters of the SPI/key pool.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct PoolStats {
-    /// Keys taken from the pool.
-    pub hits: u64,
-    /// Keys a request had to generate inline because the pool ran short.
-    pub misses: u64,
-}
-
-const CHUNK: usize = 256;
-
-/// Where the server's SPIs and keys come from: this gateway's own master
-/// keys ([`SoftwareKeys`], for the software datapath, which derives every
-/// receive key from them), or a NIC that keeps its master key to itself
-/// and hands out SPI/key bulks (DOCA's
-/// `doca_flow_crypto_psp_spi_key_bulk_generate`).
-pub trait SpiKeySource: Send + 'static {
-    /// Appends `n` fresh SPIs of the active master key, with their keys
-    /// for `version`.
-    fn bulk_into(
-        &mut self,
-        version: Version,
-        n: usize,
-        out: &mut Vec<SpiKey>,
-    ) -> Result<(), String>;
-    /// Rotates the master key: the active one becomes deprecated (its SPIs
-    /// keep working), the deprecated one is replaced and becomes active.
-    /// Returns the slot now active (bit 31 of its SPIs): the SPIs issued
-    /// from it before are invalid from now on.
-    fn rotate(&mut self) -> usize;
-    /// The master keys, when this source knows them.
-    fn masters(&self) -> Option<&MasterKeyPair>;
-}
-
-/// SPIs and keys from this gateway's own master keys.
-pub struct SoftwareKeys {
-    gen: SpiKeyGenerator,
-    rng: ChaCha20Rng,
-}
-
-impl SoftwareKeys {
-    /// Master keys drawn from `rng`, which also draws the rotated ones.
-    pub fn new(mut rng: ChaCha20Rng) -> SoftwareKeys {
-        SoftwareKeys { gen: SpiKeyGenerator::new(&mut rng), rng }
-    }
-}
-
-impl SpiKeySource for SoftwareKeys {
-    fn bulk_into(
-        &mut self,
-        version: Version,
-        n: usize,
-        out: &mut Vec<SpiKey>,
-    ) -> Result<(), String> {
-        self.gen.bulk_into(version, n, out).map_err(|e| e.to_string())
-    }
-
-    fn rotate(&mut self) -> usize {
-        self.gen.rotate(&mut self.rng);
-        self.gen.active_slot()
-    }
-
-    fn masters(&self) -> Option<&MasterKeyPair> {
-        Some(self.gen.masters())
-    }
-}
-
-struct Queues {
-    /// The generator's rotation count the queued keys belong to.
-    epoch: u64,
-    ready: [VecDeque<SpiKey>; 4],
-}
-
-/// Pre-generated SPIs and keys, per version.
-struct KeyPool {
-    /// The source and its rotation count.
-    gen: Mutex<(Box<dyn SpiKeySource>, u64)>,
-    queues: Mutex<Queues>,
-    versions: Vec<Version>,
-    target: usize,
-    wake: Notify,
-    hits: AtomicU64,
-    misses: AtomicU64,
-}
-
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding these locks leaves no broken invariant behind.
     m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-impl KeyPool {
-    fn new(source: Box<dyn SpiKeySource>, versions: Vec<Version>, target: usize) -> KeyPool {
-        KeyPool {
-            gen: Mutex::new((source, 0)),
-            queues: Mutex::new(Queues { epoch: 0, ready: Default::default() }),
-            versions,
-            target,
-            wake: Notify::new(),
-            hits: AtomicU64::new(0),
-            misses: AtomicU64::new(0),
-        }
-    }
-
-    /// Tops one version's queue up by at most one chunk; true if any queue
-    /// may still need more.
-    fn refill_chunk(&self) -> bool {
-        for &v in &self.versions {
-            let idx = usize::from(v.wire());
-            let need = self.target.saturating_sub(lock(&self.queues).ready[idx].len());
-            if need == 0 {
-                continue;
-            }
-            let mut chunk = Vec::with_capacity(need.min(CHUNK));
-            let epoch = {
-                let mut g = lock(&self.gen);
-                if let Err(e) = g.0.bulk_into(v, need.min(CHUNK), &mut chunk) {
-                    tracing::warn!("SPI pool refill stopped: {e}");
-                    return false;
-                }
-                g.1
-            };
-            let mut q = lock(&self.queues);
-            if q.epoch == epoch {
-                q.ready[idx].extend(chunk);
-            }
-            return true;
-        }
-        false
-    }
-
-    /// Fills every queue to its target, yielding between chunks.
-    async fn refill(&self) {
-        while self.refill_chunk() {
-            tokio::task::yield_now().await;
-        }
-    }
-
-    fn fill_now(&self) {
-        while self.refill_chunk() {}
-    }
-
-    /// `n` SPIs and keys for `version`.
-    fn take(&self, version: Version, n: usize) -> Result<Vec<SpiKey>, String> {
-        let idx = usize::from(version.wire());
-        let (mut out, left) = {
-            let mut q = lock(&self.queues);
-            let dq = &mut q.ready[idx];
-            let k = n.min(dq.len());
-            let out: Vec<SpiKey> = dq.drain(..k).collect();
-            (out, dq.len())
-        };
-        self.hits.fetch_add(out.len() as u64, Ordering::Relaxed);
-        if left < self.target / 2 {
-            self.wake.notify_one();
-        }
-        if out.len() < n {
-            let short = n - out.len();
-            self.misses.fetch_add(short as u64, Ordering::Relaxed);
-            lock(&self.gen).0.bulk_into(version, short, &mut out)?;
-        }
-        Ok(out)
-    }
-
-    /// Rotates the master key; `publish` sees the new pair (when the
-    /// source knows it) and the invalidated slot before any SPI of the new
-    /// key is handed out. Queued keys of the old key are dropped.
-    fn rotate(&self, publish: impl FnOnce(Option<&MasterKeyPair>, usize)) {
-        let mut g = lock(&self.gen);
-        let (source, rotations) = &mut *g;
-        let slot = source.rotate();
-        *rotations += 1;
-        publish(source.masters(), slot);
-        let mut q = lock(&self.queues);
-        q.epoch = *rotations;
-        for dq in q.ready.iter_mut() {
-            dq.clear();
-        }
-    }
-
-    fn masters(&self) -> Option<MasterKeyPair> {
-        lock(&self.gen).0.masters().cloned()
-    }
-
-    fn epoch(&self) -> u64 {
-        lock(&self.queues).epoch
-    }
-
-    fn stats(&self) -> PoolStats {
-        PoolStats {
-            hits: self.hits.load(Ordering::Relaxed),
-            misses: self.misses.load(Ordering::Relaxed),
-        }
-    }
 }
 
 struct Inner<B> {
@@ -430,21 +250,6 @@ struct Inner<B> {
 /// each may use as `virt_src_ip`.
 pub type PeerMap = HashMap<IpAddr, HashSet<IpAddr>>;
 
-/// The virtual addresses one requester may use: its static ones and the
-/// directory's.
-struct Allowed<'a> {
-    ip: IpAddr,
-    fixed: Option<&'a HashSet<IpAddr>>,
-    directory: Arc<PeerMap>,
-}
-
-impl Allowed<'_> {
-    fn contains(&self, src: &IpAddr) -> bool {
-        self.fixed.is_some_and(|f| f.contains(src))
-            || self.directory.get(&self.ip).is_some_and(|d| d.contains(src))
-    }
-}
-
 /// SPIs issued per (peer virtual IP, local virtual IP), oldest first.
 type Issued = HashMap<(IpAddr, IpAddr), VecDeque<Spi>>;
 
@@ -464,13 +269,6 @@ impl<B> Clone for Gateway<B> {
     fn clone(&self) -> Self {
         Gateway { inner: Arc::clone(&self.inner) }
     }
-}
-
-/// One validated requested tunnel.
-struct Validated {
-    src: IpAddr,
-    dst: IpAddr,
-    reverse: Option<TunnelParams>,
 }
 
 impl<B: TunnelBackend> Gateway<B> {
@@ -634,7 +432,11 @@ impl<B: TunnelBackend> Gateway<B> {
     /// for (a request's `reverse_params`): from the same pool and master
     /// keys as those it hands to requesters, so the datapath derives every
     /// receive key from one pair.
-    pub fn allocate_local(&self, version: Version, n: usize) -> Result<Vec<SpiKey>, String> {
+    pub fn allocate_local(
+        &self,
+        version: Version,
+        n: usize,
+    ) -> Result<Vec<SpiKey>, KeySourceError> {
         self.inner.pool.take(version, n)
     }
 
@@ -651,279 +453,5 @@ impl<B: TunnelBackend> Gateway<B> {
     /// The backend.
     pub fn backend(&self) -> &B {
         &self.inner.backend
-    }
-
-    fn peer_allowed<T>(&self, req: &Request<T>) -> Result<(IpAddr, Allowed<'_>), Status> {
-        let ip = req
-            .remote_addr()
-            .map(|a| a.ip().to_canonical())
-            .ok_or_else(|| Status::permission_denied("requester address unknown"))?;
-        let fixed = self.inner.config.peers.get(&ip);
-        let directory =
-            Arc::clone(&self.inner.directory_peers.read().unwrap_or_else(|e| e.into_inner()));
-        if fixed.is_none() && !directory.contains_key(&ip) {
-            return Err(Status::permission_denied(format!("{ip} is not a configured peer")));
-        }
-        Ok((ip, Allowed { ip, fixed, directory }))
-    }
-
-    fn validate(
-        &self,
-        allowed: &Allowed<'_>,
-        req: &pb::MultiTunnelRequest,
-    ) -> Result<(Version, Vec<Validated>), Status> {
-        let cfg = &self.inner.config;
-        if req.tunnels.is_empty() {
-            return Err(Status::invalid_argument("no tunnels requested"));
-        }
-        if req.tunnels.len() > cfg.max_tunnels_per_request {
-            return Err(Status::invalid_argument(format!(
-                "{} tunnels requested, at most {} per request",
-                req.tunnels.len(),
-                cfg.max_tunnels_per_request
-            )));
-        }
-        let version = req
-            .psp_versions_accepted
-            .iter()
-            .filter_map(|&v| u8::try_from(v).ok().and_then(Version::from_wire))
-            .find(|v| cfg.versions.contains(v))
-            .ok_or_else(|| {
-                // At most a few of the offered versions: the message is
-                // an HTTP/2 header, the list the peer's to make long.
-                let offered = &req.psp_versions_accepted;
-                let more = match offered.len() {
-                    n if n > 8 => format!(" ... ({n} in all)"),
-                    _ => String::new(),
-                };
-                Status::failed_precondition(format!(
-                    "no acceptable PSP version in {:?}{more}; this gateway allows {:?}",
-                    &offered[..offered.len().min(8)],
-                    cfg.versions.iter().map(|v| v.wire()).collect::<Vec<_>>()
-                ))
-            })?;
-        let mut seen = HashSet::with_capacity(req.tunnels.len());
-        let mut out = Vec::with_capacity(req.tunnels.len());
-        for (i, t) in req.tunnels.iter().enumerate() {
-            let bad =
-                |e: crate::params::ParamError| Status::invalid_argument(format!("tunnel {i}: {e}"));
-            let src = parse_virt_ip(&t.virt_src_ip, t.inner_type).map_err(bad)?;
-            let dst = parse_virt_ip(&t.virt_dst_ip, t.inner_type).map_err(bad)?;
-            if src.is_ipv6() != dst.is_ipv6() {
-                return Err(Status::invalid_argument(format!(
-                    "tunnel {i}: virtual addresses {src} and {dst} are of two IP versions"
-                )));
-            }
-            if !cfg.local_virt_ips.contains(&dst) {
-                return Err(Status::not_found(format!("tunnel {i}: {dst} is not served here")));
-            }
-            if !allowed.contains(&src) {
-                return Err(Status::permission_denied(format!(
-                    "tunnel {i}: requester may not use virtual address {src}"
-                )));
-            }
-            if !seen.insert((src, dst)) {
-                return Err(Status::invalid_argument(format!(
-                    "tunnel {i}: ({src}, {dst}) requested twice"
-                )));
-            }
-            let reverse = match &t.reverse_params {
-                None => None,
-                Some(p) => {
-                    let p = TunnelParams::from_wire(p).map_err(|e| {
-                        Status::invalid_argument(format!("tunnel {i}: reverse_params: {e}"))
-                    })?;
-                    if !cfg.versions.contains(&p.version) {
-                        return Err(Status::invalid_argument(format!(
-                            "tunnel {i}: reverse_params: PSP version {} not allowed here",
-                            p.version.wire()
-                        )));
-                    }
-                    Some(p)
-                }
-            };
-            out.push(Validated { src, dst, reverse });
-        }
-        Ok((version, out))
-    }
-
-    /// Installs everything or nothing.
-    fn install(&self, tunnels: &[Validated], keys: &[SpiKey]) -> Result<(), BackendError> {
-        let items: Vec<Install> = tunnels
-            .iter()
-            .zip(keys)
-            .map(|(t, k)| Install {
-                spi: k.spi,
-                peer_virt_ip: t.src,
-                egress: t.reverse.as_ref().map(|p| EgressTunnel {
-                    local_virt_ip: t.dst,
-                    peer_virt_ip: t.src,
-                    params: p.clone(),
-                }),
-            })
-            .collect();
-        self.inner.backend.install_all(&items)
-    }
-
-    fn handle_tunnels(
-        &self,
-        allowed: &Allowed<'_>,
-        req: &pb::MultiTunnelRequest,
-    ) -> Result<Vec<pb::TunnelParameters>, Status> {
-        let (version, tunnels) = self.validate(allowed, req)?;
-        let cfg = &self.inner.config;
-        let mut issued = lock(&self.inner.install);
-        let have = self.inner.backend.tunnel_count();
-        if have.saturating_add(tunnels.len()) > cfg.max_tunnels {
-            return Err(Status::resource_exhausted(format!(
-                "{} tunnels requested, {} of {} in use",
-                tunnels.len(),
-                have,
-                cfg.max_tunnels
-            )));
-        }
-        let keys = self
-            .inner
-            .pool
-            .take(version, tunnels.len())
-            .map_err(|e| Status::resource_exhausted(e.to_string()))?;
-        self.install(&tunnels, &keys).map_err(|e| match e {
-            BackendError::Full => Status::resource_exhausted(e.to_string()),
-            BackendError::Failed(_) => Status::internal(e.to_string()),
-        })?;
-        let retired: Vec<(Spi, IpAddr)> = tunnels
-            .iter()
-            .zip(&keys)
-            .filter_map(|(t, k)| record(&mut issued, (t.src, t.dst), k.spi))
-            .collect();
-        if !retired.is_empty() {
-            self.inner.backend.remove_ingress_acls(&retired);
-        }
-        drop(issued);
-        let mac = cfg.local_mac.map(|m| m.to_string()).unwrap_or_default();
-        let ip = cfg.local_ip.to_string();
-        Ok(keys
-            .iter()
-            .map(|k| pb::TunnelParameters {
-                mac_addr: mac.clone(),
-                ip_addr: ip.clone(),
-                psp_version: u32::from(version.wire()),
-                spi: k.spi.0,
-                encryption_key: k.key.as_bytes().to_vec(),
-                virt_cookie: cfg.virt_cookie.unwrap_or(0),
-                encap_type: 0,
-            })
-            .collect())
-    }
-}
-
-// The handlers; the trait impls below count their outcomes.
-impl<B: TunnelBackend> Gateway<B> {
-    async fn serve_request_tunnels(
-        &self,
-        request: Request<pb::MultiTunnelRequest>,
-    ) -> Result<Response<pb::MultiTunnelResponse>, Status> {
-        let (peer, allowed) = self.peer_allowed(&request)?;
-        let mut req = request.into_inner();
-        let result = match self.admit(peer, req.tunnels.len()) {
-            // Installing waits for the datapath: off the async worker.
-            Ok(()) => tokio::task::block_in_place(|| self.handle_tunnels(&allowed, &req)),
-            Err(s) => Err(s),
-        };
-        for t in req.tunnels.iter_mut() {
-            if let Some(p) = t.reverse_params.as_mut() {
-                p.wipe_key();
-            }
-        }
-        match result {
-            Ok(tunnels_params) => {
-                tracing::info!(
-                    %peer,
-                    request_id = req.request_id,
-                    tunnels = tunnels_params.len(),
-                    "tunnel parameters issued"
-                );
-                Ok(Response::new(pb::MultiTunnelResponse {
-                    request_id: req.request_id,
-                    tunnels_params,
-                }))
-            }
-            Err(status) => {
-                tracing::warn!(%peer, request_id = req.request_id, code = ?status.code(), msg = status.message(), "tunnel request refused");
-                Err(status)
-            }
-        }
-    }
-
-    async fn serve_key_rotation(
-        &self,
-        request: Request<pb::KeyRotationRequest>,
-    ) -> Result<Response<pb::KeyRotationResponse>, Status> {
-        let (peer, _) = self.peer_allowed(&request)?;
-        self.admit(peer, 1)?;
-        let req = request.into_inner();
-        // As DOCA's gateway: the request rotates the master key whatever
-        // `issue_new_keys` says. We issue no keys with the answer (the
-        // response has no field for them); peers learn of the new key
-        // epoch through Session/Hello, or ask again when theirs break.
-        let gap = self.inner.config.min_peer_rotation_gap;
-        let last = *lock(&self.inner.last_rotation);
-        if let Some(ago) = last.map(|t| t.elapsed()).filter(|ago| *ago < gap) {
-            tracing::warn!(%peer, request_id = req.request_id, "key rotation refused: too soon");
-            return Err(Status::resource_exhausted(format!(
-                "master key rotated {ago:.1?} ago; at most one rotation per {gap:?}"
-            )));
-        }
-        tokio::task::block_in_place(|| self.rotate_locked());
-        self.inner.pool.refill().await;
-        tracing::info!(%peer, request_id = req.request_id, issue_new_keys = req.issue_new_keys,
-            "master key rotated");
-        Ok(Response::new(pb::KeyRotationResponse { request_id: req.request_id }))
-    }
-
-    async fn serve_hello(
-        &self,
-        request: Request<pb_ext::HelloRequest>,
-    ) -> Result<Response<pb_ext::HelloResponse>, Status> {
-        let (peer, _) = self.peer_allowed(&request)?;
-        self.admit(peer, 1)?;
-        Ok(Response::new(pb_ext::HelloResponse {
-            request_id: request.into_inner().request_id,
-            instance_id: self.inner.instance_id,
-            key_epoch: self.key_epoch(),
-        }))
-    }
-}
-
-#[tonic::async_trait]
-impl<B: TunnelBackend> pb::psp_gateway_server::PspGateway for Gateway<B> {
-    async fn request_multiple_tunnel_params(
-        &self,
-        request: Request<pb::MultiTunnelRequest>,
-    ) -> Result<Response<pb::MultiTunnelResponse>, Status> {
-        let r = self.serve_request_tunnels(request).await;
-        self.inner.counters.outcome(Method::RequestTunnels, &r);
-        r
-    }
-
-    async fn request_key_rotation(
-        &self,
-        request: Request<pb::KeyRotationRequest>,
-    ) -> Result<Response<pb::KeyRotationResponse>, Status> {
-        let r = self.serve_key_rotation(request).await;
-        self.inner.counters.outcome(Method::KeyRotation, &r);
-        r
-    }
-}
-
-#[tonic::async_trait]
-impl<B: TunnelBackend> pb_ext::session_server::Session for Gateway<B> {
-    async fn hello(
-        &self,
-        request: Request<pb_ext::HelloRequest>,
-    ) -> Result<Response<pb_ext::HelloResponse>, Status> {
-        let r = self.serve_hello(request).await;
-        self.inner.counters.outcome(Method::Hello, &r);
-        r
     }
 }

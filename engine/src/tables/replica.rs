@@ -1,6 +1,8 @@
-//! The software backend: two copies of the tables, swapped like an RCU
+//! The tables' replica: two copies of the tables, swapped like an RCU
 //! pointer and written in turn (the "left-right" scheme), with one mailbox
-//! ring per packet core.
+//! ring per packet core. Packet cores read through a [`TableReader`]; the
+//! flow programmer writes through [`ReplicatedTables`] (its
+//! `FlowBackend` implementation is in `crate::flows`).
 //!
 //! The programmer owns both copies as `Arc<Tables>`. Cores read the
 //! *active* copy; the programmer writes the *spare* one, which it can do
@@ -15,8 +17,7 @@
 //! it now uses into its own cache-padded `seen` word, which the programmer
 //! reads to tell when a version is visible everywhere.
 
-use super::{BackendFailure, FlowBackend};
-use crate::pipeline::tables::{TableOp, Tables};
+use super::{TableOp, Tables};
 use crossbeam::queue::ArrayQueue;
 use crossbeam::utils::CachePadded;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -100,15 +101,22 @@ impl ReplicatedTables {
     pub fn active(&self) -> &Tables {
         &self.sides[self.active]
     }
-}
 
-impl FlowBackend for ReplicatedTables {
-    fn ready(&mut self) -> bool {
+    /// Whether [`publish`](Self::publish) can run now: no core still reads
+    /// the spare copy.
+    pub fn spare_free(&mut self) -> bool {
         Arc::get_mut(&mut self.sides[self.active ^ 1]).is_some()
     }
 
-    /// Never fails: the copies are in memory.
-    fn commit(&mut self, ops: &[TableOp]) -> Result<u64, BackendFailure> {
+    /// Applies `ops` to the spare copy (after the ops the active copy got
+    /// last time), publishes it to every core's mailbox and returns its
+    /// version. Never fails: the copies are in memory.
+    ///
+    /// # Panics
+    ///
+    /// If a core still reads the spare copy (check
+    /// [`spare_free`](Self::spare_free) first).
+    pub fn publish(&mut self, ops: &[TableOp]) -> u64 {
         let spare = self.active ^ 1;
         let t = Arc::get_mut(&mut self.sides[spare])
             .expect("commit called while a core still reads the spare copy (check ready())");
@@ -128,10 +136,11 @@ impl FlowBackend for ReplicatedTables {
             // clone of a copy we keep, so dropping it frees nothing.
             drop(mb.force_push(self.sides[spare].clone()));
         }
-        Ok(self.version)
+        self.version
     }
 
-    fn visible_version(&self) -> u64 {
+    /// The newest version every core has picked up.
+    pub fn visible_version(&self) -> u64 {
         self.seen.iter().map(|s| s.load(Ordering::Acquire)).min().unwrap_or(self.version)
     }
 }

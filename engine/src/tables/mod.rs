@@ -1,10 +1,17 @@
-//! The match tables the pipes look up: the egress ACL (inner IPv4 or
-//! IPv6 destination -> tunnel) and the ingress ACL ((SPI, inner source)
-//! pairs).
+//! The tables, shared by the two sides of the datapath: the match tables
+//! the pipes look up, the egress ACL (inner IPv4 or IPv6 destination ->
+//! tunnel) and the ingress ACL ((SPI, inner source) pairs), and their
+//! replica ([`ReplicatedTables`], read by the packet cores through a
+//! [`TableReader`]).
 //!
-//! A [`Tables`] value is immutable while packet cores read it; only the
-//! flow programmer changes one, through [`TableOp`]s, when no core holds it
-//! (see [`crate::flows`]).
+//! [`crate::pipeline`] reads the tables; [`crate::flows`] writes them. A
+//! [`Tables`] value is immutable while packet cores read it; only the flow
+//! programmer changes one, through [`TableOp`]s, when no core holds it.
+//! This module depends on neither of them.
+
+mod replica;
+
+pub use replica::{ReplicatedTables, TableReader};
 
 use crate::psp::encap::Encapsulator;
 use crate::psp::kdf::DerivedKey;
@@ -264,7 +271,7 @@ mod tests {
         let e = TunnelEntry {
             slot: 0,
             generation: 1,
-            encap: crate::pipeline::tests::tunnel(7, crate::pipeline::tests::v6()),
+            encap: crate::testkit::tunnel(7, crate::testkit::v6()),
         };
         let op = TableOp::SetTunnel([10, 0, 0, 1].into(), e, Some(key));
         let text = format!("{op:?}");

@@ -1,6 +1,6 @@
-//! Datapath configuration that does not need DPDK to be understood: which
+//! Port and core configuration that does not need DPDK to be understood: which
 //! ports (`-p`, `-r`), which cores (`-m`), and when an idle packet core
-//! backs off. The lcore runtime that uses them comes with the pipeline.
+//! backs off. The packet-core loop that uses them is `dpdk::lcores`.
 
 mod backoff;
 mod cores;
