@@ -53,10 +53,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-quiet_link() {
-    sysctl -qw net.ipv6.conf.$1.disable_ipv6=1 2>/dev/null || true
-    ethtool -K $1 tx off rx off tso off gso off gro off >/dev/null 2>&1 || true
-}
+source scripts/netns.sh
 
 start_etcd() {
     etcd --name fleet --data-dir "$OUT/etcd-data" \
@@ -83,16 +80,10 @@ add_vm() {
     for l in ${P}u$n ${P}b$n; do quiet_link $l; done
     ip link set ${P}b$n master ${P}br up
     ip link set ${P}u$n up
-    ip netns add ${P}vm$n
-    ip link add ${P}h$n type veth peer name v$n netns ${P}vm$n
-    quiet_link ${P}h$n; ip link set ${P}h$n up
-    ip netns exec ${P}vm$n sh -c "
-        sysctl -qw net.ipv6.conf.all.disable_ipv6=1
-        ip link set lo up
-        ip link set v$n address 02:00:00:00:0$n:0$n mtu 1400 up
-        ip addr add 10.0.0.$a/24 dev v$n
-        ethtool -K v$n tx off tso off gso off >/dev/null 2>&1 || true
-        for o in 1 2 3; do [ \$o = $a ] || ip neigh add 10.0.0.\$o lladdr 02:00:00:00:0\$o:0\$o dev v$n; done"
+    make_vm $n $a
+    for o in 1 2 3; do
+        [ $o = $a ] || ip netns exec ${P}vm$n ip neigh add 10.0.0.$o lladdr 02:00:00:00:0$o:0$o dev v$n
+    done
 }
 vm() { local n=$1; shift; ip netns exec ${P}vm$n "$@"; }
 

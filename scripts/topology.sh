@@ -36,10 +36,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-quiet_link() { # no IPv6 autoconf chatter, no offloads that af_packet would see half-done
-    sysctl -qw net.ipv6.conf.$1.disable_ipv6=1 2>/dev/null || true
-    ethtool -K $1 tx off rx off tso off gso off gro off >/dev/null 2>&1 || true
-}
+source scripts/netns.sh
 
 # The uplink.
 ip link add ${P}u1 type veth peer name ${P}u2
@@ -59,17 +56,7 @@ if [ -n "${DOCA28:-}" ]; then
     done
 fi
 # The VMs.
-for i in 1 2; do
-    ip netns add ${P}vm$i
-    ip link add ${P}h$i type veth peer name v$i netns ${P}vm$i
-    quiet_link ${P}h$i; ip link set ${P}h$i up
-    ip netns exec ${P}vm$i sh -c "
-        sysctl -qw net.ipv6.conf.all.disable_ipv6=1
-        ip link set lo up
-        ip link set v$i address 02:00:00:00:0$i:0$i mtu 1400 up
-        ip addr add 10.0.0.$i/24 dev v$i
-        ethtool -K v$i tx off tso off gso off >/dev/null 2>&1 || true"
-done
+for i in 1 2; do make_vm $i $i; done
 ip netns exec ${P}vm1 ip neigh add 10.0.0.2 lladdr 02:00:00:00:02:02 dev v1
 ip netns exec ${P}vm2 ip neigh add 10.0.0.1 lladdr 02:00:00:00:01:01 dev v2
 VM1_IP=10.0.0.1; VM2_IP=10.0.0.2; VM2_HOSTPORT_PREFIX=10.0.0.2
