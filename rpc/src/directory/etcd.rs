@@ -128,6 +128,11 @@ enum End {
     Failed(String),
 }
 
+/// Changes the shared [`Health`].
+fn update(health: &Mutex<Health>, f: impl FnOnce(&mut Health)) {
+    f(&mut health.lock().unwrap_or_else(|e| e.into_inner()));
+}
+
 async fn run(
     cfg: EtcdConfig,
     mut on_change: OnChange,
@@ -136,19 +141,13 @@ async fn run(
 ) {
     let mut view = View::new(cfg.own_key().into_bytes());
     let mut delay = Duration::from_millis(200);
-    let set = |f: &dyn Fn(&mut Health)| f(&mut health.lock().unwrap_or_else(|e| e.into_inner()));
-    let mut first = true;
     loop {
-        if !first {
-            set(&|h| h.reconnects += 1);
-        }
-        first = false;
         let mut lease = None;
         let end = tokio::select! {
             _ = &mut stopped => End::Stop,
             e = session(&cfg, &mut view, &mut on_change, &health, &mut lease, &mut delay) => e,
         };
-        set(&|h| h.connected = false);
+        update(&health, |h| h.connected = false);
         match end {
             End::Stop => {
                 if let Some(id) = lease {
@@ -164,7 +163,7 @@ async fn run(
             }
             End::Failed(why) => {
                 tracing::warn!(retry_in = ?delay, "directory: {why}; keeping the last view ({} gateways)", view.gateways());
-                set(&|h| h.last_error = Some(why.clone()));
+                update(&health, |h| h.last_error = Some(why));
                 tokio::select! {
                     _ = &mut stopped => return,
                     _ = tokio::time::sleep(delay) => {}
@@ -172,6 +171,7 @@ async fn run(
                 // Back by a third of the TTL at most: after an outage etcd
                 // gives leases one TTL, our keep-alive must make it in time.
                 delay = (delay * 2).min(Duration::from_secs(5)).min(cfg.ttl / 3);
+                update(&health, |h| h.reconnects += 1);
             }
         }
     }
@@ -187,7 +187,6 @@ async fn session(
     delay: &mut Duration,
 ) -> End {
     let fail = |what: &str, e: etcd_client::Error| End::Failed(format!("{what}: {e}"));
-    let set = |f: &dyn Fn(&mut Health)| f(&mut health.lock().unwrap_or_else(|e| e.into_inner()));
     let mut client = match connect(cfg).await {
         Ok(c) => c,
         Err(e) => return fail("connect", e),
@@ -204,7 +203,7 @@ async fn session(
     {
         return fail("register", e);
     }
-    set(&|h| h.registrations += 1);
+    update(health, |h| h.registrations += 1);
     let (mut keeper, mut acks) = match client.lease_keep_alive(id).await {
         Ok(k) => k,
         Err(e) => return fail("lease keep-alive", e),
@@ -228,7 +227,7 @@ async fn session(
         Ok(w) => w,
         Err(e) => return fail("watch", e),
     };
-    set(&|h| {
+    update(health, |h| {
         h.connected = true;
         h.gateways = gateways;
         h.last_error = None;
@@ -273,7 +272,7 @@ async fn session(
                     }
                     if !changes.is_empty() {
                         let g = view.gateways();
-                        set(&|h| h.gateways = g);
+                        update(health, |h| h.gateways = g);
                         on_change(changes, view.peer_map());
                     }
                 }

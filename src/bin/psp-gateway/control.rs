@@ -367,14 +367,7 @@ impl<'a, B: FlowBackend> ControlPlane<'a, B> {
     /// Prints the periodic counters and latencies, as configured.
     pub fn print(&self) {
         if self.printing.stat_print {
-            let (mut ours, mut reverse, mut held) = (0, 0, 0);
-            for t in self.manager.tunnels() {
-                ours += u64::from(t.ours);
-                reverse += u64::from(t.reverse);
-                held += t.held as u64;
-            }
-            let gauges =
-                [("tunnels_ours", ours), ("tunnels_reverse", reverse), ("held_packets", held)];
+            let gauges = crate::stats::TunnelGauges::of(self.manager.tunnels()).rows();
             if let Some(nic) = &self.printing.nic_lines {
                 crate::stats::print_nic(nic().as_deref(), &self.counters(), &gauges);
             } else {

@@ -160,17 +160,12 @@ pub fn families(i: &Input<'_>) -> Vec<Family> {
     for (name, help, value) in o.control.rows() {
         out.push(one(&format!("psp_gateway_{name}_total"), help, Counter, value));
     }
-    let count = |f: &dyn Fn(&engine::tunnels::TunnelView) -> bool| {
-        o.tunnels.iter().filter(|t| f(t)).count() as u64
-    };
+    let gauges = crate::stats::TunnelGauges::of(o.tunnels.iter().copied());
     out.push(family(
         "psp_gateway_tunnels",
         "Tunnels installed now: ours (our request) and reverse (made from a peer's request)",
         Gauge,
-        vec![
-            ("kind=\"ours\"".into(), count(&|t| t.ours)),
-            ("kind=\"reverse\"".into(), count(&|t| t.reverse)),
-        ],
+        vec![("kind=\"ours\"".into(), gauges.ours), ("kind=\"reverse\"".into(), gauges.reverse)],
     ));
     let states = [
         TunnelState::Up,
@@ -186,14 +181,17 @@ pub fn families(i: &Input<'_>) -> Vec<Family> {
         Gauge,
         states
             .iter()
-            .map(|&s| (format!("state=\"{}\"", s.name()), count(&|t| t.state == s)))
+            .map(|&s| {
+                let n = o.tunnels.iter().filter(|t| t.state == s).count() as u64;
+                (format!("state=\"{}\"", s.name()), n)
+            })
             .collect(),
     ));
     out.push(one(
         "psp_gateway_held_packets",
         "Packets held for tunnels being set up",
         Gauge,
-        o.tunnels.iter().map(|t| t.held as u64).sum(),
+        gauges.held,
     ));
     let reachable = o.peers.iter().filter(|p| !p.unreachable).count() as u64;
     out.push(family(

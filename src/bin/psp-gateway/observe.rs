@@ -99,8 +99,12 @@ impl rpc::admin::StatusSource for Observer {
     async fn status(&self) -> Result<pb_ext::StatusResponse, tonic::Status> {
         let obs = self.observe().await.map_err(tonic::Status::unavailable)?;
         let input = self.metrics_input(&obs);
-        let mut tunnels: Vec<pb_ext::TunnelStatus> = obs
-            .tunnels
+        // In address order (IPv4 before IPv6), as the operator reads them.
+        let mut views = obs.tunnels.clone();
+        views.sort_by_key(|t| t.dst);
+        let mut peer_views = obs.peers.clone();
+        peer_views.sort_by_key(|p| p.peer);
+        let tunnels: Vec<pb_ext::TunnelStatus> = views
             .iter()
             .map(|t| pb_ext::TunnelStatus {
                 virt_dst: t.dst.to_string(),
@@ -111,9 +115,7 @@ impl rpc::admin::StatusSource for Observer {
                 held: t.held as u64,
             })
             .collect();
-        tunnels.sort_by_key(|t| t.virt_dst.parse::<std::net::Ipv4Addr>().ok());
-        let mut peers: Vec<pb_ext::PeerStatus> = obs
-            .peers
+        let peers: Vec<pb_ext::PeerStatus> = peer_views
             .iter()
             .map(|p| {
                 let (instance_id, key_epoch) = match p.session {
@@ -131,7 +133,6 @@ impl rpc::admin::StatusSource for Observer {
                 }
             })
             .collect();
-        peers.sort_by(|a, b| a.addr.cmp(&b.addr));
         let counters = metrics::families(&input)
             .into_iter()
             .flat_map(|f| {

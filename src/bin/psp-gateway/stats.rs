@@ -82,6 +82,39 @@ impl ControlCounters {
     }
 }
 
+/// Tunnels and held packets now, from the tunnel manager's view: the
+/// gauges `--stat-print` prints after the control rows and the metrics
+/// endpoint serves (`psp_gateway_tunnels{kind}`, `psp_gateway_held_packets`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TunnelGauges {
+    /// Our own tunnels installed.
+    pub ours: u64,
+    /// Tunnels made from peers' reverse parameters.
+    pub reverse: u64,
+    /// Packets held for tunnels being set up.
+    pub held: u64,
+}
+
+impl TunnelGauges {
+    /// Counted over every destination the manager knows.
+    pub fn of(tunnels: impl IntoIterator<Item = engine::tunnels::TunnelView>) -> TunnelGauges {
+        tunnels.into_iter().fold(TunnelGauges::default(), |g, t| TunnelGauges {
+            ours: g.ours + u64::from(t.ours),
+            reverse: g.reverse + u64::from(t.reverse),
+            held: g.held + t.held as u64,
+        })
+    }
+
+    /// As `--stat-print` names them.
+    pub fn rows(&self) -> [(&'static str, u64); 3] {
+        [
+            ("tunnels_ours", self.ours),
+            ("tunnels_reverse", self.reverse),
+            ("held_packets", self.held),
+        ]
+    }
+}
+
 /// The control plane's counters, one `name value` line each.
 fn print_control(control: &ControlCounters, gauges: &[(&str, u64)]) {
     println!("control plane:");

@@ -97,21 +97,21 @@ fn run(m: &clap::ArgMatches) -> Result<()> {
     Ok(())
 }
 
+/// `name{labels}` as the metrics endpoint writes a sample (`name` alone
+/// without labels).
+fn counter_key(c: &rpc::pb_ext::CounterValue) -> String {
+    if c.labels.is_empty() {
+        c.name.clone()
+    } else {
+        format!("{}{{{}}}", c.name, c.labels)
+    }
+}
+
 /// The answer as one JSON object.
 pub fn to_json(s: &StatusResponse) -> String {
     use serde_json::json;
-    let counters: serde_json::Map<String, serde_json::Value> = s
-        .counters
-        .iter()
-        .map(|c| {
-            let key = if c.labels.is_empty() {
-                c.name.clone()
-            } else {
-                format!("{}{{{}}}", c.name, c.labels)
-            };
-            (key, json!(c.value))
-        })
-        .collect();
+    let counters: serde_json::Map<String, serde_json::Value> =
+        s.counters.iter().map(|c| (counter_key(c), json!(c.value))).collect();
     json!({
         "instance_id": format!("{:016x}", s.instance_id),
         "key_epoch": s.key_epoch,
@@ -184,12 +184,7 @@ pub fn to_table(s: &StatusResponse) -> String {
     }
     let _ = writeln!(o, "\ncounters (not zero):");
     for c in s.counters.iter().filter(|c| c.value != 0) {
-        let name = if c.labels.is_empty() {
-            c.name.clone()
-        } else {
-            format!("{}{{{}}}", c.name, c.labels)
-        };
-        let _ = writeln!(o, "  {name:<72} {:>14}", c.value);
+        let _ = writeln!(o, "  {:<72} {:>14}", counter_key(c), c.value);
     }
     o
 }
