@@ -184,9 +184,10 @@ impl Record {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
+    /// An entry at 127.0.0.1:`port` serving `ips` (also the view's tests').
     pub(crate) fn record(id: &str, port: u16, ips: &[[u8; 4]]) -> Record {
         Record {
             instance_id: id.into(),

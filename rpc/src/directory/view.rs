@@ -162,24 +162,11 @@ impl View {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::directory::record::{Record, VfRecord};
-    use engine::psp::Version;
+    use crate::directory::record::tests::record;
 
     fn entry(id: &str, port: u16, ips: &[u8]) -> Vec<u8> {
-        Record {
-            instance_id: id.into(),
-            grpc_addr: SocketAddr::from(([127, 0, 0, 1], port)),
-            uplink_ip: "fd00:1::1".parse().unwrap(),
-            uplink_mac: None,
-            vfs: vec![VfRecord {
-                name: "vf0".into(),
-                virt_ips: ips.iter().map(|&o| IpAddr::from([10, 0, 0, o])).collect(),
-            }],
-            psp_versions: Version::ALL.to_vec(),
-            version: String::new(),
-        }
-        .to_json()
-        .into_bytes()
+        let ips: Vec<[u8; 4]> = ips.iter().map(|&o| [10, 0, 0, o]).collect();
+        record(id, port, &ips).to_json().into_bytes()
     }
 
     fn ch(o: u8, port: Option<u16>) -> Change {
