@@ -1,6 +1,6 @@
 //! The psp-gateway engine.
 //!
-//! Everything in this crate that is public today is sans-IO: it takes bytes,
+//! Every module here but `dpdk` and `doca` is sans-IO: it takes bytes,
 //! keys, IVs and randomness from the caller and touches no socket, clock, mbuf
 //! or global RNG, so the same code runs in `psptool`, in tests on virtual time
 //! and on the DPDK packet cores.
@@ -18,13 +18,23 @@
 //!   resubmit; retries, re-keying), a state machine on virtual time.
 //! - [`flows`]: the flow programmer that alone writes the [`tables`] and
 //!   publishes them to the cores; held packets on a miss.
+//! - [`cores`]: what a packet core does with each burst (the pipeline, or
+//!   the offload core's RSS traffic) and its rings to the control plane,
+//!   over any packet buffer; the one builder of the software datapath.
+//!   Its one clock read, once per 4096 polls, paces counter snapshots.
+//!
+//! Not sans-IO, and the only homes of `unsafe` code (each block says why
+//! it is sound):
+//!
 //! - `dpdk` (feature `dpdk`, on by default): the safe DPDK wrapper (EAL,
-//!   mempools, mbufs as [`psp::buf::PacketBuf`], ports, bursts), the one
-//!   place with `unsafe` code.
+//!   mempools, mbufs as [`psp::buf::PacketBuf`] and as the [`cores`]'
+//!   packets, ports, bursts, the pinned poll loop).
 //! - `doca` (feature `doca`, off by default): the DOCA Flow backend, the
-//!   same pipeline offloaded to BlueField/ConnectX (see `doca-sys`).
+//!   same pipeline offloaded to BlueField/ConnectX (see `doca-sys`); only
+//!   its device modules hold FFI, the translation to pipes is sans-IO.
 
 pub mod config;
+pub mod cores;
 #[cfg(feature = "doca")]
 pub mod doca;
 #[cfg(feature = "dpdk")]

@@ -23,9 +23,10 @@ mod common;
 use common::{masters, read_pcap, write_pcap, TempDir};
 
 use crossbeam::queue::ArrayQueue;
+use engine::cores::{ControlPacket, CoreSnapshot, GatewayCore, ToControl};
 use engine::dpdk::{
-    run_lcores, ControlPacket, CoreQueues, CoreSnapshot, Eal, EalArgs, FlowMetadata, GatewayCore,
-    Mbuf, Mempool, Port, PortConfig, ToControl,
+    run_lcores, CoreQueues, Eal, EalArgs, FlowMetadata, Mbuf, Mempool, PoolPackets, Port,
+    PortConfig,
 };
 use engine::flows::{FlowBatch, FlowConfig, FlowProgrammer, FlowRequest, HeldPackets, HoldOutcome};
 use engine::pipeline::{DropReason, LcorePipeline, PipeStats, PipelineConfig};
@@ -169,10 +170,11 @@ impl MissesCase {
         client.submit(FlowBatch { id: 1, requests: vec![acl] }).unwrap();
         programmer.run_once();
 
-        let to_control: ArrayQueue<ControlPacket> = ArrayQueue::new(256);
+        let to_control: ArrayQueue<ControlPacket<Mbuf>> = ArrayQueue::new(256);
         let resubmit: ArrayQueue<Mbuf> = ArrayQueue::new(256);
         let pipe = LcorePipeline::new(cfg, 0, readers.remove(0));
-        let mut cores = [GatewayCore::new(pipe, &ours, &pool, meta, &to_control, &resubmit, 5)];
+        let packets = PoolPackets::new(&pool, meta);
+        let mut cores = [GatewayCore::new(pipe, &ours, packets, &to_control, &resubmit, 5)];
         let stop = AtomicBool::new(false);
         let to_peer = Arc::new(common::tunnel(peer_spi, Version::AesGcm128, &peer));
         let (mut misses, mut arps, mut samples, mut released) = (0, 0, 0u64, 0);
@@ -200,7 +202,7 @@ impl MissesCase {
                             match cp.why {
                                 ToControl::Miss { dst } => {
                                     misses += 1;
-                                    let (first, outcome) = held.hold(dst, cp.mbuf);
+                                    let (first, outcome) = held.hold(dst, cp.packet);
                                     assert!(
                                         matches!(outcome, HoldOutcome::Held),
                                         "held: {outcome:?}"
@@ -467,12 +469,12 @@ impl HostileCase {
         // tables up, before its first burst.
         programmer.run_once();
 
-        let to_control: ArrayQueue<ControlPacket> = ArrayQueue::new(64);
+        let to_control: ArrayQueue<ControlPacket<Mbuf>> = ArrayQueue::new(64);
         let resubmit: ArrayQueue<Mbuf> = ArrayQueue::new(64);
         let snapshots: ArrayQueue<CoreSnapshot> = ArrayQueue::new(1);
         let pipe = LcorePipeline::new(cfg, 0, readers.remove(0));
-        let mut cores =
-            [GatewayCore::new(pipe, &self.ours, &pool, meta, &to_control, &resubmit, 1)];
+        let packets = PoolPackets::new(&pool, meta);
+        let mut cores = [GatewayCore::new(pipe, &self.ours, packets, &to_control, &resubmit, 1)];
         cores[0].publish_snapshots(&snapshots, Duration::from_millis(1));
         let stop = AtomicBool::new(false);
         let t0 = Instant::now();

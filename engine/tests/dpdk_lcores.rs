@@ -10,9 +10,8 @@ mod common;
 
 use common::{masters, read_pcap, write_pcap, TempDir};
 
-use engine::dpdk::{
-    run_lcores, Burst, BurstHandler, CoreQueues, Eal, EalArgs, Mempool, Port, PortConfig,
-};
+use engine::cores::BurstHandler;
+use engine::dpdk::{run_lcores, Burst, CoreQueues, Eal, EalArgs, Mempool, Port, PortConfig};
 use engine::psp::cache::{CachedKeys, KeyCache};
 use engine::psp::decap::{decap, DecapOptions};
 use engine::psp::encap::Encapsulator;
@@ -44,7 +43,7 @@ struct PspHandler {
     done: Arc<AtomicU64>,
 }
 
-impl BurstHandler for PspHandler {
+impl BurstHandler<Burst> for PspHandler {
     // In place and in order: keep what passes, then hand the burst over.
     fn host_to_net(&mut self, rx: &mut Burst, out: &mut Burst) {
         let n = rx.len() as u64;

@@ -8,9 +8,8 @@ mod common;
 
 use crossbeam::queue::ArrayQueue;
 use engine::dpdk::Burst;
-use engine::dpdk::{
-    BurstHandler, ControlPacket, Eal, EalArgs, FlowMetadata, Mbuf, Mempool, OffloadCore, ToControl,
-};
+use engine::cores::{BurstHandler, ControlPacket, OffloadCore, ToControl};
+use engine::dpdk::{Eal, EalArgs, FlowMetadata, Mbuf, Mempool, PoolPackets};
 use engine::pipeline::PipelineConfig;
 use engine::psp::buf::PacketBuf;
 
@@ -31,9 +30,9 @@ fn rss_traffic_goes_up_and_held_packets_go_out_the_pf() {
     let meta = FlowMetadata::register(&eal).unwrap();
     let pool = Mempool::new(&eal, "pspgw_offload", 511, 0, Mempool::DEFAULT_DATA_ROOM).unwrap();
     let cfg = PipelineConfig::default();
-    let to_control: ArrayQueue<ControlPacket> = ArrayQueue::new(3);
+    let to_control: ArrayQueue<ControlPacket<Mbuf>> = ArrayQueue::new(3);
     let resubmit: ArrayQueue<Mbuf> = ArrayQueue::new(8);
-    let mut core = OffloadCore::new(cfg, meta, &to_control, &resubmit);
+    let mut core = OffloadCore::new(cfg, PoolPackets::new(&pool, meta), &to_control, &resubmit);
 
     let mbuf = |bytes: &[u8], m: Option<u32>| {
         let mut b = pool.alloc().expect("mbuf");

@@ -2,7 +2,8 @@
 //!
 //! One core per CPU of `-m`, each with its own receive and transmit queue
 //! on both ports (the RSS queue of the same index), polling both in bursts
-//! of 32 and handing each burst to its [`BurstHandler`] (the pipeline),
+//! of 32 and handing each burst to its [`BurstHandler`] (the pipeline,
+//! [`crate::cores`]),
 //! which moves what is to be sent into the out burst. Nothing here locks or
 //! allocates once the loop runs; counters are per core and cache-aligned.
 //!
@@ -20,26 +21,9 @@ use super::ids::QueueId;
 use super::port::Port;
 use super::queue::{RxQueue, TxQueue};
 use crate::config::{Backoff, BackoffStats, IdleAction};
+use crate::cores::BurstHandler;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
-
-/// What a packet core runs on each burst: the pipeline.
-pub trait BurstHandler: Send {
-    /// Packets from the unsecured port: move those to send to the secure
-    /// port into `out`; what stays in `rx` is freed after the call.
-    fn host_to_net(&mut self, rx: &mut Burst, out: &mut Burst);
-    /// Packets from the secure port: move those to deliver to the
-    /// unsecured port into `out`; what stays in `rx` is freed.
-    fn net_to_host(&mut self, rx: &mut Burst, out: &mut Burst);
-    /// Called once per loop turn, traffic or not: refresh tables and put
-    /// packets the control plane resubmits (held packets of a new tunnel)
-    /// into `out`, toward the secure port, at most `out.spare()`. Returns
-    /// how many it put there.
-    fn poll(&mut self, out: &mut Burst) -> usize {
-        let _ = out;
-        0
-    }
-}
 
 /// The four queue handles of one packet core.
 #[derive(Debug)]
@@ -112,7 +96,7 @@ fn send(tx: &mut TxQueue<'_>, out: &mut Burst, sent: &mut u64, full: &mut u64) {
 }
 
 /// Runs one packet core on the calling thread until `stop` is set.
-pub fn poll_loop<H: BurstHandler + ?Sized>(
+pub fn poll_loop<H: BurstHandler<Burst> + ?Sized>(
     q: &mut CoreQueues<'_>,
     handler: &mut H,
     backoff: &mut Backoff,
@@ -193,7 +177,7 @@ fn pin(cpu: u32) -> Result<()> {
 /// Runs one packet core per entry of `cpus` until `stop` is set: core 0 on
 /// the calling thread (DPDK's main lcore), the others on pinned, registered
 /// scoped threads. Returns each core's counters; the handlers keep theirs.
-pub fn run<H: BurstHandler>(
+pub fn run<H: BurstHandler<Burst>>(
     eal: &Eal,
     cpus: &[u32],
     queues: Vec<CoreQueues<'_>>,

@@ -15,12 +15,12 @@
 //! - [`Port`] (`port.rs`), [`RxQueue`] / [`TxQueue`] (`queue.rs`): ports by
 //!   name, queue setup with RSS, start/stop, MAC, promiscuous mode, counters;
 //!   receive and transmit bursts.
-//! - [`GatewayCore`] (`gateway.rs`): the pipeline on a packet core, with
-//!   its rings to and from the control plane (misses, mirrors, held
-//!   packets resubmitted).
-//! - [`OffloadCore`] (`offload_core.rs`): the packet core when the NIC
-//!   runs the pipeline (DOCA): RSS traffic to the control plane, held
-//!   packets back out through the PF.
+//! - [`PoolPackets`] (`packets.rs`): a mempool and the flow metadata
+//!   field as [`crate::cores::Packets`], so the cores of
+//!   [`crate::cores`] (the pipeline on a packet core, the offload core)
+//!   run on mbufs; [`Burst`] is their [`crate::cores::PacketBurst`].
+//! - [`PortPair`] (`pair.rs`): the secure and unsecured ports configured
+//!   alike, started, and their per-core queues.
 //! - [`run_lcores`] / [`poll_loop`] (`lcores.rs`): pinned run-to-completion
 //!   packet cores polling both ports in bursts, with idle back-off.
 //! - [`set_current_thread_cpus`] / [`control_cpus`] (`affinity.rs`): the
@@ -58,13 +58,13 @@ mod afpacket;
 mod burst;
 mod eal;
 mod error;
-mod gateway;
 mod ids;
 mod lcores;
 mod mbuf;
 mod mempool;
 mod meta;
-mod offload_core;
+mod packets;
+mod pair;
 mod port;
 mod queue;
 
@@ -77,13 +77,13 @@ pub use afpacket::{
 pub use burst::{Burst, BURST_SIZE};
 pub use eal::{Eal, EalArgList, EalArgs, Hugepages};
 pub use error::{strerror, Error, Result};
-pub use gateway::{ControlPacket, ControlStats, CoreSnapshot, GatewayCore, ToControl};
 pub use ids::{LcoreId, PortId, QueueId};
-pub use lcores::{poll_loop, run as run_lcores, BurstHandler, CoreQueues, CoreStats, Registration};
+pub use lcores::{poll_loop, run as run_lcores, CoreQueues, CoreStats, Registration};
 pub use mbuf::Mbuf;
 pub use mempool::Mempool;
 pub use meta::FlowMetadata;
-pub use offload_core::{OffloadCore, OffloadStats};
+pub use packets::PoolPackets;
+pub use pair::PortPair;
 pub use port::{Port, PortConfig, PortInfo, PortStats};
 pub use queue::{RxQueue, TxQueue};
 

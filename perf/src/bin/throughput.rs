@@ -22,19 +22,18 @@
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, ValueEnum};
-use crossbeam::queue::ArrayQueue;
+use engine::cores::{BurstHandler, CoreRings, CoreSetup, SoftwareDatapath};
 use engine::dpdk::{
-    run_lcores, Burst, BurstHandler, ControlPacket, CoreQueues, CoreStats, Eal, EalArgs,
-    FlowMetadata, GatewayCore, Mbuf, Mempool, Port, PortConfig, QueueId, Registration, TxQueue,
+    run_lcores, Burst, CoreQueues, CoreStats, Eal, EalArgs, FlowMetadata, Mbuf, Mempool,
+    PoolPackets, Port, PortConfig, QueueId, Registration, TxQueue,
 };
-use engine::flows::{FlowBatch, FlowConfig, FlowProgrammer, FlowRequest};
-use engine::pipeline::{LcorePipeline, PipelineConfig};
+use engine::flows::{FlowBatch, FlowRequest};
+use engine::pipeline::PipelineConfig;
 use engine::psp::aead::AeadKey;
 use engine::psp::buf::{PacketBuf, VecBuf};
 use engine::psp::encap::{EncapConfig, Encapsulator, OuterIp};
 use engine::psp::kdf::{MasterKey, MasterKeyPair};
 use engine::psp::{Mode, Spi, Version};
-use engine::tables::ReplicatedTables;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -207,8 +206,7 @@ fn main() -> Result<()> {
     sink.start()?;
 
     let cfg = PipelineConfig::default();
-    let (backend, readers) = ReplicatedTables::new(k, cfg.max_tunnels, cfg.max_acl_entries, 1);
-    let (mut programmer, client) = FlowProgrammer::new(backend, FlowConfig::default());
+    let (datapath, mut programmer, client) = SoftwareDatapath::new(cfg, k, 1);
     let req = match a.dir {
         Dir::Encrypt => FlowRequest::InsertTunnel {
             dst: "10.0.0.2".parse()?,
@@ -221,17 +219,10 @@ fn main() -> Result<()> {
         bail!("flow request ring full");
     }
     programmer.run_once();
-    let to_control: ArrayQueue<ControlPacket> = ArrayQueue::new(1024);
-    let resubmit: Vec<ArrayQueue<Mbuf>> = (0..k).map(|_| ArrayQueue::new(64)).collect();
-    let mut cores: Vec<GatewayCore<'_>> = readers
-        .into_iter()
-        .zip(&resubmit)
-        .enumerate()
-        .map(|(i, (r, rs))| {
-            let pipe = LcorePipeline::new(cfg, i as u16, r);
-            GatewayCore::new(pipe, &ours, &pool, meta, &to_control, rs, i as u64 + 1)
-        })
-        .collect();
+    let rings: CoreRings<Mbuf> = CoreRings::new(k, 1024, 64);
+    let packets = PoolPackets::new(&pool, meta);
+    let mut cores = datapath
+        .into_cores(&ours, CoreSetup { packets, rings: &rings, seed: 1, snapshots: None });
 
     // Receive and transmit alone first (the cores forward what they get),
     // for the split of a packet's time below.
@@ -243,7 +234,7 @@ fn main() -> Result<()> {
     let fwd_empty = empty_poll_pct(&fwd_stats);
     let tick = || {
         programmer.run_once();
-        while to_control.pop().is_some() {}
+        while rings.to_control.pop().is_some() {}
     };
     let (stats, elapsed) =
         measure(&eal, &a, &replay, &sink, &pool, &frames, &mut cores, tick, a.seconds)?;
@@ -416,7 +407,7 @@ fn generate(
 /// receiving and sending alone.
 struct Forward;
 
-impl BurstHandler for Forward {
+impl BurstHandler<Burst> for Forward {
     fn host_to_net(&mut self, rx: &mut Burst, out: &mut Burst) {
         std::mem::swap(rx, out);
     }
@@ -429,7 +420,7 @@ impl BurstHandler for Forward {
 /// source, with `tick` every 10 ms on a control thread. Returns the cores'
 /// counters and the seconds it ran.
 #[allow(clippy::too_many_arguments)]
-fn measure<H: BurstHandler>(
+fn measure<H: BurstHandler<Burst>>(
     eal: &Eal,
     a: &Args,
     replay: &Port,

@@ -14,7 +14,8 @@ use crate::observe::{Observation, Query};
 use crate::peers::{Outcome, PeerCalls, Requests};
 use crate::stats::ControlCounters;
 use crossbeam::queue::ArrayQueue;
-use engine::dpdk::{ControlPacket, CoreSnapshot, Mbuf, ToControl};
+use engine::cores::{ControlPacket, CoreSnapshot, ToControl};
+use engine::dpdk::Mbuf;
 use engine::flows::{FlowBackend, FlowBatch, FlowProgrammer, FlowRequest};
 use engine::tunnels::{Command, Config, Event, Notice, RequestId, Time, TunnelManager};
 use rpc::directory::view::Change;
@@ -68,7 +69,7 @@ enum Pending {
 pub struct ControlPlane<'a, B: FlowBackend> {
     dp: Arc<Datapath>,
     programmer: FlowProgrammer<B>,
-    to_control: &'a ArrayQueue<ControlPacket>,
+    to_control: &'a ArrayQueue<ControlPacket<Mbuf>>,
     resubmit: &'a [ArrayQueue<Mbuf>],
     next_core: usize,
     manager: TunnelManager<PacketId, FlowRequest>,
@@ -93,7 +94,7 @@ impl<'a, B: FlowBackend> ControlPlane<'a, B> {
     pub fn new(
         dp: Arc<Datapath>,
         programmer: FlowProgrammer<B>,
-        to_control: &'a ArrayQueue<ControlPacket>,
+        to_control: &'a ArrayQueue<ControlPacket<Mbuf>>,
         resubmit: &'a [ArrayQueue<Mbuf>],
         req: Requests,
         show_rss: bool,
@@ -262,7 +263,7 @@ impl<'a, B: FlowBackend> ControlPlane<'a, B> {
             busy = true;
             match cp.why {
                 ToControl::Miss { dst } => {
-                    let packet = self.mbufs.insert(cp.mbuf);
+                    let packet = self.mbufs.insert(cp.packet);
                     self.manager.handle(self.now(), Event::Miss { dst, packet });
                     // At once: the mbufs in transit stay few.
                     self.carry_out();
@@ -273,7 +274,7 @@ impl<'a, B: FlowBackend> ControlPlane<'a, B> {
                     if self.show_rss {
                         tracing::info!(
                             meta = format_args!("{meta:#x}"),
-                            len = cp.mbuf.len(),
+                            len = cp.packet.len(),
                             "sampled packet"
                         );
                     }

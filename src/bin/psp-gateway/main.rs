@@ -33,14 +33,11 @@ use anyhow::{bail, Context, Result};
 use backend::Backend;
 use config::{Config, Parsed};
 use engine::config::{PortSpec, PortsPlan};
-use engine::dpdk::{
-    CoreQueues, Eal, EalArgs, FlowMetadata, GatewayCore, Mempool, Port, PortConfig,
-};
-use engine::flows::{FlowConfig, FlowProgrammer};
-use engine::pipeline::{LcorePipeline, PipelineConfig};
-use engine::tables::ReplicatedTables;
+use engine::cores::{CoreSetup, SoftwareDatapath};
+use engine::dpdk::{Eal, EalArgs, FlowMetadata, Mempool, PoolPackets, Port, PortConfig, PortPair};
+use engine::pipeline::PipelineConfig;
 use rpc::server::Gateway;
-use serve::{ControlSide, Prelude, Rings};
+use serve::{ControlSide, Prelude};
 use std::process::ExitCode;
 use std::sync::Arc;
 use tunnels::TunnelFactory;
@@ -138,21 +135,18 @@ fn run(cfg: Config) -> Result<()> {
     let cores = cfg.core_mask.cores().to_vec();
     let k = cores.len();
     let pool = Mempool::new(&eal, "pspgw_mbufs", 8191, 256, Mempool::DEFAULT_DATA_ROOM)?;
-    let mut secure = Port::by_name(&eal, secure_name)?;
-    let mut unsecured = Port::by_name(&eal, unsecured_name)?;
     let pcfg = PortConfig {
         rx_queues: cfg.core_mask.queues(),
         tx_queues: cfg.core_mask.queues(),
         ..PortConfig::default()
     };
-    for port in [&mut secure, &mut unsecured] {
-        port.configure(&pcfg, &pool)?;
-        port.start()?;
-        if let Err(e) = port.set_promiscuous(true) {
-            tracing::debug!(port = port.name(), "promiscuous mode: {e}");
-        }
+    let secure = Port::by_name(&eal, secure_name)?;
+    let unsecured = Port::by_name(&eal, unsecured_name)?;
+    let mut ports = PortPair::start(secure, unsecured, &pcfg, &pool)?;
+    for (port, e) in ports.promiscuous() {
+        tracing::debug!(port, "promiscuous mode: {e}");
     }
-    let uplink_mac = secure.mac_addr()?;
+    let uplink_mac = ports.secure.mac_addr()?;
     tracing::info!(%uplink_mac, uplink_ip = %prelude.uplink_ip, secure = secure_name,
         unsecured = unsecured_name, cores = ?cores, "ports up");
 
@@ -164,13 +158,8 @@ fn run(cfg: Config) -> Result<()> {
         max_frame_len: usize::from(Mempool::DEFAULT_DATA_ROOM - Mempool::HEADROOM),
         ..cfg.pipeline_config()
     };
-    let (tables, readers) = ReplicatedTables::new(
-        k,
-        pipeline.max_tunnels,
-        pipeline.max_acl_entries,
-        std::process::id().into(),
-    );
-    let (programmer, flows) = FlowProgrammer::new(tables, flow_config(&cfg));
+    let (datapath, programmer, flows) =
+        SoftwareDatapath::new(pipeline, k, std::process::id().into());
     let dp = serve::datapath(&cfg, flows, tunnel_factory(&cfg, &prelude, uplink_mac), k, false);
     let (rt, pin) = serve::control_runtime(&allowed_cpus, &cores)?;
     let (scfg, peer_of) = serve::server_config(&cfg, &prelude, uplink_mac);
@@ -179,26 +168,22 @@ fn run(cfg: Config) -> Result<()> {
     let gateway = Gateway::new(scfg, Backend(dp.clone()))?;
     let masters = gateway.masters().context("the software datapath needs its master keys")?;
 
-    let meta = FlowMetadata::register(&eal)?;
+    let packets = PoolPackets::new(&pool, FlowMetadata::register(&eal)?);
+    let rings = serve::rings(k);
     // Snapshots always: the status service and metrics read them too.
-    let rings = Rings::new(k, true);
-    let mut handlers: Vec<GatewayCore<'_>> = readers
-        .into_iter()
-        .zip(&rings.resubmit)
-        .enumerate()
-        .map(|(i, (reader, ring))| {
-            let pipe = LcorePipeline::new(pipeline, i as u16, reader);
-            let seed = u64::from(std::process::id()) << 16 | i as u64;
-            GatewayCore::new(pipe, &masters, &pool, meta, &rings.to_control, ring, seed)
-        })
-        .collect();
+    let mut handlers = datapath.into_cores(
+        &masters,
+        CoreSetup {
+            packets,
+            rings: &rings,
+            seed: u64::from(std::process::id()) << 16,
+            snapshots: Some(serve::SNAPSHOT_INTERVAL),
+        },
+    );
     for (h, ring) in handlers.iter_mut().zip(&dp.key_updates) {
         h.take_key_updates(ring);
     }
-    for (h, ring) in handlers.iter_mut().zip(&rings.snapshots) {
-        h.publish_snapshots(ring, serve::SNAPSHOT_INTERVAL);
-    }
-    let queues = CoreQueues::claim_all(&unsecured, &secure, cfg.core_mask.queues())?;
+    let queues = ports.core_queues(cfg.core_mask.queues())?;
     // The cores hold on to dp's key mailboxes: the control side shares it.
     let side = ControlSide {
         dp: Arc::clone(&dp),
@@ -214,21 +199,9 @@ fn run(cfg: Config) -> Result<()> {
         serve::serve(&cfg, &prelude, &eal, &cores, queues, &mut handlers, side)?;
     stats::print_final(&core_stats, &handlers, &counters, cfg.stat_print);
     drop(handlers);
-    for port in [&mut secure, &mut unsecured] {
-        let _ = port.stop();
-    }
-    drop((secure, unsecured, pool));
+    drop((ports, pool));
     eal.cleanup()?;
     Ok(())
-}
-
-/// The flow programmer's limits: one ACL entry per tunnel.
-fn flow_config(cfg: &Config) -> FlowConfig {
-    FlowConfig {
-        max_tunnels: cfg.max_tunnels,
-        max_acl_entries: cfg.max_tunnels,
-        ..FlowConfig::default()
-    }
 }
 
 /// Our side of every tunnel's outer headers.
@@ -255,7 +228,8 @@ fn tunnel_factory(cfg: &Config, p: &Prelude, uplink_mac: engine::wire::MacAddr) 
 #[cfg(feature = "doca")]
 fn run_doca(cfg: &Config, plan: &PortsPlan) -> Result<()> {
     use engine::doca::{DocaConfig, DocaFlowBackend, DocaPorts};
-    use engine::dpdk::{OffloadCore, PortId};
+    use engine::cores::{flow_config, OffloadCore, OffloadStats};
+    use engine::dpdk::PortId;
     let PortSpec::Pci(pci) = &plan.secure else {
         bail!("--backend doca: -p must be the PCI address of the DOCA device");
     };
@@ -272,10 +246,10 @@ fn run_doca(cfg: &Config, plan: &PortsPlan) -> Result<()> {
     let cores = cfg.core_mask.cores().to_vec();
     let k = cores.len();
     let pool = Mempool::new(&eal, "pspgw_mbufs", 8191, 256, Mempool::DEFAULT_DATA_ROOM)?;
-    let mut secure = Port::by_name(&eal, pci)?;
+    let secure = Port::by_name(&eal, pci)?;
     // The unsecured side: a DPDK device by name, or the first representor
     // (the first port that is not the PF).
-    let mut unsecured = match plan.unsecured.ethdev_name() {
+    let unsecured = match plan.unsecured.ethdev_name() {
         Some(name) => Port::by_name(&eal, name)?,
         None => {
             let id = (0..Port::count(&eal))
@@ -286,19 +260,16 @@ fn run_doca(cfg: &Config, plan: &PortsPlan) -> Result<()> {
     };
     let nq = cfg.core_mask.queues();
     let pcfg = PortConfig { rx_queues: nq, tx_queues: nq, ..PortConfig::default() };
-    for port in [&mut secure, &mut unsecured] {
-        port.configure(&pcfg, &pool)?;
-        port.start()?;
-    }
-    let uplink_mac = secure.mac_addr()?;
+    let ports = PortPair::start(secure, unsecured, &pcfg, &pool)?;
+    let uplink_mac = ports.secure.mac_addr()?;
     let pipeline = PipelineConfig { max_acl_entries: cfg.max_tunnels, ..cfg.pipeline_config() };
     let doca = DocaConfig {
         pipeline,
         ports: DocaPorts {
-            secure: secure.id().0,
-            unsecured: unsecured.id().0,
+            secure: ports.secure.id().0,
+            unsecured: ports.unsecured.id().0,
             secure_mac: uplink_mac,
-            unsecured_mac: unsecured.mac_addr()?,
+            unsecured_mac: ports.unsecured.mac_addr()?,
             next_hop_mac: cfg.nexthop_dmac.unwrap_or(engine::wire::MacAddr([0xff; 6])),
         },
         pci: pci.clone(),
@@ -310,7 +281,8 @@ fn run_doca(cfg: &Config, plan: &PortsPlan) -> Result<()> {
         let keys = backend.keys();
         let nic = backend
             .counter_reader(cfg.stat_print.then_some(engine::doca::backend::COUNTER_INTERVAL));
-        let (programmer, flows) = FlowProgrammer::new(backend, flow_config(cfg));
+        let (programmer, flows) =
+            engine::flows::FlowProgrammer::new(backend, flow_config(&pipeline));
         let dp = serve::datapath(cfg, flows, tunnel_factory(cfg, &prelude, uplink_mac), k, true);
         let (rt, pin) = serve::control_runtime(&allowed_cpus, &cores)?;
         let (scfg, peer_of) = serve::server_config(cfg, &prelude, uplink_mac);
@@ -324,14 +296,14 @@ fn run_doca(cfg: &Config, plan: &PortsPlan) -> Result<()> {
             Box::new(nic::NicKeys::new(keys)),
             instance_id,
         );
-        let meta = FlowMetadata::register(&eal)?;
-        let rings = Rings::new(k, false);
-        let mut handlers: Vec<OffloadCore<'_>> = rings
+        let packets = PoolPackets::new(&pool, FlowMetadata::register(&eal)?);
+        let rings = serve::rings(k);
+        let mut handlers: Vec<OffloadCore<'_, PoolPackets<'_>>> = rings
             .resubmit
             .iter()
-            .map(|ring| OffloadCore::new(pipeline, meta, &rings.to_control, ring))
+            .map(|ring| OffloadCore::new(pipeline, packets, &rings.to_control, ring))
             .collect();
-        let queues = CoreQueues::claim_all(&unsecured, &secure, cfg.core_mask.queues())?;
+        let queues = ports.core_queues(nq)?;
         let reader = nic.clone();
         let nic_lines: crate::control::NicLines =
             Box::new(move || reader.latest().map(|n| n.lines()));
@@ -347,15 +319,12 @@ fn run_doca(cfg: &Config, plan: &PortsPlan) -> Result<()> {
         };
         let (core_stats, counters) =
             serve::serve(cfg, &prelude, &eal, &cores, queues, &mut handlers, side)?;
-        let offload: Vec<engine::dpdk::OffloadStats> = handlers.iter().map(|h| h.stats()).collect();
+        let offload: Vec<OffloadStats> = handlers.iter().map(|h| h.stats()).collect();
         let nic_lines = cfg.stat_print.then(|| nic.latest().map(|n| n.lines())).flatten();
         stats::print_final_offload(&core_stats, &offload, &counters, nic_lines.as_deref());
         Ok(())
     })();
-    for port in [&mut secure, &mut unsecured] {
-        let _ = port.stop();
-    }
-    drop((secure, unsecured, pool));
+    drop((ports, pool));
     eal.cleanup()?;
     r
 }

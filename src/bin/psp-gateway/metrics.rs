@@ -130,7 +130,7 @@ pub fn families(i: &Input<'_>) -> Vec<Family> {
         Counter,
         per_core(&|p, v, pre| drops(p, v, pre)),
     ));
-    let core_field = |f: fn(&engine::dpdk::CoreSnapshot) -> u64| {
+    let core_field = |f: fn(&engine::cores::CoreSnapshot) -> u64| {
         o.cores.iter().map(|(c, s)| (format!("core=\"{c}\""), f(s))).collect::<Vec<_>>()
     };
     out.push(family(
@@ -398,7 +398,7 @@ pub async fn serve(listener: tokio::net::TcpListener, observer: Arc<Observer>) {
 mod tests {
     use super::*;
     use crate::observe::Observation;
-    use engine::dpdk::CoreSnapshot;
+    use engine::cores::CoreSnapshot;
     use std::collections::HashMap;
 
     fn input<'a>(obs: &'a Observation, perf: &'a PerfMetrics) -> Input<'a> {

@@ -8,7 +8,7 @@
 use crate::backend::{Backend, Datapath};
 use crate::metrics;
 use crate::stats::ControlCounters;
-use engine::dpdk::CoreSnapshot;
+use engine::cores::CoreSnapshot;
 use engine::tunnels::{PeerView, Session, TunnelView};
 use rpc::pb_ext;
 use rpc::server::Gateway;

@@ -13,9 +13,8 @@ use crate::stats::ControlCounters;
 use crate::tunnels::{Completions, TunnelFactory};
 use anyhow::{bail, Result};
 use crossbeam::queue::ArrayQueue;
-use engine::dpdk::{
-    run_lcores, BurstHandler, ControlPacket, CoreQueues, CoreSnapshot, CoreStats, Eal, Mbuf,
-};
+use engine::cores::{BurstHandler, CoreRings};
+use engine::dpdk::{run_lcores, Burst, CoreQueues, CoreStats, Eal, Mbuf};
 use engine::flows::{FlowBackend, FlowClient, FlowProgrammer};
 use engine::psp::Version;
 use rpc::runtime::RpcRuntime;
@@ -32,31 +31,11 @@ pub const STAT_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5)
 /// the metrics endpoint and status read): a copy of a few hundred bytes.
 pub const SNAPSHOT_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// The rings between the packet cores and the control plane.
-pub struct Rings {
-    /// Misses, ARP and sampled copies, up to the control plane.
-    pub to_control: ArrayQueue<ControlPacket>,
-    /// Held packets, back to each core.
-    pub resubmit: Vec<ArrayQueue<Mbuf>>,
-    /// Each core's counters for `--stat-print` (none when the cores do
-    /// not publish them).
-    pub snapshots: Vec<ArrayQueue<CoreSnapshot>>,
-}
-
-impl Rings {
-    /// Rings for `cores` packet cores, with snapshot slots when `snapshots`
-    /// (for `--stat-print`, the metrics endpoint and status).
-    pub fn new(cores: usize, snapshots: bool) -> Rings {
-        Rings {
-            to_control: ArrayQueue::new(4096),
-            resubmit: (0..cores).map(|_| ArrayQueue::new(1024)).collect(),
-            snapshots: if snapshots {
-                (0..cores).map(|_| ArrayQueue::new(1)).collect()
-            } else {
-                Vec::new()
-            },
-        }
-    }
+/// The rings between the packet cores and the control plane, for `cores`
+/// packet cores: room for 4096 packets up (misses, ARP, samples) and 1024
+/// held packets back to each core.
+pub fn rings(cores: usize) -> CoreRings<Mbuf> {
+    CoreRings::new(cores, 4096, 1024)
 }
 
 /// The control side of a run: what the control plane drives and serves.
@@ -66,7 +45,7 @@ pub struct ControlSide<'r, B: FlowBackend> {
     /// The flow programmer over the backend.
     pub programmer: FlowProgrammer<B>,
     /// The rings to and from the packet cores.
-    pub rings: &'r Rings,
+    pub rings: &'r CoreRings<Mbuf>,
     /// The gRPC runtime and the pinning of control threads.
     pub rt: RpcRuntime,
     /// Pins a thread to the control CPUs.
@@ -226,7 +205,7 @@ pub fn stop_on_signals() -> Result<Arc<AtomicBool>> {
 /// on this thread, DPDK's main lcore), until SIGINT or SIGTERM. A core that
 /// fails stops the rest. Returns the cores' and the control plane's
 /// counters.
-pub fn serve<B: FlowBackend + Send, H: BurstHandler>(
+pub fn serve<B: FlowBackend + Send, H: BurstHandler<Burst>>(
     cfg: &Config,
     p: &Prelude,
     eal: &Eal,

@@ -4,7 +4,8 @@
 
 use crate::config::PerfPrint;
 use crate::perf::PerfMetrics;
-use engine::dpdk::{CoreSnapshot, CoreStats, GatewayCore};
+use engine::cores::{CoreSnapshot, GatewayCore, Packets};
+use engine::dpdk::CoreStats;
 use engine::pipeline::PipeStats;
 use engine::tunnels::TunnelCounters;
 
@@ -169,9 +170,9 @@ pub fn print_perf(perf: &PerfMetrics, which: PerfPrint) {
 
 /// Prints the final statistics: a summary line always, every pipe counter
 /// with `--stat-print`.
-pub fn print_final(
+pub fn print_final<P: Packets>(
     cores: &[CoreStats],
-    handlers: &[GatewayCore<'_>],
+    handlers: &[GatewayCore<'_, P>],
     control: &ControlCounters,
     detailed: bool,
 ) {
@@ -206,7 +207,7 @@ pub fn print_final(
 #[cfg(feature = "doca")]
 pub fn print_final_offload(
     cores: &[CoreStats],
-    offload: &[engine::dpdk::OffloadStats],
+    offload: &[engine::cores::OffloadStats],
     control: &ControlCounters,
     nic: Option<&[String]>,
 ) {

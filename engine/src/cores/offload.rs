@@ -10,11 +10,7 @@
 //! them, as NVIDIA's application resubmits (`rte_eth_tx_burst` on the PF).
 //! Neither ring blocks: a full one frees the packet and counts it.
 
-use super::burst::Burst;
-use super::gateway::{ControlPacket, ToControl};
-use super::lcores::BurstHandler;
-use super::mbuf::Mbuf;
-use super::meta::FlowMetadata;
+use super::{BurstHandler, ControlPacket, PacketBurst, Packets, ToControl};
 use crate::pipeline::{classify_rss, PipelineConfig, RssClass};
 use crate::psp::buf::PacketBuf;
 use crossbeam::queue::ArrayQueue;
@@ -39,31 +35,32 @@ pub struct OffloadStats {
 }
 
 /// The RSS-queue core of an offloaded pipeline.
-pub struct OffloadCore<'a> {
+pub struct OffloadCore<'a, P: Packets> {
     cfg: PipelineConfig,
-    meta: FlowMetadata,
-    to_control: &'a ArrayQueue<ControlPacket>,
-    resubmit: &'a ArrayQueue<Mbuf>,
+    packets: P,
+    to_control: &'a ArrayQueue<ControlPacket<P::Packet>>,
+    resubmit: &'a ArrayQueue<P::Packet>,
     stats: OffloadStats,
 }
 
-impl core::fmt::Debug for OffloadCore<'_> {
+impl<P: Packets> core::fmt::Debug for OffloadCore<'_, P> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("OffloadCore").field("stats", &self.stats).finish_non_exhaustive()
     }
 }
 
-impl<'a> OffloadCore<'a> {
-    /// A core with the pipeline's sampling sentinels (`cfg`), sending to
-    /// the control plane through `to_control` and taking held packets back
-    /// from `resubmit` (a ring of its own).
+impl<'a, P: Packets> OffloadCore<'a, P> {
+    /// A core with the pipeline's sampling sentinels (`cfg`), reading flow
+    /// metadata through `packets`, sending to the control plane through
+    /// `to_control` and taking held packets back from `resubmit` (a ring of
+    /// its own).
     pub fn new(
         cfg: PipelineConfig,
-        meta: FlowMetadata,
-        to_control: &'a ArrayQueue<ControlPacket>,
-        resubmit: &'a ArrayQueue<Mbuf>,
-    ) -> OffloadCore<'a> {
-        OffloadCore { cfg, meta, to_control, resubmit, stats: OffloadStats::default() }
+        packets: P,
+        to_control: &'a ArrayQueue<ControlPacket<P::Packet>>,
+        resubmit: &'a ArrayQueue<P::Packet>,
+    ) -> OffloadCore<'a, P> {
+        OffloadCore { cfg, packets, to_control, resubmit, stats: OffloadStats::default() }
     }
 
     /// The counters.
@@ -71,7 +68,7 @@ impl<'a> OffloadCore<'a> {
         self.stats
     }
 
-    fn classify(&mut self, rx: &mut Burst) {
+    fn classify<B: PacketBurst<Packet = P::Packet>>(&mut self, rx: &mut B) {
         // In arrival order: a destination's packets reach its held queue
         // in the order they were sent.
         rx.route(|m| {
@@ -80,8 +77,9 @@ impl<'a> OffloadCore<'a> {
         });
     }
 
-    fn up(&mut self, m: Mbuf) {
-        let why = match classify_rss(m.data(), m.flow_metadata(self.meta), &self.cfg) {
+    fn up(&mut self, m: P::Packet) {
+        let meta = self.packets.flow_metadata(&m);
+        let why = match classify_rss(m.data(), meta, &self.cfg) {
             RssClass::Miss { dst } => {
                 self.stats.misses += 1;
                 ToControl::Miss { dst }
@@ -103,26 +101,26 @@ impl<'a> OffloadCore<'a> {
                 return; // freed
             }
         };
-        if self.to_control.push(ControlPacket { mbuf: m, why }).is_err() {
+        if self.to_control.push(ControlPacket { packet: m, why }).is_err() {
             self.stats.control_ring_full += 1;
         }
     }
 }
 
-impl BurstHandler for OffloadCore<'_> {
+impl<P: Packets, B: PacketBurst<Packet = P::Packet>> BurstHandler<B> for OffloadCore<'_, P> {
     /// The representor's queues see nothing in switch mode; what does
     /// arrive is treated like the PF's RSS traffic.
-    fn host_to_net(&mut self, rx: &mut Burst, _out: &mut Burst) {
+    fn host_to_net(&mut self, rx: &mut B, _out: &mut B) {
         self.classify(rx);
     }
 
-    fn net_to_host(&mut self, rx: &mut Burst, _out: &mut Burst) {
+    fn net_to_host(&mut self, rx: &mut B, _out: &mut B) {
         self.classify(rx);
     }
 
     /// Held packets go out through the PF (the "secure" port here), to
     /// the egress root.
-    fn poll(&mut self, out: &mut Burst) -> usize {
+    fn poll(&mut self, out: &mut B) -> usize {
         let mut n = 0;
         while !out.is_full() {
             let Some(m) = self.resubmit.pop() else { break };

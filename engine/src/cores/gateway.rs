@@ -1,86 +1,32 @@
-//! [`GatewayCore`]: the pipeline on a packet core. It runs each received
-//! mbuf through the core's [`LcorePipeline`] and acts on the verdict:
-//! forward, free, or hand to the control plane (misses, ARP, sampling
-//! mirrors) through a lock-free ring; and it takes back, through a ring of
-//! its own, the packets the control plane resubmits once their tunnel is
-//! in (held packets). Neither ring blocks: when one is full the packet is
-//! freed and counted.
+//! [`GatewayCore`]: the software pipeline on a packet core. It runs each
+//! received packet through the core's [`LcorePipeline`] and acts on the
+//! verdict: forward, free, or hand to the control plane (misses, ARP,
+//! sampling mirrors) through a lock-free ring; and it takes back, through
+//! a ring of its own, the packets the control plane resubmits once their
+//! tunnel is in (held packets). Neither ring blocks: when one is full the
+//! packet is freed and counted.
 
-use super::burst::Burst;
-use super::lcores::BurstHandler;
-use super::mbuf::Mbuf;
-use super::mempool::Mempool;
-use super::meta::FlowMetadata;
-use crate::pipeline::{Action, LcorePipeline, PipeStats, Port};
+use super::{
+    BurstHandler, ControlPacket, ControlStats, CoreSnapshot, PacketBurst, Packets, ToControl,
+};
+use crate::pipeline::{Action, LcorePipeline, Port};
 use crate::psp::buf::PacketBuf;
 use crate::psp::kdf::MasterKeyPair;
 use crossbeam::queue::ArrayQueue;
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-/// A copy of a core's counters, published for periodic printing.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct CoreSnapshot {
-    /// The pipe counters.
-    pub pipes: PipeStats,
-    /// What went to and came from the control plane.
-    pub control: ControlStats,
-    /// Receive-key cache (hits, misses).
-    pub key_cache: (u64, u64),
-}
 
 /// Polls between clock reads for snapshot publication.
 const SNAPSHOT_CHECK_POLLS: u64 = 4096;
 
-/// Why a packet goes to the control plane.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ToControl {
-    /// No tunnel for this inner destination: set one up, hold the packet.
-    Miss {
-        /// The inner destination.
-        dst: IpAddr,
-    },
-    /// A copy of a sampled packet; its flow metadata holds the sentinel.
-    Sampled {
-        /// The sentinel (ingress or egress sampling).
-        meta: u32,
-    },
-    /// ARP and other traffic the control plane answers.
-    Rss,
-}
-
-/// A packet for the control plane.
-#[derive(Debug)]
-pub struct ControlPacket {
-    /// The packet.
-    pub mbuf: Mbuf,
-    /// Why it came.
-    pub why: ToControl,
-}
-
-/// Counters of what a core sent to or took from the control plane.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ControlStats {
-    /// Packets handed to the control plane.
-    pub to_control: u64,
-    /// Packets freed because the control ring was full.
-    pub control_ring_full: u64,
-    /// Sampling mirrors not made for want of an mbuf.
-    pub mirror_no_mbuf: u64,
-    /// Packets taken back from the control plane.
-    pub resubmitted: u64,
-}
-
 /// The pipeline of one packet core, with its rings to the control plane.
-pub struct GatewayCore<'a> {
+pub struct GatewayCore<'a, P: Packets> {
     pipe: LcorePipeline,
     masters: Arc<MasterKeyPair>,
     key_updates: Option<&'a ArrayQueue<Arc<MasterKeyPair>>>,
-    pool: &'a Mempool,
-    meta: FlowMetadata,
-    to_control: &'a ArrayQueue<ControlPacket>,
-    resubmit: &'a ArrayQueue<Mbuf>,
+    packets: P,
+    to_control: &'a ArrayQueue<ControlPacket<P::Packet>>,
+    resubmit: &'a ArrayQueue<P::Packet>,
     rng: u64,
     stats: ControlStats,
     snapshots: Option<(&'a ArrayQueue<CoreSnapshot>, Duration)>,
@@ -88,32 +34,30 @@ pub struct GatewayCore<'a> {
     last_snapshot: Option<Instant>,
 }
 
-impl core::fmt::Debug for GatewayCore<'_> {
+impl<P: Packets> core::fmt::Debug for GatewayCore<'_, P> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("GatewayCore").field("stats", &self.stats).finish_non_exhaustive()
     }
 }
 
-impl<'a> GatewayCore<'a> {
-    /// A core running `pipe`, decrypting with (a copy of) `masters`, copying mirrors
-    /// into mbufs of `pool`, sending to the control plane through
-    /// `to_control` and taking resubmitted packets from `resubmit` (a ring
-    /// of its own). `seed` seeds the per-packet sampling draw.
+impl<'a, P: Packets> GatewayCore<'a, P> {
+    /// A core running `pipe`, decrypting with (a copy of) `masters`, copying
+    /// mirrors into packets of `packets`, sending to the control plane
+    /// through `to_control` and taking resubmitted packets from `resubmit`
+    /// (a ring of its own). `seed` seeds the per-packet sampling draw.
     pub fn new(
         pipe: LcorePipeline,
-        masters: &'a MasterKeyPair,
-        pool: &'a Mempool,
-        meta: FlowMetadata,
-        to_control: &'a ArrayQueue<ControlPacket>,
-        resubmit: &'a ArrayQueue<Mbuf>,
+        masters: &MasterKeyPair,
+        packets: P,
+        to_control: &'a ArrayQueue<ControlPacket<P::Packet>>,
+        resubmit: &'a ArrayQueue<P::Packet>,
         seed: u64,
-    ) -> GatewayCore<'a> {
+    ) -> GatewayCore<'a, P> {
         GatewayCore {
             pipe,
             masters: Arc::new(masters.clone()),
             key_updates: None,
-            pool,
-            meta,
+            packets,
             to_control,
             resubmit,
             rng: seed | 1,
@@ -167,8 +111,8 @@ impl<'a> GatewayCore<'a> {
         (self.rng.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 32) as u32
     }
 
-    fn control(&mut self, mbuf: Mbuf, why: ToControl) {
-        match self.to_control.push(ControlPacket { mbuf, why }) {
+    fn control(&mut self, packet: P::Packet, why: ToControl) {
+        match self.to_control.push(ControlPacket { packet, why }) {
             Ok(()) => self.stats.to_control += 1,
             // The returned packet is dropped here, which frees it.
             Err(_) => self.stats.control_ring_full += 1,
@@ -176,14 +120,13 @@ impl<'a> GatewayCore<'a> {
     }
 
     /// Runs one packet from `from` and returns it when it is to be sent on.
-    fn handle(&mut self, from: Port, mut m: Mbuf, to: Port) -> Option<Mbuf> {
+    fn handle(&mut self, from: Port, mut m: P::Packet, to: Port) -> Option<P::Packet> {
         let random = self.random();
         let v = self.pipe.process(from, &mut m, random, &self.masters);
         if let Some(meta) = v.mirror_to_rss {
-            let copy = self.pool.alloc().and_then(|mut c| {
-                c.extend_from_slice(m.data()).ok()?;
-                c.set_flow_metadata(self.meta, Some(meta));
-                Some(c)
+            let copy = self.packets.copy(m.data()).map(|mut c| {
+                self.packets.set_flow_metadata(&mut c, Some(meta));
+                c
             });
             match copy {
                 Some(c) => self.control(c, ToControl::Sampled { meta }),
@@ -203,26 +146,8 @@ impl<'a> GatewayCore<'a> {
             Action::Drop(_) => None,
         }
     }
-}
 
-impl BurstHandler for GatewayCore<'_> {
-    fn host_to_net(&mut self, rx: &mut Burst, out: &mut Burst) {
-        rx.route(|m| self.handle(Port::Unsecured, m, Port::Secure));
-        core::mem::swap(rx, out);
-    }
-
-    fn net_to_host(&mut self, rx: &mut Burst, out: &mut Burst) {
-        rx.route(|m| self.handle(Port::Secure, m, Port::Unsecured));
-        core::mem::swap(rx, out);
-    }
-
-    fn poll(&mut self, out: &mut Burst) -> usize {
-        self.pipe.refresh();
-        if let Some(m) = self.key_updates.and_then(ArrayQueue::pop) {
-            // Rare (a rotation): dropping the old pair here is the one
-            // free a core does outside its bursts.
-            self.masters = m;
-        }
+    fn publish(&mut self) {
         self.polls += 1;
         if let Some((ring, every)) = self.snapshots {
             if self.polls.is_multiple_of(SNAPSHOT_CHECK_POLLS) {
@@ -233,6 +158,28 @@ impl BurstHandler for GatewayCore<'_> {
                 }
             }
         }
+    }
+}
+
+impl<P: Packets, B: PacketBurst<Packet = P::Packet>> BurstHandler<B> for GatewayCore<'_, P> {
+    fn host_to_net(&mut self, rx: &mut B, out: &mut B) {
+        rx.route(|m| self.handle(Port::Unsecured, m, Port::Secure));
+        core::mem::swap(rx, out);
+    }
+
+    fn net_to_host(&mut self, rx: &mut B, out: &mut B) {
+        rx.route(|m| self.handle(Port::Secure, m, Port::Unsecured));
+        core::mem::swap(rx, out);
+    }
+
+    fn poll(&mut self, out: &mut B) -> usize {
+        self.pipe.refresh();
+        if let Some(m) = self.key_updates.and_then(ArrayQueue::pop) {
+            // Rare (a rotation): dropping the old pair here is the one
+            // free a core does outside its bursts.
+            self.masters = m;
+        }
+        self.publish();
         let mut n = 0;
         while !out.is_full() {
             let Some(m) = self.resubmit.pop() else { break };
