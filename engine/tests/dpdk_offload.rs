@@ -7,8 +7,8 @@
 mod common;
 
 use crossbeam::queue::ArrayQueue;
-use engine::dpdk::Burst;
 use engine::cores::{BurstHandler, ControlPacket, OffloadCore, ToControl};
+use engine::dpdk::Burst;
 use engine::dpdk::{Eal, EalArgs, FlowMetadata, Mbuf, Mempool, PoolPackets};
 use engine::pipeline::PipelineConfig;
 use engine::psp::buf::PacketBuf;

@@ -237,8 +237,7 @@ fn sampled_packets_are_mirrored_up_with_the_sentinel_while_buffers_last() {
     let mut cores = cores(datapath, &rings, Pool::new(2), None);
     program(&mut prog, &client, &mut cores, vec![insert(DST, 0x22)]);
     let f = frame(SRC, DST, b"sample me");
-    let (mut rx, mut out) =
-        (Burst::with(32, (0..32).map(|_| Pkt::new(&f))), Burst::with(32, []));
+    let (mut rx, mut out) = (Burst::with(32, (0..32).map(|_| Pkt::new(&f))), Burst::with(32, []));
     cores[0].host_to_net(&mut rx, &mut out);
     assert_eq!(out.v.len(), 32, "sampling copies; the original still leaves");
     let sampled = cores[0].pipeline().stats().egress_sampling.packets;
@@ -316,7 +315,8 @@ fn the_offload_core_sends_misses_arp_and_samples_up_and_drops_the_rest() {
     assert!(rx.v.is_empty() && out.v.is_empty());
     let s = core.stats();
     assert_eq!((s.misses, s.arp, s.other, s.sampled, s.control_ring_full), (2, 1, 1, 1, 1));
-    let whys: Vec<ToControl> = std::iter::from_fn(|| rings.to_control.pop()).map(|c| c.why).collect();
+    let whys: Vec<ToControl> =
+        std::iter::from_fn(|| rings.to_control.pop()).map(|c| c.why).collect();
     let meta = cfg.ingress_sample_meta_indicator;
     assert_eq!(
         whys,

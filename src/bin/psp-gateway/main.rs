@@ -227,8 +227,8 @@ fn tunnel_factory(cfg: &Config, p: &Prelude, uplink_mac: engine::wire::MacAddr) 
 /// as one line naming `--backend doca`.
 #[cfg(feature = "doca")]
 fn run_doca(cfg: &Config, plan: &PortsPlan) -> Result<()> {
-    use engine::doca::{DocaConfig, DocaFlowBackend, DocaPorts};
     use engine::cores::{flow_config, OffloadCore, OffloadStats};
+    use engine::doca::{DocaConfig, DocaFlowBackend, DocaPorts};
     use engine::dpdk::PortId;
     let PortSpec::Pci(pci) = &plan.secure else {
         bail!("--backend doca: -p must be the PCI address of the DOCA device");
