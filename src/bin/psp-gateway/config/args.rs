@@ -29,6 +29,11 @@ pub struct Opt {
 impl Opt {
     /// `-p/--pci-addr` or `--sample-rate`, as errors name it.
     pub fn label(&self) -> String {
+        // DOCA 3.x's -c takes a path; a bare -c stays 2.8's --cookie
+        // (see [`rewrite_short_c`]).
+        if self.long == "config" {
+            return "-c/--config".into();
+        }
         match self.short {
             Some(c) => format!("-{c}/--{}", self.long),
             None => format!("--{}", self.long),
@@ -81,6 +86,7 @@ pub const OPTS: &[Opt] = &[
     opt("perf-print", None, Value, "WHAT", "Enable printing performance metrics (key-gen, insertion, all)", PROGRAM),
     opt("show-rss-rx-packets", None, Switch, "", "Show RSS rx packets", PROGRAM),
     opt("outer-ip-type", None, Value, "ipv4|ipv6", "outer IP type [default: ipv6]", PROGRAM),
+    opt("config", None, Value, "PATH", "JSON file of peers and sessions (DOCA 2.9+, replaces -t/-f): {\"config\": {\"local-grpc-address\": ...}, \"peers\": [{\"remote-grpc-address\": ..., \"sessions\": [{\"local-vip\": ..., \"remote-vips\": [...]}]}]}; -c PATH is this, a bare -c is DOCA 2.8's --cookie", DOCA3),
     opt("mode", None, Value, "tunnel|transport", "PSP mode: tunnel (outer IP of the gateways) or transport (the VM's IP header, then UDP 1000 and PSP); both peers must use the same [default: tunnel]", DOCA3),
     opt("inner-ip-type", None, Value, "ipv4|ipv6", "inner IP type: of the VMs' traffic, --local-virt-ip and the tunnels' virtual IPs (IPv6 in brackets: svc-ip:[fd00::2]) [default: ipv4]", DOCA3),
     opt("uplink-ip", None, Value, "IP", "Outer source address of our tunnels (family of --outer-ip-type)", OURS),
@@ -100,7 +106,6 @@ pub const OPTS: &[Opt] = &[
 ];
 
 /// The flag with this long name.
-#[cfg(test)]
 pub fn by_long(long: &str) -> &'static Opt {
     OPTS.iter().find(|o| o.long == long).expect("known flag")
 }
@@ -111,6 +116,55 @@ pub fn by_json_key(key: &str) -> Option<&'static Opt> {
     let key = if key == "dcap-dmac" { "decap-dmac" } else { key };
     OPTS.iter()
         .find(|o| o.long == key || o.short.is_some_and(|c| key.len() == 1 && key.starts_with(c)))
+}
+
+/// DOCA 2.8's `-c` is `--cookie` (a switch), DOCA 3.x's `-c PATH` is
+/// `--config PATH`: `-c` followed by a value that is not a flag becomes
+/// `--config`, as does `-c=PATH`. A value of another flag (`-d -c`) and
+/// anything after `--` are left alone.
+pub fn rewrite_short_c(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    let takes_value = |a: &str| {
+        if let Some(long) = a.strip_prefix("--") {
+            return !long.contains('=')
+                && (long == "json"
+                    || OPTS.iter().any(|o| o.long == long && o.kind != Kind::Switch));
+        }
+        let mut c = a.chars();
+        match (c.next(), c.next(), c.next()) {
+            (Some('-'), Some(s), None) => {
+                s == 'j' || OPTS.iter().any(|o| o.short == Some(s) && o.kind != Kind::Switch)
+            }
+            _ => false,
+        }
+    };
+    let mut out = Vec::with_capacity(args.len());
+    let mut it = args.into_iter().enumerate().peekable();
+    while let Some((i, a)) = it.next() {
+        let s = a.to_str().unwrap_or("");
+        if i == 0 {
+            out.push(a);
+        } else if s == "--" {
+            out.push(a);
+            out.extend(it.map(|(_, a)| a));
+            break;
+        } else if let Some(path) = s.strip_prefix("-c=") {
+            out.push("--config".into());
+            out.push(path.into());
+        } else if s == "-c" {
+            let next_is_value = it
+                .peek()
+                .is_some_and(|(_, n)| n.to_str().is_none_or(|n| !n.starts_with('-') || n == "-"));
+            out.push(if next_is_value { "--config" } else { "--cookie" }.into());
+        } else if takes_value(s) {
+            out.push(a);
+            if let Some((_, v)) = it.next() {
+                out.push(v);
+            }
+        } else {
+            out.push(a);
+        }
+    }
+    out
 }
 
 /// The clap command; `-h/--help`, `-v/--version` and `-j/--json` first.
@@ -184,5 +238,23 @@ mod tests {
         assert!(by_json_key("help").is_none() && by_json_key("pci").is_none());
         assert_eq!(by_long("sample-rate").label(), "--sample-rate");
         assert_eq!(by_long("max-tunnels").label(), "-x/--max-tunnels");
+        assert_eq!(by_long("config").label(), "-c/--config");
+    }
+
+    #[test]
+    fn short_c_is_cookie_bare_and_config_with_a_path() {
+        let run = |a: &[&str]| -> Vec<String> {
+            let args = std::iter::once("gw").chain(a.iter().copied()).map(Into::into).collect();
+            rewrite_short_c(args).into_iter().map(|s| s.into_string().unwrap()).collect()
+        };
+        assert_eq!(run(&["-c", "-p", "x"]), ["gw", "--cookie", "-p", "x"]);
+        assert_eq!(run(&["-p", "x", "-c"]), ["gw", "-p", "x", "--cookie"]);
+        assert_eq!(run(&["-c", "peers.json"]), ["gw", "--config", "peers.json"]);
+        assert_eq!(run(&["-c=peers.json", "-a"]), ["gw", "--config", "peers.json", "-a"]);
+        // A value of another flag is not a -c.
+        assert_eq!(run(&["-d", "-c", "-c"]), ["gw", "-d", "-c", "--cookie"]);
+        assert_eq!(run(&["--vf-name", "-c"]), ["gw", "--vf-name", "-c"]);
+        assert_eq!(run(&["--vf-name=v", "-c", "f"]), ["gw", "--vf-name=v", "--config", "f"]);
+        assert_eq!(run(&["--", "-c", "f"]), ["gw", "--", "-c", "f"]);
     }
 }

@@ -54,7 +54,12 @@ pub fn parse(file: &str, text: &str) -> Result<Settings, ConfigError> {
     for (key, value) in &map {
         let line = key_line(text, key);
         let origin = Origin::Json { file: file.to_string(), line, key: key.clone() };
-        let Some(opt) = args::by_json_key(key) else {
+        // DOCA 3.x's "c" is the peers file (a path), 2.8's the cookie switch.
+        let opt = match value {
+            Value::String(_) if key == "c" => Some(args::by_long("config")),
+            _ => args::by_json_key(key),
+        };
+        let Some(opt) = opt else {
             let at = match line {
                 Some(l) => format!("{file}:{l}"),
                 None => file.to_string(),
