@@ -8,7 +8,9 @@
 # DOCA28 (set: the uplink veths carry fd00:1::1 and fd00:1::2 and gw_args
 # gives no --uplink-ip: the gateways derive it, as DOCA does), INNER6 (set:
 # the VMs also carry fd00:10::1 and fd00:10::2, and gw_args runs the
-# gateways with --inner-ip-type ipv6 on those).
+# gateways with --inner-ip-type ipv6 on those), PEERS_CONFIG (set: each
+# gateway gets its gRPC address, virtual IP and peer from a DOCA 3.x
+# -c/--config file, $OUT/peersN.json, instead of -s, --local-virt-ip, -t).
 # Sets VM1_IP, VM2_IP (the VMs' virtual addresses the gateways tunnel) and
 # VM2_HOSTPORT_PREFIX (VM2_IP as host of a host:port, IPv6 in brackets).
 # Sets: P (name prefix), U1_MAC, U2_MAC, GW1_PID, GW2_PID, and an EXIT trap
@@ -83,12 +85,32 @@ gw_args() {
     local mac; if [ "$n" = 1 ]; then mac=$U2_MAC; else mac=$U1_MAC; fi
     echo -p net_af_packet0,iface=${P}u$n -r net_af_packet1,iface=${P}h$n -m 0x$n \
         --decap-dmac 02:00:00:00:0$n:0$n -n $mac \
-        $([ -n "${DOCA28:-}" ] || echo --uplink-ip fd00:1::$n) -s 127.0.0.1:${PORT_BASE}$n \
-        $(if [ -n "${INNER6:-}" ]; then
+        $([ -n "${DOCA28:-}" ] || echo --uplink-ip fd00:1::$n) \
+        $(if [ -n "${PEERS_CONFIG:-}" ]; then
+            peers_config $n > "$OUT/peers$n.json"
+            echo -c "$OUT/peers$n.json" $([ -z "${INNER6:-}" ] || echo --inner-ip-type ipv6)
+          elif [ -n "${INNER6:-}" ]; then
+            echo -s 127.0.0.1:${PORT_BASE}$n
             echo --inner-ip-type ipv6 --local-virt-ip fd00:10::$n -t "127.0.0.1:${PORT_BASE}$o:[fd00:10::$o]"
           else
-            echo --local-virt-ip 10.0.0.$n -t 127.0.0.1:${PORT_BASE}$o:10.0.0.$o
+            echo -s 127.0.0.1:${PORT_BASE}$n --local-virt-ip 10.0.0.$n -t 127.0.0.1:${PORT_BASE}$o:10.0.0.$o
           fi)
+}
+
+# peers_config N: gateway N's DOCA 3.x -c/--config file: its own gRPC
+# address and virtual IP, and the other gateway as its one peer.
+peers_config() {
+    local n=$1 o=$((3 - $1)) ip=10.0.0.
+    [ -z "${INNER6:-}" ] || ip=fd00:10::
+    cat <<JSON
+{
+    "config": { "local-grpc-address": "127.0.0.1:${PORT_BASE}$n" },
+    "peers": [
+        { "remote-grpc-address": "127.0.0.1:${PORT_BASE}$o",
+          "sessions": [ { "local-vip": "$ip$n", "remote-vips": ["$ip$o"] } ] }
+    ]
+}
+JSON
 }
 
 # launch_gw N ARGS...: starts gateway N in the background (log appended to

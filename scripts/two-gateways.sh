@@ -19,6 +19,8 @@
 # gateways find their outer addresses on the uplink interfaces.
 # MODE=transport: both gateways run --mode transport (DOCA 3.x): the VMs'
 # IPv4 headers stay outermost on the uplink, with UDP 1000 and PSP after.
+# PEERS_CONFIG=1: the gateways' addresses and peers come from DOCA 3.x
+# -c/--config JSON files (no -s, --local-virt-ip or -t).
 # INNER6=1: IPv6 VMs (fd00:10::1, fd00:10::2), --inner-ip-type ipv6; vm1
 # also sends a neighbour solicitation, which gw1 hands to its control plane.
 set -euo pipefail

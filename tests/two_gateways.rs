@@ -218,6 +218,37 @@ fn ipv6_vms_through_on_demand_tunnels() {
     let _ = std::fs::remove_dir_all(&out_dir);
 }
 
+/// DOCA 3.x's `-c/--config`: each gateway's gRPC address, virtual IP and
+/// peer come from a peers-and-sessions JSON file, with no -s,
+/// --local-virt-ip or -t; ping and TCP cross, the uplink carries only PSP.
+#[test]
+fn peers_and_sessions_from_a_doca_3_config_file() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let (out, out_dir) = demo("peers", &[("PEERS_CONFIG", "1"), ("PORT_BASE", "5034")]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "two-gateways PEERS_CONFIG failed:\n{stdout}\n{stderr}");
+    assert!(stdout.contains("5 packets transmitted, 5 received, 0% packet loss"), "{stdout}");
+    assert!(stdout.contains("plaintext marker: not found"), "{stdout}");
+    let (frames, psp) = uplink_frames(&stdout);
+    assert!(frames > 1000 && psp == frames, "{stdout}");
+    for n in [1, 2] {
+        let log = std::fs::read_to_string(out_dir.join(format!("gw{n}.log"))).expect("log");
+        let cmd = log.lines().find(|l| l.starts_with("+ psp-gateway ")).expect("command line");
+        assert!(cmd.contains(&format!(" -c {}/peers{n}.json", out_dir.display())), "{cmd}");
+        for flag in ["-s", "--svc-addr", "--local-virt-ip", "-t", "--tunnel", "-f"] {
+            assert!(!cmd.split_whitespace().any(|w| w == flag), "{flag} in {cmd}");
+        }
+        // The gRPC address came from the file's "local-grpc-address".
+        assert!(log.contains(&format!("127.0.0.1:5034{n}")), "gw{n}: {log}");
+        assert!(summary_number(&log, " packets encrypted") > 1000, "gw{n}: {log}");
+        assert!(summary_number(&log, " decrypted to the host") > 100, "gw{n}: {log}");
+    }
+    let gw1 = std::fs::read_to_string(out_dir.join("gw1.log")).expect("gw1.log");
+    assert!(gw1.contains("tunnel up"), "{gw1}");
+    let _ = std::fs::remove_dir_all(&out_dir);
+}
+
 /// Runs `scripts/faults.sh MODE` with the built gateway; its own checks
 /// decide (exit status), and the test checks the verdict line.
 fn faults(mode: &str) -> String {
