@@ -70,6 +70,13 @@ pub trait FlowBackend {
     /// Called on every turn of the programmer's loop, on its thread (the
     /// DOCA backend reads the NIC's counters there now and then).
     fn tick(&mut self) {}
+    /// Per-session packets and bytes (egress per tunnel, ingress per ACL
+    /// pair), summed over the cores; `None` where the backend does not
+    /// count per session (DOCA: the NIC's per-entry counters are not
+    /// read per session yet).
+    fn sessions(&self) -> Option<crate::tables::SessionTotals> {
+        None
+    }
 }
 
 /// One table change asked by the control plane.

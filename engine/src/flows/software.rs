@@ -17,4 +17,8 @@ impl FlowBackend for ReplicatedTables {
     fn visible_version(&self) -> u64 {
         ReplicatedTables::visible_version(self)
     }
+
+    fn sessions(&self) -> Option<crate::tables::SessionTotals> {
+        Some(ReplicatedTables::sessions(self))
+    }
 }

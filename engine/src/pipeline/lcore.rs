@@ -37,14 +37,6 @@ const IV_LIMIT: u64 = 1 << 48;
 struct TunnelSlot {
     generation: u64,
     iv: u64,
-    counter: Counter,
-}
-
-/// Per-core state of an ingress ACL slot.
-#[derive(Debug, Clone, Copy, Default)]
-struct AclSlot {
-    generation: u64,
-    counter: Counter,
 }
 
 /// One packet core's pipeline: its table reader, receive-key cache,
@@ -60,7 +52,6 @@ pub struct LcorePipeline {
     keys: KeyCache,
     stats: PipeStats,
     tunnels: Box<[TunnelSlot]>,
-    acl: Box<[AclSlot]>,
 }
 
 impl LcorePipeline {
@@ -79,7 +70,6 @@ impl LcorePipeline {
             keys: KeyCache::new(cfg.key_cache_size),
             stats: PipeStats::default(),
             tunnels: vec![TunnelSlot::default(); cfg.max_tunnels].into_boxed_slice(),
-            acl: vec![AclSlot::default(); cfg.max_acl_entries].into_boxed_slice(),
         }
     }
 
@@ -108,15 +98,15 @@ impl LcorePipeline {
     /// entry has not carried a packet here yet).
     pub fn tunnel_counter(&self, dst: impl Into<IpAddr>) -> Option<Counter> {
         let e = self.reader.tables().egress(dst)?;
-        let s = self.tunnels.get(e.slot as usize)?;
-        Some(if s.generation == e.generation { s.counter } else { Counter::default() })
+        let n = self.reader.sessions().egress(e.slot, e.generation);
+        Some(Counter { packets: n.packets, bytes: n.bytes })
     }
 
     /// This core's counters of the ingress ACL entry (`spi`, `src`).
     pub fn acl_counter(&self, spi: Spi, src: impl Into<IpAddr>) -> Option<Counter> {
         let e = self.reader.tables().ingress_acl(spi, src).ok()?;
-        let s = self.acl.get(e.slot as usize)?;
-        Some(if s.generation == e.generation { s.counter } else { Counter::default() })
+        let n = self.reader.sessions().ingress(e.slot, e.generation);
+        Some(Counter { packets: n.packets, bytes: n.bytes })
     }
 
     /// Moves this core's IV counter of the tunnel to `dst` to `iv` (tests
@@ -125,7 +115,7 @@ impl LcorePipeline {
     pub(crate) fn set_tunnel_iv(&mut self, dst: impl Into<IpAddr>, iv: u64) {
         let e = self.reader.tables().egress(dst).expect("a tunnel to dst");
         let s = &mut self.tunnels[e.slot as usize];
-        *s = TunnelSlot { generation: e.generation, iv, counter: Counter::default() };
+        *s = TunnelSlot { generation: e.generation, iv };
     }
 
     /// The ingress root: dispatches a packet received on `from`. `random`
@@ -228,7 +218,7 @@ impl LcorePipeline {
         if slot.generation != entry.generation {
             *slot = TunnelSlot { generation: entry.generation, ..TunnelSlot::default() };
         }
-        slot.counter.hit(len);
+        self.reader.sessions().egress_hit(entry.slot, entry.generation, len);
         if slot.iv + 1 >= IV_LIMIT {
             return Verdict::drop(&mut self.stats, DropReason::IvExhausted, len);
         }
@@ -305,14 +295,7 @@ impl LcorePipeline {
             let tables = self.reader.tables();
             let found = tables.ingress_acl(info.spi, info.inner_src);
             match found {
-                Ok(e) => {
-                    if let Some(s) = self.acl.get_mut(e.slot as usize) {
-                        if s.generation != e.generation {
-                            *s = AclSlot { generation: e.generation, ..AclSlot::default() };
-                        }
-                        s.counter.hit(n);
-                    }
-                }
+                Ok(e) => self.reader.sessions().ingress_hit(e.slot, e.generation, n),
                 Err(AclReject::UnknownSpi) => {
                     return v.then_drop(&mut self.stats, DropReason::AclUnknownSpi, n);
                 }

@@ -10,8 +10,10 @@
 //! This module depends on neither of them.
 
 mod replica;
+mod sessions;
 
 pub use replica::{ReplicatedTables, TableReader};
+pub use sessions::{SessionCount, SessionCounters, SessionTotals};
 
 use crate::psp::encap::Encapsulator;
 use crate::psp::kdf::DerivedKey;
@@ -195,6 +197,16 @@ impl Tables {
     #[inline]
     pub fn knows_spi(&self, spi: Spi) -> bool {
         self.acl_spis.contains_key(&spi.0)
+    }
+
+    /// Every egress entry.
+    pub fn egress_entries(&self) -> impl Iterator<Item = (IpAddr, &TunnelEntry)> {
+        self.egress.iter().map(|(dst, e)| (*dst, e))
+    }
+
+    /// Every ingress ACL pair.
+    pub fn acl_pairs(&self) -> impl Iterator<Item = (Spi, IpAddr, &AclEntry)> {
+        self.acl.iter().map(|((spi, src), e)| (Spi(*spi), *src, e))
     }
 
     /// Number of egress entries.

@@ -17,7 +17,7 @@
 //! it now uses into its own cache-padded `seen` word, which the programmer
 //! reads to tell when a version is visible everywhere.
 
-use super::{TableOp, Tables};
+use super::{SessionCounters, SessionTotals, TableOp, Tables};
 use crossbeam::queue::ArrayQueue;
 use crossbeam::utils::CachePadded;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -29,9 +29,16 @@ pub struct TableReader {
     current: Arc<Tables>,
     mailbox: Arc<ArrayQueue<Arc<Tables>>>,
     seen: Arc<CachePadded<AtomicU64>>,
+    sessions: Arc<SessionCounters>,
 }
 
 impl TableReader {
+    /// This core's per-session counters (written by it alone).
+    #[inline]
+    pub fn sessions(&self) -> &SessionCounters {
+        &self.sessions
+    }
+
     /// Picks up the latest published tables, if any; call once per burst.
     /// Returns whether the tables changed. Never allocates, frees or
     /// blocks.
@@ -65,6 +72,7 @@ pub struct ReplicatedTables {
     mailboxes: Vec<Arc<ArrayQueue<Arc<Tables>>>>,
     seen: Vec<Arc<CachePadded<AtomicU64>>>,
     version: u64,
+    sessions: Vec<Arc<SessionCounters>>,
 }
 
 impl ReplicatedTables {
@@ -81,20 +89,36 @@ impl ReplicatedTables {
         let mut readers = Vec::with_capacity(cores);
         let mut mailboxes = Vec::with_capacity(cores);
         let mut seen = Vec::with_capacity(cores);
+        let mut sessions = Vec::with_capacity(cores);
         for _ in 0..cores {
             let mb = Arc::new(ArrayQueue::new(1));
             let s = Arc::new(CachePadded::new(AtomicU64::new(0)));
+            let counters = SessionCounters::new(tunnels, acl);
             readers.push(TableReader {
                 current: sides[0].clone(),
                 mailbox: mb.clone(),
                 seen: s.clone(),
+                sessions: counters.clone(),
             });
             mailboxes.push(mb);
             seen.push(s);
+            sessions.push(counters);
         }
-        let me =
-            ReplicatedTables { sides, active: 0, log: Vec::new(), mailboxes, seen, version: 0 };
+        let me = ReplicatedTables {
+            sides,
+            active: 0,
+            log: Vec::new(),
+            mailboxes,
+            seen,
+            version: 0,
+            sessions,
+        };
         (me, readers)
+    }
+
+    /// Every session of the last published tables, counted over all cores.
+    pub fn sessions(&self) -> SessionTotals {
+        self.active().sessions(&self.sessions)
     }
 
     /// The copy cores are moving to (the last published).
