@@ -115,8 +115,8 @@ impl SessionCounters {
 /// tunnel, ingress per (SPI, inner source). Sorted by address.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SessionTotals {
-    /// Per egress tunnel: its inner destination.
-    pub egress: Vec<(IpAddr, SessionCount)>,
+    /// Per egress tunnel: its inner destination and the peer's SPI.
+    pub egress: Vec<(IpAddr, Spi, SessionCount)>,
     /// Per ingress ACL pair: the SPI we issued and the peer's inner source.
     pub ingress: Vec<(Spi, IpAddr, SessionCount)>,
 }
@@ -134,9 +134,9 @@ impl Tables {
         };
         let mut egress: Vec<_> = self
             .egress_entries()
-            .map(|(dst, e)| (dst, sum(&|c| c.egress(e.slot, e.generation))))
+            .map(|(dst, e)| (dst, e.encap.config().spi, sum(&|c| c.egress(e.slot, e.generation))))
             .collect();
-        egress.sort_by_key(|(dst, _)| *dst);
+        egress.sort_by_key(|(dst, _, _)| *dst);
         let mut ingress: Vec<_> = self
             .acl_pairs()
             .map(|(spi, src, e)| (spi, src, sum(&|c| c.ingress(e.slot, e.generation))))

@@ -290,3 +290,58 @@ fn a_tunnel_out_of_ivs_drops_as_iv_exhausted() {
     assert_dropped(&mut g, Port::Unsecured, &f, DropReason::IvExhausted, &["egress_acl"]);
     assert_dropped(&mut g, Port::Unsecured, &f, DropReason::IvExhausted, &["egress_acl"]);
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// Random bytes, and valid packets with random corruption, through
+    /// both directions: never a panic, and the counters add up.
+    #[test]
+    fn random_frames_never_panic(
+        data in prop::collection::vec(any::<u8>(), 0..200),
+        flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..4),
+        cut in any::<prop::sample::Index>(),
+        random in any::<u32>(),
+        which in 0u8..4,
+    ) {
+        let m = masters_b();
+        let cfg = PipelineConfig {
+            log2_sample_rate: 1,
+            max_tunnels: 4,
+            max_acl_entries: 4,
+            ..PipelineConfig::default()
+        };
+        let mut g = Gw::new(cfg, 1);
+        g.program(vec![
+            insert_tunnel(DST, 0x60),
+            FlowRequest::InsertAcl { spi: Spi(0x60), src: IpAddr::V4(SRC) },
+        ]);
+        let mut bytes = match which {
+            0 => data.clone(),
+            1 => frame(SRC, DST, &data),
+            _ => psp_packet(0x60, SRC, random & 1 == 0).data().to_vec(),
+        };
+        if which != 0 && !bytes.is_empty() {
+            for (at, x) in &flips {
+                let i = at.index(bytes.len());
+                bytes[i] ^= x;
+            }
+            if which == 3 {
+                bytes.truncate(cut.index(bytes.len() + 1));
+            }
+        }
+        for from in [Port::Secure, Port::Unsecured, Port::Rss] {
+            let mut b = VecBuf::new(&bytes);
+            let v = g.core().process(from, &mut b, random, &m);
+            if let Action::Forward(_) = v.action {
+                prop_assert!(!b.data().is_empty());
+            }
+            // Also without any head- or tailroom.
+            let mut tight = VecBuf::with_room(&bytes, 0, 0);
+            let _ = g.core().process(from, &mut tight, random, &m);
+        }
+        let s = *g.core().stats();
+        assert_adds_up(&s);
+        prop_assert_eq!(s.ingress_root.packets, 6);
+    }
+}
