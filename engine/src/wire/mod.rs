@@ -4,9 +4,12 @@
 //! `new_checked`, which validates lengths once; after that no accessor panics.
 //! Field offsets are `const` ranges in a private `field` module of each file.
 
+pub mod arp;
 mod ethernet;
 mod ipv4;
 mod ipv6;
+pub mod nd;
+pub mod neighbour;
 mod udp;
 
 pub use ethernet::{EtherType, EthernetFrame, MacAddr, ETHERNET_HEADER_LEN};
