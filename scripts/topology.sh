@@ -10,7 +10,9 @@
 # the VMs also carry fd00:10::1 and fd00:10::2, and gw_args runs the
 # gateways with --inner-ip-type ipv6 on those), PEERS_CONFIG (set: each
 # gateway gets its gRPC address, virtual IP and peer from a DOCA 3.x
-# -c/--config file, $OUT/peersN.json, instead of -s, --local-virt-ip, -t).
+# -c/--config file, $OUT/peersN.json, instead of -s, --local-virt-ip, -t),
+# NEIGH_DYNAMIC (set: the VMs get no static neighbours and resolve their
+# peers by ARP and neighbour solicitation, which the gateways answer).
 # Sets VM1_IP, VM2_IP (the VMs' virtual addresses the gateways tunnel) and
 # VM2_HOSTPORT_PREFIX (VM2_IP as host of a host:port, IPv6 in brackets).
 # Sets: P (name prefix), U1_MAC, U2_MAC, GW1_PID, GW2_PID, and an EXIT trap
@@ -59,8 +61,10 @@ if [ -n "${DOCA28:-}" ]; then
 fi
 # The VMs.
 for i in 1 2; do make_vm $i $i; done
-ip netns exec ${P}vm1 ip neigh add 10.0.0.2 lladdr 02:00:00:00:02:02 dev v1
-ip netns exec ${P}vm2 ip neigh add 10.0.0.1 lladdr 02:00:00:00:01:01 dev v2
+if [ -z "${NEIGH_DYNAMIC:-}" ]; then
+    ip netns exec ${P}vm1 ip neigh add 10.0.0.2 lladdr 02:00:00:00:02:02 dev v1
+    ip netns exec ${P}vm2 ip neigh add 10.0.0.1 lladdr 02:00:00:00:01:01 dev v2
+fi
 VM1_IP=10.0.0.1; VM2_IP=10.0.0.2; VM2_HOSTPORT_PREFIX=10.0.0.2
 if [ -n "${INNER6:-}" ]; then
     # IPv6 VMs, quiet: no link-local address, no DAD, no router
@@ -73,7 +77,8 @@ if [ -n "${INNER6:-}" ]; then
                 sysctl -qw net.ipv6.conf.v$i.\$kv 2>/dev/null
             done
             ip addr add fd00:10::$i/64 dev v$i nodad
-            ip -6 neigh add fd00:10::$o lladdr 02:00:00:00:0$o:0$o dev v$i nud permanent"
+            [ -n '${NEIGH_DYNAMIC:-}' ] ||
+                ip -6 neigh add fd00:10::$o lladdr 02:00:00:00:0$o:0$o dev v$i nud permanent"
     done
     VM1_IP=fd00:10::1; VM2_IP=fd00:10::2; VM2_HOSTPORT_PREFIX=[fd00:10::2]
 fi

@@ -22,7 +22,11 @@
 # PEERS_CONFIG=1: the gateways' addresses and peers come from DOCA 3.x
 # -c/--config JSON files (no -s, --local-virt-ip or -t).
 # INNER6=1: IPv6 VMs (fd00:10::1, fd00:10::2), --inner-ip-type ipv6; vm1
-# also sends a neighbour solicitation, which gw1 hands to its control plane.
+# also sends a neighbour solicitation (hop limit 64: not answered), which
+# gw1 hands to its control plane.
+# NEIGH_DYNAMIC=1: no static neighbours in the VMs: they resolve their
+# peers by ARP (and neighbour solicitation with INNER6), which the gateways
+# answer with their unsecured port's MAC; the neighbours learnt are shown.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rm -f "${OUT:-demo-out}"/gw[12].log
@@ -75,6 +79,14 @@ if [ -n "${INNER6:-}" ]; then
 from scapy.all import Ether, IPv6, ICMPv6ND_NS, sendp
 sendp(Ether(src='02:00:00:00:01:01', dst='33:33:ff:00:00:02') / IPv6(src='fd00:10::1', dst='ff02::1:ff00:2')
       / ICMPv6ND_NS(tgt='fd00:10::2'), iface='v1', verbose=False)"
+fi
+if [ -n "${NEIGH_DYNAMIC:-}" ]; then
+    # With INNER6 the IPv4 ping is dropped at gw1's root; its ARP is answered first.
+    [ -z "${INNER6:-}" ] || ip netns exec ${P}vm1 ping -c 1 -W 1 10.0.0.2 >/dev/null 2>&1 || true
+    echo "== neighbours learnt (gateway ports: h1 $(cat /sys/class/net/${P}h1/address), h2 $(cat /sys/class/net/${P}h2/address))"
+    for i in 1 2; do
+        echo "   vm$i: $(ip netns exec ${P}vm$i ip neigh show dev v$i | tr '\n' ';')"
+    done
 fi
 echo "== TCP: 20 MB from vm1 to vm2"
 ip netns exec ${P}vm2 python3 scripts/tcp_sink.py --listen $VM2_HOSTPORT_PREFIX:5201 > "$OUT/sink.txt" &
