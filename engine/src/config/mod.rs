@@ -1,11 +1,15 @@
 //! Port and core configuration that does not need DPDK to be understood: which
-//! ports (`-p`, `-r`), which cores (`-m`), and when an idle packet core
-//! backs off. The packet-core loop that uses them is `dpdk::lcores`.
+//! ports (`-p`, `-r`), which cores (`-m`), when an idle packet core backs
+//! off, and which flow backend runs (`--backend`). The packet-core loop that uses them is `dpdk::lcores`.
 
+mod backend;
 mod backoff;
 mod cores;
 mod ports;
 
+pub use backend::{
+    select, Backend, BackendFlag, BadBackendFlag, DocaReadiness, DocaUnavailable, Selection,
+};
 pub use backoff::{Backoff, BackoffStats, IdleAction};
 pub use cores::CoreMask;
 pub use ports::{PortSpec, PortsPlan};

@@ -329,7 +329,7 @@ doca_sys::without_sdk! {
 // The declaration file declares fewer struct members than the SDK (so
 // `..Default::default()` may look needless) and its own enum types (so a
 // cast to u32 may look redundant); both are needed against the real headers.
-#[allow(dead_code, clippy::needless_update, clippy::unnecessary_cast)]
+#[allow(unsafe_code, dead_code, clippy::needless_update, clippy::unnecessary_cast)]
 #[path = "hw.rs"]
 mod hw;
 

@@ -15,13 +15,13 @@
 //!   [`DocaError::NoSdk`] before any DOCA call. Its FFI is in `hw.rs`,
 //!   the pure structure builders in `hw_build.rs`.
 //! - [`probe`]: whether the `-p` device is a DOCA device (a pure decision
-//!   over the device list, which only an SDK build asks DOCA for).
-//! - [`select`]: `--backend auto|software|doca` from the flag and the probe.
+//!   over the device list, which only an SDK build asks DOCA for), the
+//!   input of `--backend`'s [`crate::config::select`].
 //!
-//! The only `unsafe` code of the engine besides `engine::dpdk` is in
-//! `backend` (with `hw` and `hw_build`) and `probe`, each block with its `SAFETY:` comment.
-
-#![allow(unsafe_code)]
+//! The only `unsafe` code of the engine besides `engine::dpdk`'s FFI
+//! files is in `backend`'s `hw` module (with its children `hw_build.rs`
+//! and `hw_dev.rs`) and `probe`'s `ffi` module: those two alone are
+//! declared `#[allow(unsafe_code)]`, each block with its `SAFETY:` comment.
 
 pub mod apply;
 pub mod backend;
@@ -30,12 +30,10 @@ pub mod ir;
 pub mod keys;
 pub mod probe;
 pub mod queues;
-pub mod select;
 pub mod translate;
 
 pub use backend::{DocaConfig, DocaError, DocaFlowBackend, DocaKeys};
 pub use probe::{probe, Probe};
-pub use select::{select, Backend, BackendFlag, Selection};
 pub use translate::{
     DocaEntry, DocaPipeSpec, DocaPorts, KeyBits, PipeId, PspKeyCfg, Step, Translator,
 };

@@ -17,7 +17,7 @@
 //! secure domains), and a failure there is [`super::DocaError`] with the
 //! failing call's name.
 
-use crate::config::PortSpec;
+use crate::config::{DocaReadiness, PortSpec};
 use core::fmt;
 
 /// What the probe found.
@@ -49,6 +49,11 @@ impl Probe {
     /// Whether the DOCA backend can be tried on this device.
     pub fn capable(&self) -> bool {
         matches!(self, Probe::Device { .. })
+    }
+
+    /// What [`crate::config::select`] needs to know of it.
+    pub fn readiness(&self) -> DocaReadiness {
+        DocaReadiness { capable: self.capable(), why: self.to_string() }
     }
 }
 
@@ -126,7 +131,7 @@ doca_sys::without_sdk! {
 /// The FFI: type-checked in every build, called only with the SDK.
 // The declaration file's doca_error_t is a u32 already; against the SDK's
 // headers bindgen's type for it may differ, so the cast stays.
-#[allow(dead_code, clippy::unnecessary_cast)]
+#[allow(unsafe_code, dead_code, clippy::unnecessary_cast)]
 mod ffi {
     use doca_sys as sys;
     use std::ffi::{c_char, CStr};
@@ -198,6 +203,27 @@ mod tests {
         if !doca_sys::SDK_PRESENT {
             assert_eq!(probe(&pci("03:00.0")), Probe::SdkAbsent);
         }
+    }
+
+    #[test]
+    fn the_backend_log_line_and_error_carry_the_probe() {
+        use crate::config::{select, Backend, BackendFlag};
+        let absent = Probe::SdkAbsent;
+        let a = select(BackendFlag::Auto, || absent.readiness()).unwrap();
+        assert_eq!(
+            a.to_string(),
+            "flow backend: software (--backend auto: DOCA SDK absent from this build)"
+        );
+        let e = select(BackendFlag::Doca, || absent.readiness()).unwrap_err();
+        assert_eq!(e.to_string(), "--backend doca: DOCA SDK absent from this build");
+        let dev = Probe::Device { pci: "0000:03:00.0".into() };
+        let a = select(BackendFlag::Auto, || dev.readiness()).unwrap();
+        assert_eq!(a.backend, Backend::Doca);
+        assert_eq!(
+            a.to_string(),
+            "flow backend: doca (--backend auto: DOCA SDK present and -p 0000:03:00.0 is a \
+             DOCA device)"
+        );
     }
 
     #[test]

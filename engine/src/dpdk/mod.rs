@@ -1,7 +1,10 @@
 //! The DPDK datapath's safe wrapper over `dpdk-sys` (feature `dpdk`).
 //!
-//! This module is, with a future DOCA module, the only home of `unsafe`
-//! code in `engine`: every `unsafe` block states why it is sound.
+//! This module's FFI files are, with the DOCA backend's device modules,
+//! the only homes of `unsafe` code in `engine`: each is declared below
+//! with `#[allow(unsafe_code)]` (the crate denies it), and every `unsafe`
+//! block states why it is sound. `packets.rs` and `pair.rs` build on them
+//! without any.
 //!
 //! - [`Eal`] / [`EalArgs`] (`eal.rs`): EAL init once per process and
 //!   cleanup; a safe default argument list (own file prefix, `--no-huge`
@@ -51,21 +54,31 @@
 //! # Ok(()) }
 //! ```
 
-#![allow(unsafe_code)]
-
+#[allow(unsafe_code)]
 mod affinity;
+#[allow(unsafe_code)]
 mod afpacket;
+#[allow(unsafe_code)]
 mod burst;
+#[allow(unsafe_code)]
 mod eal;
+#[allow(unsafe_code)]
 mod error;
+#[allow(unsafe_code)]
 mod ids;
+#[allow(unsafe_code)]
 mod lcores;
+#[allow(unsafe_code)]
 mod mbuf;
+#[allow(unsafe_code)]
 mod mempool;
+#[allow(unsafe_code)]
 mod meta;
 mod packets;
 mod pair;
+#[allow(unsafe_code)]
 mod port;
+#[allow(unsafe_code)]
 mod queue;
 
 pub use affinity::{

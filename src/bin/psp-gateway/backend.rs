@@ -21,9 +21,10 @@ use std::time::Duration;
 /// How long a table change may take before the request fails.
 const PROGRAMMING_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// Shared by the gRPC server and the control plane.
+/// The control side's handle on the flow programmer and the packet
+/// cores, shared by the gRPC server and the control plane.
 #[derive(Debug)]
-pub struct Datapath {
+pub struct FlowHandle {
     /// The flow programmer's request ring.
     pub flows: FlowClient,
     /// Where the control plane reports batch results.
@@ -57,7 +58,7 @@ pub struct Datapath {
     pub egress_events: crossbeam::channel::Receiver<(IpAddr, bool)>,
 }
 
-impl Datapath {
+impl FlowHandle {
     /// The request that sends traffic for `dst` through the tunnel `p`
     /// describes (encap data and expanded key; the raw key with
     /// [`hw_keys`](Self::hw_keys)).
@@ -94,11 +95,12 @@ impl Datapath {
     }
 }
 
-/// The [`TunnelBackend`] over the datapath.
+/// The gRPC server's [`TunnelBackend`]: table changes through the
+/// [`FlowHandle`].
 #[derive(Debug, Clone)]
-pub struct Backend(pub Arc<Datapath>);
+pub struct GatewayBackend(pub Arc<FlowHandle>);
 
-impl TunnelBackend for Backend {
+impl TunnelBackend for GatewayBackend {
     fn tunnel_count(&self) -> usize {
         self.0.acl_entries.load(Ordering::Relaxed)
     }

@@ -7,7 +7,7 @@
 //! The decisions (hold, share, retry, back off, re-key, bound) are the
 //! manager's; the mbufs stay here ([`HeldMbufs`]).
 
-use crate::backend::Datapath;
+use crate::backend::FlowHandle;
 use crate::config::PerfPrint;
 use crate::held::{HeldMbufs, PacketId};
 use crate::observe::{Observation, Query};
@@ -67,7 +67,7 @@ enum Pending {
 /// The control-plane thread's state, over the flow backend `B` (the
 /// software tables or DOCA Flow): the miss path is the same for both.
 pub struct ControlPlane<'a, B: FlowBackend> {
-    dp: Arc<Datapath>,
+    dp: Arc<FlowHandle>,
     programmer: FlowProgrammer<B>,
     to_control: &'a ArrayQueue<ControlPacket<Mbuf>>,
     resubmit: &'a [ArrayQueue<Mbuf>],
@@ -92,7 +92,7 @@ pub struct ControlPlane<'a, B: FlowBackend> {
 impl<'a, B: FlowBackend> ControlPlane<'a, B> {
     /// A control plane over the datapath's rings.
     pub fn new(
-        dp: Arc<Datapath>,
+        dp: Arc<FlowHandle>,
         programmer: FlowProgrammer<B>,
         to_control: &'a ArrayQueue<ControlPacket<Mbuf>>,
         resubmit: &'a [ArrayQueue<Mbuf>],

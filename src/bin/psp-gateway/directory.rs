@@ -3,7 +3,7 @@
 //! the control plane (destinations) and to the gRPC service (which peers
 //! may ask for tunnels, with which virtual addresses).
 
-use crate::backend::Backend;
+use crate::backend::GatewayBackend;
 use crate::config::fleet::DirectorySpec;
 use anyhow::{bail, Context, Result};
 use engine::psp::Version;
@@ -30,7 +30,7 @@ pub struct Ours {
 pub fn start(
     spec: &DirectorySpec,
     ours: Ours,
-    gateway: &Gateway<Backend>,
+    gateway: &Gateway<GatewayBackend>,
     rt: &tokio::runtime::Handle,
     to_control: crossbeam::channel::Sender<Vec<Change>>,
 ) -> Result<EtcdDirectory> {

@@ -30,8 +30,9 @@ mod status;
 mod tunnels;
 
 use anyhow::{bail, Context, Result};
-use backend::Backend;
+use backend::GatewayBackend;
 use config::{Config, Parsed};
+use engine::config::Backend;
 use engine::config::{PortSpec, PortsPlan};
 use engine::cores::{CoreSetup, SoftwareDatapath};
 use engine::dpdk::{Eal, EalArgs, FlowMetadata, Mempool, PoolPackets, Port, PortConfig, PortPair};
@@ -106,12 +107,15 @@ fn eal_args(cfg: &Config, plan: &PortsPlan) -> Vec<String> {
 fn run(cfg: Config) -> Result<()> {
     let plan = PortsPlan::new(cfg.secure_port.clone(), cfg.unsecured_port.clone())?;
     // Before the EAL: the DOCA backend needs other EAL device arguments.
-    let choice = choose::choose(cfg.backend, &plan.secure).map_err(anyhow::Error::msg)?;
-    tracing::info!("{}", choice.line);
+    let choice = choose::choose(cfg.backend, &plan.secure)?;
+    tracing::info!("{choice}");
     match choice.backend {
-        choose::Chosen::Software => {}
+        Backend::Software => {}
         #[cfg(feature = "doca")]
-        choose::Chosen::Doca => return run_doca(&cfg, &plan),
+        Backend::Doca => return run_doca(&cfg, &plan),
+        // Never selected: without the feature DOCA is never capable.
+        #[cfg(not(feature = "doca"))]
+        Backend::Doca => unreachable!("{choice}"),
     }
     let (Some(secure_name), Some(unsecured_name)) =
         (plan.secure.ethdev_name(), plan.unsecured.ethdev_name())
@@ -165,7 +169,7 @@ fn run(cfg: Config) -> Result<()> {
     let (scfg, peer_of) = serve::server_config(&cfg, &prelude, uplink_mac);
     // Writing the ACL needs the control plane running: it starts below,
     // before any request can arrive at the server.
-    let gateway = Gateway::new(scfg, Backend(dp.clone()))?;
+    let gateway = Gateway::new(scfg, GatewayBackend(dp.clone()))?;
     let masters = gateway.masters().context("the software datapath needs its master keys")?;
 
     let packets = PoolPackets::new(&pool, FlowMetadata::register(&eal)?);
@@ -292,7 +296,7 @@ fn run_doca(cfg: &Config, plan: &PortsPlan) -> Result<()> {
         };
         let gateway = Gateway::with_key_source(
             scfg,
-            Backend(dp.clone()),
+            GatewayBackend(dp.clone()),
             Box::new(nic::NicKeys::new(keys)),
             instance_id,
         );

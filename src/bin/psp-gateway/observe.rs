@@ -5,7 +5,7 @@
 //! and `psp_gateway_ext.Admin/Status` ask through an [`Observer`]; nothing
 //! is gathered while nobody asks.
 
-use crate::backend::{Backend, Datapath};
+use crate::backend::{FlowHandle, GatewayBackend};
 use crate::metrics;
 use crate::stats::ControlCounters;
 use engine::cores::CoreSnapshot;
@@ -46,8 +46,8 @@ const ANSWER_TIMEOUT: Duration = Duration::from_secs(2);
 /// Asks the control thread; serves the metrics and the status service.
 pub struct Observer {
     queries: crossbeam::channel::Sender<Query>,
-    gateway: Gateway<Backend>,
-    dp: Arc<Datapath>,
+    gateway: Gateway<GatewayBackend>,
+    dp: Arc<FlowHandle>,
     started: Instant,
 }
 
@@ -55,8 +55,8 @@ impl Observer {
     /// An observer sending its queries on `queries`.
     pub fn new(
         queries: crossbeam::channel::Sender<Query>,
-        gateway: Gateway<Backend>,
-        dp: Arc<Datapath>,
+        gateway: Gateway<GatewayBackend>,
+        dp: Arc<FlowHandle>,
     ) -> Observer {
         Observer { queries, gateway, dp, started: Instant::now() }
     }

@@ -3,7 +3,7 @@
 //! between calls), their outcomes back over a channel, converted from the
 //! rpc crate's types to the manager's.
 
-use crate::backend::{Backend, Datapath};
+use crate::backend::{FlowHandle, GatewayBackend};
 use crossbeam::channel::{Receiver, Sender};
 use engine::psp::Version;
 use engine::tunnels::{Peer, RequestId, Session};
@@ -20,7 +20,7 @@ pub struct Requests {
     /// The gRPC runtime.
     pub rt: tokio::runtime::Handle,
     /// Our service (its pool gives our reverse SPIs and keys).
-    pub gateway: Gateway<Backend>,
+    pub gateway: Gateway<GatewayBackend>,
     /// Which peer serves each remote virtual address.
     pub peer_of: HashMap<IpAddr, SocketAddr>,
     /// Our virtual address (inner source).
@@ -88,7 +88,7 @@ impl Clients {
 /// Carries out the manager's calls to peers.
 pub struct PeerCalls {
     req: Requests,
-    dp: Arc<Datapath>,
+    dp: Arc<FlowHandle>,
     clients: Arc<Clients>,
     tx: Sender<Outcome>,
     rx: Receiver<Outcome>,
@@ -100,7 +100,7 @@ impl PeerCalls {
     /// Calls with the manager's timeouts.
     pub fn new(
         req: Requests,
-        dp: Arc<Datapath>,
+        dp: Arc<FlowHandle>,
         request_timeout: Duration,
         check_timeout: Duration,
     ) -> PeerCalls {

@@ -4,7 +4,7 @@
 //! configuration, and the run itself (gRPC service and control plane on a
 //! thread, packet cores here) until SIGINT/SIGTERM.
 
-use crate::backend::{Backend, Datapath};
+use crate::backend::{FlowHandle, GatewayBackend};
 use crate::config::Config;
 use crate::control::{ControlPlane, Inputs, Printing};
 use crate::observe::Observer;
@@ -41,7 +41,7 @@ pub fn rings(cores: usize) -> CoreRings<Mbuf> {
 /// The control side of a run: what the control plane drives and serves.
 pub struct ControlSide<'r, B: FlowBackend> {
     /// The gRPC side's handle on the datapath.
-    pub dp: Arc<Datapath>,
+    pub dp: Arc<FlowHandle>,
     /// The flow programmer over the backend.
     pub programmer: FlowProgrammer<B>,
     /// The rings to and from the packet cores.
@@ -51,7 +51,7 @@ pub struct ControlSide<'r, B: FlowBackend> {
     /// Pins a thread to the control CPUs.
     pub pin: Pin,
     /// The gRPC service.
-    pub gateway: Gateway<Backend>,
+    pub gateway: Gateway<GatewayBackend>,
     /// Which peer serves each remote virtual address.
     pub peer_of: HashMap<IpAddr, SocketAddr>,
     /// DOCA mode: the NIC's counters for `--stat-print`.
@@ -128,9 +128,9 @@ pub fn datapath(
     factory: TunnelFactory,
     cores: usize,
     hw_keys: bool,
-) -> Arc<Datapath> {
+) -> Arc<FlowHandle> {
     let (egress, egress_events) = crossbeam::channel::unbounded();
-    Arc::new(Datapath {
+    Arc::new(FlowHandle {
         flows,
         completions: Completions::default(),
         next_batch: AtomicU64::new(1),
@@ -176,7 +176,7 @@ pub fn requests(
     cfg: &Config,
     p: &Prelude,
     rt: &RpcRuntime,
-    gateway: &Gateway<Backend>,
+    gateway: &Gateway<GatewayBackend>,
     peer_of: HashMap<IpAddr, SocketAddr>,
 ) -> Requests {
     Requests {

@@ -19,6 +19,7 @@ mod uplink;
 mod validate;
 mod vf;
 
+pub use engine::config::BackendFlag;
 use engine::config::{CoreMask, PortSpec};
 use engine::pipeline::{InnerVersion, OuterVersion, PipelineConfig};
 use engine::psp::{Mode, Version};
@@ -119,25 +120,13 @@ pub struct Config {
     /// `--idle-backoff`.
     pub idle_backoff: bool,
     /// `--backend` (default auto).
-    pub backend: BackendChoice,
+    pub backend: BackendFlag,
     /// `--key-rotation-interval` (`None`: never rotate on a timer).
     pub key_rotation_interval: Option<std::time::Duration>,
     /// `--peer-rate-limit`: tunnels per second per peer (`None`: unlimited).
     pub peer_rate_limit: Option<u32>,
     /// `--metrics-addr`, `--directory` and its options.
     pub fleet: fleet::FleetConfig,
-}
-
-/// `--backend`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum BackendChoice {
-    /// DOCA Flow when the SDK and a capable device are present, else software.
-    #[default]
-    Auto,
-    /// The software pipeline on the packet cores.
-    Software,
-    /// DOCA Flow offload; an error if it cannot run.
-    Doca,
 }
 
 /// Default of `--peer-rate-limit`.

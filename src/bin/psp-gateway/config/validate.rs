@@ -317,11 +317,8 @@ pub(super) fn build<S: System + ?Sized>(s: &Settings, sys: &S) -> Result<Config,
         },
     };
 
-    let backend = parse_opt(s, "backend", |v| match v.trim() {
-        "auto" => Ok(BackendChoice::Auto),
-        "software" => Ok(BackendChoice::Software),
-        "doca" => Ok(BackendChoice::Doca),
-        _ => Err("must be auto, software or doca".into()),
+    let backend = parse_opt(s, "backend", |v| {
+        v.trim().parse::<BackendFlag>().map_err(|_| "must be auto, software or doca".into())
     })?
     .unwrap_or_default();
     let key_rotation_interval =

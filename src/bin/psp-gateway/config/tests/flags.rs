@@ -32,7 +32,7 @@ fn defaults() {
     let pc = c.pipeline_config();
     assert_eq!((pc.max_tunnels, pc.outer, pc.log2_sample_rate), (4096, OuterVersion::Ipv6, 0));
     assert_eq!((c.virt_cookie(), pc.expected_vc), (None, None));
-    assert_eq!(c.backend, BackendChoice::Auto);
+    assert_eq!(c.backend, BackendFlag::Auto);
     assert_eq!(c.key_rotation_interval, None);
     assert_eq!(c.peer_rate_limit, Some(DEFAULT_PEER_RATE_LIMIT));
 }
@@ -47,11 +47,11 @@ fn rotation_backend_and_rate_limit() {
         "--peer-rate-limit",
         "0",
     ]));
-    assert_eq!(c.backend, BackendChoice::Software);
+    assert_eq!(c.backend, BackendFlag::Software);
     assert_eq!(c.key_rotation_interval, Some(std::time::Duration::from_secs(30)));
     assert_eq!(c.peer_rate_limit, None);
     let c = cfg(&with_p(&["--backend", "doca", "--key-rotation-interval", "0"]));
-    assert_eq!((c.backend, c.key_rotation_interval), (BackendChoice::Doca, None));
+    assert_eq!((c.backend, c.key_rotation_interval), (BackendFlag::Doca, None));
     assert_eq!(cfg(&with_p(&["--peer-rate-limit", "5"])).peer_rate_limit, Some(5));
 }
 
