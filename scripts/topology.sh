@@ -119,25 +119,42 @@ JSON
 }
 
 # launch_gw N ARGS...: starts gateway N in the background (log appended to
-# $OUT/gwN.log; GWN_PID set, GWN_MARK its log's length before).
+# $OUT/gwN.log, JSON statistics reports to $OUT/gwN.stats.jsonl unless
+# DOCA28 is set; GWN_PID
+# set, GWN_MARK its log's length before, GWN_STATUS the `psp-gateway
+# status` arguments that reach it: its -s/--svc-addr, else the address
+# gw_args and peers_config give it, and its TLS files).
 # LAUNCH_WRAP (optional) is a command put before the gateway.
 launch_gw() {
     local n=$1; shift
     local log="$OUT/gw$n.log"
     local mark=0; [ -f "$log" ] && mark=$(wc -l < "$log")
-    echo "+ psp-gateway $*" >> "$log"
-    ${LAUNCH_WRAP:-} $GW "$@" >> "$log" 2>&1 &
-    eval GW${n}_PID=$!; eval GW${n}_MARK=$mark
+    local svc=127.0.0.1:${PORT_BASE}$n tls="" prev=""
+    for a in "$@"; do
+        case $prev in
+            -s|--svc-addr) svc=$a ;;
+            --grpc-cert|--grpc-key|--grpc-ca) tls="$tls $prev $a" ;;
+        esac
+        prev=$a
+    done
+    # A DOCA 2.8 command line stays one: no flag of ours, not even this.
+    local stats=(--stats-json "$OUT/gw$n.stats.jsonl"); [ -z "${DOCA28:-}" ] || stats=()
+    echo "+ psp-gateway $* ${stats[*]}" >> "$log"
+    ${LAUNCH_WRAP:-} $GW "$@" "${stats[@]}" >> "$log" 2>&1 &
+    eval GW${n}_PID=$!; eval GW${n}_MARK=$mark; eval "GW${n}_STATUS='-s $svc$tls'"
 }
-# wait_gw N: waits (10 s at most) for gateway N's gRPC service; fails with
-# its log if the process ends first. A gateway comes up on its first start:
-# when DPDK's af_packet PMD would collide with another process's fanout
-# group, the gateway itself starts again under a new pid.
+# wait_gw N: waits (15 s at most) until gateway N answers `psp-gateway
+# status` (its gRPC service is up: the README's readiness check); fails
+# with its log if the process ends first. A gateway comes up on its first
+# start: when DPDK's af_packet PMD would collide with another process's
+# fanout group, the gateway itself starts again under a new pid.
 wait_gw() {
-    local n=$1 log="$OUT/gw$1.log" pid mark
-    eval pid=\$GW${n}_PID; eval mark=\$GW${n}_MARK
-    for _ in $(seq 100); do
-        tail -n +$((mark + 1)) "$log" | grep -q "gRPC service up" && return 0
+    local n=$1 log="$OUT/gw$1.log" pid mark status
+    eval pid=\$GW${n}_PID; eval mark=\$GW${n}_MARK; eval status=\$GW${n}_STATUS
+    local deadline=$((SECONDS + 15))
+    while [ $SECONDS -lt $deadline ]; do
+        # shellcheck disable=SC2086 # $status is flags and paths without spaces
+        $GW status $status --timeout 1 > /dev/null 2>&1 && return 0
         kill -0 $pid 2>/dev/null || break
         sleep 0.1
     done

@@ -5,7 +5,7 @@
 //! and that both gateways stop cleanly and report their counters. Needs
 //! root (namespaces, veths); everything it creates it removes.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::Mutex;
 
@@ -33,6 +33,29 @@ fn key_like(log: &str) -> Vec<&str> {
         .collect()
 }
 
+/// A counter of gateway `n`'s final `--stats-json` report
+/// (`$OUT/gwN.stats.jsonl`, README "Statistics as JSON"), by its dotted
+/// path, e.g. `control.misses`.
+fn final_stat(out_dir: &Path, n: u8, path: &str) -> u64 {
+    let file = out_dir.join(format!("gw{n}.stats.jsonl"));
+    let text = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    let last = text
+        .lines()
+        .rev()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("one JSON object a line"))
+        .find(|r| r["report"] == "final")
+        .unwrap_or_else(|| panic!("{}: no final report: {text}", file.display()));
+    assert_eq!(last["schema"], 1, "{last}");
+    let v = path.split('.').fold(&last, |v, k| &v[k]);
+    v.as_u64().unwrap_or_else(|| panic!("{path} in {last}"))
+}
+
+const ENCRYPTED: &str = "pipes.fwd_to_wire.packets";
+const DECRYPTED: &str = "pipes.fwd_to_unsecured.packets";
+const MISSES: &str = "control.misses";
+
+/// From the summary line: for the DOCA 2.8 command line, which carries no
+/// `--stats-json` (a flag of ours).
 fn summary_number(log: &str, after: &str) -> u64 {
     let summary = log.lines().find(|l| l.starts_with("psp-gateway: ")).expect("summary line");
     let at = summary.find(after).unwrap_or_else(|| panic!("{after:?} in {summary}"));
@@ -53,8 +76,8 @@ fn static_tunnels_come_up_when_the_peer_starts_late() {
     // The peer was not there at first: gw1 retried.
     assert!(gw1.contains("tunnel request failed"), "{gw1}");
     // Both directions were up before traffic: nothing missed.
-    assert_eq!(summary_number(&gw1, " misses"), 0, "{gw1}");
-    assert_eq!(summary_number(&gw2, " misses"), 0, "{gw2}");
+    assert_eq!(final_stat(&out_dir, 1, MISSES), 0, "{gw1}");
+    assert_eq!(final_stat(&out_dir, 2, MISSES), 0, "{gw2}");
     // --debug-keys: each gateway logged the key of its egress tunnel.
     assert!(gw1.contains("--debug-keys: egress tunnel key") && !key_like(&gw1).is_empty(), "{gw1}");
     assert!(!key_like(&gw2).is_empty(), "{gw2}");
@@ -75,12 +98,12 @@ fn two_gateways_carry_ping_and_tcp_over_psp() {
     assert!(stdout.contains("plaintext marker: not found"), "{stdout}");
     let gw1 = std::fs::read_to_string(out_dir.join("gw1.log")).expect("gw1.log");
     let gw2 = std::fs::read_to_string(out_dir.join("gw2.log")).expect("gw2.log");
-    for (name, log) in [("gw1", &gw1), ("gw2", &gw2)] {
-        assert!(summary_number(log, " packets encrypted") > 1000, "{name}: {log}");
-        assert!(summary_number(log, " decrypted to the host") > 100, "{name}: {log}");
+    for (n, log) in [(1, &gw1), (2, &gw2)] {
+        assert!(final_stat(&out_dir, n, ENCRYPTED) > 1000, "gw{n}: {log}");
+        assert!(final_stat(&out_dir, n, DECRYPTED) > 100, "gw{n}: {log}");
     }
     // The first ping missed on gw1 and was held, then delivered.
-    assert_eq!(summary_number(&gw1, " misses"), 1, "{gw1}");
+    assert_eq!(final_stat(&out_dir, 1, MISSES), 1, "{gw1}");
     // gw1 made the tunnel on demand; gw2 got its way back from the request.
     assert!(gw1.contains("tunnel up"), "{gw1}");
     assert!(gw2.contains("egress tunnels created (reverse params)"), "{gw2}");
@@ -178,8 +201,8 @@ fn transport_mode_between_two_gateways() {
     for n in [1, 2] {
         let log = std::fs::read_to_string(out_dir.join(format!("gw{n}.log"))).expect("log");
         assert!(log.contains("--mode transport"), "gw{n}: {log}");
-        assert!(summary_number(&log, " packets encrypted") > 1000, "gw{n}: {log}");
-        assert!(summary_number(&log, " decrypted to the host") > 100, "gw{n}: {log}");
+        assert!(final_stat(&out_dir, n, ENCRYPTED) > 1000, "gw{n}: {log}");
+        assert!(final_stat(&out_dir, n, DECRYPTED) > 100, "gw{n}: {log}");
     }
     let _ = std::fs::remove_dir_all(&out_dir);
 }
@@ -203,14 +226,14 @@ fn ipv6_vms_through_on_demand_tunnels() {
     assert!(stdout.contains("uplink crypt offsets: [10]"), "{stdout}");
     let gw1 = std::fs::read_to_string(out_dir.join("gw1.log")).expect("gw1.log");
     let gw2 = std::fs::read_to_string(out_dir.join("gw2.log")).expect("gw2.log");
-    for (name, log) in [("gw1", &gw1), ("gw2", &gw2)] {
-        assert!(log.contains("--inner-ip-type ipv6"), "{name}: {log}");
-        assert!(summary_number(log, " packets encrypted") > 1000, "{name}: {log}");
-        assert!(summary_number(log, " decrypted to the host") > 100, "{name}: {log}");
+    for (n, log) in [(1, &gw1), (2, &gw2)] {
+        assert!(log.contains("--inner-ip-type ipv6"), "gw{n}: {log}");
+        assert!(final_stat(&out_dir, n, ENCRYPTED) > 1000, "gw{n}: {log}");
+        assert!(final_stat(&out_dir, n, DECRYPTED) > 100, "gw{n}: {log}");
     }
     // The first ping missed on gw1 and was held; the tunnel came up on
     // demand, with gw2's way back from the request.
-    assert!(summary_number(&gw1, " misses") >= 1, "{gw1}");
+    assert!(final_stat(&out_dir, 1, MISSES) >= 1, "{gw1}");
     assert!(gw1.contains("tunnel up") && gw1.contains("dst=fd00:10::2"), "{gw1}");
     assert!(gw2.contains("egress tunnels created (reverse params)"), "{gw2}");
     let nd = gw1.lines().find(|l| l.trim_start().starts_with("vf_nd_to_rss")).expect("ND counter");
@@ -241,8 +264,8 @@ fn peers_and_sessions_from_a_doca_3_config_file() {
         }
         // The gRPC address came from the file's "local-grpc-address".
         assert!(log.contains(&format!("127.0.0.1:5034{n}")), "gw{n}: {log}");
-        assert!(summary_number(&log, " packets encrypted") > 1000, "gw{n}: {log}");
-        assert!(summary_number(&log, " decrypted to the host") > 100, "gw{n}: {log}");
+        assert!(final_stat(&out_dir, n, ENCRYPTED) > 1000, "gw{n}: {log}");
+        assert!(final_stat(&out_dir, n, DECRYPTED) > 100, "gw{n}: {log}");
     }
     let gw1 = std::fs::read_to_string(out_dir.join("gw1.log")).expect("gw1.log");
     assert!(gw1.contains("tunnel up"), "{gw1}");

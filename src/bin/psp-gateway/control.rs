@@ -14,9 +14,11 @@ use crate::observe::{Observation, Query};
 use crate::peers::{Outcome, PeerCalls, Requests};
 use crate::stats::ControlCounters;
 use crossbeam::queue::ArrayQueue;
+use engine::config::Backend;
 use engine::cores::{ControlPacket, CoreSnapshot, ToControl};
 use engine::dpdk::Mbuf;
 use engine::flows::{FlowBackend, FlowBatch, FlowProgrammer, FlowRequest};
+use engine::pipeline::PipeStats;
 use engine::tunnels::{Command, Config, Event, Notice, RequestId, Time, TunnelManager};
 use rpc::directory::view::Change;
 use rpc::directory::Health;
@@ -39,6 +41,8 @@ pub struct Printing<'a> {
     /// DOCA mode: the NIC's latest counters as `--stat-print` lines
     /// (`None` before the first reading), printed instead of the cores'.
     pub nic_lines: Option<NicLines>,
+    /// `--stats-json`: a report at every interval.
+    pub json: Option<Arc<crate::stats_json::StatsJson>>,
 }
 
 /// What the control plane answers besides the cores and the peers: the
@@ -367,13 +371,41 @@ impl<'a, B: FlowBackend> ControlPlane<'a, B> {
 
     /// Prints the periodic counters and latencies, as configured.
     pub fn print(&self) {
-        if self.printing.stat_print {
-            let gauges = crate::stats::TunnelGauges::of(self.manager.tunnels()).rows();
-            if let Some(nic) = &self.printing.nic_lines {
-                crate::stats::print_nic(nic().as_deref(), &self.counters(), &gauges);
-            } else {
-                let snaps: Vec<CoreSnapshot> = self.latest.iter().flatten().copied().collect();
-                crate::stats::print_periodic(&snaps, &self.counters(), &gauges);
+        if self.printing.stat_print || self.printing.json.is_some() {
+            let tunnels = crate::stats::TunnelGauges::of(self.manager.tunnels());
+            let gauges = tunnels.rows();
+            let control = self.counters();
+            let nic = self.printing.nic_lines.as_ref().map(|nic| nic());
+            let snaps: Vec<CoreSnapshot> = self.latest.iter().flatten().copied().collect();
+            let pipes = PipeStats::sum(snaps.iter().map(|s| &s.pipes));
+            if self.printing.stat_print {
+                match &nic {
+                    Some(lines) => crate::stats::print_nic(lines.as_deref(), &control, &gauges),
+                    None => crate::stats::print_periodic(&snaps, &pipes, &control, &gauges),
+                }
+            }
+            if let Some(json) = &self.printing.json {
+                use crate::stats_json::{CoreReport, Kind, Report};
+                let cores: Vec<CoreReport> = match nic {
+                    Some(_) => Vec::new(),
+                    None => snaps
+                        .iter()
+                        .map(|s| CoreReport {
+                            control: Some(s.control),
+                            key_cache: Some(s.key_cache),
+                            ..Default::default()
+                        })
+                        .collect(),
+                };
+                json.write(&Report {
+                    kind: Kind::Periodic,
+                    backend: if nic.is_some() { Backend::Doca } else { Backend::Software },
+                    pipes: nic.is_none().then_some(&pipes),
+                    nic: nic.as_ref().and_then(|l| l.as_deref()),
+                    control: &control,
+                    tunnels: Some(tunnels),
+                    cores: &cores,
+                });
             }
         }
         if let Some(which) = self.printing.perf_print {

@@ -26,6 +26,7 @@ mod perf;
 mod respawn;
 mod serve;
 mod stats;
+mod stats_json;
 mod status;
 mod tunnels;
 
@@ -202,6 +203,9 @@ fn run(cfg: Config) -> Result<()> {
     let (core_stats, counters) =
         serve::serve(&cfg, &prelude, &eal, &cores, queues, &mut handlers, side)?;
     stats::print_final(&core_stats, &handlers, &counters, cfg.stat_print);
+    if let Some(json) = &prelude.stats_json {
+        stats_json::write_final(json, &core_stats, &handlers, &counters);
+    }
     drop(handlers);
     drop((ports, pool));
     eal.cleanup()?;
@@ -324,8 +328,18 @@ fn run_doca(cfg: &Config, plan: &PortsPlan) -> Result<()> {
         let (core_stats, counters) =
             serve::serve(cfg, &prelude, &eal, &cores, queues, &mut handlers, side)?;
         let offload: Vec<OffloadStats> = handlers.iter().map(|h| h.stats()).collect();
-        let nic_lines = cfg.stat_print.then(|| nic.latest().map(|n| n.lines())).flatten();
-        stats::print_final_offload(&core_stats, &offload, &counters, nic_lines.as_deref());
+        let latest = nic.latest().map(|n| n.lines());
+        let nic_lines = cfg.stat_print.then_some(latest.as_deref()).flatten();
+        stats::print_final_offload(&core_stats, &offload, &counters, nic_lines);
+        if let Some(json) = &prelude.stats_json {
+            stats_json::write_final_offload(
+                json,
+                &core_stats,
+                &offload,
+                &counters,
+                latest.as_deref(),
+            );
+        }
         Ok(())
     })();
     drop((ports, pool));

@@ -66,6 +66,8 @@ pub struct Prelude {
     pub local_virt_ip: IpAddr,
     /// Mutual TLS, when configured.
     pub tls: Option<Arc<rpc::tls::TlsIdentity>>,
+    /// `--stats-json`'s file, opened before anything starts.
+    pub stats_json: Option<Arc<crate::stats_json::StatsJson>>,
 }
 
 impl Prelude {
@@ -97,7 +99,11 @@ impl Prelude {
                  network in clear; give --grpc-cert, --grpc-key and --grpc-ca for mutual TLS"
             );
         }
-        Ok(Prelude { uplink_ip, local_virt_ip, tls })
+        let stats_json = match &cfg.stats_json {
+            Some(path) => Some(Arc::new(crate::stats_json::StatsJson::open(path)?)),
+            None => None,
+        };
+        Ok(Prelude { uplink_ip, local_virt_ip, tls, stats_json })
     }
 }
 
@@ -242,6 +248,7 @@ pub fn serve<B: FlowBackend + Send, H: BurstHandler<Burst>>(
             perf_print: cfg.perf_print,
             every: STAT_INTERVAL,
             nic_lines,
+            json: p.stats_json.clone(),
         },
     );
     let tls = p.tls.clone();

@@ -133,11 +133,15 @@ fn print_pipes(pipes: &PipeStats) {
 }
 
 /// `--stat-print` while running: pipe counters summed over the cores'
-/// latest snapshots, and the control plane's counters.
-pub fn print_periodic(snaps: &[CoreSnapshot], control: &ControlCounters, gauges: &[(&str, u64)]) {
-    let pipes = PipeStats::sum(snaps.iter().map(|s| &s.pipes));
+/// latest snapshots (`pipes`), and the control plane's counters.
+pub fn print_periodic(
+    snaps: &[CoreSnapshot],
+    pipes: &PipeStats,
+    control: &ControlCounters,
+    gauges: &[(&str, u64)],
+) {
     println!("stats ({} cores reporting), pipe counters (packets / bytes):", snaps.len());
-    print_pipes(&pipes);
+    print_pipes(pipes);
     print_control(control, gauges);
 }
 

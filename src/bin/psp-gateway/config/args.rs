@@ -93,6 +93,7 @@ pub const OPTS: &[Opt] = &[
     opt("grpc-cert", None, Value, "PATH", "gRPC server certificate, PEM (with --grpc-key and --grpc-ca: mutual TLS)", OURS),
     opt("grpc-key", None, Value, "PATH", "gRPC server private key, PEM", OURS),
     opt("grpc-ca", None, Value, "PATH", "CA certificate that peers' certificates must chain to, PEM", OURS),
+    opt("stats-json", None, Value, "PATH", "Write every statistics report (each --stat-print interval, and at exit) as one JSON object per line to PATH ('-': stdout); schema in the README", OURS),
     opt("idle-backoff", None, Switch, "", "Let idle packet cores back off instead of busy polling", OURS),
     opt("backend", None, Value, "auto|software|doca", "Flow backend: DOCA Flow offload when the SDK and a PSP-capable device are present (auto), or the software pipeline [default: auto]", OURS),
     opt("key-rotation-interval", None, Value, "SECONDS", "Rotate the master key every SECONDS (0: never; at least 2); peers re-key their tunnels before the old key is invalidated [default: 0]", OURS),

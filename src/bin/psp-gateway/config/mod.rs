@@ -93,6 +93,8 @@ pub struct Config {
     pub stat_print: bool,
     /// `--perf-print`.
     pub perf_print: Option<PerfPrint>,
+    /// `--stats-json`: where the JSON reports go.
+    pub stats_json: Option<PathBuf>,
     /// `--show-rss-rx-packets`.
     pub show_rss_rx_packets: bool,
     /// `--outer-ip-type` (default ipv6).

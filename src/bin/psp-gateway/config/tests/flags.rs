@@ -73,6 +73,7 @@ fn every_value_flag_refuses_garbage_naming_itself() {
         "directory-ca",
         "directory-cert",
         "directory-key",
+        "stats-json",
     ];
     for o in args::OPTS.iter().filter(|o| o.kind != args::Kind::Switch) {
         let value = if free_form.contains(&o.long) { "" } else { GARBAGE };
