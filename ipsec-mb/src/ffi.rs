@@ -44,6 +44,8 @@ pub(crate) type EncDecFn = unsafe extern "C" fn(
 /// The GCM entry points for one key size.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct GcmFns {
+    /// The key length `pre` reads: 16 or 32.
+    pub key_len: usize,
     pub pre: PreFn,
     pub enc: EncDecFn,
     pub dec: EncDecFn,
@@ -90,14 +92,7 @@ fn load() -> Result<Table, Error> {
         let m = &*mgr;
         (
             sys::imb_get_errno(mgr),
-            (
-                m.gcm128_pre,
-                m.gcm128_enc,
-                m.gcm128_dec,
-                m.gcm256_pre,
-                m.gcm256_enc,
-                m.gcm256_dec,
-            ),
+            (m.gcm128_pre, m.gcm128_enc, m.gcm128_dec, m.gcm256_pre, m.gcm256_enc, m.gcm256_dec),
         )
     };
     // The table holds pointers into the library's code, which stays
@@ -118,9 +113,60 @@ fn load() -> Result<Table, Error> {
     match fns {
         (Some(p1), Some(e1), Some(d1), Some(p2), Some(e2), Some(d2)) => Ok(Table {
             arch,
-            aes128: GcmFns { pre: p1, enc: e1, dec: d1 },
-            aes256: GcmFns { pre: p2, enc: e2, dec: d2 },
+            aes128: GcmFns { key_len: 16, pre: p1, enc: e1, dec: d1 },
+            aes256: GcmFns { key_len: 32, pre: p2, enc: e2, dec: d2 },
         }),
         _ => Err(Error::Manager("no AES-GCM entry points")),
+    }
+}
+
+/// The bytes of a key block, to wipe it.
+pub(crate) fn key_bytes(k: &mut sys::gcm_key_data) -> &mut [u8] {
+    let len = core::mem::size_of::<sys::gcm_key_data>();
+    // SAFETY: gcm_key_data is plain bytes (arrays of u8 in a struct and a
+    // union of u8 arrays, no padding that is not itself u8); the slice
+    // covers exactly the struct and borrows it mutably for its lifetime.
+    unsafe { core::slice::from_raw_parts_mut((k as *mut sys::gcm_key_data).cast::<u8>(), len) }
+}
+
+/// Expands `key` into `data` with the entry point of its size.
+pub(crate) fn expand(fns: &GcmFns, key: &[u8], data: &mut sys::gcm_key_data) {
+    assert_eq!(key.len(), fns.key_len, "AES-GCM key length");
+    // SAFETY: `key` holds the 16 or 32 bytes this entry point reads
+    // (checked above); `data` is a live, aligned gcm_key_data the call
+    // fills.
+    unsafe { (fns.pre)(key.as_ptr().cast(), data) };
+}
+
+/// One call of an encrypt or decrypt entry point over `in_out`, in place.
+pub(crate) fn crypt(
+    f: EncDecFn,
+    key: &sys::gcm_key_data,
+    ctx: &mut sys::gcm_context_data,
+    iv: &[u8; 12],
+    aad: &[u8],
+    in_out: &mut [u8],
+    tag: &mut [u8; 16],
+) {
+    let data = in_out.as_mut_ptr();
+    // SAFETY: the key block is live and only read, the context live and
+    // exclusively borrowed; the IV is 12 readable bytes; `aad` is readable
+    // for its length; `in_out` is readable and writable for its length and
+    // the library supports the same pointer as source and destination;
+    // `tag` is 16 writable bytes and 16 is a valid tag length. Empty
+    // slices give dangling but non-NULL pointers that are not read.
+    unsafe {
+        f(
+            key,
+            ctx,
+            data,
+            data,
+            in_out.len() as u64,
+            iv.as_ptr(),
+            aad.as_ptr(),
+            aad.len() as u64,
+            tag.as_mut_ptr(),
+            tag.len() as u64,
+        )
     }
 }

@@ -40,17 +40,8 @@ impl fmt::Debug for GcmKey {
 
 impl Drop for GcmKey {
     fn drop(&mut self) {
-        key_bytes(&mut self.data).zeroize();
+        ffi::key_bytes(&mut self.data).zeroize();
     }
-}
-
-/// The bytes of a key block, to wipe it.
-fn key_bytes(k: &mut sys::gcm_key_data) -> &mut [u8] {
-    let len = core::mem::size_of::<sys::gcm_key_data>();
-    // SAFETY: gcm_key_data is plain bytes (arrays of u8 in a struct and a
-    // union of u8 arrays, no padding that is not itself u8); the slice
-    // covers exactly the struct and borrows it mutably for its lifetime.
-    unsafe { core::slice::from_raw_parts_mut((k as *mut sys::gcm_key_data).cast::<u8>(), len) }
 }
 
 /// A GCM context (the running GHASH, counters, a partial keystream
@@ -86,10 +77,7 @@ impl GcmKey {
             n => return Err(Error::KeyLength(n)),
         };
         let mut data = Box::<sys::gcm_key_data>::default();
-        // SAFETY: `key` holds the 16 or 32 bytes this entry point reads
-        // (chosen by its length above); `data` is a live, aligned
-        // gcm_key_data the call fills.
-        unsafe { (fns.pre)(key.as_ptr().cast(), &mut *data) };
+        ffi::expand(&fns, key, &mut data);
         Ok(GcmKey { data, size, fns })
     }
 
@@ -108,8 +96,8 @@ impl GcmKey {
     }
 
     /// Checks `tag` over `aad` and `in_out` and decrypts `in_out` in
-    /// place. On `Err(Auth)` the buffer holds unauthenticated plaintext
-    /// and must be dropped.
+    /// place. On `Err(Auth)` the buffer is zeroed (as aws-lc does), so no
+    /// unauthenticated plaintext is left behind.
     pub fn open(
         &self,
         iv: &[u8; IV_LEN],
@@ -134,6 +122,7 @@ impl GcmKey {
         if tags_equal(&computed, tag) {
             Ok(())
         } else {
+            in_out.fill(0);
             Err(Error::Auth)
         }
     }
@@ -150,28 +139,7 @@ impl GcmKey {
     ) {
         // Packets are far shorter; a longer buffer is a caller's bug.
         assert!(aad.len() <= MAX_LEN && in_out.len() <= MAX_LEN, "{}", Error::TooLong(MAX_LEN));
-        let data = in_out.as_mut_ptr();
-        // SAFETY: the key block and context are live and exclusively
-        // borrowed or shared read-only as the library expects (the key is
-        // only read); the IV is 12 readable bytes; `aad` is readable for
-        // its length; `in_out` is readable and writable for its length and
-        // the library supports the same pointer as source and destination;
-        // `tag` is 16 writable bytes and 16 is a valid tag length. Empty
-        // slices give dangling but non-NULL pointers that are not read.
-        unsafe {
-            f(
-                &*self.data,
-                &mut ctx.0,
-                data,
-                data,
-                in_out.len() as u64,
-                iv.as_ptr(),
-                aad.as_ptr(),
-                aad.len() as u64,
-                tag.as_mut_ptr(),
-                TAG_LEN as u64,
-            )
-        }
+        ffi::crypt(f, &self.data, &mut ctx.0, iv, aad, in_out, tag);
     }
 }
 

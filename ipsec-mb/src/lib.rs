@@ -8,14 +8,13 @@
 //!   zeroized) GCM context.
 //!
 //! The library picks its code path (SSE, AVX, AVX2, AVX-512, VAES) from
-//! the CPU once, the first time a key is made ([`arch`]). Only this crate
-//! holds unsafe code: the FFI calls, each with its `// SAFETY:` argument,
-//! in `ffi.rs` and `gcm.rs`; what it exports is safe.
+//! the CPU once, the first time a key is made ([`arch`]). The unsafe code
+//! is in `ffi.rs` alone (the bindings and the calls, each with its
+//! `// SAFETY:` argument); everything else, and all it exports, is safe.
 
-// The workspace denies `unsafe_code`; this FFI wrapper crate, and only
-// it, allows it (like dpdk-sys and doca-sys).
-#![allow(unsafe_code)]
-
+// The workspace denies `unsafe_code`; the FFI module, and only it,
+// allows it (like dpdk-sys and doca-sys).
+#[allow(unsafe_code)]
 mod ffi;
 mod gcm;
 

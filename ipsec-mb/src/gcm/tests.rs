@@ -78,6 +78,7 @@ fn open_rejects_any_changed_byte() {
     let mut c = ct.clone();
     c[99] ^= 1;
     assert_eq!(k.open(&iv, &aad, &mut c, &tag), Err(Error::Auth));
+    assert_eq!(c, vec![0; 100], "a rejected packet is wiped");
     assert_eq!(k.open(&[2; 12], &aad, &mut ct.clone(), &tag), Err(Error::Auth));
     k.open(&iv, &aad, &mut ct, &tag).unwrap();
 }
