@@ -73,6 +73,16 @@ impl Impl {
     }
 }
 
+/// intel-ipsec-mb's version and the code path it chose for this CPU
+/// (`1.3.0, Avx2`), when this build has it and the CPU can run it.
+pub fn ipsec_mb_version() -> Option<String> {
+    #[cfg(feature = "ipsec-mb")]
+    if let Ok((arch, version)) = ipsec_mb::arch() {
+        return Some(format!("{version}, {arch:?}"));
+    }
+    None
+}
+
 impl fmt::Display for Impl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {

@@ -102,7 +102,8 @@ fn set_aead(a: AeadArg) -> Result<()> {
     let policy = match a {
         AeadArg::Auto => {
             let (p, measured) = engine::aead_check::measure();
-            println!("AES-GCM check, ns per packet: {measured}");
+            let v = aead::ipsec_mb_version().unwrap_or_else(|| "unavailable".into());
+            println!("AES-GCM check (intel-ipsec-mb {v}), ns per packet: {measured}");
             p
         }
         AeadArg::AwsLc => Policy::fixed(Impl::AwsLc),

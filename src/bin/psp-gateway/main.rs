@@ -126,7 +126,9 @@ fn run(cfg: Config) -> Result<()> {
     // packet size, whichever this CPU runs faster.
     let (aead, measured) = engine::aead_check::measure();
     let _ = engine::psp::aead::set_policy(aead);
-    tracing::info!(policy = %engine::psp::aead::policy(), "AES-GCM implementation");
+    tracing::info!(policy = %engine::psp::aead::policy(),
+        ipsec_mb = engine::psp::aead::ipsec_mb_version().as_deref().unwrap_or("unavailable"),
+        "AES-GCM implementation");
     tracing::debug!(%measured, "AES-GCM check, ns per packet");
     // Before anything that a start under a new pid would do twice.
     let start_lock = respawn::before_eal(&plan)?;
