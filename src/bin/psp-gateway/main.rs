@@ -206,6 +206,9 @@ fn run(cfg: Config) -> Result<()> {
     let (core_stats, counters) =
         serve::serve(&cfg, &prelude, &eal, &cores, queues, &mut handlers, side)?;
     stats::print_final(&core_stats, &handlers, &counters, cfg.stat_print);
+    if cfg.perf_print.is_some() {
+        perf::print_core_split(&core_stats, &handlers, &measured, cfg.psp_version);
+    }
     drop(handlers);
     drop((ports, pool));
     eal.cleanup()?;
