@@ -22,6 +22,8 @@
 //!   the offload core's RSS traffic) and its rings to the control plane,
 //!   over any packet buffer; the one builder of the software datapath.
 //!   Its one clock read, once per 4096 polls, paces counter snapshots.
+//! - [`aead_check`]: the startup measurement that picks aws-lc or
+//!   intel-ipsec-mb per operation and packet size (reads the clock).
 //!
 //! Not sans-IO, and the only homes of `unsafe` code (each block says why
 //! it is sound):
@@ -33,6 +35,7 @@
 //!   same pipeline offloaded to BlueField/ConnectX (see `doca-sys`); only
 //!   its device modules hold FFI, the translation to pipes is sans-IO.
 
+pub mod aead_check;
 pub mod config;
 pub mod cores;
 #[cfg(feature = "doca")]

@@ -91,7 +91,9 @@ pub use burst::{Burst, BURST_SIZE};
 pub use eal::{Eal, EalArgList, EalArgs, Hugepages};
 pub use error::{strerror, Error, Result};
 pub use ids::{LcoreId, PortId, QueueId};
-pub use lcores::{poll_loop, run as run_lcores, CoreQueues, CoreStats, Registration};
+pub use lcores::{
+    poll_loop, run as run_lcores, BurstTimes, CoreQueues, CoreStats, Registration, TIME_ONE_POLL_IN,
+};
 pub use mbuf::Mbuf;
 pub use mempool::Mempool;
 pub use meta::FlowMetadata;

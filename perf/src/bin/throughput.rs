@@ -29,7 +29,7 @@ use engine::dpdk::{
 };
 use engine::flows::{FlowBatch, FlowRequest};
 use engine::pipeline::PipelineConfig;
-use engine::psp::aead::AeadKey;
+use engine::psp::aead::{self, AeadKey, Impl, Policy};
 use engine::psp::buf::{PacketBuf, VecBuf};
 use engine::psp::encap::{EncapConfig, Encapsulator, OuterIp};
 use engine::psp::kdf::{MasterKey, MasterKeyPair};
@@ -83,6 +83,38 @@ struct Args {
     /// another datapath can be fed the same traffic (perf/peers/).
     #[arg(long, value_name = "FILE")]
     write_input: Option<std::path::PathBuf>,
+    /// AES-GCM implementation: `auto` measures both at startup and keeps
+    /// the faster per operation and size, as the gateway does.
+    #[arg(long, value_enum, default_value_t = AeadArg::Auto)]
+    aead: AeadArg,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum AeadArg {
+    Auto,
+    AwsLc,
+    IpsecMb,
+}
+
+/// Sets the process's AES-GCM policy (before any key is made) and says
+/// which it is.
+fn set_aead(a: AeadArg) -> Result<()> {
+    let policy = match a {
+        AeadArg::Auto => {
+            let (p, measured) = engine::aead_check::measure();
+            let v = aead::ipsec_mb_version().unwrap_or_else(|| "unavailable".into());
+            println!("AES-GCM check (intel-ipsec-mb {v}), ns per packet: {measured}");
+            p
+        }
+        AeadArg::AwsLc => Policy::fixed(Impl::AwsLc),
+        AeadArg::IpsecMb if !Impl::IpsecMb.available() => bail!("--aead ipsec-mb: unavailable"),
+        AeadArg::IpsecMb => Policy::fixed(Impl::IpsecMb),
+    };
+    if aead::set_policy(policy).is_err() {
+        bail!("AES-GCM policy set twice");
+    }
+    println!("AES-GCM: {}", aead::policy());
+    Ok(())
 }
 
 fn masters(a: u8) -> MasterKeyPair {
@@ -106,9 +138,9 @@ fn tunnel(spi: Spi, version: Version, key_of: &MasterKeyPair) -> Result<Encapsul
     Ok(Encapsulator::new(cfg, &key_of.derive(spi, version))?)
 }
 
-/// Gbit/s of one core sealing `size`-byte buffers in place for ~1 s.
-fn aead_limit_gbps(version: Version, size: usize) -> f64 {
-    let key = AeadKey::from_raw(version, &vec![7u8; version.key_len()]).expect("key length");
+/// Gbit/s of one core sealing `size`-byte buffers in place for ~1 s, with
+/// `key` (under the process's policy, or one implementation).
+fn aead_limit_gbps(key: &AeadKey, size: usize) -> f64 {
     let mut buf = vec![0u8; size];
     let (mut n, t0) = (0u64, Instant::now());
     while t0.elapsed() < Duration::from_secs(1) {
@@ -136,6 +168,9 @@ fn cpu_ghz() -> f64 {
 
 fn main() -> Result<()> {
     let a = Args::parse();
+    if a.write_input.is_none() {
+        set_aead(a.aead)?;
+    }
     let version = Version::from_wire(a.version).expect("0 or 1");
     let k = usize::from(a.lcores);
     let online = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -247,16 +282,21 @@ fn main() -> Result<()> {
     let source_bound = empty_poll_pct(&stats);
     let mpps = sent as f64 / elapsed / 1e6;
     let gbps = (sent * size as u64 * 8) as f64 / elapsed / 1e9;
-    let limit = aead_limit_gbps(version, size);
+    let raw_key = vec![7u8; version.key_len()];
+    let limit = aead_limit_gbps(&AeadKey::from_raw(version, &raw_key)?, size);
+    // aws-lc's rate too, the datapath's AEAD before issue 15.
+    let aws_lc_limit = aead_limit_gbps(&AeadKey::with_impl(version, &raw_key, Impl::AwsLc)?, size);
     let per_lcore = gbps / k as f64;
     println!(
         "{:?} {size} B, version {}, {k} lcore(s), {elapsed:.1} s: {sent} packets, \
          {mpps:.3} Mpps ({:.3} per lcore), {gbps:.2} Gbit/s ({per_lcore:.2} per lcore); \
-         raw AES-GCM on one core: {limit:.2} Gbit/s; per lcore {:.0}% of it",
+         raw AES-GCM on one core: {limit:.2} Gbit/s; per lcore {:.0}% of it \
+         (aws-lc alone: {aws_lc_limit:.2} Gbit/s, {:.0}%)",
         a.dir,
         a.version,
         mpps / k as f64,
-        100.0 * per_lcore / limit
+        100.0 * per_lcore / limit,
+        100.0 * per_lcore / aws_lc_limit
     );
     // Per packet on one lcore: the whole pipeline, the AES-GCM part of it
     // (from the raw rate), and the rest: the per-packet overhead.
@@ -301,7 +341,7 @@ fn main() -> Result<()> {
         println!(
             "{{\"dir\":\"{}\",\"size\":{size},\"version\":{},\"lcores\":{k},\"seconds\":{elapsed:.3},\
              \"packets\":{sent},\"mpps\":{mpps:.4},\"mpps_per_lcore\":{:.4},\"gbps\":{gbps:.4},\
-             \"gbps_per_lcore\":{per_lcore:.4},\"aead_limit_gbps\":{limit:.4},\
+             \"gbps_per_lcore\":{per_lcore:.4},\"aead_limit_gbps\":{limit:.4},\"aws_lc_limit_gbps\":{aws_lc_limit:.4},\
              \"ns_per_packet\":{ns_per_packet:.2},\"aead_ns_per_packet\":{aead_ns:.2},\
              \"overhead_ns_per_packet\":{overhead_ns:.2},\
              \"overhead_cycles_per_packet\":{:.0},\"source\":\"{}\",\

@@ -127,6 +127,14 @@ fn run(cfg: Config) -> Result<()> {
             cfg.repr
         );
     };
+    // Before any key is made: aws-lc or intel-ipsec-mb per operation and
+    // packet size, whichever this CPU runs faster.
+    let (aead, measured) = engine::aead_check::measure();
+    let _ = engine::psp::aead::set_policy(aead);
+    tracing::info!(policy = %engine::psp::aead::policy(),
+        ipsec_mb = engine::psp::aead::ipsec_mb_version().as_deref().unwrap_or("unavailable"),
+        "AES-GCM implementation");
+    tracing::debug!(%measured, "AES-GCM check, ns per packet");
     // Before anything that a start under a new pid would do twice.
     let start_lock = respawn::before_eal(&plan)?;
     let prelude = Prelude::new(&cfg)?;
@@ -205,6 +213,9 @@ fn run(cfg: Config) -> Result<()> {
     stats::print_final(&core_stats, &handlers, &counters, cfg.stat_print);
     if let Some(json) = &prelude.stats_json {
         stats_json::write_final(json, &core_stats, &handlers, &counters);
+    }
+    if cfg.perf_print.is_some() {
+        perf::print_core_split(&core_stats, &handlers, &measured, cfg.psp_version);
     }
     drop(handlers);
     drop((ports, pool));

@@ -3,7 +3,19 @@
 //! max. Samples are kept in a bounded buffer (the newest overwrite the
 //! oldest) so a long run does not grow memory. Every sample is also
 //! counted in fixed buckets, the histograms of the metrics endpoint.
+//!
+//! At exit `--perf-print` also splits each packet core's time per packet
+//! into rx/tx bursts, pipeline and AES-GCM: rx/tx and the burst handler are
+//! measured (one poll in [`engine::dpdk::TIME_ONE_POLL_IN`] is timed), the
+//! AES-GCM part is estimated from the startup check
+//! ([`engine::aead_check`]) at the mean frame size the core encrypted and
+//! decrypted, and the pipeline is the handler's time less that estimate.
 
+use engine::aead_check::Measurement;
+use engine::cores::{GatewayCore, Packets};
+use engine::dpdk::CoreStats;
+use engine::psp::aead::{self, CLASS_SIZES};
+use engine::psp::Version;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -128,9 +140,118 @@ pub struct PerfMetrics {
     pub miss_to_first_packet: Latency,
 }
 
+/// One packet core's time per packet, in nanoseconds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Split {
+    /// In `rx_burst` and `tx_burst` (measured).
+    pub rxtx_ns: f64,
+    /// In the burst handler less the AES-GCM estimate.
+    pub pipeline_ns: f64,
+    /// AES-GCM (estimated from the startup check).
+    pub aead_ns: f64,
+}
+
+/// The split of `packets` timed packets that spent `rxtx_ns` in bursts and
+/// `handler_ns` in the handler, of which AES-GCM is estimated at
+/// `aead_ns` per packet (the pipeline never below 0). None without packets.
+pub fn split(packets: u64, rxtx_ns: u64, handler_ns: u64, aead_ns: f64) -> Option<Split> {
+    if packets == 0 {
+        return None;
+    }
+    let n = packets as f64;
+    let handler = handler_ns as f64 / n;
+    let aead_ns = aead_ns.min(handler);
+    Some(Split { rxtx_ns: rxtx_ns as f64 / n, pipeline_ns: handler - aead_ns, aead_ns })
+}
+
+/// ns of one AES-GCM operation on `size` bytes, linear between the startup
+/// check's sizes ([`CLASS_SIZES`], `ns[i]` at `CLASS_SIZES[i]`), the last
+/// slope beyond them, the first size's figure below it.
+pub fn aead_ns_at(ns: [f64; 3], size: f64) -> f64 {
+    let x = CLASS_SIZES.map(|s| s as f64);
+    if size <= x[0] {
+        return ns[0];
+    }
+    let i = if size <= x[1] { 0 } else { 1 };
+    ns[i] + (ns[i + 1] - ns[i]) * (size - x[i]) / (x[i + 1] - x[i])
+}
+
+/// AES-GCM ns per packet for `packets` of mean `mean_size` bytes, sealed
+/// (`open` false) or opened, by the implementation the policy picks there.
+fn aead_estimate(m: &Measurement, version: Version, open: bool, packets: u64, bytes: u64) -> f64 {
+    if packets == 0 {
+        return 0.0;
+    }
+    let key_len = version.key_len();
+    let mean = bytes as f64 / packets as f64;
+    let imp = aead::policy().get(open, key_len, mean as usize);
+    let ns = [0, 1, 2].map(|c| m.ns(open, key_len, c, imp));
+    packets as f64 * aead_ns_at(ns, mean)
+}
+
+/// `--perf-print` at exit: each packet core's split per packet.
+pub fn print_core_split<P: Packets>(
+    cores: &[CoreStats],
+    handlers: &[GatewayCore<'_, P>],
+    measured: &Measurement,
+    version: Version,
+) {
+    for (s, h) in cores.iter().zip(handlers) {
+        let p = h.pipeline().stats();
+        let (seal, open) = (p.fwd_to_wire, p.fwd_to_unsecured);
+        let total = seal.packets + open.packets;
+        let aead = if total == 0 {
+            0.0
+        } else {
+            (aead_estimate(measured, version, false, seal.packets, seal.bytes)
+                + aead_estimate(measured, version, true, open.packets, open.bytes))
+                / total as f64
+        };
+        let t = s.timed;
+        match split(t.packets, t.rxtx_ns, t.handler_ns, aead) {
+            Some(x) => println!(
+                "perf core {}: per packet rx/tx {:.1} ns, pipeline {:.1} ns, AES-GCM {:.1} ns \
+                 (rx/tx and pipeline+AES-GCM measured over {} packets of one poll in {}; \
+                 AES-GCM estimated from the startup check at the mean frame size)",
+                s.cpu,
+                x.rxtx_ns,
+                x.pipeline_ns,
+                x.aead_ns,
+                t.packets,
+                engine::dpdk::TIME_ONE_POLL_IN
+            ),
+            None => println!("perf core {}: no timed packets", s.cpu),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn split_per_packet() {
+        assert_eq!(split(0, 10, 10, 1.0), None);
+        // 100 packets, 2 us in bursts, 5 us handling of which AES-GCM 30 ns each.
+        let s = split(100, 2_000, 5_000, 30.0).unwrap();
+        assert_eq!(s, Split { rxtx_ns: 20.0, pipeline_ns: 20.0, aead_ns: 30.0 });
+        // An estimate above what the handler took is capped at it.
+        let s = split(10, 100, 200, 50.0).unwrap();
+        assert_eq!(s, Split { rxtx_ns: 10.0, pipeline_ns: 0.0, aead_ns: 20.0 });
+    }
+
+    #[test]
+    fn aead_interpolates_between_check_sizes() {
+        let ns = [40.0, 120.0, 280.0];
+        assert_eq!(aead_ns_at(ns, 32.0), 40.0);
+        assert_eq!(aead_ns_at(ns, 64.0), 40.0);
+        assert_eq!(aead_ns_at(ns, 288.0), 80.0);
+        assert_eq!(aead_ns_at(ns, 512.0), 120.0);
+        assert_eq!(aead_ns_at(ns, 956.0), 200.0);
+        assert_eq!(aead_ns_at(ns, 1400.0), 280.0);
+        // Beyond the last size, the last slope.
+        assert_eq!(aead_ns_at(ns, 1844.0), 360.0);
+    }
 
     #[test]
     fn percentiles() {

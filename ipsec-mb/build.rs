@@ -1,0 +1,50 @@
+//! Generates the bindings of intel-ipsec-mb (Debian `libipsec-mb-dev`,
+//! 1.3: `/usr/include/intel-ipsec-mb.h`, `libIPSec_MB.so`) with bindgen,
+//! limited to what the AES-GCM wrapper uses, and links the library. The
+//! header has no pkg-config file; `IPSEC_MB_INCLUDE` and `IPSEC_MB_LIB`
+//! point elsewhere if it is not in the system paths.
+
+use std::env;
+use std::path::{Path, PathBuf};
+
+const HEADER: &str = "intel-ipsec-mb.h";
+
+fn main() {
+    println!("cargo:rerun-if-env-changed=IPSEC_MB_INCLUDE");
+    println!("cargo:rerun-if-env-changed=IPSEC_MB_LIB");
+    let include = env::var("IPSEC_MB_INCLUDE").unwrap_or_else(|_| "/usr/include".to_owned());
+    let header = Path::new(&include).join(HEADER);
+    if !header.exists() {
+        eprintln!(
+            "ipsec-mb: {} not found: install libipsec-mb-dev (Debian: apt-get install libipsec-mb-dev) or set IPSEC_MB_INCLUDE",
+            header.display()
+        );
+        std::process::exit(1);
+    }
+    println!("cargo:rerun-if-changed={}", header.display());
+    if let Ok(dir) = env::var("IPSEC_MB_LIB") {
+        println!("cargo:rustc-link-search=native={dir}");
+    }
+    println!("cargo:rustc-link-lib=IPSec_MB");
+
+    let bindings = bindgen::Builder::default()
+        .header(header.to_string_lossy())
+        .clang_arg("-DLINUX")
+        .parse_callbacks(Box::new(bindgen::CargoCallbacks::new()))
+        .generate_comments(false)
+        .derive_default(true)
+        .wrap_unsafe_ops(true)
+        .layout_tests(true)
+        .prepend_enum_name(false)
+        .allowlist_function("alloc_mb_mgr|free_mb_mgr|init_mb_mgr_auto")
+        .allowlist_function("imb_get_version_str|imb_get_errno|imb_get_strerror")
+        .allowlist_type("IMB_MGR|IMB_ARCH|gcm_key_data|gcm_context_data")
+        .allowlist_var("IMB_VERSION_STR")
+        .blocklist_type("max_align_t")
+        .generate()
+        .unwrap_or_else(|e| panic!("ipsec-mb: bindgen failed on {HEADER}: {e}"));
+    let out = PathBuf::from(env::var("OUT_DIR").expect("OUT_DIR is set by cargo"));
+    bindings
+        .write_to_file(out.join("bindings.rs"))
+        .unwrap_or_else(|e| panic!("ipsec-mb: cannot write bindings.rs: {e}"));
+}
