@@ -233,14 +233,7 @@ pub(super) fn build<S: System + ?Sized>(s: &Settings, sys: &S) -> Result<Config,
         }
     }
     if let Some((origin, file)) = get_str(s, "tunnels-file") {
-        if file.trim().is_empty() {
-            return Err(bad(origin, file, "empty path"));
-        }
-        let text = sys.read_file(Path::new(file)).map_err(|e| ConfigError::Read {
-            at: origin.to_string(),
-            path: file.to_string(),
-            err: e.to_string(),
-        })?;
+        let text = read_flag_file(sys, origin, file)?;
         for (line, svc, ips) in parse_tunnels_file(file, &text)? {
             if let Some(ip) = ips.iter().find(|ip| ip.is_ipv6() != inner_v6) {
                 return Err(ConfigError::TunnelsFile {
@@ -408,13 +401,23 @@ fn read_peers_file<S: System + ?Sized>(
             )));
         }
     }
+    let text = read_flag_file(sys, origin, file)?;
+    peers_file::parse(file, &text, inner_v6, peers_file::Limits::DOCA)
+}
+
+/// The text of the file a flag (`-f`, `--config`) names, or the error
+/// naming the flag and the file.
+fn read_flag_file<S: System + ?Sized>(
+    sys: &S,
+    origin: &Origin,
+    file: &str,
+) -> Result<String, ConfigError> {
     if file.trim().is_empty() {
         return Err(bad(origin, file, "empty path"));
     }
-    let text = sys.read_file(Path::new(file)).map_err(|e| ConfigError::Read {
+    sys.read_file(Path::new(file)).map_err(|e| ConfigError::Read {
         at: origin.to_string(),
         path: file.to_string(),
         err: e.to_string(),
-    })?;
-    peers_file::parse(file, &text, inner_v6, peers_file::Limits::DOCA)
+    })
 }
