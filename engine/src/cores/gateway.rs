@@ -9,7 +9,7 @@
 use super::{
     BurstHandler, ControlPacket, ControlStats, CoreSnapshot, PacketBurst, Packets, ToControl,
 };
-use crate::pipeline::{Action, LcorePipeline, Port};
+use crate::pipeline::{Action, LcorePipeline, Port, VfPorts};
 use crate::psp::buf::PacketBuf;
 use crate::psp::kdf::MasterKeyPair;
 use crossbeam::queue::ArrayQueue;
@@ -145,6 +145,32 @@ impl<'a, P: Packets> GatewayCore<'a, P> {
             }
             Action::Drop(_) => None,
         }
+    }
+
+    /// [`net_to_host`](BurstHandler::net_to_host) for a gateway with
+    /// several unsecured ports: each packet to deliver goes into
+    /// `outs[port]`, `port` the one whose VMs own its inner destination
+    /// (`ports`); one that no port owns, or whose burst is full, is freed
+    /// and counted ([`ControlStats::no_vf_port`], `vf_out_full`). What
+    /// stays in `rx` is freed after the call, as with `net_to_host`.
+    pub fn net_to_ports<B: PacketBurst<Packet = P::Packet>>(
+        &mut self,
+        rx: &mut B,
+        outs: &mut [B],
+        ports: &VfPorts,
+    ) {
+        rx.route(|m| {
+            let m = self.handle(Port::Secure, m, Port::Unsecured)?;
+            match ports.deliver_frame(m.data()).and_then(|p| outs.get_mut(usize::from(p))) {
+                Some(out) => {
+                    if out.push(m).is_err() {
+                        self.stats.vf_out_full += 1;
+                    }
+                }
+                None => self.stats.no_vf_port += 1,
+            }
+            None
+        });
     }
 
     fn publish(&mut self) {

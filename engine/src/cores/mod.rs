@@ -113,6 +113,11 @@ pub struct ControlStats {
     pub mirror_no_mbuf: u64,
     /// Packets taken back from the control plane.
     pub resubmitted: u64,
+    /// Decrypted packets freed because no unsecured port's VMs own their
+    /// inner destination (several ports, [`GatewayCore::net_to_ports`]).
+    pub no_vf_port: u64,
+    /// Decrypted packets freed because their port's out burst was full.
+    pub vf_out_full: u64,
 }
 
 /// A copy of a core's counters, published for periodic printing.
