@@ -357,7 +357,7 @@ fn with_several_unsecured_ports_each_packet_goes_to_its_destinations_port() {
 
     let ports = VfPorts::new(&[vec![IpAddr::V4(SRC)], vec![IpAddr::V4(DST)]]).unwrap();
     let mut outs = [Burst::with(32, []), Burst::with(2, [])];
-    cores[0].net_to_ports(&mut wire, &mut outs, &ports);
+    cores[0].deliver_to_ports(&mut wire, &mut outs, &ports);
     assert!(wire.v.is_empty());
     assert!(outs[0].v.is_empty(), "port 0's VMs are not the destination");
     let inner: Vec<&[u8]> = outs[1].v.iter().map(|p| &p.data()[12..]).collect();
