@@ -27,6 +27,8 @@
 # NEIGH_DYNAMIC=1: no static neighbours in the VMs: they resolve their
 # peers by ARP (and neighbour solicitation with INNER6), which the gateways
 # answer with their unsecured port's MAC; the neighbours learnt are shown.
+# STATUS_JSON=1: after the traffic, `psp-gateway status --json` of each
+# gateway (per-session counters included) into $OUT/gwN-status.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rm -f "${OUT:-demo-out}"/gw[12].log
@@ -98,6 +100,12 @@ echo "   sent:     $(cat "$OUT/source.txt")"
 echo "   received: $(cat "$OUT/sink.txt")"
 [ "$(cut -d' ' -f1-2 "$OUT/source.txt")" = "$(cut -d' ' -f1-2 "$OUT/sink.txt")" ] || { echo "FAIL: TCP data differs"; exit 1; }
 
+if [ -n "${STATUS_JSON:-}" ]; then
+    echo "== status of each gateway (psp-gateway status --json)"
+    "$GW" status -s 127.0.0.1:${PORT_BASE}1 --json ${TLS_ARGS1[@]+"${TLS_ARGS1[@]}"} > "$OUT/gw1-status.json"
+    "$GW" status -s 127.0.0.1:${PORT_BASE}2 --json ${TLS_ARGS2[@]+"${TLS_ARGS2[@]}"} > "$OUT/gw2-status.json"
+    "$GW" status -s 127.0.0.1:${PORT_BASE}1 ${TLS_ARGS1[@]+"${TLS_ARGS1[@]}"} | sed -n '/^tunnels/,/^$/p'
+fi
 kill -INT $CAP_PID; wait $CAP_PID 2>/dev/null || true; CAP_PID=""; EXTRA_PIDS=""
 echo "== the uplink capture"
 python3 scripts/check_uplink.py ${MODE:+--$MODE} "$OUT/uplink.pcap" "$OUT/uplink2.pcap"

@@ -87,7 +87,7 @@ fn static_tunnels_come_up_when_the_peer_starts_late() {
 #[test]
 fn two_gateways_carry_ping_and_tcp_over_psp() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let (out, out_dir) = demo("od", &[]);
+    let (out, out_dir) = demo("od", &[("STATUS_JSON", "1")]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "two-gateways failed:\n{stdout}\n{stderr}");
@@ -110,6 +110,23 @@ fn two_gateways_carry_ping_and_tcp_over_psp() {
     // Without --debug-keys no key reaches the logs.
     assert_eq!(key_like(&gw1), Vec::<&str>::new(), "gw1 logged key-like hex");
     assert_eq!(key_like(&gw2), Vec::<&str>::new(), "gw2 logged key-like hex");
+    // Per-session counters through `psp-gateway status --json`: each
+    // gateway's tunnel to the other VM carried the ping and TCP both ways.
+    for (name, peer_vm) in [("gw1", "10.0.0.2"), ("gw2", "10.0.0.1")] {
+        let text = std::fs::read_to_string(out_dir.join(format!("{name}-status.json")))
+            .expect("status json");
+        let j: serde_json::Value = serde_json::from_str(&text).expect("status is JSON");
+        assert_eq!(j["session_counters"], true, "{name}: {text}");
+        let t = j["tunnels"]
+            .as_array()
+            .and_then(|ts| ts.iter().find(|t| t["virt_dst"] == peer_vm))
+            .unwrap_or_else(|| panic!("{name}: no tunnel to {peer_vm}: {text}"));
+        assert!(t["tx_spi"].as_u64().unwrap() != 0, "{name}: {text}");
+        for k in ["tx_packets", "rx_packets"] {
+            assert!(t[k].as_u64().unwrap() > 100, "{name} {k}: {text}");
+        }
+        assert!(t["tx_bytes"].as_u64().unwrap() > t["tx_packets"].as_u64().unwrap() * 40);
+    }
     let _ = std::fs::remove_dir_all(&out_dir);
 }
 

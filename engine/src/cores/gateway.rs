@@ -9,7 +9,7 @@
 use super::{
     BurstHandler, ControlPacket, ControlStats, CoreSnapshot, PacketBurst, Packets, ToControl,
 };
-use crate::pipeline::{Action, LcorePipeline, Port};
+use crate::pipeline::{Action, LcorePipeline, Port, VfPorts};
 use crate::psp::buf::PacketBuf;
 use crate::psp::kdf::MasterKeyPair;
 use crossbeam::queue::ArrayQueue;
@@ -32,6 +32,7 @@ pub struct GatewayCore<'a, P: Packets> {
     snapshots: Option<(&'a ArrayQueue<CoreSnapshot>, Duration)>,
     polls: u64,
     last_snapshot: Option<Instant>,
+    ports: Option<VfPorts>,
 }
 
 impl<P: Packets> core::fmt::Debug for GatewayCore<'_, P> {
@@ -65,6 +66,7 @@ impl<'a, P: Packets> GatewayCore<'a, P> {
             snapshots: None,
             polls: 0,
             last_snapshot: None,
+            ports: None,
         }
     }
 
@@ -82,6 +84,12 @@ impl<'a, P: Packets> GatewayCore<'a, P> {
     /// place): the key cache tells stale keys apart by its generations.
     pub fn take_key_updates(&mut self, ring: &'a ArrayQueue<Arc<MasterKeyPair>>) {
         self.key_updates = Some(ring);
+    }
+
+    /// Delivers decrypted packets over several unsecured ports by `ports`
+    /// ([`BurstHandler::net_to_ports`]); without it, all go to the first.
+    pub fn deliver_by(&mut self, ports: VfPorts) {
+        self.ports = Some(ports);
     }
 
     /// The current counters.
@@ -147,6 +155,32 @@ impl<'a, P: Packets> GatewayCore<'a, P> {
         }
     }
 
+    /// [`net_to_host`](BurstHandler::net_to_host) for a gateway with
+    /// several unsecured ports: each packet to deliver goes into
+    /// `outs[port]`, `port` the one whose VMs own its inner destination
+    /// (`ports`); one that no port owns, or whose burst is full, is freed
+    /// and counted ([`ControlStats::no_vf_port`], `vf_out_full`). What
+    /// stays in `rx` is freed after the call, as with `net_to_host`.
+    pub fn deliver_to_ports<B: PacketBurst<Packet = P::Packet>>(
+        &mut self,
+        rx: &mut B,
+        outs: &mut [B],
+        ports: &VfPorts,
+    ) {
+        rx.route(|m| {
+            let m = self.handle(Port::Secure, m, Port::Unsecured)?;
+            match ports.deliver_frame(m.data()).and_then(|p| outs.get_mut(usize::from(p))) {
+                Some(out) => {
+                    if out.push(m).is_err() {
+                        self.stats.vf_out_full += 1;
+                    }
+                }
+                None => self.stats.no_vf_port += 1,
+            }
+            None
+        });
+    }
+
     fn publish(&mut self) {
         self.polls += 1;
         if let Some((ring, every)) = self.snapshots {
@@ -170,6 +204,21 @@ impl<P: Packets, B: PacketBurst<Packet = P::Packet>> BurstHandler<B> for Gateway
     fn net_to_host(&mut self, rx: &mut B, out: &mut B) {
         rx.route(|m| self.handle(Port::Secure, m, Port::Unsecured));
         core::mem::swap(rx, out);
+    }
+
+    fn net_to_ports(&mut self, rx: &mut B, outs: &mut [B]) {
+        // Taken out for the call (no reference count to touch per burst).
+        match self.ports.take() {
+            Some(ports) => {
+                self.deliver_to_ports(rx, outs, &ports);
+                self.ports = Some(ports);
+            }
+            None => {
+                if let Some(out) = outs.first_mut() {
+                    self.net_to_host(rx, out);
+                }
+            }
+        }
     }
 
     fn poll(&mut self, out: &mut B) -> usize {

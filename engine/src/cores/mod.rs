@@ -66,6 +66,14 @@ pub trait BurstHandler<B: PacketBurst>: Send {
     /// Packets from the secure port: move those to deliver to the
     /// unsecured port into `out`; what stays in `rx` is freed.
     fn net_to_host(&mut self, rx: &mut B, out: &mut B);
+    /// Packets from the secure port with several unsecured ports: move
+    /// each to deliver into the burst of its port (`outs[i]`: unsecured
+    /// port `i`). By default all go to the first port, as `net_to_host`.
+    fn net_to_ports(&mut self, rx: &mut B, outs: &mut [B]) {
+        if let Some(out) = outs.first_mut() {
+            self.net_to_host(rx, out);
+        }
+    }
     /// Called once per loop turn, traffic or not: refresh tables and put
     /// packets the control plane resubmits (held packets of a new tunnel)
     /// into `out`, toward the secure port, until it is full. Returns how
@@ -113,6 +121,11 @@ pub struct ControlStats {
     pub mirror_no_mbuf: u64,
     /// Packets taken back from the control plane.
     pub resubmitted: u64,
+    /// Decrypted packets freed because no unsecured port's VMs own their
+    /// inner destination (several ports, [`GatewayCore::deliver_to_ports`]).
+    pub no_vf_port: u64,
+    /// Decrypted packets freed because their port's out burst was full.
+    pub vf_out_full: u64,
 }
 
 /// A copy of a core's counters, published for periodic printing.

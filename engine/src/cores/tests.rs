@@ -332,3 +332,37 @@ fn the_offload_core_sends_misses_arp_and_samples_up_and_drops_the_rest() {
     assert_eq!(core.poll(&mut Burst::with(4, [])), 1);
     assert_eq!(core.stats().resubmitted, 2);
 }
+
+#[test]
+fn with_several_unsecured_ports_each_packet_goes_to_its_destinations_port() {
+    use crate::pipeline::VfPorts;
+    let Rig { datapath, mut prog, client, rings } = rig(PipelineConfig::default(), 1, 4);
+    let mut cores = cores(datapath, &rings, Pool::new(0), None);
+    // Tunnels to ourselves (the keys derive from our own masters) and
+    // their ACL pairs: what we encrypt we decrypt.
+    let nobody = Ipv4Addr::new(10, 9, 9, 9);
+    let acl = |spi| FlowRequest::InsertAcl { spi: crate::psp::Spi(spi), src: IpAddr::V4(SRC) };
+    let requests = vec![insert(DST, 0x21), insert(nobody, 0x22), acl(0x21), acl(0x22)];
+    program(&mut prog, &client, &mut cores, requests);
+    let clear = [
+        frame(SRC, DST, b"to port 1, first"),
+        frame(SRC, DST, b"to port 1, second"),
+        frame(SRC, nobody, b"no port has it"),
+        frame(SRC, DST, b"to port 1, third"),
+    ];
+    let (mut rx, mut wire) =
+        (Burst::with(32, clear.iter().map(|f| Pkt::new(f))), Burst::with(32, []));
+    cores[0].host_to_net(&mut rx, &mut wire);
+    assert_eq!(wire.v.len(), 4, "all encrypted");
+
+    let ports = VfPorts::new(&[vec![IpAddr::V4(SRC)], vec![IpAddr::V4(DST)]]).unwrap();
+    let mut outs = [Burst::with(32, []), Burst::with(2, [])];
+    cores[0].deliver_to_ports(&mut wire, &mut outs, &ports);
+    assert!(wire.v.is_empty());
+    assert!(outs[0].v.is_empty(), "port 0's VMs are not the destination");
+    let inner: Vec<&[u8]> = outs[1].v.iter().map(|p| &p.data()[12..]).collect();
+    assert_eq!(inner, [&clear[0][12..], &clear[1][12..]], "decrypted, in order, up to room");
+    let s = cores[0].control_stats();
+    assert_eq!((s.no_vf_port, s.vf_out_full), (1, 1));
+    assert_eq!(cores[0].pipeline().stats().ingress_acl.packets, 4, "all four admitted");
+}

@@ -39,6 +39,9 @@ pub struct CoreQueues<'p> {
     pub secure_rx: RxQueue<'p>,
     /// Transmit queue of the secure uplink.
     pub secure_tx: TxQueue<'p>,
+    /// This core's queues of the unsecured ports past the first (several
+    /// VFs or representors, [`crate::pipeline::VfPorts`]); empty for one.
+    pub more_unsecured: Vec<(RxQueue<'p>, TxQueue<'p>)>,
 }
 
 impl<'p> CoreQueues<'p> {
@@ -56,9 +59,29 @@ impl<'p> CoreQueues<'p> {
                     unsecured_tx: unsecured.tx_queue(QueueId(q))?,
                     secure_rx: secure.rx_queue(QueueId(q))?,
                     secure_tx: secure.tx_queue(QueueId(q))?,
+                    more_unsecured: Vec::new(),
                 })
             })
             .collect()
+    }
+
+    /// As [`claim_all`](Self::claim_all) with several unsecured ports
+    /// (`unsecured[0]` first, then the others in order, as their
+    /// [`VfPorts`](crate::pipeline::VfPorts) indices).
+    pub fn claim_all_ports(
+        unsecured: &[&'p Port],
+        secure: &'p Port,
+        cores: u16,
+    ) -> Result<Vec<CoreQueues<'p>>> {
+        let (first, rest) = unsecured.split_first().ok_or(Error::Lcores("no unsecured port"))?;
+        let mut all = CoreQueues::claim_all(first, secure, cores)?;
+        for (q, c) in all.iter_mut().enumerate() {
+            let q = QueueId(q as u16);
+            for p in rest {
+                c.more_unsecured.push((p.rx_queue(q)?, p.tx_queue(q)?));
+            }
+        }
+        Ok(all)
     }
 }
 
@@ -137,6 +160,8 @@ pub fn poll_loop<H: BurstHandler<Burst> + ?Sized>(
 ) {
     let mut rx: Burst = Burst::new();
     let mut out: Burst = Burst::new();
+    // Several unsecured ports: one out burst per port, made before the loop.
+    let mut outs: Vec<Burst> = (0..=q.more_unsecured.len()).map(|_| Burst::new()).collect();
     while !stop.load(Ordering::Relaxed) {
         stats.polls += 1;
         // First: fresh tables, and what the control plane gives back.
@@ -148,7 +173,7 @@ pub fn poll_loop<H: BurstHandler<Burst> + ?Sized>(
         let timed = stats.polls.is_multiple_of(TIME_ONE_POLL_IN);
         let now = || timed.then(Instant::now);
         let t0 = now();
-        let from_host = q.unsecured_rx.rx_burst(&mut rx);
+        let mut from_host = q.unsecured_rx.rx_burst(&mut rx);
         if from_host > 0 {
             stats.rx_unsecured += from_host as u64;
             let t1 = now();
@@ -160,15 +185,37 @@ pub fn poll_loop<H: BurstHandler<Burst> + ?Sized>(
                 stats.timed.add(from_host, t0, t1, t2, Instant::now());
             }
         }
+        for (vf_rx, _) in &mut q.more_unsecured {
+            let n = vf_rx.rx_burst(&mut rx);
+            if n > 0 {
+                from_host += n;
+                stats.rx_unsecured += n as u64;
+                handler.host_to_net(&mut rx, &mut out);
+                rx.clear();
+                send(&mut q.secure_tx, &mut out, &mut stats.tx_secure, &mut stats.tx_full);
+            }
+        }
         let t0 = now();
         let from_net = q.secure_rx.rx_burst(&mut rx);
         if from_net > 0 {
             stats.rx_secure += from_net as u64;
             let t1 = now();
-            handler.net_to_host(&mut rx, &mut out);
-            rx.clear();
+            if q.more_unsecured.is_empty() {
+                handler.net_to_host(&mut rx, &mut out);
+                rx.clear();
+            } else {
+                handler.net_to_ports(&mut rx, &mut outs);
+                rx.clear();
+            }
             let t2 = now();
-            send(&mut q.unsecured_tx, &mut out, &mut stats.tx_unsecured, &mut stats.tx_full);
+            if q.more_unsecured.is_empty() {
+                send(&mut q.unsecured_tx, &mut out, &mut stats.tx_unsecured, &mut stats.tx_full);
+            } else if let Some((first, rest)) = outs.split_first_mut() {
+                send(&mut q.unsecured_tx, first, &mut stats.tx_unsecured, &mut stats.tx_full);
+                for ((_, vf_tx), o) in q.more_unsecured.iter_mut().zip(rest) {
+                    send(vf_tx, o, &mut stats.tx_unsecured, &mut stats.tx_full);
+                }
+            }
             if let (Some(t0), Some(t1), Some(t2)) = (t0, t1, t2) {
                 stats.timed.add(from_net, t0, t1, t2, Instant::now());
             }
@@ -180,7 +227,9 @@ pub fn poll_loop<H: BurstHandler<Burst> + ?Sized>(
         }
     }
     stats.backoff = backoff.stats();
-    stats.rx_multi_seg = q.unsecured_rx.multi_seg_dropped() + q.secure_rx.multi_seg_dropped();
+    stats.rx_multi_seg = q.unsecured_rx.multi_seg_dropped()
+        + q.secure_rx.multi_seg_dropped()
+        + q.more_unsecured.iter().map(|(r, _)| r.multi_seg_dropped()).sum::<u64>();
 }
 
 /// The calling thread's registration with DPDK (an lcore id, so per-lcore

@@ -45,10 +45,12 @@
 mod lcore;
 pub mod rss;
 pub mod stats;
+pub mod vf;
 
 pub use lcore::{LcorePipeline, Port};
 pub use rss::{classify_rss, RssClass};
 pub use stats::{Counter, PipeStats};
+pub use vf::{VfPorts, VfPortsError, MAX_DEVICE_REPS};
 
 use crate::psp::decap::Syndrome;
 use crate::psp::Mode;

@@ -389,12 +389,14 @@ fn ring_queues<'p>(
                 unsecured_tx: source_tx,
                 secure_rx: sink_rx,
                 secure_tx: sink_tx,
+                more_unsecured: Vec::new(),
             },
             Dir::Decrypt => CoreQueues {
                 unsecured_rx: sink_rx,
                 unsecured_tx: sink_tx,
                 secure_rx: source_rx,
                 secure_tx: source_tx,
+                more_unsecured: Vec::new(),
             },
         });
         generator.push(ring.tx_queue(QueueId(q))?);

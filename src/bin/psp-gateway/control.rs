@@ -154,6 +154,7 @@ impl<'a, B: FlowBackend> ControlPlane<'a, B> {
                 .directory_health
                 .as_ref()
                 .map(|h| h.lock().unwrap_or_else(|e| e.into_inner()).clone()),
+            sessions: self.programmer.backend().sessions(),
         }
     }
 

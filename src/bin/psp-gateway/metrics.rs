@@ -262,7 +262,44 @@ pub fn families(i: &Input<'_>) -> Vec<Family> {
             d.registrations,
         ));
     }
+    if let Some(t) = &o.sessions {
+        out.extend(session_families(t));
+    }
     out
+}
+
+/// Prefix of the per-session families (the status service carries them
+/// in its tunnels instead).
+pub const SESSION_PREFIX: &str = "psp_gateway_session_";
+
+/// Per-session packets and bytes: egress per tunnel (inner destination,
+/// the peer's SPI), ingress per ACL pair (our SPI, inner source).
+fn session_families(t: &engine::tables::SessionTotals) -> Vec<Family> {
+    let (mut packets, mut bytes) = (Vec::new(), Vec::new());
+    for (dst, spi, n) in &t.egress {
+        let l = format!("dir=\"egress\",spi=\"{:#010x}\",virt=\"{dst}\"", spi.0);
+        packets.push((l.clone(), n.packets));
+        bytes.push((l, n.bytes));
+    }
+    for (spi, src, n) in &t.ingress {
+        let l = format!("dir=\"ingress\",spi=\"{:#010x}\",virt=\"{src}\"", spi.0);
+        packets.push((l.clone(), n.packets));
+        bytes.push((l, n.bytes));
+    }
+    vec![
+        family(
+            "psp_gateway_session_packets_total",
+            "Clear packets per session (egress tunnel or ingress ACL pair)",
+            Kind::Counter,
+            packets,
+        ),
+        family(
+            "psp_gateway_session_bytes_total",
+            "Clear bytes per session (egress tunnel or ingress ACL pair)",
+            Kind::Counter,
+            bytes,
+        ),
+    ]
 }
 
 /// `le` of a bucket bound, in seconds.
@@ -438,6 +475,30 @@ mod tests {
             assert!(out.insert(key.to_string(), value.parse().unwrap()).is_none(), "twice: {line}");
         }
         out
+    }
+
+    #[test]
+    fn per_session_counters_when_the_backend_counts_them() {
+        use engine::psp::Spi;
+        use engine::tables::{SessionCount, SessionTotals};
+        let perf = PerfMetrics::default();
+        let none = parse(&render(&input(&Observation::default(), &perf)));
+        assert!(!none.keys().any(|k| k.starts_with(SESSION_PREFIX)), "{none:?}");
+        let dst = "10.0.0.2".parse().unwrap();
+        let obs = Observation {
+            sessions: Some(SessionTotals {
+                egress: vec![(dst, Spi(0x10), SessionCount { packets: 5, bytes: 700 })],
+                ingress: vec![(Spi(0x20), dst, SessionCount { packets: 4, bytes: 512 })],
+            }),
+            ..Observation::default()
+        };
+        let m = parse(&render(&input(&obs, &perf)));
+        let e = "dir=\"egress\",spi=\"0x00000010\",virt=\"10.0.0.2\"";
+        let i = "dir=\"ingress\",spi=\"0x00000020\",virt=\"10.0.0.2\"";
+        assert_eq!(m[&format!("psp_gateway_session_packets_total{{{e}}}")], 5.0);
+        assert_eq!(m[&format!("psp_gateway_session_bytes_total{{{e}}}")], 700.0);
+        assert_eq!(m[&format!("psp_gateway_session_packets_total{{{i}}}")], 4.0);
+        assert_eq!(m[&format!("psp_gateway_session_bytes_total{{{i}}}")], 512.0);
     }
 
     #[test]

@@ -9,11 +9,12 @@ use crate::backend::{FlowHandle, GatewayBackend};
 use crate::metrics;
 use crate::stats::ControlCounters;
 use engine::cores::CoreSnapshot;
+use engine::tables::{SessionCount, SessionTotals};
 use engine::tunnels::{PeerView, Session, TunnelView};
 use rpc::pb_ext;
 use rpc::server::Gateway;
 use std::collections::HashSet;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -34,6 +35,9 @@ pub struct Observation {
     pub static_peers: HashSet<SocketAddr>,
     /// Directory state, when `--directory` is given.
     pub directory: Option<rpc::directory::Health>,
+    /// Per-session counters from the flow backend (`None` on DOCA, which
+    /// does not count per session).
+    pub sessions: Option<SessionTotals>,
 }
 
 /// A request for an [`Observation`], answered by the control thread.
@@ -104,15 +108,25 @@ impl rpc::admin::StatusSource for Observer {
         views.sort_by_key(|t| t.dst);
         let mut peer_views = obs.peers.clone();
         peer_views.sort_by_key(|p| p.peer);
+        let none = SessionTotals::default();
+        let sessions = obs.sessions.as_ref().unwrap_or(&none);
         let tunnels: Vec<pb_ext::TunnelStatus> = views
             .iter()
-            .map(|t| pb_ext::TunnelStatus {
-                virt_dst: t.dst.to_string(),
-                peer: t.peer.map(|p| p.to_string()).unwrap_or_default(),
-                state: t.state.name().into(),
-                ours: t.ours,
-                reverse: t.reverse,
-                held: t.held as u64,
+            .map(|t| {
+                let s = tunnel_sessions(sessions, t.dst);
+                pb_ext::TunnelStatus {
+                    virt_dst: t.dst.to_string(),
+                    peer: t.peer.map(|p| p.to_string()).unwrap_or_default(),
+                    state: t.state.name().into(),
+                    ours: t.ours,
+                    reverse: t.reverse,
+                    held: t.held as u64,
+                    tx_packets: s.tx.packets,
+                    tx_bytes: s.tx.bytes,
+                    rx_packets: s.rx.packets,
+                    rx_bytes: s.rx.bytes,
+                    tx_spi: s.tx_spi,
+                }
             })
             .collect();
         let peers: Vec<pb_ext::PeerStatus> = peer_views
@@ -135,6 +149,7 @@ impl rpc::admin::StatusSource for Observer {
             .collect();
         let counters = metrics::families(&input)
             .into_iter()
+            .filter(|f| !f.name.starts_with(metrics::SESSION_PREFIX))
             .flat_map(|f| {
                 f.samples.into_iter().map(move |(labels, value)| pb_ext::CounterValue {
                     name: f.name.clone(),
@@ -151,6 +166,58 @@ impl rpc::admin::StatusSource for Observer {
             tunnels,
             peers,
             counters,
+            session_counters: obs.sessions.is_some(),
         })
+    }
+}
+
+/// One destination's sessions: its egress tunnel, and every ingress ACL
+/// pair admitting it as inner source (one per SPI we gave it).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct TunnelSessions {
+    /// Into our tunnel to it.
+    pub tx: SessionCount,
+    /// The SPI of that tunnel (0: none installed).
+    pub tx_spi: u32,
+    /// From it, admitted.
+    pub rx: SessionCount,
+}
+
+/// `dst`'s sessions in `totals`.
+pub fn tunnel_sessions(totals: &SessionTotals, dst: IpAddr) -> TunnelSessions {
+    let mut out = TunnelSessions::default();
+    if let Some((_, spi, n)) = totals.egress.iter().find(|(d, _, _)| *d == dst) {
+        out.tx = *n;
+        out.tx_spi = spi.0;
+    }
+    for (_, _, n) in totals.ingress.iter().filter(|(_, src, _)| *src == dst) {
+        out.rx.packets += n.packets;
+        out.rx.bytes += n.bytes;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use engine::psp::Spi;
+
+    #[test]
+    fn a_destination_gets_its_tunnel_and_every_ingress_spi() {
+        let a: IpAddr = "10.0.0.2".parse().unwrap();
+        let b: IpAddr = "10.0.0.3".parse().unwrap();
+        let n = |packets, bytes| SessionCount { packets, bytes };
+        let totals = SessionTotals {
+            egress: vec![(a, Spi(0x10), n(5, 700)), (b, Spi(0x11), n(1, 1))],
+            ingress: vec![
+                (Spi(0x20), a, n(3, 300)),
+                (Spi(0x21), a, n(1, 60)),
+                (Spi(0x22), b, n(9, 9)),
+            ],
+        };
+        let s = tunnel_sessions(&totals, a);
+        assert_eq!(s, TunnelSessions { tx: n(5, 700), tx_spi: 0x10, rx: n(4, 360) });
+        let none = tunnel_sessions(&totals, "10.0.0.9".parse().unwrap());
+        assert_eq!(none, TunnelSessions::default());
     }
 }

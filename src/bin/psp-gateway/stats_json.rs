@@ -212,7 +212,7 @@ pub fn report_object(r: &Report<'_>, seq: u64, uptime_ms: u64) -> Value {
 /// `rx_unsecured`, `rx_secure`, `tx_secure`, `tx_unsecured`, `tx_full`,
 /// `rx_multi_seg`, `resubmitted`, `polls`, `idle` {`empty_polls`,
 /// `pauses`, `sleeps`, `slept_us`}; `to_control`, `control_ring_full`,
-/// `mirror_no_mbuf`, `taken_back`; `key_cache` {`hits`, `misses`};
+/// `mirror_no_mbuf`, `taken_back`, `no_vf_port`, `vf_out_full`; `key_cache` {`hits`, `misses`};
 /// `offload` {`misses`, `sampled`, `arp`, `nd`, `other`,
 /// `control_ring_full`, `resubmitted`}.
 fn core_object(i: usize, c: &CoreReport) -> Value {
@@ -244,6 +244,8 @@ fn core_object(i: usize, c: &CoreReport) -> Value {
         o.insert("control_ring_full".into(), s.control_ring_full.into());
         o.insert("mirror_no_mbuf".into(), s.mirror_no_mbuf.into());
         o.insert("taken_back".into(), s.resubmitted.into());
+        o.insert("no_vf_port".into(), s.no_vf_port.into());
+        o.insert("vf_out_full".into(), s.vf_out_full.into());
     }
     if let Some((hits, misses)) = c.key_cache {
         o.insert("key_cache".into(), json!({"hits": hits, "misses": misses}));
@@ -332,6 +334,7 @@ mod tests {
         assert_eq!((c["tx_secure"].as_u64(), c["polls"].as_u64()), (Some(7), Some(99)));
         assert_eq!(c["idle"]["empty_polls"], 0);
         assert_eq!((c["to_control"].as_u64(), c["taken_back"].as_u64()), (Some(4), Some(0)));
+        assert_eq!((c["no_vf_port"].as_u64(), c["vf_out_full"].as_u64()), (Some(0), Some(0)));
         assert_eq!(c["key_cache"], json!({"hits": 5, "misses": 1}));
         assert!(c.get("offload").is_none());
     }

@@ -117,9 +117,12 @@ pub fn to_json(s: &StatusResponse) -> String {
         "key_epoch": s.key_epoch,
         "version": s.version,
         "uptime_ms": s.uptime_ms,
+        "session_counters": s.session_counters,
         "tunnels": s.tunnels.iter().map(|t| json!({
             "virt_dst": t.virt_dst, "peer": t.peer, "state": t.state,
             "ours": t.ours, "reverse": t.reverse, "held": t.held,
+            "tx_spi": t.tx_spi, "tx_packets": t.tx_packets, "tx_bytes": t.tx_bytes,
+            "rx_packets": t.rx_packets, "rx_bytes": t.rx_bytes,
         })).collect::<Vec<_>>(),
         "peers": s.peers.iter().map(|p| json!({
             "addr": p.addr, "instance_id": format!("{:016x}", p.instance_id), "key_epoch": p.key_epoch,
@@ -145,21 +148,43 @@ pub fn to_table(s: &StatusResponse) -> String {
     let _ = writeln!(o, "\ntunnels ({}):", s.tunnels.len());
     let _ = writeln!(
         o,
-        "  {:<16} {:<24} {:<13} {:>4} {:>7} {:>6}",
-        "VIRT-DST", "PEER", "STATE", "OURS", "REVERSE", "HELD"
+        "  {:<16} {:<24} {:<13} {:>4} {:>7} {:>6} {:>10} {:>10} {:>12} {:>12} {:>14}",
+        "VIRT-DST",
+        "PEER",
+        "STATE",
+        "OURS",
+        "REVERSE",
+        "HELD",
+        "TX-SPI",
+        "TX-PKTS",
+        "TX-BYTES",
+        "RX-PKTS",
+        "RX-BYTES"
     );
+    if !s.session_counters {
+        let _ = writeln!(
+            o,
+            "  (TX-/RX- columns: the DOCA backend does not count per session; 0 is not a count)"
+        );
+    }
     for t in &s.tunnels {
         let yn = |b: bool| if b { "yes" } else { "no" };
         let peer = if t.peer.is_empty() { "-" } else { &t.peer };
+        let spi = if t.tx_spi == 0 { "-".to_string() } else { format!("{:#010x}", t.tx_spi) };
         let _ = writeln!(
             o,
-            "  {:<16} {:<24} {:<13} {:>4} {:>7} {:>6}",
+            "  {:<16} {:<24} {:<13} {:>4} {:>7} {:>6} {:>10} {:>10} {:>12} {:>12} {:>14}",
             t.virt_dst,
             peer,
             t.state,
             yn(t.ours),
             yn(t.reverse),
-            t.held
+            t.held,
+            spi,
+            t.tx_packets,
+            t.tx_bytes,
+            t.rx_packets,
+            t.rx_bytes
         );
     }
     let _ = writeln!(o, "\npeers ({}):", s.peers.len());
@@ -207,6 +232,11 @@ mod tests {
                 ours: true,
                 reverse: false,
                 held: 0,
+                tx_packets: 5,
+                tx_bytes: 700,
+                rx_packets: 4,
+                rx_bytes: 512,
+                tx_spi: 0x8000_0010,
             }],
             peers: vec![PeerStatus {
                 addr: "127.0.0.1:1".into(),
@@ -228,6 +258,7 @@ mod tests {
                     value: 0,
                 },
             ],
+            session_counters: true,
         }
     }
 
@@ -239,10 +270,26 @@ mod tests {
             "{t}"
         );
         assert!(t.contains("psp_gateway_misses_total") && !t.contains("pipe=\"rss\""), "{t}");
+        let row = t.lines().find(|l| l.contains("10.0.0.2")).unwrap();
+        let cols: Vec<&str> = row.split_whitespace().collect();
+        assert_eq!(cols[6..], ["0x80000010", "5", "700", "4", "512"], "{t}");
         let j: serde_json::Value = serde_json::from_str(&to_json(&sample())).unwrap();
         assert_eq!(j["tunnels"][0]["state"], "up");
+        assert_eq!(j["tunnels"][0]["tx_bytes"], 700);
+        assert_eq!(j["tunnels"][0]["rx_packets"], 4);
+        assert_eq!(j["tunnels"][0]["tx_spi"], 0x8000_0010u32);
         assert_eq!(j["peers"][0]["instance_id"], "0000000000000007");
         assert_eq!(j["counters"]["psp_gateway_misses_total"], 3);
         assert_eq!(j["counters"]["psp_gateway_pipe_packets_total{pipe=\"rss\"}"], 0);
+        assert_eq!(j["session_counters"], true);
+        assert!(!t.contains("does not count per session"), "{t}");
+    }
+
+    #[test]
+    fn a_backend_without_session_counters_is_named() {
+        let s = StatusResponse { session_counters: false, ..sample() };
+        assert!(to_table(&s).contains("DOCA backend does not count per session"));
+        let j: serde_json::Value = serde_json::from_str(&to_json(&s)).unwrap();
+        assert_eq!(j["session_counters"], false);
     }
 }
