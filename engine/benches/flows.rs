@@ -14,7 +14,7 @@
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use engine::flows::{FlowBatch, FlowClient, FlowConfig, FlowProgrammer, FlowRequest};
-use engine::pipeline::{LcorePipeline, PipelineConfig, Port};
+use engine::pipeline::{LcorePipeline, PipelineConfig, PortRole};
 use engine::psp::buf::VecBuf;
 use engine::psp::encap::{EncapConfig, Encapsulator, OuterIp};
 use engine::psp::kdf::{DerivedKey, MasterKey, MasterKeyPair};
@@ -229,7 +229,7 @@ fn lookup(c: &mut Criterion) {
     g.bench_function("pipeline_miss_burst32", |b| {
         b.iter(|| {
             for buf in bufs.iter_mut() {
-                black_box(core.process(Port::Unsecured, buf, 1, &masters));
+                black_box(core.process(PortRole::Unsecured, buf, 1, &masters));
             }
         })
     });

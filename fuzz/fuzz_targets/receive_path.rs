@@ -402,7 +402,7 @@ fn run(pipe: &mut LcorePipeline, from: Port, buf: &mut VecBuf, cfg: &PipelineCon
         d(|s| s.egress_acl_miss.packets),
     ];
     assert_eq!(outcomes.iter().sum::<u64>(), 1, "one outcome per packet: {outcomes:?} {v:?}");
-    if v.mirror_to_rss.is_some() && from != Port::Secure {
+    if v.mirror_to_rss.is_some() && from != PortRole::Secure {
         assert!(cfg.log2_sample_rate > 0, "egress sampling is off");
     }
     match v.action {
@@ -410,8 +410,8 @@ fn run(pipe: &mut LcorePipeline, from: Port, buf: &mut VecBuf, cfg: &PipelineCon
             assert_eq!(after.dropped(r).packets, before.dropped(r).packets + 1, "{r:?}");
             assert_eq!(outcomes[0], 1);
         }
-        Action::Forward(Port::Unsecured) => {
-            assert_eq!((from, outcomes[2]), (Port::Secure, 1));
+        Action::Forward(PortRole::Unsecured) => {
+            assert_eq!((from, outcomes[2]), (PortRole::Secure, 1));
             let f = buf.data();
             match f.get(12..14) {
                 Some([0x08, 0x00]) => {
@@ -428,8 +428,8 @@ fn run(pipe: &mut LcorePipeline, from: Port, buf: &mut VecBuf, cfg: &PipelineCon
                 assert_eq!(&f[..6], &mac.0);
             }
         }
-        Action::Forward(Port::Secure) => {
-            assert!(from != Port::Secure && outcomes[1] == 1);
+        Action::Forward(PortRole::Secure) => {
+            assert!(from != PortRole::Secure && outcomes[1] == 1);
             assert!(buf.data().len() <= cfg.max_frame_len);
             // Authentic under the peer's keys, and the host's packet again
             // (its Ethernet padding trimmed, the tunnel's MACs on it).
@@ -442,12 +442,12 @@ fn run(pipe: &mut LcorePipeline, from: Port, buf: &mut VecBuf, cfg: &PipelineCon
             assert_eq!(&out[12..], &input[12..14 + ip_len]);
             assert_eq!((&out[..6], &out[6..12]), (&PEER_MAC.0[..], &OUR_MAC.0[..]));
         }
-        Action::Forward(Port::Rss) => {
-            assert_eq!((from, outcomes[3]), (Port::Unsecured, 1));
+        Action::Forward(PortRole::Rss) => {
+            assert_eq!((from, outcomes[3]), (PortRole::Unsecured, 1));
             assert_eq!(&input[12..14], &[0x08, 0x06]);
         }
         Action::Miss { dst } => {
-            assert!(from != Port::Secure && outcomes[4] == 1);
+            assert!(from != PortRole::Secure && outcomes[4] == 1);
             assert!(TUNNELS.iter().all(|t| t.0 != dst));
             assert_eq!(buf.data(), &input[..], "a miss leaves the packet as it was");
         }
@@ -477,7 +477,7 @@ fn ingress(u: &mut Input<'_>, cfg: &PipelineConfig) {
     let mut pkt = b.data().to_vec();
     let mutated = mutate(&mut pkt, u, true);
     let mut pipe = pipeline(*cfg);
-    let v = run(&mut pipe, Port::Secure, &mut VecBuf::new(&pkt), cfg);
+    let v = run(&mut pipe, PortRole::Secure, &mut VecBuf::new(&pkt), cfg);
     if mutated > 0 {
         return;
     }
@@ -496,17 +496,17 @@ fn ingress(u: &mut Input<'_>, cfg: &PipelineConfig) {
             DropReason::AclUnknownSpi
         })
     } else {
-        Action::Forward(Port::Unsecured)
+        Action::Forward(PortRole::Unsecured)
     };
     assert_eq!(v.action, want, "peer {pi} kind {kind:#x} src {src}");
     // With sampling on, the S bit mirrors every packet that decrypted.
     let decrypted = !matches!(want, Action::Drop(DropReason::Oversized | DropReason::RootDefault));
     assert_eq!(v.mirror_to_rss.is_some(), sample && decrypted && cfg.log2_sample_rate > 0);
-    if want == Action::Forward(Port::Unsecured) {
+    if want == Action::Forward(PortRole::Unsecured) {
         // The round trip: the original inner frame, under the outer MACs.
         let mut b = VecBuf::new(&pkt);
         let mut pipe = pipeline(*cfg);
-        pipe.process(Port::Secure, &mut b, 0, &w.ours);
+        pipe.process(PortRole::Secure, &mut b, 0, &w.ours);
         let mut expect = inner.clone();
         expect[..6].copy_from_slice(&cfg.decap_dmac.unwrap_or(OUR_MAC).0);
         expect[6..12].copy_from_slice(&PEER_MAC.0);
@@ -520,7 +520,7 @@ fn egress(u: &mut Input<'_>, cfg: &PipelineConfig) {
         Some(t) => t.0,
         None => Ipv4Addr::from(u.u32()),
     };
-    let from = if pick & 4 != 0 { Port::Rss } else { Port::Unsecured };
+    let from = if pick & 4 != 0 { PortRole::Rss } else { PortRole::Unsecured };
     let kind = u.byte() % 3; // IPv4 only: inner IPv6 has no route
     let plen = usize::from(u.u16() % 2048);
     let payload = u.bytes(plen);
@@ -537,7 +537,7 @@ fn egress(u: &mut Input<'_>, cfg: &PipelineConfig) {
         Some(i) if f.len() + world().tunnels[i].overhead() > cfg.max_frame_len => {
             Action::Drop(DropReason::EncapOversized)
         }
-        Some(_) => Action::Forward(Port::Secure),
+        Some(_) => Action::Forward(PortRole::Secure),
     };
     assert_eq!(v.action, want, "{dst} {} bytes", f.len());
 }
@@ -545,7 +545,7 @@ fn egress(u: &mut Input<'_>, cfg: &PipelineConfig) {
 fn raw(u: &mut Input<'_>, cfg: &PipelineConfig, tight: bool) {
     let frame = u.0;
     let mut pipe = pipeline(*cfg);
-    for from in [Port::Secure, Port::Unsecured, Port::Rss] {
+    for from in [PortRole::Secure, PortRole::Unsecured, PortRole::Rss] {
         let mut b = if tight { VecBuf::with_room(frame, 0, 0) } else { VecBuf::new(frame) };
         run(&mut pipe, from, &mut b, cfg);
     }

@@ -9,7 +9,7 @@
 use super::{
     BurstHandler, ControlPacket, ControlStats, CoreSnapshot, PacketBurst, Packets, ToControl,
 };
-use crate::pipeline::{Action, LcorePipeline, Port, VfPorts};
+use crate::pipeline::{Action, LcorePipeline, PortRole, VfPorts};
 use crate::psp::buf::PacketBuf;
 use crate::psp::kdf::MasterKeyPair;
 use crossbeam::queue::ArrayQueue;
@@ -128,7 +128,7 @@ impl<'a, P: Packets> GatewayCore<'a, P> {
     }
 
     /// Runs one packet from `from` and returns it when it is to be sent on.
-    fn handle(&mut self, from: Port, mut m: P::Packet, to: Port) -> Option<P::Packet> {
+    fn handle(&mut self, from: PortRole, mut m: P::Packet, to: PortRole) -> Option<P::Packet> {
         let random = self.random();
         let v = self.pipe.process(from, &mut m, random, &self.masters);
         if let Some(meta) = v.mirror_to_rss {
@@ -168,7 +168,7 @@ impl<'a, P: Packets> GatewayCore<'a, P> {
         ports: &VfPorts,
     ) {
         rx.route(|m| {
-            let m = self.handle(Port::Secure, m, Port::Unsecured)?;
+            let m = self.handle(PortRole::Secure, m, PortRole::Unsecured)?;
             match ports.deliver_frame(m.data()).and_then(|p| outs.get_mut(usize::from(p))) {
                 Some(out) => {
                     if out.push(m).is_err() {
@@ -197,12 +197,12 @@ impl<'a, P: Packets> GatewayCore<'a, P> {
 
 impl<P: Packets, B: PacketBurst<Packet = P::Packet>> BurstHandler<B> for GatewayCore<'_, P> {
     fn host_to_net(&mut self, rx: &mut B, out: &mut B) {
-        rx.route(|m| self.handle(Port::Unsecured, m, Port::Secure));
+        rx.route(|m| self.handle(PortRole::Unsecured, m, PortRole::Secure));
         core::mem::swap(rx, out);
     }
 
     fn net_to_host(&mut self, rx: &mut B, out: &mut B) {
-        rx.route(|m| self.handle(Port::Secure, m, Port::Unsecured));
+        rx.route(|m| self.handle(PortRole::Secure, m, PortRole::Unsecured));
         core::mem::swap(rx, out);
     }
 
@@ -233,7 +233,7 @@ impl<P: Packets, B: PacketBurst<Packet = P::Packet>> BurstHandler<B> for Gateway
         while !out.is_full() {
             let Some(m) = self.resubmit.pop() else { break };
             self.stats.resubmitted += 1;
-            if let Some(m) = self.handle(Port::Rss, m, Port::Secure) {
+            if let Some(m) = self.handle(PortRole::Rss, m, PortRole::Secure) {
                 // Cannot fail: the loop stops when out is full.
                 let _ = out.push(m);
                 n += 1;

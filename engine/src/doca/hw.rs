@@ -21,7 +21,7 @@ use super::super::translate::{
 };
 use super::{DocaConfig, DocaError};
 use crate::pipeline::stats::Counter;
-use crate::pipeline::Port;
+use crate::pipeline::PortRole;
 use crate::psp::kdf::DerivedKey;
 use crate::psp::{Spi, Version};
 use doca_sys as sys;
@@ -104,10 +104,10 @@ pub(super) fn check(call: &'static str, rc: sys::doca_error_t) -> Result<(), Doc
 }
 
 impl Hw {
-    fn port_id(&self, p: Port) -> u16 {
+    fn port_id(&self, p: PortRole) -> u16 {
         match p {
-            Port::Secure | Port::Rss => self.port_ids.0,
-            Port::Unsecured => self.port_ids.1,
+            PortRole::Secure | PortRole::Rss => self.port_ids.0,
+            PortRole::Unsecured => self.port_ids.1,
         }
     }
 

@@ -3,7 +3,7 @@
 //! and entries. Plain data; [`super::translate`] builds it and
 //! `backend`'s builders turn it into `doca_flow_*` structures.
 
-use crate::pipeline::{OuterVersion, Port};
+use crate::pipeline::{OuterVersion, PortRole};
 use crate::psp::decap::Syndrome;
 use crate::psp::{Mode, Spi};
 use crate::wire::MacAddr;
@@ -251,7 +251,7 @@ pub enum Value {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fwd {
     /// `DOCA_FLOW_FWD_PORT` to the secure or the unsecured port.
-    Port(Port),
+    Port(PortRole),
     /// `DOCA_FLOW_FWD_PIPE`.
     Pipe(PipeId),
     /// `DOCA_FLOW_FWD_PIPE` with no pipe: each entry names its own.

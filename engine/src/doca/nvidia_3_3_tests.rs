@@ -104,8 +104,8 @@ pub(super) fn nv_entry(e: &DocaEntry) -> Vec<(&'static str, u32, u32)> {
 pub(super) fn nv_fwd(f: Option<Fwd>) -> String {
     match f {
         None => "none".into(),
-        Some(Fwd::Port(Port::Secure)) | Some(Fwd::Port(Port::Rss)) => "port:uplink".into(),
-        Some(Fwd::Port(Port::Unsecured)) => "port:vf".into(),
+        Some(Fwd::Port(PortRole::Secure)) | Some(Fwd::Port(PortRole::Rss)) => "port:uplink".into(),
+        Some(Fwd::Port(PortRole::Unsecured)) => "port:vf".into(),
         Some(Fwd::Pipe(p)) => p.name().into(),
         Some(Fwd::PipePerEntry) => "pipe:per-entry".into(),
         Some(Fwd::RssPerEntry) => "rss".into(),

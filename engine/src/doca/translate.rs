@@ -36,7 +36,7 @@
 //! entry is updated, then the old id is released), so no packet is ever sent
 //! with the new key under the old SPI.
 
-use crate::pipeline::{OuterVersion, PipelineConfig, Port};
+use crate::pipeline::{OuterVersion, PipelineConfig, PortRole};
 use crate::psp::decap::Syndrome;
 use crate::psp::encap::{EncapConfig, EthAddrs, OuterIp};
 use crate::psp::{Mode, Spi, UDP_PORT};

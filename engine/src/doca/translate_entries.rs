@@ -9,7 +9,7 @@ impl Translator {
         if self.sampling() {
             Fwd::Pipe(PipeId::EgressSampling)
         } else {
-            Fwd::Port(Port::Secure)
+            Fwd::Port(PortRole::Secure)
         }
     }
 
@@ -45,7 +45,7 @@ impl Translator {
         for (pipe, first) in [
             (PipeId::IngressFloodIpv4, Fwd::Pipe(PipeId::IngressAcl)),
             (PipeId::IngressFloodIpv6, Fwd::Pipe(ipv6_acl)),
-            (PipeId::EgressFlood, Fwd::Port(Port::Secure)),
+            (PipeId::EgressFlood, Fwd::Port(PortRole::Secure)),
         ] {
             let copy = match pipe {
                 PipeId::EgressFlood => Fwd::Pipe(PipeId::FwdToRss),
@@ -88,7 +88,7 @@ impl Translator {
                 PipeId::EgressSampling,
                 0,
                 vec![(Field::Random, Value::Exact(threshold))],
-                Fwd::Port(Port::Secure),
+                Fwd::Port(PortRole::Secure),
                 "empty_pipe_not_sampled",
             )
         });
@@ -188,7 +188,7 @@ impl Translator {
         });
         for i in 0..2 {
             v.push(DocaEntry {
-                fwd: Some(Fwd::Port(Port::Unsecured)),
+                fwd: Some(Fwd::Port(PortRole::Unsecured)),
                 ..entry(PipeId::Decap, i, Vec::new(), "")
             });
         }

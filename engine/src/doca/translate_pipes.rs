@@ -69,7 +69,7 @@ impl Translator {
             kind: PipeType::OrderedList,
             nr_entries: 2,
             actions: vec![decap(ETHERTYPE_IPV4), decap(ETHERTYPE_IPV6)],
-            fwd: Some(Fwd::Port(Port::Unsecured)),
+            fwd: Some(Fwd::Port(PortRole::Unsecured)),
             fwd_miss: Some(Fwd::Pipe(PipeId::SyndromeStats)),
             miss_counter: true,
             ..basic(PipeId::Decap, Domain::SecureIngress, Direction::NetToHost)
@@ -200,7 +200,7 @@ impl Translator {
         // NVIDIA's ENCAP_ENCRYPT: list 0 into IPv4, list 1 into IPv6, an
         // entry per tunnel at the index of its key slot.
         let to_wire =
-            if sampling { Fwd::Pipe(PipeId::EgressSampling) } else { Fwd::Port(Port::Secure) };
+            if sampling { Fwd::Pipe(PipeId::EgressSampling) } else { Fwd::Port(PortRole::Secure) };
         v.push(DocaPipeSpec {
             kind: PipeType::OrderedList,
             nr_entries: self.ids.max() + 1,

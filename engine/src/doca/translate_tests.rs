@@ -148,7 +148,7 @@ fn pipes_without_sampling() {
     );
     assert_eq!(
         (decap.fwd, decap.fwd_miss),
-        (Some(Fwd::Port(Port::Unsecured)), Some(Fwd::Pipe(PipeId::SyndromeStats)))
+        (Some(Fwd::Port(PortRole::Unsecured)), Some(Fwd::Pipe(PipeId::SyndromeStats)))
     );
 
     let dec = get(&pipes, PipeId::IngressDecrypt);
@@ -192,7 +192,7 @@ fn pipes_without_sampling() {
     );
     assert_eq!(
         (ee.fwd, ee.fwd_miss),
-        (Some(Fwd::Port(Port::Secure)), Some(Fwd::Pipe(PipeId::Rss)))
+        (Some(Fwd::Port(PortRole::Secure)), Some(Fwd::Pipe(PipeId::Rss)))
     );
 
     let empty = get(&pipes, PipeId::Empty);
@@ -344,7 +344,7 @@ fn tunnels_and_acls_inserted_and_removed() {
     assert_eq!((o.pipe, o.key), (PipeId::EncapEncrypt, EntryKey::Crypto(1)));
     let EntryAction::Encrypt { action_idx, crypto_id, encap_data } = &o.action else { panic!() };
     assert_eq!((*action_idx, *crypto_id, encap_data.len()), (1, 1, 78));
-    assert_eq!(o.fwd, Some(Fwd::Port(Port::Secure)));
+    assert_eq!(o.fwd, Some(Fwd::Port(PortRole::Secure)));
     let Step::Add(e) = &steps[2] else { panic!("{:?}", steps[2]) };
     assert_eq!((e.pipe, e.key), (PipeId::EgressAcl, EntryKey::Tunnel(Ipv4Addr::new(10, 0, 0, 1))));
     assert_eq!(e.matches, [(Field::OuterIp4Dst, Value::Exact(0x0a00_0001))]);

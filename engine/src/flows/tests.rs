@@ -1,7 +1,7 @@
 //! Tests of the flow programmer and its software backend.
 
 use super::*;
-use crate::pipeline::{Action, PipelineConfig, Port};
+use crate::pipeline::{Action, PipelineConfig, PortRole};
 use crate::psp::buf::VecBuf;
 use crate::tables::ReplicatedTables;
 use crate::testkit::{masters_b, tunnel, v6, Gw, DST};
@@ -200,7 +200,8 @@ fn held_packets_are_resubmitted_after_insertion() {
     let mut asked = 0;
     for _ in 0..3 {
         let mut b = VecBuf::new(&f);
-        if let Action::Miss { dst } = g.cores[0].process(Port::Unsecured, &mut b, 0, &m).action {
+        if let Action::Miss { dst } = g.cores[0].process(PortRole::Unsecured, &mut b, 0, &m).action
+        {
             let (new, out) = held.hold(dst, b);
             asked += usize::from(new);
             assert_eq!(
@@ -220,9 +221,9 @@ fn held_packets_are_resubmitted_after_insertion() {
         .is_ok());
     let mut out = Vec::new();
     held.release(IpAddr::V4(DST), |mut b| {
-        out.push(g.cores[0].process(Port::Rss, &mut b, 0, &m).action)
+        out.push(g.cores[0].process(PortRole::Rss, &mut b, 0, &m).action)
     });
-    assert_eq!(out, [Action::Forward(Port::Secure); 2]);
+    assert_eq!(out, [Action::Forward(PortRole::Secure); 2]);
     assert_eq!(g.cores[0].tunnel_counter(DST).unwrap().packets, 2);
 }
 

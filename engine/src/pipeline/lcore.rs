@@ -13,9 +13,10 @@ use crate::wire::{
 };
 use std::net::IpAddr;
 
-/// A port of the gateway, as a packet source or destination.
+/// Which of the gateway's ports, by role, a packet comes from or goes to
+/// (`engine::dpdk::Port` is the device handle itself).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Port {
+pub enum PortRole {
     /// The uplink: PSP only.
     Secure,
     /// The host side (VMs, containers): clear traffic.
@@ -128,7 +129,7 @@ impl LcorePipeline {
     /// S bit on egress, decrypted on ingress.
     pub fn process<B: PacketBuf + ?Sized>(
         &mut self,
-        from: Port,
+        from: PortRole,
         buf: &mut B,
         random: u32,
         masters: &MasterKeyPair,
@@ -144,34 +145,34 @@ impl LcorePipeline {
         }
         let ethertype = u16::from_be_bytes([d[12], d[13]]);
         match (from, ethertype) {
-            (Port::Unsecured | Port::Rss, ETHERTYPE_IPV4)
+            (PortRole::Unsecured | PortRole::Rss, ETHERTYPE_IPV4)
                 if self.cfg.inner == InnerVersion::Ipv4 =>
             {
                 self.host_to_net(buf, random)
             }
-            (Port::Unsecured, ETHERTYPE_IPV6)
+            (PortRole::Unsecured, ETHERTYPE_IPV6)
                 if self.cfg.inner == InnerVersion::Ipv6 && is_nd(buf.data()) =>
             {
                 self.stats.vf_nd_to_rss.hit(len);
                 self.stats.rss.hit(len);
-                Verdict::new(Action::Forward(Port::Rss))
+                Verdict::new(Action::Forward(PortRole::Rss))
             }
-            (Port::Unsecured | Port::Rss, ETHERTYPE_IPV6)
+            (PortRole::Unsecured | PortRole::Rss, ETHERTYPE_IPV6)
                 if self.cfg.inner == InnerVersion::Ipv6 =>
             {
                 self.host_to_net(buf, random)
             }
-            (Port::Unsecured, ETHERTYPE_ARP) => {
+            (PortRole::Unsecured, ETHERTYPE_ARP) => {
                 self.stats.vf_arp_to_rss.hit(len);
                 self.stats.rss.hit(len);
-                Verdict::new(Action::Forward(Port::Rss))
+                Verdict::new(Action::Forward(PortRole::Rss))
             }
-            (Port::Secure, ETHERTYPE_IPV6)
+            (PortRole::Secure, ETHERTYPE_IPV6)
                 if self.cfg.outer == OuterVersion::Ipv6 || self.cfg.mode == Mode::Transport =>
             {
                 self.net_to_host(buf, masters)
             }
-            (Port::Secure, ETHERTYPE_IPV4)
+            (PortRole::Secure, ETHERTYPE_IPV4)
                 if self.cfg.outer == OuterVersion::Ipv4 || self.cfg.mode == Mode::Transport =>
             {
                 self.net_to_host(buf, masters)
@@ -236,7 +237,7 @@ impl LcorePipeline {
                 return Verdict::drop(&mut self.stats, DropReason::EncapFailed, len);
             }
         };
-        let mut v = Verdict::new(Action::Forward(Port::Secure));
+        let mut v = Verdict::new(Action::Forward(PortRole::Secure));
         if sampled {
             self.stats.egress_sampling.hit(n);
             self.stats.rss.hit(n);
@@ -274,7 +275,7 @@ impl LcorePipeline {
         };
         let n = buf.data().len();
         self.stats.ingress_decrypt.hit(n);
-        let mut v = Verdict::new(Action::Forward(Port::Unsecured));
+        let mut v = Verdict::new(Action::Forward(PortRole::Unsecured));
         // As DOCA's ingress_sampling_pipe, which exists only with sampling
         // on: otherwise a sender setting S on every packet would have each
         // one copied to the control plane.

@@ -47,7 +47,7 @@ pub mod rss;
 pub mod stats;
 pub mod vf;
 
-pub use lcore::{LcorePipeline, Port};
+pub use lcore::{LcorePipeline, PortRole};
 pub use rss::{classify_rss, RssClass};
 pub use stats::{Counter, PipeStats};
 pub use vf::{VfPorts, VfPortsError, MAX_DEVICE_REPS};
@@ -209,7 +209,7 @@ impl DropReason {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
     /// Transmit on a port.
-    Forward(Port),
+    Forward(PortRole),
     /// Free it.
     Drop(DropReason),
     /// No tunnel for the inner destination: hand it to the control plane

@@ -106,8 +106,8 @@ fn reference_captures_decrypt_through_the_pipeline() {
             PipelineConfig { outer, mode, disable_ingress_acl: true, ..PipelineConfig::default() };
         let mut g = Gw::new(cfg, 1);
         let mut b = VecBuf::new(&psp);
-        let v = g.core().process(Port::Secure, &mut b, 0, &m);
-        assert_eq!(v.action, Action::Forward(Port::Unsecured), "{name}");
+        let v = g.core().process(PortRole::Secure, &mut b, 0, &m);
+        assert_eq!(v.action, Action::Forward(PortRole::Unsecured), "{name}");
         assert_eq!(b.data(), &clear[..], "{name}");
         let s = g.cores[0].stats();
         assert_eq!((s.ingress_decrypt.packets, s.fwd_to_unsecured.packets), (1, 1), "{name}");
@@ -116,7 +116,7 @@ fn reference_captures_decrypt_through_the_pipeline() {
         let mut bad = psp.clone();
         let last = bad.len() - 1;
         bad[last] ^= 0x80;
-        let v = g.core().process(Port::Secure, &mut VecBuf::new(&bad), 0, &m);
+        let v = g.core().process(PortRole::Secure, &mut VecBuf::new(&bad), 0, &m);
         assert_eq!(v.action, Action::Drop(DropReason::Syndrome(Syndrome::IcvFail)), "{name}");
         assert_adds_up(g.cores[0].stats());
     }
@@ -129,19 +129,19 @@ fn egress_acl_hit_encrypts_to_the_secure_port() {
     let m = masters_b();
     let f = frame(SRC, DST, b"hello through the tunnel");
     let mut b = VecBuf::new(&f);
-    let v = a.core().process(Port::Unsecured, &mut b, 1, &m);
-    assert_eq!(v, Verdict { action: Action::Forward(Port::Secure), mirror_to_rss: None });
+    let v = a.core().process(PortRole::Unsecured, &mut b, 1, &m);
+    assert_eq!(v, Verdict { action: Action::Forward(PortRole::Secure), mirror_to_rss: None });
     assert_eq!(psp_header(b.data()), (0x10, 1, false), "core 0's IVs start at 1");
     // The second core writes IVs in its own 2^48 range.
     let mut b1 = VecBuf::new(&f);
-    a.cores[1].process(Port::Unsecured, &mut b1, 1, &m);
+    a.cores[1].process(PortRole::Unsecured, &mut b1, 1, &m);
     assert_eq!(psp_header(b1.data()).1, (1 << 48) | 1);
     // B decrypts it back to the original inner frame.
     let cfg_b = PipelineConfig { decap_dmac: Some(MacAddr([0xd; 6])), ..PipelineConfig::default() };
     let mut gb = Gw::new(cfg_b, 1);
     gb.program(vec![FlowRequest::InsertAcl { spi: Spi(0x10), src: IpAddr::V4(SRC) }]);
-    let v = gb.core().process(Port::Secure, &mut b, 0, &m);
-    assert_eq!(v.action, Action::Forward(Port::Unsecured));
+    let v = gb.core().process(PortRole::Secure, &mut b, 0, &m);
+    assert_eq!(v.action, Action::Forward(PortRole::Unsecured));
     let mut want = f.clone();
     want[..6].copy_from_slice(&[0xd; 6]);
     want[6..12].copy_from_slice(&[0xa; 6]);
@@ -182,15 +182,15 @@ fn egress_acl_miss_goes_to_the_control_plane() {
     let mut a = Gw::new(PipelineConfig::default(), 1);
     let f = frame(SRC, DST, b"x");
     let mut b = VecBuf::new(&f);
-    let v = a.core().process(Port::Unsecured, &mut b, 0, &masters_b());
+    let v = a.core().process(PortRole::Unsecured, &mut b, 0, &masters_b());
     assert_eq!(v, Verdict { action: Action::Miss { dst: IpAddr::V4(DST) }, mirror_to_rss: None });
     assert_eq!(b.data(), &f[..], "a miss leaves the packet untouched");
     let s = *a.core().stats();
     assert_eq!((s.egress_acl_miss.packets, s.rss.packets, s.egress_acl.packets), (1, 1, 0));
     // After insertion the resubmitted packet (from RSS) goes through.
     a.program(vec![insert_tunnel(DST, 0x11)]);
-    let v = a.core().process(Port::Rss, &mut b, 0, &masters_b());
-    assert_eq!(v.action, Action::Forward(Port::Secure));
+    let v = a.core().process(PortRole::Rss, &mut b, 0, &masters_b());
+    assert_eq!(v.action, Action::Forward(PortRole::Secure));
     assert_adds_up(a.core().stats());
 }
 
@@ -205,8 +205,8 @@ fn egress_sampling_one_in_two_to_the_n() {
     let mut sampled = Vec::new();
     for random in 0u32..16 {
         let mut b = VecBuf::new(&f);
-        let v = a.core().process(Port::Unsecured, &mut b, random, &m);
-        assert_eq!(v.action, Action::Forward(Port::Secure));
+        let v = a.core().process(PortRole::Unsecured, &mut b, random, &m);
+        assert_eq!(v.action, Action::Forward(PortRole::Secure));
         let s_bit = psp_header(b.data()).2;
         assert_eq!(s_bit, v.mirror_to_rss.is_some());
         if let Some(meta) = v.mirror_to_rss {
@@ -225,7 +225,7 @@ fn egress_sampling_one_in_two_to_the_n() {
     let mut off = Gw::new(PipelineConfig { maintain_order: true, ..PipelineConfig::default() }, 1);
     off.program(vec![insert_tunnel(DST, 0x12)]);
     let mut b = VecBuf::new(&f);
-    assert_eq!(off.core().process(Port::Unsecured, &mut b, 0, &m).mirror_to_rss, None);
+    assert_eq!(off.core().process(PortRole::Unsecured, &mut b, 0, &m).mirror_to_rss, None);
     assert!(!psp_header(b.data()).2);
     assert_eq!(off.core().stats().empty_pipe_not_sampled.packets, 0);
 
@@ -234,7 +234,7 @@ fn egress_sampling_one_in_two_to_the_n() {
     all.program(vec![insert_tunnel(DST, 0x12)]);
     for (r, want) in [(0u32, true), (1 << 31, false), (u32::MAX, false)] {
         let mut b = VecBuf::new(&f);
-        let v = all.core().process(Port::Unsecured, &mut b, r, &m);
+        let v = all.core().process(PortRole::Unsecured, &mut b, r, &m);
         assert_eq!(v.mirror_to_rss.is_some(), want, "{r:#x}");
     }
 }
@@ -258,8 +258,8 @@ fn ingress_sampling_and_acl() {
     ]);
     let meta = PipelineConfig::default().ingress_sample_meta_indicator;
     let cases = [
-        (0x20, SRC, false, Action::Forward(Port::Unsecured), None),
-        (0x20, SRC, true, Action::Forward(Port::Unsecured), Some(meta)),
+        (0x20, SRC, false, Action::Forward(PortRole::Unsecured), None),
+        (0x20, SRC, true, Action::Forward(PortRole::Unsecured), Some(meta)),
         (0x22, SRC, false, Action::Drop(DropReason::AclUnknownSpi), None),
         // The wrong SPI for this source: permitted only from `other`.
         (0x21, SRC, false, Action::Drop(DropReason::AclWrongSource), None),
@@ -268,7 +268,7 @@ fn ingress_sampling_and_acl() {
     ];
     for (spi, src, sample, action, mirror) in cases {
         let mut b = psp_packet(spi, src, sample);
-        let v = gb.core().process(Port::Secure, &mut b, 0, &m);
+        let v = gb.core().process(PortRole::Secure, &mut b, 0, &m);
         assert_eq!(v, Verdict { action, mirror_to_rss: mirror }, "{spi:#x} {src} {sample}");
     }
     let s = *gb.core().stats();
@@ -278,8 +278,8 @@ fn ingress_sampling_and_acl() {
     let mut off = Gw::new(PipelineConfig::default(), 1);
     off.program(vec![FlowRequest::InsertAcl { spi: Spi(0x20), src: IpAddr::V4(SRC) }]);
     let mut b = psp_packet(0x20, SRC, true);
-    let v = off.core().process(Port::Secure, &mut b, 0, &m);
-    assert_eq!(v, Verdict { action: Action::Forward(Port::Unsecured), mirror_to_rss: None });
+    let v = off.core().process(PortRole::Secure, &mut b, 0, &m);
+    assert_eq!(v, Verdict { action: Action::Forward(PortRole::Unsecured), mirror_to_rss: None });
     assert_eq!(off.core().stats().ingress_sampling.packets, 0);
     assert_eq!(s.ingress_acl.packets, 2);
     assert_eq!(s.ingress_acl_unknown_spi.packets, 1);
@@ -290,13 +290,13 @@ fn ingress_sampling_and_acl() {
 
     // Removing the pair closes it again.
     gb.program(vec![FlowRequest::RemoveAcl { spi: Spi(0x20), src: IpAddr::V4(SRC) }]);
-    let v = gb.core().process(Port::Secure, &mut psp_packet(0x20, SRC, false), 0, &m);
+    let v = gb.core().process(PortRole::Secure, &mut psp_packet(0x20, SRC, false), 0, &m);
     assert_eq!(v.action, Action::Drop(DropReason::AclUnknownSpi));
 
     // disable_ingress_acl: anything that decrypts passes.
     let mut open = Gw::new(PipelineConfig { disable_ingress_acl: true, ..Default::default() }, 1);
-    let v = open.core().process(Port::Secure, &mut psp_packet(0x77, SRC, false), 0, &m);
-    assert_eq!(v.action, Action::Forward(Port::Unsecured));
+    let v = open.core().process(PortRole::Secure, &mut psp_packet(0x77, SRC, false), 0, &m);
+    assert_eq!(v.action, Action::Forward(PortRole::Unsecured));
     assert_eq!(open.core().stats().ingress_acl.packets, 1);
 }
 
@@ -308,7 +308,7 @@ fn bad_icv_and_syndromes_are_counted_and_dropped() {
     let mut bad = good.clone();
     let last = bad.len() - 1;
     bad[last] ^= 0x40;
-    let v = gb.core().process(Port::Secure, &mut VecBuf::new(&bad), 0, &m);
+    let v = gb.core().process(PortRole::Secure, &mut VecBuf::new(&bad), 0, &m);
     assert_eq!(v.action, Action::Drop(DropReason::Syndrome(Syndrome::IcvFail)));
     // A packet for another receiver (other master keys): ICV fails too.
     // (A core's key cache serves one master key pair and its rotations.)
@@ -317,19 +317,19 @@ fn bad_icv_and_syndromes_are_counted_and_dropped() {
         MasterKey::from_bytes(&[2; 32]).unwrap(),
     );
     let mut gc = Gw::new(PipelineConfig { disable_ingress_acl: true, ..Default::default() }, 1);
-    let v = gc.core().process(Port::Secure, &mut VecBuf::new(&good), 0, &other);
+    let v = gc.core().process(PortRole::Secure, &mut VecBuf::new(&good), 0, &other);
     assert_eq!(v.action, Action::Drop(DropReason::Syndrome(Syndrome::IcvFail)));
-    let v = gb.core().process(Port::Secure, &mut VecBuf::new(&bad), 0, &m);
+    let v = gb.core().process(PortRole::Secure, &mut VecBuf::new(&bad), 0, &m);
     assert_eq!(v.action, Action::Drop(DropReason::Syndrome(Syndrome::IcvFail)));
     let mut ver = good.clone();
     ver[PSP_AT + 3] = (9 << 2) | 1;
-    let v = gb.core().process(Port::Secure, &mut VecBuf::new(&ver), 0, &m);
+    let v = gb.core().process(PortRole::Secure, &mut VecBuf::new(&ver), 0, &m);
     assert_eq!(v.action, Action::Drop(DropReason::Syndrome(Syndrome::UnknownVersion)));
     let mut short = good[..PSP_AT + 20].to_vec();
     let udp_len = (short.len() - PSP_AT + 8) as u16;
     short[14 + 4..14 + 6].copy_from_slice(&udp_len.to_be_bytes());
     short[14 + 40 + 4..14 + 40 + 6].copy_from_slice(&udp_len.to_be_bytes());
-    let v = gb.core().process(Port::Secure, &mut VecBuf::new(&short), 0, &m);
+    let v = gb.core().process(PortRole::Secure, &mut VecBuf::new(&short), 0, &m);
     assert_eq!(v.action, Action::Drop(DropReason::Syndrome(Syndrome::BadTrailer)));
     let s = *gb.core().stats();
     assert_eq!(s.syndrome(Syndrome::IcvFail).packets, 2);
@@ -363,27 +363,27 @@ fn root_rules_truncated_and_garbage_frames() {
     not_1000[14 + 40 + 3] = 0xe9;
     let mut bad_ihl = f.clone();
     bad_ihl[14] = 0x44;
-    let cases: Vec<(Port, Vec<u8>, Action)> = vec![
-        (Port::Unsecured, arp.clone(), Action::Forward(Port::Rss)),
-        (Port::Secure, arp, Action::Drop(DropReason::RootDefault)),
-        (Port::Unsecured, ip6, Action::Drop(DropReason::RootDefault)),
-        (Port::Secure, f.clone(), Action::Drop(DropReason::RootDefault)),
-        (Port::Secure, psp_v4_outer, Action::Drop(DropReason::RootDefault)),
-        (Port::Secure, not_udp, Action::Drop(DropReason::NotPsp)),
-        (Port::Secure, not_1000, Action::Drop(DropReason::NotPsp)),
-        (Port::Unsecured, vec![], Action::Drop(DropReason::Truncated)),
-        (Port::Unsecured, f[..13].to_vec(), Action::Drop(DropReason::Truncated)),
-        (Port::Unsecured, f[..30].to_vec(), Action::Drop(DropReason::Truncated)),
-        (Port::Secure, psp[..14].to_vec(), Action::Drop(DropReason::Truncated)),
-        (Port::Secure, psp[..60].to_vec(), Action::Drop(DropReason::Truncated)),
-        (Port::Unsecured, bad_ihl, Action::Drop(DropReason::Malformed)),
+    let cases: Vec<(PortRole, Vec<u8>, Action)> = vec![
+        (PortRole::Unsecured, arp.clone(), Action::Forward(PortRole::Rss)),
+        (PortRole::Secure, arp, Action::Drop(DropReason::RootDefault)),
+        (PortRole::Unsecured, ip6, Action::Drop(DropReason::RootDefault)),
+        (PortRole::Secure, f.clone(), Action::Drop(DropReason::RootDefault)),
+        (PortRole::Secure, psp_v4_outer, Action::Drop(DropReason::RootDefault)),
+        (PortRole::Secure, not_udp, Action::Drop(DropReason::NotPsp)),
+        (PortRole::Secure, not_1000, Action::Drop(DropReason::NotPsp)),
+        (PortRole::Unsecured, vec![], Action::Drop(DropReason::Truncated)),
+        (PortRole::Unsecured, f[..13].to_vec(), Action::Drop(DropReason::Truncated)),
+        (PortRole::Unsecured, f[..30].to_vec(), Action::Drop(DropReason::Truncated)),
+        (PortRole::Secure, psp[..14].to_vec(), Action::Drop(DropReason::Truncated)),
+        (PortRole::Secure, psp[..60].to_vec(), Action::Drop(DropReason::Truncated)),
+        (PortRole::Unsecured, bad_ihl, Action::Drop(DropReason::Malformed)),
     ];
     for (from, data, want) in &cases {
         let v = g.core().process(*from, &mut VecBuf::new(data), 0, &m);
         assert_eq!(v.action, *want, "{from:?} {} bytes", data.len());
     }
     // No headroom: the encapsulator refuses, counted, dropped.
-    let v = g.core().process(Port::Unsecured, &mut VecBuf::with_room(&f, 8, 64), 0, &m);
+    let v = g.core().process(PortRole::Unsecured, &mut VecBuf::with_room(&f, 8, 64), 0, &m);
     assert_eq!(v.action, Action::Drop(DropReason::EncapFailed));
     let s = *g.core().stats();
     assert_eq!(s.root_default_drop.packets, 4);
@@ -402,13 +402,13 @@ fn root_rules_truncated_and_garbage_frames() {
         },
         1,
     );
-    let v = g4.core().process(Port::Secure, &mut VecBuf::new(&psp), 0, &m);
+    let v = g4.core().process(PortRole::Secure, &mut VecBuf::new(&psp), 0, &m);
     assert_eq!(v.action, Action::Drop(DropReason::RootDefault));
     let mut b = VecBuf::new(&f);
     let outer = OuterIp::V4 { src: Ipv4Addr::new(1, 1, 1, 1), dst: Ipv4Addr::new(2, 2, 2, 2) };
     tunnel(1, outer).encap(&mut b, 1, false).unwrap();
-    let v = g4.core().process(Port::Secure, &mut b, 0, &m);
-    assert_eq!(v.action, Action::Forward(Port::Unsecured));
+    let v = g4.core().process(PortRole::Secure, &mut b, 0, &m);
+    assert_eq!(v.action, Action::Forward(PortRole::Unsecured));
 }
 
 #[test]
@@ -418,13 +418,13 @@ fn replacing_a_tunnel_restarts_its_state() {
     g.program(vec![insert_tunnel(DST, 0x50)]);
     let f = frame(SRC, DST, b"abc");
     for _ in 0..3 {
-        g.core().process(Port::Unsecured, &mut VecBuf::new(&f), 0, &m);
+        g.core().process(PortRole::Unsecured, &mut VecBuf::new(&f), 0, &m);
     }
     assert_eq!(g.core().tunnel_counter(DST).unwrap().packets, 3);
     assert!(g.program(vec![insert_tunnel(DST, 0x51)]).result.is_ok());
     assert_eq!(g.core().tunnel_counter(DST).unwrap().packets, 0);
     let mut b = VecBuf::new(&f);
-    g.core().process(Port::Unsecured, &mut b, 0, &m);
+    g.core().process(PortRole::Unsecured, &mut b, 0, &m);
     assert_eq!(psp_header(b.data()), (0x51, 1, false), "new SPI, IVs from 1");
     assert_eq!(g.core().tunnel_counter(DST).unwrap().packets, 1);
 }
@@ -460,8 +460,8 @@ fn transport_mode_end_to_end_and_mode_mismatch() {
     let m = masters_b();
     let f = frame(SRC, DST, b"transport mode payload, kept secret");
     let mut b = VecBuf::new(&f);
-    let v = a.core().process(Port::Unsecured, &mut b, 1, &m);
-    assert_eq!(v.action, Action::Forward(Port::Secure));
+    let v = a.core().process(PortRole::Unsecured, &mut b, 1, &m);
+    assert_eq!(v.action, Action::Forward(PortRole::Secure));
     let wire = b.data().to_vec();
     // Ethernet (uplink MACs), the VM's IPv4 header (protocol now UDP),
     // UDP to 1000, PSP with next header 17 (the VM's UDP).
@@ -478,16 +478,16 @@ fn transport_mode_end_to_end_and_mode_mismatch() {
     let mut gb = Gw::new(cfg_b, 1);
     gb.program(vec![FlowRequest::InsertAcl { spi: Spi(0x20), src: IpAddr::V4(SRC) }]);
     let mut rb = VecBuf::new(&wire);
-    let v = gb.core().process(Port::Secure, &mut rb, 0, &m);
-    assert_eq!(v.action, Action::Forward(Port::Unsecured));
+    let v = gb.core().process(PortRole::Secure, &mut rb, 0, &m);
+    assert_eq!(v.action, Action::Forward(PortRole::Unsecured));
     assert_eq!(&rb.data()[12..], &f[12..], "the VM's packet back, byte for byte");
     assert_eq!(gb.cores[0].acl_counter(Spi(0x20), SRC).unwrap().packets, 1);
     // Another source on the same SPI: refused by the ACL.
     let mut other = frame(Ipv4Addr::new(192, 168, 1, 9), DST, b"spoof");
     let mut ob = VecBuf::new(&other);
-    a.core().process(Port::Unsecured, &mut ob, 1, &m);
+    a.core().process(PortRole::Unsecured, &mut ob, 1, &m);
     other = ob.data().to_vec();
-    let v = gb.core().process(Port::Secure, &mut VecBuf::new(&other), 0, &m);
+    let v = gb.core().process(PortRole::Secure, &mut VecBuf::new(&other), 0, &m);
     assert_eq!(v.action, Action::Drop(DropReason::AclWrongSource));
     assert_adds_up(gb.cores[0].stats());
 
@@ -495,12 +495,12 @@ fn transport_mode_end_to_end_and_mode_mismatch() {
     // with outer IPv4 it decrypts but drops the transport packet.
     let mut gt = Gw::new(PipelineConfig::default(), 1);
     gt.program(vec![FlowRequest::InsertAcl { spi: Spi(0x20), src: IpAddr::V4(SRC) }]);
-    let v = gt.core().process(Port::Secure, &mut VecBuf::new(&wire), 0, &m);
+    let v = gt.core().process(PortRole::Secure, &mut VecBuf::new(&wire), 0, &m);
     assert_eq!(v.action, Action::Drop(DropReason::RootDefault));
     let cfg4 = PipelineConfig { outer: OuterVersion::Ipv4, ..PipelineConfig::default() };
     let mut gt4 = Gw::new(cfg4, 1);
     gt4.program(vec![FlowRequest::InsertAcl { spi: Spi(0x20), src: IpAddr::V4(SRC) }]);
-    let v = gt4.core().process(Port::Secure, &mut VecBuf::new(&wire), 0, &m);
+    let v = gt4.core().process(PortRole::Secure, &mut VecBuf::new(&wire), 0, &m);
     assert_eq!(v.action, Action::Drop(DropReason::ModeMismatch));
     assert_eq!(gt4.cores[0].stats().ingress_mode_mismatch.packets, 1);
     assert_adds_up(gt4.cores[0].stats());
@@ -540,13 +540,13 @@ fn inner_ipv6_through_the_pipeline_and_nd_to_rss() {
     let m = masters_b();
     let f =
         frame6("fd00:10::1", "fd00:10::2", 17, b"\x04\xd2\x16\x2e\x00\x1dxxsecret ipv6 payload");
-    let v = a.core().process(Port::Unsecured, &mut VecBuf::new(&f), 1, &m);
+    let v = a.core().process(PortRole::Unsecured, &mut VecBuf::new(&f), 1, &m);
     assert_eq!(v.action, Action::Miss { dst: dst6 });
     let insert = FlowRequest::InsertTunnel { dst: dst6, encap: tunnel(0x30, v6()), hw_key: None };
     assert!(a.program(vec![insert]).result.is_ok());
     let mut b = VecBuf::new(&f);
-    let v = a.core().process(Port::Unsecured, &mut b, 1, &m);
-    assert_eq!(v.action, Action::Forward(Port::Secure));
+    let v = a.core().process(PortRole::Unsecured, &mut b, 1, &m);
+    assert_eq!(v.action, Action::Forward(PortRole::Secure));
     let wire = b.data().to_vec();
     assert_eq!((wire[PSP_AT], psp_header(&wire).0), (41, 0x30), "next header IPv6, our SPI");
     assert!(!wire.windows(6).any(|w| w == b"secret"));
@@ -555,8 +555,8 @@ fn inner_ipv6_through_the_pipeline_and_nd_to_rss() {
     let mut gb = Gw::new(cfg, 1);
     gb.program(vec![FlowRequest::InsertAcl { spi: Spi(0x30), src: src6 }]);
     let mut rb = VecBuf::new(&wire);
-    let v = gb.core().process(Port::Secure, &mut rb, 0, &m);
-    assert_eq!(v.action, Action::Forward(Port::Unsecured));
+    let v = gb.core().process(PortRole::Secure, &mut rb, 0, &m);
+    assert_eq!(v.action, Action::Forward(PortRole::Unsecured));
     assert_eq!(&rb.data()[12..], &f[12..]);
     assert_eq!(gb.cores[0].acl_counter(Spi(0x30), src6).unwrap().packets, 1);
     // The same SPI from another IPv6 source, or IPv4: wrong source.
@@ -565,26 +565,26 @@ fn inner_ipv6_through_the_pipeline_and_nd_to_rss() {
         spi: Spi(0x30),
         src: "fd00:10::9".parse().unwrap(),
     }]);
-    let v = gw2.core().process(Port::Secure, &mut VecBuf::new(&wire), 0, &m);
+    let v = gw2.core().process(PortRole::Secure, &mut VecBuf::new(&wire), 0, &m);
     assert_eq!(v.action, Action::Drop(DropReason::AclWrongSource));
 
     // Neighbour solicitation (ICMPv6 135) and advertisement (136): RSS.
     for t in [135u8, 136] {
         let nd = frame6("fd00:10::1", "ff02::1:ff00:2", 58, &[t, 0, 0, 0, 0, 0, 0, 0]);
-        let v = a.core().process(Port::Unsecured, &mut VecBuf::new(&nd), 0, &m);
-        assert_eq!(v.action, Action::Forward(Port::Rss), "{t}");
+        let v = a.core().process(PortRole::Unsecured, &mut VecBuf::new(&nd), 0, &m);
+        assert_eq!(v.action, Action::Forward(PortRole::Rss), "{t}");
     }
     // Other ICMPv6 (an echo request) takes the tunnel path.
     let echo = frame6("fd00:10::1", "fd00:10::2", 58, &[128, 0, 0, 0, 0, 1, 0, 1]);
-    let v = a.core().process(Port::Unsecured, &mut VecBuf::new(&echo), 0, &m);
-    assert_eq!(v.action, Action::Forward(Port::Secure));
+    let v = a.core().process(PortRole::Unsecured, &mut VecBuf::new(&echo), 0, &m);
+    assert_eq!(v.action, Action::Forward(PortRole::Secure));
     let s = a.cores[0].stats();
     assert_eq!((s.vf_nd_to_rss.packets, s.rss.packets), (2, 3));
     // IPv4 with inner IPv6, IPv6 with inner IPv4: dropped at the root.
-    let v = a.core().process(Port::Unsecured, &mut VecBuf::new(&frame(SRC, DST, b"v4")), 0, &m);
+    let v = a.core().process(PortRole::Unsecured, &mut VecBuf::new(&frame(SRC, DST, b"v4")), 0, &m);
     assert_eq!(v.action, Action::Drop(DropReason::RootDefault));
     let mut g4 = Gw::new(PipelineConfig::default(), 1);
-    let v = g4.core().process(Port::Unsecured, &mut VecBuf::new(&f), 0, &m);
+    let v = g4.core().process(PortRole::Unsecured, &mut VecBuf::new(&f), 0, &m);
     assert_eq!(v.action, Action::Drop(DropReason::RootDefault));
     assert_adds_up(a.cores[0].stats());
     assert_adds_up(gb.cores[0].stats());
@@ -622,8 +622,8 @@ fn transport_mode_with_inner_ipv6() {
     let f = frame6("fd00:10::1", "fd00:10::2", 6, &tcp);
     let mut b = VecBuf::new(&f);
     assert_eq!(
-        a.core().process(Port::Unsecured, &mut b, 1, &m).action,
-        Action::Forward(Port::Secure)
+        a.core().process(PortRole::Unsecured, &mut b, 1, &m).action,
+        Action::Forward(PortRole::Secure)
     );
     let wire = b.data().to_vec();
     assert_eq!((&wire[12..14], wire[14 + 6]), (&[0x86, 0xdd][..], 17), "the VM's IPv6, now UDP");
@@ -633,15 +633,15 @@ fn transport_mode_with_inner_ipv6() {
     gb.program(vec![FlowRequest::InsertAcl { spi: Spi(0x40), src: src6 }]);
     let mut rb = VecBuf::new(&wire);
     assert_eq!(
-        gb.core().process(Port::Secure, &mut rb, 0, &m).action,
-        Action::Forward(Port::Unsecured)
+        gb.core().process(PortRole::Secure, &mut rb, 0, &m).action,
+        Action::Forward(PortRole::Unsecured)
     );
     assert_eq!(&rb.data()[12..], &f[12..]);
     // Crypt offset 10: 40 bytes past the IV, more than the 32 there are.
     let insert =
         FlowRequest::InsertTunnel { dst: dst6, encap: tunnel_with(0x41, 10), hw_key: None };
     assert!(a.program(vec![insert]).result.is_ok());
-    let v = a.core().process(Port::Unsecured, &mut VecBuf::new(&f), 1, &m);
+    let v = a.core().process(PortRole::Unsecured, &mut VecBuf::new(&f), 1, &m);
     assert_eq!(v.action, Action::Drop(DropReason::EncapFailed));
     assert_adds_up(a.cores[0].stats());
 }

@@ -21,7 +21,7 @@ fn packets_by_name(s: &PipeStats) -> Vec<(&'static str, u64)> {
 /// dropped for `want`, without a mirror, and that exactly these counters
 /// went up, by one each: `ingress_root`, the reason's own counter and the
 /// pipes it passed on the way (`path`). Nothing is forwarded.
-fn assert_dropped(g: &mut Gw, from: Port, data: &[u8], want: DropReason, path: &[&str]) {
+fn assert_dropped(g: &mut Gw, from: PortRole, data: &[u8], want: DropReason, path: &[&str]) {
     let before = *g.core().stats();
     let mut b = VecBuf::new(data);
     let v = g.core().process(from, &mut b, 1, &masters_b());
@@ -45,10 +45,10 @@ fn assert_dropped(g: &mut Gw, from: Port, data: &[u8], want: DropReason, path: &
     assert_adds_up(&after);
 }
 
-fn assert_forwarded(g: &mut Gw, from: Port, data: &[u8]) -> Vec<u8> {
+fn assert_forwarded(g: &mut Gw, from: PortRole, data: &[u8]) -> Vec<u8> {
     let mut b = VecBuf::new(data);
     let v = g.core().process(from, &mut b, 1, &masters_b());
-    let to = if from == Port::Secure { Port::Unsecured } else { Port::Secure };
+    let to = if from == PortRole::Secure { PortRole::Unsecured } else { PortRole::Secure };
     assert_eq!(v, Verdict { action: Action::Forward(to), mirror_to_rss: None }, "{from:?}");
     b.data().to_vec()
 }
@@ -82,7 +82,7 @@ fn hostile_truncated_frames_are_counted_as_truncated() {
     for cut in
         [0, 1, 13, 14, 20, 53, 54, 60, PSP_AT, PSP_AT + 8, PSP_AT + 16, PSP_AT + 30, n - 16, n - 1]
     {
-        assert_dropped(&mut g, Port::Secure, &psp[..cut], DropReason::Truncated, &[]);
+        assert_dropped(&mut g, PortRole::Secure, &psp[..cut], DropReason::Truncated, &[]);
     }
     // Cut with the lengths rewritten to match: the outer headers are whole
     // and the PSP packet is too short for its header and ICV, which is
@@ -90,16 +90,16 @@ fn hostile_truncated_frames_are_counted_as_truncated() {
     for cut in [PSP_AT, PSP_AT + 8, PSP_AT + 16, PSP_AT + 31] {
         let short = cut_consistently(&psp, cut);
         let want = DropReason::Syndrome(Syndrome::BadTrailer);
-        assert_dropped(&mut g, Port::Secure, &short, want, &[]);
+        assert_dropped(&mut g, PortRole::Secure, &short, want, &[]);
     }
     // From the host: IPv4 cut short.
     let f = frame(SRC, DST, b"to be cut short");
     for cut in [0, 13, 14, 20, 33, 34, f.len() - 1] {
-        assert_dropped(&mut g, Port::Unsecured, &f[..cut], DropReason::Truncated, &[]);
+        assert_dropped(&mut g, PortRole::Unsecured, &f[..cut], DropReason::Truncated, &[]);
     }
     // The whole packets still pass.
-    assert_forwarded(&mut g, Port::Secure, &psp);
-    assert_forwarded(&mut g, Port::Unsecured, &f);
+    assert_forwarded(&mut g, PortRole::Secure, &psp);
+    assert_forwarded(&mut g, PortRole::Unsecured, &f);
 }
 
 #[test]
@@ -112,26 +112,26 @@ fn hostile_oversized_frames_are_dropped_both_ways() {
     assert_eq!(overhead, 40 + 8 + 16 + 16);
     // The longest frame that fits once encapsulated leaves at exactly MAX.
     let fits = frame(SRC, DST, &vec![7; MAX - overhead - 14 - 28]);
-    let sent = assert_forwarded(&mut g, Port::Unsecured, &fits);
+    let sent = assert_forwarded(&mut g, PortRole::Unsecured, &fits);
     assert_eq!((sent.len(), psp_header(&sent).1), (MAX, 1));
     // One byte more: egress_oversized, before the IV is taken.
     let over = frame(SRC, DST, &vec![7; MAX - overhead - 14 - 28 + 1]);
-    assert_dropped(&mut g, Port::Unsecured, &over, DropReason::EncapOversized, &["egress_acl"]);
+    assert_dropped(&mut g, PortRole::Unsecured, &over, DropReason::EncapOversized, &["egress_acl"]);
     // Ethernet padding does not count: only the IP packet is encapsulated.
     let mut padded = fits.clone();
     padded.resize(fits.len() + 40, 0);
-    let again = assert_forwarded(&mut g, Port::Unsecured, &padded);
+    let again = assert_forwarded(&mut g, PortRole::Unsecured, &padded);
     assert_eq!((again.len(), psp_header(&again).1), (MAX, 2));
     // Received frames longer than MAX, from either port: oversized.
     let mut b = VecBuf::new(&frame(SRC, DST, &vec![7; MAX - overhead - 14 - 28 + 1]));
     tunnel(0x71, v6()).encap(&mut b, 9, false).unwrap();
     assert_eq!(b.data().len(), MAX + 1);
-    assert_dropped(&mut g, Port::Secure, b.data(), DropReason::Oversized, &[]);
+    assert_dropped(&mut g, PortRole::Secure, b.data(), DropReason::Oversized, &[]);
     let big = frame(SRC, DST, &vec![7; MAX + 1 - 14 - 28]);
-    assert_dropped(&mut g, Port::Unsecured, &big, DropReason::Oversized, &[]);
-    assert_dropped(&mut g, Port::Rss, &big, DropReason::Oversized, &[]);
+    assert_dropped(&mut g, PortRole::Unsecured, &big, DropReason::Oversized, &[]);
+    assert_dropped(&mut g, PortRole::Rss, &big, DropReason::Oversized, &[]);
     // A received frame of exactly MAX is taken.
-    assert_forwarded(&mut g, Port::Secure, &sent);
+    assert_forwarded(&mut g, PortRole::Secure, &sent);
 }
 
 #[test]
@@ -147,16 +147,16 @@ fn hostile_wrong_versions_are_dropped() {
     // 4..=15 are versions no one implements.
     for v in 4..16 {
         let want = DropReason::Syndrome(Syndrome::UnknownVersion);
-        assert_dropped(&mut g, Port::Secure, &with_version(v), want, &[]);
+        assert_dropped(&mut g, PortRole::Secure, &with_version(v), want, &[]);
     }
     // A known version that is not the sender's: the key derives for that
     // version (another length, another key) and the ICV fails. The gateway
     // issues SPIs of every version, so no known version is refused as such.
     for v in [0, 2, 3] {
         let want = DropReason::Syndrome(Syndrome::IcvFail);
-        assert_dropped(&mut g, Port::Secure, &with_version(v), want, &[]);
+        assert_dropped(&mut g, PortRole::Secure, &with_version(v), want, &[]);
     }
-    assert_forwarded(&mut g, Port::Secure, &good);
+    assert_forwarded(&mut g, PortRole::Secure, &good);
 }
 
 #[test]
@@ -172,20 +172,20 @@ fn hostile_wrong_crypt_offsets_are_dropped() {
     };
     for co in [max_co + 1, max_co + 2, 63] {
         let want = DropReason::Syndrome(Syndrome::BadCryptOffset);
-        assert_dropped(&mut g, Port::Secure, &with_offset(co), want, &[]);
+        assert_dropped(&mut g, PortRole::Secure, &with_offset(co), want, &[]);
     }
     // Inside the payload but not the sender's: the header is authenticated.
     for co in [1, 2, max_co] {
         let want = DropReason::Syndrome(Syndrome::IcvFail);
-        assert_dropped(&mut g, Port::Secure, &with_offset(co), want, &[]);
+        assert_dropped(&mut g, PortRole::Secure, &with_offset(co), want, &[]);
     }
     // The reserved bits above the offset.
     let want = DropReason::Syndrome(Syndrome::MalformedHeader);
-    assert_dropped(&mut g, Port::Secure, &with_offset(0x40), want, &[]);
+    assert_dropped(&mut g, PortRole::Secure, &with_offset(0x40), want, &[]);
     // A sender that uses a crypt offset (and a cookie in clear) passes.
     let co2 = sealed(&tunnel_with(0x73, Version::AesGcm256, 2, None), SRC);
-    assert_forwarded(&mut g, Port::Secure, &co2);
-    assert_forwarded(&mut g, Port::Secure, &good);
+    assert_forwarded(&mut g, PortRole::Secure, &co2);
+    assert_forwarded(&mut g, PortRole::Secure, &good);
 }
 
 #[test]
@@ -197,22 +197,22 @@ fn hostile_virtualization_cookie_mismatch_is_dropped() {
     // Crypt offset 0 encrypts the cookie; 2 leaves it in clear.
     for co in [0, 2] {
         let right = sealed(&tunnel_with(0x74, Version::AesGcm256, co, Some(VC)), SRC);
-        assert_forwarded(&mut g, Port::Secure, &right);
+        assert_forwarded(&mut g, PortRole::Secure, &right);
         let none = sealed(&tunnel_with(0x74, Version::AesGcm256, co, None), SRC);
-        assert_dropped(&mut g, Port::Secure, &none, DropReason::VcMismatch, path);
+        assert_dropped(&mut g, PortRole::Secure, &none, DropReason::VcMismatch, path);
         let other = sealed(&tunnel_with(0x74, Version::AesGcm256, co, Some(VC ^ 1)), SRC);
-        assert_dropped(&mut g, Port::Secure, &other, DropReason::VcMismatch, path);
+        assert_dropped(&mut g, PortRole::Secure, &other, DropReason::VcMismatch, path);
         // Rewriting the cookie in flight breaks the ICV.
         let mut rewritten = right.clone();
         rewritten[PSP_AT + 23] ^= 1;
         let want = DropReason::Syndrome(Syndrome::IcvFail);
-        assert_dropped(&mut g, Port::Secure, &rewritten, want, &[]);
+        assert_dropped(&mut g, PortRole::Secure, &rewritten, want, &[]);
     }
     // Without an expected cookie, cookies are not checked.
     let mut open = gateway_b(PipelineConfig::default(), &[(0x74, SRC)]);
     for vc in [None, Some(VC ^ 1)] {
         let p = sealed(&tunnel_with(0x74, Version::AesGcm256, 0, vc), SRC);
-        assert_forwarded(&mut open, Port::Secure, &p);
+        assert_forwarded(&mut open, PortRole::Secure, &p);
     }
 }
 
@@ -229,10 +229,10 @@ fn hostile_corrupted_ciphertext_or_icv_is_dropped_as_icv_fail() {
         for bit in [0, 7] {
             let mut bad = good.clone();
             bad[at] ^= 1 << bit;
-            assert_dropped(&mut g, Port::Secure, &bad, want, &[]);
+            assert_dropped(&mut g, PortRole::Secure, &bad, want, &[]);
         }
     }
-    assert_forwarded(&mut g, Port::Secure, &good);
+    assert_forwarded(&mut g, PortRole::Secure, &good);
 }
 
 #[test]
@@ -243,14 +243,14 @@ fn hostile_spoofed_inner_source_with_another_peers_spi_is_dropped() {
     let path = &["ingress_decrypt"];
     // B, with its valid SPI and key, claims A's inner source; and back.
     let spoof = DropReason::AclWrongSource;
-    assert_dropped(&mut g, Port::Secure, psp_packet(0x77, a, false).data(), spoof, path);
-    assert_dropped(&mut g, Port::Secure, psp_packet(0x76, b, false).data(), spoof, path);
+    assert_dropped(&mut g, PortRole::Secure, psp_packet(0x77, a, false).data(), spoof, path);
+    assert_dropped(&mut g, PortRole::Secure, psp_packet(0x76, b, false).data(), spoof, path);
     // Nor does a third address pass under either SPI.
     let c = Ipv4Addr::new(172, 16, 0, 1);
-    assert_dropped(&mut g, Port::Secure, psp_packet(0x77, c, false).data(), spoof, path);
+    assert_dropped(&mut g, PortRole::Secure, psp_packet(0x77, c, false).data(), spoof, path);
     // From their own addresses both pass.
-    assert_forwarded(&mut g, Port::Secure, psp_packet(0x76, a, false).data());
-    assert_forwarded(&mut g, Port::Secure, psp_packet(0x77, b, false).data());
+    assert_forwarded(&mut g, PortRole::Secure, psp_packet(0x76, a, false).data());
+    assert_forwarded(&mut g, PortRole::Secure, psp_packet(0x77, b, false).data());
     assert_eq!(g.core().acl_counter(Spi(0x76), a).unwrap().packets, 1);
     assert_eq!(g.core().acl_counter(Spi(0x77), b).unwrap().packets, 1);
 }
@@ -275,8 +275,8 @@ fn authentic_packet_with_a_bad_inner_packet_is_dropped_as_bad_inner() {
     let icv = key.seal(nonce, aad, rest);
     bad[n - 16..].copy_from_slice(&icv);
     let want = DropReason::Syndrome(Syndrome::BadInner);
-    assert_dropped(&mut g, Port::Secure, &bad, want, &[]);
-    assert_forwarded(&mut g, Port::Secure, &good);
+    assert_dropped(&mut g, PortRole::Secure, &bad, want, &[]);
+    assert_forwarded(&mut g, PortRole::Secure, &good);
 }
 
 #[test]
@@ -285,10 +285,10 @@ fn a_tunnel_out_of_ivs_drops_as_iv_exhausted() {
     g.program(vec![insert_tunnel(DST, 0x79)]);
     let f = frame(SRC, DST, b"last ivs");
     g.core().set_tunnel_iv(DST, (1 << 48) - 2);
-    let sent = assert_forwarded(&mut g, Port::Unsecured, &f);
+    let sent = assert_forwarded(&mut g, PortRole::Unsecured, &f);
     assert_eq!(psp_header(&sent).1, (1 << 48) - 1, "the last IV of core 0");
-    assert_dropped(&mut g, Port::Unsecured, &f, DropReason::IvExhausted, &["egress_acl"]);
-    assert_dropped(&mut g, Port::Unsecured, &f, DropReason::IvExhausted, &["egress_acl"]);
+    assert_dropped(&mut g, PortRole::Unsecured, &f, DropReason::IvExhausted, &["egress_acl"]);
+    assert_dropped(&mut g, PortRole::Unsecured, &f, DropReason::IvExhausted, &["egress_acl"]);
 }
 
 proptest! {
@@ -330,7 +330,7 @@ proptest! {
                 bytes.truncate(cut.index(bytes.len() + 1));
             }
         }
-        for from in [Port::Secure, Port::Unsecured, Port::Rss] {
+        for from in [PortRole::Secure, PortRole::Unsecured, PortRole::Rss] {
             let mut b = VecBuf::new(&bytes);
             let v = g.core().process(from, &mut b, random, &m);
             if let Action::Forward(_) = v.action {
