@@ -10,16 +10,41 @@
 //! - `miss-latency`: the on-demand path, first packet to an unknown
 //!   destination until it leaves encrypted, through a real gateway.
 //!
-//! [`Gateway`] starts the `psp-gateway` binary for the last two.
+//! [`Gateway`] starts the `psp-gateway` binary for the last two, knows it
+//! ready when `psp-gateway status` answers, and reads its figures from its
+//! final `--stats-json` report.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-/// A `psp-gateway` child process, started and serving.
+/// A `psp-gateway` child process, started and serving, writing its
+/// statistics reports (`--stats-json`) to a file of its own.
 #[derive(Debug)]
 pub struct Gateway {
     child: Child,
+    stats: std::path::PathBuf,
+}
+
+/// What a stopped gateway left: its standard output and its final
+/// `--stats-json` report (README "Statistics as JSON").
+#[derive(Debug)]
+pub struct Stopped {
+    /// Its standard output (`--perf-print` and `--stat-print` text).
+    pub stdout: String,
+    /// The last `"report": "final"` object.
+    pub report: serde_json::Value,
+}
+
+impl Stopped {
+    /// A `--perf-print` latency from the report (`key_gen`, `insertion`,
+    /// `miss_to_first_packet`): (count, p50, p99, max) in microseconds,
+    /// `None` without samples.
+    pub fn latency(&self, name: &str) -> Option<(u64, f64, f64, f64)> {
+        let l = &self.report["perf"][name];
+        let count = l["count"].as_u64().filter(|&c| c > 0)?;
+        Some((count, l["p50_us"].as_f64()?, l["p99_us"].as_f64()?, l["max_us"].as_f64()?))
+    }
 }
 
 impl Gateway {
@@ -39,34 +64,59 @@ impl Gateway {
         Ok(gw)
     }
 
-    /// Starts `gw` with `args` and waits (up to 30 s) for its gRPC service;
-    /// with `verbose_env` set in the environment its log is echoed.
+    /// Starts `gw` with `args` (which name its `-s` service address) and
+    /// waits (up to 30 s) until `psp-gateway status` gets an answer from
+    /// it, the documented readiness check; with `verbose_env` set in the
+    /// environment its log is echoed.
     pub fn start(gw: &std::path::Path, args: &[String], verbose_env: &str) -> anyhow::Result<Self> {
+        let svc = args
+            .windows(2)
+            .find(|w| w[0] == "-s" || w[0] == "--svc-addr")
+            .map(|w| w[1].clone())
+            .ok_or_else(|| anyhow::anyhow!("the gateway's arguments give no -s"))?;
+        let stats = std::env::temp_dir().join(format!(
+            "perf-gw-{}-{}.stats.jsonl",
+            std::process::id(),
+            svc.replace(':', "_")
+        ));
         let mut child = Command::new(gw)
             .args(args)
+            .arg("--stats-json")
+            .arg(&stats)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .map_err(|e| anyhow::anyhow!("start {}: {e}", gw.display()))?;
         let stderr = child.stderr.take().ok_or_else(|| anyhow::anyhow!("gateway stderr"))?;
-        let (up_tx, up_rx) = std::sync::mpsc::channel();
         let verbose = std::env::var_os(verbose_env).is_some();
+        // Drained so that the gateway never blocks on a full pipe.
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if line.contains("gRPC service up") {
-                    let _ = up_tx.send(());
-                }
                 if verbose {
                     eprintln!("gateway: {line}");
                 }
             }
         });
-        if up_rx.recv_timeout(Duration::from_secs(30)).is_err() {
-            let _ = child.kill();
-            let _ = child.wait();
-            anyhow::bail!("the gateway did not start ({verbose_env}=1 shows its log)");
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let ok = Command::new(gw)
+                .args(["status", "-s", &svc, "--timeout", "1"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
+            if ok {
+                return Ok(Gateway { child, stats });
+            }
+            let exited = child.try_wait()?.is_some();
+            if exited || std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                let _ = std::fs::remove_file(&stats);
+                anyhow::bail!("the gateway did not start ({verbose_env}=1 shows its log)");
+            }
+            std::thread::sleep(Duration::from_millis(100));
         }
-        Ok(Gateway { child })
     }
 
     /// Its process id.
@@ -74,13 +124,26 @@ impl Gateway {
         self.child.id()
     }
 
-    /// Stops it with SIGINT (it prints its counters and latencies) and
-    /// returns its standard output.
-    pub fn stop(self) -> anyhow::Result<String> {
+    /// Stops it with SIGINT (it writes its final counters and latencies)
+    /// and returns what it left.
+    pub fn stop(self) -> anyhow::Result<Stopped> {
         let _ = Command::new("kill").args(["-INT", &self.pid().to_string()]).status();
         let out = self.child.wait_with_output()?;
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        let text = std::fs::read_to_string(&self.stats);
+        let _ = std::fs::remove_file(&self.stats);
+        let text = text.map_err(|e| anyhow::anyhow!("{}: {e}", self.stats.display()))?;
+        let report = final_report(&text)
+            .ok_or_else(|| anyhow::anyhow!("{}: no final report", self.stats.display()))?;
+        Ok(Stopped { stdout: String::from_utf8_lossy(&out.stdout).into_owned(), report })
     }
+}
+
+/// The last final report of a `--stats-json` file's text.
+pub fn final_report(text: &str) -> Option<serde_json::Value> {
+    text.lines()
+        .rev()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|r| r["report"] == "final" && r["schema"] == 1)
 }
 
 /// The command line of a gateway under test: secure port `net_null`
@@ -127,19 +190,6 @@ pub fn free_port() -> std::io::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
-/// The numbers of a `--perf-print` line such as `perf insertion: count 3,
-/// mean 1.0 us, p50 1.0 us, p99 2.0 us, max 2.0 us`: (count, p50, p99,
-/// max) in microseconds, from the last such line (the one at exit; the
-/// gateway also prints them every few seconds).
-pub fn perf_line(stdout: &str, name: &str) -> Option<(u64, f64, f64, f64)> {
-    let line = stdout.lines().rev().find(|l| l.starts_with(&format!("perf {name}:")))?;
-    let num = |key: &str| -> Option<f64> {
-        let at = line.find(&format!("{key} "))? + key.len() + 1;
-        line[at..].split([' ', ',']).next()?.parse().ok()
-    };
-    Some((num("count")? as u64, num("p50")?, num("p99")?, num("max")?))
-}
-
 /// Writes `frames` as a classic pcap file (Ethernet, microseconds).
 pub fn write_pcap(path: &std::path::Path, frames: &[Vec<u8>]) -> std::io::Result<()> {
     std::fs::write(path, engine::pcap::encode_frames(frames))
@@ -165,11 +215,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn perf_lines() {
-        let out = "perf insertion: count 3, mean 1.5 us, p50 1.2 us, p99 9.0 us, max 12.5 us\n\
-                   perf insertion: count 30, mean 1.5 us, p50 1.2 us, p99 9.0 us, max 12.5 us\n";
-        assert_eq!(perf_line(out, "insertion"), Some((30, 1.2, 9.0, 12.5)));
-        assert_eq!(perf_line(out, "key-gen"), None);
+    fn the_last_final_report_and_its_latencies() {
+        let text = "{\"schema\":1,\"report\":\"periodic\",\"perf\":{}}\n\
+                    {\"schema\":1,\"report\":\"final\",\"perf\":{\"insertion\":\
+                    {\"count\":30,\"mean_us\":1.5,\"p50_us\":1.2,\"p99_us\":9.0,\"max_us\":12.5},\
+                    \"key_gen\":{\"count\":0}}}\n";
+        let report = final_report(text).expect("final");
+        let s = Stopped { stdout: String::new(), report };
+        assert_eq!(s.latency("insertion"), Some((30, 1.2, 9.0, 12.5)));
+        assert_eq!(s.latency("key_gen"), None);
+        assert_eq!(s.latency("miss_to_first_packet"), None);
+        assert!(final_report("{\"schema\":1,\"report\":\"periodic\"}").is_none());
     }
 
     #[test]

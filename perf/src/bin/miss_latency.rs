@@ -144,16 +144,17 @@ fn main() -> Result<()> {
         std::thread::sleep(Duration::from_millis(a.interval_ms));
     }
     std::thread::sleep(Duration::from_millis(500));
-    let stdout = gw.stop()?;
+    let stopped = gw.stop()?;
+    let stdout = &stopped.stdout;
     peer.shutdown(&rt);
     let _ = std::fs::remove_dir_all(&dir);
-    let Some((count, p50, p99, max)) = perf::perf_line(&stdout, "miss-to-first-packet") else {
+    let Some((count, p50, p99, max)) = stopped.latency("miss_to_first_packet") else {
         bail!("no miss-to-first-packet figures in the gateway's output:\n{stdout}");
     };
     if count < u64::from(a.misses) {
         bail!("{count} of {} first packets came through:\n{stdout}", a.misses);
     }
-    let exchange = perf::perf_line(&stdout, "key-gen").map(|k| k.2).unwrap_or(0.0);
+    let exchange = stopped.latency("key_gen").map(|k| k.2).unwrap_or(0.0);
     println!(
         "{count} on-demand tunnels, one first packet every {} ms: miss to first packet p50 \
          {p50:.0} us, p99 {p99:.0} us, max {max:.0} us (reverse SPI and ACL p99 {exchange:.0} us)",

@@ -155,7 +155,7 @@ fn main() -> Result<()> {
     let elapsed = t0.elapsed().as_secs_f64();
     let rss_after = rss_kb(pid);
     // SIGINT: the gateway stops cleanly and prints its insertion latency.
-    let stdout = child.stop()?;
+    let stopped = child.stop()?;
     let _ = std::fs::remove_dir_all(&dir);
     if let Some(e) = errors.first() {
         bail!("{} of {} connections failed, e.g.: {e}", errors.len(), a.concurrency);
@@ -167,11 +167,12 @@ fn main() -> Result<()> {
     let (p50, p99, max) = (us(pct(0.5)), us(pct(0.99)), us(*lat.last().expect("requests")));
     let rate = f64::from(a.tunnels) / elapsed;
     let per_tunnel = (rss_after.saturating_sub(rss_before) * 1024) as f64 / f64::from(a.tunnels);
-    let insertion = stdout
-        .lines()
-        .find(|l| l.starts_with("perf insertion:"))
-        .map(str::to_owned)
-        .unwrap_or_default();
+    let insertion = match stopped.latency("insertion") {
+        Some((n, p50, p99, max)) => {
+            format!("perf insertion: count {n}, p50 {p50:.1} us, p99 {p99:.1} us, max {max:.1} us")
+        }
+        None => "perf insertion: no samples".to_owned(),
+    };
     println!(
         "{} tunnels in {elapsed:.2} s over {} connections, {} per request: {rate:.0} tunnels/s; \
          one exchange p50 {p50:.0} us, p99 {p99:.0} us, max {max:.0} us; gateway memory \

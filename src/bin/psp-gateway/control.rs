@@ -406,6 +406,7 @@ impl<'a, B: FlowBackend> ControlPlane<'a, B> {
                     control: &control,
                     tunnels: Some(tunnels),
                     cores: &cores,
+                    perf: Some(&self.dp.perf),
                 });
             }
         }

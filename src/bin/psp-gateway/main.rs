@@ -212,7 +212,7 @@ fn run(cfg: Config) -> Result<()> {
         serve::serve(&cfg, &prelude, &eal, &cores, queues, &mut handlers, side)?;
     stats::print_final(&core_stats, &handlers, &counters, cfg.stat_print);
     if let Some(json) = &prelude.stats_json {
-        stats_json::write_final(json, &core_stats, &handlers, &counters);
+        stats_json::write_final(json, &core_stats, &handlers, &counters, &dp.perf);
     }
     if cfg.perf_print.is_some() {
         perf::print_core_split(&core_stats, &handlers, &measured, cfg.psp_version);
@@ -326,6 +326,8 @@ fn run_doca(cfg: &Config, plan: &PortsPlan) -> Result<()> {
         let reader = nic.clone();
         let nic_lines: crate::control::NicLines =
             Box::new(move || reader.latest().map(|n| n.lines()));
+        // Its latencies for the final --stats-json report.
+        let dp_perf = Arc::clone(&dp);
         let side = ControlSide {
             dp,
             programmer,
@@ -349,6 +351,7 @@ fn run_doca(cfg: &Config, plan: &PortsPlan) -> Result<()> {
                 &offload,
                 &counters,
                 latest.as_deref(),
+                &dp_perf.perf,
             );
         }
         Ok(())

@@ -104,26 +104,51 @@ impl Latency {
         Histogram { cumulative, count: s.count, sum_ns: s.sum_ns }
     }
 
-    /// `count N, mean X us, p50 Y us, p99 Z us, max W us` (over the kept
-    /// samples), or `no samples`.
-    pub fn summary(&self) -> String {
+    /// Count (all samples), mean, p50, p99 and max (over the kept samples),
+    /// or `None` before the first sample.
+    pub fn stats(&self) -> Option<LatencyStats> {
         let s = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         if s.ns.is_empty() {
-            return "no samples".into();
+            return None;
         }
         let mut v = s.ns.clone();
         v.sort_unstable();
         let us = |ns: u64| ns as f64 / 1000.0;
         let pct = |p: f64| v[((v.len() - 1) as f64 * p).round() as usize];
-        let mean = v.iter().map(|&x| x as f64).sum::<f64>() / v.len() as f64 / 1000.0;
-        format!(
-            "count {}, mean {mean:.1} us, p50 {:.1} us, p99 {:.1} us, max {:.1} us",
-            s.count,
-            us(pct(0.5)),
-            us(pct(0.99)),
-            us(*v.last().unwrap_or(&0))
-        )
+        Some(LatencyStats {
+            count: s.count,
+            mean_us: v.iter().map(|&x| x as f64).sum::<f64>() / v.len() as f64 / 1000.0,
+            p50_us: us(pct(0.5)),
+            p99_us: us(pct(0.99)),
+            max_us: us(*v.last().unwrap_or(&0)),
+        })
     }
+
+    /// `count N, mean X us, p50 Y us, p99 Z us, max W us`, or `no samples`.
+    pub fn summary(&self) -> String {
+        match self.stats() {
+            None => "no samples".into(),
+            Some(s) => format!(
+                "count {}, mean {:.1} us, p50 {:.1} us, p99 {:.1} us, max {:.1} us",
+                s.count, s.mean_us, s.p50_us, s.p99_us, s.max_us
+            ),
+        }
+    }
+}
+
+/// One latency metric's figures, in microseconds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LatencyStats {
+    /// Samples recorded.
+    pub count: u64,
+    /// Mean.
+    pub mean_us: f64,
+    /// Median.
+    pub p50_us: f64,
+    /// 99th percentile.
+    pub p99_us: f64,
+    /// Largest.
+    pub max_us: f64,
 }
 
 /// The metrics `--perf-print` reports.

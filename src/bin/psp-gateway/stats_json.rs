@@ -12,7 +12,9 @@
 //!  "nic":["<line>",...]                                 (doca: the NIC's counter lines, when read)
 //!  "control":{"<counter>":N,...}                        (ControlCounters::rows' names)
 //!  "tunnels":{"ours":N,"reverse":N,"held_packets":N}    (periodic only)
-//!  "cores":[{"core":i,...}]}                            (see `core_object`)
+//!  "cores":[{"core":i,...}],                           (see `core_object`)
+//!  "perf":{"key_gen"|"insertion"|"miss_to_first_packet":
+//!          {"count":N,"mean_us":X,"p50_us":X,"p99_us":X,"max_us":X}}}  (count 0: no more)
 //! ```
 
 use crate::stats::{ControlCounters, TunnelGauges};
@@ -70,6 +72,9 @@ pub struct Report<'a> {
     pub tunnels: Option<TunnelGauges>,
     /// Per packet core.
     pub cores: &'a [CoreReport],
+    /// The `--perf-print` latencies (key-gen, insertion, miss to first
+    /// packet), whether or not `--perf-print` is given.
+    pub perf: Option<&'a crate::perf::PerfMetrics>,
 }
 
 /// Where the reports go.
@@ -124,6 +129,7 @@ pub fn write_final<P: engine::cores::Packets>(
     cores: &[CoreStats],
     handlers: &[engine::cores::GatewayCore<'_, P>],
     control: &ControlCounters,
+    perf: &crate::perf::PerfMetrics,
 ) {
     let pipes = PipeStats::sum(handlers.iter().map(|h| h.pipeline().stats()));
     let per_core: Vec<CoreReport> = cores
@@ -144,6 +150,7 @@ pub fn write_final<P: engine::cores::Packets>(
         control,
         tunnels: None,
         cores: &per_core,
+        perf: Some(perf),
     });
 }
 
@@ -155,6 +162,7 @@ pub fn write_final_offload(
     offload: &[engine::cores::OffloadStats],
     control: &ControlCounters,
     nic: Option<&[String]>,
+    perf: &crate::perf::PerfMetrics,
 ) {
     let per_core: Vec<CoreReport> = cores
         .iter()
@@ -169,6 +177,7 @@ pub fn write_final_offload(
         control,
         tunnels: None,
         cores: &per_core,
+        perf: Some(perf),
     });
 }
 
@@ -201,6 +210,18 @@ pub fn report_object(r: &Report<'_>, seq: u64, uptime_ms: u64) -> Value {
         o.insert(
             "tunnels".into(),
             json!({"ours": t.ours, "reverse": t.reverse, "held_packets": t.held}),
+        );
+    }
+    if let Some(p) = r.perf {
+        let one = |l: &crate::perf::Latency| match l.stats() {
+            None => json!({"count": 0}),
+            Some(s) => json!({"count": s.count, "mean_us": s.mean_us, "p50_us": s.p50_us,
+                              "p99_us": s.p99_us, "max_us": s.max_us}),
+        };
+        o.insert(
+            "perf".into(),
+            json!({"key_gen": one(&p.key_gen), "insertion": one(&p.insertion),
+                   "miss_to_first_packet": one(&p.miss_to_first_packet)}),
         );
     }
     let cores: Vec<Value> = r.cores.iter().enumerate().map(|(i, c)| core_object(i, c)).collect();
@@ -302,6 +323,8 @@ mod tests {
             offload: None,
         }];
         let gauges = TunnelGauges { ours: 1, reverse: 0, held: 2 };
+        let perf = crate::perf::PerfMetrics::default();
+        perf.insertion.record(std::time::Duration::from_micros(30));
         let periodic = Report {
             kind: Kind::Periodic,
             backend: Backend::Software,
@@ -310,6 +333,7 @@ mod tests {
             control: &control,
             tunnels: Some(gauges),
             cores: &cores,
+            perf: Some(&perf),
         };
         sink.write(&periodic);
         sink.write(&Report { kind: Kind::Final, tunnels: None, ..periodic });
@@ -337,6 +361,9 @@ mod tests {
         assert_eq!((c["no_vf_port"].as_u64(), c["vf_out_full"].as_u64()), (Some(0), Some(0)));
         assert_eq!(c["key_cache"], json!({"hits": 5, "misses": 1}));
         assert!(c.get("offload").is_none());
+        assert_eq!(a["perf"]["insertion"]["count"], 1);
+        assert_eq!(a["perf"]["insertion"]["p99_us"], 30.0);
+        assert_eq!(a["perf"]["key_gen"], json!({"count": 0}));
     }
 
     #[test]
@@ -353,6 +380,7 @@ mod tests {
                 offload: Some(engine::cores::OffloadStats { arp: 2, ..Default::default() }),
                 ..Default::default()
             }],
+            perf: None,
         };
         let v = report_object(&r, 0, 5);
         let keys = v["control"].as_object().unwrap();
