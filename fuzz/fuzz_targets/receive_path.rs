@@ -24,10 +24,8 @@
 #![no_main]
 
 use engine::flows::FlowBackend;
-use engine::tables::ReplicatedTables;
-use engine::tables::{AclEntry, TableOp, TunnelEntry};
 use engine::pipeline::{
-    Action, DropReason, LcorePipeline, OuterVersion, PipeStats, PipelineConfig, Port, Verdict,
+    Action, DropReason, LcorePipeline, OuterVersion, PipeStats, PipelineConfig, PortRole, Verdict,
     DEFAULT_MAX_FRAME_LEN,
 };
 use engine::psp::buf::{PacketBuf, VecBuf};
@@ -36,6 +34,8 @@ use engine::psp::decap::{decap, DecapOptions};
 use engine::psp::encap::{EncapConfig, Encapsulator, EthAddrs, OuterIp};
 use engine::psp::kdf::{MasterKey, MasterKeyPair};
 use engine::psp::{Mode, Spi, Version};
+use engine::tables::ReplicatedTables;
+use engine::tables::{AclEntry, TableOp, TunnelEntry};
 use engine::wire::{self, Ipv4Packet, Ipv6Packet, MacAddr};
 use libfuzzer_sys::fuzz_target;
 use std::net::Ipv4Addr;
@@ -379,7 +379,12 @@ fn verbose() -> bool {
 
 /// Runs one packet and checks what holds for any input. Returns the
 /// verdict.
-fn run(pipe: &mut LcorePipeline, from: Port, buf: &mut VecBuf, cfg: &PipelineConfig) -> Verdict {
+fn run(
+    pipe: &mut LcorePipeline,
+    from: PortRole,
+    buf: &mut VecBuf,
+    cfg: &PipelineConfig,
+) -> Verdict {
     let w = world();
     let before = *pipe.stats();
     let input = buf.data().to_vec();
