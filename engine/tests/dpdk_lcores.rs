@@ -8,62 +8,20 @@
 
 mod common;
 
+use common::psp_core::{udp_frame, PspHandler};
 use common::{masters, read_pcap, write_pcap, TempDir};
 
-use engine::cores::BurstHandler;
-use engine::dpdk::{run_lcores, Burst, CoreQueues, Eal, EalArgs, Mempool, Port, PortConfig};
+use engine::dpdk::{run_lcores, CoreQueues, Eal, EalArgs, Mempool, Port, PortConfig};
 use engine::psp::cache::{CachedKeys, KeyCache};
 use engine::psp::decap::{decap, DecapOptions};
-use engine::psp::encap::Encapsulator;
-use engine::psp::kdf::MasterKeyPair;
 use engine::psp::{buf::PacketBuf, buf::VecBuf, Spi, Version};
-use engine::wire::{self, ETHERNET_HEADER_LEN as ETH};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 fn frame(i: usize) -> Vec<u8> {
-    let payload: Vec<u8> = (0..(i * 37) % 1300).map(|j| (i + j) as u8).collect();
-    let mut f = vec![0u8; ETH + 28];
-    f[..12].copy_from_slice(&[2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1]);
-    f[12..14].copy_from_slice(&[0x08, 0x00]);
     let (src, dst) = ("192.168.1.1".parse().unwrap(), "192.168.1.2".parse().unwrap());
-    wire::ipv4_emit(&mut f[ETH..], src, dst, 17, 0, 64, (28 + payload.len()) as u16);
-    wire::udp_emit(&mut f[ETH + 20..], 1000 + i as u16, 5001, 8 + payload.len() as u16);
-    f.extend_from_slice(&payload);
-    f
-}
-
-/// Encrypts toward the peer, decrypts what the peer sent with our keys.
-struct PspHandler {
-    to_peer: Encapsulator,
-    iv: u64,
-    ours: MasterKeyPair,
-    cache: KeyCache,
-    done: Arc<AtomicU64>,
-}
-
-impl BurstHandler<Burst> for PspHandler {
-    // In place and in order: keep what passes, then hand the burst over.
-    fn host_to_net(&mut self, rx: &mut Burst, out: &mut Burst) {
-        let n = rx.len() as u64;
-        rx.retain(|m| {
-            self.iv += 1;
-            self.to_peer.encap(m, self.iv, false).is_ok()
-        });
-        core::mem::swap(rx, out);
-        self.done.fetch_add(n, Ordering::Relaxed);
-    }
-
-    fn net_to_host(&mut self, rx: &mut Burst, out: &mut Burst) {
-        let n = rx.len() as u64;
-        rx.retain(|m| {
-            let mut keys = CachedKeys { masters: &self.ours, cache: &mut self.cache };
-            decap(m, &mut keys, DecapOptions::default()).is_ok()
-        });
-        core::mem::swap(rx, out);
-        self.done.fetch_add(n, Ordering::Relaxed);
-    }
+    udp_frame(src, dst, i, 1300)
 }
 
 #[test]
@@ -132,12 +90,9 @@ fn two_packet_cores_encrypt_and_decrypt_pcap_traffic() {
         let core_queues = CoreQueues::claim_all(&host, &net, queues).unwrap();
         let mut handlers: Vec<PspHandler> = cpus
             .iter()
-            .map(|_| PspHandler {
-                to_peer: common::tunnel(peer_spi, Version::AesGcm256, &peer),
-                iv: 0,
-                ours: ours.clone(),
-                cache: KeyCache::new(64),
-                done: done.clone(),
+            .map(|_| {
+                let to_peer = common::tunnel(peer_spi, Version::AesGcm256, &peer);
+                PspHandler::new(to_peer, ours.clone(), done.clone())
             })
             .collect();
         std::thread::scope(|s| {

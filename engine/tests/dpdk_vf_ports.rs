@@ -9,6 +9,7 @@
 
 mod common;
 
+use common::psp_core::{udp_frame, PspHandler};
 use common::{masters, read_pcap, write_pcap, TempDir};
 
 use engine::cores::BurstHandler;
@@ -16,47 +17,26 @@ use engine::dpdk::{run_lcores, Burst, CoreQueues, Eal, EalArgs, Mempool, Port, P
 use engine::pipeline::{vf::inner_dst, VfPorts};
 use engine::psp::cache::{CachedKeys, KeyCache};
 use engine::psp::decap::{decap, DecapOptions};
-use engine::psp::encap::Encapsulator;
-use engine::psp::kdf::MasterKeyPair;
 use engine::psp::{buf::PacketBuf, buf::VecBuf, Spi, Version};
-use engine::wire::{self, ETHERNET_HEADER_LEN as ETH};
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 fn frame(src: Ipv4Addr, dst: Ipv4Addr, i: usize) -> Vec<u8> {
-    let payload: Vec<u8> = (0..(i * 37) % 900).map(|j| (i + j) as u8).collect();
-    let mut f = vec![0u8; ETH + 28];
-    f[..12].copy_from_slice(&[2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1]);
-    f[12..14].copy_from_slice(&[0x08, 0x00]);
-    wire::ipv4_emit(&mut f[ETH..], src, dst, 17, 0, 64, (28 + payload.len()) as u16);
-    wire::udp_emit(&mut f[ETH + 20..], 1000 + i as u16, 5001, 8 + payload.len() as u16);
-    f.extend_from_slice(&payload);
-    f
+    udp_frame(src, dst, i, 900)
 }
 
-/// Encrypts toward the peer; decrypts with our keys and delivers by the
-/// inner destination.
+/// The PSP core, delivering by the inner destination.
 struct VfHandler {
-    to_peer: Encapsulator,
-    iv: u64,
-    ours: MasterKeyPair,
-    cache: KeyCache,
+    psp: PspHandler,
     ports: VfPorts,
     unowned: u64,
-    done: Arc<AtomicU64>,
 }
 
 impl BurstHandler<Burst> for VfHandler {
     fn host_to_net(&mut self, rx: &mut Burst, out: &mut Burst) {
-        let n = rx.len() as u64;
-        rx.retain(|m| {
-            self.iv += 1;
-            self.to_peer.encap(m, self.iv, false).is_ok()
-        });
-        core::mem::swap(rx, out);
-        self.done.fetch_add(n, Ordering::Relaxed);
+        self.psp.host_to_net(rx, out);
     }
 
     fn net_to_host(&mut self, rx: &mut Burst, out: &mut Burst) {
@@ -64,11 +44,7 @@ impl BurstHandler<Burst> for VfHandler {
     }
 
     fn net_to_ports(&mut self, rx: &mut Burst, outs: &mut [Burst]) {
-        let n = rx.len() as u64;
-        rx.retain(|m| {
-            let mut keys = CachedKeys { masters: &self.ours, cache: &mut self.cache };
-            decap(m, &mut keys, DecapOptions::default()).is_ok()
-        });
+        self.psp.decrypt(rx);
         // Into each port's burst, in order; what no port owns stays and is freed.
         let (ports, unowned) = (&self.ports, &mut self.unowned);
         rx.route(|m| match ports.deliver_frame(m.data()).map(usize::from) {
@@ -78,7 +54,6 @@ impl BurstHandler<Burst> for VfHandler {
                 Some(m)
             }
         });
-        self.done.fetch_add(n, Ordering::Relaxed);
     }
 }
 
@@ -146,15 +121,9 @@ fn two_vfs_share_one_uplink_and_get_their_own_vms_traffic() {
     let (stats, unowned) = {
         let core_queues = CoreQueues::claim_all_ports(&[&vf0, &vf1], &net, 1).unwrap();
         assert_eq!(core_queues[0].more_unsecured.len(), 1);
-        let mut handlers = vec![VfHandler {
-            to_peer: common::tunnel(peer_spi, Version::AesGcm256, &peer),
-            iv: 0,
-            ours: ours.clone(),
-            cache: KeyCache::new(64),
-            ports,
-            unowned: 0,
-            done: done.clone(),
-        }];
+        let to_peer = common::tunnel(peer_spi, Version::AesGcm256, &peer);
+        let psp = PspHandler::new(to_peer, ours.clone(), done.clone());
+        let mut handlers = vec![VfHandler { psp, ports, unowned: 0 }];
         let stats = std::thread::scope(|s| {
             s.spawn(|| {
                 let t0 = Instant::now();

@@ -1,9 +1,11 @@
 //! Helpers shared by the EAL-backed integration tests: temporary
 //! directories, classic pcap files for `net_pcap` ports, master keys and
-//! tunnels.
+//! tunnels, and (`psp_core`) a PSP packet core and its UDP frames.
 
 #![allow(dead_code)] // each test binary uses a subset
 
+#[cfg(feature = "dpdk")]
+pub mod psp_core;
 pub mod reference;
 
 use engine::psp::encap::{EncapConfig, Encapsulator, OuterIp};
