@@ -30,16 +30,22 @@ fn show(v: &Value) -> String {
     }
 }
 
-/// Parses the JSON file `file` (its name for errors) with content `text`.
-pub fn parse(file: &str, text: &str) -> Result<Settings, ConfigError> {
-    let root: Value = serde_json::from_str(text).map_err(|e| {
+/// `text` as JSON, or the syntax error at its line and column of `file`
+/// (serde's own " at line L column C" suffix dropped: the error says it).
+pub(super) fn syntax(file: &str, text: &str) -> Result<Value, ConfigError> {
+    serde_json::from_str(text).map_err(|e| {
         let msg = e.to_string();
         let msg = match msg.rfind(" at line ") {
             Some(i) => format!("JSON syntax error: {}", &msg[..i]),
             None => format!("JSON syntax error: {msg}"),
         };
         ConfigError::Json { file: file.to_string(), line: e.line(), column: e.column(), msg }
-    })?;
+    })
+}
+
+/// Parses the JSON file `file` (its name for errors) with content `text`.
+pub fn parse(file: &str, text: &str) -> Result<Settings, ConfigError> {
+    let root = syntax(file, text)?;
     let Value::Object(map) = root else {
         return Err(ConfigError::Json {
             file: file.to_string(),

@@ -163,14 +163,7 @@ pub fn parse(
     inner_v6: bool,
     limits: Limits,
 ) -> Result<PeersFile, ConfigError> {
-    let root: Value = serde_json::from_str(text).map_err(|e| {
-        let msg = e.to_string();
-        let msg = match msg.rfind(" at line ") {
-            Some(i) => format!("JSON syntax error: {}", &msg[..i]),
-            None => format!("JSON syntax error: {msg}"),
-        };
-        ConfigError::Json { file: file.to_string(), line: e.line(), column: e.column(), msg }
-    })?;
+    let root = super::json::syntax(file, text)?;
     let cx = Ctx { file, text };
     let top = cx.object(&root, &[], &["config", "peers"], &["config", "peers"])?;
 
