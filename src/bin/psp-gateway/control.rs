@@ -376,32 +376,34 @@ impl<'a, B: FlowBackend> ControlPlane<'a, B> {
             let tunnels = crate::stats::TunnelGauges::of(self.manager.tunnels());
             let gauges = tunnels.rows();
             let control = self.counters();
+            // DOCA: the NIC's lines; software: the cores' latest snapshots.
             let nic = self.printing.nic_lines.as_ref().map(|nic| nic());
-            let snaps: Vec<CoreSnapshot> = self.latest.iter().flatten().copied().collect();
-            let pipes = PipeStats::sum(snaps.iter().map(|s| &s.pipes));
+            let snaps: Vec<CoreSnapshot> = match nic {
+                Some(_) => Vec::new(),
+                None => self.latest.iter().flatten().copied().collect(),
+            };
+            let pipes = nic.is_none().then(|| PipeStats::sum(snaps.iter().map(|s| &s.pipes)));
             if self.printing.stat_print {
-                match &nic {
-                    Some(lines) => crate::stats::print_nic(lines.as_deref(), &control, &gauges),
-                    None => crate::stats::print_periodic(&snaps, &pipes, &control, &gauges),
+                if let Some(p) = &pipes {
+                    crate::stats::print_periodic(&snaps, p, &control, &gauges);
+                } else if let Some(lines) = &nic {
+                    crate::stats::print_nic(lines.as_deref(), &control, &gauges);
                 }
             }
             if let Some(json) = &self.printing.json {
                 use crate::stats_json::{CoreReport, Kind, Report};
-                let cores: Vec<CoreReport> = match nic {
-                    Some(_) => Vec::new(),
-                    None => snaps
-                        .iter()
-                        .map(|s| CoreReport {
-                            control: Some(s.control),
-                            key_cache: Some(s.key_cache),
-                            ..Default::default()
-                        })
-                        .collect(),
-                };
+                let cores: Vec<CoreReport> = snaps
+                    .iter()
+                    .map(|s| CoreReport {
+                        control: Some(s.control),
+                        key_cache: Some(s.key_cache),
+                        ..Default::default()
+                    })
+                    .collect();
                 json.write(&Report {
                     kind: Kind::Periodic,
                     backend: if nic.is_some() { Backend::Doca } else { Backend::Software },
-                    pipes: nic.is_none().then_some(&pipes),
+                    pipes: pipes.as_ref(),
                     nic: nic.as_ref().and_then(|l| l.as_deref()),
                     control: &control,
                     tunnels: Some(tunnels),
