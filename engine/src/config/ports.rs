@@ -104,13 +104,16 @@ impl PortSpec {
     }
 }
 
-/// How the EAL must be told about the two ports.
+/// How the EAL must be told about the ports.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PortsPlan {
     /// The secure uplink.
     pub secure: PortSpec,
-    /// The unsecured port.
+    /// The (first) unsecured port.
     pub unsecured: PortSpec,
+    /// The unsecured ports after the first (several `-r`, DOCA 3.x's
+    /// device reps): port `i + 1` of [`crate::pipeline::VfPorts`].
+    pub more_unsecured: Vec<PortSpec>,
 }
 
 impl PortsPlan {
@@ -138,7 +141,60 @@ impl PortsPlan {
                 why: "the unsecured port must differ from the secure port",
             });
         }
-        Ok(PortsPlan { secure, unsecured })
+        Ok(PortsPlan { secure, unsecured, more_unsecured: Vec::new() })
+    }
+
+    /// The secure port and several unsecured ports (at most
+    /// [`MAX_DEVICE_REPS`](crate::pipeline::MAX_DEVICE_REPS), each a DPDK
+    /// device or PCI address of its own: a representor list stays one
+    /// `-r`, as the DOCA application's).
+    pub fn several(secure: PortSpec, unsecured: Vec<PortSpec>) -> Result<PortsPlan, Error> {
+        let mut it = unsecured.into_iter();
+        let Some(first) = it.next() else {
+            return Err(Error::Port {
+                flag: "-r/--repr",
+                value: String::new(),
+                why: "an unsecured port is required",
+            });
+        };
+        let mut plan = PortsPlan::new(secure, first)?;
+        for spec in it {
+            let seen = std::iter::once(&plan.unsecured).chain(&plan.more_unsecured);
+            let value = format!("{spec:?}");
+            if plan.more_unsecured.len() + 1 >= crate::pipeline::MAX_DEVICE_REPS {
+                return Err(Error::Port {
+                    flag: "-r/--repr",
+                    value,
+                    why: "at most 8 unsecured ports (PSP_MAX_DEVICE_REPS)",
+                });
+            }
+            if matches!(spec, PortSpec::Representor(_))
+                || matches!(plan.unsecured, PortSpec::Representor(_))
+            {
+                return Err(Error::Port {
+                    flag: "-r/--repr",
+                    value,
+                    why: "a representor list is one -r; several -r take DPDK devices",
+                });
+            }
+            let name = spec.ethdev_name();
+            if name == plan.secure.ethdev_name()
+                || seen.into_iter().any(|s| s.ethdev_name() == name)
+            {
+                return Err(Error::Port {
+                    flag: "-r/--repr",
+                    value,
+                    why: "each port must be a device of its own (another name)",
+                });
+            }
+            plan.more_unsecured.push(spec);
+        }
+        Ok(plan)
+    }
+
+    /// Every unsecured port, the first first.
+    pub fn unsecured_ports(&self) -> impl Iterator<Item = &PortSpec> {
+        std::iter::once(&self.unsecured).chain(&self.more_unsecured)
     }
 
     /// EAL arguments that make both ports exist: `-a` for PCI devices (with
@@ -147,7 +203,7 @@ impl PortsPlan {
     pub fn eal_args(&self) -> Vec<String> {
         let mut args = Vec::new();
         let mut pci = false;
-        for spec in [&self.secure, &self.unsecured] {
+        for spec in std::iter::once(&self.secure).chain(self.unsecured_ports()) {
             match spec {
                 PortSpec::Pci(addr) => {
                     pci = true;
@@ -250,5 +306,36 @@ mod tests {
         assert!(PortsPlan::new(p("net_ring0").unwrap(), p("vf0pf0").unwrap()).is_err());
         assert!(PortsPlan::new(p("vf0pf0").unwrap(), p("net_ring0").unwrap()).is_err());
         assert!(PortsPlan::new(p("net_ring0").unwrap(), p("net_ring0").unwrap()).is_err());
+    }
+
+    #[test]
+    fn several_unsecured_ports() {
+        let up = || p("net_af_packet0,iface=u1").unwrap();
+        let vf = |i: u8| p(&format!("net_af_packet{i},iface=h{i}")).unwrap();
+        let plan = PortsPlan::several(up(), vec![vf(1), vf(2)]).unwrap();
+        assert_eq!(plan.unsecured_ports().count(), 2);
+        assert_eq!(
+            plan.eal_args(),
+            [
+                "--vdev",
+                "net_af_packet0,iface=u1",
+                "--vdev",
+                "net_af_packet1,iface=h1",
+                "--vdev",
+                "net_af_packet2,iface=h2",
+                "--no-pci"
+            ]
+        );
+        let e = PortsPlan::several(up(), vec![vf(1), vf(1)]).unwrap_err().to_string();
+        assert!(e.starts_with("-r/--repr") && e.contains("of its own"), "{e}");
+        let e = PortsPlan::several(up(), vec![vf(1), p("net_af_packet0").unwrap()]).unwrap_err();
+        assert!(e.to_string().contains("of its own"), "{e}");
+        assert!(PortsPlan::several(up(), (1..=8).map(vf).collect()).is_ok());
+        let e = PortsPlan::several(up(), (1..=9).map(vf).collect()).unwrap_err();
+        assert!(e.to_string().contains("at most 8"), "{e}");
+        let pci = || p("03:00.0").unwrap();
+        let e = PortsPlan::several(pci(), vec![p("vf0pf0").unwrap(), p("vf1pf0").unwrap()]);
+        assert!(e.unwrap_err().to_string().contains("representor list is one -r"));
+        assert!(PortsPlan::several(up(), vec![]).is_err());
     }
 }

@@ -8,6 +8,7 @@
 
 use super::{
     BurstHandler, ControlPacket, ControlStats, CoreSnapshot, PacketBurst, Packets, ToControl,
+    ToHost,
 };
 use crate::pipeline::{Action, LcorePipeline, PortRole, VfPorts};
 use crate::psp::buf::PacketBuf;
@@ -33,6 +34,7 @@ pub struct GatewayCore<'a, P: Packets> {
     polls: u64,
     last_snapshot: Option<Instant>,
     ports: Option<VfPorts>,
+    to_host: Option<&'a ArrayQueue<ToHost<P::Packet>>>,
 }
 
 impl<P: Packets> core::fmt::Debug for GatewayCore<'_, P> {
@@ -67,6 +69,7 @@ impl<'a, P: Packets> GatewayCore<'a, P> {
             polls: 0,
             last_snapshot: None,
             ports: None,
+            to_host: None,
         }
     }
 
@@ -90,6 +93,13 @@ impl<'a, P: Packets> GatewayCore<'a, P> {
     /// ([`BurstHandler::net_to_ports`]); without it, all go to the first.
     pub fn deliver_by(&mut self, ports: VfPorts) {
         self.ports = Some(ports);
+    }
+
+    /// Takes frames the control plane sends to the unsecured ports (its
+    /// answers to ARP and neighbour solicitations) from `ring`, once per
+    /// loop turn ([`BurstHandler::to_hosts`]).
+    pub fn take_to_host(&mut self, ring: &'a ArrayQueue<ToHost<P::Packet>>) {
+        self.to_host = Some(ring);
     }
 
     /// The current counters.
@@ -119,16 +129,23 @@ impl<'a, P: Packets> GatewayCore<'a, P> {
         (self.rng.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 32) as u32
     }
 
-    fn control(&mut self, packet: P::Packet, why: ToControl) {
-        match self.to_control.push(ControlPacket { packet, why }) {
+    fn control(&mut self, packet: P::Packet, why: ToControl, vf: Option<u8>) {
+        match self.to_control.push(ControlPacket { packet, why, vf }) {
             Ok(()) => self.stats.to_control += 1,
             // The returned packet is dropped here, which frees it.
             Err(_) => self.stats.control_ring_full += 1,
         }
     }
 
-    /// Runs one packet from `from` and returns it when it is to be sent on.
-    fn handle(&mut self, from: PortRole, mut m: P::Packet, to: PortRole) -> Option<P::Packet> {
+    /// Runs one packet from `from` (unsecured port `vf`, when it came from
+    /// one) and returns it when it is to be sent on.
+    fn handle(
+        &mut self,
+        from: PortRole,
+        vf: Option<u8>,
+        mut m: P::Packet,
+        to: PortRole,
+    ) -> Option<P::Packet> {
         let random = self.random();
         let v = self.pipe.process(from, &mut m, random, &self.masters);
         if let Some(meta) = v.mirror_to_rss {
@@ -137,18 +154,18 @@ impl<'a, P: Packets> GatewayCore<'a, P> {
                 c
             });
             match copy {
-                Some(c) => self.control(c, ToControl::Sampled { meta }),
+                Some(c) => self.control(c, ToControl::Sampled { meta }, vf),
                 None => self.stats.mirror_no_mbuf += 1,
             }
         }
         match v.action {
             Action::Forward(p) if p == to => Some(m),
             Action::Forward(_) => {
-                self.control(m, ToControl::Rss);
+                self.control(m, ToControl::Rss, vf);
                 None
             }
             Action::Miss { dst } => {
-                self.control(m, ToControl::Miss { dst });
+                self.control(m, ToControl::Miss { dst }, vf);
                 None
             }
             Action::Drop(_) => None,
@@ -168,9 +185,14 @@ impl<'a, P: Packets> GatewayCore<'a, P> {
         ports: &VfPorts,
     ) {
         rx.route(|m| {
-            let m = self.handle(PortRole::Secure, m, PortRole::Unsecured)?;
-            match ports.deliver_frame(m.data()).and_then(|p| outs.get_mut(usize::from(p))) {
-                Some(out) => {
+            let mut m = self.handle(PortRole::Secure, None, m, PortRole::Unsecured)?;
+            let port = ports.deliver_frame(m.data());
+            match port.and_then(|p| Some((p, outs.get_mut(usize::from(p))?))) {
+                Some((p, out)) => {
+                    if let (Some(mac), Some(dst)) = (ports.decap_dmac(p), m.data_mut().get_mut(..6))
+                    {
+                        dst.copy_from_slice(&mac.0);
+                    }
                     if out.push(m).is_err() {
                         self.stats.vf_out_full += 1;
                     }
@@ -197,12 +219,32 @@ impl<'a, P: Packets> GatewayCore<'a, P> {
 
 impl<P: Packets, B: PacketBurst<Packet = P::Packet>> BurstHandler<B> for GatewayCore<'_, P> {
     fn host_to_net(&mut self, rx: &mut B, out: &mut B) {
-        rx.route(|m| self.handle(PortRole::Unsecured, m, PortRole::Secure));
+        self.host_to_net_from(0, rx, out);
+    }
+
+    fn host_to_net_from(&mut self, port: u8, rx: &mut B, out: &mut B) {
+        // Several ports: each may send only its own VMs' sources.
+        match self.ports.take() {
+            Some(ports) if ports.len() > 1 => {
+                rx.route(|m| {
+                    if !ports.may_send_frame(port, m.data()) {
+                        self.stats.vf_src_refused += 1;
+                        return None;
+                    }
+                    self.handle(PortRole::Unsecured, Some(port), m, PortRole::Secure)
+                });
+                self.ports = Some(ports);
+            }
+            ports => {
+                self.ports = ports;
+                rx.route(|m| self.handle(PortRole::Unsecured, Some(port), m, PortRole::Secure));
+            }
+        }
         core::mem::swap(rx, out);
     }
 
     fn net_to_host(&mut self, rx: &mut B, out: &mut B) {
-        rx.route(|m| self.handle(PortRole::Secure, m, PortRole::Unsecured));
+        rx.route(|m| self.handle(PortRole::Secure, None, m, PortRole::Unsecured));
         core::mem::swap(rx, out);
     }
 
@@ -233,10 +275,24 @@ impl<P: Packets, B: PacketBurst<Packet = P::Packet>> BurstHandler<B> for Gateway
         while !out.is_full() {
             let Some(m) = self.resubmit.pop() else { break };
             self.stats.resubmitted += 1;
-            if let Some(m) = self.handle(PortRole::Rss, m, PortRole::Secure) {
+            if let Some(m) = self.handle(PortRole::Rss, None, m, PortRole::Secure) {
                 // Cannot fail: the loop stops when out is full.
                 let _ = out.push(m);
                 n += 1;
+            }
+        }
+        n
+    }
+
+    fn to_hosts(&mut self, outs: &mut [B]) -> usize {
+        let Some(ring) = self.to_host else { return 0 };
+        let mut n = 0;
+        while let Some(ToHost { port, packet }) = ring.pop() {
+            self.stats.to_host += 1;
+            // A full burst or an unknown port frees the frame (dropped here).
+            match outs.get_mut(usize::from(port)).map(|o| o.push(packet)) {
+                Some(Ok(())) => n += 1,
+                _ => self.stats.to_host_dropped += 1,
             }
         }
         n

@@ -63,6 +63,13 @@ pub trait BurstHandler<B: PacketBurst>: Send {
     /// Packets from the unsecured port: move those to send to the secure
     /// port into `out`; what stays in `rx` is freed after the call.
     fn host_to_net(&mut self, rx: &mut B, out: &mut B);
+    /// [`host_to_net`](Self::host_to_net) for packets from unsecured port
+    /// `port` (several ports: the source check and the port that ARP is
+    /// answered on need it). By default the port is not looked at.
+    fn host_to_net_from(&mut self, port: u8, rx: &mut B, out: &mut B) {
+        let _ = port;
+        self.host_to_net(rx, out);
+    }
     /// Packets from the secure port: move those to deliver to the
     /// unsecured port into `out`; what stays in `rx` is freed.
     fn net_to_host(&mut self, rx: &mut B, out: &mut B);
@@ -80,6 +87,13 @@ pub trait BurstHandler<B: PacketBurst>: Send {
     /// many it put there.
     fn poll(&mut self, out: &mut B) -> usize {
         let _ = out;
+        0
+    }
+    /// Called once per loop turn: put what the control plane sends to the
+    /// unsecured ports (answers to ARP and neighbour solicitations) into
+    /// `outs[port]`. Returns how many it put there.
+    fn to_hosts(&mut self, outs: &mut [B]) -> usize {
+        let _ = outs;
         0
     }
 }
@@ -108,7 +122,24 @@ pub struct ControlPacket<P> {
     pub packet: P,
     /// Why it came.
     pub why: ToControl,
+    /// The unsecured port it came from (`None`: the uplink, or a
+    /// resubmitted packet): where an answer to it goes.
+    pub vf: Option<u8>,
 }
+
+/// A packet the control plane sends out an unsecured port, through a
+/// packet core (which owns the port's transmit queue).
+#[derive(Debug)]
+pub struct ToHost<P> {
+    /// The unsecured port (index of [`crate::pipeline::VfPorts`]).
+    pub port: u8,
+    /// The frame.
+    pub packet: P,
+}
+
+/// Slots of each core's [`CoreRings::to_host`] ring: answers to
+/// neighbour queries, a few per VM.
+pub const TO_HOST_RING: usize = 256;
 
 /// Counters of what a core sent to or took from the control plane.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -126,6 +157,14 @@ pub struct ControlStats {
     pub no_vf_port: u64,
     /// Decrypted packets freed because their port's out burst was full.
     pub vf_out_full: u64,
+    /// Packets from an unsecured port whose inner source is not one of
+    /// that port's VMs (several ports), freed.
+    pub vf_src_refused: u64,
+    /// Frames the control plane sent to an unsecured port (neighbour
+    /// answers), taken from the ring.
+    pub to_host: u64,
+    /// Of those, freed: no such port, or its out burst was full.
+    pub to_host_dropped: u64,
 }
 
 /// A copy of a core's counters, published for periodic printing.
@@ -148,6 +187,9 @@ pub struct CoreRings<P> {
     pub to_control: ArrayQueue<ControlPacket<P>>,
     /// Held packets, back to each core (one ring per core).
     pub resubmit: Vec<ArrayQueue<P>>,
+    /// Frames for the unsecured ports, to each core ([`TO_HOST_RING`]
+    /// slots each).
+    pub to_host: Vec<ArrayQueue<ToHost<P>>>,
     /// Each core's latest counters (capacity 1: a newer copy replaces an
     /// unread one), for `--stat-print`, the metrics endpoint and status.
     pub snapshots: Vec<ArrayQueue<CoreSnapshot>>,
@@ -160,6 +202,7 @@ impl<P> CoreRings<P> {
         CoreRings {
             to_control: ArrayQueue::new(to_control.max(1)),
             resubmit: (0..cores).map(|_| ArrayQueue::new(resubmit.max(1))).collect(),
+            to_host: (0..cores).map(|_| ArrayQueue::new(TO_HOST_RING)).collect(),
             snapshots: (0..cores).map(|_| ArrayQueue::new(1)).collect(),
         }
     }

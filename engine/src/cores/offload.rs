@@ -101,7 +101,7 @@ impl<'a, P: Packets> OffloadCore<'a, P> {
                 return; // freed
             }
         };
-        if self.to_control.push(ControlPacket { packet: m, why }).is_err() {
+        if self.to_control.push(ControlPacket { packet: m, why, vf: None }).is_err() {
             self.stats.control_ring_full += 1;
         }
     }

@@ -8,7 +8,7 @@
 
 use super::{CoreRings, GatewayCore, Packets};
 use crate::flows::{FlowClient, FlowConfig, FlowProgrammer};
-use crate::pipeline::{LcorePipeline, PipelineConfig};
+use crate::pipeline::{LcorePipeline, PipelineConfig, VfPorts};
 use crate::psp::kdf::MasterKeyPair;
 use crate::tables::{ReplicatedTables, TableReader};
 use std::time::Duration;
@@ -41,6 +41,10 @@ pub struct CoreSetup<'a, P: Packets> {
     pub seed: u64,
     /// Publish counters into the snapshot slots about this often.
     pub snapshots: Option<Duration>,
+    /// Several unsecured ports: which VMs are behind each (decrypted
+    /// packets delivered by inner destination, sources checked per port).
+    /// `None`: one port.
+    pub vf_ports: Option<VfPorts>,
 }
 
 impl SoftwareDatapath {
@@ -73,14 +77,15 @@ impl SoftwareDatapath {
     }
 
     /// One [`GatewayCore`] per reader, each decrypting with a copy of
-    /// `masters`, core `i` on `setup.rings`' ring `i` (the rings must serve
-    /// as many cores, or the extra readers get none).
+    /// `masters`, core `i` on `setup.rings`' rings `i` (the rings must
+    /// serve as many cores, or the extra readers get none), delivering
+    /// over `setup.vf_ports` when there are several unsecured ports.
     pub fn into_cores<'a, P: Packets + Clone>(
         self,
         masters: &MasterKeyPair,
         setup: CoreSetup<'a, P>,
     ) -> Vec<GatewayCore<'a, P>> {
-        let CoreSetup { packets, rings, seed, snapshots } = setup;
+        let CoreSetup { packets, rings, seed, snapshots, vf_ports } = setup;
         self.readers
             .into_iter()
             .zip(rings.resubmit.iter().zip(&rings.snapshots))
@@ -97,6 +102,12 @@ impl SoftwareDatapath {
                 );
                 if let Some(every) = snapshots {
                     core.publish_snapshots(snap, every);
+                }
+                if let Some(ring) = rings.to_host.get(i) {
+                    core.take_to_host(ring);
+                }
+                if let Some(v) = &vf_ports {
+                    core.deliver_by(v.clone());
                 }
                 core
             })

@@ -130,7 +130,10 @@ fn cores(
     pool: Pool,
     snapshots: Option<Duration>,
 ) -> Vec<GatewayCore<'_, Pool>> {
-    datapath.into_cores(&masters_b(), CoreSetup { packets: pool, rings, seed: 1, snapshots })
+    datapath.into_cores(
+        &masters_b(),
+        CoreSetup { packets: pool, rings, seed: 1, snapshots, vf_ports: None },
+    )
 }
 
 /// Submits `requests` and runs the programmer and `cores` until they are
@@ -365,4 +368,75 @@ fn with_several_unsecured_ports_each_packet_goes_to_its_destinations_port() {
     let s = cores[0].control_stats();
     assert_eq!((s.no_vf_port, s.vf_out_full), (1, 1));
     assert_eq!(cores[0].pipeline().stats().ingress_acl.packets, 4, "all four admitted");
+}
+
+#[test]
+fn with_several_ports_each_sends_only_its_own_vms_sources() {
+    use crate::pipeline::VfPorts;
+    let Rig { datapath, mut prog, client, rings } = rig(PipelineConfig::default(), 1, 4);
+    let mut cores = cores(datapath, &rings, Pool::new(0), None);
+    let other = Ipv4Addr::new(10, 0, 0, 3);
+    let mut ports = VfPorts::new(&[vec![IpAddr::V4(SRC)], vec![IpAddr::V4(other)]]).unwrap();
+    ports.set_decap_dmac(0, Some(crate::wire::MacAddr([2, 0, 0, 0, 1, 1])));
+    cores[0].deliver_by(ports);
+    program(&mut prog, &client, &mut cores, vec![insert(DST, 0x31)]);
+    let burst = |src| Burst::with(32, [Pkt::new(&frame(src, DST, b"x"))]);
+    let mut wire = Burst::with(32, []);
+    // SRC is port 0's VM: from port 1 it is a spoof, freed and counted.
+    cores[0].host_to_net_from(1, &mut burst(SRC), &mut wire);
+    assert!(wire.v.is_empty());
+    assert_eq!(cores[0].control_stats().vf_src_refused, 1);
+    cores[0].host_to_net_from(0, &mut burst(SRC), &mut wire);
+    assert_eq!(wire.v.len(), 1, "port 0 may send SRC");
+    wire.v.clear();
+    cores[0].host_to_net_from(1, &mut burst(other), &mut wire);
+    assert_eq!(wire.v.len(), 1, "port 1 may send its own VM's");
+    assert_eq!(cores[0].control_stats().vf_src_refused, 1);
+    // ARP carries no IP source to check; it goes up, tagged with its port.
+    let mut arp = frame(other, DST, b"");
+    arp[12..14].copy_from_slice(&[0x08, 0x06]);
+    cores[0].host_to_net_from(1, &mut Burst::with(32, [Pkt::new(&arp)]), &mut wire);
+    let up = rings.to_control.pop().expect("ARP to the control plane");
+    assert_eq!((up.why, up.vf), (ToControl::Rss, Some(1)));
+}
+
+#[test]
+fn decrypted_packets_get_their_ports_decap_mac() {
+    use crate::pipeline::VfPorts;
+    let Rig { datapath, mut prog, client, rings } = rig(PipelineConfig::default(), 1, 4);
+    let mut cores = cores(datapath, &rings, Pool::new(0), None);
+    let acl = FlowRequest::InsertAcl { spi: crate::psp::Spi(0x41), src: IpAddr::V4(SRC) };
+    program(&mut prog, &client, &mut cores, vec![insert(DST, 0x41), acl]);
+    let (mut rx, mut wire) =
+        (Burst::with(32, [Pkt::new(&frame(SRC, DST, b"y"))]), Burst::with(32, []));
+    cores[0].host_to_net(&mut rx, &mut wire);
+    let mut ports = VfPorts::new(&[vec![IpAddr::V4(SRC)], vec![IpAddr::V4(DST)]]).unwrap();
+    let vm = crate::wire::MacAddr([2, 0, 0, 0, 4, 4]);
+    ports.set_decap_dmac(1, Some(vm));
+    let mut outs = [Burst::with(32, []), Burst::with(32, [])];
+    cores[0].deliver_to_ports(&mut wire, &mut outs, &ports);
+    assert_eq!(outs[1].v.len(), 1);
+    assert_eq!(&outs[1].v[0].data()[..6], &vm.0, "port 1's VM MAC");
+    assert_eq!(&outs[1].v[0].data()[12..], &frame(SRC, DST, b"y")[12..]);
+}
+
+#[test]
+fn frames_from_the_control_plane_go_out_their_port() {
+    let Rig { datapath, rings, .. } = rig(PipelineConfig::default(), 2, 4);
+    let mut cores = cores(datapath, &rings, Pool::new(0), None);
+    for (port, text) in [(1u8, &b"answer on 1"[..]), (0, b"answer on 0"), (7, b"no port 7")] {
+        rings.to_host[1].push(ToHost { port, packet: Pkt::new(text) }).unwrap();
+    }
+    let mut outs = [Burst::with(32, []), Burst::with(32, [])];
+    assert_eq!(cores[0].to_hosts(&mut outs), 0, "core 0's ring is empty");
+    assert_eq!(cores[1].to_hosts(&mut outs), 2);
+    assert_eq!(outs[0].v[0].data(), b"answer on 0");
+    assert_eq!(outs[1].v[0].data(), b"answer on 1");
+    let s = cores[1].control_stats();
+    assert_eq!((s.to_host, s.to_host_dropped), (3, 1));
+    // A full burst frees what does not fit.
+    let mut full = [Burst::with(0, [])];
+    rings.to_host[1].push(ToHost { port: 0, packet: Pkt::new(b"z") }).unwrap();
+    assert_eq!(cores[1].to_hosts(&mut full), 0);
+    assert_eq!(cores[1].control_stats().to_host_dropped, 2);
 }

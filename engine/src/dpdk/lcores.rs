@@ -150,6 +150,16 @@ fn send(tx: &mut TxQueue<'_>, out: &mut Burst, sent: &mut u64, full: &mut u64) {
     out.clear();
 }
 
+/// Sends `outs[i]` on unsecured port `i`.
+fn send_to_ports(q: &mut CoreQueues<'_>, outs: &mut [Burst], stats: &mut CoreStats) {
+    if let Some((first, rest)) = outs.split_first_mut() {
+        send(&mut q.unsecured_tx, first, &mut stats.tx_unsecured, &mut stats.tx_full);
+        for ((_, vf_tx), o) in q.more_unsecured.iter_mut().zip(rest) {
+            send(vf_tx, o, &mut stats.tx_unsecured, &mut stats.tx_full);
+        }
+    }
+}
+
 /// Runs one packet core on the calling thread until `stop` is set.
 pub fn poll_loop<H: BurstHandler<Burst> + ?Sized>(
     q: &mut CoreQueues<'_>,
@@ -160,7 +170,7 @@ pub fn poll_loop<H: BurstHandler<Burst> + ?Sized>(
 ) {
     let mut rx: Burst = Burst::new();
     let mut out: Burst = Burst::new();
-    // Several unsecured ports: one out burst per port, made before the loop.
+    // One out burst per unsecured port, made before the loop.
     let mut outs: Vec<Burst> = (0..=q.more_unsecured.len()).map(|_| Burst::new()).collect();
     while !stop.load(Ordering::Relaxed) {
         stats.polls += 1;
@@ -170,6 +180,10 @@ pub fn poll_loop<H: BurstHandler<Burst> + ?Sized>(
             stats.resubmitted += resubmitted as u64;
             send(&mut q.secure_tx, &mut out, &mut stats.tx_secure, &mut stats.tx_full);
         }
+        // Its answers to the VMs' ARP and neighbour solicitations.
+        if handler.to_hosts(&mut outs) > 0 {
+            send_to_ports(q, &mut outs, stats);
+        }
         let timed = stats.polls.is_multiple_of(TIME_ONE_POLL_IN);
         let now = || timed.then(Instant::now);
         let t0 = now();
@@ -177,7 +191,7 @@ pub fn poll_loop<H: BurstHandler<Burst> + ?Sized>(
         if from_host > 0 {
             stats.rx_unsecured += from_host as u64;
             let t1 = now();
-            handler.host_to_net(&mut rx, &mut out);
+            handler.host_to_net_from(0, &mut rx, &mut out);
             rx.clear();
             let t2 = now();
             send(&mut q.secure_tx, &mut out, &mut stats.tx_secure, &mut stats.tx_full);
@@ -185,12 +199,13 @@ pub fn poll_loop<H: BurstHandler<Burst> + ?Sized>(
                 stats.timed.add(from_host, t0, t1, t2, Instant::now());
             }
         }
-        for (vf_rx, _) in &mut q.more_unsecured {
+        for (i, (vf_rx, _)) in q.more_unsecured.iter_mut().enumerate() {
             let n = vf_rx.rx_burst(&mut rx);
             if n > 0 {
                 from_host += n;
                 stats.rx_unsecured += n as u64;
-                handler.host_to_net(&mut rx, &mut out);
+                // Cannot truncate: at most MAX_DEVICE_REPS ports.
+                handler.host_to_net_from(i as u8 + 1, &mut rx, &mut out);
                 rx.clear();
                 send(&mut q.secure_tx, &mut out, &mut stats.tx_secure, &mut stats.tx_full);
             }
@@ -210,11 +225,8 @@ pub fn poll_loop<H: BurstHandler<Burst> + ?Sized>(
             let t2 = now();
             if q.more_unsecured.is_empty() {
                 send(&mut q.unsecured_tx, &mut out, &mut stats.tx_unsecured, &mut stats.tx_full);
-            } else if let Some((first, rest)) = outs.split_first_mut() {
-                send(&mut q.unsecured_tx, first, &mut stats.tx_unsecured, &mut stats.tx_full);
-                for ((_, vf_tx), o) in q.more_unsecured.iter_mut().zip(rest) {
-                    send(vf_tx, o, &mut stats.tx_unsecured, &mut stats.tx_full);
-                }
+            } else {
+                send_to_ports(q, &mut outs, stats);
             }
             if let (Some(t0), Some(t1), Some(t2)) = (t0, t1, t2) {
                 stats.timed.add(from_net, t0, t1, t2, Instant::now());

@@ -1,6 +1,6 @@
-//! [`PortPair`]: the two ports a gateway runs between, brought up alike
-//! (configured with one queue per packet core, started) and stopped and
-//! closed together when dropped.
+//! [`PortPair`]: the ports a gateway runs between (the uplink and one or
+//! more unsecured ports), brought up alike (configured with one queue per
+//! packet core, started) and stopped and closed together when dropped.
 
 use super::error::Result;
 use super::lcores::CoreQueues;
@@ -12,8 +12,10 @@ use super::port::{Port, PortConfig};
 pub struct PortPair {
     /// The secure uplink (PSP side).
     pub secure: Port,
-    /// The unsecured port (VMs' side).
+    /// The unsecured port (VMs' side); the first, with several.
     pub unsecured: Port,
+    /// The unsecured ports after the first (several VFs).
+    pub more_unsecured: Vec<Port>,
 }
 
 impl PortPair {
@@ -35,7 +37,30 @@ impl PortPair {
         secure.start()?;
         unsecured.configure(unsecured_cfg, pool)?;
         unsecured.start()?;
-        Ok(PortPair { secure, unsecured })
+        Ok(PortPair { secure, unsecured, more_unsecured: Vec::new() })
+    }
+
+    /// As [`start`](Self::start), with unsecured ports `more` after the
+    /// first, each configured like it.
+    pub fn start_several(
+        secure: Port,
+        unsecured: Port,
+        more: Vec<Port>,
+        cfg: &PortConfig,
+        pool: &Mempool,
+    ) -> Result<Self> {
+        let mut pair = PortPair::start(secure, unsecured, cfg, pool)?;
+        for mut p in more {
+            p.configure(cfg, pool)?;
+            p.start()?;
+            pair.more_unsecured.push(p);
+        }
+        Ok(pair)
+    }
+
+    /// Every unsecured port, the first first.
+    pub fn unsecured_ports(&self) -> impl Iterator<Item = &Port> {
+        std::iter::once(&self.unsecured).chain(&self.more_unsecured)
     }
 
     /// Turns promiscuous mode on for both (a port that cannot, e.g. a
@@ -44,12 +69,14 @@ impl PortPair {
     pub fn promiscuous(&mut self) -> Vec<(String, super::Error)> {
         [&mut self.secure, &mut self.unsecured]
             .into_iter()
+            .chain(self.more_unsecured.iter_mut())
             .filter_map(|p| p.set_promiscuous(true).err().map(|e| (p.name().to_owned(), e)))
             .collect()
     }
 
-    /// Queue `q` of both ports for packet core `q`, for `0..cores`.
+    /// Queue `q` of every port for packet core `q`, for `0..cores`.
     pub fn core_queues(&self, cores: u16) -> Result<Vec<CoreQueues<'_>>> {
-        CoreQueues::claim_all(&self.unsecured, &self.secure, cores)
+        let unsecured: Vec<&Port> = self.unsecured_ports().collect();
+        CoreQueues::claim_all_ports(&unsecured, &self.secure, cores)
     }
 }

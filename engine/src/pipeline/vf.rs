@@ -11,7 +11,7 @@
 //! Built once at startup; the lookups read a hash map and never allocate,
 //! so a packet core may call them on its fast path.
 
-use crate::wire::{EtherType, EthernetFrame, Ipv4Packet, Ipv6Packet};
+use crate::wire::{EtherType, EthernetFrame, Ipv4Packet, Ipv6Packet, MacAddr};
 use std::collections::HashMap;
 use std::net::IpAddr;
 
@@ -50,12 +50,15 @@ pub enum VfPortsError {
 pub struct VfPorts {
     ports: usize,
     owner: HashMap<IpAddr, u8>,
+    /// Each port's `--decap-dmac` (its VM's MAC), written over the
+    /// Ethernet destination of what is delivered to it.
+    dmac: [Option<MacAddr>; MAX_DEVICE_REPS],
 }
 
 impl VfPorts {
     /// One port, with every destination behind it (the DOCA 2.8 gateway).
     pub fn single() -> VfPorts {
-        VfPorts { ports: 1, owner: HashMap::new() }
+        VfPorts { ports: 1, owner: HashMap::new(), dmac: [None; MAX_DEVICE_REPS] }
     }
 
     /// Ports `0..per_port.len()`, port `i` with the VMs `per_port[i]`. One
@@ -86,7 +89,20 @@ impl VfPorts {
                 }
             }
         }
-        Ok(VfPorts { ports: per_port.len(), owner })
+        Ok(VfPorts { ports: per_port.len(), owner, dmac: [None; MAX_DEVICE_REPS] })
+    }
+
+    /// Sets port `port`'s decap destination MAC (ignored past the ports).
+    pub fn set_decap_dmac(&mut self, port: usize, mac: Option<MacAddr>) {
+        if port < self.ports {
+            self.dmac[port] = mac;
+        }
+    }
+
+    /// Port `port`'s decap destination MAC, if it has its own.
+    #[inline]
+    pub fn decap_dmac(&self, port: u8) -> Option<MacAddr> {
+        self.dmac.get(usize::from(port)).copied().flatten()
     }
 
     /// How many unsecured ports.
@@ -119,6 +135,22 @@ impl VfPorts {
         self.owner.get(&src) == Some(&port)
     }
 
+    /// Whether port `port` may send the clear frame `frame`: with one
+    /// port, always; with several, when its IPv4 or IPv6 source is one of
+    /// the port's VMs. Frames without an IP source to check (ARP, and the
+    /// unspecified source of duplicate-address probes) pass: the pipeline
+    /// sends them to the control plane, which answers no probe.
+    #[inline]
+    pub fn may_send_frame(&self, port: u8, frame: &[u8]) -> bool {
+        if self.ports == 1 {
+            return port == 0;
+        }
+        match inner_src(frame) {
+            Some(src) if !src.is_unspecified() => self.may_send(port, src),
+            _ => true,
+        }
+    }
+
     /// The port a clear Ethernet frame (a decrypted packet) is delivered
     /// to, by its IPv4 or IPv6 destination; `None` when no port owns it or
     /// the frame has no IP header.
@@ -133,10 +165,25 @@ impl VfPorts {
 
 /// The IPv4 or IPv6 destination of an Ethernet frame.
 pub fn inner_dst(frame: &[u8]) -> Option<IpAddr> {
+    inner_addrs(frame).map(|(_, dst)| dst)
+}
+
+/// The IPv4 or IPv6 source of an Ethernet frame.
+pub fn inner_src(frame: &[u8]) -> Option<IpAddr> {
+    inner_addrs(frame).map(|(src, _)| src)
+}
+
+fn inner_addrs(frame: &[u8]) -> Option<(IpAddr, IpAddr)> {
     let eth = EthernetFrame::new_checked(frame).ok()?;
     match eth.ethertype() {
-        EtherType::Ipv4 => Some(IpAddr::V4(Ipv4Packet::new_checked(eth.payload()).ok()?.dst())),
-        EtherType::Ipv6 => Some(IpAddr::V6(Ipv6Packet::new_checked(eth.payload()).ok()?.dst())),
+        EtherType::Ipv4 => {
+            let ip = Ipv4Packet::new_checked(eth.payload()).ok()?;
+            Some((IpAddr::V4(ip.src()), IpAddr::V4(ip.dst())))
+        }
+        EtherType::Ipv6 => {
+            let ip = Ipv6Packet::new_checked(eth.payload()).ok()?;
+            Some((IpAddr::V6(ip.src()), IpAddr::V6(ip.dst())))
+        }
         EtherType::Other(_) => None,
     }
 }
@@ -176,6 +223,18 @@ mod tests {
     }
 
     #[test]
+    fn each_port_may_have_its_decap_mac() {
+        let mut v = VfPorts::new(&[vec![ip("10.0.0.1")], vec![ip("10.0.0.3")]]).unwrap();
+        assert_eq!(v.decap_dmac(0), None);
+        v.set_decap_dmac(1, Some(MacAddr([2, 0, 0, 0, 3, 3])));
+        v.set_decap_dmac(5, Some(MacAddr([9; 6])));
+        assert_eq!(v.decap_dmac(1), Some(MacAddr([2, 0, 0, 0, 3, 3])));
+        assert_eq!(v.decap_dmac(0), None);
+        assert_eq!(v.decap_dmac(5), None, "no port 5");
+        assert_eq!(v.decap_dmac(200), None);
+    }
+
+    #[test]
     fn refusals_name_the_port_or_address() {
         assert_eq!(VfPorts::new(&[]), Err(VfPortsError::Empty));
         let nine: Vec<Vec<IpAddr>> =
@@ -212,6 +271,20 @@ mod tests {
         v6[0] = 0x60;
         v6[24..40].copy_from_slice(&"fd00:10::3".parse::<Ipv6Addr>().unwrap().octets());
         assert_eq!(v.deliver_frame(&frame(0x86dd, &v6)), Some(1));
+        // Sources: port 0 may send 10.0.0.1, not port 1; ARP and the
+        // unspecified source pass (the control plane sorts them).
+        let mut from = v4;
+        from[12..16].copy_from_slice(&[10, 0, 0, 1]);
+        assert_eq!(inner_src(&frame(0x0800, &from)), Some(ip("10.0.0.1")));
+        assert!(v.may_send_frame(0, &frame(0x0800, &from)));
+        assert!(!v.may_send_frame(1, &frame(0x0800, &from)));
+        assert!(v.may_send_frame(1, &frame(0x0806, &[0; 28])));
+        assert!(v.may_send_frame(1, &frame(0x86dd, &v6)), "source ::");
+        let mut v6_from = v6;
+        v6_from[8..24].copy_from_slice(&"fd00:10::3".parse::<Ipv6Addr>().unwrap().octets());
+        assert!(v.may_send_frame(1, &frame(0x86dd, &v6_from)));
+        assert!(!v.may_send_frame(0, &frame(0x86dd, &v6_from)));
+        assert!(VfPorts::single().may_send_frame(0, &frame(0x0800, &from)));
         // ARP, truncated IP, no Ethernet header: no port.
         assert_eq!(v.deliver_frame(&frame(0x0806, &[0; 28])), None);
         assert_eq!(v.deliver_frame(&frame(0x0800, &v4[..10])), None);

@@ -256,8 +256,10 @@ fn main() -> Result<()> {
     programmer.run_once();
     let rings: CoreRings<Mbuf> = CoreRings::new(k, 1024, 64);
     let packets = PoolPackets::new(&pool, meta);
-    let mut cores =
-        datapath.into_cores(&ours, CoreSetup { packets, rings: &rings, seed: 1, snapshots: None });
+    let mut cores = datapath.into_cores(
+        &ours,
+        CoreSetup { packets, rings: &rings, seed: 1, snapshots: None, vf_ports: None },
+    );
 
     // Receive and transmit alone first (the cores forward what they get),
     // for the split of a packet's time below.

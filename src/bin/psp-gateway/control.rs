@@ -15,10 +15,11 @@ use crate::peers::{Outcome, PeerCalls, Requests};
 use crate::stats::ControlCounters;
 use crossbeam::queue::ArrayQueue;
 use engine::config::Backend;
-use engine::cores::{ControlPacket, CoreSnapshot, ToControl};
+use engine::cores::{ControlPacket, CoreSnapshot, ToControl, ToHost};
 use engine::dpdk::Mbuf;
 use engine::flows::{FlowBackend, FlowBatch, FlowProgrammer, FlowRequest};
 use engine::pipeline::PipeStats;
+use engine::psp::buf::PacketBuf;
 use engine::tunnels::{Command, Config, Event, Notice, RequestId, Time, TunnelManager};
 use rpc::directory::view::Change;
 use rpc::directory::Health;
@@ -60,6 +61,46 @@ pub struct Inputs {
 /// The NIC's counters as `--stat-print` lines, from any thread.
 pub type NicLines = Box<dyn Fn() -> Option<Vec<String>> + Send>;
 
+/// The answers to the VMs' ARP requests and neighbour solicitations
+/// (software datapath): each names the MAC of the port it came in on and
+/// goes back out of that port, through a packet core's ring.
+pub struct Neighbours<'a> {
+    /// Each unsecured port's MAC.
+    pub macs: Vec<engine::wire::MacAddr>,
+    /// The VMs' own addresses (never answered for).
+    pub local: Vec<IpAddr>,
+    /// The cores' rings to the unsecured ports.
+    pub to_host: &'a [ArrayQueue<ToHost<Mbuf>>],
+}
+
+/// Which inner source our tunnel requests carry: the VM whose packet
+/// missed (several VMs or ports: each destination's tunnel is asked for
+/// by the VM that first sent to it), else the `-c/--config` session's
+/// `"local-vip"`, else `--local-virt-ip`.
+pub struct Sources {
+    /// Every virtual IP of our unsecured ports.
+    pub local: HashSet<IpAddr>,
+    /// Destination -> the local VIP asking for it.
+    pub by_dst: HashMap<IpAddr, IpAddr>,
+    /// `--local-virt-ip`.
+    pub default: IpAddr,
+}
+
+impl Sources {
+    /// The source for a tunnel to `dst`.
+    pub fn of(&self, dst: IpAddr) -> IpAddr {
+        self.by_dst.get(&dst).copied().unwrap_or(self.default)
+    }
+
+    /// A packet from `src` missed for `dst`: `src` asks for it when it is
+    /// one of ours and no one asked before.
+    fn missed(&mut self, dst: IpAddr, src: Option<IpAddr>) {
+        if let Some(src) = src.filter(|s| self.local.contains(s)) {
+            self.by_dst.entry(dst).or_insert(src);
+        }
+    }
+}
+
 /// A flow batch of ours on its way.
 enum Pending {
     /// The manager's install of `id` for `dst`, submitted at the instant.
@@ -91,6 +132,9 @@ pub struct ControlPlane<'a, B: FlowBackend> {
     /// directory does not move them.
     pinned: HashSet<IpAddr>,
     static_peers: HashSet<SocketAddr>,
+    sources: Sources,
+    neighbours: Option<Neighbours<'a>>,
+    next_host_core: usize,
 }
 
 impl<'a, B: FlowBackend> ControlPlane<'a, B> {
@@ -108,6 +152,11 @@ impl<'a, B: FlowBackend> ControlPlane<'a, B> {
         let mut manager = TunnelManager::new(cfg, Time::ZERO);
         let pinned = req.peer_of.keys().copied().collect();
         let static_peers = req.peer_of.values().copied().collect();
+        let sources = Sources {
+            local: req.local_virt_ips.iter().copied().collect(),
+            by_dst: req.session_src.clone(),
+            default: req.local_virt_ip,
+        };
         for (&dst, &peer) in &req.peer_of {
             manager.handle(Time::ZERO, Event::Directory { dst, peer: Some(peer) });
         }
@@ -132,7 +181,16 @@ impl<'a, B: FlowBackend> ControlPlane<'a, B> {
             inputs: Inputs::default(),
             pinned,
             static_peers,
+            sources,
+            neighbours: None,
+            next_host_core: 0,
         }
+    }
+
+    /// Answers the VMs' ARP requests and neighbour solicitations.
+    pub fn with_neighbours(mut self, neighbours: Neighbours<'a>) -> Self {
+        self.neighbours = Some(neighbours);
+        self
     }
 
     /// Takes queries and directory changes from `inputs` too.
@@ -190,9 +248,11 @@ impl<'a, B: FlowBackend> ControlPlane<'a, B> {
         Time::from_start(self.start.elapsed())
     }
 
-    /// The manager's counters with the driver's.
+    /// The manager's counters with the driver's and the cores' latest.
     pub fn counters(&self) -> ControlCounters {
-        ControlCounters { tunnels: self.manager.counters(), ..self.driver }
+        let ports =
+            crate::stats::PortCounters::sum(self.latest.iter().flatten().map(|s| s.control));
+        ControlCounters { tunnels: self.manager.counters(), ports, ..self.driver }
     }
 
     /// Asks for tunnels to every mapped destination now (`-z`); failures
@@ -268,12 +328,18 @@ impl<'a, B: FlowBackend> ControlPlane<'a, B> {
             busy = true;
             match cp.why {
                 ToControl::Miss { dst } => {
+                    self.sources.missed(dst, engine::pipeline::vf::inner_src(cp.packet.data()));
                     let packet = self.mbufs.insert(cp.packet);
                     self.manager.handle(self.now(), Event::Miss { dst, packet });
                     // At once: the mbufs in transit stay few.
                     self.carry_out();
                 }
-                ToControl::Rss => self.driver.rss += 1,
+                ToControl::Rss => {
+                    self.driver.rss += 1;
+                    if let Some(port) = cp.vf {
+                        self.answer_neighbour(port, cp.packet);
+                    }
+                }
                 ToControl::Sampled { meta } => {
                     self.driver.sampled += 1;
                     if self.show_rss {
@@ -309,7 +375,9 @@ impl<'a, B: FlowBackend> ControlPlane<'a, B> {
         while let Some(command) = self.manager.poll_command() {
             any = true;
             match command {
-                Command::Request { id, dst, peer } => self.calls.request(id, dst, peer),
+                Command::Request { id, dst, peer } => {
+                    self.calls.request(id, dst, peer, self.sources.of(dst))
+                }
                 Command::Install { id, dst, tunnel } => {
                     if let Err(why) =
                         self.submit(vec![tunnel], Pending::Install(dst, id, Instant::now()))
@@ -341,6 +409,44 @@ impl<'a, B: FlowBackend> ControlPlane<'a, B> {
             }
         }
         any
+    }
+
+    /// Answers an ARP request or neighbour solicitation from unsecured
+    /// port `port` in its own mbuf and hands it to a core for that port;
+    /// anything else is freed (counted).
+    fn answer_neighbour(&mut self, port: u8, mut m: Mbuf) {
+        use engine::wire::neighbour::{answer, Responder, REPLY_MAX_LEN};
+        let Some(n) = &self.neighbours else { return };
+        let Some(&mac) = n.macs.get(usize::from(port)) else { return };
+        let mut reply = [0u8; REPLY_MAX_LEN];
+        let a = match answer(&Responder { mac, local: &n.local }, m.data(), &mut reply) {
+            Ok(a) => a,
+            Err(why) => {
+                self.driver.neighbour_unanswered += 1;
+                tracing::debug!(port, %why, "neighbour query not answered");
+                return;
+            }
+        };
+        // The reply in place of the request: an mbuf holds either.
+        let resized = match a.len.checked_sub(m.len()) {
+            Some(more) => m.append(more),
+            None => m.trim_back(m.len() - a.len),
+        };
+        if resized.is_err() {
+            self.driver.neighbour_unanswered += 1;
+            return;
+        }
+        m.data_mut().copy_from_slice(&reply[..a.len]);
+        let ring = &n.to_host[self.next_host_core % n.to_host.len().max(1)];
+        self.next_host_core += 1;
+        if self.show_rss {
+            tracing::info!(port, query = ?a.query, target = %a.target, asker = %a.asker,
+                "neighbour query answered");
+        }
+        match ring.push(ToHost { port, packet: m }) {
+            Ok(()) => self.driver.neighbour_answers += 1,
+            Err(_) => self.driver.neighbour_unanswered += 1,
+        }
     }
 
     fn submit(&mut self, requests: Vec<FlowRequest>, pending: Pending) -> Result<(), String> {

@@ -82,7 +82,7 @@ fn eal_args(cfg: &Config, plan: &PortsPlan) -> Vec<String> {
         .memory_mb(512)
         .log_level(cfg.dpdk_log_level());
     let mut pci = Vec::new();
-    for spec in [&plan.secure, &plan.unsecured] {
+    for spec in std::iter::once(&plan.secure).chain(plan.unsecured_ports()) {
         match spec {
             PortSpec::Vdev { name, args: a } if a.is_empty() => args = args.vdev(name.clone()),
             PortSpec::Vdev { name, args: a } => args = args.vdev(format!("{name},{a}")),
@@ -106,7 +106,10 @@ fn eal_args(cfg: &Config, plan: &PortsPlan) -> Vec<String> {
 }
 
 fn run(cfg: Config) -> Result<()> {
-    let plan = PortsPlan::new(cfg.secure_port.clone(), cfg.unsecured_port.clone())?;
+    let plan = PortsPlan::several(
+        cfg.secure_port.clone(),
+        cfg.vfs.iter().map(|v| v.port.clone()).collect(),
+    )?;
     // Before the EAL: the DOCA backend needs other EAL device arguments.
     let choice = choose::choose(cfg.backend, &plan.secure)?;
     tracing::info!("{choice}");
@@ -118,8 +121,9 @@ fn run(cfg: Config) -> Result<()> {
         #[cfg(not(feature = "doca"))]
         Backend::Doca => unreachable!("{choice}"),
     }
-    let (Some(secure_name), Some(unsecured_name)) =
-        (plan.secure.ethdev_name(), plan.unsecured.ethdev_name())
+    let unsecured_names: Option<Vec<&str>> =
+        plan.unsecured_ports().map(PortSpec::ethdev_name).collect();
+    let (Some(secure_name), Some(unsecured_names)) = (plan.secure.ethdev_name(), unsecured_names)
     else {
         bail!(
             "-r/--repr {}: representors need the DOCA Flow backend; with the software \
@@ -154,14 +158,21 @@ fn run(cfg: Config) -> Result<()> {
         ..PortConfig::default()
     };
     let secure = Port::by_name(&eal, secure_name)?;
-    let unsecured = Port::by_name(&eal, unsecured_name)?;
-    let mut ports = PortPair::start(secure, unsecured, &pcfg, &pool)?;
+    let mut unsecured = unsecured_names
+        .iter()
+        .map(|name| Port::by_name(&eal, name))
+        .collect::<std::result::Result<Vec<Port>, _>>()?;
+    let more = unsecured.split_off(1);
+    let first = unsecured.pop().context("an unsecured port")?;
+    let mut ports = PortPair::start_several(secure, first, more, &pcfg, &pool)?;
     for (port, e) in ports.promiscuous() {
         tracing::debug!(port, "promiscuous mode: {e}");
     }
     let uplink_mac = ports.secure.mac_addr()?;
+    let port_macs =
+        ports.unsecured_ports().map(Port::mac_addr).collect::<std::result::Result<Vec<_>, _>>()?;
     tracing::info!(%uplink_mac, uplink_ip = %prelude.uplink_ip, secure = secure_name,
-        unsecured = unsecured_name, cores = ?cores, "ports up");
+        unsecured = ?unsecured_names, cores = ?cores, "ports up");
 
     // One ACL entry per tunnel we are asked for: as many as tunnels.
     // Frames longer than an mbuf holds are dropped as oversized, and so
@@ -191,6 +202,7 @@ fn run(cfg: Config) -> Result<()> {
             rings: &rings,
             seed: u64::from(std::process::id()) << 16,
             snapshots: Some(serve::SNAPSHOT_INTERVAL),
+            vf_ports: vf_ports(&cfg)?,
         },
     );
     for (h, ring) in handlers.iter_mut().zip(&dp.key_updates) {
@@ -207,9 +219,12 @@ fn run(cfg: Config) -> Result<()> {
         gateway,
         peer_of,
         nic_lines: None,
+        port_macs,
     };
-    let (core_stats, counters) =
+    let (core_stats, mut counters) =
         serve::serve(&cfg, &prelude, &eal, &cores, queues, &mut handlers, side)?;
+    // The cores' own final counts, newer than their last snapshots.
+    counters.ports = stats::PortCounters::sum(handlers.iter().map(|h| h.control_stats()));
     stats::print_final(&core_stats, &handlers, &counters, cfg.stat_print);
     if let Some(json) = &prelude.stats_json {
         stats_json::write_final(json, &core_stats, &handlers, &counters, &dp.perf);
@@ -221,6 +236,23 @@ fn run(cfg: Config) -> Result<()> {
     drop((ports, pool));
     eal.cleanup()?;
     Ok(())
+}
+
+/// Several unsecured ports: each port's VMs and decap MAC, for the cores
+/// (`None` with one port: it takes everything, as DOCA 2.8's).
+fn vf_ports(cfg: &Config) -> Result<Option<engine::pipeline::VfPorts>> {
+    if cfg.vfs.len() < 2 {
+        return Ok(None);
+    }
+    let per_port: Vec<Vec<std::net::IpAddr>> = cfg.vfs.iter().map(|v| v.virt_ips.clone()).collect();
+    let mut ports = engine::pipeline::VfPorts::new(&per_port)
+        .map_err(|e| anyhow::anyhow!("-r/--repr and --local-virt-ip: {e}"))?;
+    for (i, v) in cfg.vfs.iter().enumerate() {
+        ports.set_decap_dmac(i, v.decap_dmac);
+        tracing::info!(port = i, repr = %v.repr, vms = ?v.virt_ips,
+            decap_dmac = ?v.decap_dmac.map(|m| m.to_string()), "unsecured port");
+    }
+    Ok(Some(ports))
 }
 
 /// Our side of every tunnel's outer headers.
@@ -252,6 +284,12 @@ fn run_doca(cfg: &Config, plan: &PortsPlan) -> Result<()> {
     let PortSpec::Pci(pci) = &plan.secure else {
         bail!("--backend doca: -p must be the PCI address of the DOCA device");
     };
+    if !plan.more_unsecured.is_empty() {
+        bail!(
+            "--backend doca: one -r/--repr (the DOCA Flow pipes steer one unsecured port); \
+             several -r need --backend software"
+        );
+    }
     let prelude = Prelude::new(cfg)?;
     // mlx5 hardware steering (HWS) with extended metadata, as NVIDIA's PSP
     // Gateway application probes its PF. UNVERIFIED without hardware.
@@ -337,6 +375,7 @@ fn run_doca(cfg: &Config, plan: &PortsPlan) -> Result<()> {
             gateway,
             peer_of,
             nic_lines: Some(nic_lines),
+            port_macs: Vec::new(),
         };
         let (core_stats, counters) =
             serve::serve(cfg, &prelude, &eal, &cores, queues, &mut handlers, side)?;

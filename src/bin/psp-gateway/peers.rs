@@ -23,8 +23,12 @@ pub struct Requests {
     pub gateway: Gateway<GatewayBackend>,
     /// Which peer serves each remote virtual address.
     pub peer_of: HashMap<IpAddr, SocketAddr>,
-    /// Our virtual address (inner source).
+    /// Our virtual address (inner source) when no other is known.
     pub local_virt_ip: IpAddr,
+    /// Every virtual address of our unsecured ports' VMs.
+    pub local_virt_ips: Vec<IpAddr>,
+    /// `-c/--config` sessions: remote VIP -> the local VIP asking.
+    pub session_src: HashMap<IpAddr, IpAddr>,
     /// The PSP version we offer.
     pub version: Version,
     /// Our virtualization cookie for the way back, if cookies are on.
@@ -119,12 +123,12 @@ impl PeerCalls {
         self.rx.try_recv().ok()
     }
 
-    /// Asks `svc` for a tunnel to `dst`, with our reverse parameters.
-    pub fn request(&self, id: RequestId, dst: IpAddr, svc: SocketAddr) {
+    /// Asks `svc` for a tunnel from our VM `local` to `dst`, with our
+    /// reverse parameters.
+    pub fn request(&self, id: RequestId, dst: IpAddr, svc: SocketAddr, local: IpAddr) {
         let tx = self.tx.clone();
         let gateway = self.req.gateway.clone();
-        let (local, version, cookie) =
-            (self.req.local_virt_ip, self.req.version, self.req.virt_cookie);
+        let (version, cookie) = (self.req.version, self.req.virt_cookie);
         let dp = Arc::clone(&self.dp);
         let tls = self.req.tls.clone();
         let clients = Arc::clone(&self.clients);

@@ -35,8 +35,10 @@ pub fn before_eal(plan: &PortsPlan) -> Result<Option<StartLock>> {
             anyhow::bail!("af_packet: supervisor {pid} is gone");
         }
     }
-    let ifaces: Vec<&str> =
-        [&plan.secure, &plan.unsecured].into_iter().filter_map(|s| s.af_packet_iface()).collect();
+    let ifaces: Vec<&str> = std::iter::once(&plan.secure)
+        .chain(plan.unsecured_ports())
+        .filter_map(|s| s.af_packet_iface())
+        .collect();
     if ifaces.is_empty() {
         return Ok(None);
     }

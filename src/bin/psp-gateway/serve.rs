@@ -56,6 +56,10 @@ pub struct ControlSide<'r, B: FlowBackend> {
     pub peer_of: HashMap<IpAddr, SocketAddr>,
     /// DOCA mode: the NIC's counters for `--stat-print`.
     pub nic_lines: Option<crate::control::NicLines>,
+    /// Software datapath: each unsecured port's MAC, the one the answers
+    /// to its VMs' ARP and neighbour solicitations name (DOCA: empty, not
+    /// answered).
+    pub port_macs: Vec<engine::wire::MacAddr>,
 }
 
 /// The flags every backend needs, checked.
@@ -162,7 +166,7 @@ pub fn server_config(
 ) -> (ServerConfig, HashMap<IpAddr, SocketAddr>) {
     let mut scfg = ServerConfig::new(p.uplink_ip);
     scfg.local_mac = Some(uplink_mac);
-    scfg.local_virt_ips.insert(p.local_virt_ip);
+    scfg.local_virt_ips.extend(local_virt_ips(cfg, p));
     let mut peer_of = HashMap::new();
     for peer in &cfg.peers {
         scfg.peers.entry(peer.svc_addr.ip()).or_default().extend(peer.virt_ips.iter().copied());
@@ -175,6 +179,17 @@ pub fn server_config(
     scfg.virt_cookie = cfg.virt_cookie();
     scfg.peer_rate_limit = cfg.peer_rate_limit;
     (scfg, peer_of)
+}
+
+/// Every virtual IP of our unsecured ports' VMs, `--local-virt-ip` first.
+pub fn local_virt_ips(cfg: &Config, p: &Prelude) -> Vec<IpAddr> {
+    let mut all = vec![p.local_virt_ip];
+    for ip in cfg.vfs.iter().flat_map(|v| &v.virt_ips) {
+        if !all.contains(ip) {
+            all.push(*ip);
+        }
+    }
+    all
 }
 
 /// What the control plane needs to ask peers for tunnels.
@@ -190,6 +205,8 @@ pub fn requests(
         gateway: gateway.clone(),
         peer_of,
         local_virt_ip: p.local_virt_ip,
+        local_virt_ips: local_virt_ips(cfg, p),
+        session_src: cfg.session_src.iter().map(|(&r, &l)| (r, l)).collect(),
         version: cfg.psp_version,
         virt_cookie: cfg.virt_cookie(),
         tls: p.tls.clone(),
@@ -220,7 +237,8 @@ pub fn serve<B: FlowBackend + Send, H: BurstHandler<Burst>>(
     handlers: &mut [H],
     side: ControlSide<'_, B>,
 ) -> Result<(Vec<CoreStats>, ControlCounters)> {
-    let ControlSide { dp, programmer, rings, rt, pin, gateway, peer_of, nic_lines } = side;
+    let ControlSide { dp, programmer, rings, rt, pin, gateway, peer_of, nic_lines, port_macs } =
+        side;
     let stop = &*stop_on_signals()?;
     let (query_tx, query_rx) = crossbeam::channel::bounded(64);
     let observer = Arc::new(Observer::new(query_tx, gateway.clone(), Arc::clone(&dp)));
@@ -235,7 +253,7 @@ pub fn serve<B: FlowBackend + Send, H: BurstHandler<Burst>>(
         None => None,
     };
     let uplink_mac = dp.factory.uplink_mac;
-    let control = ControlPlane::new(
+    let mut control = ControlPlane::new(
         dp,
         programmer,
         &rings.to_control,
@@ -251,6 +269,13 @@ pub fn serve<B: FlowBackend + Send, H: BurstHandler<Burst>>(
             json: p.stats_json.clone(),
         },
     );
+    if !port_macs.is_empty() {
+        control = control.with_neighbours(crate::control::Neighbours {
+            macs: port_macs,
+            local: local_virt_ips(cfg, p),
+            to_host: &rings.to_host,
+        });
+    }
     let tls = p.tls.clone();
     std::thread::scope(|s| -> Result<_> {
         let control = s.spawn(move || {

@@ -22,14 +22,46 @@ pub struct ControlCounters {
     pub sampled: u64,
     /// Destination changes the directory sent.
     pub directory_updates: u64,
+    /// ARP requests and neighbour solicitations answered.
+    pub neighbour_answers: u64,
+    /// ARP and neighbour discovery packets not answered (replies, probes,
+    /// the VMs' own addresses, malformed), freed.
+    pub neighbour_unanswered: u64,
+    /// The cores' unsecured-port counters, summed.
+    pub ports: PortCounters,
+}
+
+/// The packet cores' counters of the unsecured ports, summed over cores.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PortCounters {
+    /// Packets whose inner source is not their port's VMs' (dropped).
+    pub vf_src_refused: u64,
+    /// Decrypted packets whose destination no port's VMs own (dropped).
+    pub no_vf_port: u64,
+    /// Decrypted packets dropped for a full port burst.
+    pub vf_out_full: u64,
+    /// Neighbour answers a core could not send (no such port, burst full).
+    pub to_host_dropped: u64,
+}
+
+impl PortCounters {
+    /// Summed over `cores`.
+    pub fn sum(cores: impl IntoIterator<Item = engine::cores::ControlStats>) -> PortCounters {
+        cores.into_iter().fold(PortCounters::default(), |p, c| PortCounters {
+            vf_src_refused: p.vf_src_refused + c.vf_src_refused,
+            no_vf_port: p.no_vf_port + c.no_vf_port,
+            vf_out_full: p.vf_out_full + c.vf_out_full,
+            to_host_dropped: p.to_host_dropped + c.to_host_dropped,
+        })
+    }
 }
 
 impl ControlCounters {
     /// Every counter as (name, what it counts, value), the one list
     /// `--stat-print`, the metrics endpoint (`psp_gateway_<name>_total`)
     /// and `psp-gateway status` print.
-    pub fn rows(&self) -> [(&'static str, &'static str, u64); 16] {
-        let t = &self.tunnels;
+    pub fn rows(&self) -> [(&'static str, &'static str, u64); 22] {
+        let (t, p) = (&self.tunnels, &self.ports);
         [
             ("misses", "Packets that missed the egress ACL (no tunnel yet)", t.misses),
             (
@@ -72,7 +104,33 @@ impl ControlCounters {
                 "Resubmissions lost to a full core ring",
                 self.resubmit_ring_full,
             ),
-            ("rss_packets", "ARP and other packets the cores sent up (dropped)", self.rss),
+            ("rss_packets", "ARP and other packets the cores sent up", self.rss),
+            (
+                "neighbour_answers",
+                "ARP requests and neighbour solicitations answered",
+                self.neighbour_answers,
+            ),
+            (
+                "neighbour_unanswered",
+                "ARP and neighbour discovery not answered (replies, probes, own addresses)",
+                self.neighbour_unanswered,
+            ),
+            (
+                "vf_src_refused",
+                "Packets from an unsecured port with another port's or no VM's source (dropped)",
+                p.vf_src_refused,
+            ),
+            (
+                "no_vf_port",
+                "Decrypted packets to an address no unsecured port has (dropped)",
+                p.no_vf_port,
+            ),
+            ("vf_out_full", "Decrypted packets dropped for a full port burst", p.vf_out_full),
+            (
+                "to_host_dropped",
+                "Neighbour answers a core could not send (dropped)",
+                p.to_host_dropped,
+            ),
             ("sampled_packets", "Sampled packet copies received", self.sampled),
             (
                 "directory_updates",

@@ -87,7 +87,7 @@ pub fn parse(file: &str, text: &str) -> Result<Settings, ConfigError> {
                     return Err(wrong("true or false"));
                 }
                 let o = origin.clone();
-                static_ip = Some(Setting { origin: o, raw: Raw::Str(s.trim().to_string()) });
+                static_ip = Some(Setting { origin: o, raw: Raw::List(vec![s.trim().to_string()]) });
                 Raw::Switch(true)
             }
             (Kind::Switch, _) => return Err(wrong("true or false")),
@@ -112,13 +112,20 @@ pub fn parse(file: &str, text: &str) -> Result<Settings, ConfigError> {
     if let Some(s) = static_ip {
         match out.get("local-virt-ip") {
             Some(prev) => {
-                let (Raw::Str(a), Raw::Str(b)) = (&prev.raw, &s.raw) else { unreachable!() };
-                if a.trim() != b {
+                // Both lists (local-virt-ip is a list flag): the address
+                // must be the one local-virt-ip gives.
+                let (Raw::List(a), Raw::List(b)) = (&prev.raw, &s.raw) else {
+                    unreachable!("local-virt-ip is a list flag")
+                };
+                let same =
+                    a.len() == 1 && a.iter().map(|v| v.trim()).eq(b.iter().map(|v| v.as_str()));
+                if !same {
                     return Err(ConfigError::Conflict(format!(
-                        "{} {b} and {} {} differ",
+                        "{} {} and {} {} differ",
                         s.origin,
+                        b.join(","),
                         prev.origin,
-                        a.trim()
+                        a.join(",").trim()
                     )));
                 }
             }
@@ -199,7 +206,7 @@ mod tests {
     fn guide_static_tunnels_address_form() {
         let s = parse("g", r#"{"z": "192.168.1.99"}"#).unwrap();
         assert!(matches!(s["static-tunnels"].raw, Raw::Switch(true)));
-        assert!(matches!(&s["local-virt-ip"].raw, Raw::Str(v) if v == "192.168.1.99"));
+        assert!(matches!(&s["local-virt-ip"].raw, Raw::List(v) if v == &["192.168.1.99"]));
         assert!(parse("g", r#"{"z": "192.168.1.99", "local-virt-ip": "192.168.1.99"}"#).is_ok());
         let e = parse("g", r#"{"z": "192.168.1.99", "local-virt-ip": "192.168.1.98"}"#);
         assert!(e.unwrap_err().to_string().contains("differ"));

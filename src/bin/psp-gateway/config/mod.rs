@@ -49,18 +49,21 @@ pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("PSPGW_B
 pub struct Config {
     /// `-p/--pci-addr` as given.
     pub pci_addr: String,
-    /// `-r/--repr` as given.
+    /// `-r/--repr` as given (the first, with several).
     pub repr: String,
     /// `-p/--pci-addr`, parsed.
     pub secure_port: PortSpec,
-    /// `-r/--repr`, parsed.
+    /// `-r/--repr`, parsed (the first, with several).
     pub unsecured_port: PortSpec,
+    /// Every unsecured port (each `-r/--repr`, in order) with its VMs;
+    /// the first is [`Config::unsecured_port`].
+    pub vfs: Vec<VfConfig>,
     /// `-m/--core-mask` (default 0x1).
     pub core_mask: CoreMask,
     /// `--decap-dmac`, or detected from `-d/--vf-name`.
     pub decap_dmac: Option<MacAddr>,
     /// `--local-virt-ip`, or detected from `-d/--vf-name`; of the
-    /// `--inner-ip-type` version.
+    /// `--inner-ip-type` version (the first port's first, with several).
     pub local_virt_ip: Option<IpAddr>,
     /// `-d/--vf-name`.
     pub vf_name: Option<String>,
@@ -70,6 +73,9 @@ pub struct Config {
     pub svc_addr: SocketAddr,
     /// `-t/--tunnel` and `-f/--tunnels-file`, merged by service address.
     pub peers: Vec<Peer>,
+    /// `-c/--config` sessions that name their `"local-vip"`: remote VIP ->
+    /// that local VIP (the inner source of our requests to it).
+    pub session_src: BTreeMap<IpAddr, IpAddr>,
     /// `-c/--cookie`.
     pub cookie: bool,
     /// `-a/--disable-ingress-acl`.
@@ -133,6 +139,22 @@ pub struct Config {
 
 /// Default of `--peer-rate-limit`.
 pub const DEFAULT_PEER_RATE_LIMIT: u32 = 20_000;
+
+/// One unsecured port (a `-r/--repr`) and the VMs behind it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VfConfig {
+    /// `-r/--repr` as given.
+    pub repr: String,
+    /// It, parsed.
+    pub port: PortSpec,
+    /// Its VMs' virtual addresses: its `--local-virt-ip` (a comma list),
+    /// from its `-d/--vf-name`, or (one port) the peers file's sessions.
+    pub virt_ips: Vec<IpAddr>,
+    /// Its `--decap-dmac` (or from its `-d/--vf-name`).
+    pub decap_dmac: Option<MacAddr>,
+    /// Its `-d/--vf-name`.
+    pub vf_name: Option<String>,
+}
 
 /// A peer gateway: its gRPC service address and the virtual IPs behind it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -63,6 +63,9 @@ pub struct PeersFile {
     pub peers: Vec<FilePeer>,
     /// Each session's "local-vip" that is given, with its line.
     pub local_vips: Vec<(usize, IpAddr)>,
+    /// Each remote VIP of a session that names its `"local-vip"`, with
+    /// that local VIP: the inner source our tunnel requests to it carry.
+    pub session_src: Vec<(IpAddr, IpAddr)>,
 }
 
 struct Ctx<'a> {
@@ -188,6 +191,7 @@ pub fn parse(
     }
     let mut peers = Vec::with_capacity(peers_v.len());
     let mut local_vips = Vec::new();
+    let mut session_src = Vec::new();
     for (i, pv) in peers_v.iter().enumerate() {
         let path = [Seg::Key("peers"), Seg::Index(i)];
         let keys = ["remote-grpc-address", "sessions"];
@@ -213,6 +217,7 @@ pub fn parse(
         for (j, sv) in sessions.iter().enumerate() {
             let path = [&spath[..], &[Seg::Index(j)]].concat();
             let session = cx.object(sv, &path, &["local-vip", "remote-vips"], &["remote-vips"])?;
+            let mut local = None;
             if let Some(v) = session.get("local-vip") {
                 let lpath = [&path[..], &[Seg::Key("local-vip")]].concat();
                 let s = cx.string(v, &lpath)?;
@@ -222,6 +227,7 @@ pub fn parse(
                     Err(why) => return Err(cx.err(&lpath, why)),
                 };
                 local_vips.push((cx.line(&lpath), ip));
+                local = Some(ip);
             }
             let rpath = [&path[..], &[Seg::Key("remote-vips")]].concat();
             let list = cx.array(&session["remote-vips"], &rpath)?;
@@ -231,12 +237,16 @@ pub fn parse(
             for (k, item) in list.iter().enumerate() {
                 let ipath = [&rpath[..], &[Seg::Index(k)]].concat();
                 let s = cx.string(item, &ipath)?;
-                virt_ips.extend(remote_vips(s, inner_v6).map_err(|why| cx.err(&ipath, why))?);
+                let remote = remote_vips(s, inner_v6).map_err(|why| cx.err(&ipath, why))?;
+                if let Some(local) = local {
+                    session_src.extend(remote.iter().map(|&r| (r, local)));
+                }
+                virt_ips.extend(remote);
             }
         }
         peers.push(FilePeer { line: cx.line(&path), svc_addr, virt_ips });
     }
-    Ok(PeersFile { local_grpc_address, peers, local_vips })
+    Ok(PeersFile { local_grpc_address, peers, local_vips, session_src })
 }
 
 #[cfg(test)]

@@ -10,6 +10,16 @@ pub(super) fn get_str<'a>(s: &'a Settings, key: &str) -> Option<(&'a Origin, &'a
     }
 }
 
+pub(super) fn get_list<'a>(s: &'a Settings, key: &str) -> Option<(&'a Origin, &'a [String])> {
+    match s.get(key) {
+        Some(Setting { origin, raw: Raw::List(v) }) if !v.is_empty() => {
+            Some((origin, v.as_slice()))
+        }
+        Some(Setting { origin, raw: Raw::Str(v) }) => Some((origin, std::slice::from_ref(v))),
+        _ => None,
+    }
+}
+
 pub(super) fn get_switch(s: &Settings, key: &str) -> bool {
     matches!(s.get(key), Some(Setting { raw: Raw::Switch(true), .. }))
 }
@@ -97,8 +107,8 @@ pub fn default_crypt_offset(inner_v6: bool, cookie: bool) -> u8 {
 }
 
 pub(super) fn build<S: System + ?Sized>(s: &Settings, sys: &S) -> Result<Config, ConfigError> {
-    let (pci, repr) = (get_str(s, "pci-addr"), get_str(s, "repr"));
-    let ((p_origin, pci_addr), (r_origin, repr)) = match (pci, repr) {
+    let (pci, repr) = (get_str(s, "pci-addr"), get_list(s, "repr"));
+    let ((p_origin, pci_addr), (r_origin, reprs)) = match (pci, repr) {
         (Some(p), Some(r)) => (p, r),
         (None, None) => {
             return Err(ConfigError::Missing(vec!["-p/--pci-addr".into(), "-r/--repr".into()]));
@@ -111,7 +121,13 @@ pub(super) fn build<S: System + ?Sized>(s: &Settings, sys: &S) -> Result<Config,
             .map_err(|err| ConfigError::Datapath { at: origin.file_prefix(), err })
     };
     let secure_port = port(p_origin, "-p/--pci-addr", pci_addr)?;
-    let unsecured_port = port(r_origin, "-r/--repr", repr)?;
+    let unsecured_ports = reprs
+        .iter()
+        .map(|r| port(r_origin, "-r/--repr", r))
+        .collect::<Result<Vec<PortSpec>, ConfigError>>()?;
+    // Each a device of its own, at most PSP_MAX_DEVICE_REPS.
+    engine::config::PortsPlan::several(secure_port.clone(), unsecured_ports.clone())
+        .map_err(|err| ConfigError::Datapath { at: r_origin.file_prefix(), err })?;
     let core_mask = match get_str(s, "core-mask") {
         Some((origin, v)) => v
             .parse::<CoreMask>()
@@ -141,79 +157,90 @@ pub(super) fn build<S: System + ?Sized>(s: &Settings, sys: &S) -> Result<Config,
             (false, true) => Err(format!("must be IPv6 to match {inner_name}")),
         }
     };
-    let mut decap_dmac = parse_opt(s, "decap-dmac", mac)?;
-    let mut local_virt_ip = parse_opt(s, "local-virt-ip", virt)?;
-    let vf_name = match get_str(s, "vf-name") {
-        None => None,
-        Some((origin, name)) => {
-            for other in ["decap-dmac", "local-virt-ip"] {
-                if let Some(o) = s.get(other) {
-                    return Err(ConfigError::Conflict(format!(
-                        "{origin} cannot be used with {} (it detects the MAC and virtual IP itself)",
-                        o.origin
-                    )));
-                }
+    let vfs_given = PortFlags::of(s, unsecured_ports.len())?;
+    let mut vfs = Vec::with_capacity(unsecured_ports.len());
+    for (i, (repr, spec)) in reprs.iter().zip(&unsecured_ports).enumerate() {
+        let (virt_ips, decap_dmac, vf_name) = match vfs_given.vf_name(i) {
+            Some((origin, name)) => {
+                let (mac, ip) = detect_vf(sys, origin, name, inner_v6)?;
+                (vec![ip], Some(mac), Some(name.trim().to_string()))
             }
-            let name = name.trim();
-            vf::check_name(name).map_err(|why| bad(origin, name, why))?;
-            let fail = |why: String| ConfigError::VfDetect {
-                at: origin.to_string(),
-                name: name.to_string(),
-                why,
-            };
-            let sysfs = format!("/sys/class/net/{name}/address");
-            let addr_text = sys
-                .read_file(Path::new(&sysfs))
-                .map_err(|e| fail(format!("no such interface? cannot read {sysfs}: {e}")))?;
-            let mac = vf::parse_sysfs_address(&addr_text).map_err(&fail)?;
-            let ip = if inner_v6 {
-                // The VF's global IPv6 address (DOCA 3.x's inner IPv6).
-                let text = sys.ip_addrs(true, Some(name)).map_err(&fail)?;
-                uplink::parse_ip_o(&text)
-                    .into_iter()
-                    .find(|a| a.scope == "global" && a.ip.is_ipv6())
-                    .map(|a| a.ip)
-                    .ok_or_else(|| fail("no global IPv6 address bound to the interface".into()))?
-            } else {
-                IpAddr::V4(
-                    vf::parse_ip_addr_output(&sys.ip_addr_show(name).map_err(&fail)?)
-                        .map_err(&fail)?,
-                )
-            };
-            decap_dmac = Some(mac);
-            local_virt_ip = Some(ip);
-            Some(name.to_string())
-        }
-    };
+            None => {
+                let ips = match vfs_given.local_virt_ip(i) {
+                    Some((origin, list)) => list
+                        .split(',')
+                        .map(|v| virt(v).map_err(|why| bad(origin, list, why)))
+                        .collect::<Result<Vec<IpAddr>, ConfigError>>()?,
+                    None => Vec::new(),
+                };
+                let dmac = match vfs_given.decap_dmac(i) {
+                    Some((origin, v)) => Some(mac(v).map_err(|why| bad(origin, v, why))?),
+                    None => None,
+                };
+                (ips, dmac, None)
+            }
+        };
+        vfs.push(VfConfig {
+            repr: repr.clone(),
+            port: spec.clone(),
+            virt_ips,
+            decap_dmac,
+            vf_name,
+        });
+    }
     let nexthop_dmac = parse_opt(s, "nexthop-dmac", mac)?;
     let peers_file = match get_str(s, "config") {
         None => None,
         Some((origin, file)) => {
             let f = read_peers_file(s, sys, origin, file, inner_v6)?;
-            // Sessions' "local-vip": ours, which they may give.
-            let mut from = ["local-virt-ip", "vf-name"]
+            // Sessions' "local-vip": ours. Given by flags, each must be one
+            // of the ports' VMs; otherwise they are the one port's VMs.
+            let from = ["local-virt-ip", "vf-name"]
                 .iter()
                 .find_map(|k| s.get(k).map(|o| o.origin.to_string()));
             for &(line, ip) in &f.local_vips {
-                match (local_virt_ip, &from) {
-                    (Some(ours), Some(from)) if ours != ip => {
+                let ours = vfs.iter().any(|v| v.virt_ips.contains(&ip));
+                match &from {
+                    Some(from) if !ours => {
+                        let all: Vec<String> = vfs
+                            .iter()
+                            .flat_map(|v| v.virt_ips.iter().map(|ip| ip.to_string()))
+                            .collect();
                         return Err(ConfigError::PeersFile {
                             at: format!("{file}:{line}"),
                             msg: format!(
-                                "\"local-vip\" {ip} differs from {ours} ({from}): one VF per gateway"
+                                "\"local-vip\" {ip} is not a virtual IP of this gateway's \
+                                 unsecured ports ({} from {from})",
+                                all.join(", ")
                             ),
                         });
                     }
-                    (Some(_), _) => {}
-                    (None, _) => {
-                        local_virt_ip = Some(ip);
-                        from = Some(format!("{file}:{line}: \"local-vip\""));
+                    Some(_) => {}
+                    None if vfs.len() > 1 => {
+                        return Err(ConfigError::PeersFile {
+                            at: format!("{file}:{line}"),
+                            msg: "with several -r/--repr, give each port's virtual IPs \
+                                  (--local-virt-ip or -d/--vf-name once per -r)"
+                                .into(),
+                        });
                     }
+                    None if !ours => vfs[0].virt_ips.push(ip),
+                    None => {}
                 }
             }
             Some((file, f))
         }
     };
+    // Every port's VMs, checked as the cores will use them.
+    let per_port: Vec<Vec<IpAddr>> = vfs.iter().map(|v| v.virt_ips.clone()).collect();
+    if let Err(e) = engine::pipeline::VfPorts::new(&per_port) {
+        return Err(ConfigError::Conflict(format!(
+            "-r/--repr and --local-virt-ip (or -d/--vf-name): {e}"
+        )));
+    }
+    let local_virt_ip = vfs[0].virt_ips.first().copied();
+    let decap_dmac = vfs[0].decap_dmac;
+    let vf_name = vfs[0].vf_name.clone();
     let svc_addr = match parse_opt(s, "svc-addr", |v| parse_svc_addr(v, true))? {
         Some(a) => a,
         None => match peers_file.as_ref().and_then(|(_, f)| f.local_grpc_address) {
@@ -344,9 +371,10 @@ pub(super) fn build<S: System + ?Sized>(s: &Settings, sys: &S) -> Result<Config,
 
     Ok(Config {
         pci_addr: pci_addr.to_string(),
-        repr: repr.to_string(),
+        repr: reprs[0].clone(),
         secure_port,
-        unsecured_port,
+        unsecured_port: unsecured_ports[0].clone(),
+        vfs,
         core_mask,
         decap_dmac,
         local_virt_ip,
@@ -354,6 +382,10 @@ pub(super) fn build<S: System + ?Sized>(s: &Settings, sys: &S) -> Result<Config,
         nexthop_dmac,
         svc_addr,
         peers: peers.into_peers(),
+        session_src: peers_file
+            .as_ref()
+            .map(|(_, f)| f.session_src.iter().copied().collect())
+            .unwrap_or_default(),
         cookie: get_switch(s, "cookie"),
         disable_ingress_acl: get_switch(s, "disable-ingress-acl"),
         sample_rate,
@@ -420,4 +452,101 @@ fn read_flag_file<S: System + ?Sized>(
         path: file.to_string(),
         err: e.to_string(),
     })
+}
+
+/// The per-port flags (`--local-virt-ip`, `--decap-dmac`, `-d/--vf-name`),
+/// each given once per `-r/--repr` in the same order (`--decap-dmac` may
+/// also be given once for every port).
+struct PortFlags<'a> {
+    local_virt_ip: Option<(&'a Origin, &'a [String])>,
+    decap_dmac: Option<(&'a Origin, &'a [String])>,
+    vf_name: Option<(&'a Origin, &'a [String])>,
+}
+
+impl<'a> PortFlags<'a> {
+    fn of(s: &'a Settings, ports: usize) -> Result<PortFlags<'a>, ConfigError> {
+        let f = PortFlags {
+            local_virt_ip: get_list(s, "local-virt-ip"),
+            decap_dmac: get_list(s, "decap-dmac"),
+            vf_name: get_list(s, "vf-name"),
+        };
+        if let Some((origin, _)) = f.vf_name {
+            for other in ["decap-dmac", "local-virt-ip"] {
+                if let Some(o) = s.get(other) {
+                    return Err(ConfigError::Conflict(format!(
+                        "{origin} cannot be used with {} (it detects the MAC and virtual IP itself)",
+                        o.origin
+                    )));
+                }
+            }
+        }
+        for (list, one_for_all) in
+            [(f.local_virt_ip, false), (f.decap_dmac, true), (f.vf_name, false)]
+        {
+            let Some((origin, values)) = list else { continue };
+            let n = values.len();
+            if n != ports && !(one_for_all && n == 1) {
+                let each =
+                    if one_for_all { "once for all ports or once per -r" } else { "once per -r" };
+                return Err(ConfigError::Conflict(format!(
+                    "{origin} given {n} times for {ports} unsecured port(s) (-r/--repr): give it \
+                     {each}, in the same order"
+                )));
+            }
+        }
+        Ok(f)
+    }
+
+    /// Port `i`'s value: the `i`-th, or the one given for all (the counts
+    /// are checked in [`of`](Self::of)).
+    fn pick(list: Option<(&'a Origin, &'a [String])>, i: usize) -> Option<(&'a Origin, &'a str)> {
+        let (origin, values) = list?;
+        let v = if values.len() == 1 { values.first() } else { values.get(i) };
+        v.map(|v| (origin, v.as_str()))
+    }
+
+    fn local_virt_ip(&self, i: usize) -> Option<(&'a Origin, &'a str)> {
+        Self::pick(self.local_virt_ip, i)
+    }
+
+    fn decap_dmac(&self, i: usize) -> Option<(&'a Origin, &'a str)> {
+        Self::pick(self.decap_dmac, i)
+    }
+
+    fn vf_name(&self, i: usize) -> Option<(&'a Origin, &'a str)> {
+        Self::pick(self.vf_name, i)
+    }
+}
+
+/// `-d/--vf-name NAME`: the interface's MAC and its IPv4 address (its
+/// global IPv6 address with inner IPv6).
+fn detect_vf<S: System + ?Sized>(
+    sys: &S,
+    origin: &Origin,
+    name: &str,
+    inner_v6: bool,
+) -> Result<(MacAddr, IpAddr), ConfigError> {
+    let name = name.trim();
+    vf::check_name(name).map_err(|why| bad(origin, name, why))?;
+    let fail =
+        |why: String| ConfigError::VfDetect { at: origin.to_string(), name: name.to_string(), why };
+    let sysfs = format!("/sys/class/net/{name}/address");
+    let addr_text = sys
+        .read_file(Path::new(&sysfs))
+        .map_err(|e| fail(format!("no such interface? cannot read {sysfs}: {e}")))?;
+    let mac = vf::parse_sysfs_address(&addr_text).map_err(&fail)?;
+    let ip = if inner_v6 {
+        // The VF's global IPv6 address (DOCA 3.x's inner IPv6).
+        let text = sys.ip_addrs(true, Some(name)).map_err(&fail)?;
+        uplink::parse_ip_o(&text)
+            .into_iter()
+            .find(|a| a.scope == "global" && a.ip.is_ipv6())
+            .map(|a| a.ip)
+            .ok_or_else(|| fail("no global IPv6 address bound to the interface".into()))?
+    } else {
+        IpAddr::V4(
+            vf::parse_ip_addr_output(&sys.ip_addr_show(name).map_err(&fail)?).map_err(&fail)?,
+        )
+    };
+    Ok((mac, ip))
 }

@@ -269,11 +269,11 @@ fn peers_file_refuses_tunnels_and_names_file_and_line() {
         err_with(&sys, &with_p(&["-c", "nope.json"])),
         "-c/--config nope.json: cannot read: No such file or directory"
     );
-    // Our local virtual IP is one; a session naming another is refused.
+    // A session's local VIP must be one of our ports' VMs.
     assert_eq!(
         err_with(&sys, &with_p(&["--local-virt-ip", "192.168.1.7", "-c", "peers.json"])),
-        "peers.json:5: \"local-vip\" 192.168.1.1 differs from 192.168.1.7 (--local-virt-ip): \
-         one VF per gateway"
+        "peers.json:5: \"local-vip\" 192.168.1.1 is not a virtual IP of this gateway's \
+         unsecured ports (192.168.1.7 from --local-virt-ip)"
     );
     // A virtual IP behind two peers, named at its second peer's line.
     let twice = PEERS.replace("192.168.1.9", "192.168.1.2");

@@ -4,6 +4,7 @@
 mod doca3;
 mod files;
 mod flags;
+mod ports;
 
 use super::*;
 use std::collections::HashMap;
