@@ -2,8 +2,11 @@
 //! `net_pcap` uplink on one packet core (`CoreQueues::claim_all_ports`).
 //! Clear frames from either VF must leave the uplink as PSP; PSP frames
 //! from the peer must reach, decrypted, the VF whose VMs own their inner
-//! destination (`VfPorts`), and one that no VF owns none. One test: one
-//! EAL per process.
+//! destination (`VfPorts`), and one that no VF owns none; the poll loop
+//! says which VF each burst came from (`host_to_net_from`), and sends what
+//! the handler gives for the VFs (`to_hosts`: the control plane's
+//! neighbour answers) out of the VF it names. One test: one EAL per
+//! process.
 
 #![cfg(feature = "dpdk")]
 
@@ -12,8 +15,11 @@ mod common;
 use common::psp_core::{udp_frame, PspHandler};
 use common::{masters, read_pcap, write_pcap, TempDir};
 
-use engine::cores::BurstHandler;
-use engine::dpdk::{run_lcores, Burst, CoreQueues, Eal, EalArgs, Mempool, Port, PortConfig};
+use engine::cores::{BurstHandler, PacketBurst, Packets};
+use engine::dpdk::{
+    run_lcores, Burst, CoreQueues, Eal, EalArgs, FlowMetadata, Mempool, PoolPackets, Port,
+    PortConfig,
+};
 use engine::pipeline::{vf::inner_dst, VfPorts};
 use engine::psp::cache::{CachedKeys, KeyCache};
 use engine::psp::decap::{decap, DecapOptions};
@@ -28,15 +34,36 @@ fn frame(src: Ipv4Addr, dst: Ipv4Addr, i: usize) -> Vec<u8> {
 }
 
 /// The PSP core, delivering by the inner destination.
-struct VfHandler {
+struct VfHandler<'p> {
     psp: PspHandler,
     ports: VfPorts,
     unowned: u64,
+    /// Packets received per VF, as the poll loop names them.
+    from_port: [u64; 2],
+    /// A frame to send out of VF 1, once, through `to_hosts`.
+    answer: Option<(PoolPackets<'p>, Vec<u8>)>,
 }
 
-impl BurstHandler<Burst> for VfHandler {
-    fn host_to_net(&mut self, rx: &mut Burst, out: &mut Burst) {
+impl BurstHandler<Burst> for VfHandler<'_> {
+    fn host_to_net(&mut self, _rx: &mut Burst, _out: &mut Burst) {
+        unreachable!("the poll loop names the port");
+    }
+
+    fn host_to_net_from(&mut self, port: u8, rx: &mut Burst, out: &mut Burst) {
+        let mut n = 0;
+        rx.route(|m| {
+            n += 1;
+            Some(m)
+        });
+        self.from_port[usize::from(port)] += n;
         self.psp.host_to_net(rx, out);
+    }
+
+    fn to_hosts(&mut self, outs: &mut [Burst]) -> usize {
+        let Some((pool, frame)) = self.answer.take() else { return 0 };
+        let m = pool.copy(&frame).expect("an mbuf");
+        outs[1].push(m).expect("room");
+        1
     }
 
     fn net_to_host(&mut self, rx: &mut Burst, out: &mut Burst) {
@@ -118,12 +145,15 @@ fn two_vfs_share_one_uplink_and_get_their_own_vms_traffic() {
     let stop = AtomicBool::new(false);
     let expected = (from_vf0.len() + from_vf1.len() + psp.len()) as u64;
     let ports = VfPorts::new(&[vec![IpAddr::V4(vm(1))], vec![IpAddr::V4(vm(3))]]).unwrap();
-    let (stats, unowned) = {
+    let answer = frame(vm(2), vm(3), 999);
+    let (stats, unowned, from_port) = {
         let core_queues = CoreQueues::claim_all_ports(&[&vf0, &vf1], &net, 1).unwrap();
         assert_eq!(core_queues[0].more_unsecured.len(), 1);
         let to_peer = common::tunnel(peer_spi, Version::AesGcm256, &peer);
         let psp = PspHandler::new(to_peer, ours.clone(), done.clone());
-        let mut handlers = vec![VfHandler { psp, ports, unowned: 0 }];
+        let packets = PoolPackets::new(&pool, FlowMetadata::register(&eal).unwrap());
+        let answer = Some((packets, answer.clone()));
+        let mut handlers = vec![VfHandler { psp, ports, unowned: 0, from_port: [0; 2], answer }];
         let stats = std::thread::scope(|s| {
             s.spawn(|| {
                 let t0 = Instant::now();
@@ -136,7 +166,7 @@ fn two_vfs_share_one_uplink_and_get_their_own_vms_traffic() {
             });
             run_lcores(&eal, &[0], core_queues, &mut handlers, true, &stop).expect("packet core")
         });
-        (stats, handlers[0].unowned)
+        (stats, handlers[0].unowned, handlers[0].from_port)
     };
     assert_eq!(done.load(Ordering::Relaxed), expected, "every packet handled");
     for port in [&mut vf0, &mut vf1, &mut net] {
@@ -144,8 +174,9 @@ fn two_vfs_share_one_uplink_and_get_their_own_vms_traffic() {
     }
     let s = &stats[0];
     assert_eq!((s.rx_unsecured, s.tx_secure), (70, 70), "{s:?}");
-    assert_eq!((s.rx_secure, s.tx_unsecured, s.tx_full), (50, 40, 0), "{s:?}");
+    assert_eq!((s.rx_secure, s.tx_unsecured, s.tx_full), (50, 41, 0), "{s:?}");
     assert_eq!(unowned, 10, "the frames to 192.168.1.9");
+    assert_eq!(from_port, [40, 30], "each burst named by its VF");
 
     // The uplink carries PSP only, the peer opens it: both VFs' frames.
     let wire_out = read_pcap(&p("wire_out.pcap"));
@@ -168,7 +199,10 @@ fn two_vfs_share_one_uplink_and_get_their_own_vms_traffic() {
         to_vms.iter().filter(|f| inner_dst(f) == Some(IpAddr::V4(ip))).cloned().collect()
     };
     assert_eq!(read_pcap(&p("vf0_out.pcap")), want(vm(1)));
-    assert_eq!(read_pcap(&p("vf1_out.pcap")), want(vm(3)));
+    // VF 1 also got the handler's own frame, first (before any traffic).
+    let vf1_out = read_pcap(&p("vf1_out.pcap"));
+    assert_eq!(vf1_out.first(), Some(&answer));
+    assert_eq!(vf1_out[1..], want(vm(3))[..]);
     drop((vf0, vf1, net, pool));
     eal.cleanup().unwrap();
 }
