@@ -22,8 +22,8 @@ pub struct Ours {
     pub uplink_ip: IpAddr,
     /// Our uplink's MAC.
     pub uplink_mac: MacAddr,
-    /// The unsecured port's name and its virtual address.
-    pub vf: (String, IpAddr),
+    /// Each unsecured port's name and its VMs' virtual addresses.
+    pub vfs: Vec<(String, Vec<IpAddr>)>,
 }
 
 /// Starts the directory task on `rt`; changes go to `to_control`.
@@ -59,7 +59,7 @@ pub fn start(
         grpc_addr: ours.grpc_addr,
         uplink_ip: ours.uplink_ip,
         uplink_mac: Some(ours.uplink_mac),
-        vfs: vec![VfRecord { name: ours.vf.0, virt_ips: vec![ours.vf.1] }],
+        vfs: ours.vfs.into_iter().map(|(name, virt_ips)| VfRecord { name, virt_ips }).collect(),
         psp_versions: Version::ALL.to_vec(),
         version: crate::config::VERSION.into(),
     };

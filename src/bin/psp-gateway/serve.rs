@@ -310,7 +310,11 @@ pub fn serve<B: FlowBackend + Send, H: BurstHandler<Burst>>(
                             grpc_addr: srv.local_addr(),
                             uplink_ip: p.uplink_ip,
                             uplink_mac,
-                            vf: (cfg.repr.clone(), p.local_virt_ip),
+                            vfs: cfg
+                                .vfs
+                                .iter()
+                                .map(|v| (v.repr.clone(), v.virt_ips.clone()))
+                                .collect(),
                         };
                         match crate::directory::start(spec, ours, &gateway, rt.handle(), tx) {
                             Ok(d) => {
