@@ -12,12 +12,26 @@
 # gateway gets its gRPC address, virtual IP and peer from a DOCA 3.x
 # -c/--config file, $OUT/peersN.json, instead of -s, --local-virt-ip, -t),
 # NEIGH_DYNAMIC (set: the VMs get no static neighbours and resolve their
-# peers by ARP and neighbour solicitation, which the gateways answer).
-# Sets VM1_IP, VM2_IP (the VMs' virtual addresses the gateways tunnel) and
-# VM2_HOSTPORT_PREFIX (VM2_IP as host of a host:port, IPv6 in brackets).
+# peers by ARP and neighbour solicitation, which the gateways answer),
+# MULTI_VF (set: each gateway gets a second unsecured port, gw1 ${P}h3 to
+# vm3 (10.0.0.3) and gw2 ${P}h4 to vm4 (10.0.0.4), beside h1 to vm1 and h2
+# to vm2; gw_args gives two -r (net_af_packet1, net_af_packet2), one
+# --local-virt-ip and one --decap-dmac per port, and a -t naming both of
+# the peer's VMs; not with DOCA28, INNER6 or PEERS_CONFIG).
+# Sets VM1_IP, VM2_IP (the VMs' virtual addresses the gateways tunnel),
+# VM2_HOSTPORT_PREFIX (VM2_IP as host of a host:port, IPv6 in brackets) and
+# VMS (the VMs' numbers: 1 2, with MULTI_VF 1 2 3 4).
 # Sets: P (name prefix), U1_MAC, U2_MAC, GW1_PID, GW2_PID, and an EXIT trap
 # that removes everything created (EXTRA_PIDS are killed too).
 [ "$(id -u)" -eq 0 ] || { echo "$(basename "$0"): run as root (namespaces, veths, DPDK)" >&2; exit 1; }
+if [ -n "${MULTI_VF:-}" ]; then
+    for v in DOCA28 INNER6 PEERS_CONFIG; do
+        [ -z "${!v:-}" ] || { echo "$(basename "$0"): MULTI_VF=1 does not go with $v (the second VFs are IPv4, given by -r, --local-virt-ip and -t)" >&2; exit 1; }
+    done
+    VMS="1 2 3 4"
+else
+    VMS="1 2"
+fi
 scripts/setup.sh
 if [ -z "${GW:-}" ]; then
     cargo build --release --quiet --bin psp-gateway
@@ -34,8 +48,9 @@ cleanup() {
     for pid in $GW1_PID $GW2_PID $EXTRA_PIDS; do kill -INT "$pid" 2>/dev/null; done
     sleep 1
     for pid in $GW1_PID $GW2_PID $EXTRA_PIDS; do kill -KILL "$pid" 2>/dev/null; done
-    ip netns del ${P}vm1 2>/dev/null; ip netns del ${P}vm2 2>/dev/null
-    ip link del ${P}u1 2>/dev/null; ip link del ${P}h1 2>/dev/null; ip link del ${P}h2 2>/dev/null
+    for i in $VMS; do ip netns del ${P}vm$i 2>/dev/null; done
+    ip link del ${P}u1 2>/dev/null
+    for i in $VMS; do ip link del ${P}h$i 2>/dev/null; done
     [ -z "${CLEANUP_HOOK:-}" ] || $CLEANUP_HOOK
 }
 trap cleanup EXIT
@@ -59,11 +74,14 @@ if [ -n "${DOCA28:-}" ]; then
         ip addr add fd00:1::$i/128 dev $l nodad noprefixroute
     done
 fi
-# The VMs.
-for i in 1 2; do make_vm $i $i; done
+# The VMs: vm1 and vm3 behind gw1, vm2 and vm4 behind gw2; each talks to
+# its counterpart (1 with 2, 3 with 4).
+for i in $VMS; do make_vm $i $i; done
 if [ -z "${NEIGH_DYNAMIC:-}" ]; then
-    ip netns exec ${P}vm1 ip neigh add 10.0.0.2 lladdr 02:00:00:00:02:02 dev v1
-    ip netns exec ${P}vm2 ip neigh add 10.0.0.1 lladdr 02:00:00:00:01:01 dev v2
+    for i in $VMS; do
+        o=$(( i % 2 ? i + 1 : i - 1 ))
+        ip netns exec ${P}vm$i ip neigh add 10.0.0.$o lladdr 02:00:00:00:0$o:0$o dev v$i
+    done
 fi
 VM1_IP=10.0.0.1; VM2_IP=10.0.0.2; VM2_HOSTPORT_PREFIX=10.0.0.2
 if [ -n "${INNER6:-}" ]; then
@@ -88,6 +106,16 @@ U1_MAC=$(cat /sys/class/net/${P}u1/address); U2_MAC=$(cat /sys/class/net/${P}u2/
 gw_args() {
     local n=$1 o=$((3 - $1))
     local mac; if [ "$n" = 1 ]; then mac=$U2_MAC; else mac=$U1_MAC; fi
+    if [ -n "${MULTI_VF:-}" ]; then
+        # Port 0 to VM n, port 1 to VM n+2; the peer's VMs o and o+2.
+        local m=$((n + 2))
+        echo -p net_af_packet0,iface=${P}u$n -m 0x$n -n $mac --uplink-ip fd00:1::$n \
+            -r net_af_packet1,iface=${P}h$n -r net_af_packet2,iface=${P}h$m \
+            --local-virt-ip 10.0.0.$n --local-virt-ip 10.0.0.$m \
+            --decap-dmac 02:00:00:00:0$n:0$n --decap-dmac 02:00:00:00:0$m:0$m \
+            -s 127.0.0.1:${PORT_BASE}$n -t 127.0.0.1:${PORT_BASE}$o:10.0.0.$o,10.0.0.$((o + 2))
+        return
+    fi
     echo -p net_af_packet0,iface=${P}u$n -r net_af_packet1,iface=${P}h$n -m 0x$n \
         --decap-dmac 02:00:00:00:0$n:0$n -n $mac \
         $([ -n "${DOCA28:-}" ] || echo --uplink-ip fd00:1::$n) \
