@@ -7,6 +7,7 @@
 # stopped and print their counters. Everything it creates it removes.
 #
 #   vm1 (netns, 10.0.0.1) --veth-- [gw1] --pspgw-u1==pspgw-u2-- [gw2] --veth-- vm2 (netns, 10.0.0.2)
+#   vm3 (netns, 10.0.0.3) --veth--/                                 \--veth-- vm4 (netns, 10.0.0.4)   (MULTI_VF=1)
 #
 # Run as root. OUT=dir keeps the logs and the uplink capture.
 # TLS=1: the gateways talk mutual TLS (a CA and one certificate per gateway,
@@ -27,6 +28,12 @@
 # NEIGH_DYNAMIC=1: no static neighbours in the VMs: they resolve their
 # peers by ARP (and neighbour solicitation with INNER6), which the gateways
 # answer with their unsecured port's MAC; the neighbours learnt are shown.
+# MULTI_VF=1: a second VF on each gateway (scripts/topology.sh): vm3 behind
+# gw1, vm4 behind gw2. vm3 also pings vm4 (its own tunnel); vm3 sends
+# UDP as 10.0.0.1 (vm1's address, gw1's other port), which gw1 drops
+# (control.vf_src_refused) and vm2 never sees, while the same from vm1
+# arrives; a capture in vm3 of what gw1 delivered to its port shows
+# nothing for 10.0.0.1. Not with DOCA28, INNER6 or PEERS_CONFIG.
 # STATUS_JSON=1: after the traffic, `psp-gateway status --json` of each
 # gateway (per-session counters included) into $OUT/gwN-status.json.
 set -euo pipefail
@@ -70,11 +77,52 @@ fi
 tcpdump -i ${P}u1 -w "$OUT/uplink.pcap" -U -s 0 >/dev/null 2>&1 &
 CAP_PID=$!
 tcpdump -i ${P}u2 -w "$OUT/uplink2.pcap" -U -s 0 >/dev/null 2>&1 &
-CAP_PID="$CAP_PID $!"; EXTRA_PIDS=$CAP_PID
+CAP_PID="$CAP_PID $!"
+if [ -n "${MULTI_VF:-}" ]; then
+    # What gw1 delivers to vm3's port, seen where vm3 receives it: a
+    # capture on the host end ${P}h3 would not see it (the af_packet
+    # transmit path bypasses the qdisc and its taps).
+    ip netns exec ${P}vm3 tcpdump -i v3 -Q in -w "$OUT/vm3-in.pcap" -U -s 128 >/dev/null 2>&1 &
+    CAP_PID="$CAP_PID $!"
+fi
+EXTRA_PIDS=$CAP_PID
 sleep 0.5
 
 echo "== ping vm1 -> vm2 (the first packet misses, is held, keys are exchanged, it is resubmitted)"
 ip netns exec ${P}vm1 ping -c 5 -i 0.2 -W 2 $VM2_IP
+SPOOF_N=5
+if [ -n "${MULTI_VF:-}" ]; then
+    echo "== ping vm3 -> vm4 (gw1's second VF to gw2's second VF: a tunnel of its own, 10.0.0.3 -> 10.0.0.4)"
+    ip netns exec ${P}vm3 ping -c 5 -i 0.2 -W 2 10.0.0.4
+    echo "== spoof: vm3 sends $SPOOF_N UDP packets as 10.0.0.1 (vm1's address, gw1's other port) to 10.0.0.2:7007, then vm1 one as itself"
+    ip netns exec ${P}vm2 python3 -c "
+import socket, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(('10.0.0.2', 7007)); s.settimeout(0.2)
+got = []; end = time.time() + 4
+while time.time() < end:
+    try: got.append(s.recv(100).decode())
+    except socket.timeout: pass
+print(' '.join(got))" > "$OUT/spoof-recv.txt" &
+    RECV_PID=$!
+    sleep 0.5
+    ip netns exec ${P}vm3 python3 -c "
+from scapy.all import Ether, IP, UDP, Raw, sendp
+sendp([Ether(src='02:00:00:00:03:03', dst='02:00:00:00:02:02') / IP(src='10.0.0.1', dst='10.0.0.2')
+       / UDP(sport=7007, dport=7007) / Raw(b'spoofed-%d' % i) for i in range($SPOOF_N)],
+      iface='v3', inter=0.05, verbose=False)"
+    sleep 0.3
+    ip netns exec ${P}vm1 python3 -c "
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('10.0.0.1', 7007))
+s.sendto(b'genuine', ('10.0.0.2', 7007))"
+    wait $RECV_PID
+    spoofed=$(tr ' ' '\n' < "$OUT/spoof-recv.txt" | awk '/^spoofed-/ { n++ } END { print n + 0 }')
+    genuine=$(tr ' ' '\n' < "$OUT/spoof-recv.txt" | awk '/^genuine$/ { n++ } END { print n + 0 }')
+    echo "   vm2 received: $spoofed of $SPOOF_N spoofed, $genuine of 1 genuine"
+    [ "$spoofed" = 0 ] || { echo "FAIL: packets spoofed as 10.0.0.1 from vm3's port reached vm2"; exit 1; }
+    [ "$genuine" = 1 ] || { echo "FAIL: vm1's own UDP packet did not reach vm2 (the spoof check proves nothing)"; exit 1; }
+fi
 if [ -n "${INNER6:-}" ]; then
     echo "== vm1: a neighbour solicitation for $VM2_IP (to gw1's control plane, as ARP)"
     ip netns exec ${P}vm1 python3 -c "
@@ -85,8 +133,8 @@ fi
 if [ -n "${NEIGH_DYNAMIC:-}" ]; then
     # With INNER6 the IPv4 ping is dropped at gw1's root; its ARP is answered first.
     [ -z "${INNER6:-}" ] || ip netns exec ${P}vm1 ping -c 1 -W 1 10.0.0.2 >/dev/null 2>&1 || true
-    echo "== neighbours learnt (gateway ports: h1 $(cat /sys/class/net/${P}h1/address), h2 $(cat /sys/class/net/${P}h2/address))"
-    for i in 1 2; do
+    echo "== neighbours learnt (gateway ports:$(for i in $VMS; do printf ' h%s %s' $i "$(cat /sys/class/net/${P}h$i/address)"; done))"
+    for i in $VMS; do
         echo "   vm$i: $(ip netns exec ${P}vm$i ip neigh show dev v$i | tr '\n' ';')"
     done
 fi
@@ -109,6 +157,13 @@ fi
 kill -INT $CAP_PID; wait $CAP_PID 2>/dev/null || true; CAP_PID=""; EXTRA_PIDS=""
 echo "== the uplink capture"
 python3 scripts/check_uplink.py ${MODE:+--$MODE} "$OUT/uplink.pcap" "$OUT/uplink2.pcap"
+if [ -n "${MULTI_VF:-}" ]; then
+    to3=$(tcpdump -r "$OUT/vm3-in.pcap" -n 'ip dst host 10.0.0.3' 2>/dev/null | wc -l)
+    to1=$(tcpdump -r "$OUT/vm3-in.pcap" -n 'ip dst host 10.0.0.1' 2>/dev/null | wc -l)
+    echo "== per-port delivery: gw1 delivered to vm3's port $to3 frames for 10.0.0.3, $to1 for 10.0.0.1"
+    [ "$to1" = 0 ] || { echo "FAIL: frames for vm1 (10.0.0.1) were delivered to vm3's port"; exit 1; }
+    [ "$to3" -ge 5 ] || { echo "FAIL: vm4's ping replies did not reach vm3's port"; exit 1; }
+fi
 
 echo "== stopping the gateways (SIGINT): their counters"
 kill -INT $GW1_PID $GW2_PID
