@@ -289,6 +289,76 @@ fn peers_and_sessions_from_a_doca_3_config_file() {
     let _ = std::fs::remove_dir_all(&out_dir);
 }
 
+/// The text after `heading` in the demo's output, up to its next `== `
+/// heading.
+fn section<'a>(stdout: &'a str, heading: &str) -> &'a str {
+    let at = stdout.find(heading).unwrap_or_else(|| panic!("{heading:?} in {stdout}"));
+    let rest = &stdout[at + heading.len()..];
+    rest.find("\n== ").map_or(rest, |end| &rest[..end])
+}
+
+/// The packets vm3 sends as vm1 (10.0.0.1) from gw1's second port
+/// (scripts/two-gateways.sh, SPOOF_N).
+const SPOOFED: u64 = 5;
+
+/// Several unsecured ports on one gateway (MULTI_VF): gw1's two VFs reach
+/// two VMs behind gw2's two, each pair through its own tunnel; a VM
+/// sending as the other port's VM is refused; the uplink carries only PSP.
+#[test]
+fn two_vfs_on_each_gateway_reach_two_vms_behind_the_other() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let (out, out_dir) =
+        demo("multivf", &[("MULTI_VF", "1"), ("STATUS_JSON", "1"), ("PORT_BASE", "5035")]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "two-gateways MULTI_VF failed:\n{stdout}\n{stderr}");
+    assert!(stdout.contains("two-gateways: OK"), "{stdout}");
+    for heading in ["== ping vm1 -> vm2", "== ping vm3 -> vm4"] {
+        let ping = section(&stdout, heading);
+        assert!(
+            ping.contains("5 packets transmitted, 5 received, 0% packet loss"),
+            "{heading}: {stdout}"
+        );
+    }
+    assert!(section(&stdout, "== ping vm3 -> vm4").contains("PING 10.0.0.4"), "{stdout}");
+    // Only PSP on the uplink, the plaintext nowhere.
+    assert!(stdout.contains("plaintext marker: not found"), "{stdout}");
+    let (frames, psp) = uplink_frames(&stdout);
+    assert!(frames > 1000 && psp == frames, "{stdout}");
+    // The spoofed packets stopped at gw1, vm1's own one went through; and
+    // nothing for vm1 was delivered to vm3's port.
+    assert!(
+        stdout.contains(&format!("vm2 received: 0 of {SPOOFED} spoofed, 1 of 1 genuine")),
+        "{stdout}"
+    );
+    assert!(stdout.contains("frames for 10.0.0.3, 0 for 10.0.0.1"), "{stdout}");
+    let gw1 = std::fs::read_to_string(out_dir.join("gw1.log")).expect("gw1.log");
+    let gw2 = std::fs::read_to_string(out_dir.join("gw2.log")).expect("gw2.log");
+    assert!(final_stat(&out_dir, 1, "control.vf_src_refused") >= SPOOFED, "{gw1}");
+    for (n, log) in [(1, &gw1), (2, &gw2)] {
+        assert!(final_stat(&out_dir, n, ENCRYPTED) > 1000, "gw{n}: {log}");
+        assert!(final_stat(&out_dir, n, DECRYPTED) > 100, "gw{n}: {log}");
+        assert_eq!(final_stat(&out_dir, n, "control.no_vf_port"), 0, "gw{n}: {log}");
+    }
+    // Each gateway has a tunnel to both of the other's VMs (vm3's traffic
+    // its own, not vm1's), and each carried traffic.
+    for (name, peer_vms) in [("gw1", ["10.0.0.2", "10.0.0.4"]), ("gw2", ["10.0.0.1", "10.0.0.3"])] {
+        let text = std::fs::read_to_string(out_dir.join(format!("{name}-status.json")))
+            .expect("status json");
+        let j: serde_json::Value = serde_json::from_str(&text).expect("status is JSON");
+        let tunnels = j["tunnels"].as_array().unwrap_or_else(|| panic!("{name}: {text}"));
+        for vm in peer_vms {
+            let t = tunnels
+                .iter()
+                .find(|t| t["virt_dst"] == vm)
+                .unwrap_or_else(|| panic!("{name}: no tunnel to {vm}: {text}"));
+            assert!(t["tx_spi"].as_u64().unwrap() != 0, "{name} to {vm}: {text}");
+            assert!(t["tx_packets"].as_u64().unwrap() > 0, "{name} to {vm}: {text}");
+        }
+    }
+    let _ = std::fs::remove_dir_all(&out_dir);
+}
+
 /// Runs `scripts/faults.sh MODE` with the built gateway; its own checks
 /// decide (exit status), and the test checks the verdict line.
 fn faults(mode: &str) -> String {
