@@ -23,8 +23,8 @@
 # PEERS_CONFIG=1: the gateways' addresses and peers come from DOCA 3.x
 # -c/--config JSON files (no -s, --local-virt-ip or -t).
 # INNER6=1: IPv6 VMs (fd00:10::1, fd00:10::2), --inner-ip-type ipv6; vm1
-# also sends a neighbour solicitation (hop limit 64: not answered), which
-# gw1 hands to its control plane.
+# also sends a neighbour solicitation of its own (scapy's, hop limit 255),
+# which gw1's control plane answers.
 # NEIGH_DYNAMIC=1: no static neighbours in the VMs: they resolve their
 # peers by ARP (and neighbour solicitation with INNER6), which the gateways
 # answer with their unsecured port's MAC; the neighbours learnt are shown.

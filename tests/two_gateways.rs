@@ -230,7 +230,8 @@ fn transport_mode_between_two_gateways() {
 #[test]
 fn ipv6_vms_through_on_demand_tunnels() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let (out, out_dir) = demo("inner6", &[("INNER6", "1"), ("PORT_BASE", "5033")]);
+    let (out, out_dir) =
+        demo("inner6", &[("INNER6", "1"), ("NEIGH_DYNAMIC", "1"), ("PORT_BASE", "5033")]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "two-gateways INNER6 failed:\n{stdout}\n{stderr}");
@@ -253,8 +254,14 @@ fn ipv6_vms_through_on_demand_tunnels() {
     assert!(final_stat(&out_dir, 1, MISSES) >= 1, "{gw1}");
     assert!(gw1.contains("tunnel up") && gw1.contains("dst=fd00:10::2"), "{gw1}");
     assert!(gw2.contains("egress tunnels created (reverse params)"), "{gw2}");
+    // No static neighbours: the VMs' solicitations (the kernel's, and
+    // vm1's own from scapy) were answered with their gateway port's MAC.
+    assert_learnt(&stdout, 1, "fd00:10::2");
+    assert_learnt(&stdout, 2, "fd00:10::1");
     let nd = gw1.lines().find(|l| l.trim_start().starts_with("vf_nd_to_rss")).expect("ND counter");
-    assert_eq!(nd.split_whitespace().nth(1), Some("1"), "{gw1}");
+    let nd: u64 = nd.split_whitespace().nth(1).and_then(|n| n.parse().ok()).expect("a count");
+    assert!(nd >= 2, "{gw1}");
+    assert!(final_stat(&out_dir, 1, "control.neighbour_answers") >= 2, "{gw1}");
     let _ = std::fs::remove_dir_all(&out_dir);
 }
 
@@ -297,6 +304,27 @@ fn section<'a>(stdout: &'a str, heading: &str) -> &'a str {
     rest.find("\n== ").map_or(rest, |end| &rest[..end])
 }
 
+/// NEIGH_DYNAMIC: each VM resolved `peer` (its peer VM's address) to
+/// the MAC of its own gateway port (`hN`), as the demo's "neighbours learnt"
+/// lines show: the gateways answered ARP or neighbour solicitation on the
+/// port the query came in on.
+fn assert_learnt(stdout: &str, vm: u8, peer: &str) {
+    let learnt = section(stdout, "== neighbours learnt");
+    let ports = learnt.lines().next().unwrap_or_default();
+    let words: Vec<&str> = ports.split_whitespace().collect();
+    let port_mac = words
+        .iter()
+        .position(|w| *w == format!("h{vm}"))
+        .and_then(|i| words.get(i + 1))
+        .map(|m| m.trim_end_matches(')'))
+        .unwrap_or_else(|| panic!("no h{vm} in {ports:?}"));
+    let line = learnt
+        .lines()
+        .find(|l| l.trim_start().starts_with(&format!("vm{vm}:")))
+        .unwrap_or_else(|| panic!("no vm{vm} line: {learnt}"));
+    assert!(line.contains(&format!("{peer} lladdr {port_mac}")), "vm{vm}: {learnt}");
+}
+
 /// The packets vm3 sends as vm1 (10.0.0.1) from gw1's second port
 /// (scripts/two-gateways.sh, SPOOF_N).
 const SPOOFED: u64 = 5;
@@ -307,8 +335,10 @@ const SPOOFED: u64 = 5;
 #[test]
 fn two_vfs_on_each_gateway_reach_two_vms_behind_the_other() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let (out, out_dir) =
-        demo("multivf", &[("MULTI_VF", "1"), ("STATUS_JSON", "1"), ("PORT_BASE", "5035")]);
+    let (out, out_dir) = demo(
+        "multivf",
+        &[("MULTI_VF", "1"), ("NEIGH_DYNAMIC", "1"), ("STATUS_JSON", "1"), ("PORT_BASE", "5035")],
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "two-gateways MULTI_VF failed:\n{stdout}\n{stderr}");
@@ -332,6 +362,10 @@ fn two_vfs_on_each_gateway_reach_two_vms_behind_the_other() {
         "{stdout}"
     );
     assert!(stdout.contains("frames for 10.0.0.3, 0 for 10.0.0.1"), "{stdout}");
+    // No static neighbours: each VM's ARP was answered on its own port.
+    for (vm, peer) in [(1, "10.0.0.2"), (2, "10.0.0.1"), (3, "10.0.0.4"), (4, "10.0.0.3")] {
+        assert_learnt(&stdout, vm, peer);
+    }
     let gw1 = std::fs::read_to_string(out_dir.join("gw1.log")).expect("gw1.log");
     let gw2 = std::fs::read_to_string(out_dir.join("gw2.log")).expect("gw2.log");
     assert!(final_stat(&out_dir, 1, "control.vf_src_refused") >= SPOOFED, "{gw1}");
@@ -339,6 +373,7 @@ fn two_vfs_on_each_gateway_reach_two_vms_behind_the_other() {
         assert!(final_stat(&out_dir, n, ENCRYPTED) > 1000, "gw{n}: {log}");
         assert!(final_stat(&out_dir, n, DECRYPTED) > 100, "gw{n}: {log}");
         assert_eq!(final_stat(&out_dir, n, "control.no_vf_port"), 0, "gw{n}: {log}");
+        assert!(final_stat(&out_dir, n, "control.neighbour_answers") >= 2, "gw{n}: {log}");
     }
     // Each gateway has a tunnel to both of the other's VMs (vm3's traffic
     // its own, not vm1's), and each carried traffic.
