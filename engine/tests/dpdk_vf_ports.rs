@@ -15,7 +15,7 @@ mod common;
 use common::psp_core::{udp_frame, PspHandler};
 use common::{masters, read_pcap, write_pcap, TempDir};
 
-use engine::cores::{BurstHandler, PacketBurst, Packets};
+use engine::cores::{BurstHandler, Packets};
 use engine::dpdk::{
     run_lcores, Burst, CoreQueues, Eal, EalArgs, FlowMetadata, Mempool, PoolPackets, Port,
     PortConfig,
