@@ -1,14 +1,20 @@
 //! Finds libdpdk with pkg-config, compiles the C shim over DPDK's static
-//! inline functions and generates the bindings with bindgen.
+//! inline functions and generates the bindings with bindgen; with feature
+//! `ipsec-mb`, also intel-ipsec-mb's (`ipsec_mb_build.rs`).
 
 use std::env;
 use std::path::PathBuf;
 use std::process::Command;
 
+mod ipsec_mb_build;
+
 /// The DPDK release the bindings and the shim are written against.
 const MIN_VERSION: &str = "22.11";
 
 fn main() {
+    if env::var_os("CARGO_FEATURE_IPSEC_MB").is_some() {
+        ipsec_mb_build::generate();
+    }
     println!("cargo:rerun-if-changed=wrapper.h");
     println!("cargo:rerun-if-changed=src/shim.h");
     println!("cargo:rerun-if-changed=src/shim.c");

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Summarises the last `cargo bench -p ipsec-mb --bench gcm` run as one
+"""Summarises the last `cargo bench -p engine --bench gcm` run as one
 markdown table: ns per packet (the median burst of 32, divided by 32) of
 aws-lc per packet, intel-ipsec-mb per packet and intel-ipsec-mb over a
 batch, and the best of the three against aws-lc.
@@ -25,7 +25,7 @@ def ns_per_packet(op, impl, bits, size):
 
 def main():
     if not (ROOT / "gcm_seal").exists():
-        sys.exit("no results: run `cargo bench -p ipsec-mb --bench gcm` first")
+        sys.exit("no results: run `cargo bench -p engine --bench gcm` first")
     print("| op | AES | size B | aws-lc ns | ipsec-mb ns | ipsec-mb batch ns | batch / aws-lc |")
     print("|---|---|---|---|---|---|---|")
     for op in ("gcm_seal", "gcm_open"):

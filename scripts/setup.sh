@@ -20,7 +20,7 @@ set -euo pipefail
 APT_PACKAGES=(
     pkg-config gcc g++ make diffutils     # C shim of dpdk-sys, libfuzzer-sys (C++)
     libdpdk-dev                           # dpdk-sys links libdpdk (pkg-config libdpdk)
-    libipsec-mb-dev                       # ipsec-mb links intel-ipsec-mb (AES-GCM of the packet cores)
+    libipsec-mb-dev                       # dpdk-sys binds intel-ipsec-mb (AES-GCM of the packet cores)
     librte-net-pcap23 librte-net-af-packet23 librte-net-ring23 librte-net-null23
     librte-net-tap23                      # the DPDK virtual devices the tests and demo use
     libclang-dev                          # bindgen (clang-sys) loads libclang.so: libclang1-14

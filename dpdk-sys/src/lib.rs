@@ -16,3 +16,10 @@
 #![allow(clippy::all, clippy::undocumented_unsafe_blocks)]
 
 include!(concat!(env!("OUT_DIR"), "/bindings.rs"));
+
+/// intel-ipsec-mb's manager and AES-GCM direct API (feature `ipsec-mb`),
+/// the library under DPDK's AES-GCM crypto PMDs.
+#[cfg(feature = "ipsec-mb")]
+pub mod ipsec_mb {
+    include!(concat!(env!("OUT_DIR"), "/ipsec_mb_bindings.rs"));
+}

@@ -33,6 +33,10 @@
 //!   host-wide lock, and the two process calls a restart under a new pid
 //!   needs.
 //! - [`PortId`], [`QueueId`], [`LcoreId`] (`ids.rs`), [`Error`] (`error.rs`).
+//! - [`ipsec_mb`] (feature `ipsec-mb`): intel-ipsec-mb's AES-GCM (the
+//!   library of DPDK's AES-GCM crypto PMDs, called directly), the packet
+//!   cores' faster AEAD where the CPU favours it; its `ffi.rs` alone holds
+//!   unsafe code.
 //!
 //! Lifetimes: constructors take `&Eal`, queue handles borrow their port,
 //! ports keep their pool alive, pools with mbufs out are never freed, and
@@ -66,6 +70,9 @@ mod eal;
 mod error;
 #[allow(unsafe_code)]
 mod ids;
+// Its FFI file alone allows unsafe code (inside the module).
+#[cfg(feature = "ipsec-mb")]
+pub mod ipsec_mb;
 #[allow(unsafe_code)]
 mod lcores;
 #[allow(unsafe_code)]

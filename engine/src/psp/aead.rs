@@ -23,6 +23,11 @@ use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_128_GCM, AES_256_
 use core::fmt;
 use std::sync::OnceLock;
 
+// intel-ipsec-mb's FFI wrapper lives with the DPDK wrapper (the library
+// of DPDK's AES-GCM crypto PMDs), where the crate's unsafe code is.
+#[cfg(feature = "ipsec-mb")]
+use crate::dpdk::ipsec_mb;
+
 #[cfg(all(test, feature = "ipsec-mb"))]
 mod equivalence;
 
@@ -140,6 +145,7 @@ impl Policy {
     }
 
     /// Whether any GCM operation of this key length uses `i`.
+    #[cfg_attr(not(feature = "ipsec-mb"), allow(dead_code))] // aws-lc alone: always
     fn uses(&self, key_len: usize, i: Impl) -> bool {
         self.table.iter().any(|op| op[usize::from(key_len == 32)].contains(&i))
     }
@@ -202,6 +208,7 @@ thread_local! {
 pub struct AeadKey {
     version: Version,
     /// `[open][class]`: the part of the policy this key's size needs.
+    #[cfg_attr(not(feature = "ipsec-mb"), allow(dead_code))] // aws-lc alone: no choice
     choice: [[Impl; 3]; 2],
     /// Absent only when the policy never uses aws-lc for this key size.
     aws: Option<LessSafeKey>,

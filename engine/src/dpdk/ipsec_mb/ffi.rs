@@ -1,16 +1,13 @@
-//! The raw bindings (bindgen over `intel-ipsec-mb.h`, see `build.rs`) and
-//! the one place they are used to set up: the GCM function table, taken
-//! once from a manager that `init_mb_mgr_auto` configured for this CPU.
+//! The calls into the raw bindings (`dpdk_sys::ipsec_mb`, bindgen over
+//! `intel-ipsec-mb.h`, see dpdk-sys's `ipsec_mb_build.rs`) and the one
+//! place they are set up: the GCM function table, taken once from a
+//! manager that `init_mb_mgr_auto` configured for this CPU.
 
-use crate::Error;
+use super::Error;
 use std::ffi::CStr;
 use std::sync::OnceLock;
 
-#[allow(non_upper_case_globals, non_camel_case_types, non_snake_case, dead_code)]
-#[allow(clippy::all, clippy::undocumented_unsafe_blocks, unsafe_op_in_unsafe_fn)]
-pub(crate) mod sys {
-    include!(concat!(env!("OUT_DIR"), "/bindings.rs"));
-}
+pub(super) use dpdk_sys::ipsec_mb as sys;
 
 /// The code path the library chose for this CPU.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,8 +24,8 @@ pub enum Arch {
     Avx512,
 }
 
-pub(crate) type PreFn = unsafe extern "C" fn(*const core::ffi::c_void, *mut sys::gcm_key_data);
-pub(crate) type EncDecFn = unsafe extern "C" fn(
+pub(super) type PreFn = unsafe extern "C" fn(*const core::ffi::c_void, *mut sys::gcm_key_data);
+pub(super) type EncDecFn = unsafe extern "C" fn(
     *const sys::gcm_key_data,
     *mut sys::gcm_context_data,
     *mut u8,
@@ -43,7 +40,7 @@ pub(crate) type EncDecFn = unsafe extern "C" fn(
 
 /// The GCM entry points for one key size.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct GcmFns {
+pub(super) struct GcmFns {
     /// The key length `pre` reads: 16 or 32.
     pub key_len: usize,
     pub pre: PreFn,
@@ -53,7 +50,7 @@ pub(crate) struct GcmFns {
 
 /// The entry points the manager picked, for AES-128 and AES-256.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Table {
+pub(super) struct Table {
     pub arch: Arch,
     pub aes128: GcmFns,
     pub aes256: GcmFns,
@@ -62,7 +59,7 @@ pub(crate) struct Table {
 static TABLE: OnceLock<Result<Table, Error>> = OnceLock::new();
 
 /// The function table, set up on first use.
-pub(crate) fn table() -> Result<&'static Table, Error> {
+pub(super) fn table() -> Result<&'static Table, Error> {
     TABLE.get_or_init(load).as_ref().map_err(|e| *e)
 }
 
@@ -121,7 +118,7 @@ fn load() -> Result<Table, Error> {
 }
 
 /// The bytes of a key block, to wipe it.
-pub(crate) fn key_bytes(k: &mut sys::gcm_key_data) -> &mut [u8] {
+pub(super) fn key_bytes(k: &mut sys::gcm_key_data) -> &mut [u8] {
     let len = core::mem::size_of::<sys::gcm_key_data>();
     // SAFETY: gcm_key_data is plain bytes (arrays of u8 in a struct and a
     // union of u8 arrays, no padding that is not itself u8); the slice
@@ -130,7 +127,7 @@ pub(crate) fn key_bytes(k: &mut sys::gcm_key_data) -> &mut [u8] {
 }
 
 /// Expands `key` into `data` with the entry point of its size.
-pub(crate) fn expand(fns: &GcmFns, key: &[u8], data: &mut sys::gcm_key_data) {
+pub(super) fn expand(fns: &GcmFns, key: &[u8], data: &mut sys::gcm_key_data) {
     assert_eq!(key.len(), fns.key_len, "AES-GCM key length");
     // SAFETY: `key` holds the 16 or 32 bytes this entry point reads
     // (checked above); `data` is a live, aligned gcm_key_data the call
@@ -139,7 +136,7 @@ pub(crate) fn expand(fns: &GcmFns, key: &[u8], data: &mut sys::gcm_key_data) {
 }
 
 /// One call of an encrypt or decrypt entry point over `in_out`, in place.
-pub(crate) fn crypt(
+pub(super) fn crypt(
     f: EncDecFn,
     key: &sys::gcm_key_data,
     ctx: &mut sys::gcm_context_data,

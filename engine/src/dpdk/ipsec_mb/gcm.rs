@@ -1,7 +1,7 @@
 //! Expanded GCM keys and in-place seal / open, per packet or over a batch.
 
-use crate::ffi::{self, sys, GcmFns};
-use crate::Error;
+use super::ffi::{self, sys, GcmFns};
+use super::Error;
 use core::fmt;
 use zeroize::Zeroize;
 

@@ -88,6 +88,6 @@ fn key_lengths() {
     assert_eq!(GcmKey::new(&[0; 24]).unwrap_err(), Error::KeyLength(24));
     assert_eq!(GcmKey::new(&[0; 16]).unwrap().size(), KeySize::Aes128);
     assert_eq!(GcmKey::new(&[0; 32]).unwrap().size(), KeySize::Aes256);
-    let (_, version) = crate::arch().unwrap();
+    let (_, version) = super::super::arch().unwrap();
     assert!(version.starts_with("1."), "{version}");
 }

@@ -9,13 +9,13 @@
 //! outside the timed section): a failed open would cost aws-lc a memset
 //! of the output and an error-queue push, which no real packet pays.
 //!
-//! Run: `cargo bench -p ipsec-mb --bench gcm [-- --warm-up-time 1 --measurement-time 2]`.
+//! Run: `cargo bench -p engine --bench gcm [-- --warm-up-time 1 --measurement-time 2]`.
 
 use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_128_GCM, AES_256_GCM};
 use criterion::{
     black_box, criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput,
 };
-use ipsec_mb::{Batch, GcmKey, TAG_LEN};
+use engine::dpdk::ipsec_mb::{Batch, GcmKey, TAG_LEN};
 
 const SIZES: [usize; 3] = [64, 512, 1400];
 const BURST: usize = 32;

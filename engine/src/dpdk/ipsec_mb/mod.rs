@@ -1,5 +1,8 @@
 //! A small safe wrapper over intel-ipsec-mb's AES-GCM direct API (Debian
-//! `libipsec-mb-dev` 1.3), for sealing and opening packets in place.
+//! `libipsec-mb-dev` 1.3; the library of DPDK's AES-GCM crypto PMDs,
+//! called directly: the cryptodev queue pairs would add an enqueue and a
+//! dequeue per burst), for sealing and opening packets in place
+//! (feature `ipsec-mb`; the bindings are `dpdk_sys::ipsec_mb`).
 //!
 //! - [`GcmKey`]: an expanded AES-128 or AES-256 GCM key (round keys and
 //!   GHASH powers), zeroized on drop.
@@ -12,8 +15,8 @@
 //! is in `ffi.rs` alone (the bindings and the calls, each with its
 //! `// SAFETY:` argument); everything else, and all it exports, is safe.
 
-// The workspace denies `unsafe_code`; the FFI module, and only it,
-// allows it (like dpdk-sys and doca-sys).
+// The crate denies `unsafe_code`; the FFI module, and only it, allows it,
+// as each FFI file of engine::dpdk does.
 #[allow(unsafe_code)]
 mod ffi;
 mod gcm;

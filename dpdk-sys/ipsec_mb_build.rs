@@ -1,22 +1,25 @@
-//! Generates the bindings of intel-ipsec-mb (Debian `libipsec-mb-dev`,
-//! 1.3: `/usr/include/intel-ipsec-mb.h`, `libIPSec_MB.so`) with bindgen,
-//! limited to what the AES-GCM wrapper uses, and links the library. The
-//! header has no pkg-config file; `IPSEC_MB_INCLUDE` and `IPSEC_MB_LIB`
-//! point elsewhere if it is not in the system paths.
+//! Feature `ipsec-mb`: the bindings of intel-ipsec-mb (Debian
+//! `libipsec-mb-dev`, 1.3: `/usr/include/intel-ipsec-mb.h`,
+//! `libIPSec_MB.so`), the library DPDK's own AES-GCM crypto PMDs
+//! (`crypto_aesni_gcm`, `crypto_aesni_mb`) are built on, generated with
+//! bindgen and limited to what `engine::dpdk::ipsec_mb` uses; links the
+//! library. The header has no pkg-config file; `IPSEC_MB_INCLUDE` and
+//! `IPSEC_MB_LIB` point elsewhere if it is not in the system paths.
 
 use std::env;
 use std::path::{Path, PathBuf};
 
 const HEADER: &str = "intel-ipsec-mb.h";
 
-fn main() {
+/// Writes `$OUT_DIR/ipsec_mb_bindings.rs` and links `IPSec_MB`.
+pub fn generate() {
     println!("cargo:rerun-if-env-changed=IPSEC_MB_INCLUDE");
     println!("cargo:rerun-if-env-changed=IPSEC_MB_LIB");
     let include = env::var("IPSEC_MB_INCLUDE").unwrap_or_else(|_| "/usr/include".to_owned());
     let header = Path::new(&include).join(HEADER);
     if !header.exists() {
         eprintln!(
-            "ipsec-mb: {} not found: install libipsec-mb-dev (Debian: apt-get install libipsec-mb-dev) or set IPSEC_MB_INCLUDE",
+            "dpdk-sys (ipsec-mb): {} not found: install libipsec-mb-dev (Debian: apt-get install libipsec-mb-dev) or set IPSEC_MB_INCLUDE",
             header.display()
         );
         std::process::exit(1);
@@ -42,9 +45,9 @@ fn main() {
         .allowlist_var("IMB_VERSION_STR")
         .blocklist_type("max_align_t")
         .generate()
-        .unwrap_or_else(|e| panic!("ipsec-mb: bindgen failed on {HEADER}: {e}"));
+        .unwrap_or_else(|e| panic!("dpdk-sys (ipsec-mb): bindgen failed on {HEADER}: {e}"));
     let out = PathBuf::from(env::var("OUT_DIR").expect("OUT_DIR is set by cargo"));
     bindings
-        .write_to_file(out.join("bindings.rs"))
-        .unwrap_or_else(|e| panic!("ipsec-mb: cannot write bindings.rs: {e}"));
+        .write_to_file(out.join("ipsec_mb_bindings.rs"))
+        .unwrap_or_else(|e| panic!("dpdk-sys (ipsec-mb): cannot write bindings: {e}"));
 }
