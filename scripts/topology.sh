@@ -10,7 +10,8 @@
 # the VMs also carry fd00:10::1 and fd00:10::2, and gw_args runs the
 # gateways with --inner-ip-type ipv6 on those), PEERS_CONFIG (set: each
 # gateway gets its gRPC address, virtual IP and peer from a DOCA 3.x
-# -c/--config file, $OUT/peersN.json, instead of -s, --local-virt-ip, -t),
+# -c/--config file, $OUT/peersN.json, instead of -s, --local-virt-ip, -t,
+# and its device as DOCA 3.1's -s instead of -p),
 # NEIGH_DYNAMIC (set: the VMs get no static neighbours and resolve their
 # peers by ARP and neighbour solicitation, which the gateways answer),
 # MULTI_VF (set: each gateway gets a second unsecured port, gw1 ${P}h3 to
@@ -116,7 +117,9 @@ gw_args() {
             -s 127.0.0.1:${PORT_BASE}$n -t 127.0.0.1:${PORT_BASE}$o:10.0.0.$o,10.0.0.$((o + 2))
         return
     fi
-    echo -p net_af_packet0,iface=${P}u$n -r net_af_packet1,iface=${P}h$n -m 0x$n \
+    # PEERS_CONFIG: a DOCA 3.1+ command line, the device as -s.
+    local dev=-p; [ -z "${PEERS_CONFIG:-}" ] || dev=-s
+    echo $dev net_af_packet0,iface=${P}u$n -r net_af_packet1,iface=${P}h$n -m 0x$n \
         --decap-dmac 02:00:00:00:0$n:0$n -n $mac \
         $([ -n "${DOCA28:-}" ] || echo --uplink-ip fd00:1::$n) \
         $(if [ -n "${PEERS_CONFIG:-}" ]; then
@@ -160,7 +163,8 @@ launch_gw() {
     local svc=127.0.0.1:${PORT_BASE}$n tls="" prev=""
     for a in "$@"; do
         case $prev in
-            -s|--svc-addr) svc=$a ;;
+            # (-s with a device is DOCA 3.1's --device.)
+            -s|--svc-addr) case $a in net_*) ;; *) svc=$a ;; esac ;;
             --grpc-cert|--grpc-key|--grpc-ca) tls="$tls $prev $a" ;;
         esac
         prev=$a

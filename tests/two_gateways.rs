@@ -266,8 +266,9 @@ fn ipv6_vms_through_on_demand_tunnels() {
 }
 
 /// DOCA 3.x's `-c/--config`: each gateway's gRPC address, virtual IP and
-/// peer come from a peers-and-sessions JSON file, with no -s,
-/// --local-virt-ip or -t; ping and TCP cross, the uplink carries only PSP.
+/// peer come from a peers-and-sessions JSON file, with no --svc-addr,
+/// --local-virt-ip or -t, and the device as DOCA 3.1's `-s` (no -p); ping
+/// and TCP cross, the uplink carries only PSP.
 #[test]
 fn peers_and_sessions_from_a_doca_3_config_file() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
@@ -283,9 +284,11 @@ fn peers_and_sessions_from_a_doca_3_config_file() {
         let log = std::fs::read_to_string(out_dir.join(format!("gw{n}.log"))).expect("log");
         let cmd = log.lines().find(|l| l.starts_with("+ psp-gateway ")).expect("command line");
         assert!(cmd.contains(&format!(" -c {}/peers{n}.json", out_dir.display())), "{cmd}");
-        for flag in ["-s", "--svc-addr", "--local-virt-ip", "-t", "--tunnel", "-f"] {
+        for flag in ["-p", "--svc-addr", "--local-virt-ip", "-t", "--tunnel", "-f"] {
             assert!(!cmd.split_whitespace().any(|w| w == flag), "{flag} in {cmd}");
         }
+        // DOCA 3.1's -s DEVICE names the uplink (no -p); no -s gives an address.
+        assert!(cmd.starts_with("+ psp-gateway -s net_af_packet0,iface="), "{cmd}");
         // The gRPC address came from the file's "local-grpc-address".
         assert!(log.contains(&format!("127.0.0.1:5034{n}")), "gw{n}: {log}");
         assert!(final_stat(&out_dir, n, ENCRYPTED) > 1000, "gw{n}: {log}");

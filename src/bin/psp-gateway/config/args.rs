@@ -87,6 +87,7 @@ pub const OPTS: &[Opt] = &[
     opt("show-rss-rx-packets", None, Switch, "", "Show RSS rx packets", PROGRAM),
     opt("outer-ip-type", None, Value, "ipv4|ipv6", "outer IP type [default: ipv6]", PROGRAM),
     opt("config", None, Value, "PATH", "JSON file of peers and sessions (DOCA 2.9+, replaces -t/-f): {\"config\": {\"local-grpc-address\": ...}, \"peers\": [{\"remote-grpc-address\": ..., \"sessions\": [{\"local-vip\": ..., \"remote-vips\": [...]}]}]}; -c PATH is this, a bare -c is DOCA 2.8's --cookie", DOCA3),
+    opt("device", None, Value, "DEVICE", "DOCA 3.x's device identifier (-s DEVICE in 3.1+): the same as -p/--pci-addr; -s takes it when its value is a PCI address or a DPDK device, not an IP", DOCA3),
     opt("mode", None, Value, "tunnel|transport", "PSP mode: tunnel (outer IP of the gateways) or transport (the VM's IP header, then UDP 1000 and PSP); both peers must use the same [default: tunnel]", DOCA3),
     opt("inner-ip-type", None, Value, "ipv4|ipv6", "inner IP type: of the VMs' traffic, --local-virt-ip and the tunnels' virtual IPs (IPv6 in brackets: svc-ip:[fd00::2]) [default: ipv4]", DOCA3),
     opt("uplink-ip", None, Value, "IP", "Outer source address of our tunnels (family of --outer-ip-type)", OURS),
@@ -121,8 +122,10 @@ pub fn by_json_key(key: &str) -> Option<&'static Opt> {
 
 /// DOCA 2.8's `-c` is `--cookie` (a switch), DOCA 3.x's `-c PATH` is
 /// `--config PATH`: `-c` followed by a value that is not a flag becomes
-/// `--config`, as does `-c=PATH`. A value of another flag (`-d -c`) and
-/// anything after `--` are left alone.
+/// `--config`, as does `-c=PATH`. DOCA 2.8's `-s` is `--svc-addr`, 3.1's
+/// `-s` is `--device`: `-s` with a PCI address or DPDK device becomes
+/// `--device`. A value of another flag (`-d -c`) and anything after `--`
+/// are left alone.
 pub fn rewrite_short_c(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
     let takes_value = |a: &str| {
         if let Some(long) = a.strip_prefix("--") {
@@ -148,6 +151,11 @@ pub fn rewrite_short_c(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString>
             out.push(a);
             out.extend(it.map(|(_, a)| a));
             break;
+        } else if s == "-s" && it.peek().is_some_and(|(_, n)| n.to_str().is_some_and(is_device)) {
+            out.push("--device".into());
+        } else if let Some(dev) = s.strip_prefix("-s=").filter(|d| is_device(d)) {
+            out.push("--device".into());
+            out.push(dev.into());
         } else if let Some(path) = s.strip_prefix("-c=") {
             out.push("--config".into());
             out.push(path.into());
@@ -166,6 +174,16 @@ pub fn rewrite_short_c(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString>
         }
     }
     out
+}
+
+/// Whether `-s`'s value names a device (DOCA 3.1+'s `-s/--device`: a PCI
+/// address or a DPDK device) rather than 2.8's `-s/--svc-addr` (an IP,
+/// which never parses as either).
+fn is_device(v: &str) -> bool {
+    matches!(
+        engine::config::PortSpec::parse("-s", v),
+        Ok(engine::config::PortSpec::Pci(_) | engine::config::PortSpec::Vdev { .. })
+    )
 }
 
 /// The clap command; `-h/--help`, `-v/--version` and `-j/--json` first.
@@ -257,5 +275,21 @@ mod tests {
         assert_eq!(run(&["--vf-name", "-c"]), ["gw", "--vf-name", "-c"]);
         assert_eq!(run(&["--vf-name=v", "-c", "f"]), ["gw", "--vf-name=v", "--config", "f"]);
         assert_eq!(run(&["--", "-c", "f"]), ["gw", "--", "-c", "f"]);
+    }
+
+    #[test]
+    fn short_s_is_the_device_when_it_names_one() {
+        let run = |a: &[&str]| -> Vec<String> {
+            let args = std::iter::once("gw").chain(a.iter().copied()).map(Into::into).collect();
+            rewrite_short_c(args).into_iter().map(|s| s.into_string().unwrap()).collect()
+        };
+        assert_eq!(run(&["-s", "03:00.0"]), ["gw", "--device", "03:00.0"]);
+        assert_eq!(run(&["-s=0000:af:00.1"]), ["gw", "--device", "0000:af:00.1"]);
+        assert_eq!(run(&["-s", "net_tap0,iface=t0"]), ["gw", "--device", "net_tap0,iface=t0"]);
+        for svc in ["127.0.0.1:3000", "10.1.1.1", "[fd00::1]:3000", "0.0.0.0"] {
+            assert_eq!(run(&["-s", svc]), ["gw", "-s", svc], "{svc}");
+        }
+        // A value of another flag is not a -s.
+        assert_eq!(run(&["-d", "-s", "-s", "1.2.3.4"]), ["gw", "-d", "-s", "-s", "1.2.3.4"]);
     }
 }

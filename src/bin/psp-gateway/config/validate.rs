@@ -107,7 +107,17 @@ pub fn default_crypt_offset(inner_v6: bool, cookie: bool) -> u8 {
 }
 
 pub(super) fn build<S: System + ?Sized>(s: &Settings, sys: &S) -> Result<Config, ConfigError> {
-    let (pci, repr) = (get_str(s, "pci-addr"), get_list(s, "repr"));
+    // DOCA 3.x's --device (-s DEVICE in 3.1+) is our -p/--pci-addr.
+    let pci = match (get_str(s, "pci-addr"), get_str(s, "device")) {
+        (Some((p, _)), Some((d, _))) => {
+            return Err(ConfigError::Conflict(format!(
+                "{d} cannot be used with {p} (DOCA 3.x's name of the same device)"
+            )));
+        }
+        (p, d) => p.or(d),
+    };
+    let p_flag = if get_str(s, "device").is_some() { "--device" } else { "-p/--pci-addr" };
+    let repr = get_list(s, "repr");
     let ((p_origin, pci_addr), (r_origin, reprs)) = match (pci, repr) {
         (Some(p), Some(r)) => (p, r),
         (None, None) => {
@@ -120,7 +130,7 @@ pub(super) fn build<S: System + ?Sized>(s: &Settings, sys: &S) -> Result<Config,
         PortSpec::parse(flag, v)
             .map_err(|err| ConfigError::Datapath { at: origin.file_prefix(), err })
     };
-    let secure_port = port(p_origin, "-p/--pci-addr", pci_addr)?;
+    let secure_port = port(p_origin, p_flag, pci_addr)?;
     let unsecured_ports = reprs
         .iter()
         .map(|r| port(r_origin, "-r/--repr", r))

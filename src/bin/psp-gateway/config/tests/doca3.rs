@@ -286,3 +286,27 @@ fn peers_file_refuses_tunnels_and_names_file_and_line() {
     let e = err_with(&sys, &with_p(&["--inner-ip-type", "ipv6", "-c", "v6.json"]));
     assert!(e.starts_with("v6.json:5: \"peers\"[0].\"sessions\"[0].\"local-vip\": "), "{e}");
 }
+
+/// DOCA 3.1+'s `-s/--device` names the device our `-p/--pci-addr` does;
+/// `-s` with an IP stays 2.8's `--svc-addr`.
+#[test]
+fn device_is_p_and_short_s_takes_it_when_it_names_one() {
+    let c = cfg(&["-s", "03:00.0", "-r", "vf0pf0"]);
+    assert_eq!(c.secure_port, PortSpec::Pci("0000:03:00.0".into()));
+    assert_eq!(c.svc_addr.to_string(), "0.0.0.0:3000", "the default: -s was the device");
+    let c = cfg(&["--device", "net_af_packet0,iface=u1", "-r", "net_af_packet1,iface=h1"]);
+    assert_eq!(c.secure_port.ethdev_name(), Some("net_af_packet0"));
+    let c = cfg(&with_p(&["-s", "127.0.0.1:5001"]));
+    assert_eq!(c.svc_addr.to_string(), "127.0.0.1:5001");
+    assert_eq!(
+        err(&with_p(&["--device", "04:00.0"])),
+        "--device cannot be used with -p/--pci-addr (DOCA 3.x's name of the same device)"
+    );
+    let e = err(&["--device", "zz:00.0", "-r", "vf0pf0"]);
+    assert!(e.starts_with("--device"), "{e}");
+    let sys = Fake::default().file("gw.json", r#"{"device": "03:00.0", "r": "vf0pf0"}"#);
+    assert_eq!(
+        cfg_with(&sys, &["-j", "gw.json"]).secure_port,
+        PortSpec::Pci("0000:03:00.0".into())
+    );
+}

@@ -79,7 +79,7 @@ fn every_value_flag_refuses_garbage_naming_itself() {
         let value = if free_form.contains(&o.long) { "" } else { GARBAGE };
         let flag = format!("--{}", o.long);
         let mut argv: Vec<&str> = Vec::new();
-        if o.long != "pci-addr" {
+        if o.long != "pci-addr" && o.long != "device" {
             argv.extend(["-p", "03:00.0"]);
         }
         if o.long != "repr" {
