@@ -58,6 +58,11 @@ restore_huge() {
     return 0
 }
 CLEANUP_HOOK=restore_huge
+# Its own topology: slowpeer's silent peer serves 10.0.0.3, MULTI_VF's vm3.
+if [ -n "${MULTI_VF:-}" ]; then
+    echo "faults.sh: MULTI_VF is for two-gateways.sh (slowpeer uses 10.0.0.3, vm3's address)" >&2
+    exit 2
+fi
 source scripts/topology.sh
 
 vm() { local n=$1; shift; ip netns exec ${P}vm$n "$@"; }

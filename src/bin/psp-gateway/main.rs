@@ -227,7 +227,8 @@ fn run(cfg: Config) -> Result<()> {
     counters.ports = stats::PortCounters::sum(handlers.iter().map(|h| h.control_stats()));
     stats::print_final(&core_stats, &handlers, &counters, cfg.stat_print);
     if let Some(json) = &prelude.stats_json {
-        stats_json::write_final(json, &core_stats, &handlers, &counters, &dp.perf);
+        let aead = (&measured, cfg.psp_version);
+        stats_json::write_final(json, &core_stats, &handlers, &counters, &dp.perf, aead);
     }
     if cfg.perf_print.is_some() {
         perf::print_core_split(&core_stats, &handlers, &measured, cfg.psp_version);

@@ -214,6 +214,28 @@ fn aead_estimate(m: &Measurement, version: Version, open: bool, packets: u64, by
     packets as f64 * aead_ns_at(ns, mean)
 }
 
+/// One packet core's split per packet over its timed polls, the AES-GCM
+/// part estimated from the startup check `measured` at the mean frame size
+/// of what it sealed and opened. None before any timed packet.
+pub fn core_split<P: Packets>(
+    s: &CoreStats,
+    h: &GatewayCore<'_, P>,
+    measured: &Measurement,
+    version: Version,
+) -> Option<Split> {
+    let p = h.pipeline().stats();
+    let (seal, open) = (p.fwd_to_wire, p.fwd_to_unsecured);
+    let total = seal.packets + open.packets;
+    let aead = if total == 0 {
+        0.0
+    } else {
+        (aead_estimate(measured, version, false, seal.packets, seal.bytes)
+            + aead_estimate(measured, version, true, open.packets, open.bytes))
+            / total as f64
+    };
+    split(s.timed.packets, s.timed.rxtx_ns, s.timed.handler_ns, aead)
+}
+
 /// `--perf-print` at exit: each packet core's split per packet.
 pub fn print_core_split<P: Packets>(
     cores: &[CoreStats],
@@ -222,18 +244,7 @@ pub fn print_core_split<P: Packets>(
     version: Version,
 ) {
     for (s, h) in cores.iter().zip(handlers) {
-        let p = h.pipeline().stats();
-        let (seal, open) = (p.fwd_to_wire, p.fwd_to_unsecured);
-        let total = seal.packets + open.packets;
-        let aead = if total == 0 {
-            0.0
-        } else {
-            (aead_estimate(measured, version, false, seal.packets, seal.bytes)
-                + aead_estimate(measured, version, true, open.packets, open.bytes))
-                / total as f64
-        };
-        let t = s.timed;
-        match split(t.packets, t.rxtx_ns, t.handler_ns, aead) {
+        match core_split(s, h, measured, version) {
             Some(x) => println!(
                 "perf core {}: per packet rx/tx {:.1} ns, pipeline {:.1} ns, AES-GCM {:.1} ns \
                  (rx/tx and pipeline+AES-GCM measured over {} packets of one poll in {}; \
@@ -242,7 +253,7 @@ pub fn print_core_split<P: Packets>(
                 x.rxtx_ns,
                 x.pipeline_ns,
                 x.aead_ns,
-                t.packets,
+                s.timed.packets,
                 engine::dpdk::TIME_ONE_POLL_IN
             ),
             None => println!("perf core {}: no timed packets", s.cpu),

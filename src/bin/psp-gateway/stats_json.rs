@@ -53,6 +53,8 @@ pub struct CoreReport {
     pub key_cache: Option<(u64, u64)>,
     /// What the offload core classified (DOCA).
     pub offload: Option<engine::cores::OffloadStats>,
+    /// Its time per packet (final software reports, `--perf-print`'s split).
+    pub split: Option<crate::perf::Split>,
 }
 
 /// One report's content.
@@ -130,6 +132,7 @@ pub fn write_final<P: engine::cores::Packets>(
     handlers: &[engine::cores::GatewayCore<'_, P>],
     control: &ControlCounters,
     perf: &crate::perf::PerfMetrics,
+    aead: (&engine::aead_check::Measurement, engine::psp::Version),
 ) {
     let pipes = PipeStats::sum(handlers.iter().map(|h| h.pipeline().stats()));
     let per_core: Vec<CoreReport> = cores
@@ -140,6 +143,7 @@ pub fn write_final<P: engine::cores::Packets>(
             control: Some(h.control_stats()),
             key_cache: Some(h.pipeline().key_cache_stats()),
             offload: None,
+            split: crate::perf::core_split(io, h, aead.0, aead.1),
         })
         .collect();
     json.write(&Report {
@@ -232,8 +236,12 @@ pub fn report_object(r: &Report<'_>, seq: u64, uptime_ms: u64) -> Value {
 /// One packet core: `core` (its index), then the groups it has: `cpu`,
 /// `rx_unsecured`, `rx_secure`, `tx_secure`, `tx_unsecured`, `tx_full`,
 /// `rx_multi_seg`, `resubmitted`, `polls`, `idle` {`empty_polls`,
-/// `pauses`, `sleeps`, `slept_us`}; `to_control`, `control_ring_full`,
-/// `mirror_no_mbuf`, `taken_back`, `no_vf_port`, `vf_out_full`; `key_cache` {`hits`, `misses`};
+/// `pauses`, `sleeps`, `slept_us`}, `timed` {`packets`, `rxtx_ns`,
+/// `handler_ns`} (the timed polls, one in 64); `per_packet_ns` {`rxtx`,
+/// `pipeline`, `aes_gcm`} (final software reports); `to_control`,
+/// `control_ring_full`, `mirror_no_mbuf`, `taken_back`, `no_vf_port`,
+/// `vf_out_full`, `vf_src_refused`, `to_host`, `to_host_dropped`;
+/// `key_cache` {`hits`, `misses`};
 /// `offload` {`misses`, `sampled`, `arp`, `nd`, `other`,
 /// `control_ring_full`, `resubmitted`}.
 fn core_object(i: usize, c: &CoreReport) -> Value {
@@ -259,6 +267,17 @@ fn core_object(i: usize, c: &CoreReport) -> Value {
             json!({"empty_polls": b.empty_polls, "pauses": b.pauses, "sleeps": b.sleeps,
                    "slept_us": b.slept_us}),
         );
+        let t = &s.timed;
+        o.insert(
+            "timed".into(),
+            json!({"packets": t.packets, "rxtx_ns": t.rxtx_ns, "handler_ns": t.handler_ns}),
+        );
+    }
+    if let Some(x) = &c.split {
+        o.insert(
+            "per_packet_ns".into(),
+            json!({"rxtx": x.rxtx_ns, "pipeline": x.pipeline_ns, "aes_gcm": x.aead_ns}),
+        );
     }
     if let Some(s) = &c.control {
         o.insert("to_control".into(), s.to_control.into());
@@ -267,6 +286,9 @@ fn core_object(i: usize, c: &CoreReport) -> Value {
         o.insert("taken_back".into(), s.resubmitted.into());
         o.insert("no_vf_port".into(), s.no_vf_port.into());
         o.insert("vf_out_full".into(), s.vf_out_full.into());
+        o.insert("vf_src_refused".into(), s.vf_src_refused.into());
+        o.insert("to_host".into(), s.to_host.into());
+        o.insert("to_host_dropped".into(), s.to_host_dropped.into());
     }
     if let Some((hits, misses)) = c.key_cache {
         o.insert("key_cache".into(), json!({"hits": hits, "misses": misses}));
@@ -315,12 +337,16 @@ mod tests {
         control.tunnels.misses = 3;
         control.rss = 2;
         let p = pipes();
-        let io = CoreStats { cpu: 1, tx_secure: 7, polls: 99, ..Default::default() };
+        let mut io = CoreStats { cpu: 1, tx_secure: 7, polls: 99, ..Default::default() };
+        io.timed.packets = 32;
+        io.timed.handler_ns = 6400;
+        let split = crate::perf::split(32, 3200, 6400, 150.0);
         let cores = [CoreReport {
             io: Some(io),
-            control: Some(ControlStats { to_control: 4, ..Default::default() }),
+            control: Some(ControlStats { to_control: 4, vf_src_refused: 6, ..Default::default() }),
             key_cache: Some((5, 1)),
             offload: None,
+            split,
         }];
         let gauges = TunnelGauges { ours: 1, reverse: 0, held: 2 };
         let perf = crate::perf::PerfMetrics::default();
@@ -359,6 +385,10 @@ mod tests {
         assert_eq!(c["idle"]["empty_polls"], 0);
         assert_eq!((c["to_control"].as_u64(), c["taken_back"].as_u64()), (Some(4), Some(0)));
         assert_eq!((c["no_vf_port"].as_u64(), c["vf_out_full"].as_u64()), (Some(0), Some(0)));
+        assert_eq!(c["vf_src_refused"], 6);
+        assert_eq!((c["to_host"].as_u64(), c["to_host_dropped"].as_u64()), (Some(0), Some(0)));
+        assert_eq!(c["timed"], json!({"packets": 32, "rxtx_ns": 0, "handler_ns": 6400}));
+        assert_eq!(c["per_packet_ns"], json!({"rxtx": 100.0, "pipeline": 50.0, "aes_gcm": 150.0}));
         assert_eq!(c["key_cache"], json!({"hits": 5, "misses": 1}));
         assert!(c.get("offload").is_none());
         assert_eq!(a["perf"]["insertion"]["count"], 1);
