@@ -87,6 +87,24 @@ impl Mbuf {
         }
     }
 
+    /// Moves the start of the data by `off` bytes and changes its length
+    /// by `len` bytes, as DPDK's `rte_pktmbuf_{prepend,append,adj,trim}`
+    /// do to a single-segment mbuf (`data_off`, `data_len` and `pkt_len`).
+    /// The callers have checked the room: the result stays inside the
+    /// buffer, so every field stays in range.
+    fn resize(&mut self, off: isize, len: isize) {
+        // SAFETY: self owns a valid single-segment mbuf (exclusively:
+        // &mut self); these are plain fields of it, and the caller keeps
+        // data_off + data_len within buf_len (checked room), so the
+        // conversions below cannot wrap.
+        unsafe {
+            let m = self.as_mut_ptr();
+            (*m).data_off = ((*m).data_off as isize + off) as u16;
+            (*m).data_len = ((*m).data_len as isize + len) as u16;
+            (*m).pkt_len = ((*m).pkt_len as isize + len) as u32;
+        }
+    }
+
     /// Whether the packet is empty.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
@@ -117,12 +135,6 @@ impl fmt::Debug for Mbuf {
             .field("tailroom", &self.tailroom())
             .finish()
     }
-}
-
-/// `u16` view of a length for DPDK, which a length above the room (so
-/// above `u16::MAX`) never passes.
-fn len16(n: usize) -> u16 {
-    u16::try_from(n).unwrap_or(u16::MAX)
 }
 
 impl PacketBuf for Mbuf {
@@ -160,12 +172,9 @@ impl PacketBuf for Mbuf {
         if n > have {
             return Err(buf::Error::Headroom { have, need: n });
         }
-        // SAFETY: self owns a valid single-segment mbuf; n fits the
-        // headroom, so DPDK moves data_off back and grows the lengths.
-        let p = unsafe { dpdk_sys::pspgw_pktmbuf_prepend(self.as_mut_ptr(), len16(n)) };
-        if p.is_null() {
-            return Err(buf::Error::Headroom { have, need: n });
-        }
+        // rte_pktmbuf_prepend for one segment, in Rust (a per-packet call
+        // into the shim is not inlined): the data starts n bytes earlier.
+        self.resize(-(n as isize), n as isize);
         Ok(())
     }
 
@@ -174,12 +183,8 @@ impl PacketBuf for Mbuf {
         if n > have {
             return Err(buf::Error::Tailroom { have, need: n });
         }
-        // SAFETY: self owns a valid single-segment mbuf (its last segment
-        // is itself); n fits the tailroom.
-        let p = unsafe { dpdk_sys::pspgw_pktmbuf_append(self.as_mut_ptr(), len16(n)) };
-        if p.is_null() {
-            return Err(buf::Error::Tailroom { have, need: n });
-        }
+        // rte_pktmbuf_append: its only segment is its last.
+        self.resize(0, n as isize);
         Ok(())
     }
 
@@ -188,11 +193,8 @@ impl PacketBuf for Mbuf {
         if n > have {
             return Err(buf::Error::Trim { have, need: n });
         }
-        // SAFETY: self owns a valid single-segment mbuf; n <= data_len.
-        let p = unsafe { dpdk_sys::pspgw_pktmbuf_adj(self.as_mut_ptr(), len16(n)) };
-        if p.is_null() {
-            return Err(buf::Error::Trim { have, need: n });
-        }
+        // rte_pktmbuf_adj.
+        self.resize(n as isize, -(n as isize));
         Ok(())
     }
 
@@ -201,12 +203,8 @@ impl PacketBuf for Mbuf {
         if n > have {
             return Err(buf::Error::Trim { have, need: n });
         }
-        // SAFETY: self owns a valid single-segment mbuf; n <= data_len of
-        // its only (so last) segment.
-        let r = unsafe { dpdk_sys::pspgw_pktmbuf_trim(self.as_mut_ptr(), len16(n)) };
-        if r != 0 {
-            return Err(buf::Error::Trim { have, need: n });
-        }
+        // rte_pktmbuf_trim.
+        self.resize(0, -(n as isize));
         Ok(())
     }
 }

@@ -92,8 +92,10 @@ impl<'p> RxQueue<'p> {
         for i in start..end {
             // SAFETY: slot i < end holds an mbuf the PMD just handed over.
             let m = unsafe { *raw.add(i) };
-            // SAFETY: m is a valid mbuf.
-            if unsafe { dpdk_sys::pspgw_pktmbuf_nb_segs(m) } == 1 {
+            // SAFETY: m is a valid mbuf the PMD just wrote; nb_segs is a
+            // plain field of struct rte_mbuf (bindgen's layout tests pin
+            // its offset), read here without a call into the shim.
+            if unsafe { (*m).nb_segs } == 1 {
                 // SAFETY: kept <= i < N.
                 unsafe { *raw.add(kept) = m };
                 kept += 1;
