@@ -57,17 +57,8 @@ fn main() {
     }));
     clang_args.extend(other);
 
-    let bindings = bindgen::Builder::default()
-        .header("wrapper.h")
+    let bindings = builder("wrapper.h")
         .clang_args(&clang_args)
-        .parse_callbacks(Box::new(bindgen::CargoCallbacks::new()))
-        // DPDK's doc comments hold indented C snippets that rustdoc would
-        // run as Rust doctests.
-        .generate_comments(false)
-        .derive_default(true)
-        .wrap_unsafe_ops(true)
-        .layout_tests(true)
-        .prepend_enum_name(false)
         // The shim.
         .allowlist_function("pspgw_.*")
         // EAL and lcores.
@@ -120,16 +111,34 @@ fn main() {
         .allowlist_function("rte_ring_free")
         .allowlist_function("rte_ring_count")
         .allowlist_function("rte_flow_dynf_metadata_register")
-        .allowlist_type("rte_mbuf|rte_mempool|rte_ring")
+        .allowlist_type("rte_mbuf|rte_mempool|rte_ring");
+    write(bindings, "wrapper.h", "bindings.rs");
+}
+
+/// bindgen over `header` with the options both bindings share.
+fn builder(header: &str) -> bindgen::Builder {
+    bindgen::Builder::default()
+        .header(header)
+        .parse_callbacks(Box::new(bindgen::CargoCallbacks::new()))
+        // DPDK's doc comments hold indented C snippets that rustdoc would
+        // run as Rust doctests.
+        .generate_comments(false)
+        .derive_default(true)
+        .wrap_unsafe_ops(true)
+        .layout_tests(true)
+        .prepend_enum_name(false)
         // `long double` in max_align_t becomes u128, which has no stable C ABI.
         .blocklist_type("max_align_t")
-        .generate()
-        .unwrap_or_else(|e| panic!("dpdk-sys: bindgen failed on wrapper.h: {e}"));
+}
 
+/// Generates `b` into `$OUT_DIR/file`; `header` names it in errors.
+fn write(b: bindgen::Builder, header: &str, file: &str) {
+    let bindings =
+        b.generate().unwrap_or_else(|e| panic!("dpdk-sys: bindgen failed on {header}: {e}"));
     let out = PathBuf::from(env::var("OUT_DIR").expect("OUT_DIR is set by cargo"));
     bindings
-        .write_to_file(out.join("bindings.rs"))
-        .unwrap_or_else(|e| panic!("dpdk-sys: cannot write bindings.rs: {e}"));
+        .write_to_file(out.join(file))
+        .unwrap_or_else(|e| panic!("dpdk-sys: cannot write {file}: {e}"));
 }
 
 /// Runs pkg-config (or `$PKG_CONFIG`) with `args` and returns its stdout.

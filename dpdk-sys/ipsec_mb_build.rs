@@ -7,7 +7,7 @@
 //! `IPSEC_MB_LIB` point elsewhere if it is not in the system paths.
 
 use std::env;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 const HEADER: &str = "intel-ipsec-mb.h";
 
@@ -30,24 +30,11 @@ pub fn generate() {
     }
     println!("cargo:rustc-link-lib=IPSec_MB");
 
-    let bindings = bindgen::Builder::default()
-        .header(header.to_string_lossy())
+    let bindings = super::builder(&header.to_string_lossy())
         .clang_arg("-DLINUX")
-        .parse_callbacks(Box::new(bindgen::CargoCallbacks::new()))
-        .generate_comments(false)
-        .derive_default(true)
-        .wrap_unsafe_ops(true)
-        .layout_tests(true)
-        .prepend_enum_name(false)
         .allowlist_function("alloc_mb_mgr|free_mb_mgr|init_mb_mgr_auto")
         .allowlist_function("imb_get_version_str|imb_get_errno|imb_get_strerror")
         .allowlist_type("IMB_MGR|IMB_ARCH|gcm_key_data|gcm_context_data")
-        .allowlist_var("IMB_VERSION_STR")
-        .blocklist_type("max_align_t")
-        .generate()
-        .unwrap_or_else(|e| panic!("dpdk-sys (ipsec-mb): bindgen failed on {HEADER}: {e}"));
-    let out = PathBuf::from(env::var("OUT_DIR").expect("OUT_DIR is set by cargo"));
-    bindings
-        .write_to_file(out.join("ipsec_mb_bindings.rs"))
-        .unwrap_or_else(|e| panic!("dpdk-sys (ipsec-mb): cannot write bindings: {e}"));
+        .allowlist_var("IMB_VERSION_STR");
+    super::write(bindings, HEADER, "ipsec_mb_bindings.rs");
 }

@@ -173,7 +173,8 @@ pub fn inner_src(frame: &[u8]) -> Option<IpAddr> {
     inner_addrs(frame).map(|(src, _)| src)
 }
 
-fn inner_addrs(frame: &[u8]) -> Option<(IpAddr, IpAddr)> {
+/// The IPv4 or IPv6 (source, destination) of an Ethernet frame.
+pub fn inner_addrs(frame: &[u8]) -> Option<(IpAddr, IpAddr)> {
     let eth = EthernetFrame::new_checked(frame).ok()?;
     match eth.ethertype() {
         EtherType::Ipv4 => {

@@ -4,13 +4,14 @@ use crate::cli::{Cli, Cmd, CompatArg, DecryptArgs, EncryptArgs, ModeArg, OuterAr
 use crate::pcap::{self, Record};
 use crate::{cfg, compat};
 use anyhow::{bail, Result};
+use engine::pipeline::vf::inner_addrs;
 use engine::psp::buf::{PacketBuf, VecBuf};
 use engine::psp::cache::{CachedKeys, KeyCache};
 use engine::psp::decap::{self, DecapOptions};
 use engine::psp::encap::{EncapConfig, Encapsulator, EthAddrs, OuterIp};
 use engine::psp::kdf::MasterKeyPair;
 use engine::psp::{Mode, Spi, Version};
-use engine::wire::{EtherType, EthernetFrame, Ipv4Packet, Ipv6Packet, MacAddr};
+use engine::wire::{EtherType, EthernetFrame, MacAddr};
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv6Addr};
 use std::process::ExitCode;
@@ -70,21 +71,6 @@ fn outer_for(a: &EncryptArgs, frame: &[u8]) -> Result<OuterIp> {
             };
             Ok(OuterIp::V6 { src: v6(src), dst: v6(dst) })
         }
-    }
-}
-
-fn inner_addrs(frame: &[u8]) -> Option<(IpAddr, IpAddr)> {
-    let eth = EthernetFrame::new_checked(frame).ok()?;
-    match eth.ethertype() {
-        EtherType::Ipv4 => {
-            let ip = Ipv4Packet::new_checked(eth.payload()).ok()?;
-            Some((IpAddr::V4(ip.src()), IpAddr::V4(ip.dst())))
-        }
-        EtherType::Ipv6 => {
-            let ip = Ipv6Packet::new_checked(eth.payload()).ok()?;
-            Some((IpAddr::V6(ip.src()), IpAddr::V6(ip.dst())))
-        }
-        EtherType::Other(_) => None,
     }
 }
 
