@@ -107,6 +107,12 @@ fn two_gateways_carry_ping_and_tcp_over_psp() {
     // gw1 made the tunnel on demand; gw2 got its way back from the request.
     assert!(gw1.contains("tunnel up"), "{gw1}");
     assert!(gw2.contains("egress tunnels created (reverse params)"), "{gw2}");
+    // --stat-print lists the sessions (at exit here: the run is short).
+    for (log, peer_vm) in [(&gw1, "10.0.0.2"), (&gw2, "10.0.0.1")] {
+        assert!(log.contains("sessions: 1 egress, 1 ingress (1 and 1 with traffic)"), "{log}");
+        assert!(log.contains(&format!("  egress  to {peer_vm} ")), "{log}");
+        assert!(log.contains(&format!("  ingress from {peer_vm} ")), "{log}");
+    }
     // Without --debug-keys no key reaches the logs.
     assert_eq!(key_like(&gw1), Vec::<&str>::new(), "gw1 logged key-like hex");
     assert_eq!(key_like(&gw2), Vec::<&str>::new(), "gw2 logged key-like hex");

@@ -286,6 +286,12 @@ impl<'a, B: FlowBackend> ControlPlane<'a, B> {
         // Held packets are freed here, not leaked.
         self.manager.handle(self.now(), Event::Shutdown);
         self.carry_out();
+        // The sessions as they stood (software; DOCA counts none).
+        if self.printing.stat_print {
+            if let Some(t) = self.programmer.backend().sessions() {
+                crate::stats::session_lines(&t).iter().for_each(|l| println!("{l}"));
+            }
+        }
     }
 
     /// One turn; returns whether anything happened.
@@ -492,6 +498,9 @@ impl<'a, B: FlowBackend> ControlPlane<'a, B> {
             if self.printing.stat_print {
                 if let Some(p) = &pipes {
                     crate::stats::print_periodic(&snaps, p, &control, &gauges);
+                    if let Some(t) = self.programmer.backend().sessions() {
+                        crate::stats::session_lines(&t).iter().for_each(|l| println!("{l}"));
+                    }
                 } else if let Some(lines) = &nic {
                     crate::stats::print_nic(lines.as_deref(), &control, &gauges);
                 }

@@ -203,6 +203,50 @@ pub fn print_periodic(
     print_control(control, gauges);
 }
 
+/// The most sessions each direction `--stat-print` lists (the busiest).
+pub const SESSION_LINES: usize = 16;
+
+/// `--stat-print`'s per-session lines (DOCA 3.x prints its sessions'
+/// counters): the busiest [`SESSION_LINES`] each way, by packets, and how
+/// many more there are; sessions that carried nothing are not listed.
+pub fn session_lines(t: &engine::tables::SessionTotals) -> Vec<String> {
+    use engine::tables::SessionCount;
+    fn busiest<T>(rows: &[T], count: impl Fn(&T) -> SessionCount) -> Vec<&T> {
+        let mut v: Vec<&T> = rows.iter().filter(|r| count(r).packets > 0).collect();
+        v.sort_by_key(|r| std::cmp::Reverse(count(r).packets));
+        v
+    }
+    let mut out = Vec::new();
+    let egress = busiest(&t.egress, |r| r.2);
+    let ingress = busiest(&t.ingress, |r| r.2);
+    out.push(format!(
+        "sessions: {} egress, {} ingress ({} and {} with traffic), packets / bytes:",
+        t.egress.len(),
+        t.ingress.len(),
+        egress.len(),
+        ingress.len()
+    ));
+    for (dst, spi, c) in egress.iter().take(SESSION_LINES) {
+        out.push(format!(
+            "  egress  to {dst:<39} spi {:#010x} {:>12} {:>16}",
+            spi.0, c.packets, c.bytes
+        ));
+    }
+    if egress.len() > SESSION_LINES {
+        out.push(format!("  ... {} more egress sessions", egress.len() - SESSION_LINES));
+    }
+    for (spi, src, c) in ingress.iter().take(SESSION_LINES) {
+        out.push(format!(
+            "  ingress from {src:<37} spi {:#010x} {:>12} {:>16}",
+            spi.0, c.packets, c.bytes
+        ));
+    }
+    if ingress.len() > SESSION_LINES {
+        out.push(format!("  ... {} more ingress sessions", ingress.len() - SESSION_LINES));
+    }
+    out
+}
+
 /// `--stat-print` while running in DOCA mode: the NIC's counters (entry
 /// and pipe-miss counters the backend read) in the same lines as
 /// [`print_periodic`]'s, and the control plane's counters.
@@ -308,5 +352,41 @@ fn print_cores(cores: &[CoreStats]) {
             s.backoff.sleeps,
             s.backoff.slept_us
         );
+    }
+}
+
+#[cfg(test)]
+mod session_tests {
+    use super::*;
+    use engine::psp::Spi;
+    use engine::tables::{SessionCount, SessionTotals};
+
+    #[test]
+    fn sessions_listed_busiest_first_idle_ones_left_out() {
+        let c = |packets| SessionCount { packets, bytes: packets * 100 };
+        let ip = |i: u8| std::net::IpAddr::from([10, 0, 0, i]);
+        let mut t = SessionTotals {
+            egress: vec![
+                (ip(2), Spi(0x1001), c(5)),
+                (ip(3), Spi(0x1002), c(50)),
+                (ip(4), Spi(7), c(0)),
+            ],
+            ingress: vec![(Spi(0x8000_0001), ip(2), c(9))],
+        };
+        let l = session_lines(&t);
+        assert_eq!(l[0], "sessions: 3 egress, 1 ingress (2 and 1 with traffic), packets / bytes:");
+        assert!(
+            l[1].contains("to 10.0.0.3") && l[1].contains("0x00001002") && l[1].ends_with(" 5000")
+        );
+        assert!(l[2].contains("to 10.0.0.2"), "{l:?}");
+        assert!(
+            l[3].starts_with("  ingress from 10.0.0.2") && l[3].contains("0x80000001"),
+            "{l:?}"
+        );
+        assert_eq!(l.len(), 4, "the idle session is not listed: {l:?}");
+        t.egress = (0..40).map(|i| (ip(i), Spi(u32::from(i) + 1), c(u64::from(i) + 1))).collect();
+        let l = session_lines(&t);
+        assert!(l[1].contains("to 10.0.0.39"), "busiest first: {l:?}");
+        assert!(l.contains(&"  ... 24 more egress sessions".to_string()), "{l:?}");
     }
 }
