@@ -26,6 +26,8 @@ APT_PACKAGES=(
     libclang-dev                          # bindgen (clang-sys) loads libclang.so: libclang1-14
     iproute2 iputils-ping ethtool tcpdump openssl procps  # demo and fault scripts
     protobuf-compiler                     # protoc: the etcd-client crate compiles etcd's protos
+    libprotobuf-dev                       # ... which import google/protobuf/*.proto, shipped here
+                                          # (protobuf-compiler only recommends it)
     etcd-server curl prometheus           # the fleet test: etcd, its health check, promtool
 )
 # What the scapy cross-check and the demo's checks import, by PyPI name.

@@ -17,7 +17,7 @@ plan() { bash scripts/setup.sh --check --installed "$1"; }
 out=$(plan "$image")
 apt_line=$(grep '^setup: plan: apt-get install ' <<<"$out" || true)
 for p in libclang-dev libdpdk-dev libipsec-mb-dev librte-net-pcap23 librte-net-af-packet23 librte-net-ring23 \
-    librte-net-null23 librte-net-tap23 tcpdump protobuf-compiler etcd-server prometheus; do
+    librte-net-null23 librte-net-tap23 tcpdump protobuf-compiler libprotobuf-dev etcd-server prometheus; do
     grep -qw -- "$p" <<<"$apt_line" || fail "fresh image: $p not planned: $out"
 done
 grep -q '^setup: plan: pip install .*scapy' <<<"$out" || fail "fresh image: scapy not planned: $out"
