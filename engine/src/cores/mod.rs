@@ -29,8 +29,8 @@ pub use software::{flow_config, CoreSetup, SoftwareDatapath};
 
 use crate::pipeline::PipeStats;
 use crate::psp::buf::PacketBuf;
-use crossbeam::queue::ArrayQueue;
 use crate::tables::VipPair;
+use crossbeam::queue::ArrayQueue;
 
 /// A burst of owned packets, as a packet core receives and sends them.
 pub trait PacketBurst {

@@ -159,7 +159,11 @@ fn program(
 }
 
 fn insert(dst: Ipv4Addr, spi: u32) -> FlowRequest {
-    FlowRequest::InsertTunnel { pair: VipPair::new(SRC, dst), encap: tunnel(spi, v6()), hw_key: None }
+    FlowRequest::InsertTunnel {
+        pair: VipPair::new(SRC, dst),
+        encap: tunnel(spi, v6()),
+        hw_key: None,
+    }
 }
 
 /// The UDP destination port of an IPv6-outer PSP packet.
@@ -323,7 +327,11 @@ fn the_offload_core_sends_misses_arp_and_samples_up_and_drops_the_rest() {
     let meta = cfg.ingress_sample_meta_indicator;
     assert_eq!(
         whys,
-        [ToControl::Miss { pair: VipPair::new(SRC, DST) }, ToControl::Rss, ToControl::Sampled { meta }]
+        [
+            ToControl::Miss { pair: VipPair::new(SRC, DST) },
+            ToControl::Rss,
+            ToControl::Sampled { meta }
+        ]
     );
 
     // Held packets leave as they are, through the PF, while the burst has room.

@@ -123,7 +123,10 @@ fn setup() -> (Translator, Applier, FakeNic) {
 fn second_commit() -> Vec<TableOp> {
     vec![
         tunnel(1, 3),
-        TableOp::DelTunnel(crate::tables::VipPair::new(Ipv4Addr::new(10, 0, 9, 1), Ipv4Addr::new(10, 0, 0, 2))),
+        TableOp::DelTunnel(crate::tables::VipPair::new(
+            Ipv4Addr::new(10, 0, 9, 1),
+            Ipv4Addr::new(10, 0, 0, 2),
+        )),
         tunnel(3, 4),
         TableOp::DelAcl(Spi(1), std::net::IpAddr::from(Ipv4Addr::new(10, 0, 1, 1))),
         acl(3, 1),

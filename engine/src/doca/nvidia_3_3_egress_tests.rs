@@ -224,6 +224,9 @@ fn encap_encrypt_pipe_is_nvidia_3_3_encap_encrypt() {
         EntryAction::Encrypt { action_idx: 1, crypto_id, .. } if crypto_id == id
     ));
     assert_eq!(nv_fwd(adds[0].fwd), "port:uplink");
-    assert_eq!(adds[1].key, EntryKey::Tunnel(Ipv4Addr::new(10, 0, 9, 1), Ipv4Addr::new(10, 0, 0, 7)));
+    assert_eq!(
+        adds[1].key,
+        EntryKey::Tunnel(Ipv4Addr::new(10, 0, 9, 1), Ipv4Addr::new(10, 0, 0, 7))
+    );
     assert_eq!(nv_fwd(adds[1].fwd), format!("ordered_list:encap_encrypt_pipe[{id}]"));
 }

@@ -38,7 +38,6 @@ fn v4() -> OuterIp {
     OuterIp::V4 { src: Ipv4Addr::new(172, 16, 0, 1), dst: Ipv4Addr::new(172, 16, 0, 2) }
 }
 
-
 /// Our VM, the inner source of every tunnel here.
 const ME: Ipv4Addr = Ipv4Addr::new(10, 0, 9, 1);
 /// A distinct 16-byte key per SPI.
@@ -353,7 +352,10 @@ fn tunnels_and_acls_inserted_and_removed() {
     assert_eq!((*action_idx, *crypto_id, encap_data.len()), (1, 1, 78));
     assert_eq!(o.fwd, Some(Fwd::Port(PortRole::Secure)));
     let Step::Add(e) = &steps[2] else { panic!("{:?}", steps[2]) };
-    assert_eq!((e.pipe, e.key), (PipeId::EgressAcl, EntryKey::Tunnel(ME, Ipv4Addr::new(10, 0, 0, 1))));
+    assert_eq!(
+        (e.pipe, e.key),
+        (PipeId::EgressAcl, EntryKey::Tunnel(ME, Ipv4Addr::new(10, 0, 0, 1)))
+    );
     // The session's two addresses, as NVIDIA's MATCH_EGR_ACL_IPV4: a
     // second VM of ours to the same destination is another entry.
     assert_eq!(
@@ -399,8 +401,11 @@ fn tunnels_and_acls_inserted_and_removed() {
     assert_eq!(t.crypto_id(ME, Ipv4Addr::new(10, 0, 0, 1)), None);
     // Removing what is not there does nothing.
     assert_eq!(
-        t.translate(&[TableOp::DelTunnel(crate::tables::VipPair::new(ME, Ipv4Addr::new(1, 1, 1, 1)))])
-            .unwrap(),
+        t.translate(&[TableOp::DelTunnel(crate::tables::VipPair::new(
+            ME,
+            Ipv4Addr::new(1, 1, 1, 1)
+        ))])
+        .unwrap(),
         [Step::Flush { release: vec![] }]
     );
 }

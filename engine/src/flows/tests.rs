@@ -144,7 +144,8 @@ fn max_tunnels_refuses_and_changes_nothing() {
     assert!(g.cores[0].tables().egress(ME, dst(3)).unwrap().slot < 2);
     // A refused batch is undone completely, including removals before the
     // failing request.
-    let c = g.program(vec![FlowRequest::RemoveTunnel { pair: sess(2) }, insert(4, 4), insert(5, 5)]);
+    let c =
+        g.program(vec![FlowRequest::RemoveTunnel { pair: sess(2) }, insert(4, 4), insert(5, 5)]);
     assert!(matches!(c.result, Err(FlowError::TooManyTunnels { index: 2, .. })));
     assert!(g.cores[0].tables().egress(ME, dst(2)).is_some());
     assert!(g.program(vec![insert(6, 6)]).result.is_err(), "still full");
@@ -172,8 +173,11 @@ fn reinstalling_the_same_spi_is_refused() {
     let cfg = tunnel(8, v6()).config().clone();
     let other_key = crate::psp::kdf::DerivedKey::from_bytes(&[0x5a; 32]).unwrap();
     let restarted = Arc::new(Encapsulator::new(cfg, &other_key).unwrap());
-    let c =
-        g.program(vec![FlowRequest::InsertTunnel { pair: sess(1), encap: restarted, hw_key: None }]);
+    let c = g.program(vec![FlowRequest::InsertTunnel {
+        pair: sess(1),
+        encap: restarted,
+        hw_key: None,
+    }]);
     assert!(c.result.is_ok(), "{:?}", c.result);
     assert_eq!(g.cores[0].tables().egress(ME, dst(1)).unwrap().encap.key_check(), {
         other_key.check_value()

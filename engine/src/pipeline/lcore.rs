@@ -188,9 +188,8 @@ impl LcorePipeline {
         let d = buf.data();
         let parsed = match (self.cfg.inner, d.get(12..14)) {
             (InnerVersion::Ipv4, Some(t)) if t == ETHERTYPE_IPV4.to_be_bytes() => {
-                Ipv4Packet::new_checked(&d[ETH..]).map(|ip| {
-                    (VipPair::new(ip.src(), ip.dst()), ip.total_len())
-                })
+                Ipv4Packet::new_checked(&d[ETH..])
+                    .map(|ip| (VipPair::new(ip.src(), ip.dst()), ip.total_len()))
             }
             (InnerVersion::Ipv6, Some(t)) if t == ETHERTYPE_IPV6.to_be_bytes() => {
                 Ipv6Packet::new_checked(&d[ETH..]).map(|ip| {

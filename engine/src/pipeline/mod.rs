@@ -54,8 +54,8 @@ pub use vf::{VfPorts, VfPortsError, MAX_DEVICE_REPS};
 
 use crate::psp::decap::Syndrome;
 use crate::psp::Mode;
-use crate::wire::{MacAddr, ETHERNET_HEADER_LEN};
 use crate::tables::VipPair;
+use crate::wire::{MacAddr, ETHERNET_HEADER_LEN};
 
 /// The inner IP version, of the VMs' traffic (`--inner-ip-type`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -6,8 +6,8 @@
 //! miss). Sans-IO: bytes and the metadata in, a class out.
 
 use super::PipelineConfig;
-use crate::wire::{ip_proto, EtherType, EthernetFrame, Ipv4Packet, Ipv6Packet, IPV6_HEADER_LEN};
 use crate::tables::VipPair;
+use crate::wire::{ip_proto, EtherType, EthernetFrame, Ipv4Packet, Ipv6Packet, IPV6_HEADER_LEN};
 
 /// What a packet from an RSS queue is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -16,7 +16,11 @@ use std::sync::Arc;
 const PSP_AT: usize = 14 + 40 + 8;
 
 fn insert_tunnel(dst: Ipv4Addr, spi: u32) -> FlowRequest {
-    FlowRequest::InsertTunnel { pair: VipPair::new(SRC, dst), encap: tunnel(spi, v6()), hw_key: None }
+    FlowRequest::InsertTunnel {
+        pair: VipPair::new(SRC, dst),
+        encap: tunnel(spi, v6()),
+        hw_key: None,
+    }
 }
 
 fn psp_header(d: &[u8]) -> (u32, u64, bool) {
@@ -150,7 +154,10 @@ fn egress_acl_hit_encrypts_to_the_secure_port() {
     let s = a.cores[0].stats();
     assert_eq!((s.egress_acl.packets, s.fwd_to_wire.packets), (1, 1));
     assert_eq!(s.egress_acl.bytes, f.len() as u64);
-    assert_eq!(a.cores[0].tunnel_counter(VipPair::new(SRC, DST)), Some(Counter { packets: 1, bytes: f.len() as u64 }));
+    assert_eq!(
+        a.cores[0].tunnel_counter(VipPair::new(SRC, DST)),
+        Some(Counter { packets: 1, bytes: f.len() as u64 })
+    );
     assert_eq!(gb.cores[0].acl_counter(Spi(0x10), SRC).unwrap().packets, 1);
     assert_eq!(gb.cores[0].stats().ingress_acl.packets, 1);
     let total = PipeStats::sum(a.cores.iter().map(|c| c.stats()));
@@ -173,7 +180,10 @@ fn egress_acl_hit_encrypts_to_the_secure_port() {
     assert_eq!(ing, vec![(Spi(0x10), IpAddr::V4(SRC), n(1, len))]);
     // A new tunnel to the same destination starts from zero.
     assert!(a.program(vec![insert_tunnel(DST, 0x11)]).result.is_ok());
-    assert_eq!(a.prog.backend().sessions().egress, vec![(VipPair::new(SRC, DST), Spi(0x11), n(0, 0))]);
+    assert_eq!(
+        a.prog.backend().sessions().egress,
+        vec![(VipPair::new(SRC, DST), Spi(0x11), n(0, 0))]
+    );
     assert_adds_up(gb.cores[0].stats());
 }
 
@@ -183,7 +193,10 @@ fn egress_acl_miss_goes_to_the_control_plane() {
     let f = frame(SRC, DST, b"x");
     let mut b = VecBuf::new(&f);
     let v = a.core().process(PortRole::Unsecured, &mut b, 0, &masters_b());
-    assert_eq!(v, Verdict { action: Action::Miss { pair: VipPair::new(SRC, DST) }, mirror_to_rss: None });
+    assert_eq!(
+        v,
+        Verdict { action: Action::Miss { pair: VipPair::new(SRC, DST) }, mirror_to_rss: None }
+    );
     assert_eq!(b.data(), &f[..], "a miss leaves the packet untouched");
     let s = *a.core().stats();
     assert_eq!((s.egress_acl_miss.packets, s.rss.packets, s.egress_acl.packets), (1, 1, 0));
@@ -549,7 +562,11 @@ fn inner_ipv6_through_the_pipeline_and_nd_to_rss() {
         frame6("fd00:10::1", "fd00:10::2", 17, b"\x04\xd2\x16\x2e\x00\x1dxxsecret ipv6 payload");
     let v = a.core().process(PortRole::Unsecured, &mut VecBuf::new(&f), 1, &m);
     assert_eq!(v.action, Action::Miss { pair: VipPair::new(src6, dst6) });
-    let insert = FlowRequest::InsertTunnel { pair: VipPair::new(src6, dst6), encap: tunnel(0x30, v6()), hw_key: None };
+    let insert = FlowRequest::InsertTunnel {
+        pair: VipPair::new(src6, dst6),
+        encap: tunnel(0x30, v6()),
+        hw_key: None,
+    };
     assert!(a.program(vec![insert]).result.is_ok());
     let mut b = VecBuf::new(&f);
     let v = a.core().process(PortRole::Unsecured, &mut b, 1, &m);
@@ -621,7 +638,11 @@ fn transport_mode_with_inner_ipv6() {
         Arc::new(Encapsulator::new(c, &key).unwrap())
     };
     let mut a = Gw::new(cfg, 1);
-    let insert = FlowRequest::InsertTunnel { pair: VipPair::new(src6, dst6), encap: tunnel_with(0x40, 1), hw_key: None };
+    let insert = FlowRequest::InsertTunnel {
+        pair: VipPair::new(src6, dst6),
+        encap: tunnel_with(0x40, 1),
+        hw_key: None,
+    };
     assert!(a.program(vec![insert]).result.is_ok());
     let m = masters_b();
     let mut tcp = [0u8; 32];
@@ -645,8 +666,11 @@ fn transport_mode_with_inner_ipv6() {
     );
     assert_eq!(&rb.data()[12..], &f[12..]);
     // Crypt offset 10: 40 bytes past the IV, more than the 32 there are.
-    let insert =
-        FlowRequest::InsertTunnel { pair: VipPair::new(src6, dst6), encap: tunnel_with(0x41, 10), hw_key: None };
+    let insert = FlowRequest::InsertTunnel {
+        pair: VipPair::new(src6, dst6),
+        encap: tunnel_with(0x41, 10),
+        hw_key: None,
+    };
     assert!(a.program(vec![insert]).result.is_ok());
     let v = a.core().process(PortRole::Unsecured, &mut VecBuf::new(&f), 1, &m);
     assert_eq!(v.action, Action::Drop(DropReason::EncapFailed));

@@ -234,9 +234,9 @@ impl<P, T> TunnelManager<P, T> {
 
     /// The sessions to `dst`.
     fn pairs_to(&self, dst: IpAddr) -> Vec<VipPair> {
-        self.srcs.get(&dst).map_or_else(Vec::new, |s| {
-            s.iter().map(|&src| VipPair { src, dst }).collect()
-        })
+        self.srcs
+            .get(&dst)
+            .map_or_else(Vec::new, |s| s.iter().map(|&src| VipPair { src, dst }).collect())
     }
 
     fn wake_at(&mut self, t: Time) {

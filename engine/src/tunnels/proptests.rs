@@ -125,11 +125,9 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 let result = if ok { Ok(id.0) } else { Err("refused".into()) };
                 Event::Answer { pair, id, result }
             }
-            Op::Stale { id, session: n } => Event::Answer {
-                pair: session(n),
-                id: RequestId(id + 1000),
-                result: Ok(id + 1000),
-            },
+            Op::Stale { id, session: n } => {
+                Event::Answer { pair: session(n), id: RequestId(id + 1000), result: Ok(id + 1000) }
+            }
             Op::Installed { pick, ok } if !model.installs.is_empty() => {
                 let (id, pair) = model.installs.remove(pick % model.installs.len());
                 let result = if ok { Ok(()) } else { Err("refused".into()) };

@@ -211,7 +211,8 @@ mod tests {
         let a: IpAddr = "10.0.0.2".parse().unwrap();
         let b: IpAddr = "10.0.0.3".parse().unwrap();
         let n = |packets, bytes| SessionCount { packets, bytes };
-        let (me, other): (IpAddr, IpAddr) = ("10.0.0.1".parse().unwrap(), "10.0.0.5".parse().unwrap());
+        let (me, other): (IpAddr, IpAddr) =
+            ("10.0.0.1".parse().unwrap(), "10.0.0.5".parse().unwrap());
         let totals = SessionTotals {
             egress: vec![
                 (VipPair { src: me, dst: a }, Spi(0x10), n(5, 700)),

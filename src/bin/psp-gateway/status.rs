@@ -276,9 +276,11 @@ mod tests {
         assert!(t.contains("psp_gateway_misses_total") && !t.contains("pipe=\"rss\""), "{t}");
         let row = t.lines().find(|l| l.contains("10.0.0.2")).unwrap();
         let cols: Vec<&str> = row.split_whitespace().collect();
-        assert_eq!(cols[6..], ["0x80000010", "5", "700", "4", "512"], "{t}");
+        assert_eq!(cols[..2], ["10.0.0.2", "10.0.0.1"], "destination, our VM: {t}");
+        assert_eq!(cols[7..], ["0x80000010", "5", "700", "4", "512"], "{t}");
         let j: serde_json::Value = serde_json::from_str(&to_json(&sample())).unwrap();
         assert_eq!(j["tunnels"][0]["state"], "up");
+        assert_eq!(j["tunnels"][0]["virt_src"], "10.0.0.1");
         assert_eq!(j["tunnels"][0]["tx_bytes"], 700);
         assert_eq!(j["tunnels"][0]["rx_packets"], 4);
         assert_eq!(j["tunnels"][0]["tx_spi"], 0x8000_0010u32);
