@@ -552,3 +552,26 @@ impl<'a, B: FlowBackend> ControlPlane<'a, B> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn startup_sessions_come_from_the_config_else_the_first_local_vip() {
+        let ip = |s: &str| -> IpAddr { s.parse().unwrap() };
+        let (r1, r2) = (ip("10.0.1.1"), ip("10.0.1.2"));
+        let (l1, l2, d) = (ip("10.0.0.1"), ip("10.0.0.3"), ip("10.0.0.9"));
+        let s = Sources {
+            local: [l1, l2, d].into_iter().collect(),
+            sessions: vec![(r1, l1), (r1, l2), (r2, l2)],
+            default: d,
+        };
+        // Two of our VMs name r1: two sessions, one tunnel each.
+        assert_eq!(s.at_startup(r1), [VipPair { src: l1, dst: r1 }, VipPair { src: l2, dst: r1 }]);
+        assert_eq!(s.at_startup(r2), [VipPair { src: l2, dst: r2 }]);
+        let other = ip("10.0.1.3");
+        assert_eq!(s.at_startup(other), [VipPair { src: d, dst: other }]);
+        assert!(s.is_ours(l2) && !s.is_ours(r1));
+    }
+}
