@@ -75,13 +75,15 @@ if [ -n "${DOCA28:-}" ]; then
         ip addr add fd00:1::$i/128 dev $l nodad noprefixroute
     done
 fi
-# The VMs: vm1 and vm3 behind gw1, vm2 and vm4 behind gw2; each talks to
-# its counterpart (1 with 2, 3 with 4).
+# The VMs: vm1 and vm3 behind gw1, vm2 and vm4 behind gw2; each may talk
+# to every VM behind the other gateway (odd with even).
 for i in $VMS; do make_vm $i $i; done
 if [ -z "${NEIGH_DYNAMIC:-}" ]; then
     for i in $VMS; do
-        o=$(( i % 2 ? i + 1 : i - 1 ))
-        ip netns exec ${P}vm$i ip neigh add 10.0.0.$o lladdr 02:00:00:00:0$o:0$o dev v$i
+        for o in $VMS; do
+            [ $(( (i + o) % 2 )) = 1 ] || continue
+            ip netns exec ${P}vm$i ip neigh add 10.0.0.$o lladdr 02:00:00:00:0$o:0$o dev v$i
+        done
     done
 fi
 VM1_IP=10.0.0.1; VM2_IP=10.0.0.2; VM2_HOSTPORT_PREFIX=10.0.0.2

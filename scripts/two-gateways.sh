@@ -29,7 +29,9 @@
 # peers by ARP (and neighbour solicitation with INNER6), which the gateways
 # answer with their unsecured port's MAC; the neighbours learnt are shown.
 # MULTI_VF=1: a second VF on each gateway (scripts/topology.sh): vm3 behind
-# gw1, vm4 behind gw2. vm3 also pings vm4 (its own tunnel); vm3 sends
+# gw1, vm4 behind gw2. vm3 also pings vm4 (its own tunnel) and vm2 (a
+# session of its own beside vm1's to vm2: gw2 admits each SPI from one
+# inner source); vm3 sends
 # UDP as 10.0.0.1 (vm1's address, gw1's other port), which gw1 drops
 # (control.vf_src_refused) and vm2 never sees, while the same from vm1
 # arrives; a capture in vm3 of what gw1 delivered to its port shows
@@ -94,6 +96,8 @@ SPOOF_N=5
 if [ -n "${MULTI_VF:-}" ]; then
     echo "== ping vm3 -> vm4 (gw1's second VF to gw2's second VF: a tunnel of its own, 10.0.0.3 -> 10.0.0.4)"
     ip netns exec ${P}vm3 ping -c 5 -i 0.2 -W 2 10.0.0.4
+    echo "== ping vm3 -> vm2 (gw1's second VM to the VM vm1 has a tunnel to: a session of its own, 10.0.0.3 -> 10.0.0.2)"
+    ip netns exec ${P}vm3 ping -c 5 -i 0.2 -W 2 10.0.0.2
     echo "== spoof: vm3 sends $SPOOF_N UDP packets as 10.0.0.1 (vm1's address, gw1's other port) to 10.0.0.2:7007, then vm1 one as itself"
     ip netns exec ${P}vm2 python3 -c "
 import socket, time

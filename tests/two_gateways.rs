@@ -352,7 +352,7 @@ fn two_vfs_on_each_gateway_reach_two_vms_behind_the_other() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "two-gateways MULTI_VF failed:\n{stdout}\n{stderr}");
     assert!(stdout.contains("two-gateways: OK"), "{stdout}");
-    for heading in ["== ping vm1 -> vm2", "== ping vm3 -> vm4"] {
+    for heading in ["== ping vm1 -> vm2", "== ping vm3 -> vm4", "== ping vm3 -> vm2"] {
         let ping = section(&stdout, heading);
         assert!(
             ping.contains("5 packets transmitted, 5 received, 0% packet loss"),
@@ -360,6 +360,7 @@ fn two_vfs_on_each_gateway_reach_two_vms_behind_the_other() {
         );
     }
     assert!(section(&stdout, "== ping vm3 -> vm4").contains("PING 10.0.0.4"), "{stdout}");
+    assert!(section(&stdout, "== ping vm3 -> vm2").contains("PING 10.0.0.2"), "{stdout}");
     // Only PSP on the uplink, the plaintext nowhere.
     assert!(stdout.contains("plaintext marker: not found"), "{stdout}");
     let (frames, psp) = uplink_frames(&stdout);
@@ -384,21 +385,31 @@ fn two_vfs_on_each_gateway_reach_two_vms_behind_the_other() {
         assert_eq!(final_stat(&out_dir, n, "control.no_vf_port"), 0, "gw{n}: {log}");
         assert!(final_stat(&out_dir, n, "control.neighbour_answers") >= 2, "gw{n}: {log}");
     }
-    // Each gateway has a tunnel to both of the other's VMs (vm3's traffic
-    // its own, not vm1's), and each carried traffic.
-    for (name, peer_vms) in [("gw1", ["10.0.0.2", "10.0.0.4"]), ("gw2", ["10.0.0.1", "10.0.0.3"])] {
+    // Each session (our VM, theirs) that carried traffic has a tunnel of
+    // its own: vm1 and vm3 to vm2 are two, with two SPIs.
+    let sessions = [
+        ("gw1", [("10.0.0.1", "10.0.0.2"), ("10.0.0.3", "10.0.0.4"), ("10.0.0.3", "10.0.0.2")]),
+        ("gw2", [("10.0.0.2", "10.0.0.1"), ("10.0.0.4", "10.0.0.3"), ("10.0.0.2", "10.0.0.3")]),
+    ];
+    for (name, pairs) in sessions {
         let text = std::fs::read_to_string(out_dir.join(format!("{name}-status.json")))
             .expect("status json");
         let j: serde_json::Value = serde_json::from_str(&text).expect("status is JSON");
         let tunnels = j["tunnels"].as_array().unwrap_or_else(|| panic!("{name}: {text}"));
-        for vm in peer_vms {
+        let mut spis = Vec::new();
+        for (src, dst) in pairs {
             let t = tunnels
                 .iter()
-                .find(|t| t["virt_dst"] == vm)
-                .unwrap_or_else(|| panic!("{name}: no tunnel to {vm}: {text}"));
-            assert!(t["tx_spi"].as_u64().unwrap() != 0, "{name} to {vm}: {text}");
-            assert!(t["tx_packets"].as_u64().unwrap() > 0, "{name} to {vm}: {text}");
+                .find(|t| t["virt_dst"] == dst && t["virt_src"] == src)
+                .unwrap_or_else(|| panic!("{name}: no tunnel {src} -> {dst}: {text}"));
+            let spi = t["tx_spi"].as_u64().unwrap();
+            assert!(spi != 0, "{name} {src} -> {dst}: {text}");
+            assert!(t["tx_packets"].as_u64().unwrap() > 0, "{name} {src} -> {dst}: {text}");
+            spis.push(spi);
         }
+        spis.sort_unstable();
+        spis.dedup();
+        assert_eq!(spis.len(), 3, "{name}: one SPI per session: {text}");
     }
     let _ = std::fs::remove_dir_all(&out_dir);
 }

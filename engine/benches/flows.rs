@@ -19,7 +19,9 @@ use engine::psp::buf::VecBuf;
 use engine::psp::encap::{EncapConfig, Encapsulator, OuterIp};
 use engine::psp::kdf::{DerivedKey, MasterKey, MasterKeyPair};
 use engine::psp::{Mode, Spi, Version};
-use engine::tables::{AclEntry, ReplicatedTables, TableOp, TableReader, Tables, TunnelEntry};
+use engine::tables::{
+    AclEntry, ReplicatedTables, TableOp, TableReader, Tables, TunnelEntry, VipPair,
+};
 use engine::wire::{ipv4_emit, udp_emit};
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -41,6 +43,14 @@ fn encap(spi: u32) -> Arc<Encapsulator> {
         ttl: 64,
     };
     Arc::new(Encapsulator::new(cfg, &DerivedKey::from_bytes(&[7; 16]).unwrap()).unwrap())
+}
+
+/// The source of the frames [`frame`] builds: the one local VM.
+const VM: Ipv4Addr = Ipv4Addr::new(192, 168, 0, 1);
+
+/// The session from [`VM`] to `dst(i)`.
+fn sess(i: u32) -> VipPair {
+    VipPair::new(VM, dst(i))
 }
 
 fn dst(i: u32) -> IpAddr {
@@ -87,7 +97,7 @@ impl Rig {
         let e = encap(1);
         let reqs: Vec<_> = (0..preload)
             .map(|i| FlowRequest::InsertTunnel {
-                dst: dst(MILLION + i),
+                pair: sess(MILLION + i),
                 encap: e.clone(),
                 hw_key: None,
             })
@@ -130,11 +140,11 @@ fn flows(c: &mut Criterion) {
             let mut total = Duration::ZERO;
             for _ in 0..iters {
                 total += rig.run(vec![FlowRequest::InsertTunnel {
-                    dst: dst(1),
+                    pair: sess(1),
                     encap: e.clone(),
                     hw_key: None,
                 }]);
-                rig.run(vec![FlowRequest::RemoveTunnel { dst: dst(1) }]);
+                rig.run(vec![FlowRequest::RemoveTunnel { pair: sess(1) }]);
             }
             total
         })
@@ -147,13 +157,13 @@ fn flows(c: &mut Criterion) {
                 for _ in 0..iters {
                     let ins = (0..n)
                         .map(|i| FlowRequest::InsertTunnel {
-                            dst: dst(i),
+                            pair: sess(i),
                             encap: e.clone(),
                             hw_key: None,
                         })
                         .collect();
                     total += rig.run(ins);
-                    rig.run((0..n).map(|i| FlowRequest::RemoveTunnel { dst: dst(i) }).collect());
+                    rig.run((0..n).map(|i| FlowRequest::RemoveTunnel { pair: sess(i) }).collect());
                 }
                 total
             })
@@ -166,7 +176,7 @@ fn frame(dst: IpAddr) -> Vec<u8> {
     let IpAddr::V4(dst) = dst else { unreachable!("IPv4 destinations") };
     let mut f = vec![0u8; 14 + 28 + 64];
     f[12..14].copy_from_slice(&[0x08, 0x00]);
-    ipv4_emit(&mut f[14..], Ipv4Addr::new(192, 168, 0, 1), dst, 17, 0, 64, 92);
+    ipv4_emit(&mut f[14..], VM, dst, 17, 0, 64, 92);
     udp_emit(&mut f[34..], 1, 2, 72);
     f
 }
@@ -177,7 +187,7 @@ fn lookup(c: &mut Criterion) {
     let mut t = Tables::with_capacity(MILLION as usize, MILLION as usize, 1);
     for i in 0..MILLION {
         let te = TunnelEntry { slot: i, generation: u64::from(i), encap: e.clone() };
-        t.apply(&TableOp::SetTunnel(dst(i), te, None));
+        t.apply(&TableOp::SetTunnel(sess(i), te, None));
         let ae = AclEntry { slot: i, generation: u64::from(i) };
         t.apply(&TableOp::SetAcl(Spi(i + 1), dst(i), ae));
     }
@@ -187,7 +197,7 @@ fn lookup(c: &mut Criterion) {
         b.iter(|| {
             let mut s = 0u64;
             for &k in &ks {
-                s += u64::from(t.egress(dst(k)).map_or(0, |e| e.slot));
+                s += u64::from(t.egress(VM, dst(k)).map_or(0, |e| e.slot));
             }
             black_box(s)
         })
@@ -208,7 +218,7 @@ fn lookup(c: &mut Criterion) {
     let fc = FlowConfig { max_tunnels: MILLION as usize, ..FlowConfig::default() };
     let (mut prog, client) = FlowProgrammer::new(backend, fc);
     let reqs = (0..MILLION).map(|i| FlowRequest::InsertTunnel {
-        dst: dst(i),
+        pair: sess(i),
         encap: e.clone(),
         hw_key: None,
     });

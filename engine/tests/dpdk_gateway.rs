@@ -200,16 +200,16 @@ impl MissesCase {
                         while let Some(cp) = to_control.pop() {
                             busy = true;
                             match cp.why {
-                                ToControl::Miss { dst } => {
+                                ToControl::Miss { pair } => {
                                     misses += 1;
-                                    let (first, outcome) = held.hold(dst, cp.packet);
+                                    let (first, outcome) = held.hold(pair.dst, cp.packet);
                                     assert!(
                                         matches!(outcome, HoldOutcome::Held),
                                         "held: {outcome:?}"
                                     );
                                     if first {
                                         let req = FlowRequest::InsertTunnel {
-                                            dst,
+                                            pair,
                                             encap: to_peer.clone(),
                                             hw_key: None,
                                         };
@@ -459,7 +459,10 @@ impl HostileCase {
             FlowRequest::InsertAcl { spi: Spi(0x31), src: A.parse().unwrap() },
             FlowRequest::InsertAcl { spi: Spi(0x8000_0032), src: B.parse().unwrap() },
             FlowRequest::InsertTunnel {
-                dst: REMOTE.parse().unwrap(),
+                pair: engine::tables::VipPair {
+                    src: VM.parse().unwrap(),
+                    dst: REMOTE.parse().unwrap(),
+                },
                 encap: to_peer,
                 hw_key: None,
             },

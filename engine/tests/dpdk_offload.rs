@@ -54,7 +54,7 @@ fn rss_traffic_goes_up_and_held_packets_go_out_the_pf() {
     assert_eq!(
         up,
         vec![
-            ToControl::Miss { dst: [10, 0, 0, 2].into() },
+            ToControl::Miss { pair: engine::tables::VipPair::new([10, 0, 0, 1], [10, 0, 0, 2]) },
             ToControl::Sampled { meta: cfg.egress_sample_meta_indicator },
             ToControl::Rss,
         ]

@@ -35,7 +35,7 @@ use engine::psp::encap::{EncapConfig, Encapsulator, EthAddrs, OuterIp};
 use engine::psp::kdf::{MasterKey, MasterKeyPair};
 use engine::psp::{Mode, Spi, Version};
 use engine::tables::ReplicatedTables;
-use engine::tables::{AclEntry, TableOp, TunnelEntry};
+use engine::tables::{AclEntry, TableOp, TunnelEntry, VipPair};
 use engine::wire::{self, Ipv4Packet, Ipv6Packet, MacAddr};
 use libfuzzer_sys::fuzz_target;
 use std::net::Ipv4Addr;
@@ -191,7 +191,7 @@ fn pipeline(cfg: PipelineConfig) -> LcorePipeline {
     let mut ops = Vec::new();
     for (i, (&(dst, ..), encap)) in TUNNELS.iter().zip(&w.tunnels).enumerate() {
         let entry = TunnelEntry { slot: i as u32, generation: i as u64 + 1, encap: encap.clone() };
-        ops.push(TableOp::SetTunnel(dst.into(), entry, None));
+        ops.push(TableOp::SetTunnel(VipPair::new(VM, dst), entry, None));
     }
     for (i, p) in PEERS.iter().enumerate().filter(|(_, p)| p.in_acl) {
         let entry = AclEntry { slot: i as u32, generation: i as u64 + 1 };
@@ -451,9 +451,10 @@ fn run(
             assert_eq!((from, outcomes[3]), (PortRole::Unsecured, 1));
             assert_eq!(&input[12..14], &[0x08, 0x06]);
         }
-        Action::Miss { dst } => {
+        Action::Miss { pair } => {
             assert!(from != PortRole::Secure && outcomes[4] == 1);
-            assert!(TUNNELS.iter().all(|t| t.0 != dst));
+            // Tunnels are sessions from VM: any other source misses.
+            assert!(pair.src != VM || TUNNELS.iter().all(|t| pair.dst != t.0));
             assert_eq!(buf.data(), &input[..], "a miss leaves the packet as it was");
         }
     }
@@ -538,7 +539,7 @@ fn egress(u: &mut Input<'_>, cfg: &PipelineConfig) {
     }
     let want = match TUNNELS.iter().position(|t| t.0 == dst) {
         _ if f.len() > cfg.max_frame_len => Action::Drop(DropReason::Oversized),
-        None => Action::Miss { dst: dst.into() },
+        None => Action::Miss { pair: VipPair::new(VM, dst) },
         Some(i) if f.len() + world().tunnels[i].overhead() > cfg.max_frame_len => {
             Action::Drop(DropReason::EncapOversized)
         }

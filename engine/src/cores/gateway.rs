@@ -164,8 +164,8 @@ impl<'a, P: Packets> GatewayCore<'a, P> {
                 self.control(m, ToControl::Rss, vf);
                 None
             }
-            Action::Miss { dst } => {
-                self.control(m, ToControl::Miss { dst }, vf);
+            Action::Miss { pair } => {
+                self.control(m, ToControl::Miss { pair }, vf);
                 None
             }
             Action::Drop(_) => None,

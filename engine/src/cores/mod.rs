@@ -29,8 +29,8 @@ pub use software::{flow_config, CoreSetup, SoftwareDatapath};
 
 use crate::pipeline::PipeStats;
 use crate::psp::buf::PacketBuf;
+use crate::tables::VipPair;
 use crossbeam::queue::ArrayQueue;
-use std::net::IpAddr;
 
 /// A burst of owned packets, as a packet core receives and sends them.
 pub trait PacketBurst {
@@ -101,10 +101,11 @@ pub trait BurstHandler<B: PacketBurst>: Send {
 /// Why a packet goes to the control plane.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ToControl {
-    /// No tunnel for this inner destination: set one up, hold the packet.
+    /// No tunnel for this inner source and destination: set one up, hold
+    /// the packet.
     Miss {
-        /// The inner destination.
-        dst: IpAddr,
+        /// The inner source and destination.
+        pair: VipPair,
     },
     /// A copy of a sampled packet; its flow metadata holds the sentinel.
     Sampled {

@@ -80,9 +80,9 @@ impl<'a, P: Packets> OffloadCore<'a, P> {
     fn up(&mut self, m: P::Packet) {
         let meta = self.packets.flow_metadata(&m);
         let why = match classify_rss(m.data(), meta, &self.cfg) {
-            RssClass::Miss { dst } => {
+            RssClass::Miss { pair } => {
                 self.stats.misses += 1;
-                ToControl::Miss { dst }
+                ToControl::Miss { pair }
             }
             RssClass::Sampled { meta } => {
                 self.stats.sampled += 1;

@@ -5,9 +5,9 @@ use super::*;
 use crate::flows::{FlowBatch, FlowClient, FlowProgrammer};
 use crate::pipeline::PipelineConfig;
 use crate::psp::buf::{Error as BufError, VecBuf};
-use crate::tables::ReplicatedTables;
+use crate::tables::{ReplicatedTables, VipPair};
 use crate::testkit::{frame, masters_b, tunnel, v6, FlowRequest, DST, SRC};
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -159,7 +159,11 @@ fn program(
 }
 
 fn insert(dst: Ipv4Addr, spi: u32) -> FlowRequest {
-    FlowRequest::InsertTunnel { dst: IpAddr::V4(dst), encap: tunnel(spi, v6()), hw_key: None }
+    FlowRequest::InsertTunnel {
+        pair: VipPair::new(SRC, dst),
+        encap: tunnel(spi, v6()),
+        hw_key: None,
+    }
 }
 
 /// The UDP destination port of an IPv6-outer PSP packet.
@@ -178,7 +182,7 @@ fn a_miss_goes_up_and_its_resubmitted_packet_leaves_encrypted() {
     cores[0].host_to_net(&mut rx, &mut out);
     assert!(out.v.is_empty() && rx.v.is_empty(), "held by the control plane, not sent");
     let up = rings.to_control.pop().expect("the miss went up");
-    assert_eq!(up.why, ToControl::Miss { dst: IpAddr::V4(DST) });
+    assert_eq!(up.why, ToControl::Miss { pair: VipPair::new(SRC, DST) });
     assert_eq!(up.packet.data(), &f[..], "a miss goes up untouched");
 
     program(&mut prog, &client, &mut cores, vec![insert(DST, 0x21)]);
@@ -207,7 +211,7 @@ fn resubmission_stops_when_the_burst_is_full() {
     rings.resubmit[0].push(Pkt::new(&frame(SRC, other, b"no tunnel yet"))).unwrap();
     assert_eq!(cores[0].poll(&mut Burst::with(2, [])), 0);
     let up = rings.to_control.pop().unwrap();
-    assert_eq!(up.why, ToControl::Miss { dst: IpAddr::V4(other) });
+    assert_eq!(up.why, ToControl::Miss { pair: VipPair::new(SRC, other) });
 
     program(&mut prog, &client, &mut cores, vec![insert(DST, 0x24)]);
     for _ in 0..3 {
@@ -229,7 +233,7 @@ fn a_full_control_ring_frees_and_counts() {
     let s = cores[0].control_stats();
     assert_eq!((s.to_control, s.control_ring_full), (1, 2));
     let first = r.rings.to_control.pop().unwrap();
-    assert_eq!(first.why, ToControl::Miss { dst: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)) });
+    assert_eq!(first.why, ToControl::Miss { pair: VipPair::new(SRC, Ipv4Addr::new(10, 0, 0, 1)) });
     assert_eq!(cores[0].snapshot().control, s);
 }
 
@@ -323,7 +327,11 @@ fn the_offload_core_sends_misses_arp_and_samples_up_and_drops_the_rest() {
     let meta = cfg.ingress_sample_meta_indicator;
     assert_eq!(
         whys,
-        [ToControl::Miss { dst: IpAddr::V4(DST) }, ToControl::Rss, ToControl::Sampled { meta }]
+        [
+            ToControl::Miss { pair: VipPair::new(SRC, DST) },
+            ToControl::Rss,
+            ToControl::Sampled { meta }
+        ]
     );
 
     // Held packets leave as they are, through the PF, while the burst has room.
@@ -379,7 +387,13 @@ fn with_several_ports_each_sends_only_its_own_vms_sources() {
     let mut ports = VfPorts::new(&[vec![IpAddr::V4(SRC)], vec![IpAddr::V4(other)]]).unwrap();
     ports.set_decap_dmac(0, Some(crate::wire::MacAddr([2, 0, 0, 0, 1, 1])));
     cores[0].deliver_by(ports);
-    program(&mut prog, &client, &mut cores, vec![insert(DST, 0x31)]);
+    // A session each: port 0's VM and port 1's, both to DST.
+    let theirs = FlowRequest::InsertTunnel {
+        pair: VipPair::new(other, DST),
+        encap: tunnel(0x32, v6()),
+        hw_key: None,
+    };
+    program(&mut prog, &client, &mut cores, vec![insert(DST, 0x31), theirs]);
     let burst = |src| Burst::with(32, [Pkt::new(&frame(src, DST, b"x"))]);
     let mut wire = Burst::with(32, []);
     // SRC is port 0's VM: from port 1 it is a spoof, freed and counted.

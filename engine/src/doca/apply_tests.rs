@@ -94,7 +94,7 @@ fn tunnel(dst: u8, spi: u32) -> TableOp {
     };
     let e = Encapsulator::new(cfg, &key(spi)).unwrap();
     TableOp::SetTunnel(
-        std::net::IpAddr::from(Ipv4Addr::new(10, 0, 0, dst)),
+        crate::tables::VipPair::new(Ipv4Addr::new(10, 0, 9, 1), Ipv4Addr::new(10, 0, 0, dst)),
         TunnelEntry { slot: 0, generation: u64::from(spi), encap: Arc::new(e) },
         Some(HwKey::new(key(spi))),
     )
@@ -123,7 +123,10 @@ fn setup() -> (Translator, Applier, FakeNic) {
 fn second_commit() -> Vec<TableOp> {
     vec![
         tunnel(1, 3),
-        TableOp::DelTunnel(std::net::IpAddr::from(Ipv4Addr::new(10, 0, 0, 2))),
+        TableOp::DelTunnel(crate::tables::VipPair::new(
+            Ipv4Addr::new(10, 0, 9, 1),
+            Ipv4Addr::new(10, 0, 0, 2),
+        )),
         tunnel(3, 4),
         TableOp::DelAcl(Spi(1), std::net::IpAddr::from(Ipv4Addr::new(10, 0, 1, 1))),
         acl(3, 1),
@@ -140,7 +143,7 @@ fn a_commit_failing_at_any_nic_step_leaves_the_nic_and_the_translator_as_before(
     assert!(steps >= 8, "{steps} calls");
     // The commit overwrote B's slot with C's key: the case an undo must
     // restore, not just clear.
-    let c_slot = t.crypto_id(Ipv4Addr::new(10, 0, 0, 3)).unwrap();
+    let c_slot = t.crypto_id(Ipv4Addr::new(10, 0, 9, 1), Ipv4Addr::new(10, 0, 0, 3)).unwrap();
     assert_eq!(c_slot, 2, "C takes B's slot");
 
     for k in 0..steps {

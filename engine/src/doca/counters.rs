@@ -166,13 +166,13 @@ mod tests {
     #[test]
     fn nic_counters_sum_into_the_software_counters_and_print_alike() {
         let (t1, t2) = (
-            EntryKey::Tunnel(Ipv4Addr::new(10, 0, 0, 1)),
-            EntryKey::Tunnel(Ipv4Addr::new(10, 0, 0, 2)),
+            EntryKey::Tunnel(Ipv4Addr::new(10, 0, 9, 1), Ipv4Addr::new(10, 0, 0, 1)),
+            EntryKey::Tunnel(Ipv4Addr::new(10, 0, 9, 1), Ipv4Addr::new(10, 0, 0, 2)),
         );
         let acl = EntryKey::Acl(Spi(7), Ipv4Addr::new(10, 0, 1, 1));
         let ns = EntryKey::Static(PipeId::IngressRoot, 0);
         let icv = EntryKey::Syndrome(Syndrome::IcvFail);
-        let gone = EntryKey::Tunnel(Ipv4Addr::new(10, 0, 0, 9));
+        let gone = EntryKey::Tunnel(Ipv4Addr::new(10, 0, 9, 1), Ipv4Addr::new(10, 0, 0, 9));
         let fake = Fake {
             entries: HashMap::from([
                 (t1, Some(c(10, 1000))),

@@ -29,6 +29,7 @@ pub(super) fn set_field(m: &mut sys::doca_flow_match, f: Field, v: u32) {
             m.parser_meta.outer_l3_type = sys::DOCA_FLOW_L3_META_IPV4;
         }
         Field::OuterIp4Dst => m.outer.__bindgen_anon_1.ip4.dst_ip = v.to_be(),
+        Field::OuterIp4Src => m.outer.__bindgen_anon_1.ip4.src_ip = v.to_be(),
         // doca_be16_t in 3.3 (doca_flow.h, parser_meta.random).
         Field::Random => m.parser_meta.random = (v as u16).to_be(),
         Field::PspSyndrome => m.parser_meta.psp_syndrome = v as u8,

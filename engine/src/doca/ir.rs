@@ -165,6 +165,8 @@ pub enum Field {
     OuterIp4,
     /// `outer.ip4.dst_ip` (before encap, the packet's only IP header).
     OuterIp4Dst,
+    /// `outer.ip4.src_ip` (before encap, the packet's only IP header).
+    OuterIp4Src,
     /// `parser_meta.random` (16 bits).
     Random,
     /// `parser_meta.psp_syndrome`.
@@ -349,8 +351,8 @@ pub struct DocaPipeSpec {
 pub enum EntryKey {
     /// A fixed entry the backend adds at start: its pipe and index.
     Static(PipeId, u8),
-    /// The egress ACL entry of an inner destination.
-    Tunnel(Ipv4Addr),
+    /// The egress ACL entry of a session: inner source, inner destination.
+    Tunnel(Ipv4Addr, Ipv4Addr),
     /// The `encap_encrypt_pipe` entry of a key slot (index `crypto_id`).
     Crypto(u32),
     /// An ingress ACL pair.

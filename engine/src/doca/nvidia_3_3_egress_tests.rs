@@ -67,7 +67,7 @@ fn tunnel_op(vc: Option<u64>) -> TableOp {
     };
     let e = Encapsulator::new(cfg, &key).unwrap();
     TableOp::SetTunnel(
-        std::net::IpAddr::from(Ipv4Addr::new(10, 0, 0, 7)),
+        crate::tables::VipPair::new(Ipv4Addr::new(10, 0, 9, 1), Ipv4Addr::new(10, 0, 0, 7)),
         TunnelEntry { slot: 0, generation: 1, encap: Arc::new(e) },
         Some(HwKey::new(key)),
     )
@@ -217,13 +217,16 @@ fn encap_encrypt_pipe_is_nvidia_3_3_encap_encrypt() {
             _ => None,
         })
         .collect();
-    let id = t.crypto_id(Ipv4Addr::new(10, 0, 0, 7)).unwrap();
+    let id = t.crypto_id(Ipv4Addr::new(10, 0, 9, 1), Ipv4Addr::new(10, 0, 0, 7)).unwrap();
     assert_eq!(adds[0].key, EntryKey::Crypto(id));
     assert!(matches!(
         adds[0].action,
         EntryAction::Encrypt { action_idx: 1, crypto_id, .. } if crypto_id == id
     ));
     assert_eq!(nv_fwd(adds[0].fwd), "port:uplink");
-    assert_eq!(adds[1].key, EntryKey::Tunnel(Ipv4Addr::new(10, 0, 0, 7)));
+    assert_eq!(
+        adds[1].key,
+        EntryKey::Tunnel(Ipv4Addr::new(10, 0, 9, 1), Ipv4Addr::new(10, 0, 0, 7))
+    );
     assert_eq!(nv_fwd(adds[1].fwd), format!("ordered_list:encap_encrypt_pipe[{id}]"));
 }

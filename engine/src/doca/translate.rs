@@ -173,7 +173,7 @@ pub struct DocaPorts {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Checkpoint {
     ids: CryptoIds,
-    tunnels: HashMap<Ipv4Addr, (u32, Spi)>,
+    tunnels: HashMap<(Ipv4Addr, Ipv4Addr), (u32, Spi)>,
     pending_release: Vec<u32>,
 }
 
@@ -184,8 +184,8 @@ pub struct Translator {
     cfg: PipelineConfig,
     ports: DocaPorts,
     ids: CryptoIds,
-    /// dst -> (crypto_id, SPI) of the installed egress entries.
-    tunnels: HashMap<Ipv4Addr, (u32, Spi)>,
+    /// (src, dst) -> (crypto_id, SPI) of the installed egress entries.
+    tunnels: HashMap<(Ipv4Addr, Ipv4Addr), (u32, Spi)>,
     /// Slots freed by the steps handed out but not yet flushed.
     pending_release: Vec<u32>,
 }
@@ -221,9 +221,9 @@ impl Translator {
         &self.ids
     }
 
-    /// The key slot of the tunnel to `dst`.
-    pub fn crypto_id(&self, dst: Ipv4Addr) -> Option<u32> {
-        self.tunnels.get(&dst).map(|t| t.0)
+    /// The key slot of the tunnel from `src` to `dst`.
+    pub fn crypto_id(&self, src: Ipv4Addr, dst: Ipv4Addr) -> Option<u32> {
+        self.tunnels.get(&(src, dst)).map(|t| t.0)
     }
 
     fn sampling(&self) -> bool {
@@ -264,8 +264,8 @@ impl Translator {
         let mut steps = Vec::with_capacity(ops.len() + 1);
         for op in ops {
             match op {
-                TableOp::SetTunnel(dst, e, hw_key) => {
-                    let dst = &v4(dst)?;
+                TableOp::SetTunnel(pair, e, hw_key) => {
+                    let (src, dst) = (v4(&pair.src)?, &v4(&pair.dst)?);
                     let cfg = e.encap.config();
                     let encap_data = self.encap_data(*dst, cfg)?;
                     if cfg.vc.is_some() != self.cfg.expected_vc.is_some() {
@@ -312,15 +312,18 @@ impl Translator {
                     }));
                     let entry = DocaEntry {
                         pipe: PipeId::EgressAcl,
-                        key: EntryKey::Tunnel(*dst),
+                        key: EntryKey::Tunnel(src, *dst),
                         priority: 0,
-                        matches: vec![(Field::OuterIp4Dst, Value::Exact(u32::from(*dst)))],
+                        matches: vec![
+                            (Field::OuterIp4Dst, Value::Exact(u32::from(*dst))),
+                            (Field::OuterIp4Src, Value::Exact(u32::from(src))),
+                        ],
                         action: EntryAction::Template,
                         fwd: Some(Fwd::OrderedList(PipeId::EncapEncrypt, Some(crypto_id))),
                         condition: None,
                         counter: "egress_acl",
                     };
-                    match self.tunnels.insert(*dst, (crypto_id, cfg.spi)) {
+                    match self.tunnels.insert((src, *dst), (crypto_id, cfg.spi)) {
                         Some((old, _)) => {
                             // Hitless: the match entry moves to the new
                             // slot's entry, then the old one goes.
@@ -331,10 +334,10 @@ impl Translator {
                         None => steps.push(Step::Add(entry)),
                     }
                 }
-                TableOp::DelTunnel(dst) => {
-                    let dst = &v4(dst)?;
-                    if let Some((old, _)) = self.tunnels.remove(dst) {
-                        steps.push(Step::Remove(EntryKey::Tunnel(*dst)));
+                TableOp::DelTunnel(pair) => {
+                    let (src, dst) = (v4(&pair.src)?, v4(&pair.dst)?);
+                    if let Some((old, _)) = self.tunnels.remove(&(src, dst)) {
+                        steps.push(Step::Remove(EntryKey::Tunnel(src, dst)));
                         steps.push(Step::Remove(EntryKey::Crypto(old)));
                         self.pending_release.push(old);
                     }

@@ -222,6 +222,7 @@ impl Translator {
             matches: vec![
                 (Field::OuterIp4, Value::Exact(1)),
                 (Field::OuterIp4Dst, Value::PerEntry),
+                (Field::OuterIp4Src, Value::PerEntry),
             ],
             fwd: Some(Fwd::OrderedList(PipeId::EncapEncrypt, None)),
             fwd_miss: Some(Fwd::Pipe(PipeId::Rss)),

@@ -38,6 +38,8 @@ fn v4() -> OuterIp {
     OuterIp::V4 { src: Ipv4Addr::new(172, 16, 0, 1), dst: Ipv4Addr::new(172, 16, 0, 2) }
 }
 
+/// Our VM, the inner source of every tunnel here.
+const ME: Ipv4Addr = Ipv4Addr::new(10, 0, 9, 1);
 /// A distinct 16-byte key per SPI.
 fn key_of(spi: u32) -> [u8; 16] {
     let mut k = [0u8; 16];
@@ -51,7 +53,7 @@ fn tunnel(dst: [u8; 4], spi: u32) -> TableOp {
     let key = DerivedKey::from_bytes(&key_of(spi)).unwrap();
     let e = Encapsulator::new(encap_cfg(spi, v6(), None), &key).unwrap();
     TableOp::SetTunnel(
-        std::net::IpAddr::from(Ipv4Addr::from(dst)),
+        crate::tables::VipPair::new(ME, Ipv4Addr::from(dst)),
         TunnelEntry { slot: 0, generation: u64::from(spi), encap: Arc::new(e) },
         Some(HwKey::new(key)),
     )
@@ -173,7 +175,11 @@ fn pipes_without_sampling() {
     assert_eq!((eacl.domain, eacl.direction), (Domain::SecureEgress, Direction::HostToNet));
     assert_eq!(
         eacl.matches,
-        [(Field::OuterIp4, Value::Exact(1)), (Field::OuterIp4Dst, Value::PerEntry)]
+        [
+            (Field::OuterIp4, Value::Exact(1)),
+            (Field::OuterIp4Dst, Value::PerEntry),
+            (Field::OuterIp4Src, Value::PerEntry)
+        ]
     );
     assert!(eacl.actions.is_empty());
     let ee = get(&pipes, PipeId::EncapEncrypt);
@@ -346,8 +352,19 @@ fn tunnels_and_acls_inserted_and_removed() {
     assert_eq!((*action_idx, *crypto_id, encap_data.len()), (1, 1, 78));
     assert_eq!(o.fwd, Some(Fwd::Port(PortRole::Secure)));
     let Step::Add(e) = &steps[2] else { panic!("{:?}", steps[2]) };
-    assert_eq!((e.pipe, e.key), (PipeId::EgressAcl, EntryKey::Tunnel(Ipv4Addr::new(10, 0, 0, 1))));
-    assert_eq!(e.matches, [(Field::OuterIp4Dst, Value::Exact(0x0a00_0001))]);
+    assert_eq!(
+        (e.pipe, e.key),
+        (PipeId::EgressAcl, EntryKey::Tunnel(ME, Ipv4Addr::new(10, 0, 0, 1)))
+    );
+    // The session's two addresses, as NVIDIA's MATCH_EGR_ACL_IPV4: a
+    // second VM of ours to the same destination is another entry.
+    assert_eq!(
+        e.matches,
+        [
+            (Field::OuterIp4Dst, Value::Exact(0x0a00_0001)),
+            (Field::OuterIp4Src, Value::Exact(0x0a00_0901))
+        ]
+    );
     assert_eq!(
         (&e.action, e.fwd),
         (&EntryAction::Template, Some(Fwd::OrderedList(PipeId::EncapEncrypt, Some(1))))
@@ -364,28 +381,31 @@ fn tunnels_and_acls_inserted_and_removed() {
     );
     assert_eq!(a.fwd, Some(Fwd::OrderedList(PipeId::Decap, Some(0))));
     assert_eq!(steps[4], Step::Flush { release: vec![] });
-    assert_eq!(t.crypto_id(Ipv4Addr::new(10, 0, 0, 1)), Some(1));
+    assert_eq!(t.crypto_id(ME, Ipv4Addr::new(10, 0, 0, 1)), Some(1));
 
     let steps = t
         .translate(&[
-            TableOp::DelTunnel(std::net::IpAddr::from(Ipv4Addr::new(10, 0, 0, 1))),
+            TableOp::DelTunnel(crate::tables::VipPair::new(ME, Ipv4Addr::new(10, 0, 0, 1))),
             TableOp::DelAcl(Spi(0x55), std::net::IpAddr::from(src)),
         ])
         .unwrap();
     assert_eq!(
         steps,
         [
-            Step::Remove(EntryKey::Tunnel(Ipv4Addr::new(10, 0, 0, 1))),
+            Step::Remove(EntryKey::Tunnel(ME, Ipv4Addr::new(10, 0, 0, 1))),
             Step::Remove(EntryKey::Crypto(1)),
             Step::Remove(EntryKey::Acl(Spi(0x55), src)),
             Step::Flush { release: vec![1] },
         ]
     );
-    assert_eq!(t.crypto_id(Ipv4Addr::new(10, 0, 0, 1)), None);
+    assert_eq!(t.crypto_id(ME, Ipv4Addr::new(10, 0, 0, 1)), None);
     // Removing what is not there does nothing.
     assert_eq!(
-        t.translate(&[TableOp::DelTunnel(std::net::IpAddr::from(Ipv4Addr::new(1, 1, 1, 1)))])
-            .unwrap(),
+        t.translate(&[TableOp::DelTunnel(crate::tables::VipPair::new(
+            ME,
+            Ipv4Addr::new(1, 1, 1, 1)
+        ))])
+        .unwrap(),
         [Step::Flush { release: vec![] }]
     );
 }
@@ -397,7 +417,7 @@ fn crypto_ids_are_reused_and_replacement_is_hitless() {
     assert_eq!(t.crypto_ids().all().collect::<Vec<_>>(), [1, 2, 3]);
     t.translate(&[tunnel([10, 0, 0, 1], 1), tunnel([10, 0, 0, 2], 2)]).unwrap();
     let (a, b) = (Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 0, 2));
-    assert_eq!((t.crypto_id(a), t.crypto_id(b)), (Some(1), Some(2)));
+    assert_eq!((t.crypto_id(ME, a), t.crypto_id(ME, b)), (Some(1), Some(2)));
     // Replacing a's tunnel: new slot programmed, its encap-encrypt entry
     // added, the match entry moved to it, the old one removed, the old
     // slot released only after the flush.
@@ -411,7 +431,7 @@ fn crypto_ids_are_reused_and_replacement_is_hitless() {
     assert_eq!(steps[3], Step::Remove(EntryKey::Crypto(1)));
     assert_eq!(steps[4], Step::Flush { release: vec![1] });
     // The freed slot is the next one handed out.
-    t.translate(&[TableOp::DelTunnel(std::net::IpAddr::from(b))]).unwrap();
+    t.translate(&[TableOp::DelTunnel(crate::tables::VipPair::new(ME, b))]).unwrap();
     let steps = t.translate(&[tunnel([10, 0, 0, 3], 3)]).unwrap();
     assert!(matches!(steps[0], Step::ProgramKey { crypto_id: 2, .. }), "{steps:?}");
     // Full: replacing both in one batch needs the flush between them.
@@ -452,7 +472,7 @@ fn translate_is_all_or_nothing() {
         .translate(&[tunnel([10, 0, 0, 1], 1), tunnel([10, 0, 0, 2], 2), tunnel([10, 0, 0, 3], 3)])
         .unwrap_err();
     assert_eq!(err, TranslateError::NoCryptoId(Ipv4Addr::new(10, 0, 0, 3), 2));
-    assert_eq!(t.crypto_id(Ipv4Addr::new(10, 0, 0, 1)), None);
+    assert_eq!(t.crypto_id(ME, Ipv4Addr::new(10, 0, 0, 1)), None);
     let steps = t.translate(&[tunnel([10, 0, 0, 1], 1)]).unwrap();
     assert!(matches!(steps[0], Step::ProgramKey { crypto_id: 1, .. }));
 }
@@ -584,7 +604,11 @@ fn key_slots_get_the_exact_key_of_the_tunnels_spi() {
         let e = Encapsulator::new(cfg, &dk).unwrap();
         let dst = Ipv4Addr::new(10, 0, 1, i as u8);
         let entry = TunnelEntry { slot: i as u32, generation: 1, encap: Arc::new(e) };
-        ops.push(TableOp::SetTunnel(std::net::IpAddr::from(dst), entry, Some(HwKey::new(dk))));
+        ops.push(TableOp::SetTunnel(
+            crate::tables::VipPair::new(ME, dst),
+            entry,
+            Some(HwKey::new(dk)),
+        ));
         want.push((dst, Spi(spi), key));
     }
     let steps = t.translate(&ops).unwrap();
@@ -609,7 +633,7 @@ fn key_slots_get_the_exact_key_of_the_tunnels_spi() {
         let fwd = steps
             .iter()
             .find_map(|s| match s {
-                Step::Add(e) if e.key == EntryKey::Tunnel(*dst) => e.fwd,
+                Step::Add(e) if e.key == EntryKey::Tunnel(ME, *dst) => e.fwd,
                 _ => None,
             })
             .unwrap();
@@ -637,7 +661,7 @@ fn key_material_is_redacted_in_debug() {
     let cfg = EncapConfig { version: Version::AesGcm256, ..encap_cfg(9, v6(), None) };
     let e = Encapsulator::new(cfg, &dk).unwrap();
     let op = TableOp::SetTunnel(
-        std::net::IpAddr::from(Ipv4Addr::new(10, 0, 0, 1)),
+        crate::tables::VipPair::new(ME, Ipv4Addr::new(10, 0, 0, 1)),
         TunnelEntry { slot: 0, generation: 1, encap: Arc::new(e) },
         Some(HwKey::new(dk)),
     );
@@ -661,14 +685,14 @@ fn a_tunnel_without_its_raw_key_or_with_the_wrong_length_is_refused() {
     let dst = Ipv4Addr::new(10, 0, 0, 1);
     let TableOp::SetTunnel(_, entry, _) = tunnel([10, 0, 0, 1], 5) else { unreachable!() };
     let err = t
-        .translate(&[TableOp::SetTunnel(std::net::IpAddr::from(dst), entry.clone(), None)])
+        .translate(&[TableOp::SetTunnel(crate::tables::VipPair::new(ME, dst), entry.clone(), None)])
         .unwrap_err();
     assert_eq!(err, TranslateError::NoKey(dst, Spi(5)));
     // A 256-bit key for a 128-bit version.
     let wide = HwKey::new(DerivedKey::from_bytes(&[1; 32]).unwrap());
     let err = t
-        .translate(&[TableOp::SetTunnel(std::net::IpAddr::from(dst), entry, Some(wide))])
+        .translate(&[TableOp::SetTunnel(crate::tables::VipPair::new(ME, dst), entry, Some(wide))])
         .unwrap_err();
     assert_eq!(err, TranslateError::KeyLength { dst, spi: Spi(5), got: 32, want: 16 });
-    assert_eq!(t.crypto_id(dst), None);
+    assert_eq!(t.crypto_id(ME, dst), None);
 }

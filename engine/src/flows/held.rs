@@ -2,7 +2,8 @@
 //!
 //! A packet that misses the egress ACL goes to the control plane, which
 //! asks the peer for an SPI and key. Meanwhile its packets wait here: a
-//! bounded queue per destination (the oldest is dropped, counted and given
+//! bounded queue per destination (a key `K`: the tunnel manager's is the
+//! session, a [`crate::tables::VipPair`]) (the oldest is dropped, counted and given
 //! back to the caller to free when a queue is full), a bounded number of
 //! destinations, and everything of a destination handed back once its
 //! tunnel is installed (or given up). `P` is the packet handle (an `Mbuf`
@@ -10,6 +11,7 @@
 //! reserved at creation: holding and releasing never allocate.
 
 use std::collections::{HashMap, VecDeque};
+use std::hash::Hash;
 use std::net::IpAddr;
 
 /// What [`HeldPackets::hold`] did with a packet.
@@ -39,20 +41,21 @@ pub struct HeldStats {
     pub discarded: u64,
 }
 
-/// Bounded per-destination queues of packets waiting for a tunnel.
+/// Bounded per-destination queues of packets waiting for a tunnel, by
+/// destination key `K`.
 #[derive(Debug)]
-pub struct HeldPackets<P> {
-    index: HashMap<IpAddr, usize>,
+pub struct HeldPackets<P, K = IpAddr> {
+    index: HashMap<K, usize>,
     queues: Vec<VecDeque<P>>,
     free: Vec<usize>,
     per_dst: usize,
     stats: HeldStats,
 }
 
-impl<P> HeldPackets<P> {
+impl<P, K: Hash + Eq> HeldPackets<P, K> {
     /// Room for `max_dsts` destinations of `per_dst` packets each (at
     /// least 1 of each).
-    pub fn new(max_dsts: usize, per_dst: usize) -> HeldPackets<P> {
+    pub fn new(max_dsts: usize, per_dst: usize) -> HeldPackets<P, K> {
         let (max_dsts, per_dst) = (max_dsts.max(1), per_dst.max(1));
         HeldPackets {
             index: HashMap::with_capacity(max_dsts),
@@ -65,7 +68,7 @@ impl<P> HeldPackets<P> {
 
     /// Queues `p` for `dst`. Returns whether `dst` was new (the caller
     /// asks the control plane for a tunnel only then) and what happened.
-    pub fn hold(&mut self, dst: IpAddr, p: P) -> (bool, HoldOutcome<P>) {
+    pub fn hold(&mut self, dst: K, p: P) -> (bool, HoldOutcome<P>) {
         let (new, q) = match self.index.get(&dst) {
             Some(&q) => (false, q),
             None => match self.free.pop() {
@@ -92,7 +95,7 @@ impl<P> HeldPackets<P> {
         }
     }
 
-    fn take(&mut self, dst: IpAddr, mut f: impl FnMut(P)) -> usize {
+    fn take(&mut self, dst: K, mut f: impl FnMut(P)) -> usize {
         let Some(q) = self.index.remove(&dst) else { return 0 };
         let n = self.queues[q].len();
         self.queues[q].drain(..).for_each(&mut f);
@@ -102,21 +105,21 @@ impl<P> HeldPackets<P> {
 
     /// The tunnel to `dst` is installed: hands its packets to `resubmit`,
     /// oldest first. Returns how many.
-    pub fn release(&mut self, dst: IpAddr, resubmit: impl FnMut(P)) -> usize {
+    pub fn release(&mut self, dst: K, resubmit: impl FnMut(P)) -> usize {
         let n = self.take(dst, resubmit);
         self.stats.released += n as u64;
         n
     }
 
     /// No tunnel will come for `dst`: hands its packets to `free`.
-    pub fn discard(&mut self, dst: IpAddr, free: impl FnMut(P)) -> usize {
+    pub fn discard(&mut self, dst: K, free: impl FnMut(P)) -> usize {
         let n = self.take(dst, free);
         self.stats.discarded += n as u64;
         n
     }
 
     /// Packets waiting for `dst`.
-    pub fn waiting(&self, dst: IpAddr) -> usize {
+    pub fn waiting(&self, dst: K) -> usize {
         self.index.get(&dst).map_or(0, |&q| self.queues[q].len())
     }
 

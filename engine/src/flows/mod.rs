@@ -1,8 +1,8 @@
 //! Flow programming: the one writer of the pipeline's tables.
 //!
 //! Packet cores never write tables. The control plane submits batches of
-//! insert/remove requests (egress tunnel entries: inner destination ->
-//! encap data and key; ingress ACL pairs: (SPI, inner source)) into a
+//! insert/remove requests (egress tunnel entries: inner source and
+//! destination -> encap data and key; ingress ACL pairs: (SPI, inner source)) into a
 //! lock-free ring ([`FlowClient::submit`]). One [`FlowProgrammer`], which
 //! the caller drives with [`run_once`](FlowProgrammer::run_once) on its own
 //! core or thread, validates each batch (all or nothing: the `max_tunnels`
@@ -49,7 +49,7 @@ pub use held::{HeldPackets, HoldOutcome};
 
 use crate::psp::encap::Encapsulator;
 use crate::psp::Spi;
-use crate::tables::{AclEntry, HwKey, TableOp, TunnelEntry};
+use crate::tables::{AclEntry, HwKey, TableOp, TunnelEntry, VipPair};
 use crossbeam::queue::ArrayQueue;
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
@@ -82,12 +82,13 @@ pub trait FlowBackend {
 /// One table change asked by the control plane.
 #[derive(Debug, Clone)]
 pub enum FlowRequest {
-    /// Send packets for inner destination `dst` through this tunnel
-    /// (replaces the destination's tunnel if it has one; the new tunnel
-    /// must have a new SPI, since IV counters restart with it).
+    /// Send packets from inner source `pair.src` to inner destination
+    /// `pair.dst` through this tunnel (replaces the pair's tunnel if it has
+    /// one; the new tunnel must have a new SPI, since IV counters restart
+    /// with it).
     InsertTunnel {
-        /// Inner destination.
-        dst: IpAddr,
+        /// Inner source and destination.
+        pair: VipPair,
         /// Encap data and expanded key, built by the caller (so key
         /// expansion runs on the control-plane thread, not here).
         encap: Arc<Encapsulator>,
@@ -95,10 +96,10 @@ pub enum FlowRequest {
         /// slots (DOCA); `None` for the software backend.
         hw_key: Option<HwKey>,
     },
-    /// Stop sending to `dst` (no-op if there is no tunnel).
+    /// Stop sending for `pair` (no-op if there is no tunnel).
     RemoveTunnel {
-        /// Inner destination.
-        dst: IpAddr,
+        /// Inner source and destination.
+        pair: VipPair,
     },
     /// Permit packets with `spi` from inner source `src` (no-op if
     /// permitted already).
@@ -135,14 +136,14 @@ pub struct BackendFailure(pub String);
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FlowError {
     /// Inserting would exceed `max_tunnels` egress entries.
-    #[error("request {index}: max_tunnels ({max}) reached; tunnel to {dst} refused")]
+    #[error("request {index}: max_tunnels ({max}) reached; tunnel {pair} refused")]
     TooManyTunnels {
         /// Index of the request in the batch.
         index: usize,
         /// The limit.
         max: usize,
-        /// The destination refused.
-        dst: IpAddr,
+        /// The session refused.
+        pair: VipPair,
     },
     /// Inserting would exceed the ingress ACL's size.
     #[error("request {index}: ingress ACL full ({max} pairs); ({spi}, {src}) refused")]
@@ -162,12 +163,12 @@ pub enum FlowError {
     Backend(BackendFailure),
     /// A replacement tunnel with the SPI and key already installed: its
     /// IVs would restart under the same key.
-    #[error("request {index}: tunnel to {dst} already uses SPI {spi} with this key")]
+    #[error("request {index}: tunnel {pair} already uses SPI {spi} with this key")]
     SpiReused {
         /// Index of the request in the batch.
         index: usize,
-        /// Destination.
-        dst: IpAddr,
+        /// Inner source and destination.
+        pair: VipPair,
         /// SPI.
         spi: Spi,
     },
@@ -255,7 +256,7 @@ impl Slots {
 /// What a batch changed in the programmer's own index, to undo on refusal.
 #[derive(Debug)]
 enum Undo {
-    Tunnel(IpAddr, Option<Shadow>),
+    Tunnel(VipPair, Option<Shadow>),
     Acl((u32, IpAddr), Option<u32>),
     /// A slot was allocated: give it back.
     Slot(bool, u32),
@@ -287,7 +288,7 @@ pub struct FlowProgrammer<B: FlowBackend> {
     unsent: VecDeque<Completion>,
     /// (batch id, version) waiting to be visible everywhere.
     in_flight: VecDeque<(u64, u64)>,
-    egress: HashMap<IpAddr, Shadow>,
+    egress: HashMap<VipPair, Shadow>,
     acl: HashMap<(u32, IpAddr), u32>,
     tunnel_slots: Slots,
     acl_slots: Slots,
@@ -441,8 +442,8 @@ impl<B: FlowBackend> FlowProgrammer<B> {
     fn roll_back(&mut self, undo: &mut Vec<Undo>) {
         while let Some(u) = undo.pop() {
             match u {
-                Undo::Tunnel(dst, Some(s)) => drop(self.egress.insert(dst, s)),
-                Undo::Tunnel(dst, None) => drop(self.egress.remove(&dst)),
+                Undo::Tunnel(pair, Some(s)) => drop(self.egress.insert(pair, s)),
+                Undo::Tunnel(pair, None) => drop(self.egress.remove(&pair)),
                 Undo::Acl(k, Some(s)) => drop(self.acl.insert(k, s)),
                 Undo::Acl(k, None) => drop(self.acl.remove(&k)),
                 Undo::Slot(true, s) => self.tunnel_slots.free.push(s),
@@ -464,12 +465,12 @@ impl<B: FlowBackend> FlowProgrammer<B> {
 
     fn resolve_one(&mut self, index: usize, r: &FlowRequest) -> Result<(), FlowError> {
         match r {
-            FlowRequest::InsertTunnel { dst, encap, hw_key } => {
+            FlowRequest::InsertTunnel { pair, encap, hw_key } => {
                 let (spi, key_check) = (encap.config().spi, encap.key_check());
-                let old = self.egress.get(dst).copied();
+                let old = self.egress.get(pair).copied();
                 let slot = match old {
                     Some(s) if s.spi == spi && s.key_check == key_check => {
-                        return Err(FlowError::SpiReused { index, dst: *dst, spi })
+                        return Err(FlowError::SpiReused { index, pair: *pair, spi })
                     }
                     Some(s) => s.slot,
                     None => {
@@ -477,7 +478,7 @@ impl<B: FlowBackend> FlowProgrammer<B> {
                             return Err(FlowError::TooManyTunnels {
                                 index,
                                 max: self.cfg.max_tunnels,
-                                dst: *dst,
+                                pair: *pair,
                             });
                         }
                         let s = self.tunnel_slots.alloc();
@@ -485,18 +486,18 @@ impl<B: FlowBackend> FlowProgrammer<B> {
                         s
                     }
                 };
-                self.egress.insert(*dst, Shadow { slot, spi, key_check });
-                self.undo.push(Undo::Tunnel(*dst, old));
+                self.egress.insert(*pair, Shadow { slot, spi, key_check });
+                self.undo.push(Undo::Tunnel(*pair, old));
                 let generation = self.next_generation();
                 let e = TunnelEntry { slot, generation, encap: encap.clone() };
-                self.ops.push(TableOp::SetTunnel(*dst, e, hw_key.clone()));
+                self.ops.push(TableOp::SetTunnel(*pair, e, hw_key.clone()));
             }
-            FlowRequest::RemoveTunnel { dst } => {
-                if let Some(old) = self.egress.remove(dst) {
-                    self.undo.push(Undo::Tunnel(*dst, Some(old)));
+            FlowRequest::RemoveTunnel { pair } => {
+                if let Some(old) = self.egress.remove(pair) {
+                    self.undo.push(Undo::Tunnel(*pair, Some(old)));
                     self.tunnel_slots.free.push(old.slot);
                     self.undo.push(Undo::Freed(true, old.slot));
-                    self.ops.push(TableOp::DelTunnel(*dst));
+                    self.ops.push(TableOp::DelTunnel(*pair));
                 }
             }
             FlowRequest::InsertAcl { spi, src } => {

@@ -3,7 +3,7 @@
 use super::*;
 use crate::pipeline::{Action, PipelineConfig, PortRole};
 use crate::psp::buf::VecBuf;
-use crate::tables::ReplicatedTables;
+use crate::tables::{ReplicatedTables, VipPair};
 use crate::testkit::{masters_b, tunnel, v6, Gw, DST};
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,8 +13,16 @@ fn dst(i: u32) -> IpAddr {
     IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + i))
 }
 
+/// Our VM in these tests.
+const ME: Ipv4Addr = Ipv4Addr::new(10, 9, 9, 9);
+
+/// The session from [`ME`] to `dst(i)`.
+fn sess(i: u32) -> VipPair {
+    VipPair::new(ME, dst(i))
+}
+
 fn insert(i: u32, spi: u32) -> FlowRequest {
-    FlowRequest::InsertTunnel { dst: dst(i), encap: tunnel(spi, v6()), hw_key: None }
+    FlowRequest::InsertTunnel { pair: sess(i), encap: tunnel(spi, v6()), hw_key: None }
 }
 
 #[test]
@@ -50,7 +58,7 @@ fn batches_become_visible_on_every_core_thread() {
     for b in 0..BATCHES {
         let requests = (0..PER_BATCH)
             .map(|i| FlowRequest::InsertTunnel {
-                dst: dst(b * PER_BATCH + i),
+                pair: sess(b * PER_BATCH + i),
                 encap: encap.clone(),
                 hw_key: None,
             })
@@ -115,7 +123,7 @@ fn max_tunnels_refuses_and_changes_nothing() {
     let cfg = PipelineConfig { max_tunnels: 2, max_acl_entries: 1, ..Default::default() };
     let mut g = Gw::new(cfg, 2);
     let c = g.program(vec![insert(1, 1), insert(2, 2), insert(3, 3)]);
-    assert_eq!(c.result, Err(FlowError::TooManyTunnels { index: 2, max: 2, dst: dst(3) }));
+    assert_eq!(c.result, Err(FlowError::TooManyTunnels { index: 2, max: 2, pair: sess(3) }));
     assert!(c.result.unwrap_err().to_string().contains("max_tunnels (2) reached"));
     assert_eq!(g.prog.tunnels(), 0);
     assert_eq!(g.cores[0].tables().tunnels(), 0);
@@ -124,21 +132,22 @@ fn max_tunnels_refuses_and_changes_nothing() {
     let c = g.program(vec![insert(3, 3)]);
     assert!(matches!(c.result, Err(FlowError::TooManyTunnels { index: 0, .. })));
     assert_eq!(g.cores[1].tables().version(), before, "nothing published");
-    assert!(g.cores[1].tables().egress(dst(3)).is_none());
+    assert!(g.cores[1].tables().egress(ME, dst(3)).is_none());
     // Replacing does not count; removing makes room, even in one batch,
     // and the slot is reused within the limit.
     assert!(g.program(vec![insert(2, 22)]).result.is_ok());
     assert!(g
-        .program(vec![FlowRequest::RemoveTunnel { dst: dst(1) }, insert(3, 3)])
+        .program(vec![FlowRequest::RemoveTunnel { pair: sess(1) }, insert(3, 3)])
         .result
         .is_ok());
     assert_eq!(g.cores[0].tables().tunnels(), 2);
-    assert!(g.cores[0].tables().egress(dst(3)).unwrap().slot < 2);
+    assert!(g.cores[0].tables().egress(ME, dst(3)).unwrap().slot < 2);
     // A refused batch is undone completely, including removals before the
     // failing request.
-    let c = g.program(vec![FlowRequest::RemoveTunnel { dst: dst(2) }, insert(4, 4), insert(5, 5)]);
+    let c =
+        g.program(vec![FlowRequest::RemoveTunnel { pair: sess(2) }, insert(4, 4), insert(5, 5)]);
     assert!(matches!(c.result, Err(FlowError::TooManyTunnels { index: 2, .. })));
-    assert!(g.cores[0].tables().egress(dst(2)).is_some());
+    assert!(g.cores[0].tables().egress(ME, dst(2)).is_some());
     assert!(g.program(vec![insert(6, 6)]).result.is_err(), "still full");
     // The ACL limit too.
     let a = |s| FlowRequest::InsertAcl { spi: Spi(s), src: IpAddr::V4(DST) };
@@ -156,7 +165,7 @@ fn reinstalling_the_same_spi_is_refused() {
     assert!(g.program(vec![insert(1, 7)]).result.is_ok());
     assert_eq!(
         g.program(vec![insert(1, 7)]).result,
-        Err(FlowError::SpiReused { index: 0, dst: dst(1), spi: Spi(7) })
+        Err(FlowError::SpiReused { index: 0, pair: sess(1), spi: Spi(7) })
     );
     assert!(g.program(vec![insert(1, 8)]).result.is_ok());
     // The same SPI under another key (a peer that restarted with new master
@@ -164,10 +173,13 @@ fn reinstalling_the_same_spi_is_refused() {
     let cfg = tunnel(8, v6()).config().clone();
     let other_key = crate::psp::kdf::DerivedKey::from_bytes(&[0x5a; 32]).unwrap();
     let restarted = Arc::new(Encapsulator::new(cfg, &other_key).unwrap());
-    let c =
-        g.program(vec![FlowRequest::InsertTunnel { dst: dst(1), encap: restarted, hw_key: None }]);
+    let c = g.program(vec![FlowRequest::InsertTunnel {
+        pair: sess(1),
+        encap: restarted,
+        hw_key: None,
+    }]);
     assert!(c.result.is_ok(), "{:?}", c.result);
-    assert_eq!(g.cores[0].tables().egress(dst(1)).unwrap().encap.key_check(), {
+    assert_eq!(g.cores[0].tables().egress(ME, dst(1)).unwrap().encap.key_check(), {
         other_key.check_value()
     });
 }
@@ -180,7 +192,7 @@ fn refused_batches_do_not_hold_up_others() {
     client.submit(FlowBatch { id: 1, requests: vec![insert(1, 1)] }).unwrap();
     client.submit(FlowBatch { id: 2, requests: vec![insert(2, 2)] }).unwrap();
     client
-        .submit(FlowBatch { id: 3, requests: vec![FlowRequest::RemoveTunnel { dst: dst(9) }] })
+        .submit(FlowBatch { id: 3, requests: vec![FlowRequest::RemoveTunnel { pair: sess(9) }] })
         .unwrap();
     let p = prog.run_once();
     assert_eq!((p.committed, p.refused), (2, 1));
@@ -200,9 +212,9 @@ fn held_packets_are_resubmitted_after_insertion() {
     let mut asked = 0;
     for _ in 0..3 {
         let mut b = VecBuf::new(&f);
-        if let Action::Miss { dst } = g.cores[0].process(PortRole::Unsecured, &mut b, 0, &m).action
+        if let Action::Miss { pair } = g.cores[0].process(PortRole::Unsecured, &mut b, 0, &m).action
         {
-            let (new, out) = held.hold(dst, b);
+            let (new, out) = held.hold(pair.dst, b);
             asked += usize::from(new);
             assert_eq!(
                 matches!(out, HoldOutcome::DroppedOldest(_)),
@@ -213,7 +225,7 @@ fn held_packets_are_resubmitted_after_insertion() {
     assert_eq!((asked, held.waiting(IpAddr::V4(DST)), held.stats().dropped_oldest), (1, 2, 1));
     assert!(g
         .program(vec![FlowRequest::InsertTunnel {
-            dst: IpAddr::V4(DST),
+            pair: VipPair::new(crate::testkit::SRC, DST),
             encap: tunnel(3, v6()),
             hw_key: None
         }])
@@ -224,7 +236,8 @@ fn held_packets_are_resubmitted_after_insertion() {
         out.push(g.cores[0].process(PortRole::Rss, &mut b, 0, &m).action)
     });
     assert_eq!(out, [Action::Forward(PortRole::Secure); 2]);
-    assert_eq!(g.cores[0].tunnel_counter(DST).unwrap().packets, 2);
+    let pair = VipPair::new(crate::testkit::SRC, DST);
+    assert_eq!(g.cores[0].tunnel_counter(pair).unwrap().packets, 2);
 }
 
 #[test]
@@ -248,23 +261,23 @@ fn slots_stay_below_the_limit_under_churn() {
                     }
                 };
                 reqs.push(FlowRequest::InsertTunnel {
-                    dst: dst(d),
+                    pair: sess(d),
                     encap: encs[s as usize].clone(),
                     hw_key: None,
                 });
             } else {
-                reqs.push(FlowRequest::RemoveTunnel { dst: dst(d) });
+                reqs.push(FlowRequest::RemoveTunnel { pair: sess(d) });
             }
         }
         let ok = g.program(reqs.clone()).result.is_ok();
         if ok {
             for r in &reqs {
                 match r {
-                    FlowRequest::InsertTunnel { dst: d, encap, .. } => {
-                        spi_of[(v4(*d) & 15) as usize] = encap.config().spi.0
+                    FlowRequest::InsertTunnel { pair, encap, .. } => {
+                        spi_of[(v4(pair.dst) & 15) as usize] = encap.config().spi.0
                     }
-                    FlowRequest::RemoveTunnel { dst: d } => {
-                        spi_of[(v4(*d) & 15) as usize] = u32::MAX
+                    FlowRequest::RemoveTunnel { pair } => {
+                        spi_of[(v4(pair.dst) & 15) as usize] = u32::MAX
                     }
                     _ => {}
                 }
@@ -275,7 +288,7 @@ fn slots_stay_below_the_limit_under_churn() {
         assert_eq!(t.tunnels(), g.prog.tunnels());
         let mut slots = Vec::new();
         for d in 0..16 {
-            let e = t.egress(dst(d));
+            let e = t.egress(ME, dst(d));
             assert_eq!(e.is_some(), spi_of[d as usize] != u32::MAX);
             if let Some(e) = e {
                 assert!(e.slot < 8);

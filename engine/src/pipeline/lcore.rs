@@ -7,7 +7,7 @@ use crate::psp::cache::{CachedKeys, KeyCache};
 use crate::psp::decap::{self, DecapOptions};
 use crate::psp::kdf::MasterKeyPair;
 use crate::psp::{Mode, Spi};
-use crate::tables::{AclReject, TableReader, Tables};
+use crate::tables::{AclReject, TableReader, Tables, VipPair};
 use crate::wire::{
     self, ip_proto, Ipv4Packet, Ipv6Packet, ETHERNET_HEADER_LEN as ETH, IPV6_HEADER_LEN,
 };
@@ -95,10 +95,10 @@ impl LcorePipeline {
         self.keys.stats()
     }
 
-    /// This core's counters of the egress entry of `dst` (zero if the
+    /// This core's counters of the egress entry of `pair` (zero if the
     /// entry has not carried a packet here yet).
-    pub fn tunnel_counter(&self, dst: impl Into<IpAddr>) -> Option<Counter> {
-        let e = self.reader.tables().egress(dst)?;
+    pub fn tunnel_counter(&self, pair: VipPair) -> Option<Counter> {
+        let e = self.reader.tables().egress(pair.src, pair.dst)?;
         let n = self.reader.sessions().egress(e.slot, e.generation);
         Some(Counter { packets: n.packets, bytes: n.bytes })
     }
@@ -110,11 +110,11 @@ impl LcorePipeline {
         Some(Counter { packets: n.packets, bytes: n.bytes })
     }
 
-    /// Moves this core's IV counter of the tunnel to `dst` to `iv` (tests
+    /// Moves this core's IV counter of the tunnel of `pair` to `iv` (tests
     /// of IV exhaustion).
     #[cfg(test)]
-    pub(crate) fn set_tunnel_iv(&mut self, dst: impl Into<IpAddr>, iv: u64) {
-        let e = self.reader.tables().egress(dst).expect("a tunnel to dst");
+    pub(crate) fn set_tunnel_iv(&mut self, pair: VipPair, iv: u64) {
+        let e = self.reader.tables().egress(pair.src, pair.dst).expect("a tunnel for pair");
         let s = &mut self.tunnels[e.slot as usize];
         *s = TunnelSlot { generation: e.generation, iv };
     }
@@ -188,16 +188,18 @@ impl LcorePipeline {
         let d = buf.data();
         let parsed = match (self.cfg.inner, d.get(12..14)) {
             (InnerVersion::Ipv4, Some(t)) if t == ETHERTYPE_IPV4.to_be_bytes() => {
-                Ipv4Packet::new_checked(&d[ETH..]).map(|ip| (IpAddr::V4(ip.dst()), ip.total_len()))
+                Ipv4Packet::new_checked(&d[ETH..])
+                    .map(|ip| (VipPair::new(ip.src(), ip.dst()), ip.total_len()))
             }
             (InnerVersion::Ipv6, Some(t)) if t == ETHERTYPE_IPV6.to_be_bytes() => {
-                Ipv6Packet::new_checked(&d[ETH..])
-                    .map(|ip| (IpAddr::V6(ip.dst()), IPV6_HEADER_LEN + ip.payload_len()))
+                Ipv6Packet::new_checked(&d[ETH..]).map(|ip| {
+                    (VipPair::new(ip.src(), ip.dst()), IPV6_HEADER_LEN + ip.payload_len())
+                })
             }
             (_, None) => Err(wire::Error::Truncated("ethernet")),
             _ => Err(wire::Error::Malformed("not the inner IP version")),
         };
-        let (dst, ip_len) = match parsed {
+        let (pair, ip_len) = match parsed {
             Ok(v) => v,
             Err(wire::Error::Truncated(_)) => {
                 return Verdict::drop(&mut self.stats, DropReason::Truncated, len);
@@ -206,10 +208,10 @@ impl LcorePipeline {
                 return Verdict::drop(&mut self.stats, DropReason::Malformed, len);
             }
         };
-        let Some(entry) = self.reader.tables().egress(dst) else {
+        let Some(entry) = self.reader.tables().egress(pair.src, pair.dst) else {
             self.stats.egress_acl_miss.hit(len);
             self.stats.rss.hit(len);
-            return Verdict::new(Action::Miss { dst });
+            return Verdict::new(Action::Miss { pair });
         };
         self.stats.egress_acl.hit(len);
         let Some(slot) = self.tunnels.get_mut(entry.slot as usize) else {

@@ -3,10 +3,10 @@
 //!
 //! ```text
 //! host-to-net (from the unsecured port):
-//!   ingress_root_pipe -> egress_acl_pipe (match inner dst; encrypt with
+//!   ingress_root_pipe -> egress_acl_pipe (match inner src and dst; encrypt with
 //!   the tunnel's key, encap) -> [egress_sampling_pipe: 1 in 2^N gets the S
 //!   bit and a mirror to RSS | empty_pipe_not_sampled with maintain_order]
-//!   -> secure port.                 miss -> rss_pipe (Miss { dst })
+//!   -> secure port.                 miss -> rss_pipe (Miss { pair })
 //!
 //! net-to-host (from the secure port):
 //!   ingress_root_pipe (outer IPv6 or IPv4 per config) -> ingress_decrypt_pipe
@@ -54,8 +54,8 @@ pub use vf::{VfPorts, VfPortsError, MAX_DEVICE_REPS};
 
 use crate::psp::decap::Syndrome;
 use crate::psp::Mode;
+use crate::tables::VipPair;
 use crate::wire::{MacAddr, ETHERNET_HEADER_LEN};
-use std::net::IpAddr;
 
 /// The inner IP version, of the VMs' traffic (`--inner-ip-type`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -212,11 +212,12 @@ pub enum Action {
     Forward(PortRole),
     /// Free it.
     Drop(DropReason),
-    /// No tunnel for the inner destination: hand it to the control plane
-    /// (RSS), which sets one up and may hold the packet meanwhile.
+    /// No tunnel for the inner source and destination: hand it to the
+    /// control plane (RSS), which sets one up and may hold the packet
+    /// meanwhile.
     Miss {
-        /// The inner destination.
-        dst: IpAddr,
+        /// The inner source and destination.
+        pair: VipPair,
     },
 }
 

@@ -6,16 +6,17 @@
 //! miss). Sans-IO: bytes and the metadata in, a class out.
 
 use super::PipelineConfig;
+use crate::tables::VipPair;
 use crate::wire::{ip_proto, EtherType, EthernetFrame, Ipv4Packet, Ipv6Packet, IPV6_HEADER_LEN};
-use std::net::IpAddr;
 
 /// What a packet from an RSS queue is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RssClass {
-    /// An egress miss: no tunnel for this inner destination yet.
+    /// An egress miss: no tunnel for this inner source and destination
+    /// yet.
     Miss {
-        /// The inner destination.
-        dst: IpAddr,
+        /// The inner source and destination.
+        pair: VipPair,
     },
     /// A sampled copy (ingress or egress sentinel in the metadata).
     Sampled {
@@ -46,7 +47,7 @@ pub fn classify_rss(frame: &[u8], meta: Option<u32>, cfg: &PipelineConfig) -> Rs
     let inner6 = cfg.inner == super::InnerVersion::Ipv6;
     match eth.ethertype() {
         EtherType::Ipv4 if !inner6 => match Ipv4Packet::new_checked(eth.payload()) {
-            Ok(ip) => RssClass::Miss { dst: ip.dst().into() },
+            Ok(ip) => RssClass::Miss { pair: VipPair::new(ip.src(), ip.dst()) },
             Err(_) => RssClass::Other,
         },
         EtherType::Ipv6 => match Ipv6Packet::new_checked(eth.payload()) {
@@ -56,11 +57,11 @@ pub fn classify_rss(frame: &[u8], meta: Option<u32>, cfg: &PipelineConfig) -> Rs
                 match eth.payload().get(IPV6_HEADER_LEN) {
                     Some(135) => RssClass::NeighbourSolicitation,
                     Some(136) if inner6 => RssClass::NeighbourSolicitation,
-                    Some(_) if inner6 => RssClass::Miss { dst: ip.dst().into() },
+                    Some(_) if inner6 => RssClass::Miss { pair: VipPair::new(ip.src(), ip.dst()) },
                     _ => RssClass::Other,
                 }
             }
-            Ok(ip) if inner6 => RssClass::Miss { dst: ip.dst().into() },
+            Ok(ip) if inner6 => RssClass::Miss { pair: VipPair::new(ip.src(), ip.dst()) },
             _ => RssClass::Other,
         },
         EtherType::Other(0x0806) => RssClass::Arp,
@@ -83,10 +84,10 @@ mod tests {
     fn misses_samples_arp_and_the_rest() {
         let cfg = PipelineConfig::default();
         let f = ipv4_frame([10, 0, 0, 2]);
-        let dst = IpAddr::from([10, 0, 0, 2]);
-        assert_eq!(classify_rss(&f, None, &cfg), RssClass::Miss { dst });
+        let pair = VipPair::new([10, 0, 0, 1], [10, 0, 0, 2]);
+        assert_eq!(classify_rss(&f, None, &cfg), RssClass::Miss { pair });
         // Metadata other than a sentinel: still a miss.
-        assert_eq!(classify_rss(&f, Some(7), &cfg), RssClass::Miss { dst });
+        assert_eq!(classify_rss(&f, Some(7), &cfg), RssClass::Miss { pair });
         for m in [cfg.ingress_sample_meta_indicator, cfg.egress_sample_meta_indicator] {
             assert_eq!(classify_rss(&f, Some(m), &cfg), RssClass::Sampled { meta: m });
         }
@@ -107,7 +108,7 @@ mod tests {
         ns[54] = 136;
         assert_eq!(classify_rss(&ns, None, &cfg), RssClass::Other);
         assert_eq!(classify_rss(&ns[..54], None, &cfg), RssClass::Other);
-        // Inner IPv6: a miss by its destination, ND like ARP, IPv4 other.
+        // Inner IPv6: a miss by its addresses, ND like ARP, IPv4 other.
         let cfg6 = PipelineConfig { inner: super::super::InnerVersion::Ipv6, ..cfg };
         let mut v6 = vec![0u8; 14 + 40 + 8];
         v6[12..14].copy_from_slice(&[0x86, 0xdd]);
@@ -124,7 +125,8 @@ mod tests {
                 payload_len: 8,
             },
         );
-        assert_eq!(classify_rss(&v6, None, &cfg6), RssClass::Miss { dst: d6.into() });
+        let s6: std::net::Ipv6Addr = "fd00:10::1".parse().unwrap();
+        assert_eq!(classify_rss(&v6, None, &cfg6), RssClass::Miss { pair: VipPair::new(s6, d6) });
         v6[14 + 6] = 58;
         v6[14 + 40] = 135;
         assert_eq!(classify_rss(&v6, None, &cfg6), RssClass::NeighbourSolicitation);

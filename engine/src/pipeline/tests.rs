@@ -6,17 +6,21 @@ use crate::psp::decap::Syndrome;
 use crate::psp::encap::{EncapConfig, Encapsulator, EthAddrs, OuterIp};
 use crate::psp::kdf::{MasterKey, MasterKeyPair};
 use crate::psp::{Mode, Spi, Version};
-use crate::tables::{SessionCount, SessionTotals};
+use crate::tables::{SessionCount, SessionTotals, VipPair};
 use crate::testkit::{frame, masters_b, tunnel, v6, FlowRequest, Gw, DST, SRC};
 use crate::wire::{self, MacAddr};
 use proptest::prelude::*;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
 const PSP_AT: usize = 14 + 40 + 8;
 
 fn insert_tunnel(dst: Ipv4Addr, spi: u32) -> FlowRequest {
-    FlowRequest::InsertTunnel { dst: IpAddr::V4(dst), encap: tunnel(spi, v6()), hw_key: None }
+    FlowRequest::InsertTunnel {
+        pair: VipPair::new(SRC, dst),
+        encap: tunnel(spi, v6()),
+        hw_key: None,
+    }
 }
 
 fn psp_header(d: &[u8]) -> (u32, u64, bool) {
@@ -150,7 +154,10 @@ fn egress_acl_hit_encrypts_to_the_secure_port() {
     let s = a.cores[0].stats();
     assert_eq!((s.egress_acl.packets, s.fwd_to_wire.packets), (1, 1));
     assert_eq!(s.egress_acl.bytes, f.len() as u64);
-    assert_eq!(a.cores[0].tunnel_counter(DST), Some(Counter { packets: 1, bytes: f.len() as u64 }));
+    assert_eq!(
+        a.cores[0].tunnel_counter(VipPair::new(SRC, DST)),
+        Some(Counter { packets: 1, bytes: f.len() as u64 })
+    );
     assert_eq!(gb.cores[0].acl_counter(Spi(0x10), SRC).unwrap().packets, 1);
     assert_eq!(gb.cores[0].stats().ingress_acl.packets, 1);
     let total = PipeStats::sum(a.cores.iter().map(|c| c.stats()));
@@ -163,7 +170,7 @@ fn egress_acl_hit_encrypts_to_the_secure_port() {
     assert_eq!(
         a.prog.backend().sessions(),
         SessionTotals {
-            egress: vec![(IpAddr::V4(DST), Spi(0x10), n(2, 2 * len))],
+            egress: vec![(VipPair::new(SRC, DST), Spi(0x10), n(2, 2 * len))],
             ingress: vec![]
         }
     );
@@ -173,7 +180,10 @@ fn egress_acl_hit_encrypts_to_the_secure_port() {
     assert_eq!(ing, vec![(Spi(0x10), IpAddr::V4(SRC), n(1, len))]);
     // A new tunnel to the same destination starts from zero.
     assert!(a.program(vec![insert_tunnel(DST, 0x11)]).result.is_ok());
-    assert_eq!(a.prog.backend().sessions().egress, vec![(IpAddr::V4(DST), Spi(0x11), n(0, 0))]);
+    assert_eq!(
+        a.prog.backend().sessions().egress,
+        vec![(VipPair::new(SRC, DST), Spi(0x11), n(0, 0))]
+    );
     assert_adds_up(gb.cores[0].stats());
 }
 
@@ -183,7 +193,10 @@ fn egress_acl_miss_goes_to_the_control_plane() {
     let f = frame(SRC, DST, b"x");
     let mut b = VecBuf::new(&f);
     let v = a.core().process(PortRole::Unsecured, &mut b, 0, &masters_b());
-    assert_eq!(v, Verdict { action: Action::Miss { dst: IpAddr::V4(DST) }, mirror_to_rss: None });
+    assert_eq!(
+        v,
+        Verdict { action: Action::Miss { pair: VipPair::new(SRC, DST) }, mirror_to_rss: None }
+    );
     assert_eq!(b.data(), &f[..], "a miss leaves the packet untouched");
     let s = *a.core().stats();
     assert_eq!((s.egress_acl_miss.packets, s.rss.packets, s.egress_acl.packets), (1, 1, 0));
@@ -420,13 +433,13 @@ fn replacing_a_tunnel_restarts_its_state() {
     for _ in 0..3 {
         g.core().process(PortRole::Unsecured, &mut VecBuf::new(&f), 0, &m);
     }
-    assert_eq!(g.core().tunnel_counter(DST).unwrap().packets, 3);
+    assert_eq!(g.core().tunnel_counter(VipPair::new(SRC, DST)).unwrap().packets, 3);
     assert!(g.program(vec![insert_tunnel(DST, 0x51)]).result.is_ok());
-    assert_eq!(g.core().tunnel_counter(DST).unwrap().packets, 0);
+    assert_eq!(g.core().tunnel_counter(VipPair::new(SRC, DST)).unwrap().packets, 0);
     let mut b = VecBuf::new(&f);
     g.core().process(PortRole::Unsecured, &mut b, 0, &m);
     assert_eq!(psp_header(b.data()), (0x51, 1, false), "new SPI, IVs from 1");
-    assert_eq!(g.core().tunnel_counter(DST).unwrap().packets, 1);
+    assert_eq!(g.core().tunnel_counter(VipPair::new(SRC, DST)).unwrap().packets, 1);
 }
 
 /// A tunnel to B with its own version, crypt offset and cookie.
@@ -455,8 +468,15 @@ fn transport_mode_end_to_end_and_mode_mismatch() {
     cfg.crypt_offset = 1;
     let key = masters_b().derive(Spi(0x20), Version::AesGcm256);
     let encap = Arc::new(Encapsulator::new(cfg, &key).unwrap());
-    let insert = FlowRequest::InsertTunnel { dst: IpAddr::V4(DST), encap, hw_key: None };
-    assert!(a.program(vec![insert]).result.is_ok());
+    // The second session misuses the first one's SPI and key (a broken or
+    // hostile sender): B's ACL must refuse it.
+    let spoofer = Ipv4Addr::new(192, 168, 1, 9);
+    let inserts = [SRC, spoofer].map(|src| FlowRequest::InsertTunnel {
+        pair: VipPair::new(src, DST),
+        encap: Arc::clone(&encap),
+        hw_key: None,
+    });
+    assert!(a.program(inserts.to_vec()).result.is_ok());
     let m = masters_b();
     let f = frame(SRC, DST, b"transport mode payload, kept secret");
     let mut b = VecBuf::new(&f);
@@ -483,7 +503,7 @@ fn transport_mode_end_to_end_and_mode_mismatch() {
     assert_eq!(&rb.data()[12..], &f[12..], "the VM's packet back, byte for byte");
     assert_eq!(gb.cores[0].acl_counter(Spi(0x20), SRC).unwrap().packets, 1);
     // Another source on the same SPI: refused by the ACL.
-    let mut other = frame(Ipv4Addr::new(192, 168, 1, 9), DST, b"spoof");
+    let mut other = frame(spoofer, DST, b"spoof");
     let mut ob = VecBuf::new(&other);
     a.core().process(PortRole::Unsecured, &mut ob, 1, &m);
     other = ob.data().to_vec();
@@ -541,8 +561,12 @@ fn inner_ipv6_through_the_pipeline_and_nd_to_rss() {
     let f =
         frame6("fd00:10::1", "fd00:10::2", 17, b"\x04\xd2\x16\x2e\x00\x1dxxsecret ipv6 payload");
     let v = a.core().process(PortRole::Unsecured, &mut VecBuf::new(&f), 1, &m);
-    assert_eq!(v.action, Action::Miss { dst: dst6 });
-    let insert = FlowRequest::InsertTunnel { dst: dst6, encap: tunnel(0x30, v6()), hw_key: None };
+    assert_eq!(v.action, Action::Miss { pair: VipPair::new(src6, dst6) });
+    let insert = FlowRequest::InsertTunnel {
+        pair: VipPair::new(src6, dst6),
+        encap: tunnel(0x30, v6()),
+        hw_key: None,
+    };
     assert!(a.program(vec![insert]).result.is_ok());
     let mut b = VecBuf::new(&f);
     let v = a.core().process(PortRole::Unsecured, &mut b, 1, &m);
@@ -550,7 +574,7 @@ fn inner_ipv6_through_the_pipeline_and_nd_to_rss() {
     let wire = b.data().to_vec();
     assert_eq!((wire[PSP_AT], psp_header(&wire).0), (41, 0x30), "next header IPv6, our SPI");
     assert!(!wire.windows(6).any(|w| w == b"secret"));
-    assert_eq!(a.cores[0].tunnel_counter(dst6).unwrap().packets, 1);
+    assert_eq!(a.cores[0].tunnel_counter(VipPair::new(src6, dst6)).unwrap().packets, 1);
 
     let mut gb = Gw::new(cfg, 1);
     gb.program(vec![FlowRequest::InsertAcl { spi: Spi(0x30), src: src6 }]);
@@ -614,7 +638,11 @@ fn transport_mode_with_inner_ipv6() {
         Arc::new(Encapsulator::new(c, &key).unwrap())
     };
     let mut a = Gw::new(cfg, 1);
-    let insert = FlowRequest::InsertTunnel { dst: dst6, encap: tunnel_with(0x40, 1), hw_key: None };
+    let insert = FlowRequest::InsertTunnel {
+        pair: VipPair::new(src6, dst6),
+        encap: tunnel_with(0x40, 1),
+        hw_key: None,
+    };
     assert!(a.program(vec![insert]).result.is_ok());
     let m = masters_b();
     let mut tcp = [0u8; 32];
@@ -638,10 +666,30 @@ fn transport_mode_with_inner_ipv6() {
     );
     assert_eq!(&rb.data()[12..], &f[12..]);
     // Crypt offset 10: 40 bytes past the IV, more than the 32 there are.
-    let insert =
-        FlowRequest::InsertTunnel { dst: dst6, encap: tunnel_with(0x41, 10), hw_key: None };
+    let insert = FlowRequest::InsertTunnel {
+        pair: VipPair::new(src6, dst6),
+        encap: tunnel_with(0x41, 10),
+        hw_key: None,
+    };
     assert!(a.program(vec![insert]).result.is_ok());
     let v = a.core().process(PortRole::Unsecured, &mut VecBuf::new(&f), 1, &m);
     assert_eq!(v.action, Action::Drop(DropReason::EncapFailed));
     assert_adds_up(a.cores[0].stats());
+}
+
+#[test]
+fn the_egress_acl_matches_the_inner_source_too() {
+    // A tunnel is a session (our VM, the remote VM): another VM of ours
+    // sending to the same destination misses, for a tunnel of its own
+    // (the peer admits the first tunnel's SPI from SRC only).
+    let mut g = Gw::new(PipelineConfig::default(), 1);
+    g.program(vec![insert_tunnel(DST, 0x7a)]);
+    let mut b = VecBuf::new(&frame(SRC, DST, b"mine"));
+    let v = g.core().process(PortRole::Unsecured, &mut b, 0, &masters_b());
+    assert_eq!(v.action, Action::Forward(PortRole::Secure));
+    let other = Ipv4Addr::new(192, 168, 1, 7);
+    let mut b = VecBuf::new(&frame(other, DST, b"another vm"));
+    let v = g.core().process(PortRole::Unsecured, &mut b, 0, &masters_b());
+    assert_eq!(v.action, Action::Miss { pair: VipPair::new(other, DST) });
+    assert_eq!(g.core().stats().egress_acl_miss.packets, 1);
 }

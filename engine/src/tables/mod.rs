@@ -1,6 +1,6 @@
 //! The tables, shared by the two sides of the datapath: the match tables
-//! the pipes look up, the egress ACL (inner IPv4 or IPv6 destination ->
-//! tunnel) and the ingress ACL ((SPI, inner source) pairs), and their
+//! the pipes look up, the egress ACL (inner IPv4 or IPv6 source and
+//! destination, a [`VipPair`] -> tunnel) and the ingress ACL ((SPI, inner source) pairs), and their
 //! replica ([`ReplicatedTables`], read by the packet cores through a
 //! [`TableReader`]).
 //!
@@ -103,7 +103,33 @@ impl BuildHasher for FastHash {
     }
 }
 
-/// An egress ACL entry: the tunnel a destination is sent through.
+/// A session's two inner addresses, the key of the egress ACL: the local
+/// VM's (`src`) and the remote VM's (`dst`). DOCA 3.x keys its sessions
+/// the same way (`ip_pair { src_vip, dst_vip }`): the peer admits a
+/// tunnel's SPI from one inner source only, so two VMs of ours sending to
+/// one remote VM need a tunnel each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct VipPair {
+    /// Our VM's address (the inner source on egress).
+    pub src: IpAddr,
+    /// The remote VM's address (the inner destination on egress).
+    pub dst: IpAddr,
+}
+
+impl VipPair {
+    /// The pair (`src`, `dst`).
+    pub fn new(src: impl Into<IpAddr>, dst: impl Into<IpAddr>) -> VipPair {
+        VipPair { src: src.into(), dst: dst.into() }
+    }
+}
+
+impl fmt::Display for VipPair {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}->{}", self.src, self.dst)
+    }
+}
+
+/// An egress ACL entry: the tunnel a session is sent through.
 #[derive(Debug, Clone)]
 pub struct TunnelEntry {
     /// Index of the tunnel's per-core state (counters, IV counter).
@@ -165,12 +191,12 @@ pub enum AclReject {
 /// One change to [`Tables`], already validated and with its slot chosen.
 #[derive(Debug, Clone)]
 pub enum TableOp {
-    /// Insert or replace the egress entry of a destination; with the
+    /// Insert or replace the egress entry of a session; with the
     /// tunnel's raw key when the backend programs hardware key slots (the
     /// software tables ignore it, so their entries stay as small as before).
-    SetTunnel(IpAddr, TunnelEntry, Option<HwKey>),
-    /// Remove the egress entry of a destination.
-    DelTunnel(IpAddr),
+    SetTunnel(VipPair, TunnelEntry, Option<HwKey>),
+    /// Remove the egress entry of a session.
+    DelTunnel(VipPair),
     /// Insert or replace an ingress ACL pair.
     SetAcl(Spi, IpAddr, AclEntry),
     /// Remove an ingress ACL pair.
@@ -181,7 +207,7 @@ pub enum TableOp {
 #[derive(Debug, Clone, Default)]
 pub struct Tables {
     version: u64,
-    egress: HashMap<IpAddr, TunnelEntry, FastHash>,
+    egress: HashMap<VipPair, TunnelEntry, FastHash>,
     acl: HashMap<(u32, IpAddr), AclEntry, FastHash>,
     /// SPI -> number of permitted pairs, to tell an unknown SPI from a
     /// wrong source.
@@ -211,10 +237,11 @@ impl Tables {
         self.version = v;
     }
 
-    /// The egress ACL: the tunnel of inner destination `dst`.
+    /// The egress ACL: the tunnel of a packet from inner source `src` to
+    /// inner destination `dst`.
     #[inline]
-    pub fn egress(&self, dst: impl Into<IpAddr>) -> Option<&TunnelEntry> {
-        self.egress.get(&dst.into())
+    pub fn egress(&self, src: impl Into<IpAddr>, dst: impl Into<IpAddr>) -> Option<&TunnelEntry> {
+        self.egress.get(&VipPair { src: src.into(), dst: dst.into() })
     }
 
     /// The ingress ACL: the entry of (`spi`, `src`), or why there is none.
@@ -234,8 +261,8 @@ impl Tables {
     }
 
     /// Every egress entry.
-    pub fn egress_entries(&self) -> impl Iterator<Item = (IpAddr, &TunnelEntry)> {
-        self.egress.iter().map(|(dst, e)| (*dst, e))
+    pub fn egress_entries(&self) -> impl Iterator<Item = (VipPair, &TunnelEntry)> {
+        self.egress.iter().map(|(pair, e)| (*pair, e))
     }
 
     /// Every ingress ACL pair.
@@ -256,11 +283,11 @@ impl Tables {
     /// Applies one change.
     pub fn apply(&mut self, op: &TableOp) {
         match op {
-            TableOp::SetTunnel(dst, e, _) => {
-                self.egress.insert(*dst, e.clone());
+            TableOp::SetTunnel(pair, e, _) => {
+                self.egress.insert(*pair, e.clone());
             }
-            TableOp::DelTunnel(dst) => {
-                self.egress.remove(dst);
+            TableOp::DelTunnel(pair) => {
+                self.egress.remove(pair);
             }
             TableOp::SetAcl(spi, src, e) => {
                 if self.acl.insert((spi.0, *src), *e).is_none() {
@@ -351,14 +378,17 @@ mod tests {
             generation: 1,
             encap: crate::testkit::tunnel(7, crate::testkit::v6()),
         };
-        let op = TableOp::SetTunnel([10, 0, 0, 1].into(), e, Some(key));
+        let pair = VipPair::new([10, 0, 0, 9], [10, 0, 0, 1]);
+        let op = TableOp::SetTunnel(pair, e, Some(key));
         let text = format!("{op:?}");
         assert!(text.contains("HwKey(128 bits, <redacted>)"), "{text}");
         assert!(!text.contains("90, 90") && !text.contains("5a5a"), "{text}");
         let mut t = Tables::with_capacity(1, 1, 1);
         t.apply(&op);
         drop(op);
-        assert!(t.egress([10, 0, 0, 1]).is_some());
+        assert!(t.egress([10, 0, 0, 9], [10, 0, 0, 1]).is_some());
+        // Another source to the same destination is another session.
+        assert!(t.egress([10, 0, 0, 8], [10, 0, 0, 1]).is_none());
         assert_eq!(Arc::strong_count(&held.0), 1);
         assert_eq!(held.as_bytes(), &[0x5a; 16]);
     }

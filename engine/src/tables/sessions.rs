@@ -18,7 +18,7 @@
 //! [`TunnelEntry::slot`]: super::TunnelEntry::slot
 //! [`AclEntry::slot`]: super::AclEntry::slot
 
-use super::Tables;
+use super::{Tables, VipPair};
 use crate::psp::Spi;
 use std::net::IpAddr;
 use std::sync::atomic::{
@@ -111,12 +111,13 @@ impl SessionCounters {
     }
 }
 
-/// Every session's count, summed over cores: egress per destination
-/// tunnel, ingress per (SPI, inner source). Sorted by address.
+/// Every session's count, summed over cores: egress per (inner source,
+/// destination), ingress per (SPI, inner source). Sorted by address.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SessionTotals {
-    /// Per egress tunnel: its inner destination and the peer's SPI.
-    pub egress: Vec<(IpAddr, Spi, SessionCount)>,
+    /// Per egress tunnel: its inner source and destination and the peer's
+    /// SPI.
+    pub egress: Vec<(VipPair, Spi, SessionCount)>,
     /// Per ingress ACL pair: the SPI we issued and the peer's inner source.
     pub ingress: Vec<(Spi, IpAddr, SessionCount)>,
 }
@@ -134,9 +135,9 @@ impl Tables {
         };
         let mut egress: Vec<_> = self
             .egress_entries()
-            .map(|(dst, e)| (dst, e.encap.config().spi, sum(&|c| c.egress(e.slot, e.generation))))
+            .map(|(pair, e)| (pair, e.encap.config().spi, sum(&|c| c.egress(e.slot, e.generation))))
             .collect();
-        egress.sort_by_key(|(dst, _, _)| *dst);
+        egress.sort_by_key(|(pair, _, _)| (pair.dst, pair.src));
         let mut ingress: Vec<_> = self
             .acl_pairs()
             .map(|(spi, src, e)| (spi, src, sum(&|c| c.ingress(e.slot, e.generation))))

@@ -1,16 +1,19 @@
-//! The state machine: per-destination request phases, per-peer session
-//! watches, the held packets and the timers.
+//! The state machine: per-session request phases (a session is a
+//! [`VipPair`]: one of our VMs and a remote one), the directory's
+//! destinations, per-peer session watches, the held packets and the
+//! timers.
 
 use super::{
     Command, Config, Event, Notice, Peer, PeerView, RekeyReason, RequestId, Session, Time,
     TunnelCounters, TunnelState, TunnelView,
 };
 use crate::flows::{HeldPackets, HoldOutcome};
+use crate::tables::VipPair;
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 use std::time::Duration;
 
-/// Where a destination's tunnel setup stands.
+/// Where a session's tunnel setup stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
     /// Nothing on its way.
@@ -23,12 +26,10 @@ enum Phase {
     Waiting { at: Time },
 }
 
-/// One destination.
+/// One session (its peer is its destination's, in the directory).
 #[derive(Debug)]
 struct Dst {
-    /// Who serves it (none: not in the directory).
-    peer: Option<Peer>,
-    /// Our tunnel to it is installed.
+    /// Our tunnel for it is installed.
     ours: bool,
     /// A tunnel made from its peer's reverse parameters is installed.
     reverse: bool,
@@ -43,9 +44,8 @@ struct Dst {
 }
 
 impl Dst {
-    fn new(peer: Option<Peer>) -> Dst {
+    fn new() -> Dst {
         Dst {
-            peer,
             ours: false,
             reverse: false,
             phase: Phase::Idle,
@@ -63,7 +63,7 @@ impl Dst {
 /// What we know of one peer's session.
 #[derive(Debug, Default)]
 struct PeerWatch {
-    /// The destinations behind it.
+    /// The destinations behind it (inner addresses).
     dsts: Vec<IpAddr>,
     /// Its last answer, if it ever answered.
     last: Option<Session>,
@@ -80,9 +80,14 @@ struct PeerWatch {
 #[derive(Debug)]
 pub struct TunnelManager<P, T> {
     cfg: Config,
-    dsts: HashMap<IpAddr, Dst>,
+    /// Every session known (from a miss, `-z` or a peer's reverse tunnel).
+    dsts: HashMap<VipPair, Dst>,
+    /// The directory: destination -> the peer serving it.
+    placed: HashMap<IpAddr, Peer>,
+    /// Destination -> the sources of its sessions in `dsts`.
+    srcs: HashMap<IpAddr, Vec<IpAddr>>,
     peers: HashMap<Peer, PeerWatch>,
-    held: HeldPackets<P>,
+    held: HeldPackets<P, VipPair>,
     commands: VecDeque<Command<P, T>>,
     next_id: u64,
     /// No timer is due before this (a lower bound: a scan at it may find
@@ -100,6 +105,8 @@ impl<P, T> TunnelManager<P, T> {
             held: HeldPackets::new(cfg.held_destinations, cfg.held_per_destination),
             cfg,
             dsts: HashMap::new(),
+            placed: HashMap::new(),
+            srcs: HashMap::new(),
             peers: HashMap::new(),
             commands: VecDeque::new(),
             next_id: 1,
@@ -124,22 +131,29 @@ impl<P, T> TunnelManager<P, T> {
         self.wake
     }
 
-    /// Whether our tunnel to `dst` is installed.
-    pub fn is_up(&self, dst: IpAddr) -> bool {
-        self.dsts.get(&dst).is_some_and(|d| d.ours)
+    /// Whether our tunnel for `pair` is installed.
+    pub fn is_up(&self, pair: VipPair) -> bool {
+        self.dsts.get(&pair).is_some_and(|d| d.ours)
     }
 
-    /// Packets held for `dst`.
-    pub fn held(&self, dst: IpAddr) -> usize {
-        self.held.waiting(dst)
+    /// Packets held for `pair`.
+    pub fn held(&self, pair: VipPair) -> usize {
+        self.held.waiting(pair)
     }
 
-    /// Every destination the manager knows (from the directory, a miss or
-    /// a peer's reverse tunnel), in no order.
+    /// The peer serving `dst`, if the directory places it.
+    pub fn peer_of(&self, dst: IpAddr) -> Option<Peer> {
+        self.placed.get(&dst).copied()
+    }
+
+    /// Every session the manager knows (from a miss, `-z` or a peer's
+    /// reverse tunnel), then every destination of the directory without
+    /// one (`src: None`, idle), in no order.
     pub fn tunnels(&self) -> impl Iterator<Item = TunnelView> + '_ {
-        self.dsts.iter().map(|(&dst, d)| TunnelView {
-            dst,
-            peer: d.peer,
+        let sessions = self.dsts.iter().map(|(&pair, d)| TunnelView {
+            dst: pair.dst,
+            src: Some(pair.src),
+            peer: self.peer_of(pair.dst),
             state: match d.phase {
                 Phase::Requesting { .. } => TunnelState::Requesting,
                 Phase::Installing { .. } => TunnelState::Installing,
@@ -150,8 +164,20 @@ impl<P, T> TunnelManager<P, T> {
             },
             ours: d.ours,
             reverse: d.reverse,
-            held: self.held.waiting(dst),
-        })
+            held: self.held.waiting(pair),
+        });
+        let idle = self.placed.iter().filter(|(dst, _)| !self.srcs.contains_key(dst)).map(
+            |(&dst, &peer)| TunnelView {
+                dst,
+                src: None,
+                peer: Some(peer),
+                state: TunnelState::Idle,
+                ours: false,
+                reverse: false,
+                held: 0,
+            },
+        );
+        sessions.chain(idle)
     }
 
     /// Every peer serving a destination or watched, in no order.
@@ -168,31 +194,49 @@ impl<P, T> TunnelManager<P, T> {
     /// [`poll_command`](Self::poll_command).
     pub fn handle(&mut self, now: Time, event: Event<P, T>) {
         match event {
-            Event::Miss { dst, packet } => self.missed(now, dst, packet),
-            Event::Answer { dst, id, result } => self.answered(now, dst, id, result),
-            Event::Installed { dst, id, result } => self.installed(now, dst, id, result),
+            Event::Miss { pair, packet } => self.missed(now, pair, packet),
+            Event::Answer { pair, id, result } => self.answered(now, pair, id, result),
+            Event::Installed { pair, id, result } => self.installed(now, pair, id, result),
             Event::Hello { peer, id, result } => self.checked(now, peer, id, result),
-            Event::ReverseTunnel { dst, installed } => {
-                let d = self.dsts.entry(dst).or_insert_with(|| Dst::new(None));
-                d.reverse = installed;
+            Event::ReverseTunnel { pair, installed } => {
+                self.session(pair).reverse = installed;
                 if installed {
                     self.wake_at(now); // its peer may be due for a check
                 }
             }
             Event::Directory { dst, peer } => self.directory(now, dst, peer),
-            Event::Connect { dst } => {
-                if self.dsts.get(&dst).is_some_and(|d| d.phase == Phase::Idle && !d.ours) {
-                    self.request(now, dst);
+            Event::Connect { pair } => {
+                if self.placed.contains_key(&pair.dst) {
+                    let d = self.session(pair);
+                    if d.phase == Phase::Idle && !d.ours {
+                        self.request(now, pair);
+                    }
                 }
             }
             Event::Tick => self.tick(now),
             Event::Shutdown => {
-                let dsts: Vec<IpAddr> = self.dsts.keys().copied().collect();
-                for dst in dsts {
-                    self.discard(dst);
+                let pairs: Vec<VipPair> = self.dsts.keys().copied().collect();
+                for pair in pairs {
+                    self.discard(pair);
                 }
             }
         }
+    }
+
+    /// The state of `pair`, made (idle) if it is new.
+    fn session(&mut self, pair: VipPair) -> &mut Dst {
+        let srcs = &mut self.srcs;
+        self.dsts.entry(pair).or_insert_with(|| {
+            srcs.entry(pair.dst).or_default().push(pair.src);
+            Dst::new()
+        })
+    }
+
+    /// The sessions to `dst`.
+    fn pairs_to(&self, dst: IpAddr) -> Vec<VipPair> {
+        self.srcs
+            .get(&dst)
+            .map_or_else(Vec::new, |s| s.iter().map(|&src| VipPair { src, dst }).collect())
     }
 
     fn wake_at(&mut self, t: Time) {
@@ -205,17 +249,18 @@ impl<P, T> TunnelManager<P, T> {
         id
     }
 
-    fn missed(&mut self, now: Time, dst: IpAddr, packet: P) {
+    fn missed(&mut self, now: Time, pair: VipPair, packet: P) {
         self.counters.misses += 1;
-        let Some(d) = self.dsts.get(&dst).filter(|d| d.peer.is_some()) else {
+        if !self.placed.contains_key(&pair.dst) {
             self.counters.no_peer += 1;
             self.commands.push_back(Command::Drop(packet));
             return;
-        };
+        }
+        let d = self.session(pair);
         let (ours, idle) = (d.ours, d.phase == Phase::Idle);
-        let (new, outcome) = self.held.hold(dst, packet);
+        let (new, outcome) = self.held.hold(pair, packet);
         if new {
-            if let Some(d) = self.dsts.get_mut(&dst) {
+            if let Some(d) = self.dsts.get_mut(&pair) {
                 d.first_miss.get_or_insert(now);
             }
         }
@@ -228,48 +273,49 @@ impl<P, T> TunnelManager<P, T> {
         }
         if ours {
             // The tunnel came up while this packet was on its way.
-            self.release(dst);
+            self.release(pair);
         } else if idle {
-            self.request(now, dst);
+            self.request(now, pair);
         }
     }
 
-    /// Sends a request for `dst` (the caller checked that none is on its way).
-    fn request(&mut self, now: Time, dst: IpAddr) {
+    /// Sends a request for `pair` (the caller checked that none is on its
+    /// way).
+    fn request(&mut self, now: Time, pair: VipPair) {
         let id = self.fresh_id();
         let deadline = now + self.cfg.request_timeout;
-        let Some(d) = self.dsts.get_mut(&dst) else { return };
-        let Some(peer) = d.peer else { return };
+        let Some(peer) = self.peer_of(pair.dst) else { return };
+        let Some(d) = self.dsts.get_mut(&pair) else { return };
         d.phase = Phase::Requesting { id, deadline };
         d.again = false;
-        self.commands.push_back(Command::Request { id, dst, peer });
+        self.commands.push_back(Command::Request { id, pair, peer });
         self.wake_at(deadline);
     }
 
-    fn answered(&mut self, now: Time, dst: IpAddr, id: RequestId, result: Result<T, String>) {
-        let current = self.dsts.get(&dst).map(|d| d.phase);
+    fn answered(&mut self, now: Time, pair: VipPair, id: RequestId, result: Result<T, String>) {
+        let current = self.dsts.get(&pair).map(|d| d.phase);
         if !matches!(current, Some(Phase::Requesting { id: i, .. }) if i == id) {
             self.counters.stale_answers += 1;
             return;
         }
         match result {
             Ok(tunnel) => {
-                if let Some(d) = self.dsts.get_mut(&dst) {
+                if let Some(d) = self.dsts.get_mut(&pair) {
                     d.phase = Phase::Installing { id };
                 }
-                self.commands.push_back(Command::Install { id, dst, tunnel });
+                self.commands.push_back(Command::Install { id, pair, tunnel });
             }
-            Err(why) => self.failed(now, dst, why),
+            Err(why) => self.failed(now, pair, why),
         }
     }
 
-    fn installed(&mut self, now: Time, dst: IpAddr, id: RequestId, result: Result<(), String>) {
-        let Some(d) = self.dsts.get_mut(&dst) else { return };
+    fn installed(&mut self, now: Time, pair: VipPair, id: RequestId, result: Result<(), String>) {
+        let Some(d) = self.dsts.get_mut(&pair) else { return };
         if d.phase != (Phase::Installing { id }) {
             return;
         }
         if let Err(why) = result {
-            self.failed(now, dst, why);
+            self.failed(now, pair, why);
             return;
         }
         d.phase = Phase::Idle;
@@ -278,70 +324,76 @@ impl<P, T> TunnelManager<P, T> {
         let again = std::mem::take(&mut d.again);
         let waited = d.first_miss.take().map(|t| now.since(t));
         self.counters.tunnels_up += 1;
-        self.commands.push_back(Command::Notice(Notice::TunnelUp { dst, waited }));
-        self.release(dst);
+        self.commands.push_back(Command::Notice(Notice::TunnelUp { pair, waited }));
+        self.release(pair);
         self.wake_at(now); // its peer may be due for a check
         if again {
-            self.request(now, dst);
+            self.request(now, pair);
         }
     }
 
-    fn failed(&mut self, now: Time, dst: IpAddr, why: String) {
-        let Some(d) = self.dsts.get_mut(&dst) else { return };
+    fn failed(&mut self, now: Time, pair: VipPair, why: String) {
+        let Some(d) = self.dsts.get_mut(&pair) else { return };
         self.counters.requests_failed += 1;
         let delay = d.delay.map_or(self.cfg.retry_min, |r| (r * 2).min(self.cfg.retry_max));
         d.delay = Some(delay);
         d.again = false;
         d.phase = Phase::Waiting { at: now + delay };
         self.commands.push_back(Command::Notice(Notice::RequestFailed {
-            dst,
+            pair,
             why,
             retry_in: delay,
         }));
         self.wake_at(now + delay);
     }
 
-    fn release(&mut self, dst: IpAddr) {
+    fn release(&mut self, pair: VipPair) {
         let commands = &mut self.commands;
-        let n = self.held.release(dst, |p| commands.push_back(Command::Resubmit(p)));
+        let n = self.held.release(pair, |p| commands.push_back(Command::Resubmit(p)));
         self.counters.resubmitted += n as u64;
-        if let Some(d) = self.dsts.get_mut(&dst) {
+        if let Some(d) = self.dsts.get_mut(&pair) {
             d.first_miss = None;
         }
     }
 
-    fn discard(&mut self, dst: IpAddr) {
+    fn discard(&mut self, pair: VipPair) {
         let commands = &mut self.commands;
-        let n = self.held.discard(dst, |p| commands.push_back(Command::Drop(p)));
+        let n = self.held.discard(pair, |p| commands.push_back(Command::Drop(p)));
         self.counters.held_dropped += n as u64;
-        if let Some(d) = self.dsts.get_mut(&dst) {
+        if let Some(d) = self.dsts.get_mut(&pair) {
             d.first_miss = None;
         }
     }
 
     fn directory(&mut self, now: Time, dst: IpAddr, peer: Option<Peer>) {
-        let d = self.dsts.entry(dst).or_insert_with(|| Dst::new(None));
-        let before = std::mem::replace(&mut d.peer, peer);
+        let before = match peer {
+            Some(p) => self.placed.insert(dst, p),
+            None => self.placed.remove(&dst),
+        };
         if before == peer {
             return;
         }
         if let Some(w) = before.and_then(|p| self.peers.get_mut(&p)) {
             w.dsts.retain(|x| *x != dst);
         }
+        let pairs = self.pairs_to(dst);
         let Some(peer) = peer else {
             // Behind no peer now: nothing will be asked, nothing sent,
-            // whichever side made the tunnel (the peer's reverse one too).
-            let had = d.has_tunnel();
-            d.ours = false;
-            d.reverse = false;
-            d.phase = Phase::Idle;
-            d.delay = None;
-            d.again = false;
-            if had {
-                self.counters.withdrawn += 1;
-                self.commands.push_back(Command::Remove { dst });
+            // whichever side made the tunnels (the peer's reverse ones too).
+            for pair in pairs {
+                let Some(d) = self.dsts.get_mut(&pair) else { continue };
+                let had = d.has_tunnel();
+                d.ours = false;
+                d.reverse = false;
+                d.phase = Phase::Idle;
+                d.delay = None;
+                d.again = false;
+                if had {
+                    self.counters.withdrawn += 1;
+                    self.commands.push_back(Command::Remove { pair });
+                }
+                self.discard(pair);
             }
-            self.discard(dst);
             return;
         };
         self.peers.entry(peer).or_default().dsts.push(dst);
@@ -349,28 +401,39 @@ impl<P, T> TunnelManager<P, T> {
             return;
         }
         // Moved: what the old peer gave or will give is of no use.
-        if d.has_tunnel() {
+        let with_tunnel: Vec<VipPair> = pairs
+            .iter()
+            .copied()
+            .filter(|p| self.dsts.get(p).is_some_and(Dst::has_tunnel))
+            .collect();
+        if !with_tunnel.is_empty() {
             self.commands.push_back(Command::Notice(Notice::Rekeying {
                 peer,
                 why: RekeyReason::Moved,
-                tunnels: 1,
+                tunnels: with_tunnel.len(),
             }));
-            self.rekey(now, dst);
-        } else if matches!(d.phase, Phase::Requesting { .. } | Phase::Waiting { .. }) {
-            self.request(now, dst);
-        } else if matches!(d.phase, Phase::Installing { .. }) {
-            d.again = true;
+        }
+        for pair in pairs {
+            let Some(d) = self.dsts.get_mut(&pair) else { continue };
+            if d.has_tunnel() {
+                self.rekey(now, pair);
+            } else if matches!(d.phase, Phase::Requesting { .. } | Phase::Waiting { .. }) {
+                self.request(now, pair);
+            } else if matches!(d.phase, Phase::Installing { .. }) {
+                d.again = true;
+            }
         }
     }
 
-    /// Asks for `dst`'s tunnel again: now, or once what is on its way is done.
-    fn rekey(&mut self, now: Time, dst: IpAddr) {
-        let Some(d) = self.dsts.get_mut(&dst) else { return };
+    /// Asks for `pair`'s tunnel again: now, or once what is on its way is
+    /// done.
+    fn rekey(&mut self, now: Time, pair: VipPair) {
+        let Some(d) = self.dsts.get_mut(&pair) else { return };
         self.counters.rekeys += 1;
         d.delay = None;
         match d.phase {
             Phase::Requesting { .. } | Phase::Installing { .. } => d.again = true,
-            Phase::Idle | Phase::Waiting { .. } => self.request(now, dst),
+            Phase::Idle | Phase::Waiting { .. } => self.request(now, pair),
         }
     }
 
@@ -411,19 +474,19 @@ impl<P, T> TunnelManager<P, T> {
             }
             _ => return,
         };
-        let dsts: Vec<IpAddr> = w
-            .dsts
-            .iter()
-            .copied()
-            .filter(|x| self.dsts.get(x).is_some_and(Dst::has_tunnel))
+        let behind = w.dsts.clone();
+        let pairs: Vec<VipPair> = behind
+            .into_iter()
+            .flat_map(|dst| self.pairs_to(dst))
+            .filter(|p| self.dsts.get(p).is_some_and(Dst::has_tunnel))
             .collect();
         self.commands.push_back(Command::Notice(Notice::Rekeying {
             peer,
             why,
-            tunnels: dsts.len(),
+            tunnels: pairs.len(),
         }));
-        for dst in dsts {
-            self.rekey(now, dst);
+        for pair in pairs {
+            self.rekey(now, pair);
         }
     }
 
@@ -437,10 +500,10 @@ impl<P, T> TunnelManager<P, T> {
         // Requests: retries due, timeouts passed.
         let mut retry = Vec::new();
         let mut timed_out = Vec::new();
-        for (&dst, d) in &self.dsts {
+        for (&pair, d) in &self.dsts {
             match d.phase {
-                Phase::Waiting { at } if at <= now => retry.push(dst),
-                Phase::Requesting { deadline, .. } if deadline <= now => timed_out.push(dst),
+                Phase::Waiting { at } if at <= now => retry.push(pair),
+                Phase::Requesting { deadline, .. } if deadline <= now => timed_out.push(pair),
                 Phase::Waiting { at: t } | Phase::Requesting { deadline: t, .. } => soonest(t),
                 Phase::Idle | Phase::Installing { .. } => {}
             }
@@ -453,7 +516,16 @@ impl<P, T> TunnelManager<P, T> {
                 Some((id, deadline)) if deadline <= now => check_failed.push((peer, id)),
                 Some((_, deadline)) => soonest(deadline),
                 None => {
-                    if !w.dsts.iter().any(|x| self.dsts.get(x).is_some_and(Dst::has_tunnel)) {
+                    let has_tunnel = |dst: &IpAddr| {
+                        self.srcs.get(dst).is_some_and(|srcs| {
+                            srcs.iter().any(|&src| {
+                                self.dsts
+                                    .get(&VipPair { src, dst: *dst })
+                                    .is_some_and(Dst::has_tunnel)
+                            })
+                        })
+                    };
+                    if !w.dsts.iter().any(has_tunnel) {
                         continue;
                     }
                     match w.next_check {
@@ -475,11 +547,11 @@ impl<P, T> TunnelManager<P, T> {
             soonest(t);
         }
         self.wake = next;
-        for dst in retry {
-            self.request(now, dst);
+        for pair in retry {
+            self.request(now, pair);
         }
-        for dst in timed_out {
-            self.failed(now, dst, "request timed out".into());
+        for pair in timed_out {
+            self.failed(now, pair, "request timed out".into());
         }
         for (peer, id) in check_failed {
             self.checked(now, peer, id, Err("session check timed out".into()));

@@ -1,10 +1,13 @@
 //! The tunnel manager: on-demand PSP tunnels as a sans-IO state machine.
 //!
-//! A packet to a destination without a tunnel misses the egress ACL and
-//! comes up to the control plane; [`TunnelManager`] holds its handle,
-//! asks the peer that serves the destination for a tunnel (one request per
-//! destination however many packets miss), installs the answer, and hands
-//! the held packets back for resubmission. Failed or silent requests are
+//! A packet of a session without a tunnel misses the egress ACL and comes
+//! up to the control plane. A session is a [`VipPair`]: one of our VMs
+//! (the inner source) and a remote one (the inner destination), as DOCA
+//! 3.x keys them, since the peer admits each SPI from one inner source
+//! only. [`TunnelManager`] holds the packet's handle, asks the peer that
+//! serves the destination (the directory places destinations, not pairs)
+//! for a tunnel (one request per session however many packets miss),
+//! installs the answer, and hands the held packets back for resubmission. Failed or silent requests are
 //! retried with exponential back-off; held packets stay bounded per
 //! destination and in destinations. Every [`Config::peer_check`] each peer
 //! we have tunnels to is asked for its session (instance id, key epoch): a
@@ -30,6 +33,7 @@ mod proptests;
 #[cfg(test)]
 mod tests;
 
+pub use crate::tables::VipPair;
 pub use manager::TunnelManager;
 
 use std::net::{IpAddr, SocketAddr};
@@ -131,17 +135,17 @@ impl Default for Config {
 /// a tunnel as the peer issued it (opaque here).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event<P, T> {
-    /// A packet to `dst` missed the egress ACL.
+    /// A packet of `pair` missed the egress ACL.
     Miss {
-        /// Inner destination.
-        dst: IpAddr,
+        /// Inner source and destination.
+        pair: VipPair,
         /// The packet (the driver keeps what it refers to).
         packet: P,
     },
     /// A peer answered [`Command::Request`] `id` (or the call failed).
     Answer {
-        /// The destination asked for.
-        dst: IpAddr,
+        /// The session asked for.
+        pair: VipPair,
         /// The request's id.
         id: RequestId,
         /// The issued tunnel, or why there is none.
@@ -149,8 +153,8 @@ pub enum Event<P, T> {
     },
     /// [`Command::Install`] `id` was carried out (or refused).
     Installed {
-        /// The destination.
-        dst: IpAddr,
+        /// The session.
+        pair: VipPair,
         /// The id of the request whose answer was installed.
         id: RequestId,
         /// Whether every packet core now sends through it.
@@ -165,12 +169,12 @@ pub enum Event<P, T> {
         /// Its session, or why there is none.
         result: Result<Session, String>,
     },
-    /// A peer made (or removed) a tunnel from us to `dst` with the reverse
-    /// parameters of its own request: it counts for session checks and
-    /// re-keying like our own.
+    /// A peer made (or removed) a tunnel for `pair` (from our VM to its
+    /// VM) with the reverse parameters of its own request: it counts for
+    /// session checks and re-keying like our own.
     ReverseTunnel {
-        /// The peer's inner address.
-        dst: IpAddr,
+        /// Our VM's inner address and the peer's.
+        pair: VipPair,
         /// Made (true) or removed.
         installed: bool,
     },
@@ -182,10 +186,10 @@ pub enum Event<P, T> {
         /// Its peer.
         peer: Option<Peer>,
     },
-    /// Ask for a tunnel to `dst` now, without waiting for a miss (`-z`).
+    /// Ask for a tunnel for `pair` now, without waiting for a miss (`-z`).
     Connect {
-        /// Inner destination.
-        dst: IpAddr,
+        /// Inner source and destination.
+        pair: VipPair,
     },
     /// Time passed: act on whatever is due at `now`.
     Tick,
@@ -196,30 +200,31 @@ pub enum Event<P, T> {
 /// What the driver is to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command<P, T> {
-    /// Ask `peer` for a tunnel to `dst` (with our reverse parameters);
+    /// Ask `peer` for a tunnel for `pair` (with our reverse parameters);
     /// answer with [`Event::Answer`] carrying `id`.
     Request {
         /// The request's id.
         id: RequestId,
-        /// Inner destination.
-        dst: IpAddr,
+        /// Inner source (ours) and destination (behind `peer`).
+        pair: VipPair,
         /// Who serves it.
         peer: Peer,
     },
-    /// Send traffic for `dst` through `tunnel` (replacing any tunnel it
+    /// Send traffic of `pair` through `tunnel` (replacing any tunnel it
     /// has); report with [`Event::Installed`] carrying `id`.
     Install {
         /// The id of the request it answers.
         id: RequestId,
-        /// Inner destination.
-        dst: IpAddr,
+        /// Inner source and destination.
+        pair: VipPair,
         /// The tunnel.
         tunnel: T,
     },
-    /// Stop sending to `dst` (its peer left the directory).
+    /// Stop sending for `pair` (its destination's peer left the
+    /// directory).
     Remove {
-        /// Inner destination.
-        dst: IpAddr,
+        /// Inner source and destination.
+        pair: VipPair,
     },
     /// Resubmit a held packet to the packet cores: its tunnel is up.
     Resubmit(P),
@@ -268,17 +273,17 @@ impl std::fmt::Display for RekeyReason {
 /// Events the driver may log or measure; nothing to carry out.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Notice {
-    /// Our tunnel to `dst` is up; `waited`: since its first held packet.
+    /// Our tunnel for `pair` is up; `waited`: since its first held packet.
     TunnelUp {
-        /// Inner destination.
-        dst: IpAddr,
+        /// Inner source and destination.
+        pair: VipPair,
         /// Miss to installation, if packets were waiting.
         waited: Option<Duration>,
     },
     /// A request failed; it is retried in `retry_in`.
     RequestFailed {
-        /// Inner destination.
-        dst: IpAddr,
+        /// Inner source and destination.
+        pair: VipPair,
         /// Why.
         why: String,
         /// The back-off.
@@ -333,7 +338,7 @@ pub struct TunnelCounters {
     pub withdrawn: u64,
 }
 
-/// Where one destination's tunnel stands ([`TunnelManager::tunnels`]).
+/// Where one session's tunnel stands ([`TunnelManager::tunnels`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TunnelState {
     /// Our tunnel is installed.
@@ -364,11 +369,14 @@ impl TunnelState {
     }
 }
 
-/// One destination as the manager sees it.
+/// One session (or a destination of the directory without one) as the
+/// manager sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TunnelView {
     /// Inner destination.
     pub dst: IpAddr,
+    /// Our VM's address (`None`: a destination no session has yet).
+    pub src: Option<IpAddr>,
     /// Who serves it, if anyone.
     pub peer: Option<Peer>,
     /// Where its tunnel stands.

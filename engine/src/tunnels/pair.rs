@@ -28,7 +28,7 @@ enum Msg {
     /// A session check reaching `to`.
     Hello { to: usize, from: usize, life: u64, id: RequestId },
     /// An install finishing on `at`'s packet cores.
-    Installed { at: usize, life: u64, dst: IpAddr, id: RequestId, key: Key },
+    Installed { at: usize, life: u64, pair: VipPair, id: RequestId, key: Key },
     /// One packet from `from` to the other gateway.
     Send { from: usize },
 }
@@ -133,6 +133,11 @@ impl Pair {
         p
     }
 
+    /// A's session to B.
+    fn ab(&self) -> VipPair {
+        VipPair { src: self.gws[A].virt, dst: self.gws[B].virt }
+    }
+
     /// Gateway `i`'s directory: the other one serves its address.
     fn directory(&mut self, i: usize) {
         let (dst, peer) = (self.gws[1 - i].virt, Some(self.gws[1 - i].svc));
@@ -194,7 +199,9 @@ impl Pair {
                 }
             }
             Msg::Serve { to, from, life, id, reverse } => {
-                let (dst, back) = (self.gws[to].virt, self.gws[from].virt);
+                // The asker's session, and ours the other way.
+                let pair = VipPair { src: self.gws[from].virt, dst: self.gws[to].virt };
+                let back = VipPair { src: pair.dst, dst: pair.src };
                 let g = &mut self.gws[to];
                 if g.silent {
                     return;
@@ -203,15 +210,15 @@ impl Pair {
                     return self.event(
                         from,
                         self.latency,
-                        Event::Answer { dst, id, result: Err("connection refused".into()) },
+                        Event::Answer { pair, id, result: Err("connection refused".into()) },
                     );
                 }
                 // The reverse tunnel goes in before the answer leaves.
-                g.egress.insert(back, reverse);
-                g.m.handle(now, Event::ReverseTunnel { dst: back, installed: true });
+                g.egress.insert(back.dst, reverse);
+                g.m.handle(now, Event::ReverseTunnel { pair: back, installed: true });
                 let key = g.issue();
                 let after = self.serve_delay + self.latency;
-                self.event(from, after, Event::Answer { dst, id, result: Ok(key) });
+                self.event(from, after, Event::Answer { pair, id, result: Ok(key) });
             }
             Msg::Hello { to, from, life, id } => {
                 let g = &self.gws[to];
@@ -223,22 +230,22 @@ impl Pair {
                 };
                 self.event(from, self.latency, Event::Hello { peer, id, result });
             }
-            Msg::Installed { at, life, dst, id, key } => {
+            Msg::Installed { at, life, pair, id, key } => {
                 if self.gws[at].life == life {
-                    self.gws[at].egress.insert(dst, key);
-                    self.gws[at].m.handle(now, Event::Installed { dst, id, result: Ok(()) });
+                    self.gws[at].egress.insert(pair.dst, key);
+                    self.gws[at].m.handle(now, Event::Installed { pair, id, result: Ok(()) });
                 }
             }
             Msg::Send { from } if !self.gws[from].up => {}
             Msg::Send { from } => {
-                let dst = self.gws[1 - from].virt;
-                match self.gws[from].egress.get(&dst).copied() {
+                let pair = VipPair { src: self.gws[from].virt, dst: self.gws[1 - from].virt };
+                match self.gws[from].egress.get(&pair.dst).copied() {
                     Some(key) => self.arrive(1 - from, key),
                     None => {
                         let g = &mut self.gws[from];
                         g.next_packet += 1;
                         let packet = g.next_packet;
-                        g.m.handle(now, Event::Miss { dst, packet });
+                        g.m.handle(now, Event::Miss { pair, packet });
                     }
                 }
             }
@@ -276,19 +283,20 @@ impl Pair {
         let j = 1 - i;
         let life = self.gws[j].life;
         match c {
-            Command::Request { id, dst, peer } => {
-                assert_eq!((dst, peer), (self.gws[j].virt, self.gws[j].svc));
+            Command::Request { id, pair, peer } => {
+                let want = VipPair { src: self.gws[i].virt, dst: self.gws[j].virt };
+                assert_eq!((pair, peer), (want, self.gws[j].svc));
                 self.gws[i].requests += 1;
                 let reverse = self.gws[i].issue();
                 self.at(self.latency, Msg::Serve { to: j, from: i, life, id, reverse });
             }
-            Command::Install { id, dst, tunnel } => {
+            Command::Install { id, pair, tunnel } => {
                 let life = self.gws[i].life;
-                let msg = Msg::Installed { at: i, life, dst, id, key: tunnel };
+                let msg = Msg::Installed { at: i, life, pair, id, key: tunnel };
                 self.at(self.install_delay, msg);
             }
-            Command::Remove { dst } => {
-                self.gws[i].egress.remove(&dst);
+            Command::Remove { pair } => {
+                self.gws[i].egress.remove(&pair.dst);
             }
             Command::Resubmit(p) => {
                 self.gws[i].resubmitted.push(p);
@@ -328,7 +336,7 @@ fn pair_sets_up_both_ways_on_the_first_packet() {
     p.at(Duration::ZERO, Msg::Send { from: A });
     p.run(ms(10));
     // Request 1 ms there, answer 1 ms back, install 0.1 ms: up at 2.1 ms.
-    assert!(p.gws[A].m.is_up(p.gws[B].virt));
+    assert!(p.gws[A].m.is_up(p.ab()));
     assert_eq!((p.gws[A].resubmitted.len(), p.gws[B].received), (1, 1));
     // B sends back through the reverse tunnel A gave it: no miss there.
     p.traffic(B, ms(1), ms(5));
@@ -408,7 +416,7 @@ fn pair_rotation_during_a_rekey_asks_again() {
     p.run(ms(1000));
     p.latency = ms(200);
     p.serve_delay = ms(300);
-    assert!(p.gws[A].m.is_up(p.gws[B].virt));
+    assert!(p.gws[A].m.is_up(p.ab()));
     p.gws[B].epoch += 1;
     // A's checks (every 500 ms, 400 ms round trip) see epoch 1, ask again
     // (answered 700 ms later); B rotates again meanwhile.
@@ -439,7 +447,7 @@ fn pair_silent_peer_backs_off_and_holds_a_bounded_queue() {
     // out after 2 s): 4 requests in 8 s.
     assert_eq!(p.gws[A].requests, 4);
     assert_eq!(a.requests_failed, 3);
-    assert_eq!(p.gws[A].m.held(p.gws[B].virt), 64);
+    assert_eq!(p.gws[A].m.held(p.ab()), 64);
     assert_eq!(a.held_dropped, 16_000 - 64);
     // B answers again: the held packets go out, in order.
     p.gws[B].silent = false;

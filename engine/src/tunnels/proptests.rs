@@ -15,10 +15,10 @@ use std::time::Duration;
 enum Op {
     Miss(u8),
     Answer { pick: usize, ok: bool },
-    Stale { id: u64, dst: u8 },
+    Stale { id: u64, session: u8 },
     Installed { pick: usize, ok: bool },
     Hello { pick: usize, instance: u8, epoch: u8, fail: bool },
-    Reverse { dst: u8, on: bool },
+    Reverse { session: u8, on: bool },
     Directory { dst: u8, peer: u8 },
     Connect(u8),
     Advance(u16),
@@ -26,21 +26,26 @@ enum Op {
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        4 => (0u8..5).prop_map(Op::Miss),
+        4 => (0u8..10).prop_map(Op::Miss),
         2 => (any::<usize>(), prop::bool::weighted(0.7)).prop_map(|(pick, ok)| Op::Answer { pick, ok }),
-        1 => (0u64..40, 0u8..5).prop_map(|(id, dst)| Op::Stale { id, dst }),
+        1 => (0u64..40, 0u8..10).prop_map(|(id, session)| Op::Stale { id, session }),
         2 => (any::<usize>(), prop::bool::weighted(0.8)).prop_map(|(pick, ok)| Op::Installed { pick, ok }),
         1 => (any::<usize>(), 0u8..2, 0u8..3, any::<bool>())
             .prop_map(|(pick, instance, epoch, fail)| Op::Hello { pick, instance, epoch, fail }),
-        1 => (0u8..5, any::<bool>()).prop_map(|(dst, on)| Op::Reverse { dst, on }),
+        1 => (0u8..10, any::<bool>()).prop_map(|(session, on)| Op::Reverse { session, on }),
         1 => (0u8..5, 0u8..3).prop_map(|(dst, peer)| Op::Directory { dst, peer }),
-        1 => (0u8..5).prop_map(Op::Connect),
+        1 => (0u8..10).prop_map(Op::Connect),
         2 => (0u16..3000).prop_map(Op::Advance),
     ]
 }
 
 fn dst(n: u8) -> IpAddr {
     IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2 + n))
+}
+
+/// Session `n`: one of two VMs of ours (10.0.1.1, 10.0.1.2) to `dst(n % 5)`.
+fn session(n: u8) -> VipPair {
+    VipPair { src: IpAddr::V4(Ipv4Addr::new(10, 0, 1, 1 + n / 5 % 2)), dst: dst(n % 5) }
 }
 
 fn peer(n: u8) -> Peer {
@@ -53,9 +58,9 @@ struct Model {
     /// Packets with the manager.
     live: HashSet<u64>,
     next_packet: u64,
-    requests: Vec<(RequestId, IpAddr)>,
-    asked: HashMap<RequestId, IpAddr>,
-    installs: Vec<(RequestId, IpAddr)>,
+    requests: Vec<(RequestId, VipPair)>,
+    asked: HashMap<RequestId, VipPair>,
+    installs: Vec<(RequestId, VipPair)>,
     installed: HashSet<RequestId>,
     hellos: Vec<(RequestId, Peer)>,
     resubmits: u64,
@@ -67,15 +72,15 @@ impl Model {
     fn drain(&mut self, m: &mut TunnelManager<u64, u64>) -> Result<(), TestCaseError> {
         while let Some(c) = m.poll_command() {
             match c {
-                Command::Request { id, dst, .. } => {
-                    prop_assert!(self.asked.insert(id, dst).is_none(), "request id reused");
-                    self.requests.push((id, dst));
+                Command::Request { id, pair, .. } => {
+                    prop_assert!(self.asked.insert(id, pair).is_none(), "request id reused");
+                    self.requests.push((id, pair));
                 }
-                Command::Install { id, dst, tunnel } => {
+                Command::Install { id, pair, tunnel } => {
                     prop_assert_eq!(tunnel, id.0, "the answer to this request");
-                    prop_assert_eq!(self.asked.get(&id), Some(&dst));
+                    prop_assert_eq!(self.asked.get(&id), Some(&pair));
                     prop_assert!(self.installed.insert(id), "answer {:?} installed twice", id);
-                    self.installs.push((id, dst));
+                    self.installs.push((id, pair));
                 }
                 Command::Resubmit(p) => {
                     prop_assert!(self.live.remove(&p), "packet {} given back twice", p);
@@ -113,20 +118,20 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
             Op::Miss(d) => {
                 model.next_packet += 1;
                 model.live.insert(model.next_packet);
-                Event::Miss { dst: dst(d), packet: model.next_packet }
+                Event::Miss { pair: session(d), packet: model.next_packet }
             }
             Op::Answer { pick, ok } if !model.requests.is_empty() => {
-                let (id, dst) = model.requests.remove(pick % model.requests.len());
+                let (id, pair) = model.requests.remove(pick % model.requests.len());
                 let result = if ok { Ok(id.0) } else { Err("refused".into()) };
-                Event::Answer { dst, id, result }
+                Event::Answer { pair, id, result }
             }
-            Op::Stale { id, dst: d } => {
-                Event::Answer { dst: dst(d), id: RequestId(id + 1000), result: Ok(id + 1000) }
+            Op::Stale { id, session: n } => {
+                Event::Answer { pair: session(n), id: RequestId(id + 1000), result: Ok(id + 1000) }
             }
             Op::Installed { pick, ok } if !model.installs.is_empty() => {
-                let (id, dst) = model.installs.remove(pick % model.installs.len());
+                let (id, pair) = model.installs.remove(pick % model.installs.len());
                 let result = if ok { Ok(()) } else { Err("refused".into()) };
-                Event::Installed { dst, id, result }
+                Event::Installed { pair, id, result }
             }
             Op::Hello { pick, instance, epoch, fail } if !model.hellos.is_empty() => {
                 let (id, peer) = model.hellos.remove(pick % model.hellos.len());
@@ -137,11 +142,13 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 };
                 Event::Hello { peer, id, result }
             }
-            Op::Reverse { dst: d, on } => Event::ReverseTunnel { dst: dst(d), installed: on },
+            Op::Reverse { session: n, on } => {
+                Event::ReverseTunnel { pair: session(n), installed: on }
+            }
             Op::Directory { dst: d, peer: p } => {
                 Event::Directory { dst: dst(d), peer: (p < 2).then(|| peer(p)) }
             }
-            Op::Connect(d) => Event::Connect { dst: dst(d) },
+            Op::Connect(n) => Event::Connect { pair: session(n) },
             Op::Advance(n) => {
                 now = now + Duration::from_millis(n as u64);
                 Event::Tick

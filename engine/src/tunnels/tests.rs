@@ -1,4 +1,4 @@
-//! One manager on virtual time: the paths of a destination's setup, the
+//! One manager on virtual time: the paths of a session's setup, the
 //! timers, the bounds and the session checks.
 
 use super::*;
@@ -14,6 +14,11 @@ fn ms(n: u64) -> Time {
 
 fn dst(n: u8) -> IpAddr {
     IpAddr::V4(Ipv4Addr::new(10, 0, 0, n))
+}
+
+/// The session from our VM 10.0.0.1 to 10.0.0.`n`.
+fn pair(n: u8) -> VipPair {
+    VipPair { src: dst(1), dst: dst(n) }
 }
 
 fn peer(n: u16) -> Peer {
@@ -39,7 +44,7 @@ fn drain_all(m: &mut M) -> Vec<C> {
 }
 
 fn miss(m: &mut M, now: Time, d: u8, p: u32) {
-    m.handle(now, Event::Miss { dst: dst(d), packet: p });
+    m.handle(now, Event::Miss { pair: pair(d), packet: p });
 }
 
 /// The one request in `cmds`.
@@ -47,7 +52,7 @@ fn request_of(cmds: &[C]) -> (RequestId, IpAddr, Peer) {
     let r: Vec<_> = cmds
         .iter()
         .filter_map(|c| match c {
-            Command::Request { id, dst, peer } => Some((*id, *dst, *peer)),
+            Command::Request { id, pair, peer } => Some((*id, pair.dst, *peer)),
             _ => None,
         })
         .collect();
@@ -65,13 +70,13 @@ fn dropped(cmds: &[C]) -> Vec<u32> {
 
 /// Answers and installs `id` for `d` at `now`; returns the commands.
 fn bring_up(m: &mut M, now: Time, d: u8, id: RequestId) -> Vec<C> {
-    m.handle(now, Event::Answer { dst: dst(d), id, result: Ok("tunnel") });
+    m.handle(now, Event::Answer { pair: pair(d), id, result: Ok("tunnel") });
     let cmds = drain(m);
     assert!(
-        matches!(cmds[..], [Command::Install { id: i, dst: x, tunnel: "tunnel" }] if i == id && x == dst(d)),
+        matches!(cmds[..], [Command::Install { id: i, pair: x, tunnel: "tunnel" }] if i == id && x == pair(d)),
         "{cmds:?}"
     );
-    m.handle(now, Event::Installed { dst: dst(d), id, result: Ok(()) });
+    m.handle(now, Event::Installed { pair: pair(d), id, result: Ok(()) });
     drain_all(m)
 }
 
@@ -84,14 +89,14 @@ fn on_demand_setup_holds_then_resubmits_in_order() {
     miss(&mut m, ms(1), 2, 2);
     miss(&mut m, ms(2), 2, 3);
     assert!(drain(&mut m).is_empty(), "later misses share the request");
-    assert_eq!(m.held(dst(2)), 3);
+    assert_eq!(m.held(pair(2)), 3);
     let cmds = bring_up(&mut m, ms(7), 2, id);
     assert_eq!(resubmitted(&cmds), [1, 2, 3]);
     assert!(cmds.contains(&Command::Notice(Notice::TunnelUp {
-        dst: dst(2),
+        pair: pair(2),
         waited: Some(Duration::from_millis(7))
     })));
-    assert!(m.is_up(dst(2)) && m.held(dst(2)) == 0);
+    assert!(m.is_up(pair(2)) && m.held(pair(2)) == 0);
     // A packet that missed just before the install is resubmitted at once.
     miss(&mut m, ms(8), 2, 4);
     assert_eq!(resubmitted(&drain(&mut m)), [4]);
@@ -108,11 +113,11 @@ fn concurrent_misses_share_one_request_per_destination() {
     let cmds = drain(&mut m);
     let mut asked: Vec<_> = cmds
         .iter()
-        .filter_map(|c| if let Command::Request { dst, .. } = c { Some(*dst) } else { None })
+        .filter_map(|c| if let Command::Request { pair, .. } = c { Some(pair.dst) } else { None })
         .collect();
     asked.sort();
     assert_eq!(asked, [dst(2), dst(3), dst(4)]);
-    assert_eq!((m.held(dst(2)), m.held(dst(3)), m.held(dst(4))), (10, 10, 10));
+    assert_eq!((m.held(pair(2)), m.held(pair(3)), m.held(pair(4))), (10, 10, 10));
 }
 
 #[test]
@@ -120,11 +125,11 @@ fn a_miss_while_installing_asks_nothing() {
     let mut m = manager(Config::default());
     miss(&mut m, ms(0), 2, 1);
     let (id, ..) = request_of(&drain(&mut m));
-    m.handle(ms(1), Event::Answer { dst: dst(2), id, result: Ok("t") });
+    m.handle(ms(1), Event::Answer { pair: pair(2), id, result: Ok("t") });
     assert_eq!(drain(&mut m).len(), 1);
     miss(&mut m, ms(2), 2, 2);
     assert!(drain(&mut m).is_empty(), "no second request while the first answer is installed");
-    m.handle(ms(3), Event::Installed { dst: dst(2), id, result: Ok(()) });
+    m.handle(ms(3), Event::Installed { pair: pair(2), id, result: Ok(()) });
     assert_eq!(resubmitted(&drain(&mut m)), [1, 2]);
 }
 
@@ -136,7 +141,7 @@ fn fail_n(m: &mut M, d: u8, failures: usize) -> (Vec<u64>, RequestId, Time) {
     let mut now = ms(0);
     let mut delays = Vec::new();
     for _ in 0..failures {
-        m.handle(now, Event::Answer { dst: dst(d), id, result: Err("refused".into()) });
+        m.handle(now, Event::Answer { pair: pair(d), id, result: Err("refused".into()) });
         assert!(drain(m).is_empty());
         // Woken at every timer (a lower bound) until the retry goes out.
         let mut wake = now;
@@ -162,7 +167,7 @@ fn retries_back_off_from_100_ms_doubling_to_5_s() {
     let (delays, ..) = fail_n(&mut m, 2, 9);
     assert_eq!(delays, [100, 200, 400, 800, 1600, 3200, 5000, 5000, 5000]);
     assert_eq!(m.counters().requests_failed, 9);
-    assert_eq!(m.held(dst(2)), 1, "the packet waits through the retries");
+    assert_eq!(m.held(pair(2)), 1, "the packet waits through the retries");
 }
 
 #[test]
@@ -175,7 +180,7 @@ fn back_off_restarts_after_a_success() {
     m.handle(now, Event::Directory { dst: dst(2), peer: Some(peer(4)) });
     let (id, _, p) = request_of(&drain(&mut m));
     assert_eq!(p, peer(4));
-    m.handle(now, Event::Answer { dst: dst(2), id, result: Err("x".into()) });
+    m.handle(now, Event::Answer { pair: pair(2), id, result: Err("x".into()) });
     let n = drain_all(&mut m);
     assert!(
         matches!(n[..], [Command::Notice(Notice::RequestFailed { retry_in, .. })]
@@ -203,7 +208,7 @@ fn a_silent_peer_times_out_and_its_late_answer_is_ignored() {
     let (second, ..) = request_of(&drain(&mut m));
     assert_ne!(first, second);
     // The first answer, late: ignored, nothing installed.
-    m.handle(ms(2150), Event::Answer { dst: dst(2), id: first, result: Ok("late") });
+    m.handle(ms(2150), Event::Answer { pair: pair(2), id: first, result: Ok("late") });
     assert!(drain(&mut m).is_empty());
     assert_eq!(m.counters().stale_answers, 1);
     let cmds = bring_up(&mut m, ms(2200), 2, second);
@@ -229,7 +234,7 @@ fn held_packets_are_bounded_per_destination_and_in_destinations() {
     // Its room is free again.
     miss(&mut m, ms(2), 4, 21);
     assert!(dropped(&drain(&mut m)).is_empty());
-    assert_eq!(m.held(dst(4)), 1);
+    assert_eq!(m.held(pair(4)), 1);
 }
 
 #[test]
@@ -241,12 +246,12 @@ fn out_of_order_and_duplicate_answers() {
     let (b, ..) = request_of(&drain(&mut m));
     // b's answer first, then a's; an answer under the wrong destination
     // and a repeated one change nothing.
-    m.handle(ms(1), Event::Answer { dst: dst(2), id: b, result: Ok("wrong") });
+    m.handle(ms(1), Event::Answer { pair: pair(2), id: b, result: Ok("wrong") });
     assert!(drain(&mut m).is_empty());
     assert_eq!(resubmitted(&bring_up(&mut m, ms(2), 3, b)), [2]);
     assert_eq!(resubmitted(&bring_up(&mut m, ms(3), 2, a)), [1]);
-    m.handle(ms(4), Event::Answer { dst: dst(2), id: a, result: Ok("again") });
-    m.handle(ms(4), Event::Installed { dst: dst(2), id: a, result: Ok(()) });
+    m.handle(ms(4), Event::Answer { pair: pair(2), id: a, result: Ok("again") });
+    m.handle(ms(4), Event::Installed { pair: pair(2), id: a, result: Ok(()) });
     assert!(drain(&mut m).is_empty());
     assert_eq!(m.counters().tunnels_up, 2);
     assert_eq!(m.counters().stale_answers, 2);
@@ -257,9 +262,9 @@ fn a_refused_install_is_retried() {
     let mut m = manager(Config::default());
     miss(&mut m, ms(0), 2, 1);
     let (id, ..) = request_of(&drain(&mut m));
-    m.handle(ms(1), Event::Answer { dst: dst(2), id, result: Ok("t") });
+    m.handle(ms(1), Event::Answer { pair: pair(2), id, result: Ok("t") });
     drain(&mut m);
-    m.handle(ms(1), Event::Installed { dst: dst(2), id, result: Err("table full".into()) });
+    m.handle(ms(1), Event::Installed { pair: pair(2), id, result: Err("table full".into()) });
     assert!(drain(&mut m).is_empty());
     m.handle(ms(101), Event::Tick);
     let (retry, ..) = request_of(&drain(&mut m));
@@ -277,18 +282,18 @@ fn destinations_nobody_serves_are_dropped() {
 #[test]
 fn connect_asks_without_a_miss_once() {
     let mut m = manager(Config::default());
-    m.handle(ms(0), Event::Connect { dst: dst(4) });
+    m.handle(ms(0), Event::Connect { pair: pair(4) });
     let (id, _, p) = request_of(&drain(&mut m));
     assert_eq!(p, peer(4));
-    m.handle(ms(0), Event::Connect { dst: dst(4) });
+    m.handle(ms(0), Event::Connect { pair: pair(4) });
     miss(&mut m, ms(0), 4, 1);
     assert!(drain(&mut m).is_empty());
     let cmds = bring_up(&mut m, ms(1), 4, id);
     assert!(cmds.contains(&Command::Notice(Notice::TunnelUp {
-        dst: dst(4),
+        pair: pair(4),
         waited: Some(Duration::from_millis(1))
     })));
-    m.handle(ms(2), Event::Connect { dst: dst(4) });
+    m.handle(ms(2), Event::Connect { pair: pair(4) });
     assert!(drain(&mut m).is_empty(), "up already");
 }
 
@@ -301,10 +306,10 @@ fn leaving_the_directory_removes_the_tunnel_and_drops_held_packets() {
     miss(&mut m, ms(2), 3, 2);
     let (late, ..) = request_of(&drain(&mut m));
     m.handle(ms(3), Event::Directory { dst: dst(2), peer: None });
-    assert!(matches!(drain(&mut m)[..], [Command::Remove { dst: d }] if d == dst(2)));
+    assert!(matches!(drain(&mut m)[..], [Command::Remove { pair: d }] if d == pair(2)));
     m.handle(ms(3), Event::Directory { dst: dst(3), peer: None });
     assert_eq!(dropped(&drain(&mut m)), [2]);
-    m.handle(ms(4), Event::Answer { dst: dst(3), id: late, result: Ok("t") });
+    m.handle(ms(4), Event::Answer { pair: pair(3), id: late, result: Ok("t") });
     assert!(drain(&mut m).is_empty());
     miss(&mut m, ms(5), 2, 3);
     assert_eq!(dropped(&drain(&mut m)), [3]);
@@ -314,12 +319,12 @@ fn leaving_the_directory_removes_the_tunnel_and_drops_held_packets() {
 fn leaving_the_directory_withdraws_a_tunnel_the_peer_made_too() {
     let mut m = manager(Config::default());
     // 10.0.0.3's gateway asked us first: only its reverse tunnel is here.
-    m.handle(ms(0), Event::ReverseTunnel { dst: dst(3), installed: true });
+    m.handle(ms(0), Event::ReverseTunnel { pair: pair(3), installed: true });
     drain(&mut m);
     let view = |m: &M| m.tunnels().find(|t| t.dst == dst(3)).map(|t| (t.state, t.reverse));
     assert_eq!(view(&m), Some((TunnelState::ReverseOnly, true)));
     m.handle(ms(1), Event::Directory { dst: dst(3), peer: None });
-    assert!(matches!(drain(&mut m)[..], [Command::Remove { dst: d }] if d == dst(3)));
+    assert!(matches!(drain(&mut m)[..], [Command::Remove { pair: d }] if d == pair(3)));
     assert_eq!(view(&m), Some((TunnelState::Idle, false)));
     assert_eq!(m.counters().withdrawn, 1);
     // Gone already: a second leave removes nothing.
@@ -417,7 +422,7 @@ fn a_restarted_peer_is_re_keyed() {
     })));
     let (_, d, p) = request_of(&cmds);
     assert_eq!((d, p), (dst(2), peer(2)));
-    assert!(m.is_up(dst(2)), "the old tunnel sends until the new one is in");
+    assert!(m.is_up(pair(2)), "the old tunnel sends until the new one is in");
     assert_eq!((m.counters().peer_restarts, m.counters().rekeys), (1, 1));
 }
 
@@ -426,12 +431,12 @@ fn a_rotated_peer_is_re_keyed_with_reverse_tunnels_too() {
     let (mut m, now) = up_to_peer_2();
     // 10.0.0.3 (also behind peer 2) has a tunnel from peer 2's reverse
     // parameters.
-    m.handle(now, Event::ReverseTunnel { dst: dst(3), installed: true });
+    m.handle(now, Event::ReverseTunnel { pair: pair(3), installed: true });
     let (_, t) = check(&mut m, now, known(1, 0));
     let (cmds, _) = check(&mut m, t, known(1, 1));
     let mut asked: Vec<_> = cmds
         .iter()
-        .filter_map(|c| if let Command::Request { dst, .. } = c { Some(*dst) } else { None })
+        .filter_map(|c| if let Command::Request { pair, .. } = c { Some(pair.dst) } else { None })
         .collect();
     asked.sort();
     assert_eq!(asked, [dst(2), dst(3)]);
@@ -502,4 +507,62 @@ fn our_master_key_rotates_on_its_timer() {
     m.handle(ms(4100), Event::Tick);
     assert!(matches!(drain(&mut m)[..], [Command::RotateMasterKey]));
     assert_eq!(m.counters().rotations, 2);
+}
+
+#[test]
+fn two_of_our_vms_to_one_destination_are_two_sessions() {
+    // The peer admits each SPI from one inner source: 10.0.0.1 and
+    // 10.0.0.5 sending to 10.0.0.2 need a tunnel each, asked separately.
+    let mut m = manager(Config::default());
+    let other = VipPair { src: dst(5), dst: dst(2) };
+    miss(&mut m, ms(0), 2, 1);
+    m.handle(ms(0), Event::Miss { pair: other, packet: 2 });
+    let asked: Vec<(VipPair, Peer)> = drain(&mut m)
+        .iter()
+        .filter_map(|c| match c {
+            Command::Request { pair, peer, .. } => Some((*pair, *peer)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(asked, [(pair(2), peer(2)), (other, peer(2))]);
+    assert_eq!((m.held(pair(2)), m.held(other)), (1, 1));
+    // 10.0.0.1's tunnel up: its packet goes, 10.0.0.5's still waits.
+    m.handle(ms(1), Event::Miss { pair: pair(2), packet: 3 });
+    drain(&mut m);
+    let (id1, id2) = (RequestId(1), RequestId(2));
+    assert_eq!(resubmitted(&bring_up(&mut m, ms(2), 2, id1)), [1, 3]);
+    assert!(m.is_up(pair(2)) && !m.is_up(other) && m.held(other) == 1);
+    m.handle(ms(3), Event::Answer { pair: other, id: id2, result: Ok("t5") });
+    assert!(matches!(drain(&mut m)[..], [Command::Install { pair: p, .. }] if p == other));
+    m.handle(ms(3), Event::Installed { pair: other, id: id2, result: Ok(()) });
+    assert_eq!(resubmitted(&drain(&mut m)), [2]);
+    // The view lists both sessions under the one destination's peer.
+    let mut views: Vec<(Option<IpAddr>, TunnelState)> =
+        m.tunnels().filter(|t| t.dst == dst(2)).map(|t| (t.src, t.state)).collect();
+    views.sort_by_key(|v| v.0);
+    assert_eq!(views, [(Some(dst(1)), TunnelState::Up), (Some(dst(5)), TunnelState::Up)]);
+    // A move re-keys both; leaving the directory removes both.
+    m.handle(ms(4), Event::Directory { dst: dst(2), peer: Some(peer(4)) });
+    let cmds = drain_all(&mut m);
+    assert!(cmds.contains(&Command::Notice(Notice::Rekeying {
+        peer: peer(4),
+        why: RekeyReason::Moved,
+        tunnels: 2
+    })));
+    let mut again: Vec<VipPair> = cmds
+        .iter()
+        .filter_map(|c| match c {
+            Command::Request { pair, peer: p, .. } if *p == peer(4) => Some(*pair),
+            _ => None,
+        })
+        .collect();
+    again.sort();
+    assert_eq!(again, [pair(2), other]);
+    m.handle(ms(5), Event::Directory { dst: dst(2), peer: None });
+    let mut removed: Vec<VipPair> = drain(&mut m)
+        .iter()
+        .filter_map(|c| if let Command::Remove { pair } = c { Some(*pair) } else { None })
+        .collect();
+    removed.sort();
+    assert_eq!(removed, [pair(2), other]);
 }

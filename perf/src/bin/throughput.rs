@@ -244,7 +244,7 @@ fn main() -> Result<()> {
     let (datapath, mut programmer, client) = SoftwareDatapath::new(cfg, k, 1);
     let req = match a.dir {
         Dir::Encrypt => FlowRequest::InsertTunnel {
-            dst: "10.0.0.2".parse()?,
+            pair: engine::tables::VipPair::new([10, 0, 0, 1], [10, 0, 0, 2]),
             encap: Arc::new(tunnel(peer_spi, version, &peer)?),
             hw_key: None,
         },

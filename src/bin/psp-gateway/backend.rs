@@ -9,7 +9,7 @@ use crossbeam::queue::ArrayQueue;
 use engine::flows::{FlowBatch, FlowClient, FlowError, FlowRequest};
 use engine::psp::kdf::MasterKeyPair;
 use engine::psp::Spi;
-use engine::tables::HwKey;
+use engine::tables::{HwKey, VipPair};
 use rpc::params::TunnelParams;
 use rpc::server::{BackendError, EgressTunnel, Install, TunnelBackend};
 use std::collections::HashSet;
@@ -50,27 +50,31 @@ pub struct FlowHandle {
     pub key_updates: Vec<ArrayQueue<Arc<MasterKeyPair>>>,
     /// The control-plane thread, woken when a batch is submitted.
     pub control_thread: std::sync::OnceLock<std::thread::Thread>,
-    /// Egress tunnels made (true) or removed from a peer's reverse
-    /// parameters, for the tunnel manager (it re-keys them when the peer
-    /// restarts or rotates).
-    pub egress: crossbeam::channel::Sender<(IpAddr, bool)>,
+    /// Egress tunnels (our VM, the peer's) made (true) or removed from a
+    /// peer's reverse parameters, for the tunnel manager (it re-keys them
+    /// when the peer restarts or rotates).
+    pub egress: crossbeam::channel::Sender<(VipPair, bool)>,
     /// The control plane's end of [`egress`](Self::egress).
-    pub egress_events: crossbeam::channel::Receiver<(IpAddr, bool)>,
+    pub egress_events: crossbeam::channel::Receiver<(VipPair, bool)>,
 }
 
 impl FlowHandle {
-    /// The request that sends traffic for `dst` through the tunnel `p`
-    /// describes (encap data and expanded key; the raw key with
-    /// [`hw_keys`](Self::hw_keys)).
+    /// The request that sends the traffic of `pair` (our VM to a peer's)
+    /// through the tunnel `p` describes (encap data and expanded key; the
+    /// raw key with [`hw_keys`](Self::hw_keys)).
     /// With `--debug-keys` (only then) the key is logged, in hex.
-    pub fn insert_tunnel(&self, dst: IpAddr, p: &TunnelParams) -> Result<FlowRequest, TunnelError> {
+    pub fn insert_tunnel(
+        &self,
+        pair: VipPair,
+        p: &TunnelParams,
+    ) -> Result<FlowRequest, TunnelError> {
         let encap = Arc::new(self.factory.build(p)?);
         if self.debug_keys {
-            tracing::info!(%dst, spi = %p.spi, key = %hex_key(p.key.as_bytes()),
-                "--debug-keys: egress tunnel key");
+            tracing::info!(src = %pair.src, dst = %pair.dst, spi = %p.spi,
+                key = %hex_key(p.key.as_bytes()), "--debug-keys: egress tunnel key");
         }
         let hw_key = self.hw_keys.then(|| HwKey::new(p.key.clone()));
-        Ok(FlowRequest::InsertTunnel { dst, encap, hw_key })
+        Ok(FlowRequest::InsertTunnel { pair, encap, hw_key })
     }
 
     /// Submits `requests` as one batch and waits until every core sees it.
@@ -119,14 +123,14 @@ impl TunnelBackend for GatewayBackend {
         for it in items {
             requests.push(FlowRequest::InsertAcl { spi: it.spi, src: it.peer_virt_ip });
             if let Some(t) = &it.egress {
-                let r = self.0.insert_tunnel(t.peer_virt_ip, &t.params);
+                let r = self.0.insert_tunnel(reverse_pair(t), &t.params);
                 requests.push(r.map_err(|e| BackendError::Failed(e.to_string()))?);
             }
         }
         self.0.apply(requests)?;
         self.0.acl_entries.fetch_add(items.len(), Ordering::Relaxed);
         for t in items.iter().filter_map(|i| i.egress.as_ref()) {
-            let _ = self.0.egress.send((t.peer_virt_ip, true));
+            let _ = self.0.egress.send((reverse_pair(t), true));
         }
         let mut acl = self.0.acl.lock().unwrap_or_else(|e| e.into_inner());
         for it in items {
@@ -162,17 +166,18 @@ impl TunnelBackend for GatewayBackend {
     fn create_egress_tunnel(&self, t: &EgressTunnel) -> Result<(), BackendError> {
         let request = self
             .0
-            .insert_tunnel(t.peer_virt_ip, &t.params)
+            .insert_tunnel(reverse_pair(t), &t.params)
             .map_err(|e| BackendError::Failed(e.to_string()))?;
         self.0.apply(vec![request])?;
-        let _ = self.0.egress.send((t.peer_virt_ip, true));
+        let _ = self.0.egress.send((reverse_pair(t), true));
         tracing::info!(peer = %t.peer_virt_ip, spi = %t.params.spi, "egress tunnel created (reverse params)");
         Ok(())
     }
 
-    fn remove_egress_tunnel(&self, _local_virt_ip: IpAddr, peer_virt_ip: IpAddr) {
-        if self.0.apply(vec![FlowRequest::RemoveTunnel { dst: peer_virt_ip }]).is_ok() {
-            let _ = self.0.egress.send((peer_virt_ip, false));
+    fn remove_egress_tunnel(&self, local_virt_ip: IpAddr, peer_virt_ip: IpAddr) {
+        let pair = VipPair { src: local_virt_ip, dst: peer_virt_ip };
+        if self.0.apply(vec![FlowRequest::RemoveTunnel { pair }]).is_ok() {
+            let _ = self.0.egress.send((pair, false));
         }
     }
 
@@ -195,6 +200,12 @@ impl TunnelBackend for GatewayBackend {
         self.remove_ingress_acls(&stale);
         tracing::info!(slot, withdrawn = stale.len(), "master key rotated");
     }
+}
+
+/// The session a peer's reverse parameters serve: from our VM (its
+/// request's destination) to its VM.
+fn reverse_pair(t: &EgressTunnel) -> VipPair {
+    VipPair { src: t.local_virt_ip, dst: t.peer_virt_ip }
 }
 
 /// Hex for `--debug-keys` output only.

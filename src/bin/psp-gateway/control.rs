@@ -20,7 +20,7 @@ use engine::dpdk::Mbuf;
 use engine::flows::{FlowBackend, FlowBatch, FlowProgrammer, FlowRequest};
 use engine::pipeline::PipeStats;
 use engine::psp::buf::PacketBuf;
-use engine::tunnels::{Command, Config, Event, Notice, RequestId, Time, TunnelManager};
+use engine::tunnels::{Command, Config, Event, Notice, RequestId, Time, TunnelManager, VipPair};
 use rpc::directory::view::Change;
 use rpc::directory::Health;
 use std::collections::{HashMap, HashSet};
@@ -73,38 +73,47 @@ pub struct Neighbours<'a> {
     pub to_host: &'a [ArrayQueue<ToHost<Mbuf>>],
 }
 
-/// Which inner source our tunnel requests carry: the VM whose packet
-/// missed (several VMs or ports: each destination's tunnel is asked for
-/// by the VM that first sent to it), else the `-c/--config` session's
-/// `"local-vip"`, else `--local-virt-ip`.
+/// Our side of the sessions: a missed packet asks for its own (source,
+/// destination) session when its source is one of our VMs; `-z` asks at
+/// startup for the `-c/--config` sessions of each remote VIP, else for
+/// (`--local-virt-ip`, remote).
 pub struct Sources {
     /// Every virtual IP of our unsecured ports.
     pub local: HashSet<IpAddr>,
-    /// Destination -> the local VIP asking for it.
-    pub by_dst: HashMap<IpAddr, IpAddr>,
+    /// `-c/--config` sessions: (remote VIP, the local VIP asking).
+    pub sessions: Vec<(IpAddr, IpAddr)>,
     /// `--local-virt-ip`.
     pub default: IpAddr,
 }
 
 impl Sources {
-    /// The source for a tunnel to `dst`.
-    pub fn of(&self, dst: IpAddr) -> IpAddr {
-        self.by_dst.get(&dst).copied().unwrap_or(self.default)
+    /// The sessions `-z` asks for to `dst`.
+    pub fn at_startup(&self, dst: IpAddr) -> Vec<VipPair> {
+        let named: Vec<VipPair> = self
+            .sessions
+            .iter()
+            .filter(|(remote, _)| *remote == dst)
+            .map(|&(_, local)| VipPair { src: local, dst })
+            .collect();
+        if named.is_empty() {
+            vec![VipPair { src: self.default, dst }]
+        } else {
+            named
+        }
     }
 
-    /// A packet from `src` missed for `dst`: `src` asks for it when it is
-    /// one of ours and no one asked before.
-    fn missed(&mut self, dst: IpAddr, src: Option<IpAddr>) {
-        if let Some(src) = src.filter(|s| self.local.contains(s)) {
-            self.by_dst.entry(dst).or_insert(src);
-        }
+    /// Whether `src` is one of our VMs: a session is asked for only then
+    /// (a peer would admit the SPI from that source).
+    pub fn is_ours(&self, src: IpAddr) -> bool {
+        self.local.contains(&src)
     }
 }
 
 /// A flow batch of ours on its way.
 enum Pending {
-    /// The manager's install of `id` for `dst`, submitted at the instant.
-    Install(IpAddr, RequestId, Instant),
+    /// The manager's install of `id` for a session, submitted at the
+    /// instant.
+    Install(VipPair, RequestId, Instant),
     /// A removal (nobody waits for it).
     Remove,
 }
@@ -154,7 +163,7 @@ impl<'a, B: FlowBackend> ControlPlane<'a, B> {
         let static_peers = req.peer_of.values().copied().collect();
         let sources = Sources {
             local: req.local_virt_ips.iter().copied().collect(),
-            by_dst: req.session_src.clone(),
+            sessions: req.sessions.clone(),
             default: req.local_virt_ip,
         };
         for (&dst, &peer) in &req.peer_of {
@@ -260,8 +269,8 @@ impl<'a, B: FlowBackend> ControlPlane<'a, B> {
     pub fn connect_all(&mut self) {
         let now = self.now();
         let dsts: Vec<IpAddr> = self.calls.requests().peer_of.keys().copied().collect();
-        for dst in dsts {
-            self.manager.handle(now, Event::Connect { dst });
+        for pair in dsts.into_iter().flat_map(|dst| self.sources.at_startup(dst)) {
+            self.manager.handle(now, Event::Connect { pair });
         }
         self.carry_out();
     }
@@ -301,12 +310,12 @@ impl<'a, B: FlowBackend> ControlPlane<'a, B> {
         while let Some(c) = self.dp.flows.poll() {
             busy = true;
             match self.pending.remove(&c.id) {
-                Some(Pending::Install(dst, id, submitted)) => {
+                Some(Pending::Install(pair, id, submitted)) => {
                     if c.result.is_ok() {
                         self.dp.perf.insertion.record(submitted.elapsed());
                     }
                     let result = c.result.map(|_| ()).map_err(|e| e.to_string());
-                    self.manager.handle(self.now(), Event::Installed { dst, id, result });
+                    self.manager.handle(self.now(), Event::Installed { pair, id, result });
                 }
                 Some(Pending::Remove) => {}
                 None => self.dp.completions.complete(c.id, c.result),
@@ -315,28 +324,32 @@ impl<'a, B: FlowBackend> ControlPlane<'a, B> {
         while let Some(outcome) = self.calls.try_recv() {
             busy = true;
             let event = match outcome {
-                Outcome::Answer { dst, id, result } => {
+                Outcome::Answer { pair, id, result } => {
                     // The manager's events carry reasons as text, for its log lines.
                     let result = result
-                        .and_then(|p| self.dp.insert_tunnel(dst, &p).map_err(|e| e.to_string()));
-                    Event::Answer { dst, id, result }
+                        .and_then(|p| self.dp.insert_tunnel(pair, &p).map_err(|e| e.to_string()));
+                    Event::Answer { pair, id, result }
                 }
                 Outcome::Hello { peer, id, result } => Event::Hello { peer, id, result },
             };
             self.manager.handle(self.now(), event);
         }
-        while let Ok((dst, installed)) = self.dp.egress_events.try_recv() {
+        while let Ok((pair, installed)) = self.dp.egress_events.try_recv() {
             busy = true;
-            self.manager.handle(self.now(), Event::ReverseTunnel { dst, installed });
+            self.manager.handle(self.now(), Event::ReverseTunnel { pair, installed });
         }
         self.carry_out();
         while let Some(cp) = self.to_control.pop() {
             busy = true;
             match cp.why {
-                ToControl::Miss { dst } => {
-                    self.sources.missed(dst, engine::pipeline::vf::inner_src(cp.packet.data()));
+                ToControl::Miss { pair } => {
+                    if !self.sources.is_ours(pair.src) {
+                        // No peer would admit it: nothing to ask for.
+                        self.driver.misses_foreign_src += 1;
+                        continue;
+                    }
                     let packet = self.mbufs.insert(cp.packet);
-                    self.manager.handle(self.now(), Event::Miss { dst, packet });
+                    self.manager.handle(self.now(), Event::Miss { pair, packet });
                     // At once: the mbufs in transit stay few.
                     self.carry_out();
                 }
@@ -381,23 +394,22 @@ impl<'a, B: FlowBackend> ControlPlane<'a, B> {
         while let Some(command) = self.manager.poll_command() {
             any = true;
             match command {
-                Command::Request { id, dst, peer } => {
-                    self.calls.request(id, dst, peer, self.sources.of(dst))
-                }
-                Command::Install { id, dst, tunnel } => {
+                Command::Request { id, pair, peer } => self.calls.request(id, pair, peer),
+                Command::Install { id, pair, tunnel } => {
                     if let Err(why) =
-                        self.submit(vec![tunnel], Pending::Install(dst, id, Instant::now()))
+                        self.submit(vec![tunnel], Pending::Install(pair, id, Instant::now()))
                     {
                         self.manager
-                            .handle(self.now(), Event::Installed { dst, id, result: Err(why) });
+                            .handle(self.now(), Event::Installed { pair, id, result: Err(why) });
                     }
                 }
-                Command::Remove { dst } => {
-                    tracing::info!(%dst, "tunnel withdrawn (its peer left the directory)");
+                Command::Remove { pair } => {
+                    let (src, dst) = (pair.src, pair.dst);
+                    tracing::info!(%src, %dst, "tunnel withdrawn (its peer left the directory)");
                     if let Err(why) =
-                        self.submit(vec![FlowRequest::RemoveTunnel { dst }], Pending::Remove)
+                        self.submit(vec![FlowRequest::RemoveTunnel { pair }], Pending::Remove)
                     {
-                        tracing::warn!(%dst, %why, "tunnel not removed");
+                        tracing::warn!(%src, %dst, %why, "tunnel not removed");
                     }
                 }
                 Command::Resubmit(p) => {
@@ -464,14 +476,15 @@ impl<'a, B: FlowBackend> ControlPlane<'a, B> {
 
     fn notice(&self, n: Notice) {
         match n {
-            Notice::TunnelUp { dst, waited } => {
-                tracing::info!(%dst, "tunnel up");
+            Notice::TunnelUp { pair, waited } => {
+                tracing::info!(src = %pair.src, dst = %pair.dst, "tunnel up");
                 if let Some(w) = waited {
                     self.dp.perf.miss_to_first_packet.record(w);
                 }
             }
-            Notice::RequestFailed { dst, why, retry_in } => {
-                tracing::warn!(%dst, %why, ?retry_in, "tunnel request failed");
+            Notice::RequestFailed { pair, why, retry_in } => {
+                let (src, dst) = (pair.src, pair.dst);
+                tracing::warn!(%src, %dst, %why, ?retry_in, "tunnel request failed");
             }
             Notice::PeerUnreachable { peer, why } => {
                 tracing::warn!(%peer, %why, "peer unreachable");
@@ -537,5 +550,28 @@ impl<'a, B: FlowBackend> ControlPlane<'a, B> {
         if let Some(which) = self.printing.perf_print {
             crate::stats::print_perf(&self.dp.perf, which);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn startup_sessions_come_from_the_config_else_the_first_local_vip() {
+        let ip = |s: &str| -> IpAddr { s.parse().unwrap() };
+        let (r1, r2) = (ip("10.0.1.1"), ip("10.0.1.2"));
+        let (l1, l2, d) = (ip("10.0.0.1"), ip("10.0.0.3"), ip("10.0.0.9"));
+        let s = Sources {
+            local: [l1, l2, d].into_iter().collect(),
+            sessions: vec![(r1, l1), (r1, l2), (r2, l2)],
+            default: d,
+        };
+        // Two of our VMs name r1: two sessions, one tunnel each.
+        assert_eq!(s.at_startup(r1), [VipPair { src: l1, dst: r1 }, VipPair { src: l2, dst: r1 }]);
+        assert_eq!(s.at_startup(r2), [VipPair { src: l2, dst: r2 }]);
+        let other = ip("10.0.1.3");
+        assert_eq!(s.at_startup(other), [VipPair { src: d, dst: other }]);
+        assert!(s.is_ours(l2) && !s.is_ours(r1));
     }
 }

@@ -272,12 +272,14 @@ pub fn families(i: &Input<'_>) -> Vec<Family> {
 /// in its tunnels instead).
 pub const SESSION_PREFIX: &str = "psp_gateway_session_";
 
-/// Per-session packets and bytes: egress per tunnel (inner destination,
-/// the peer's SPI), ingress per ACL pair (our SPI, inner source).
+/// Per-session packets and bytes: egress per tunnel (our VM `local`, the
+/// inner destination, the peer's SPI), ingress per ACL pair (our SPI,
+/// inner source).
 fn session_families(t: &engine::tables::SessionTotals) -> Vec<Family> {
     let (mut packets, mut bytes) = (Vec::new(), Vec::new());
-    for (dst, spi, n) in &t.egress {
-        let l = format!("dir=\"egress\",spi=\"{:#010x}\",virt=\"{dst}\"", spi.0);
+    for (pair, spi, n) in &t.egress {
+        let (src, dst) = (pair.src, pair.dst);
+        let l = format!("dir=\"egress\",local=\"{src}\",spi=\"{:#010x}\",virt=\"{dst}\"", spi.0);
         packets.push((l.clone(), n.packets));
         bytes.push((l, n.bytes));
     }
@@ -480,20 +482,21 @@ mod tests {
     #[test]
     fn per_session_counters_when_the_backend_counts_them() {
         use engine::psp::Spi;
-        use engine::tables::{SessionCount, SessionTotals};
+        use engine::tables::{SessionCount, SessionTotals, VipPair};
         let perf = PerfMetrics::default();
         let none = parse(&render(&input(&Observation::default(), &perf)));
         assert!(!none.keys().any(|k| k.starts_with(SESSION_PREFIX)), "{none:?}");
         let dst = "10.0.0.2".parse().unwrap();
+        let pair = VipPair { src: "10.0.0.1".parse().unwrap(), dst };
         let obs = Observation {
             sessions: Some(SessionTotals {
-                egress: vec![(dst, Spi(0x10), SessionCount { packets: 5, bytes: 700 })],
+                egress: vec![(pair, Spi(0x10), SessionCount { packets: 5, bytes: 700 })],
                 ingress: vec![(Spi(0x20), dst, SessionCount { packets: 4, bytes: 512 })],
             }),
             ..Observation::default()
         };
         let m = parse(&render(&input(&obs, &perf)));
-        let e = "dir=\"egress\",spi=\"0x00000010\",virt=\"10.0.0.2\"";
+        let e = "dir=\"egress\",local=\"10.0.0.1\",spi=\"0x00000010\",virt=\"10.0.0.2\"";
         let i = "dir=\"ingress\",spi=\"0x00000020\",virt=\"10.0.0.2\"";
         assert_eq!(m[&format!("psp_gateway_session_packets_total{{{e}}}")], 5.0);
         assert_eq!(m[&format!("psp_gateway_session_bytes_total{{{e}}}")], 700.0);

@@ -9,7 +9,7 @@ use crate::backend::{FlowHandle, GatewayBackend};
 use crate::metrics;
 use crate::stats::ControlCounters;
 use engine::cores::CoreSnapshot;
-use engine::tables::{SessionCount, SessionTotals};
+use engine::tables::{SessionCount, SessionTotals, VipPair};
 use engine::tunnels::{PeerView, Session, TunnelView};
 use rpc::pb_ext;
 use rpc::server::Gateway;
@@ -105,7 +105,7 @@ impl rpc::admin::StatusSource for Observer {
         let input = self.metrics_input(&obs);
         // In address order (IPv4 before IPv6), as the operator reads them.
         let mut views = obs.tunnels.clone();
-        views.sort_by_key(|t| t.dst);
+        views.sort_by_key(|t| (t.dst, t.src));
         let mut peer_views = obs.peers.clone();
         peer_views.sort_by_key(|p| p.peer);
         let none = SessionTotals::default();
@@ -113,9 +113,10 @@ impl rpc::admin::StatusSource for Observer {
         let tunnels: Vec<pb_ext::TunnelStatus> = views
             .iter()
             .map(|t| {
-                let s = tunnel_sessions(sessions, t.dst);
+                let s = tunnel_sessions(sessions, t.src, t.dst);
                 pb_ext::TunnelStatus {
                     virt_dst: t.dst.to_string(),
+                    virt_src: t.src.map(|s| s.to_string()).unwrap_or_default(),
                     peer: t.peer.map(|p| p.to_string()).unwrap_or_default(),
                     state: t.state.name().into(),
                     ours: t.ours,
@@ -171,8 +172,9 @@ impl rpc::admin::StatusSource for Observer {
     }
 }
 
-/// One destination's sessions: its egress tunnel, and every ingress ACL
-/// pair admitting it as inner source (one per SPI we gave it).
+/// One session's counters: its egress tunnel, and every ingress ACL pair
+/// admitting its destination as inner source (one per SPI we gave it: the
+/// ingress ACL does not tell which of our VMs a packet was to).
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct TunnelSessions {
     /// Into our tunnel to it.
@@ -183,10 +185,12 @@ pub struct TunnelSessions {
     pub rx: SessionCount,
 }
 
-/// `dst`'s sessions in `totals`.
-pub fn tunnel_sessions(totals: &SessionTotals, dst: IpAddr) -> TunnelSessions {
+/// The counters of the session (`src`, `dst`) in `totals` (without `src`:
+/// no egress).
+pub fn tunnel_sessions(totals: &SessionTotals, src: Option<IpAddr>, dst: IpAddr) -> TunnelSessions {
     let mut out = TunnelSessions::default();
-    if let Some((_, spi, n)) = totals.egress.iter().find(|(d, _, _)| *d == dst) {
+    let ours = |p: &VipPair| Some(p.src) == src && p.dst == dst;
+    if let Some((_, spi, n)) = totals.egress.iter().find(|(p, _, _)| ours(p)) {
         out.tx = *n;
         out.tx_spi = spi.0;
     }
@@ -207,17 +211,28 @@ mod tests {
         let a: IpAddr = "10.0.0.2".parse().unwrap();
         let b: IpAddr = "10.0.0.3".parse().unwrap();
         let n = |packets, bytes| SessionCount { packets, bytes };
+        let (me, other): (IpAddr, IpAddr) =
+            ("10.0.0.1".parse().unwrap(), "10.0.0.5".parse().unwrap());
         let totals = SessionTotals {
-            egress: vec![(a, Spi(0x10), n(5, 700)), (b, Spi(0x11), n(1, 1))],
+            egress: vec![
+                (VipPair { src: me, dst: a }, Spi(0x10), n(5, 700)),
+                (VipPair { src: other, dst: a }, Spi(0x12), n(2, 2)),
+                (VipPair { src: me, dst: b }, Spi(0x11), n(1, 1)),
+            ],
             ingress: vec![
                 (Spi(0x20), a, n(3, 300)),
                 (Spi(0x21), a, n(1, 60)),
                 (Spi(0x22), b, n(9, 9)),
             ],
         };
-        let s = tunnel_sessions(&totals, a);
+        let s = tunnel_sessions(&totals, Some(me), a);
         assert_eq!(s, TunnelSessions { tx: n(5, 700), tx_spi: 0x10, rx: n(4, 360) });
-        let none = tunnel_sessions(&totals, "10.0.0.9".parse().unwrap());
+        let s = tunnel_sessions(&totals, Some(other), a);
+        assert_eq!(s, TunnelSessions { tx: n(2, 2), tx_spi: 0x12, rx: n(4, 360) });
+        // A directory destination without a session: what it sent us only.
+        let s = tunnel_sessions(&totals, None, a);
+        assert_eq!(s, TunnelSessions { tx: n(0, 0), tx_spi: 0, rx: n(4, 360) });
+        let none = tunnel_sessions(&totals, Some(me), "10.0.0.9".parse().unwrap());
         assert_eq!(none, TunnelSessions::default());
     }
 }

@@ -6,7 +6,7 @@
 use crate::backend::{FlowHandle, GatewayBackend};
 use crossbeam::channel::{Receiver, Sender};
 use engine::psp::Version;
-use engine::tunnels::{Peer, RequestId, Session};
+use engine::tunnels::{Peer, RequestId, Session, VipPair};
 use rpc::client::{Client, PeerSession, TunnelRequest};
 use rpc::params::TunnelParams;
 use rpc::server::Gateway;
@@ -27,8 +27,8 @@ pub struct Requests {
     pub local_virt_ip: IpAddr,
     /// Every virtual address of our unsecured ports' VMs.
     pub local_virt_ips: Vec<IpAddr>,
-    /// `-c/--config` sessions: remote VIP -> the local VIP asking.
-    pub session_src: HashMap<IpAddr, IpAddr>,
+    /// `-c/--config` sessions: (remote VIP, the local VIP asking).
+    pub sessions: Vec<(IpAddr, IpAddr)>,
     /// The PSP version we offer.
     pub version: Version,
     /// Our virtualization cookie for the way back, if cookies are on.
@@ -44,7 +44,7 @@ pub enum Outcome {
     /// A tunnel request's answer.
     Answer {
         /// Asked for.
-        dst: IpAddr,
+        pair: VipPair,
         /// The manager's id of the request.
         id: RequestId,
         /// The peer's parameters, or why there are none.
@@ -123,9 +123,10 @@ impl PeerCalls {
         self.rx.try_recv().ok()
     }
 
-    /// Asks `svc` for a tunnel from our VM `local` to `dst`, with our
-    /// reverse parameters.
-    pub fn request(&self, id: RequestId, dst: IpAddr, svc: SocketAddr, local: IpAddr) {
+    /// Asks `svc` for a tunnel from our VM `pair.src` to `pair.dst`, with
+    /// our reverse parameters.
+    pub fn request(&self, id: RequestId, pair: VipPair, svc: SocketAddr) {
+        let (local, dst) = (pair.src, pair.dst);
         let tx = self.tx.clone();
         let gateway = self.req.gateway.clone();
         let (version, cookie) = (self.req.version, self.req.virt_cookie);
@@ -173,7 +174,7 @@ impl PeerCalls {
                     .ok_or_else(|| "empty answer".to_string())
             }
             .await;
-            let _ = tx.send(Outcome::Answer { dst, id, result });
+            let _ = tx.send(Outcome::Answer { pair, id, result });
         });
     }
 

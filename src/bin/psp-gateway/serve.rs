@@ -206,7 +206,7 @@ pub fn requests(
         peer_of,
         local_virt_ip: p.local_virt_ip,
         local_virt_ips: local_virt_ips(cfg, p),
-        session_src: cfg.session_src.iter().map(|(&r, &l)| (r, l)).collect(),
+        sessions: cfg.session_src.iter().copied().collect(),
         version: cfg.psp_version,
         virt_cookie: cfg.virt_cookie(),
         tls: p.tls.clone(),

@@ -18,6 +18,8 @@ pub struct ControlCounters {
     pub resubmit_ring_full: u64,
     /// ARP and other traffic sent up by the cores (dropped).
     pub rss: u64,
+    /// Missed packets whose inner source is none of our VMs (dropped).
+    pub misses_foreign_src: u64,
     /// Sampled packets received.
     pub sampled: u64,
     /// Destination changes the directory sent.
@@ -60,7 +62,7 @@ impl ControlCounters {
     /// Every counter as (name, what it counts, value), the one list
     /// `--stat-print`, the metrics endpoint (`psp_gateway_<name>_total`)
     /// and `psp-gateway status` print.
-    pub fn rows(&self) -> [(&'static str, &'static str, u64); 22] {
+    pub fn rows(&self) -> [(&'static str, &'static str, u64); 23] {
         let (t, p) = (&self.tunnels, &self.ports);
         [
             ("misses", "Packets that missed the egress ACL (no tunnel yet)", t.misses),
@@ -68,6 +70,11 @@ impl ControlCounters {
                 "misses_no_peer",
                 "Missed packets to destinations no peer serves (dropped)",
                 t.no_peer,
+            ),
+            (
+                "misses_foreign_src",
+                "Missed packets whose inner source is none of our VMs (dropped, nothing asked)",
+                self.misses_foreign_src,
             ),
             (
                 "held_dropped",
@@ -226,9 +233,10 @@ pub fn session_lines(t: &engine::tables::SessionTotals) -> Vec<String> {
         egress.len(),
         ingress.len()
     ));
-    for (dst, spi, c) in egress.iter().take(SESSION_LINES) {
+    for (pair, spi, c) in egress.iter().take(SESSION_LINES) {
+        let (dst, src) = (pair.dst.to_string(), pair.src.to_string());
         out.push(format!(
-            "  egress  to {dst:<39} spi {:#010x} {:>12} {:>16}",
+            "  egress  to {dst:<39} from {src:<39} spi {:#010x} {:>12} {:>16}",
             spi.0, c.packets, c.bytes
         ));
     }
@@ -359,24 +367,29 @@ fn print_cores(cores: &[CoreStats]) {
 mod session_tests {
     use super::*;
     use engine::psp::Spi;
-    use engine::tables::{SessionCount, SessionTotals};
+    use engine::tables::{SessionCount, SessionTotals, VipPair};
 
     #[test]
     fn sessions_listed_busiest_first_idle_ones_left_out() {
         let c = |packets| SessionCount { packets, bytes: packets * 100 };
         let ip = |i: u8| std::net::IpAddr::from([10, 0, 0, i]);
+        let from1 = |i: u8| VipPair { src: ip(1), dst: ip(i) };
         let mut t = SessionTotals {
             egress: vec![
-                (ip(2), Spi(0x1001), c(5)),
-                (ip(3), Spi(0x1002), c(50)),
-                (ip(4), Spi(7), c(0)),
+                (from1(2), Spi(0x1001), c(5)),
+                (from1(3), Spi(0x1002), c(50)),
+                (from1(4), Spi(7), c(0)),
             ],
             ingress: vec![(Spi(0x8000_0001), ip(2), c(9))],
         };
         let l = session_lines(&t);
         assert_eq!(l[0], "sessions: 3 egress, 1 ingress (2 and 1 with traffic), packets / bytes:");
         assert!(
-            l[1].contains("to 10.0.0.3") && l[1].contains("0x00001002") && l[1].ends_with(" 5000")
+            l[1].starts_with("  egress  to 10.0.0.3 ")
+                && l[1].contains(" from 10.0.0.1 ")
+                && l[1].contains("0x00001002")
+                && l[1].ends_with(" 5000"),
+            "{l:?}"
         );
         assert!(l[2].contains("to 10.0.0.2"), "{l:?}");
         assert!(
@@ -384,7 +397,8 @@ mod session_tests {
             "{l:?}"
         );
         assert_eq!(l.len(), 4, "the idle session is not listed: {l:?}");
-        t.egress = (0..40).map(|i| (ip(i), Spi(u32::from(i) + 1), c(u64::from(i) + 1))).collect();
+        t.egress =
+            (0..40).map(|i| (from1(i), Spi(u32::from(i) + 1), c(u64::from(i) + 1))).collect();
         let l = session_lines(&t);
         assert!(l[1].contains("to 10.0.0.39"), "busiest first: {l:?}");
         assert!(l.contains(&"  ... 24 more egress sessions".to_string()), "{l:?}");

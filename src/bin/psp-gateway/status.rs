@@ -119,7 +119,7 @@ pub fn to_json(s: &StatusResponse) -> String {
         "uptime_ms": s.uptime_ms,
         "session_counters": s.session_counters,
         "tunnels": s.tunnels.iter().map(|t| json!({
-            "virt_dst": t.virt_dst, "peer": t.peer, "state": t.state,
+            "virt_dst": t.virt_dst, "virt_src": t.virt_src, "peer": t.peer, "state": t.state,
             "ours": t.ours, "reverse": t.reverse, "held": t.held,
             "tx_spi": t.tx_spi, "tx_packets": t.tx_packets, "tx_bytes": t.tx_bytes,
             "rx_packets": t.rx_packets, "rx_bytes": t.rx_bytes,
@@ -148,8 +148,9 @@ pub fn to_table(s: &StatusResponse) -> String {
     let _ = writeln!(o, "\ntunnels ({}):", s.tunnels.len());
     let _ = writeln!(
         o,
-        "  {:<16} {:<24} {:<13} {:>4} {:>7} {:>6} {:>10} {:>10} {:>12} {:>12} {:>14}",
+        "  {:<16} {:<16} {:<24} {:<13} {:>4} {:>7} {:>6} {:>10} {:>10} {:>12} {:>12} {:>14}",
         "VIRT-DST",
+        "VIRT-SRC",
         "PEER",
         "STATE",
         "OURS",
@@ -171,10 +172,12 @@ pub fn to_table(s: &StatusResponse) -> String {
         let yn = |b: bool| if b { "yes" } else { "no" };
         let peer = if t.peer.is_empty() { "-" } else { &t.peer };
         let spi = if t.tx_spi == 0 { "-".to_string() } else { format!("{:#010x}", t.tx_spi) };
+        let src = if t.virt_src.is_empty() { "-" } else { &t.virt_src };
         let _ = writeln!(
             o,
-            "  {:<16} {:<24} {:<13} {:>4} {:>7} {:>6} {:>10} {:>10} {:>12} {:>12} {:>14}",
+            "  {:<16} {:<16} {:<24} {:<13} {:>4} {:>7} {:>6} {:>10} {:>10} {:>12} {:>12} {:>14}",
             t.virt_dst,
+            src,
             peer,
             t.state,
             yn(t.ours),
@@ -227,6 +230,7 @@ mod tests {
             uptime_ms: 1500,
             tunnels: vec![TunnelStatus {
                 virt_dst: "10.0.0.2".into(),
+                virt_src: "10.0.0.1".into(),
                 peer: "127.0.0.1:1".into(),
                 state: "up".into(),
                 ours: true,
@@ -272,9 +276,11 @@ mod tests {
         assert!(t.contains("psp_gateway_misses_total") && !t.contains("pipe=\"rss\""), "{t}");
         let row = t.lines().find(|l| l.contains("10.0.0.2")).unwrap();
         let cols: Vec<&str> = row.split_whitespace().collect();
-        assert_eq!(cols[6..], ["0x80000010", "5", "700", "4", "512"], "{t}");
+        assert_eq!(cols[..2], ["10.0.0.2", "10.0.0.1"], "destination, our VM: {t}");
+        assert_eq!(cols[7..], ["0x80000010", "5", "700", "4", "512"], "{t}");
         let j: serde_json::Value = serde_json::from_str(&to_json(&sample())).unwrap();
         assert_eq!(j["tunnels"][0]["state"], "up");
+        assert_eq!(j["tunnels"][0]["virt_src"], "10.0.0.1");
         assert_eq!(j["tunnels"][0]["tx_bytes"], 700);
         assert_eq!(j["tunnels"][0]["rx_packets"], 4);
         assert_eq!(j["tunnels"][0]["tx_spi"], 0x8000_0010u32);

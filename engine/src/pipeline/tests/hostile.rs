@@ -284,7 +284,7 @@ fn a_tunnel_out_of_ivs_drops_as_iv_exhausted() {
     let mut g = Gw::new(PipelineConfig::default(), 1);
     g.program(vec![insert_tunnel(DST, 0x79)]);
     let f = frame(SRC, DST, b"last ivs");
-    g.core().set_tunnel_iv(DST, (1 << 48) - 2);
+    g.core().set_tunnel_iv(VipPair::new(SRC, DST), (1 << 48) - 2);
     let sent = assert_forwarded(&mut g, PortRole::Unsecured, &f);
     assert_eq!(psp_header(&sent).1, (1 << 48) - 1, "the last IV of core 0");
     assert_dropped(&mut g, PortRole::Unsecured, &f, DropReason::IvExhausted, &["egress_acl"]);

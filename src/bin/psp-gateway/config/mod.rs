@@ -24,7 +24,7 @@ use engine::config::{CoreMask, PortSpec};
 use engine::pipeline::{InnerVersion, OuterVersion, PipelineConfig};
 use engine::psp::{Mode, Version};
 use engine::wire::MacAddr;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsString;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -73,9 +73,10 @@ pub struct Config {
     pub svc_addr: SocketAddr,
     /// `-t/--tunnel` and `-f/--tunnels-file`, merged by service address.
     pub peers: Vec<Peer>,
-    /// `-c/--config` sessions that name their `"local-vip"`: remote VIP ->
-    /// that local VIP (the inner source of our requests to it).
-    pub session_src: BTreeMap<IpAddr, IpAddr>,
+    /// `-c/--config` sessions that name their `"local-vip"`: (remote VIP,
+    /// that local VIP), the sessions `-z` asks for (several local VIPs may
+    /// name one remote).
+    pub session_src: BTreeSet<(IpAddr, IpAddr)>,
     /// `-c/--cookie`.
     pub cookie: bool,
     /// `-a/--disable-ingress-acl`.

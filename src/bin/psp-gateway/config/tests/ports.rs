@@ -156,8 +156,8 @@ fn sessions_name_the_vms_of_any_port() {
         &sys,
         &two(&["--local-virt-ip", "10.0.0.1", "--local-virt-ip", "10.0.0.3", "-c", "peers.json"]),
     );
-    assert_eq!(c.session_src[&ip("10.0.0.4")], ip("10.0.0.3"));
-    assert_eq!(c.session_src[&ip("10.0.0.2")], ip("10.0.0.1"));
+    assert!(c.session_src.contains(&(ip("10.0.0.4"), ip("10.0.0.3"))));
+    assert!(c.session_src.contains(&(ip("10.0.0.2"), ip("10.0.0.1"))));
     // Without per-port addresses the sessions cannot say which port.
     let e = err_with(&sys, &two(&["-c", "peers.json"]));
     assert!(e.starts_with("peers.json:6: ") && e.contains("once per -r"), "{e}");
