@@ -189,7 +189,7 @@ fn lookup(c: &mut Criterion) {
         let te = TunnelEntry { slot: i, generation: u64::from(i), encap: e.clone() };
         t.apply(&TableOp::SetTunnel(sess(i), te, None));
         let ae = AclEntry { slot: i, generation: u64::from(i) };
-        t.apply(&TableOp::SetAcl(Spi(i + 1), dst(i), ae));
+        t.apply(&TableOp::SetAcl(Spi(i + 1), VipPair::new(dst(i), VM), ae));
     }
     let ks = keys(1 << 16, MILLION);
     g.throughput(Throughput::Elements(ks.len() as u64));
@@ -206,7 +206,7 @@ fn lookup(c: &mut Criterion) {
         b.iter(|| {
             let mut s = 0u64;
             for &k in &ks {
-                s += u64::from(t.ingress_acl(Spi(k + 1), dst(k)).map_or(0, |e| e.slot));
+                s += u64::from(t.ingress_acl(Spi(k + 1), dst(k), VM).map_or(0, |e| e.slot));
             }
             black_box(s)
         })

@@ -166,7 +166,11 @@ impl MissesCase {
         let (backend, mut readers) =
             ReplicatedTables::new(1, cfg.max_tunnels, cfg.max_acl_entries, 9);
         let (mut programmer, client) = FlowProgrammer::new(backend, FlowConfig::default());
-        let acl = FlowRequest::InsertAcl { spi: our_spi, src: remote.parse().unwrap() };
+        let acl = FlowRequest::InsertAcl {
+            spi: our_spi,
+            src: remote.parse().unwrap(),
+            dst: VM.parse().unwrap(),
+        };
         client.submit(FlowBatch { id: 1, requests: vec![acl] }).unwrap();
         programmer.run_once();
 
@@ -456,8 +460,16 @@ impl HostileCase {
         let (mut programmer, client) = FlowProgrammer::new(backend, FlowConfig::default());
         let to_peer = Arc::new(common::tunnel(Spi(0x77), Version::AesGcm128, &self.peer));
         let requests = vec![
-            FlowRequest::InsertAcl { spi: Spi(0x31), src: A.parse().unwrap() },
-            FlowRequest::InsertAcl { spi: Spi(0x8000_0032), src: B.parse().unwrap() },
+            FlowRequest::InsertAcl {
+                spi: Spi(0x31),
+                src: A.parse().unwrap(),
+                dst: VM.parse().unwrap(),
+            },
+            FlowRequest::InsertAcl {
+                spi: Spi(0x8000_0032),
+                src: B.parse().unwrap(),
+                dst: VM.parse().unwrap(),
+            },
             FlowRequest::InsertTunnel {
                 pair: engine::tables::VipPair {
                     src: VM.parse().unwrap(),

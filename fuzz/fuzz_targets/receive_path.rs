@@ -195,7 +195,7 @@ fn pipeline(cfg: PipelineConfig) -> LcorePipeline {
     }
     for (i, p) in PEERS.iter().enumerate().filter(|(_, p)| p.in_acl) {
         let entry = AclEntry { slot: i as u32, generation: i as u64 + 1 };
-        ops.push(TableOp::SetAcl(Spi(p.spi), p.src.into(), entry));
+        ops.push(TableOp::SetAcl(Spi(p.spi), VipPair::new(p.src, VM), entry));
     }
     assert!(backend.ready());
     backend.commit(&ops).expect("in-memory tables");

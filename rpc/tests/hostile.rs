@@ -163,7 +163,7 @@ fn asking_again_for_a_pair_retires_its_oldest_spi() {
     // Only the newest SPIs are admitted.
     let kept: Vec<u32> = acl.keys().copied().collect();
     assert_eq!(kept, spis[50 - rpc::server::MAX_SPIS_PER_PAIR..].to_vec());
-    assert!(acl.values().all(|ip| *ip == src(1)));
+    assert!(acl.values().all(|(ip, _)| *ip == src(1)));
 }
 
 #[test]

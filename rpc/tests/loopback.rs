@@ -41,8 +41,9 @@ fn multi_tunnel_request_installs_acls_and_egress_tunnels() {
         assert_eq!(p.ip, "192.0.2.20".parse::<IpAddr>().unwrap());
         assert_eq!(p.mac, Some("02:00:00:00:00:20".parse().unwrap()));
         assert_eq!(p.virt_cookie, Some(0x0123_4567_89ab_cdef));
-        // Ingress ACL: the SPI admits the requester's virtual address.
-        assert_eq!(state.acl.get(&p.spi.0), Some(&t.virt_src));
+        // Ingress ACL: the SPI admits the requester's virtual address, to
+        // the one of ours it asked for.
+        assert_eq!(state.acl.get(&p.spi.0), Some(&(t.virt_src, t.virt_dst)));
         // Egress tunnel from our reverse params.
         let r = reverse(i as u32, Version::AesGcm256);
         let want = (r.spi.0, 1, r.key.as_bytes().to_vec(), r.ip, Some(0xfeed));
@@ -488,7 +489,7 @@ fn ipv6_virtual_addresses_and_inner_type() {
     assert_eq!((issued[0].virt_src, issued[0].virt_dst), (ours, theirs));
     assert_keys_derive(&h, &issued);
     let state = h.backend().snapshot();
-    assert_eq!(state.acl.get(&issued[0].params.spi.0), Some(&ours));
+    assert_eq!(state.acl.get(&issued[0].params.spi.0), Some(&(ours, theirs)));
     assert!(state.egress.contains_key(&(theirs, ours)));
 
     let t = |s: &str, d: &str, inner: u32| pb::SingleTunnelRequest {

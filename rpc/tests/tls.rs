@@ -45,11 +45,11 @@ impl TunnelBackend for FakeBackend {
     fn tunnel_count(&self) -> usize {
         self.acl.lock().unwrap().len()
     }
-    fn install_ingress_acl(&self, spi: Spi, peer: IpAddr) -> Result<(), BackendError> {
+    fn install_ingress_acl(&self, spi: Spi, peer: IpAddr, _: IpAddr) -> Result<(), BackendError> {
         self.acl.lock().unwrap().insert(spi.0, peer);
         Ok(())
     }
-    fn remove_ingress_acl(&self, spi: Spi, _: IpAddr) {
+    fn remove_ingress_acl(&self, spi: Spi, _: IpAddr, _: IpAddr) {
         self.acl.lock().unwrap().remove(&spi.0);
     }
     fn create_egress_tunnel(&self, t: &EgressTunnel) -> Result<(), BackendError> {

@@ -352,8 +352,12 @@ fn with_several_unsecured_ports_each_packet_goes_to_its_destinations_port() {
     // Tunnels to ourselves (the keys derive from our own masters) and
     // their ACL pairs: what we encrypt we decrypt.
     let nobody = Ipv4Addr::new(10, 9, 9, 9);
-    let acl = |spi| FlowRequest::InsertAcl { spi: crate::psp::Spi(spi), src: IpAddr::V4(SRC) };
-    let requests = vec![insert(DST, 0x21), insert(nobody, 0x22), acl(0x21), acl(0x22)];
+    let acl = |spi, dst| FlowRequest::InsertAcl {
+        spi: crate::psp::Spi(spi),
+        src: IpAddr::V4(SRC),
+        dst: IpAddr::V4(dst),
+    };
+    let requests = vec![insert(DST, 0x21), insert(nobody, 0x22), acl(0x21, DST), acl(0x22, nobody)];
     program(&mut prog, &client, &mut cores, requests);
     let clear = [
         frame(SRC, DST, b"to port 1, first"),
@@ -419,7 +423,11 @@ fn decrypted_packets_get_their_ports_decap_mac() {
     use crate::pipeline::VfPorts;
     let Rig { datapath, mut prog, client, rings } = rig(PipelineConfig::default(), 1, 4);
     let mut cores = cores(datapath, &rings, Pool::new(0), None);
-    let acl = FlowRequest::InsertAcl { spi: crate::psp::Spi(0x41), src: IpAddr::V4(SRC) };
+    let acl = FlowRequest::InsertAcl {
+        spi: crate::psp::Spi(0x41),
+        src: IpAddr::V4(SRC),
+        dst: IpAddr::V4(DST),
+    };
     program(&mut prog, &client, &mut cores, vec![insert(DST, 0x41), acl]);
     let (mut rx, mut wire) =
         (Burst::with(32, [Pkt::new(&frame(SRC, DST, b"y"))]), Burst::with(32, []));

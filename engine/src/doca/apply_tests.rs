@@ -103,7 +103,7 @@ fn tunnel(dst: u8, spi: u32) -> TableOp {
 fn acl(spi: u32, src: u8) -> TableOp {
     TableOp::SetAcl(
         Spi(spi),
-        std::net::IpAddr::from(Ipv4Addr::new(10, 0, 1, src)),
+        crate::tables::VipPair::new(Ipv4Addr::new(10, 0, 1, src), Ipv4Addr::new(10, 0, 9, 1)),
         AclEntry { slot: 0, generation: 1 },
     )
 }
@@ -128,7 +128,10 @@ fn second_commit() -> Vec<TableOp> {
             Ipv4Addr::new(10, 0, 0, 2),
         )),
         tunnel(3, 4),
-        TableOp::DelAcl(Spi(1), std::net::IpAddr::from(Ipv4Addr::new(10, 0, 1, 1))),
+        TableOp::DelAcl(
+            Spi(1),
+            crate::tables::VipPair::new(Ipv4Addr::new(10, 0, 1, 1), Ipv4Addr::new(10, 0, 9, 1)),
+        ),
         acl(3, 1),
     ]
 }

@@ -169,7 +169,7 @@ mod tests {
             EntryKey::Tunnel(Ipv4Addr::new(10, 0, 9, 1), Ipv4Addr::new(10, 0, 0, 1)),
             EntryKey::Tunnel(Ipv4Addr::new(10, 0, 9, 1), Ipv4Addr::new(10, 0, 0, 2)),
         );
-        let acl = EntryKey::Acl(Spi(7), Ipv4Addr::new(10, 0, 1, 1));
+        let acl = EntryKey::Acl(Spi(7), Ipv4Addr::new(10, 0, 1, 1), Ipv4Addr::new(10, 0, 9, 1));
         let ns = EntryKey::Static(PipeId::IngressRoot, 0);
         let icv = EntryKey::Syndrome(Syndrome::IcvFail);
         let gone = EntryKey::Tunnel(Ipv4Addr::new(10, 0, 9, 1), Ipv4Addr::new(10, 0, 0, 9));

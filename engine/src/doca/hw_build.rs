@@ -38,6 +38,7 @@ pub(super) fn set_field(m: &mut sys::doca_flow_match, f: Field, v: u32) {
         Field::PspSDVerV => tun_psp(&mut m.tun).s_d_ver_v = v as u8,
         Field::InnerIp4 => m.inner.l3_type = sys::DOCA_FLOW_L3_TYPE_IP4,
         Field::InnerIp4Src => m.inner.__bindgen_anon_1.ip4.src_ip = v.to_be(),
+        Field::InnerIp4Dst => m.inner.__bindgen_anon_1.ip4.dst_ip = v.to_be(),
         Field::OuterL3Meta => m.parser_meta.outer_l3_type = v as sys::doca_flow_l3_meta,
         Field::OuterL4Meta => m.parser_meta.outer_l4_type = v as sys::doca_flow_l4_meta,
         Field::OuterL4TypeExt => m.outer.l4_type_ext = v as sys::doca_flow_l4_type_ext,

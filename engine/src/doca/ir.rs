@@ -181,6 +181,8 @@ pub enum Field {
     InnerIp4,
     /// `inner.ip4.src_ip`.
     InnerIp4Src,
+    /// `inner.ip4.dst_ip`.
+    InnerIp4Dst,
     /// `parser_meta.outer_l3_type` (`enum doca_flow_l3_meta`: 1 IPv4, 2
     /// IPv6).
     OuterL3Meta,
@@ -355,8 +357,8 @@ pub enum EntryKey {
     Tunnel(Ipv4Addr, Ipv4Addr),
     /// The `encap_encrypt_pipe` entry of a key slot (index `crypto_id`).
     Crypto(u32),
-    /// An ingress ACL pair.
-    Acl(Spi, Ipv4Addr),
+    /// An ingress ACL entry: SPI, inner source, inner destination.
+    Acl(Spi, Ipv4Addr, Ipv4Addr),
     /// The syndrome stats entry of one syndrome bit.
     Syndrome(Syndrome),
 }

@@ -48,6 +48,7 @@ pub(super) fn nv_fields(f: Field) -> &'static [&'static str] {
         Field::PspSDVerV => &["tun.psp.s_d_ver_v"],
         Field::InnerIp4 => &["inner.l3_type=IP4"],
         Field::InnerIp4Src => &["inner.ip4.src_ip"],
+        Field::InnerIp4Dst => &["inner.ip4.dst_ip"],
         Field::OuterL3Meta => &["parser_meta.outer_l3_type"],
         Field::OuterL4Meta => &["parser_meta.outer_l4_type"],
         Field::OuterL4TypeExt => &["outer.l4_type_ext"],
@@ -241,7 +242,6 @@ fn ingress_acl_pipe_is_nvidia_3_3_match_ingress_acl_ipv4() {
         fwd_miss: "none",
         known: &[
             "fwd_miss: ours syndrome_stats_pipe, NVIDIA none",
-            "match: NVIDIA only inner.ip4.dst_ip",
             "match: ours only parser_meta.psp_syndrome",
         ],
     });

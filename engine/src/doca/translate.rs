@@ -342,19 +342,20 @@ impl Translator {
                         self.pending_release.push(old);
                     }
                 }
-                TableOp::SetAcl(spi, src, _) => {
-                    let src = &v4(src)?;
+                TableOp::SetAcl(spi, pair, _) => {
+                    let (src, dst) = (v4(&pair.src)?, v4(&pair.dst)?);
                     if self.cfg.disable_ingress_acl {
                         continue;
                     }
                     steps.push(Step::Add(DocaEntry {
                         pipe: PipeId::IngressAcl,
-                        key: EntryKey::Acl(*spi, *src),
+                        key: EntryKey::Acl(*spi, src, dst),
                         priority: 0,
                         matches: vec![
                             (Field::PspSyndrome, Value::Exact(0)),
                             (Field::PspSpi, Value::Exact(spi.0)),
-                            (Field::InnerIp4Src, Value::Exact(u32::from(*src))),
+                            (Field::InnerIp4Src, Value::Exact(u32::from(src))),
+                            (Field::InnerIp4Dst, Value::Exact(u32::from(dst))),
                         ],
                         action: EntryAction::Template,
                         fwd: Some(Fwd::OrderedList(PipeId::Decap, Some(0))),
@@ -362,10 +363,10 @@ impl Translator {
                         counter: "ingress_acl",
                     }));
                 }
-                TableOp::DelAcl(spi, src) => {
-                    let src = &v4(src)?;
+                TableOp::DelAcl(spi, pair) => {
+                    let (src, dst) = (v4(&pair.src)?, v4(&pair.dst)?);
                     if !self.cfg.disable_ingress_acl {
-                        steps.push(Step::Remove(EntryKey::Acl(*spi, *src)));
+                        steps.push(Step::Remove(EntryKey::Acl(*spi, src, dst)));
                     }
                 }
             }

@@ -56,6 +56,7 @@ impl Translator {
                 (Field::PspSpi, Value::PerEntry),
                 (Field::InnerIp4, Value::Exact(1)),
                 (Field::InnerIp4Src, Value::PerEntry),
+                (Field::InnerIp4Dst, Value::PerEntry),
             ]
         };
         let acl_entries = if c.disable_ingress_acl { 1 } else { c.max_acl_entries as u32 };

@@ -132,6 +132,7 @@ fn pipes_without_sampling() {
             (Field::PspSpi, Value::PerEntry),
             (Field::InnerIp4, Value::Exact(1)),
             (Field::InnerIp4Src, Value::PerEntry),
+            (Field::InnerIp4Dst, Value::PerEntry),
         ]
     );
     assert!(acl.actions.is_empty());
@@ -331,7 +332,7 @@ fn tunnels_and_acls_inserted_and_removed() {
     let steps = t
         .translate(&[
             tunnel([10, 0, 0, 1], 0x100),
-            TableOp::SetAcl(Spi(0x55), std::net::IpAddr::from(src), acl),
+            TableOp::SetAcl(Spi(0x55), crate::tables::VipPair::new(src, ME), acl),
         ])
         .unwrap();
     assert_eq!(steps.len(), 5, "{steps:?}");
@@ -370,13 +371,14 @@ fn tunnels_and_acls_inserted_and_removed() {
         (&EntryAction::Template, Some(Fwd::OrderedList(PipeId::EncapEncrypt, Some(1))))
     );
     let Step::Add(a) = &steps[3] else { panic!("{:?}", steps[3]) };
-    assert_eq!((a.pipe, a.key), (PipeId::IngressAcl, EntryKey::Acl(Spi(0x55), src)));
+    assert_eq!((a.pipe, a.key), (PipeId::IngressAcl, EntryKey::Acl(Spi(0x55), src, ME)));
     assert_eq!(
         a.matches,
         [
             (Field::PspSyndrome, Value::Exact(0)),
             (Field::PspSpi, Value::Exact(0x55)),
             (Field::InnerIp4Src, Value::Exact(0x0a00_0009)),
+            (Field::InnerIp4Dst, Value::Exact(0x0a00_0901)),
         ]
     );
     assert_eq!(a.fwd, Some(Fwd::OrderedList(PipeId::Decap, Some(0))));
@@ -386,7 +388,7 @@ fn tunnels_and_acls_inserted_and_removed() {
     let steps = t
         .translate(&[
             TableOp::DelTunnel(crate::tables::VipPair::new(ME, Ipv4Addr::new(10, 0, 0, 1))),
-            TableOp::DelAcl(Spi(0x55), std::net::IpAddr::from(src)),
+            TableOp::DelAcl(Spi(0x55), crate::tables::VipPair::new(src, ME)),
         ])
         .unwrap();
     assert_eq!(
@@ -394,7 +396,7 @@ fn tunnels_and_acls_inserted_and_removed() {
         [
             Step::Remove(EntryKey::Tunnel(ME, Ipv4Addr::new(10, 0, 0, 1))),
             Step::Remove(EntryKey::Crypto(1)),
-            Step::Remove(EntryKey::Acl(Spi(0x55), src)),
+            Step::Remove(EntryKey::Acl(Spi(0x55), src, ME)),
             Step::Flush { release: vec![1] },
         ]
     );

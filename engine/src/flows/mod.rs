@@ -2,7 +2,7 @@
 //!
 //! Packet cores never write tables. The control plane submits batches of
 //! insert/remove requests (egress tunnel entries: inner source and
-//! destination -> encap data and key; ingress ACL pairs: (SPI, inner source)) into a
+//! destination -> encap data and key; ingress ACL entries: (SPI, inner source and destination)) into a
 //! lock-free ring ([`FlowClient::submit`]). One [`FlowProgrammer`], which
 //! the caller drives with [`run_once`](FlowProgrammer::run_once) on its own
 //! core or thread, validates each batch (all or nothing: the `max_tunnels`
@@ -101,13 +101,15 @@ pub enum FlowRequest {
         /// Inner source and destination.
         pair: VipPair,
     },
-    /// Permit packets with `spi` from inner source `src` (no-op if
-    /// permitted already).
+    /// Permit packets with `spi` from inner source `src` to inner
+    /// destination `dst` (no-op if permitted already).
     InsertAcl {
         /// The SPI we gave the peer.
         spi: Spi,
-        /// The peer's inner source.
+        /// The peer's VM (inner source).
         src: IpAddr,
+        /// Our VM the SPI was given for (inner destination).
+        dst: IpAddr,
     },
     /// Withdraw a permission (no-op if absent).
     RemoveAcl {
@@ -115,6 +117,8 @@ pub enum FlowRequest {
         spi: Spi,
         /// Inner source.
         src: IpAddr,
+        /// Inner destination.
+        dst: IpAddr,
     },
 }
 
@@ -146,7 +150,7 @@ pub enum FlowError {
         pair: VipPair,
     },
     /// Inserting would exceed the ingress ACL's size.
-    #[error("request {index}: ingress ACL full ({max} pairs); ({spi}, {src}) refused")]
+    #[error("request {index}: ingress ACL full ({max} entries); ({spi}, {pair}) refused")]
     TooManyAclEntries {
         /// Index of the request in the batch.
         index: usize,
@@ -154,8 +158,8 @@ pub enum FlowError {
         max: usize,
         /// SPI refused.
         spi: Spi,
-        /// Source refused.
-        src: IpAddr,
+        /// Inner source and destination refused.
+        pair: VipPair,
     },
     /// The backend failed to apply the commit this batch was part of;
     /// the programmer's index no longer holds any of it.
@@ -257,7 +261,7 @@ impl Slots {
 #[derive(Debug)]
 enum Undo {
     Tunnel(VipPair, Option<Shadow>),
-    Acl((u32, IpAddr), Option<u32>),
+    Acl((u32, VipPair), Option<u32>),
     /// A slot was allocated: give it back.
     Slot(bool, u32),
     /// A slot was freed: take it out of the free list again.
@@ -289,7 +293,7 @@ pub struct FlowProgrammer<B: FlowBackend> {
     /// (batch id, version) waiting to be visible everywhere.
     in_flight: VecDeque<(u64, u64)>,
     egress: HashMap<VipPair, Shadow>,
-    acl: HashMap<(u32, IpAddr), u32>,
+    acl: HashMap<(u32, VipPair), u32>,
     tunnel_slots: Slots,
     acl_slots: Slots,
     generation: u64,
@@ -500,8 +504,9 @@ impl<B: FlowBackend> FlowProgrammer<B> {
                     self.ops.push(TableOp::DelTunnel(*pair));
                 }
             }
-            FlowRequest::InsertAcl { spi, src } => {
-                let k = (spi.0, *src);
+            FlowRequest::InsertAcl { spi, src, dst } => {
+                let pair = VipPair { src: *src, dst: *dst };
+                let k = (spi.0, pair);
                 if self.acl.contains_key(&k) {
                     return Ok(());
                 }
@@ -510,7 +515,7 @@ impl<B: FlowBackend> FlowProgrammer<B> {
                         index,
                         max: self.cfg.max_acl_entries,
                         spi: *spi,
-                        src: *src,
+                        pair,
                     });
                 }
                 let slot = self.acl_slots.alloc();
@@ -518,15 +523,16 @@ impl<B: FlowBackend> FlowProgrammer<B> {
                 self.acl.insert(k, slot);
                 self.undo.push(Undo::Acl(k, None));
                 let generation = self.next_generation();
-                self.ops.push(TableOp::SetAcl(*spi, *src, AclEntry { slot, generation }));
+                self.ops.push(TableOp::SetAcl(*spi, pair, AclEntry { slot, generation }));
             }
-            FlowRequest::RemoveAcl { spi, src } => {
-                let k = (spi.0, *src);
+            FlowRequest::RemoveAcl { spi, src, dst } => {
+                let pair = VipPair { src: *src, dst: *dst };
+                let k = (spi.0, pair);
                 if let Some(slot) = self.acl.remove(&k) {
                     self.undo.push(Undo::Acl(k, Some(slot)));
                     self.acl_slots.free.push(slot);
                     self.undo.push(Undo::Freed(false, slot));
-                    self.ops.push(TableOp::DelAcl(*spi, *src));
+                    self.ops.push(TableOp::DelAcl(*spi, pair));
                 }
             }
         }

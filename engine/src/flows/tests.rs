@@ -150,7 +150,7 @@ fn max_tunnels_refuses_and_changes_nothing() {
     assert!(g.cores[0].tables().egress(ME, dst(2)).is_some());
     assert!(g.program(vec![insert(6, 6)]).result.is_err(), "still full");
     // The ACL limit too.
-    let a = |s| FlowRequest::InsertAcl { spi: Spi(s), src: IpAddr::V4(DST) };
+    let a = |s| FlowRequest::InsertAcl { spi: Spi(s), src: IpAddr::V4(DST), dst: IpAddr::V4(ME) };
     assert!(g.program(vec![a(1)]).result.is_ok());
     assert!(g.program(vec![a(1)]).result.is_ok(), "an existing pair is a no-op");
     assert!(matches!(
@@ -329,7 +329,7 @@ impl FlowBackend for Flaky {
 }
 
 fn acl(spi: u32, i: u32) -> FlowRequest {
-    FlowRequest::InsertAcl { spi: Spi(spi), src: dst(i) }
+    FlowRequest::InsertAcl { spi: Spi(spi), src: dst(i), dst: IpAddr::V4(ME) }
 }
 
 #[test]
@@ -346,7 +346,7 @@ fn a_failed_commit_fails_each_of_its_batches_and_takes_them_back() {
     // a replacement of dst 1, a removal, new tunnels and ACL entries.
     prog.backend.fail_next = true;
     client.submit(FlowBatch { id: 2, requests: vec![insert(1, 0x11), insert(2, 0x12)] }).unwrap();
-    let removal = FlowRequest::RemoveAcl { spi: Spi(0x20), src: dst(1) };
+    let removal = FlowRequest::RemoveAcl { spi: Spi(0x20), src: dst(1), dst: IpAddr::V4(ME) };
     client
         .submit(FlowBatch { id: 3, requests: vec![removal, acl(0x21, 2), insert(3, 0x13)] })
         .unwrap();
@@ -366,7 +366,7 @@ fn a_failed_commit_fails_each_of_its_batches_and_takes_them_back() {
     // same limits (3 tunnels, 2 ACL entries: slots and counts were given
     // back), and the replacement of dst 1 is not taken for a reused SPI.
     client.submit(FlowBatch { id: 4, requests: vec![insert(1, 0x11), insert(2, 0x12)] }).unwrap();
-    let removal = FlowRequest::RemoveAcl { spi: Spi(0x20), src: dst(1) };
+    let removal = FlowRequest::RemoveAcl { spi: Spi(0x20), src: dst(1), dst: IpAddr::V4(ME) };
     client
         .submit(FlowBatch { id: 5, requests: vec![removal, acl(0x21, 2), insert(3, 0x13)] })
         .unwrap();

@@ -103,9 +103,14 @@ impl LcorePipeline {
         Some(Counter { packets: n.packets, bytes: n.bytes })
     }
 
-    /// This core's counters of the ingress ACL entry (`spi`, `src`).
-    pub fn acl_counter(&self, spi: Spi, src: impl Into<IpAddr>) -> Option<Counter> {
-        let e = self.reader.tables().ingress_acl(spi, src).ok()?;
+    /// This core's counters of the ingress ACL entry (`spi`, `src`, `dst`).
+    pub fn acl_counter(
+        &self,
+        spi: Spi,
+        src: impl Into<IpAddr>,
+        dst: impl Into<IpAddr>,
+    ) -> Option<Counter> {
+        let e = self.reader.tables().ingress_acl(spi, src, dst).ok()?;
         let n = self.reader.sessions().ingress(e.slot, e.generation);
         Some(Counter { packets: n.packets, bytes: n.bytes })
     }
@@ -296,7 +301,7 @@ impl LcorePipeline {
         }
         if !self.cfg.disable_ingress_acl {
             let tables = self.reader.tables();
-            let found = tables.ingress_acl(info.spi, info.inner_src);
+            let found = tables.ingress_acl(info.spi, info.inner_src, info.inner_dst);
             match found {
                 Ok(e) => self.reader.sessions().ingress_hit(e.slot, e.generation, n),
                 Err(AclReject::UnknownSpi) => {

@@ -143,7 +143,11 @@ fn egress_acl_hit_encrypts_to_the_secure_port() {
     // B decrypts it back to the original inner frame.
     let cfg_b = PipelineConfig { decap_dmac: Some(MacAddr([0xd; 6])), ..PipelineConfig::default() };
     let mut gb = Gw::new(cfg_b, 1);
-    gb.program(vec![FlowRequest::InsertAcl { spi: Spi(0x10), src: IpAddr::V4(SRC) }]);
+    gb.program(vec![FlowRequest::InsertAcl {
+        spi: Spi(0x10),
+        src: IpAddr::V4(SRC),
+        dst: IpAddr::V4(DST),
+    }]);
     let v = gb.core().process(PortRole::Secure, &mut b, 0, &m);
     assert_eq!(v.action, Action::Forward(PortRole::Unsecured));
     let mut want = f.clone();
@@ -158,7 +162,7 @@ fn egress_acl_hit_encrypts_to_the_secure_port() {
         a.cores[0].tunnel_counter(VipPair::new(SRC, DST)),
         Some(Counter { packets: 1, bytes: f.len() as u64 })
     );
-    assert_eq!(gb.cores[0].acl_counter(Spi(0x10), SRC).unwrap().packets, 1);
+    assert_eq!(gb.cores[0].acl_counter(Spi(0x10), SRC, DST).unwrap().packets, 1);
     assert_eq!(gb.cores[0].stats().ingress_acl.packets, 1);
     let total = PipeStats::sum(a.cores.iter().map(|c| c.stats()));
     assert_eq!(total.fwd_to_wire.packets, 2);
@@ -177,7 +181,7 @@ fn egress_acl_hit_encrypts_to_the_secure_port() {
     // Clear bytes both ways, as the ACL pipes count them: the frame before
     // encapsulation, the frame after decapsulation (the same length here).
     let ing = gb.prog.backend().sessions().ingress;
-    assert_eq!(ing, vec![(Spi(0x10), IpAddr::V4(SRC), n(1, len))]);
+    assert_eq!(ing, vec![(Spi(0x10), VipPair::new(SRC, DST), n(1, len))]);
     // A new tunnel to the same destination starts from zero.
     assert!(a.program(vec![insert_tunnel(DST, 0x11)]).result.is_ok());
     assert_eq!(
@@ -266,8 +270,8 @@ fn ingress_sampling_and_acl() {
     let mut gb = Gw::new(PipelineConfig { log2_sample_rate: 1, ..PipelineConfig::default() }, 1);
     let other = Ipv4Addr::new(10, 9, 9, 9);
     gb.program(vec![
-        FlowRequest::InsertAcl { spi: Spi(0x20), src: IpAddr::V4(SRC) },
-        FlowRequest::InsertAcl { spi: Spi(0x21), src: IpAddr::V4(other) },
+        FlowRequest::InsertAcl { spi: Spi(0x20), src: IpAddr::V4(SRC), dst: IpAddr::V4(DST) },
+        FlowRequest::InsertAcl { spi: Spi(0x21), src: IpAddr::V4(other), dst: IpAddr::V4(DST) },
     ]);
     let meta = PipelineConfig::default().ingress_sample_meta_indicator;
     let cases = [
@@ -289,7 +293,11 @@ fn ingress_sampling_and_acl() {
     assert_eq!(s.ingress_sampling.packets, 2);
     // Sampling off: the S bit is not acted on, nothing is copied up.
     let mut off = Gw::new(PipelineConfig::default(), 1);
-    off.program(vec![FlowRequest::InsertAcl { spi: Spi(0x20), src: IpAddr::V4(SRC) }]);
+    off.program(vec![FlowRequest::InsertAcl {
+        spi: Spi(0x20),
+        src: IpAddr::V4(SRC),
+        dst: IpAddr::V4(DST),
+    }]);
     let mut b = psp_packet(0x20, SRC, true);
     let v = off.core().process(PortRole::Secure, &mut b, 0, &m);
     assert_eq!(v, Verdict { action: Action::Forward(PortRole::Unsecured), mirror_to_rss: None });
@@ -297,12 +305,16 @@ fn ingress_sampling_and_acl() {
     assert_eq!(s.ingress_acl.packets, 2);
     assert_eq!(s.ingress_acl_unknown_spi.packets, 1);
     assert_eq!(s.ingress_acl_wrong_source.packets, 2);
-    assert_eq!(gb.core().acl_counter(Spi(0x20), SRC).unwrap().packets, 2);
-    assert_eq!(gb.core().acl_counter(Spi(0x21), other).unwrap().packets, 0);
+    assert_eq!(gb.core().acl_counter(Spi(0x20), SRC, DST).unwrap().packets, 2);
+    assert_eq!(gb.core().acl_counter(Spi(0x21), other, DST).unwrap().packets, 0);
     assert_adds_up(&s);
 
     // Removing the pair closes it again.
-    gb.program(vec![FlowRequest::RemoveAcl { spi: Spi(0x20), src: IpAddr::V4(SRC) }]);
+    gb.program(vec![FlowRequest::RemoveAcl {
+        spi: Spi(0x20),
+        src: IpAddr::V4(SRC),
+        dst: IpAddr::V4(DST),
+    }]);
     let v = gb.core().process(PortRole::Secure, &mut psp_packet(0x20, SRC, false), 0, &m);
     assert_eq!(v.action, Action::Drop(DropReason::AclUnknownSpi));
 
@@ -496,12 +508,16 @@ fn transport_mode_end_to_end_and_mode_mismatch() {
     // B in transport mode, outer IPv6 configured (it does not matter).
     let cfg_b = PipelineConfig { mode: Mode::Transport, ..PipelineConfig::default() };
     let mut gb = Gw::new(cfg_b, 1);
-    gb.program(vec![FlowRequest::InsertAcl { spi: Spi(0x20), src: IpAddr::V4(SRC) }]);
+    gb.program(vec![FlowRequest::InsertAcl {
+        spi: Spi(0x20),
+        src: IpAddr::V4(SRC),
+        dst: IpAddr::V4(DST),
+    }]);
     let mut rb = VecBuf::new(&wire);
     let v = gb.core().process(PortRole::Secure, &mut rb, 0, &m);
     assert_eq!(v.action, Action::Forward(PortRole::Unsecured));
     assert_eq!(&rb.data()[12..], &f[12..], "the VM's packet back, byte for byte");
-    assert_eq!(gb.cores[0].acl_counter(Spi(0x20), SRC).unwrap().packets, 1);
+    assert_eq!(gb.cores[0].acl_counter(Spi(0x20), SRC, DST).unwrap().packets, 1);
     // Another source on the same SPI: refused by the ACL.
     let mut other = frame(spoofer, DST, b"spoof");
     let mut ob = VecBuf::new(&other);
@@ -514,12 +530,20 @@ fn transport_mode_end_to_end_and_mode_mismatch() {
     // A tunnel-mode gateway: its root drops outer IPv4 (it expects IPv6);
     // with outer IPv4 it decrypts but drops the transport packet.
     let mut gt = Gw::new(PipelineConfig::default(), 1);
-    gt.program(vec![FlowRequest::InsertAcl { spi: Spi(0x20), src: IpAddr::V4(SRC) }]);
+    gt.program(vec![FlowRequest::InsertAcl {
+        spi: Spi(0x20),
+        src: IpAddr::V4(SRC),
+        dst: IpAddr::V4(DST),
+    }]);
     let v = gt.core().process(PortRole::Secure, &mut VecBuf::new(&wire), 0, &m);
     assert_eq!(v.action, Action::Drop(DropReason::RootDefault));
     let cfg4 = PipelineConfig { outer: OuterVersion::Ipv4, ..PipelineConfig::default() };
     let mut gt4 = Gw::new(cfg4, 1);
-    gt4.program(vec![FlowRequest::InsertAcl { spi: Spi(0x20), src: IpAddr::V4(SRC) }]);
+    gt4.program(vec![FlowRequest::InsertAcl {
+        spi: Spi(0x20),
+        src: IpAddr::V4(SRC),
+        dst: IpAddr::V4(DST),
+    }]);
     let v = gt4.core().process(PortRole::Secure, &mut VecBuf::new(&wire), 0, &m);
     assert_eq!(v.action, Action::Drop(DropReason::ModeMismatch));
     assert_eq!(gt4.cores[0].stats().ingress_mode_mismatch.packets, 1);
@@ -577,17 +601,18 @@ fn inner_ipv6_through_the_pipeline_and_nd_to_rss() {
     assert_eq!(a.cores[0].tunnel_counter(VipPair::new(src6, dst6)).unwrap().packets, 1);
 
     let mut gb = Gw::new(cfg, 1);
-    gb.program(vec![FlowRequest::InsertAcl { spi: Spi(0x30), src: src6 }]);
+    gb.program(vec![FlowRequest::InsertAcl { spi: Spi(0x30), src: src6, dst: dst6 }]);
     let mut rb = VecBuf::new(&wire);
     let v = gb.core().process(PortRole::Secure, &mut rb, 0, &m);
     assert_eq!(v.action, Action::Forward(PortRole::Unsecured));
     assert_eq!(&rb.data()[12..], &f[12..]);
-    assert_eq!(gb.cores[0].acl_counter(Spi(0x30), src6).unwrap().packets, 1);
+    assert_eq!(gb.cores[0].acl_counter(Spi(0x30), src6, dst6).unwrap().packets, 1);
     // The same SPI from another IPv6 source, or IPv4: wrong source.
     let mut gw2 = Gw::new(cfg, 1);
     gw2.program(vec![FlowRequest::InsertAcl {
         spi: Spi(0x30),
         src: "fd00:10::9".parse().unwrap(),
+        dst: dst6,
     }]);
     let v = gw2.core().process(PortRole::Secure, &mut VecBuf::new(&wire), 0, &m);
     assert_eq!(v.action, Action::Drop(DropReason::AclWrongSource));
@@ -658,7 +683,7 @@ fn transport_mode_with_inner_ipv6() {
     assert_eq!(&wire[22..54], &f[22..54], "the VMs' addresses on the wire");
     assert_eq!(wire[54 + 8], 6, "PSP next header: TCP");
     let mut gb = Gw::new(cfg, 1);
-    gb.program(vec![FlowRequest::InsertAcl { spi: Spi(0x40), src: src6 }]);
+    gb.program(vec![FlowRequest::InsertAcl { spi: Spi(0x40), src: src6, dst: dst6 }]);
     let mut rb = VecBuf::new(&wire);
     assert_eq!(
         gb.core().process(PortRole::Secure, &mut rb, 0, &m).action,
@@ -692,4 +717,39 @@ fn the_egress_acl_matches_the_inner_source_too() {
     let v = g.core().process(PortRole::Unsecured, &mut b, 0, &masters_b());
     assert_eq!(v.action, Action::Miss { pair: VipPair::new(other, DST) });
     assert_eq!(g.core().stats().egress_acl_miss.packets, 1);
+}
+
+#[test]
+fn an_spi_admits_its_own_session_only() {
+    // B gave SPI 0x10 for SRC -> DST. A sender using it toward another of
+    // B's VMs (a hostile or broken peer) is refused, as NVIDIA's
+    // MATCH_INGR_ACL_IPV4 refuses it: (SPI, inner source, inner
+    // destination).
+    let other_vm = Ipv4Addr::new(192, 168, 2, 3);
+    let mut a = Gw::new(PipelineConfig::default(), 1);
+    let inserts = [DST, other_vm].map(|dst| FlowRequest::InsertTunnel {
+        pair: VipPair::new(SRC, dst),
+        encap: tunnel(0x10, v6()),
+        hw_key: None,
+    });
+    assert!(a.program(inserts.to_vec()).result.is_ok());
+    let m = masters_b();
+    let mut gb = Gw::new(PipelineConfig::default(), 1);
+    gb.program(vec![FlowRequest::InsertAcl {
+        spi: Spi(0x10),
+        src: IpAddr::V4(SRC),
+        dst: IpAddr::V4(DST),
+    }]);
+    for (dst, want) in [
+        (DST, Action::Forward(PortRole::Unsecured)),
+        (other_vm, Action::Drop(DropReason::AclWrongSource)),
+    ] {
+        let mut b = VecBuf::new(&frame(SRC, dst, b"for one VM only"));
+        let v = a.core().process(PortRole::Unsecured, &mut b, 1, &m);
+        assert_eq!(v.action, Action::Forward(PortRole::Secure));
+        let v = gb.core().process(PortRole::Secure, &mut b, 0, &m);
+        assert_eq!(v.action, want, "to {dst}");
+    }
+    assert_eq!(gb.core().stats().ingress_acl_wrong_source.packets, 1);
+    assert_eq!(gb.cores[0].acl_counter(Spi(0x10), SRC, other_vm), None);
 }

@@ -1,6 +1,7 @@
 //! The tables, shared by the two sides of the datapath: the match tables
 //! the pipes look up, the egress ACL (inner IPv4 or IPv6 source and
-//! destination, a [`VipPair`] -> tunnel) and the ingress ACL ((SPI, inner source) pairs), and their
+//! destination, a [`VipPair`] -> tunnel) and the ingress ACL ((SPI, inner
+//! source and destination) entries), and their
 //! replica ([`ReplicatedTables`], read by the packet cores through a
 //! [`TableReader`]).
 //!
@@ -103,16 +104,17 @@ impl BuildHasher for FastHash {
     }
 }
 
-/// A session's two inner addresses, the key of the egress ACL: the local
-/// VM's (`src`) and the remote VM's (`dst`). DOCA 3.x keys its sessions
-/// the same way (`ip_pair { src_vip, dst_vip }`): the peer admits a
-/// tunnel's SPI from one inner source only, so two VMs of ours sending to
-/// one remote VM need a tunnel each.
+/// A session's two inner addresses, as a packet carries them: on egress
+/// (the egress ACL's key) the local VM (`src`) and the remote VM (`dst`),
+/// in the ingress ACL the remote VM (`src`) and ours (`dst`). DOCA 3.x
+/// keys its sessions the same way (`ip_pair { src_vip, dst_vip }`): the
+/// peer admits a tunnel's SPI from one inner source to one of its VMs
+/// only, so two VMs of ours sending to one remote VM need a tunnel each.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct VipPair {
-    /// Our VM's address (the inner source on egress).
+    /// The inner source (on egress our VM, on ingress the remote one).
     pub src: IpAddr,
-    /// The remote VM's address (the inner destination on egress).
+    /// The inner destination (on egress the remote VM, on ingress ours).
     pub dst: IpAddr,
 }
 
@@ -170,7 +172,8 @@ impl fmt::Debug for HwKey {
     }
 }
 
-/// An ingress ACL entry: one permitted (SPI, source) pair.
+/// An ingress ACL entry: one permitted (SPI, inner source, inner
+/// destination).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AclEntry {
     /// Index of the entry's per-core counters.
@@ -182,9 +185,10 @@ pub struct AclEntry {
 /// Why the ingress ACL refused a packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AclReject {
-    /// No pair has this SPI.
+    /// No entry has this SPI.
     UnknownSpi,
-    /// The SPI is permitted, but not from this source.
+    /// The SPI is permitted, but not from this source to this destination
+    /// (another VM's SPI, or another peer VM's).
     WrongSource,
 }
 
@@ -197,10 +201,11 @@ pub enum TableOp {
     SetTunnel(VipPair, TunnelEntry, Option<HwKey>),
     /// Remove the egress entry of a session.
     DelTunnel(VipPair),
-    /// Insert or replace an ingress ACL pair.
-    SetAcl(Spi, IpAddr, AclEntry),
-    /// Remove an ingress ACL pair.
-    DelAcl(Spi, IpAddr),
+    /// Insert or replace an ingress ACL entry: `spi` from `pair.src` (the
+    /// peer's VM) to `pair.dst` (ours).
+    SetAcl(Spi, VipPair, AclEntry),
+    /// Remove an ingress ACL entry.
+    DelAcl(Spi, VipPair),
 }
 
 /// The egress and ingress ACL tables, at one version.
@@ -208,9 +213,9 @@ pub enum TableOp {
 pub struct Tables {
     version: u64,
     egress: HashMap<VipPair, TunnelEntry, FastHash>,
-    acl: HashMap<(u32, IpAddr), AclEntry, FastHash>,
-    /// SPI -> number of permitted pairs, to tell an unknown SPI from a
-    /// wrong source.
+    acl: HashMap<(u32, VipPair), AclEntry, FastHash>,
+    /// SPI -> number of permitted entries, to tell an unknown SPI from a
+    /// wrong source or destination.
     acl_spis: HashMap<u32, u32, FastHash>,
 }
 
@@ -244,10 +249,16 @@ impl Tables {
         self.egress.get(&VipPair { src: src.into(), dst: dst.into() })
     }
 
-    /// The ingress ACL: the entry of (`spi`, `src`), or why there is none.
+    /// The ingress ACL: the entry of (`spi`, inner `src`, inner `dst`), or
+    /// why there is none.
     #[inline]
-    pub fn ingress_acl(&self, spi: Spi, src: impl Into<IpAddr>) -> Result<&AclEntry, AclReject> {
-        match self.acl.get(&(spi.0, src.into())) {
+    pub fn ingress_acl(
+        &self,
+        spi: Spi,
+        src: impl Into<IpAddr>,
+        dst: impl Into<IpAddr>,
+    ) -> Result<&AclEntry, AclReject> {
+        match self.acl.get(&(spi.0, VipPair { src: src.into(), dst: dst.into() })) {
             Some(e) => Ok(e),
             None if self.acl_spis.contains_key(&spi.0) => Err(AclReject::WrongSource),
             None => Err(AclReject::UnknownSpi),
@@ -265,9 +276,9 @@ impl Tables {
         self.egress.iter().map(|(pair, e)| (*pair, e))
     }
 
-    /// Every ingress ACL pair.
-    pub fn acl_pairs(&self) -> impl Iterator<Item = (Spi, IpAddr, &AclEntry)> {
-        self.acl.iter().map(|((spi, src), e)| (Spi(*spi), *src, e))
+    /// Every ingress ACL entry.
+    pub fn acl_pairs(&self) -> impl Iterator<Item = (Spi, VipPair, &AclEntry)> {
+        self.acl.iter().map(|((spi, pair), e)| (Spi(*spi), *pair, e))
     }
 
     /// Number of egress entries.
@@ -289,13 +300,13 @@ impl Tables {
             TableOp::DelTunnel(pair) => {
                 self.egress.remove(pair);
             }
-            TableOp::SetAcl(spi, src, e) => {
-                if self.acl.insert((spi.0, *src), *e).is_none() {
+            TableOp::SetAcl(spi, pair, e) => {
+                if self.acl.insert((spi.0, *pair), *e).is_none() {
                     *self.acl_spis.entry(spi.0).or_insert(0) += 1;
                 }
             }
-            TableOp::DelAcl(spi, src) => {
-                if self.acl.remove(&(spi.0, *src)).is_some() {
+            TableOp::DelAcl(spi, pair) => {
+                if self.acl.remove(&(spi.0, *pair)).is_some() {
                     if let Some(n) = self.acl_spis.get_mut(&spi.0) {
                         *n -= 1;
                         if *n == 0 {
@@ -348,22 +359,26 @@ mod tests {
     fn acl_reasons_and_spi_refcount() {
         let mut t = Tables::with_capacity(4, 4, 1);
         let (a, b): (IpAddr, IpAddr) = ([10, 0, 0, 1].into(), "fd00::2".parse().unwrap());
+        let (me, me6): (IpAddr, IpAddr) = ([10, 0, 9, 9].into(), "fd00::9".parse().unwrap());
         let e = AclEntry { slot: 0, generation: 1 };
-        t.apply(&TableOp::SetAcl(Spi(5), a, e));
-        t.apply(&TableOp::SetAcl(Spi(5), b, AclEntry { slot: 1, generation: 2 }));
-        t.apply(&TableOp::SetAcl(Spi(5), b, AclEntry { slot: 1, generation: 2 }));
-        assert_eq!(t.ingress_acl(Spi(5), a), Ok(&e));
-        assert_eq!(t.ingress_acl(Spi(6), a), Err(AclReject::UnknownSpi));
-        assert_eq!(t.ingress_acl(Spi(5), [1, 1, 1, 1]), Err(AclReject::WrongSource));
+        let (pa, pb) = (VipPair { src: a, dst: me }, VipPair { src: b, dst: me6 });
+        t.apply(&TableOp::SetAcl(Spi(5), pa, e));
+        t.apply(&TableOp::SetAcl(Spi(5), pb, AclEntry { slot: 1, generation: 2 }));
+        t.apply(&TableOp::SetAcl(Spi(5), pb, AclEntry { slot: 1, generation: 2 }));
+        assert_eq!(t.ingress_acl(Spi(5), a, me), Ok(&e));
+        assert_eq!(t.ingress_acl(Spi(6), a, me), Err(AclReject::UnknownSpi));
+        assert_eq!(t.ingress_acl(Spi(5), [1, 1, 1, 1], me), Err(AclReject::WrongSource));
+        // The right source to another of our VMs: not this SPI's.
+        assert_eq!(t.ingress_acl(Spi(5), a, [10, 0, 9, 8]), Err(AclReject::WrongSource));
         // An IPv4 address and its IPv4-mapped IPv6 form are two sources.
         let mapped: IpAddr = "::ffff:10.0.0.1".parse().unwrap();
-        assert_eq!(t.ingress_acl(Spi(5), mapped), Err(AclReject::WrongSource));
-        assert_eq!(t.ingress_acl(Spi(5), b), Ok(&AclEntry { slot: 1, generation: 2 }));
-        t.apply(&TableOp::DelAcl(Spi(5), a));
-        assert_eq!(t.ingress_acl(Spi(5), a), Err(AclReject::WrongSource));
-        t.apply(&TableOp::DelAcl(Spi(5), b));
-        t.apply(&TableOp::DelAcl(Spi(5), b));
-        assert_eq!(t.ingress_acl(Spi(5), a), Err(AclReject::UnknownSpi));
+        assert_eq!(t.ingress_acl(Spi(5), mapped, me), Err(AclReject::WrongSource));
+        assert_eq!(t.ingress_acl(Spi(5), b, me6), Ok(&AclEntry { slot: 1, generation: 2 }));
+        t.apply(&TableOp::DelAcl(Spi(5), pa));
+        assert_eq!(t.ingress_acl(Spi(5), a, me), Err(AclReject::WrongSource));
+        t.apply(&TableOp::DelAcl(Spi(5), pb));
+        t.apply(&TableOp::DelAcl(Spi(5), pb));
+        assert_eq!(t.ingress_acl(Spi(5), a, me), Err(AclReject::UnknownSpi));
         assert_eq!(t.acl_entries(), 0);
     }
 

@@ -20,7 +20,6 @@
 
 use super::{Tables, VipPair};
 use crate::psp::Spi;
-use std::net::IpAddr;
 use std::sync::atomic::{
     fence, AtomicU64, Ordering::Acquire, Ordering::Relaxed, Ordering::Release,
 };
@@ -112,14 +111,16 @@ impl SessionCounters {
 }
 
 /// Every session's count, summed over cores: egress per (inner source,
-/// destination), ingress per (SPI, inner source). Sorted by address.
+/// destination), ingress per (SPI, inner source, inner destination).
+/// Sorted by address.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SessionTotals {
     /// Per egress tunnel: its inner source and destination and the peer's
     /// SPI.
     pub egress: Vec<(VipPair, Spi, SessionCount)>,
-    /// Per ingress ACL pair: the SPI we issued and the peer's inner source.
-    pub ingress: Vec<(Spi, IpAddr, SessionCount)>,
+    /// Per ingress ACL entry: the SPI we issued, the peer's VM (inner
+    /// source) and ours (inner destination).
+    pub ingress: Vec<(Spi, VipPair, SessionCount)>,
 }
 
 impl Tables {
@@ -140,9 +141,9 @@ impl Tables {
         egress.sort_by_key(|(pair, _, _)| (pair.dst, pair.src));
         let mut ingress: Vec<_> = self
             .acl_pairs()
-            .map(|(spi, src, e)| (spi, src, sum(&|c| c.ingress(e.slot, e.generation))))
+            .map(|(spi, pair, e)| (spi, pair, sum(&|c| c.ingress(e.slot, e.generation))))
             .collect();
-        ingress.sort_by_key(|(spi, src, _)| (*src, spi.0));
+        ingress.sort_by_key(|(spi, pair, _)| (pair.src, pair.dst, spi.0));
         SessionTotals { egress, ingress }
     }
 }

@@ -48,10 +48,10 @@ impl TunnelBackend for Accept {
     fn tunnel_count(&self) -> usize {
         0
     }
-    fn install_ingress_acl(&self, _: Spi, _: IpAddr) -> Result<(), BackendError> {
+    fn install_ingress_acl(&self, _: Spi, _: IpAddr, _: IpAddr) -> Result<(), BackendError> {
         Ok(())
     }
-    fn remove_ingress_acl(&self, _: Spi, _: IpAddr) {}
+    fn remove_ingress_acl(&self, _: Spi, _: IpAddr, _: IpAddr) {}
     fn create_egress_tunnel(&self, _: &EgressTunnel) -> Result<(), BackendError> {
         Ok(())
     }

@@ -248,7 +248,11 @@ fn main() -> Result<()> {
             encap: Arc::new(tunnel(peer_spi, version, &peer)?),
             hw_key: None,
         },
-        Dir::Decrypt => FlowRequest::InsertAcl { spi: our_spi, src: "10.0.0.1".parse()? },
+        Dir::Decrypt => FlowRequest::InsertAcl {
+            spi: our_spi,
+            src: "10.0.0.1".parse()?,
+            dst: "10.0.0.2".parse()?,
+        },
     };
     if client.submit(FlowBatch { id: 1, requests: vec![req] }).is_err() {
         bail!("flow request ring full");

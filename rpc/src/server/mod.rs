@@ -100,6 +100,8 @@ pub struct Install {
     pub spi: Spi,
     /// The requester's virtual address (inner source of its packets).
     pub peer_virt_ip: IpAddr,
+    /// Ours it asked for (inner destination of its packets).
+    pub local_virt_ip: IpAddr,
     /// The tunnel back to the requester, when it sent reverse parameters.
     pub egress: Option<EgressTunnel>,
 }
@@ -122,15 +124,23 @@ pub enum BackendError {
 pub trait TunnelBackend: Send + Sync + 'static {
     /// Tunnels installed now (ingress ACL entries), for the `max_tunnels` check.
     fn tunnel_count(&self) -> usize;
-    /// Admits packets with `spi` whose inner source is `peer_virt_ip`.
-    fn install_ingress_acl(&self, spi: Spi, peer_virt_ip: IpAddr) -> Result<(), BackendError>;
+    /// Admits packets with `spi` whose inner source is `peer_virt_ip` and
+    /// inner destination `local_virt_ip` (the session the SPI was issued
+    /// for, as NVIDIA's ingress ACL matches).
+    fn install_ingress_acl(
+        &self,
+        spi: Spi,
+        peer_virt_ip: IpAddr,
+        local_virt_ip: IpAddr,
+    ) -> Result<(), BackendError>;
     /// Undoes [`TunnelBackend::install_ingress_acl`] (rollback).
-    fn remove_ingress_acl(&self, spi: Spi, peer_virt_ip: IpAddr);
-    /// Removes several ingress ACL entries (SPIs retired by newer ones);
-    /// the default goes one by one, a backend that can batch should.
-    fn remove_ingress_acls(&self, entries: &[(Spi, IpAddr)]) {
-        for &(spi, ip) in entries {
-            self.remove_ingress_acl(spi, ip);
+    fn remove_ingress_acl(&self, spi: Spi, peer_virt_ip: IpAddr, local_virt_ip: IpAddr);
+    /// Removes several ingress ACL entries, each (SPI, peer's address,
+    /// ours) (SPIs retired by newer ones); the default goes one by one, a
+    /// backend that can batch should.
+    fn remove_ingress_acls(&self, entries: &[(Spi, IpAddr, IpAddr)]) {
+        for &(spi, peer, local) in entries {
+            self.remove_ingress_acl(spi, peer, local);
         }
     }
     /// Creates (or replaces) the tunnel to a peer virtual address.
@@ -144,19 +154,19 @@ pub trait TunnelBackend: Send + Sync + 'static {
     /// publication per request instead of two per tunnel).
     fn install_all(&self, items: &[Install]) -> Result<(), BackendError> {
         for (i, it) in items.iter().enumerate() {
-            let res =
-                self.install_ingress_acl(it.spi, it.peer_virt_ip).and_then(|()| match &it.egress {
-                    Some(t) => self
-                        .create_egress_tunnel(t)
-                        .inspect_err(|_| self.remove_ingress_acl(it.spi, it.peer_virt_ip)),
-                    None => Ok(()),
-                });
+            let (spi, peer, local) = (it.spi, it.peer_virt_ip, it.local_virt_ip);
+            let res = self.install_ingress_acl(spi, peer, local).and_then(|()| match &it.egress {
+                Some(t) => self
+                    .create_egress_tunnel(t)
+                    .inspect_err(|_| self.remove_ingress_acl(spi, peer, local)),
+                None => Ok(()),
+            });
             if let Err(e) = res {
                 for it in items[..i].iter().rev() {
                     if let Some(t) = &it.egress {
                         self.remove_egress_tunnel(t.local_virt_ip, t.peer_virt_ip);
                     }
-                    self.remove_ingress_acl(it.spi, it.peer_virt_ip);
+                    self.remove_ingress_acl(it.spi, it.peer_virt_ip, it.local_virt_ip);
                 }
                 return Err(e);
             }
@@ -254,10 +264,12 @@ pub type PeerMap = HashMap<IpAddr, HashSet<IpAddr>>;
 type Issued = HashMap<(IpAddr, IpAddr), VecDeque<Spi>>;
 
 /// Records `spi` for `pair`; returns the SPI it retires, if any.
-fn record(issued: &mut Issued, pair: (IpAddr, IpAddr), spi: Spi) -> Option<(Spi, IpAddr)> {
+fn record(issued: &mut Issued, pair: (IpAddr, IpAddr), spi: Spi) -> Option<(Spi, IpAddr, IpAddr)> {
     let spis = issued.entry(pair).or_default();
     spis.push_back(spi);
-    (spis.len() > MAX_SPIS_PER_PAIR).then(|| spis.pop_front().map(|old| (old, pair.0))).flatten()
+    (spis.len() > MAX_SPIS_PER_PAIR)
+        .then(|| spis.pop_front().map(|old| (old, pair.0, pair.1)))
+        .flatten()
 }
 
 /// The `PSP_Gateway` service. Cheap to clone (shared state).
@@ -381,7 +393,7 @@ impl<B: TunnelBackend> Gateway<B> {
             .map_err(|e| BackendError::Failed(e.to_string()))?
             .pop()
             .ok_or_else(|| BackendError::Failed("no SPI".into()))?;
-        self.inner.backend.install_ingress_acl(k.spi, peer_virt_ip)?;
+        self.inner.backend.install_ingress_acl(k.spi, peer_virt_ip, local_virt_ip)?;
         if let Some(old) = record(&mut issued, (peer_virt_ip, local_virt_ip), k.spi) {
             self.inner.backend.remove_ingress_acls(&[old]);
         }

@@ -21,6 +21,7 @@ impl<B: TunnelBackend> Gateway<B> {
             .map(|(t, k)| Install {
                 spi: k.spi,
                 peer_virt_ip: t.src,
+                local_virt_ip: t.dst,
                 egress: t.reverse.as_ref().map(|p| EgressTunnel {
                     local_virt_ip: t.dst,
                     peer_virt_ip: t.src,
@@ -57,7 +58,7 @@ impl<B: TunnelBackend> Gateway<B> {
             BackendError::Full => Status::resource_exhausted(e.to_string()),
             BackendError::Failed(_) => Status::internal(e.to_string()),
         })?;
-        let retired: Vec<(Spi, IpAddr)> = tunnels
+        let retired: Vec<(Spi, IpAddr, IpAddr)> = tunnels
             .iter()
             .zip(&keys)
             .filter_map(|(t, k)| record(&mut issued, (t.src, t.dst), k.spi))

@@ -27,7 +27,8 @@ use tonic::Code;
 /// What the fake datapath holds; comparable, to prove "no state change".
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct State {
-    pub acl: BTreeMap<u32, IpAddr>,
+    /// SPI -> (the peer's address, ours) it admits.
+    pub acl: BTreeMap<u32, (IpAddr, IpAddr)>,
     /// (local virt, peer virt) -> what the egress tunnel sends with.
     pub egress: BTreeMap<(IpAddr, IpAddr), Egress>,
 }
@@ -65,13 +66,19 @@ impl TunnelBackend for FakeBackend {
     fn tunnel_count(&self) -> usize {
         self.state.lock().unwrap().acl.len()
     }
-    fn install_ingress_acl(&self, spi: Spi, peer: IpAddr) -> Result<(), BackendError> {
+    fn install_ingress_acl(
+        &self,
+        spi: Spi,
+        peer: IpAddr,
+        local: IpAddr,
+    ) -> Result<(), BackendError> {
         self.step()?;
-        assert!(self.state.lock().unwrap().acl.insert(spi.0, peer).is_none(), "SPI reused");
+        let fresh = self.state.lock().unwrap().acl.insert(spi.0, (peer, local)).is_none();
+        assert!(fresh, "SPI reused");
         Ok(())
     }
-    fn remove_ingress_acl(&self, spi: Spi, peer: IpAddr) {
-        assert_eq!(self.state.lock().unwrap().acl.remove(&spi.0), Some(peer));
+    fn remove_ingress_acl(&self, spi: Spi, peer: IpAddr, local: IpAddr) {
+        assert_eq!(self.state.lock().unwrap().acl.remove(&spi.0), Some((peer, local)));
     }
     fn create_egress_tunnel(&self, t: &EgressTunnel) -> Result<(), BackendError> {
         self.step()?;

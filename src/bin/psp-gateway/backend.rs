@@ -45,7 +45,8 @@ pub struct FlowHandle {
     pub perf: PerfMetrics,
     /// The ingress ACL entries installed, so a rotation can withdraw those
     /// of the invalidated master key.
-    pub acl: Mutex<HashSet<(Spi, IpAddr)>>,
+    /// Each is (SPI, the peer's VM, ours).
+    pub acl: Mutex<HashSet<(Spi, IpAddr, IpAddr)>>,
     /// One mailbox per packet core for new master keys.
     pub key_updates: Vec<ArrayQueue<Arc<MasterKeyPair>>>,
     /// The control-plane thread, woken when a batch is submitted.
@@ -109,11 +110,17 @@ impl TunnelBackend for GatewayBackend {
         self.0.acl_entries.load(Ordering::Relaxed)
     }
 
-    fn install_ingress_acl(&self, spi: Spi, peer_virt_ip: IpAddr) -> Result<(), BackendError> {
-        self.0.apply(vec![FlowRequest::InsertAcl { spi, src: peer_virt_ip }])?;
+    fn install_ingress_acl(
+        &self,
+        spi: Spi,
+        peer_virt_ip: IpAddr,
+        local_virt_ip: IpAddr,
+    ) -> Result<(), BackendError> {
+        let (src, dst) = (peer_virt_ip, local_virt_ip);
+        self.0.apply(vec![FlowRequest::InsertAcl { spi, src, dst }])?;
         self.0.acl_entries.fetch_add(1, Ordering::Relaxed);
-        self.0.acl.lock().unwrap_or_else(|e| e.into_inner()).insert((spi, peer_virt_ip));
-        tracing::info!(%spi, peer = %peer_virt_ip, "ingress ACL entry installed");
+        self.0.acl.lock().unwrap_or_else(|e| e.into_inner()).insert((spi, src, dst));
+        tracing::info!(%spi, peer = %src, local = %dst, "ingress ACL entry installed");
         Ok(())
     }
 
@@ -121,7 +128,11 @@ impl TunnelBackend for GatewayBackend {
     fn install_all(&self, items: &[Install]) -> Result<(), BackendError> {
         let mut requests = Vec::with_capacity(items.len() * 2);
         for it in items {
-            requests.push(FlowRequest::InsertAcl { spi: it.spi, src: it.peer_virt_ip });
+            requests.push(FlowRequest::InsertAcl {
+                spi: it.spi,
+                src: it.peer_virt_ip,
+                dst: it.local_virt_ip,
+            });
             if let Some(t) = &it.egress {
                 let r = self.0.insert_tunnel(reverse_pair(t), &t.params);
                 requests.push(r.map_err(|e| BackendError::Failed(e.to_string()))?);
@@ -134,7 +145,7 @@ impl TunnelBackend for GatewayBackend {
         }
         let mut acl = self.0.acl.lock().unwrap_or_else(|e| e.into_inner());
         for it in items {
-            acl.insert((it.spi, it.peer_virt_ip));
+            acl.insert((it.spi, it.peer_virt_ip, it.local_virt_ip));
             tracing::debug!(spi = %it.spi, peer = %it.peer_virt_ip, reverse = it.egress.is_some(),
                 "tunnel installed");
         }
@@ -147,14 +158,16 @@ impl TunnelBackend for GatewayBackend {
         Ok(())
     }
 
-    fn remove_ingress_acl(&self, spi: Spi, peer_virt_ip: IpAddr) {
-        self.remove_ingress_acls(&[(spi, peer_virt_ip)]);
+    fn remove_ingress_acl(&self, spi: Spi, peer_virt_ip: IpAddr, local_virt_ip: IpAddr) {
+        self.remove_ingress_acls(&[(spi, peer_virt_ip, local_virt_ip)]);
     }
 
     /// Retired SPIs in one batch.
-    fn remove_ingress_acls(&self, entries: &[(Spi, IpAddr)]) {
-        let requests =
-            entries.iter().map(|&(spi, src)| FlowRequest::RemoveAcl { spi, src }).collect();
+    fn remove_ingress_acls(&self, entries: &[(Spi, IpAddr, IpAddr)]) {
+        let requests = entries
+            .iter()
+            .map(|&(spi, src, dst)| FlowRequest::RemoveAcl { spi, src, dst })
+            .collect();
         if self.0.apply(requests).is_ok() {
             let mut acl = self.0.acl.lock().unwrap_or_else(|e| e.into_inner());
             let gone = entries.iter().filter(|e| acl.remove(e)).count();
@@ -193,9 +206,9 @@ impl TunnelBackend for GatewayBackend {
         let Some(slot) = invalidated_slot else { return };
         // SPIs of the invalidated key will be handed out again: their
         // ACL entries go now.
-        let stale: Vec<(Spi, IpAddr)> = {
+        let stale: Vec<(Spi, IpAddr, IpAddr)> = {
             let acl = self.0.acl.lock().unwrap_or_else(|e| e.into_inner());
-            acl.iter().filter(|(spi, _)| spi.key_slot() == slot).copied().collect()
+            acl.iter().filter(|(spi, ..)| spi.key_slot() == slot).copied().collect()
         };
         self.remove_ingress_acls(&stale);
         tracing::info!(slot, withdrawn = stale.len(), "master key rotated");

@@ -273,8 +273,8 @@ pub fn families(i: &Input<'_>) -> Vec<Family> {
 pub const SESSION_PREFIX: &str = "psp_gateway_session_";
 
 /// Per-session packets and bytes: egress per tunnel (our VM `local`, the
-/// inner destination, the peer's SPI), ingress per ACL pair (our SPI,
-/// inner source).
+/// remote VM `virt`, the peer's SPI), ingress per ACL entry (our SPI, the
+/// remote VM `virt`, ours `local`).
 fn session_families(t: &engine::tables::SessionTotals) -> Vec<Family> {
     let (mut packets, mut bytes) = (Vec::new(), Vec::new());
     for (pair, spi, n) in &t.egress {
@@ -283,8 +283,9 @@ fn session_families(t: &engine::tables::SessionTotals) -> Vec<Family> {
         packets.push((l.clone(), n.packets));
         bytes.push((l, n.bytes));
     }
-    for (spi, src, n) in &t.ingress {
-        let l = format!("dir=\"ingress\",spi=\"{:#010x}\",virt=\"{src}\"", spi.0);
+    for (spi, pair, n) in &t.ingress {
+        let (src, dst) = (pair.src, pair.dst);
+        let l = format!("dir=\"ingress\",local=\"{dst}\",spi=\"{:#010x}\",virt=\"{src}\"", spi.0);
         packets.push((l.clone(), n.packets));
         bytes.push((l, n.bytes));
     }
@@ -491,13 +492,17 @@ mod tests {
         let obs = Observation {
             sessions: Some(SessionTotals {
                 egress: vec![(pair, Spi(0x10), SessionCount { packets: 5, bytes: 700 })],
-                ingress: vec![(Spi(0x20), dst, SessionCount { packets: 4, bytes: 512 })],
+                ingress: vec![(
+                    Spi(0x20),
+                    VipPair { src: dst, dst: pair.src },
+                    SessionCount { packets: 4, bytes: 512 },
+                )],
             }),
             ..Observation::default()
         };
         let m = parse(&render(&input(&obs, &perf)));
         let e = "dir=\"egress\",local=\"10.0.0.1\",spi=\"0x00000010\",virt=\"10.0.0.2\"";
-        let i = "dir=\"ingress\",spi=\"0x00000020\",virt=\"10.0.0.2\"";
+        let i = "dir=\"ingress\",local=\"10.0.0.1\",spi=\"0x00000020\",virt=\"10.0.0.2\"";
         assert_eq!(m[&format!("psp_gateway_session_packets_total{{{e}}}")], 5.0);
         assert_eq!(m[&format!("psp_gateway_session_bytes_total{{{e}}}")], 700.0);
         assert_eq!(m[&format!("psp_gateway_session_packets_total{{{i}}}")], 4.0);

@@ -172,9 +172,9 @@ impl rpc::admin::StatusSource for Observer {
     }
 }
 
-/// One session's counters: its egress tunnel, and every ingress ACL pair
-/// admitting its destination as inner source (one per SPI we gave it: the
-/// ingress ACL does not tell which of our VMs a packet was to).
+/// One session's counters: its egress tunnel, and every ingress ACL entry
+/// admitting the other way, from its remote VM to our VM (one per SPI we
+/// gave it).
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct TunnelSessions {
     /// Into our tunnel to it.
@@ -194,7 +194,10 @@ pub fn tunnel_sessions(totals: &SessionTotals, src: Option<IpAddr>, dst: IpAddr)
         out.tx = *n;
         out.tx_spi = spi.0;
     }
-    for (_, _, n) in totals.ingress.iter().filter(|(_, src, _)| *src == dst) {
+    // Ingress the other way: from the remote VM to ours (without a
+    // session, to any of ours).
+    let back = |p: &VipPair| p.src == dst && src.is_none_or(|s| p.dst == s);
+    for (_, _, n) in totals.ingress.iter().filter(|(_, p, _)| back(p)) {
         out.rx.packets += n.packets;
         out.rx.bytes += n.bytes;
     }
@@ -220,18 +223,19 @@ mod tests {
                 (VipPair { src: me, dst: b }, Spi(0x11), n(1, 1)),
             ],
             ingress: vec![
-                (Spi(0x20), a, n(3, 300)),
-                (Spi(0x21), a, n(1, 60)),
-                (Spi(0x22), b, n(9, 9)),
+                (Spi(0x20), VipPair { src: a, dst: me }, n(3, 300)),
+                (Spi(0x21), VipPair { src: a, dst: me }, n(1, 60)),
+                (Spi(0x23), VipPair { src: a, dst: other }, n(7, 70)),
+                (Spi(0x22), VipPair { src: b, dst: me }, n(9, 9)),
             ],
         };
         let s = tunnel_sessions(&totals, Some(me), a);
         assert_eq!(s, TunnelSessions { tx: n(5, 700), tx_spi: 0x10, rx: n(4, 360) });
         let s = tunnel_sessions(&totals, Some(other), a);
-        assert_eq!(s, TunnelSessions { tx: n(2, 2), tx_spi: 0x12, rx: n(4, 360) });
-        // A directory destination without a session: what it sent us only.
+        assert_eq!(s, TunnelSessions { tx: n(2, 2), tx_spi: 0x12, rx: n(7, 70) });
+        // A directory destination without a session: what it sent any of ours.
         let s = tunnel_sessions(&totals, None, a);
-        assert_eq!(s, TunnelSessions { tx: n(0, 0), tx_spi: 0, rx: n(4, 360) });
+        assert_eq!(s, TunnelSessions { tx: n(0, 0), tx_spi: 0, rx: n(11, 430) });
         let none = tunnel_sessions(&totals, Some(me), "10.0.0.9".parse().unwrap());
         assert_eq!(none, TunnelSessions::default());
     }

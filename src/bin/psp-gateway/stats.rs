@@ -243,9 +243,10 @@ pub fn session_lines(t: &engine::tables::SessionTotals) -> Vec<String> {
     if egress.len() > SESSION_LINES {
         out.push(format!("  ... {} more egress sessions", egress.len() - SESSION_LINES));
     }
-    for (spi, src, c) in ingress.iter().take(SESSION_LINES) {
+    for (spi, pair, c) in ingress.iter().take(SESSION_LINES) {
+        let (src, dst) = (pair.src.to_string(), pair.dst.to_string());
         out.push(format!(
-            "  ingress from {src:<37} spi {:#010x} {:>12} {:>16}",
+            "  ingress from {src:<37} to {dst:<39} spi {:#010x} {:>12} {:>16}",
             spi.0, c.packets, c.bytes
         ));
     }
@@ -380,7 +381,7 @@ mod session_tests {
                 (from1(3), Spi(0x1002), c(50)),
                 (from1(4), Spi(7), c(0)),
             ],
-            ingress: vec![(Spi(0x8000_0001), ip(2), c(9))],
+            ingress: vec![(Spi(0x8000_0001), VipPair { src: ip(2), dst: ip(1) }, c(9))],
         };
         let l = session_lines(&t);
         assert_eq!(l[0], "sessions: 3 egress, 1 ingress (2 and 1 with traffic), packets / bytes:");
@@ -393,7 +394,9 @@ mod session_tests {
         );
         assert!(l[2].contains("to 10.0.0.2"), "{l:?}");
         assert!(
-            l[3].starts_with("  ingress from 10.0.0.2") && l[3].contains("0x80000001"),
+            l[3].starts_with("  ingress from 10.0.0.2 ")
+                && l[3].contains(" to 10.0.0.1 ")
+                && l[3].contains("0x80000001"),
             "{l:?}"
         );
         assert_eq!(l.len(), 4, "the idle session is not listed: {l:?}");

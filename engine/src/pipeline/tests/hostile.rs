@@ -55,9 +55,11 @@ fn assert_forwarded(g: &mut Gw, from: PortRole, data: &[u8]) -> Vec<u8> {
 
 fn gateway_b(cfg: PipelineConfig, acl: &[(u32, Ipv4Addr)]) -> Gw {
     let mut g = Gw::new(cfg, 1);
-    let requests = acl
-        .iter()
-        .map(|&(spi, src)| FlowRequest::InsertAcl { spi: Spi(spi), src: IpAddr::V4(src) });
+    let requests = acl.iter().map(|&(spi, src)| FlowRequest::InsertAcl {
+        spi: Spi(spi),
+        src: IpAddr::V4(src),
+        dst: IpAddr::V4(DST),
+    });
     assert!(g.program(requests.collect()).result.is_ok());
     g
 }
@@ -251,8 +253,8 @@ fn hostile_spoofed_inner_source_with_another_peers_spi_is_dropped() {
     // From their own addresses both pass.
     assert_forwarded(&mut g, PortRole::Secure, psp_packet(0x76, a, false).data());
     assert_forwarded(&mut g, PortRole::Secure, psp_packet(0x77, b, false).data());
-    assert_eq!(g.core().acl_counter(Spi(0x76), a).unwrap().packets, 1);
-    assert_eq!(g.core().acl_counter(Spi(0x77), b).unwrap().packets, 1);
+    assert_eq!(g.core().acl_counter(Spi(0x76), a, DST).unwrap().packets, 1);
+    assert_eq!(g.core().acl_counter(Spi(0x77), b, DST).unwrap().packets, 1);
 }
 
 #[test]
@@ -314,7 +316,7 @@ proptest! {
         let mut g = Gw::new(cfg, 1);
         g.program(vec![
             insert_tunnel(DST, 0x60),
-            FlowRequest::InsertAcl { spi: Spi(0x60), src: IpAddr::V4(SRC) },
+            FlowRequest::InsertAcl { spi: Spi(0x60), src: IpAddr::V4(SRC), dst: IpAddr::V4(DST) },
         ]);
         let mut bytes = match which {
             0 => data.clone(),
