@@ -30,6 +30,8 @@ pub struct Input<'a> {
     pub uptime: Duration,
     /// The latency histograms.
     pub perf: &'a PerfMetrics,
+    /// `--metrics-sessions`: most per-session series each way.
+    pub session_limit: usize,
 }
 
 /// Counter or gauge.
@@ -263,7 +265,7 @@ pub fn families(i: &Input<'_>) -> Vec<Family> {
         ));
     }
     if let Some(t) = &o.sessions {
-        out.extend(session_families(t));
+        out.extend(session_families(t, i.session_limit));
     }
     out
 }
@@ -272,18 +274,35 @@ pub fn families(i: &Input<'_>) -> Vec<Family> {
 /// in its tunnels instead).
 pub const SESSION_PREFIX: &str = "psp_gateway_session_";
 
+/// The `limit` busiest of `rows` by packets (ties in their order: the
+/// tables' address order), and how many are left out.
+fn busiest<T>(rows: &[T], limit: usize, count: impl Fn(&T) -> u64) -> (Vec<&T>, usize) {
+    let mut v: Vec<&T> = rows.iter().collect();
+    if v.len() > limit {
+        // Partition, then order only the kept part: O(n) for a large table.
+        v.select_nth_unstable_by_key(limit, |r| std::cmp::Reverse(count(r)));
+        v.truncate(limit);
+        v.sort_by_key(|r| std::cmp::Reverse(count(r)));
+    }
+    let omitted = rows.len() - v.len();
+    (v, omitted)
+}
+
 /// Per-session packets and bytes: egress per tunnel (our VM `local`, the
 /// remote VM `virt`, the peer's SPI), ingress per ACL entry (our SPI, the
-/// remote VM `virt`, ours `local`).
-fn session_families(t: &engine::tables::SessionTotals) -> Vec<Family> {
+/// remote VM `virt`, ours `local`); the `limit` busiest each way, and a
+/// gauge of how many sessions each way are left out.
+fn session_families(t: &engine::tables::SessionTotals, limit: usize) -> Vec<Family> {
     let (mut packets, mut bytes) = (Vec::new(), Vec::new());
-    for (pair, spi, n) in &t.egress {
+    let (egress, egress_omitted) = busiest(&t.egress, limit, |r| r.2.packets);
+    let (ingress, ingress_omitted) = busiest(&t.ingress, limit, |r| r.2.packets);
+    for (pair, spi, n) in egress {
         let (src, dst) = (pair.src, pair.dst);
         let l = format!("dir=\"egress\",local=\"{src}\",spi=\"{:#010x}\",virt=\"{dst}\"", spi.0);
         packets.push((l.clone(), n.packets));
         bytes.push((l, n.bytes));
     }
-    for (spi, pair, n) in &t.ingress {
+    for (spi, pair, n) in ingress {
         let (src, dst) = (pair.src, pair.dst);
         let l = format!("dir=\"ingress\",local=\"{dst}\",spi=\"{:#010x}\",virt=\"{src}\"", spi.0);
         packets.push((l.clone(), n.packets));
@@ -301,6 +320,15 @@ fn session_families(t: &engine::tables::SessionTotals) -> Vec<Family> {
             "Clear bytes per session (egress tunnel or ingress ACL pair)",
             Kind::Counter,
             bytes,
+        ),
+        family(
+            "psp_gateway_session_series_omitted",
+            "Sessions left out of the per-session series (beyond --metrics-sessions, the least busy)",
+            Kind::Gauge,
+            vec![
+                ("dir=\"egress\"".into(), egress_omitted as u64),
+                ("dir=\"ingress\"".into(), ingress_omitted as u64),
+            ],
         ),
     ]
 }
@@ -449,6 +477,7 @@ mod tests {
             pool: PoolStats::default(),
             uptime: Duration::from_secs(7),
             perf,
+            session_limit: 1000,
         }
     }
 
@@ -507,6 +536,57 @@ mod tests {
         assert_eq!(m[&format!("psp_gateway_session_bytes_total{{{e}}}")], 700.0);
         assert_eq!(m[&format!("psp_gateway_session_packets_total{{{i}}}")], 4.0);
         assert_eq!(m[&format!("psp_gateway_session_bytes_total{{{i}}}")], 512.0);
+    }
+
+    #[test]
+    fn per_session_series_are_the_busiest_up_to_the_limit() {
+        use engine::psp::Spi;
+        use engine::tables::{SessionCount, SessionTotals, VipPair};
+        let perf = PerfMetrics::default();
+        let ip = |i: u8| std::net::IpAddr::from([10, 0, 0, i]);
+        let c = |packets| SessionCount { packets, bytes: packets * 100 };
+        // Five sessions each way, of 1..=5 packets (the busiest: 10.0.0.5).
+        let obs = Observation {
+            sessions: Some(SessionTotals {
+                egress: (1..=5)
+                    .map(|i| {
+                        (VipPair { src: ip(1), dst: ip(i) }, Spi(u32::from(i)), c(u64::from(i)))
+                    })
+                    .collect(),
+                ingress: (1..=5)
+                    .map(|i| {
+                        (
+                            Spi(0x10 + u32::from(i)),
+                            VipPair { src: ip(i), dst: ip(1) },
+                            c(u64::from(i)),
+                        )
+                    })
+                    .collect(),
+            }),
+            ..Observation::default()
+        };
+        let limited = Input { session_limit: 2, ..input(&obs, &perf) };
+        let m = parse(&render(&limited));
+        let series: Vec<&String> =
+            m.keys().filter(|k| k.starts_with("psp_gateway_session_packets_total")).collect();
+        assert_eq!(series.len(), 4, "two each way: {series:?}");
+        for (dir, spi) in
+            [("egress", "0x00000005"), ("egress", "0x00000004"), ("ingress", "0x00000015")]
+        {
+            assert!(
+                series.iter().any(|k| k.contains(&format!("dir=\"{dir}\"")) && k.contains(spi)),
+                "{dir} {spi}: {series:?}"
+            );
+        }
+        assert!(!series.iter().any(|k| k.contains("0x00000001")), "the least busy is out");
+        assert_eq!(m["psp_gateway_session_series_omitted{dir=\"egress\"}"], 3.0);
+        assert_eq!(m["psp_gateway_session_series_omitted{dir=\"ingress\"}"], 3.0);
+        // No series at all with 0; everything under the default.
+        let none = parse(&render(&Input { session_limit: 0, ..input(&obs, &perf) }));
+        assert!(!none.keys().any(|k| k.starts_with("psp_gateway_session_packets_total")));
+        assert_eq!(none["psp_gateway_session_series_omitted{dir=\"egress\"}"], 5.0);
+        let all = parse(&render(&input(&obs, &perf)));
+        assert_eq!(all["psp_gateway_session_series_omitted{dir=\"ingress\"}"], 0.0);
     }
 
     #[test]

@@ -53,16 +53,19 @@ pub struct Observer {
     gateway: Gateway<GatewayBackend>,
     dp: Arc<FlowHandle>,
     started: Instant,
+    session_limit: usize,
 }
 
 impl Observer {
-    /// An observer sending its queries on `queries`.
+    /// An observer sending its queries on `queries`; the metrics carry
+    /// the `session_limit` busiest sessions each way.
     pub fn new(
         queries: crossbeam::channel::Sender<Query>,
         gateway: Gateway<GatewayBackend>,
         dp: Arc<FlowHandle>,
+        session_limit: usize,
     ) -> Observer {
-        Observer { queries, gateway, dp, started: Instant::now() }
+        Observer { queries, gateway, dp, started: Instant::now(), session_limit }
     }
 
     /// The control plane now.
@@ -88,6 +91,7 @@ impl Observer {
             pool: self.gateway.pool_stats(),
             uptime: self.started.elapsed(),
             perf: &self.dp.perf,
+            session_limit: self.session_limit,
         }
     }
 

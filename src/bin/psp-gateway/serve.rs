@@ -241,7 +241,12 @@ pub fn serve<B: FlowBackend + Send, H: BurstHandler<Burst>>(
         side;
     let stop = &*stop_on_signals()?;
     let (query_tx, query_rx) = crossbeam::channel::bounded(64);
-    let observer = Arc::new(Observer::new(query_tx, gateway.clone(), Arc::clone(&dp)));
+    let observer = Arc::new(Observer::new(
+        query_tx,
+        gateway.clone(),
+        Arc::clone(&dp),
+        cfg.fleet.metrics_sessions,
+    ));
     // Bound here, so a taken port is an error before the cores start.
     let metrics_listener = match cfg.fleet.metrics_addr {
         Some(addr) => {

@@ -100,6 +100,7 @@ pub const OPTS: &[Opt] = &[
     opt("key-rotation-interval", None, Value, "SECONDS", "Rotate the master key every SECONDS (0: never; at least 2); peers re-key their tunnels before the old key is invalidated [default: 0]", OURS),
     opt("peer-rate-limit", None, Value, "N", "Most tunnels issued per second to one peer (and requests, each counting at least one); 0: unlimited [default: 20000]", OURS),
     opt("metrics-addr", None, Value, "IP:PORT", "Serve Prometheus metrics over HTTP at IP:PORT (GET /metrics)", OURS),
+    opt("metrics-sessions", None, Value, "N", "Most per-session series the metrics endpoint exports each way (egress, ingress), the busiest by packets; 0: none, 0..=1048576 [default: 1000]", OURS),
     opt("directory", None, Value, "URL", "Peer directory in etcd: etcd://HOST:PORT[,HOST:PORT...]/PREFIX; this gateway registers under a lease and learns its peers from the prefix", OURS),
     opt("directory-ttl", None, Value, "SECONDS", "Lease of this gateway's directory entry: peers withdraw its tunnels this long after it is gone, 2..=3600 [default: 10]", OURS),
     opt("directory-ca", None, Value, "PATH", "TLS to etcd: the CA its certificate must chain to, PEM", OURS),

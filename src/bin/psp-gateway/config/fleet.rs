@@ -1,6 +1,6 @@
 //! The fleet flags (beyond DOCA): `--metrics-addr`, the Prometheus
-//! endpoint, and `--directory` with its TLS files and lease TTL, the etcd
-//! peer directory.
+//! endpoint, with `--metrics-sessions`, and `--directory` with its TLS
+//! files and lease TTL, the etcd peer directory.
 
 use super::{bad, get_str, number, parse_opt, path, ConfigError, Settings};
 use std::net::SocketAddr;
@@ -23,16 +23,33 @@ pub struct DirectorySpec {
 }
 
 /// The fleet settings.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FleetConfig {
     /// `--metrics-addr`.
     pub metrics_addr: Option<SocketAddr>,
+    /// `--metrics-sessions`: most per-session series each way.
+    pub metrics_sessions: usize,
     /// `--directory`.
     pub directory: Option<DirectorySpec>,
 }
 
+impl Default for FleetConfig {
+    fn default() -> FleetConfig {
+        FleetConfig {
+            metrics_addr: None,
+            metrics_sessions: DEFAULT_METRICS_SESSIONS,
+            directory: None,
+        }
+    }
+}
+
 /// Default of `--directory-ttl`, in seconds.
 pub const DEFAULT_TTL_SECS: u64 = 10;
+
+/// Default of `--metrics-sessions`: a few thousand series a scrape, what a
+/// Prometheus server takes from one target without thought; a gateway at
+/// `PSP_MAX_SESSIONS` (2^20) would otherwise export four million.
+pub const DEFAULT_METRICS_SESSIONS: usize = 1000;
 
 /// `etcd://HOST:PORT[,HOST:PORT...]/PREFIX` (etcd's default port 2379 when
 /// a host names none).
@@ -85,6 +102,8 @@ pub fn parse(s: &Settings) -> Result<FleetConfig, ConfigError> {
     let metrics_addr = parse_opt(s, "metrics-addr", |v| {
         v.trim().parse::<SocketAddr>().map_err(|_| "not IP:PORT (e.g. 127.0.0.1:9105)".into())
     })?;
+    let metrics_sessions = parse_opt(s, "metrics-sessions", |v| number(v, 0, 1 << 20))?
+        .map_or(DEFAULT_METRICS_SESSIONS, |n| n as usize);
     let ttl = parse_opt(s, "directory-ttl", |v| number(v, 2, 3600))?;
     let ca = parse_opt(s, "directory-ca", path)?;
     let cert = parse_opt(s, "directory-cert", path)?;
@@ -95,7 +114,7 @@ pub fn parse(s: &Settings) -> Result<FleetConfig, ConfigError> {
                 return Err(ConfigError::Conflict(format!("{o} needs --directory")));
             }
         }
-        return Ok(FleetConfig { metrics_addr, directory: None });
+        return Ok(FleetConfig { metrics_addr, metrics_sessions, directory: None });
     };
     let (endpoints, prefix) = parse_directory_url(url).map_err(|why| bad(origin, url, why))?;
     let client = match (cert, key) {
@@ -116,6 +135,7 @@ pub fn parse(s: &Settings) -> Result<FleetConfig, ConfigError> {
     let ttl = Duration::from_secs(ttl.unwrap_or(DEFAULT_TTL_SECS));
     Ok(FleetConfig {
         metrics_addr,
+        metrics_sessions,
         directory: Some(DirectorySpec { endpoints, prefix, ca, client, ttl }),
     })
 }

@@ -278,4 +278,9 @@ fn fleet_flags() {
     assert!(e.contains("--directory-ttl 1") && e.contains("2..=3600"), "{e}");
     let e = err(&with_p(&["--directory", "http://h/p"]));
     assert!(e.contains("--directory http://h/p") && e.contains("etcd://"), "{e}");
+    // --metrics-sessions: 1000 by default, 0 allowed, bounded by 2^20.
+    assert_eq!(cfg(&with_p(&[])).fleet.metrics_sessions, 1000);
+    assert_eq!(cfg(&with_p(&["--metrics-sessions", "0"])).fleet.metrics_sessions, 0);
+    let e = err(&with_p(&["--metrics-sessions", "2000000"]));
+    assert!(e.contains("--metrics-sessions 2000000") && e.contains("0..=1048576"), "{e}");
 }
