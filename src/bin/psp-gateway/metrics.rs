@@ -274,28 +274,16 @@ pub fn families(i: &Input<'_>) -> Vec<Family> {
 /// in its tunnels instead).
 pub const SESSION_PREFIX: &str = "psp_gateway_session_";
 
-/// The `limit` busiest of `rows` by packets (ties in their order: the
-/// tables' address order), and how many are left out.
-fn busiest<T>(rows: &[T], limit: usize, count: impl Fn(&T) -> u64) -> (Vec<&T>, usize) {
-    let mut v: Vec<&T> = rows.iter().collect();
-    if v.len() > limit {
-        // Partition, then order only the kept part: O(n) for a large table.
-        v.select_nth_unstable_by_key(limit, |r| std::cmp::Reverse(count(r)));
-        v.truncate(limit);
-        v.sort_by_key(|r| std::cmp::Reverse(count(r)));
-    }
-    let omitted = rows.len() - v.len();
-    (v, omitted)
-}
-
 /// Per-session packets and bytes: egress per tunnel (our VM `local`, the
 /// remote VM `virt`, the peer's SPI), ingress per ACL entry (our SPI, the
 /// remote VM `virt`, ours `local`); the `limit` busiest each way, and a
 /// gauge of how many sessions each way are left out.
 fn session_families(t: &engine::tables::SessionTotals, limit: usize) -> Vec<Family> {
     let (mut packets, mut bytes) = (Vec::new(), Vec::new());
-    let (egress, egress_omitted) = busiest(&t.egress, limit, |r| r.2.packets);
-    let (ingress, ingress_omitted) = busiest(&t.ingress, limit, |r| r.2.packets);
+    let (egress, n) = crate::stats::busiest(&t.egress, limit, |r| r.2.packets);
+    let egress_omitted = n - egress.len();
+    let (ingress, n) = crate::stats::busiest(&t.ingress, limit, |r| r.2.packets);
+    let ingress_omitted = n - ingress.len();
     for (pair, spi, n) in egress {
         let (src, dst) = (pair.src, pair.dst);
         let l = format!("dir=\"egress\",local=\"{src}\",spi=\"{:#010x}\",virt=\"{dst}\"", spi.0);

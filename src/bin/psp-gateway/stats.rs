@@ -213,45 +213,65 @@ pub fn print_periodic(
 /// The most sessions each direction `--stat-print` lists (the busiest).
 pub const SESSION_LINES: usize = 16;
 
+/// The `limit` busiest of `rows` by `count`, busiest first, ties in their
+/// order (the tables' address order), and how many rows there were. Picks
+/// before it sorts: a table of 2^20 sessions costs one pass and a sort of
+/// `limit` rows. `--stat-print`'s session lines and the metrics' session
+/// series both choose with it.
+pub fn busiest<'a, T>(
+    rows: impl IntoIterator<Item = &'a T>,
+    limit: usize,
+    count: impl Fn(&T) -> u64,
+) -> (Vec<&'a T>, usize) {
+    use std::cmp::Reverse;
+    // (count, position) is unique, so the unstable pick and sort give what
+    // a stable sort of every row would.
+    let mut v: Vec<(Reverse<u64>, usize, &T)> =
+        rows.into_iter().enumerate().map(|(i, r)| (Reverse(count(r)), i, r)).collect();
+    let n = v.len();
+    if n > limit {
+        v.select_nth_unstable_by_key(limit, |e| (e.0, e.1));
+        v.truncate(limit);
+    }
+    v.sort_unstable_by_key(|e| (e.0, e.1));
+    (v.into_iter().map(|e| e.2).collect(), n)
+}
+
 /// `--stat-print`'s per-session lines (DOCA 3.x prints its sessions'
 /// counters): the busiest [`SESSION_LINES`] each way, by packets, and how
 /// many more there are; sessions that carried nothing are not listed.
 pub fn session_lines(t: &engine::tables::SessionTotals) -> Vec<String> {
-    use engine::tables::SessionCount;
-    fn busiest<T>(rows: &[T], count: impl Fn(&T) -> SessionCount) -> Vec<&T> {
-        let mut v: Vec<&T> = rows.iter().filter(|r| count(r).packets > 0).collect();
-        v.sort_by_key(|r| std::cmp::Reverse(count(r).packets));
-        v
-    }
     let mut out = Vec::new();
-    let egress = busiest(&t.egress, |r| r.2);
-    let ingress = busiest(&t.ingress, |r| r.2);
+    let (egress, egress_active) =
+        busiest(t.egress.iter().filter(|r| r.2.packets > 0), SESSION_LINES, |r| r.2.packets);
+    let (ingress, ingress_active) =
+        busiest(t.ingress.iter().filter(|r| r.2.packets > 0), SESSION_LINES, |r| r.2.packets);
     out.push(format!(
         "sessions: {} egress, {} ingress ({} and {} with traffic), packets / bytes:",
         t.egress.len(),
         t.ingress.len(),
-        egress.len(),
-        ingress.len()
+        egress_active,
+        ingress_active
     ));
-    for (pair, spi, c) in egress.iter().take(SESSION_LINES) {
+    for (pair, spi, c) in egress {
         let (dst, src) = (pair.dst.to_string(), pair.src.to_string());
         out.push(format!(
             "  egress  to {dst:<39} from {src:<39} spi {:#010x} {:>12} {:>16}",
             spi.0, c.packets, c.bytes
         ));
     }
-    if egress.len() > SESSION_LINES {
-        out.push(format!("  ... {} more egress sessions", egress.len() - SESSION_LINES));
+    if egress_active > SESSION_LINES {
+        out.push(format!("  ... {} more egress sessions", egress_active - SESSION_LINES));
     }
-    for (spi, pair, c) in ingress.iter().take(SESSION_LINES) {
+    for (spi, pair, c) in ingress {
         let (src, dst) = (pair.src.to_string(), pair.dst.to_string());
         out.push(format!(
             "  ingress from {src:<37} to {dst:<39} spi {:#010x} {:>12} {:>16}",
             spi.0, c.packets, c.bytes
         ));
     }
-    if ingress.len() > SESSION_LINES {
-        out.push(format!("  ... {} more ingress sessions", ingress.len() - SESSION_LINES));
+    if ingress_active > SESSION_LINES {
+        out.push(format!("  ... {} more ingress sessions", ingress_active - SESSION_LINES));
     }
     out
 }
@@ -369,6 +389,16 @@ mod session_tests {
     use super::*;
     use engine::psp::Spi;
     use engine::tables::{SessionCount, SessionTotals, VipPair};
+
+    #[test]
+    fn busiest_keeps_the_first_of_equal_rows() {
+        let rows = [(0, 3u64), (1, 1), (2, 3), (3, 2), (4, 3)];
+        let (top, n) = busiest(&rows, 2, |r| r.1);
+        assert_eq!((top, n), (vec![&(0, 3), &(2, 3)], 5));
+        let (all, n) = busiest(&rows, 9, |r| r.1);
+        assert_eq!(all.iter().map(|r| r.0).collect::<Vec<_>>(), [0, 2, 4, 3, 1]);
+        assert_eq!((busiest(&rows, 0, |r| r.1).0.len(), n), (0, 5));
+    }
 
     #[test]
     fn sessions_listed_busiest_first_idle_ones_left_out() {
