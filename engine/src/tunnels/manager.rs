@@ -28,7 +28,7 @@ enum Phase {
 
 /// One session (its peer is its destination's, in the directory).
 #[derive(Debug)]
-struct Dst {
+struct SessionState {
     /// Our tunnel for it is installed.
     ours: bool,
     /// A tunnel made from its peer's reverse parameters is installed.
@@ -43,9 +43,9 @@ struct Dst {
     first_miss: Option<Time>,
 }
 
-impl Dst {
-    fn new() -> Dst {
-        Dst {
+impl SessionState {
+    fn new() -> SessionState {
+        SessionState {
             ours: false,
             reverse: false,
             phase: Phase::Idle,
@@ -81,10 +81,10 @@ struct PeerWatch {
 pub struct TunnelManager<P, T> {
     cfg: Config,
     /// Every session known (from a miss, `-z` or a peer's reverse tunnel).
-    dsts: HashMap<VipPair, Dst>,
+    sessions: HashMap<VipPair, SessionState>,
     /// The directory: destination -> the peer serving it.
     placed: HashMap<IpAddr, Peer>,
-    /// Destination -> the sources of its sessions in `dsts`.
+    /// Destination -> the sources of its sessions in `sessions`.
     srcs: HashMap<IpAddr, Vec<IpAddr>>,
     peers: HashMap<Peer, PeerWatch>,
     held: HeldPackets<P, VipPair>,
@@ -104,7 +104,7 @@ impl<P, T> TunnelManager<P, T> {
         TunnelManager {
             held: HeldPackets::new(cfg.held_destinations, cfg.held_per_destination),
             cfg,
-            dsts: HashMap::new(),
+            sessions: HashMap::new(),
             placed: HashMap::new(),
             srcs: HashMap::new(),
             peers: HashMap::new(),
@@ -133,7 +133,7 @@ impl<P, T> TunnelManager<P, T> {
 
     /// Whether our tunnel for `pair` is installed.
     pub fn is_up(&self, pair: VipPair) -> bool {
-        self.dsts.get(&pair).is_some_and(|d| d.ours)
+        self.sessions.get(&pair).is_some_and(|d| d.ours)
     }
 
     /// Packets held for `pair`.
@@ -150,7 +150,7 @@ impl<P, T> TunnelManager<P, T> {
     /// reverse tunnel), then every destination of the directory without
     /// one (`src: None`, idle), in no order.
     pub fn tunnels(&self) -> impl Iterator<Item = TunnelView> + '_ {
-        let sessions = self.dsts.iter().map(|(&pair, d)| TunnelView {
+        let sessions = self.sessions.iter().map(|(&pair, d)| TunnelView {
             dst: pair.dst,
             src: Some(pair.src),
             peer: self.peer_of(pair.dst),
@@ -215,7 +215,7 @@ impl<P, T> TunnelManager<P, T> {
             }
             Event::Tick => self.tick(now),
             Event::Shutdown => {
-                let pairs: Vec<VipPair> = self.dsts.keys().copied().collect();
+                let pairs: Vec<VipPair> = self.sessions.keys().copied().collect();
                 for pair in pairs {
                     self.discard(pair);
                 }
@@ -224,19 +224,22 @@ impl<P, T> TunnelManager<P, T> {
     }
 
     /// The state of `pair`, made (idle) if it is new.
-    fn session(&mut self, pair: VipPair) -> &mut Dst {
+    fn session(&mut self, pair: VipPair) -> &mut SessionState {
         let srcs = &mut self.srcs;
-        self.dsts.entry(pair).or_insert_with(|| {
+        self.sessions.entry(pair).or_insert_with(|| {
             srcs.entry(pair.dst).or_default().push(pair.src);
-            Dst::new()
+            SessionState::new()
         })
     }
 
     /// The sessions to `dst`.
-    fn pairs_to(&self, dst: IpAddr) -> Vec<VipPair> {
-        self.srcs
-            .get(&dst)
-            .map_or_else(Vec::new, |s| s.iter().map(|&src| VipPair { src, dst }).collect())
+    fn sessions_to(&self, dst: IpAddr) -> impl Iterator<Item = VipPair> + '_ {
+        self.srcs.get(&dst).into_iter().flatten().map(move |&src| VipPair { src, dst })
+    }
+
+    /// The sessions to `dst` with a tunnel installed (ours or the peer's).
+    fn tunnels_to(&self, dst: IpAddr) -> impl Iterator<Item = VipPair> + '_ {
+        self.sessions_to(dst).filter(|p| self.sessions.get(p).is_some_and(SessionState::has_tunnel))
     }
 
     fn wake_at(&mut self, t: Time) {
@@ -260,7 +263,7 @@ impl<P, T> TunnelManager<P, T> {
         let (ours, idle) = (d.ours, d.phase == Phase::Idle);
         let (new, outcome) = self.held.hold(pair, packet);
         if new {
-            if let Some(d) = self.dsts.get_mut(&pair) {
+            if let Some(d) = self.sessions.get_mut(&pair) {
                 d.first_miss.get_or_insert(now);
             }
         }
@@ -285,7 +288,7 @@ impl<P, T> TunnelManager<P, T> {
         let id = self.fresh_id();
         let deadline = now + self.cfg.request_timeout;
         let Some(peer) = self.peer_of(pair.dst) else { return };
-        let Some(d) = self.dsts.get_mut(&pair) else { return };
+        let Some(d) = self.sessions.get_mut(&pair) else { return };
         d.phase = Phase::Requesting { id, deadline };
         d.again = false;
         self.commands.push_back(Command::Request { id, pair, peer });
@@ -293,14 +296,14 @@ impl<P, T> TunnelManager<P, T> {
     }
 
     fn answered(&mut self, now: Time, pair: VipPair, id: RequestId, result: Result<T, String>) {
-        let current = self.dsts.get(&pair).map(|d| d.phase);
+        let current = self.sessions.get(&pair).map(|d| d.phase);
         if !matches!(current, Some(Phase::Requesting { id: i, .. }) if i == id) {
             self.counters.stale_answers += 1;
             return;
         }
         match result {
             Ok(tunnel) => {
-                if let Some(d) = self.dsts.get_mut(&pair) {
+                if let Some(d) = self.sessions.get_mut(&pair) {
                     d.phase = Phase::Installing { id };
                 }
                 self.commands.push_back(Command::Install { id, pair, tunnel });
@@ -310,7 +313,7 @@ impl<P, T> TunnelManager<P, T> {
     }
 
     fn installed(&mut self, now: Time, pair: VipPair, id: RequestId, result: Result<(), String>) {
-        let Some(d) = self.dsts.get_mut(&pair) else { return };
+        let Some(d) = self.sessions.get_mut(&pair) else { return };
         if d.phase != (Phase::Installing { id }) {
             return;
         }
@@ -333,7 +336,7 @@ impl<P, T> TunnelManager<P, T> {
     }
 
     fn failed(&mut self, now: Time, pair: VipPair, why: String) {
-        let Some(d) = self.dsts.get_mut(&pair) else { return };
+        let Some(d) = self.sessions.get_mut(&pair) else { return };
         self.counters.requests_failed += 1;
         let delay = d.delay.map_or(self.cfg.retry_min, |r| (r * 2).min(self.cfg.retry_max));
         d.delay = Some(delay);
@@ -351,7 +354,7 @@ impl<P, T> TunnelManager<P, T> {
         let commands = &mut self.commands;
         let n = self.held.release(pair, |p| commands.push_back(Command::Resubmit(p)));
         self.counters.resubmitted += n as u64;
-        if let Some(d) = self.dsts.get_mut(&pair) {
+        if let Some(d) = self.sessions.get_mut(&pair) {
             d.first_miss = None;
         }
     }
@@ -360,7 +363,7 @@ impl<P, T> TunnelManager<P, T> {
         let commands = &mut self.commands;
         let n = self.held.discard(pair, |p| commands.push_back(Command::Drop(p)));
         self.counters.held_dropped += n as u64;
-        if let Some(d) = self.dsts.get_mut(&pair) {
+        if let Some(d) = self.sessions.get_mut(&pair) {
             d.first_miss = None;
         }
     }
@@ -376,12 +379,12 @@ impl<P, T> TunnelManager<P, T> {
         if let Some(w) = before.and_then(|p| self.peers.get_mut(&p)) {
             w.dsts.retain(|x| *x != dst);
         }
-        let pairs = self.pairs_to(dst);
+        let pairs: Vec<VipPair> = self.sessions_to(dst).collect();
         let Some(peer) = peer else {
             // Behind no peer now: nothing will be asked, nothing sent,
             // whichever side made the tunnels (the peer's reverse ones too).
             for pair in pairs {
-                let Some(d) = self.dsts.get_mut(&pair) else { continue };
+                let Some(d) = self.sessions.get_mut(&pair) else { continue };
                 let had = d.has_tunnel();
                 d.ours = false;
                 d.reverse = false;
@@ -401,20 +404,16 @@ impl<P, T> TunnelManager<P, T> {
             return;
         }
         // Moved: what the old peer gave or will give is of no use.
-        let with_tunnel: Vec<VipPair> = pairs
-            .iter()
-            .copied()
-            .filter(|p| self.dsts.get(p).is_some_and(Dst::has_tunnel))
-            .collect();
-        if !with_tunnel.is_empty() {
+        let tunnels = self.tunnels_to(dst).count();
+        if tunnels > 0 {
             self.commands.push_back(Command::Notice(Notice::Rekeying {
                 peer,
                 why: RekeyReason::Moved,
-                tunnels: with_tunnel.len(),
+                tunnels,
             }));
         }
         for pair in pairs {
-            let Some(d) = self.dsts.get_mut(&pair) else { continue };
+            let Some(d) = self.sessions.get_mut(&pair) else { continue };
             if d.has_tunnel() {
                 self.rekey(now, pair);
             } else if matches!(d.phase, Phase::Requesting { .. } | Phase::Waiting { .. }) {
@@ -428,7 +427,7 @@ impl<P, T> TunnelManager<P, T> {
     /// Asks for `pair`'s tunnel again: now, or once what is on its way is
     /// done.
     fn rekey(&mut self, now: Time, pair: VipPair) {
-        let Some(d) = self.dsts.get_mut(&pair) else { return };
+        let Some(d) = self.sessions.get_mut(&pair) else { return };
         self.counters.rekeys += 1;
         d.delay = None;
         match d.phase {
@@ -475,11 +474,7 @@ impl<P, T> TunnelManager<P, T> {
             _ => return,
         };
         let behind = w.dsts.clone();
-        let pairs: Vec<VipPair> = behind
-            .into_iter()
-            .flat_map(|dst| self.pairs_to(dst))
-            .filter(|p| self.dsts.get(p).is_some_and(Dst::has_tunnel))
-            .collect();
+        let pairs: Vec<VipPair> = behind.into_iter().flat_map(|dst| self.tunnels_to(dst)).collect();
         self.commands.push_back(Command::Notice(Notice::Rekeying {
             peer,
             why,
@@ -500,7 +495,7 @@ impl<P, T> TunnelManager<P, T> {
         // Requests: retries due, timeouts passed.
         let mut retry = Vec::new();
         let mut timed_out = Vec::new();
-        for (&pair, d) in &self.dsts {
+        for (&pair, d) in &self.sessions {
             match d.phase {
                 Phase::Waiting { at } if at <= now => retry.push(pair),
                 Phase::Requesting { deadline, .. } if deadline <= now => timed_out.push(pair),
@@ -516,16 +511,7 @@ impl<P, T> TunnelManager<P, T> {
                 Some((id, deadline)) if deadline <= now => check_failed.push((peer, id)),
                 Some((_, deadline)) => soonest(deadline),
                 None => {
-                    let has_tunnel = |dst: &IpAddr| {
-                        self.srcs.get(dst).is_some_and(|srcs| {
-                            srcs.iter().any(|&src| {
-                                self.dsts
-                                    .get(&VipPair { src, dst: *dst })
-                                    .is_some_and(Dst::has_tunnel)
-                            })
-                        })
-                    };
-                    if !w.dsts.iter().any(has_tunnel) {
+                    if !w.dsts.iter().any(|&dst| self.tunnels_to(dst).next().is_some()) {
                         continue;
                     }
                     match w.next_check {
