@@ -2,13 +2,14 @@
 //!
 //! A packet that misses the egress ACL goes to the control plane, which
 //! asks the peer for an SPI and key. Meanwhile its packets wait here: a
-//! bounded queue per destination (a key `K`: the tunnel manager's is the
-//! session, a [`crate::tables::VipPair`]) (the oldest is dropped, counted and given
+//! bounded queue per destination (the oldest is dropped, counted and given
 //! back to the caller to free when a queue is full), a bounded number of
 //! destinations, and everything of a destination handed back once its
-//! tunnel is installed (or given up). `P` is the packet handle (an `Mbuf`
-//! in the datapath, a `VecBuf` or an integer in tests). All memory is
-//! reserved at creation: holding and releasing never allocate.
+//! tunnel is installed (or given up). A destination is a key `K` (the
+//! tunnel manager's is the session, a [`crate::tables::VipPair`]); `P` is
+//! the packet handle (an `Mbuf` in the datapath, a `VecBuf` or an integer
+//! in tests). All memory is reserved at creation: holding and releasing
+//! never allocate.
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;

@@ -2,10 +2,11 @@
 //!
 //! Packet cores never write tables. The control plane submits batches of
 //! insert/remove requests (egress tunnel entries: inner source and
-//! destination -> encap data and key; ingress ACL entries: (SPI, inner source and destination)) into a
-//! lock-free ring ([`FlowClient::submit`]). One [`FlowProgrammer`], which
-//! the caller drives with [`run_once`](FlowProgrammer::run_once) on its own
-//! core or thread, validates each batch (all or nothing: the `max_tunnels`
+//! destination -> encap data and key; ingress ACL entries: (SPI, inner
+//! source and destination)) into a lock-free ring
+//! ([`FlowClient::submit`]). One [`FlowProgrammer`], which the caller
+//! drives with [`run_once`](FlowProgrammer::run_once) on its own core or
+//! thread, validates each batch (all or nothing: the `max_tunnels`
 //! limit, SPI reuse), assigns per-core state slots, hands the resolved
 //! [`TableOp`]s to a [`FlowBackend`] and reports a [`Completion`] once the
 //! change is visible on every core.

@@ -24,7 +24,7 @@ use core::fmt;
 use std::sync::OnceLock;
 
 // intel-ipsec-mb's FFI wrapper lives with the DPDK wrapper (the library
-// of DPDK's AES-GCM crypto PMDs), where the crate's unsafe code is.
+// of DPDK's AES-GCM crypto PMDs), beside the crate's other FFI code.
 #[cfg(feature = "ipsec-mb")]
 use crate::dpdk::ipsec_mb;
 

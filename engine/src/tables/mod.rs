@@ -55,9 +55,10 @@ impl Hasher for FastHasher {
             self.write_u64(u64::from_le_bytes(b) ^ ((tail.len() as u64) << 59));
         }
     }
-    // One step for each fixed-width integer: the keys are `IpAddr` (its
-    // discriminant goes through write_isize, an IPv6 address through
-    // write_u128) and `(u32, IpAddr)`; the defaults would go byte by byte.
+    // One step for each fixed-width integer: the keys are `VipPair` and
+    // `(u32, VipPair)`, whose addresses hash as `IpAddr` (its discriminant
+    // goes through write_isize, an IPv6 address through write_u128); the
+    // defaults would go byte by byte.
     #[inline]
     fn write_u8(&mut self, n: u8) {
         self.write_u64(u64::from(n));
