@@ -80,25 +80,32 @@ pub struct Neighbours<'a> {
 pub struct Sources {
     /// Every virtual IP of our unsecured ports.
     pub local: HashSet<IpAddr>,
-    /// `-c/--config` sessions: (remote VIP, the local VIP asking).
-    pub sessions: Vec<(IpAddr, IpAddr)>,
+    /// `-c/--config` sessions: remote VIP -> the local VIPs asking.
+    pub sessions: HashMap<IpAddr, Vec<IpAddr>>,
     /// `--local-virt-ip`.
     pub default: IpAddr,
 }
 
 impl Sources {
+    /// Our VMs `local`, the `-c/--config` sessions as (remote VIP, local
+    /// VIP), `--local-virt-ip`.
+    pub fn new(
+        local: impl IntoIterator<Item = IpAddr>,
+        sessions: &[(IpAddr, IpAddr)],
+        default: IpAddr,
+    ) -> Sources {
+        let mut by_remote: HashMap<IpAddr, Vec<IpAddr>> = HashMap::new();
+        for &(remote, local) in sessions {
+            by_remote.entry(remote).or_default().push(local);
+        }
+        Sources { local: local.into_iter().collect(), sessions: by_remote, default }
+    }
+
     /// The sessions `-z` asks for to `dst`.
     pub fn at_startup(&self, dst: IpAddr) -> Vec<VipPair> {
-        let named: Vec<VipPair> = self
-            .sessions
-            .iter()
-            .filter(|(remote, _)| *remote == dst)
-            .map(|&(_, local)| VipPair { src: local, dst })
-            .collect();
-        if named.is_empty() {
-            vec![VipPair { src: self.default, dst }]
-        } else {
-            named
+        match self.sessions.get(&dst) {
+            Some(locals) => locals.iter().map(|&src| VipPair { src, dst }).collect(),
+            None => vec![VipPair { src: self.default, dst }],
         }
     }
 
@@ -161,11 +168,8 @@ impl<'a, B: FlowBackend> ControlPlane<'a, B> {
         let mut manager = TunnelManager::new(cfg, Time::ZERO);
         let pinned = req.peer_of.keys().copied().collect();
         let static_peers = req.peer_of.values().copied().collect();
-        let sources = Sources {
-            local: req.local_virt_ips.iter().copied().collect(),
-            sessions: req.sessions.clone(),
-            default: req.local_virt_ip,
-        };
+        let sources =
+            Sources::new(req.local_virt_ips.iter().copied(), &req.sessions, req.local_virt_ip);
         for (&dst, &peer) in &req.peer_of {
             manager.handle(Time::ZERO, Event::Directory { dst, peer: Some(peer) });
         }
@@ -562,11 +566,7 @@ mod tests {
         let ip = |s: &str| -> IpAddr { s.parse().unwrap() };
         let (r1, r2) = (ip("10.0.1.1"), ip("10.0.1.2"));
         let (l1, l2, d) = (ip("10.0.0.1"), ip("10.0.0.3"), ip("10.0.0.9"));
-        let s = Sources {
-            local: [l1, l2, d].into_iter().collect(),
-            sessions: vec![(r1, l1), (r1, l2), (r2, l2)],
-            default: d,
-        };
+        let s = Sources::new([l1, l2, d], &[(r1, l1), (r1, l2), (r2, l2)], d);
         // Two of our VMs name r1: two sessions, one tunnel each.
         assert_eq!(s.at_startup(r1), [VipPair { src: l1, dst: r1 }, VipPair { src: l2, dst: r1 }]);
         assert_eq!(s.at_startup(r2), [VipPair { src: l2, dst: r2 }]);
